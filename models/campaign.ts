@@ -1,0 +1,219 @@
+// The campaign ("dialer") document, stored in the `dialer` collection with Webitel v3 field names
+// (spec §3), and its conversion to the CampaignRules snapshot the member workflow works on.
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { DEFAULT_CAUSES, DIALER_TYPES, type CampaignRules } from '../rules';
+
+const causeName = /^[A-Z0-9_]+$/;
+const causeList = {
+  type: [String],
+  default: undefined,
+  validate: { validator: (v: string[]) => v.every((c) => causeName.test(c)), message: 'must be FreeSWITCH cause names (A-Z, 0-9, _)' },
+};
+
+const minuteOfDay = { type: Number, min: 0, max: 1440, required: true };
+
+const rangeSchema = new Schema(
+  {
+    startTime: minuteOfDay,
+    endTime: minuteOfDay,
+    attempts: { type: Number, min: 0, default: 1 },
+    priority: { type: Number, default: 0 },
+  },
+  { _id: false },
+);
+rangeSchema.path('endTime').validate(function (this: { startTime: number }, v: number) {
+  return v > this.startTime;
+}, 'must be after startTime');
+
+const destinationSchema = new Schema(
+  {
+    uuid: { type: String, default: () => new mongoose.Types.UUID().toString() },
+    enabled: { type: Boolean, default: true },
+    limit: { type: Number, min: 0, default: 10 },
+    gwProto: { type: String, default: 'sip' },
+    gwName: { type: String, default: '' },
+    dialString: { type: String, required: true },
+    callerIdNumber: { type: String, default: '' },
+    callerIdNumbers: { type: [String], default: [] },
+  },
+  { _id: false },
+);
+
+const resourceSchema = new Schema(
+  {
+    dialedNumber: {
+      type: String,
+      required: true,
+      validate: {
+        validator: (v: string) => {
+          try {
+            new RegExp(v);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        message: 'is not a valid regular expression',
+      },
+    },
+    disabled: { type: Boolean, default: false },
+    strategy: { type: String, enum: ['top_down', 'random'], default: 'top_down' },
+    destinations: { type: [destinationSchema], default: [] },
+  },
+  { _id: false },
+);
+
+const calendarSchema = new Schema(
+  {
+    id: String,
+    name: String,
+    timeZone: {
+      type: String,
+      default: 'UTC',
+      validate: {
+        validator: (z: string) => {
+          try {
+            new Intl.DateTimeFormat('en', { timeZone: z });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        message: 'is not an IANA time zone',
+      },
+    },
+    startDate: Number,
+    endDate: Number,
+    accept: {
+      type: [
+        new Schema(
+          { weekDay: { type: Number, min: 1, max: 7, required: true }, startTime: minuteOfDay, endTime: minuteOfDay },
+          { _id: false },
+        ),
+      ],
+      // No calendar given: every day, all day (v3 required a calendar; we default to always open).
+      default: () => [1, 2, 3, 4, 5, 6, 7].map((weekDay) => ({ weekDay, startTime: 0, endTime: 1439 })),
+    },
+    except: {
+      type: [new Schema({ name: String, date: { type: Number, required: true }, repeat: { type: Boolean, default: false } }, { _id: false })],
+      default: [],
+    },
+  },
+  { _id: false },
+);
+
+const parametersSchema = new Schema(
+  {
+    limit: { type: Number, min: 0, max: 10000, default: 30 },
+    intervalTryCount: { type: Number, min: 0, default: 60 },
+    maxTryCount: { type: Number, min: 1, max: 999, default: 5 },
+    minBillSec: { type: Number, min: 0, default: 0 },
+    waitingForResultStatus: { type: Boolean, default: false },
+    wrapUpTime: { type: Number, min: 1, default: 60 },
+    originateTimeout: { type: Number, min: 1, max: 999, default: 60 },
+    eternalQueue: { type: Boolean, default: false },
+    oneDayTask: { type: Boolean, default: false },
+    retriesByNumber: { type: Boolean, default: false },
+    statusTimeoutMode: { type: String, enum: ['refund', 'keep'], default: 'refund' },
+  },
+  { _id: false },
+);
+
+export const campaignSchema = new Schema(
+  {
+    domain: { type: String, required: true, index: true },
+    name: { type: String, required: true, trim: true, minlength: 1 },
+    description: String,
+    type: { type: String, enum: DIALER_TYPES, required: true },
+    parameters: { type: parametersSchema, default: () => ({}) },
+    numberStrategy: { type: String, enum: ['by-priority', 'top-down'], default: 'by-priority' },
+    membersStrategy: { type: String, enum: ['next-tries-circuit', 'strict-circuit'], default: 'next-tries-circuit' },
+    causesError: causeList,
+    causesRetry: causeList,
+    causesOK: causeList,
+    causesMinus: causeList,
+    communications: {
+      types: {
+        type: [new Schema({ code: { type: String, required: true }, name: String, ranges: { type: [rangeSchema], default: [] } }, { _id: false })],
+        default: [],
+      },
+    },
+    calendar: { type: calendarSchema, default: () => ({}) },
+    resources: { type: [resourceSchema], default: [] },
+    variables: { type: Schema.Types.Mixed, default: () => ({}) },
+    // Engine-owned run state (§8.1); not writable through the API.
+    state: { type: Number, default: 0 },
+    _cause: { type: String, default: 'INIT' },
+    active: { type: Boolean, default: false },
+    stats: { type: Schema.Types.Mixed, default: () => ({ active: 0, callCount: 0, successCall: 0, errorCall: 0, connectedCall: 0, bridgedCall: 0 }) },
+    lastModified: { type: Number, default: () => Date.now() },
+  },
+  { collection: 'dialer', minimize: false, versionKey: false },
+);
+
+export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
+export const Campaign = mongoose.models.Campaign ?? mongoose.model('Campaign', campaignSchema);
+
+function plainVariables(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object') for (const [k, val] of Object.entries(v)) if (val !== null && val !== undefined) out[k] = String(val);
+  return out;
+}
+
+/** The snapshot the rules work on, with defaults filled in. */
+export function campaignRules(doc: CampaignDoc): CampaignRules {
+  const p = doc.parameters ?? ({} as NonNullable<CampaignDoc['parameters']>);
+  const cal = doc.calendar ?? ({} as NonNullable<CampaignDoc['calendar']>);
+  const list = (l: string[] | undefined | null, def: string[]) => (l && l.length ? [...l] : [...def]);
+  return {
+    id: String(doc._id),
+    name: doc.name,
+    domain: doc.domain,
+    type: doc.type as CampaignRules['type'],
+    limit: p.limit ?? 30,
+    maxTryCount: p.maxTryCount ?? 5,
+    intervalTryCount: p.intervalTryCount ?? 60,
+    minBillSec: p.minBillSec ?? 0,
+    waitingForResultStatus: p.waitingForResultStatus ?? false,
+    wrapUpTime: p.wrapUpTime ?? 60,
+    originateTimeout: p.originateTimeout ?? 60,
+    eternalQueue: p.eternalQueue ?? false,
+    oneDayTask: p.oneDayTask ?? false,
+    retriesByNumber: p.retriesByNumber ?? false,
+    statusTimeoutMode: (p.statusTimeoutMode as 'refund' | 'keep') ?? 'refund',
+    numberStrategy: (doc.numberStrategy as CampaignRules['numberStrategy']) ?? 'by-priority',
+    membersStrategy: (doc.membersStrategy as CampaignRules['membersStrategy']) ?? 'next-tries-circuit',
+    causesError: list(doc.causesError, DEFAULT_CAUSES.causesError),
+    causesRetry: list(doc.causesRetry, DEFAULT_CAUSES.causesRetry),
+    causesOK: list(doc.causesOK, DEFAULT_CAUSES.causesOK),
+    causesMinus: list(doc.causesMinus, DEFAULT_CAUSES.causesMinus),
+    communicationTypes: (doc.communications?.types ?? []).map((t) => ({
+      code: t.code,
+      name: t.name ?? t.code,
+      ranges: (t.ranges ?? []).map((r) => ({ startTime: r.startTime, endTime: r.endTime, attempts: r.attempts ?? 1, priority: r.priority ?? 0 })),
+    })),
+    calendar: {
+      timeZone: cal.timeZone ?? 'UTC',
+      startDate: cal.startDate ?? null,
+      endDate: cal.endDate ?? null,
+      accept: (cal.accept ?? []).map((a) => ({ weekDay: a.weekDay, startTime: a.startTime, endTime: a.endTime })),
+      except: (cal.except ?? []).map((e) => ({ name: e.name ?? undefined, date: e.date, repeat: e.repeat ?? false })),
+    },
+    resources: (doc.resources ?? []).map((r) => ({
+      dialedNumber: r.dialedNumber,
+      disabled: r.disabled ?? false,
+      strategy: (r.strategy as 'top_down' | 'random') ?? 'top_down',
+      destinations: (r.destinations ?? []).map((d) => ({
+        uuid: d.uuid ?? '',
+        enabled: d.enabled ?? true,
+        limit: d.limit ?? 0,
+        gwProto: d.gwProto ?? 'sip',
+        gwName: d.gwName ?? '',
+        dialString: d.dialString,
+        callerIdNumber: d.callerIdNumber ?? '',
+        callerIdNumbers: [...(d.callerIdNumbers ?? [])],
+      })),
+    })),
+    variables: plainVariables(doc.variables),
+  };
+}

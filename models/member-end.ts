@@ -1,0 +1,18 @@
+// Stored `engine::dialer_member_end` events (spec §11.2), one per member end. Webhook delivery
+// reads from here, so an event is never lost even if no receiver is up.
+import mongoose, { Schema } from 'mongoose';
+
+export const memberEndSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // `<workflowId>:<endSeq>` so a retried activity stores it once
+    domain: { type: String, required: true },
+    dialer: { type: String, required: true },
+    member: { type: String, required: true },
+    event: { type: Schema.Types.Mixed, required: true },
+    createdOn: { type: Number, default: () => Date.now() },
+  },
+  { collection: 'member_end_events', versionKey: false, minimize: false },
+);
+memberEndSchema.index({ domain: 1, createdOn: 1 });
+
+export const MemberEnd = mongoose.models.MemberEnd ?? mongoose.model('MemberEnd', memberEndSchema);

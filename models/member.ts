@@ -1,0 +1,126 @@
+// The member document (collection `members`) with Webitel v3 field names (spec §5.1–§5.2, §5.8),
+// and its conversion to/from the MemberState the rules and the member workflow work on.
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import type { MemberState, NumberState } from '../rules';
+
+const communicationSchema = new Schema(
+  {
+    number: { type: String, required: true, trim: true, minlength: 1 },
+    priority: { type: Number, default: 0 },
+    type: { type: String, default: null },
+    description: { type: String, default: null },
+    state: { type: Number, enum: [0, 1, 2], default: 0 },
+    status: { type: Number, default: 0 },
+    _probe: { type: Number, default: 0 },
+    lastCall: { type: Number, default: 0 },
+    rangeId: { type: String, default: null },
+    rangeAttempts: { type: Number, default: 0 },
+    checkResult: { type: Boolean, default: null },
+    stopCommunication: { type: Boolean, default: false },
+  },
+  { _id: false },
+);
+
+export const memberSchema = new Schema(
+  {
+    dialer: { type: String, required: true },
+    domain: { type: String, required: true },
+    name: { type: String, default: '_undef_' },
+    priority: { type: Number, default: 0 },
+    timezone: { type: String, default: '' },
+    expire: { type: Number, default: null },
+    variables: { type: Schema.Types.Mixed, default: () => ({}) },
+    communications: {
+      type: [communicationSchema],
+      validate: { validator: (v: unknown[]) => Array.isArray(v) && v.length > 0, message: 'must be a non-empty array' },
+    },
+    createdOn: { type: Number, default: () => Date.now() },
+    // Engine-owned (§5.1).
+    _probeCount: { type: Number, default: 0 },
+    _lock: { type: String, default: null },
+    _lastSession: { type: String, default: null },
+    _nextTryTime: { type: Number, default: null },
+    _endCause: { type: String, default: null },
+    _lastNumberId: { type: Number, default: null },
+    _lastMinusProbe: { type: Boolean, default: false },
+    callSuccessful: { type: Boolean, default: false },
+    successfulCount: { type: Number, default: 0 },
+    lastCall: { type: Number, default: 0 },
+    _waitingForResultStatus: { type: Number, default: null },
+    _waitingForResultStatusCb: { type: Number, default: null },
+    _log: { type: [Schema.Types.Mixed], default: [] },
+    lastModified: { type: Number, default: () => Date.now() },
+  },
+  { collection: 'members', minimize: false, versionKey: false },
+);
+memberSchema.index({ dialer: 1, _endCause: 1, _nextTryTime: -1, priority: -1 });
+memberSchema.index({ domain: 1, dialer: 1 });
+
+export type MemberDoc = InferSchemaType<typeof memberSchema> & { _id: mongoose.Types.ObjectId };
+export const Member = mongoose.models.Member ?? mongoose.model('Member', memberSchema);
+
+function plainVariables(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object') for (const [k, val] of Object.entries(v)) if (val !== null && val !== undefined) out[k] = String(val);
+  return out;
+}
+
+export function memberState(doc: MemberDoc): MemberState {
+  return {
+    name: doc.name ?? '_undef_',
+    priority: doc.priority ?? 0,
+    expire: doc.expire ?? null,
+    variables: plainVariables(doc.variables),
+    communications: (doc.communications ?? []).map((c) => ({
+      number: c.number,
+      priority: c.priority ?? 0,
+      type: c.type ?? null,
+      description: c.description ?? null,
+      state: (c.state ?? 0) as NumberState,
+      probe: c._probe ?? 0,
+      lastCall: c.lastCall ?? 0,
+      rangeId: c.rangeId ?? null,
+      rangeAttempts: c.rangeAttempts ?? 0,
+      stopCommunication: c.stopCommunication ?? false,
+      checkResult: c.checkResult ?? false,
+    })),
+    probeCount: doc._probeCount ?? 0,
+    successfulCount: doc.successfulCount ?? 0,
+    callSuccessful: doc.callSuccessful ?? false,
+    nextTryTime: doc._nextTryTime ?? null,
+    endCause: doc._endCause ?? null,
+    lastNumberIndex: doc._lastNumberId ?? null,
+    lastMinusProbe: doc._lastMinusProbe ?? false,
+    lastCall: doc.lastCall ?? 0,
+  };
+}
+
+/** The `$set` that writes a MemberState back in v3 field names. Client-owned fields other than the
+ *  communications array are left alone. */
+export function memberStateSet(s: MemberState): Record<string, unknown> {
+  return {
+    communications: s.communications.map((c) => ({
+      number: c.number,
+      priority: c.priority,
+      type: c.type ?? null,
+      description: c.description ?? null,
+      state: c.state,
+      status: 0,
+      _probe: c.probe,
+      lastCall: c.lastCall,
+      rangeId: c.rangeId ?? null,
+      rangeAttempts: c.rangeAttempts,
+      checkResult: c.checkResult ? true : null,
+      stopCommunication: c.stopCommunication ?? false,
+    })),
+    _probeCount: s.probeCount,
+    successfulCount: s.successfulCount,
+    callSuccessful: s.callSuccessful,
+    _nextTryTime: s.nextTryTime,
+    _endCause: s.endCause,
+    _lastNumberId: s.lastNumberIndex,
+    _lastMinusProbe: s.lastMinusProbe,
+    lastCall: s.lastCall,
+    lastModified: Date.now(),
+  };
+}

@@ -1,0 +1,6 @@
+// The Webitel v3 dialer rules, pure and deterministic: safe to import from workflow code.
+export * from './types';
+export * from './causes';
+export * from './clock';
+export * from './numbers';
+export * from './member';

@@ -1,0 +1,337 @@
+// The member lifecycle rules of spec §5.6, §6.2–§6.6 and §8.5 as pure functions over MemberState.
+// Each returns a new state and a decision; the member workflow only sleeps, dials and persists.
+import { boundaries, calendarState, localTime, openWindow } from './clock';
+import { classifyCause, END } from './causes';
+import { candidateNumbers, type NumberChoice } from './numbers';
+import type { CallOutcome, CampaignRules, Communication, MemberState } from './types';
+import { NUMBER_END, NUMBER_IDLE } from './types';
+
+export type Decision =
+  | { kind: 'end'; cause: string; success: boolean }
+  | { kind: 'retry'; at: number }
+  | { kind: 'await-status'; deadline: number };
+
+export interface Applied {
+  member: MemberState;
+  decision: Decision;
+  /** Human-readable trace lines for the attempt log (`_log[].steps`). */
+  steps: string[];
+}
+
+const clone = (m: MemberState): MemberState => JSON.parse(JSON.stringify(m)) as MemberState;
+
+export function idleNumbers(m: MemberState): number {
+  return m.communications.filter((c) => c.state === NUMBER_IDLE).length;
+}
+
+/** Ends the member: every number → End (§5.3 "Finished"). */
+function endMember(m: MemberState, cause: string, success: boolean): Decision {
+  m.endCause = cause;
+  if (success) m.callSuccessful = true;
+  for (const c of m.communications) c.state = NUMBER_END;
+  return { kind: 'end', cause, success };
+}
+
+function sameTypeNumbers(m: MemberState, comm: Communication): Communication[] {
+  return comm.type ? m.communications.filter((c) => c !== comm && c.type === comm.type) : [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Before an attempt
+
+export type NextAction =
+  | { kind: 'dial'; choice: NumberChoice }
+  | { kind: 'wait'; until: number | null; reason: string }
+  | { kind: 'end'; cause: string };
+
+/** What the member should do at `now`: dial a number, wait (until a time, or for an outside event
+ *  when `until` is null), or end. Covers expiry (§5.6), one-day task (§8.5), retry time, calendar and
+ *  communication windows (§3.2, §5.5). */
+export function nextAction(m: MemberState, camp: CampaignRules, now: number): NextAction {
+  if (m.endCause) return { kind: 'end', cause: m.endCause };
+  if (m.expire && now >= m.expire) return { kind: 'end', cause: END.MEMBER_EXPIRED };
+  if (idleNumbers(m) === 0) return { kind: 'end', cause: END.NO_COMMUNICATIONS };
+  if (camp.oneDayTask && !hasWorkToday(m, camp, now)) return { kind: 'end', cause: END.MEMBER_EXPIRED };
+  const dialable = (t: number) =>
+    (m.nextTryTime === null || m.nextTryTime <= t) &&
+    calendarState(camp.calendar, t) === 'working' &&
+    candidateNumbers(m, camp, t).length > 0;
+  if (dialable(now)) {
+    const best = candidateNumbers(m, camp, now)[0];
+    return { kind: 'dial', choice: { index: best.index, window: best.window } };
+  }
+  if (candidateNumbersIgnoringTime(m, camp) === 0) {
+    // Idle numbers exist but no resource routes any of them: v3 silently never dials such a member.
+    return { kind: 'end', cause: END.NO_ROUTE };
+  }
+  const cal = calendarState(camp.calendar, now);
+  if (cal === 'expired') return { kind: 'wait', until: null, reason: 'calendar expired' };
+  // Scan forward over the instants where something can open (retry time, calendar, windows).
+  const from = Math.max(now, m.nextTryTime ?? now);
+  const startDate = camp.calendar.startDate && camp.calendar.startDate > from ? [camp.calendar.startDate] : [];
+  const candidates = [from, ...startDate, ...boundaries(camp, from, 370)].sort((a, b) => a - b);
+  let until = candidates.find(dialable) ?? null;
+  if (until !== null && m.expire && until >= m.expire) until = m.expire;
+  const reason = m.nextTryTime !== null && m.nextTryTime > now ? 'retry wait' : 'outside dialing window';
+  return { kind: 'wait', until: until ?? m.expire ?? null, reason };
+}
+
+function candidateNumbersIgnoringTime(m: MemberState, camp: CampaignRules): number {
+  const openAll: CampaignRules = {
+    ...camp,
+    communicationTypes: camp.communicationTypes.map((t) => ({
+      ...t,
+      ranges: [{ startTime: 0, endTime: 1440, attempts: 1, priority: 0 }],
+    })),
+  };
+  const fresh = clone(m);
+  for (const c of fresh.communications) c.rangeId = null;
+  return candidateNumbers(fresh, openAll, 0).length;
+}
+
+/** §8.5: an idle number of a configured type has work left today unless its type's last window of
+ *  the day has ended or it used up its attempts in that window; an untyped/unknown-type number always has. */
+export function hasWorkToday(m: MemberState, camp: CampaignRules, now: number): boolean {
+  const lt = localTime(now, camp.calendar.timeZone);
+  return m.communications.some((c) => {
+    if (c.state !== NUMBER_IDLE) return false;
+    const type = c.type ? camp.communicationTypes.find((t) => t.code === c.type) : undefined;
+    if (!type) return true;
+    const ranges = type.ranges.filter((r) => r.attempts > 0);
+    if (ranges.length === 0) return false;
+    const last = ranges.reduce((a, b) => (b.endTime > a.endTime ? b : a));
+    if (lt.minuteOfDay >= last.endTime) return false;
+    const open = openWindow(type, lt);
+    if (open && open.range === last && c.rangeId === open.id && c.rangeAttempts >= last.attempts) return false;
+    return true;
+  });
+}
+
+/** §5.4: counts the attempt (member and number) and the window budget, before the call is placed. */
+export function reserveAttempt(m0: MemberState, camp: CampaignRules, choice: NumberChoice): MemberState {
+  const m = clone(m0);
+  const comm = m.communications[choice.index];
+  m.probeCount += 1;
+  comm.probe += 1;
+  if (choice.window) {
+    comm.rangeAttempts = comm.rangeId === choice.window.id ? comm.rangeAttempts + 1 : 1;
+    comm.rangeId = choice.window.id;
+    // Unless retriesByNumber, the window budget is shared by all numbers of the type (§5.5).
+    if (!camp.retriesByNumber) {
+      for (const other of sameTypeNumbers(m, comm)) {
+        other.rangeId = comm.rangeId;
+        other.rangeAttempts = comm.rangeAttempts;
+      }
+    }
+  }
+  return m;
+}
+
+function refund(m: MemberState, camp: CampaignRules, comm: Communication): void {
+  m.probeCount = Math.max(0, m.probeCount - 1);
+  comm.probe = Math.max(0, comm.probe - 1);
+  if (comm.rangeId) {
+    comm.rangeAttempts = Math.max(0, comm.rangeAttempts - 1);
+    if (!camp.retriesByNumber) for (const o of sameTypeNumbers(m, comm)) o.rangeAttempts = comm.rangeAttempts;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// After an attempt
+
+export interface AttemptInfo {
+  numberIndex: number;
+  /** The attempt number (`currentProbe`): the probe count right after reservation. */
+  attempt: number;
+  /** Idle numbers when the attempt started (step 7 "was it the last idle number"). */
+  idleAtStart: number;
+  /** Operator terminate (§9.4). */
+  terminated?: boolean;
+}
+
+/** G2 `Member.end` (§6.2 steps 1–8) on a reserved member. */
+export function applyOutcome(
+  m0: MemberState,
+  camp: CampaignRules,
+  attempt: AttemptInfo,
+  outcome: CallOutcome,
+  now: number,
+): Applied {
+  const m = clone(m0);
+  const comm = m.communications[attempt.numberIndex];
+  const steps: string[] = [];
+  const retryAt = now + camp.intervalTryCount * 1000;
+  const retry = (): Decision => {
+    m.nextTryTime = Math.max(m.nextTryTime ?? 0, retryAt);
+    return { kind: 'retry', at: m.nextTryTime };
+  };
+  m.lastNumberIndex = attempt.numberIndex;
+  m.lastMinusProbe = false;
+  m.lastCall = now;
+  comm.lastCall = now;
+
+  const decide = (): Decision => {
+    // 1. Operator terminate.
+    if (attempt.terminated) {
+      steps.push('Terminated by manager');
+      return endMember(m, END.MANAGER_REQUEST, false);
+    }
+    // 3. Waiting for a result status after a bridged call: the status (or its timeout) decides.
+    if (camp.waitingForResultStatus && outcome.cause !== END.MEMBER_EXPIRED && outcome.bridged) {
+      m.nextTryTime = Math.max(m.nextTryTime ?? 0, retryAt);
+      comm.checkResult = true;
+      steps.push(`Waiting for result status: ${outcome.cause}`);
+      return { kind: 'await-status', deadline: now + camp.wrapUpTime * 1000 };
+    }
+    const category = classifyCause(outcome.cause, camp);
+    // 4. Minus: the attempt does not count.
+    if (category === 'minus') {
+      refund(m, camp, comm);
+      m.lastMinusProbe = true;
+      m.lastCall = 0;
+      comm.lastCall = 0;
+      steps.push(`Minus probe: ${outcome.cause}`);
+      return retry();
+    }
+    // 5. OK: success if long enough (and cc_min_count reached).
+    let okFailed = false;
+    if (category === 'ok' && (outcome.bridged || camp.type === 'Voice Broadcasting')) {
+      if (outcome.talkSec >= camp.minBillSec) {
+        m.successfulCount += 1;
+        if (!(outcome.minCount && outcome.minCount > 0 && m.successfulCount < outcome.minCount)) {
+          steps.push(`Success: ${outcome.cause}, talk ${outcome.talkSec}s`);
+          return endMember(m, outcome.cause, true);
+        }
+        steps.push(`cc_min_count not reached (${m.successfulCount}/${outcome.minCount})`);
+      } else {
+        steps.push(`Too short: talk ${outcome.talkSec}s < minBillSec ${camp.minBillSec}`);
+      }
+      okFailed = true;
+    }
+    // 6. Retry (and unsuccessful OK).
+    if (category === 'retry' || okFailed) {
+      if (attempt.attempt >= camp.maxTryCount) {
+        steps.push('max try count');
+        return endMember(m, END.MAX_TRY_COUNT, false);
+      }
+      steps.push(`Retry: ${outcome.cause}`);
+      return retry();
+    }
+    // 7. Error: retire the number; end the member only if it was its last idle number.
+    let errorEnd: string | null = null;
+    if (category === 'error') {
+      comm.state = NUMBER_END;
+      steps.push(`Error: ${outcome.cause}, number ${comm.number} retired`);
+      if (attempt.idleAtStart <= 1) errorEnd = outcome.cause;
+    } else {
+      steps.push(`Unknown cause ${outcome.cause}: handled as retry`);
+    }
+    // 8. Error or unlisted cause: the attempt limit still applies and overrides step 7.
+    if (attempt.attempt >= camp.maxTryCount) {
+      steps.push('max try count');
+      return endMember(m, END.MAX_TRY_COUNT, false);
+    }
+    if (errorEnd) return endMember(m, errorEnd, false);
+    return retry();
+  };
+
+  let decision = decide();
+  // v3 could leave a member with every number ended but no end cause (§12 item 2): never do that.
+  if (decision.kind === 'retry' && idleNumbers(m) === 0) decision = endMember(m, END.NO_COMMUNICATIONS, false);
+  return { member: m, decision, steps };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Result status (§6.5, §6.6)
+
+export interface StatusBody {
+  success?: boolean;
+  next_after_sec?: number;
+  stop_communications?: string[] | string;
+  reset_retries?: boolean;
+  next_communication?: string;
+  comment?: string;
+  description?: string;
+}
+
+/** §6.5 in its order: success → next_after_sec → stop_communications → reset_retries/max check →
+ *  NO_COMMUNICATIONS → next_communication. */
+export function applyStatus(m0: MemberState, camp: CampaignRules, body: StatusBody, now: number): Applied {
+  const m = clone(m0);
+  const steps: string[] = [];
+  for (const c of m.communications) c.checkResult = false;
+  if (body.success === true) {
+    m.nextTryTime = null;
+    steps.push('Status: success');
+    return { member: m, decision: endMember(m, END.NORMAL_CLEARING, true), steps };
+  }
+  const after = typeof body.next_after_sec === 'number' && body.next_after_sec >= 0 ? body.next_after_sec : camp.intervalTryCount;
+  m.nextTryTime = now + after * 1000;
+  steps.push(`Status: next try in ${after}s`);
+
+  const stop = body.stop_communications;
+  if (stop !== undefined) {
+    const all = stop === 'all';
+    const list = Array.isArray(stop) ? stop : [stop];
+    for (const c of m.communications) {
+      if (all || list.includes(c.number)) {
+        c.state = NUMBER_END;
+        c.stopCommunication = true;
+      }
+    }
+    steps.push(`Status: stop ${all ? 'all numbers' : list.join(', ')}`);
+  }
+  let decision: Decision = { kind: 'retry', at: m.nextTryTime };
+  if (body.reset_retries === true) {
+    m.probeCount = 0;
+    m.endCause = null;
+    for (const c of m.communications) c.probe = 0;
+    steps.push('Status: retries reset');
+  } else if (m.probeCount >= camp.maxTryCount) {
+    decision = endMember(m, END.MAX_TRY_COUNT, false);
+  }
+  if (!m.endCause && idleNumbers(m) === 0) decision = endMember(m, END.NO_COMMUNICATIONS, false);
+  if (body.next_communication) {
+    // v3 appends even a number the member already has (§12 item 10); we revive the existing one instead.
+    const existing = m.communications.find((c) => c.number === body.next_communication);
+    if (existing) {
+      Object.assign(existing, { state: NUMBER_IDLE, priority: 100, stopCommunication: false });
+    } else {
+      m.communications.push({
+        number: body.next_communication, priority: 100, state: NUMBER_IDLE, probe: 0, lastCall: 0, rangeAttempts: 0,
+      });
+    }
+    m.endCause = null;
+    m.callSuccessful = false;
+    decision = { kind: 'retry', at: m.nextTryTime };
+    steps.push(`Status: next communication ${body.next_communication}`);
+  }
+  return { member: m, decision, steps };
+}
+
+/** §6.6: no status within wrapUpTime. 'refund' (v3 default) does not count the attempt; 'keep' may end
+ *  the member with MAX_TRY_COUNT. The member is next callable at its retry time. */
+export function applyStatusTimeout(m0: MemberState, camp: CampaignRules, numberIndex: number): Applied {
+  const m = clone(m0);
+  const comm = m.communications[numberIndex];
+  for (const c of m.communications) c.checkResult = false;
+  if (camp.statusTimeoutMode === 'refund') {
+    refund(m, camp, comm);
+    comm.lastCall = -1;
+    return {
+      member: m,
+      decision: { kind: 'retry', at: m.nextTryTime ?? 0 },
+      steps: ['No response result status, minus attempts'],
+    };
+  }
+  if (m.probeCount >= camp.maxTryCount) {
+    return { member: m, decision: endMember(m, END.MAX_TRY_COUNT, false), steps: ['No response result status, save attempts'] };
+  }
+  return { member: m, decision: { kind: 'retry', at: m.nextTryTime ?? 0 }, steps: ['No response result status, save attempts'] };
+}
+
+/** §9.4 on a member that is not in a call. v3 set callSuccessful=true here (§12 item 9); we do not. */
+export function terminateIdle(m0: MemberState): Applied {
+  const m = clone(m0);
+  return { member: m, decision: endMember(m, END.MANAGER_REQUEST, false), steps: ['Terminated by manager'] };
+}

@@ -1,0 +1,138 @@
+// Plain data shapes the Webitel rules work on. They are what the member workflow holds in its
+// state and what the Mongoose models store, so they stay JSON-serialisable (no Dates, no classes).
+
+export const DIALER_TYPES = ['Voice Broadcasting', 'Progressive Dialer', 'Predictive Dialer'] as const;
+export type DialerType = (typeof DIALER_TYPES)[number];
+
+/** Communication (phone number) states of spec §5.2. */
+export const NUMBER_IDLE = 0;
+export const NUMBER_PROCESS = 1;
+export const NUMBER_END = 2;
+export type NumberState = 0 | 1 | 2;
+
+export interface CauseLists {
+  causesError: string[];
+  causesRetry: string[];
+  causesOK: string[];
+  causesMinus: string[];
+}
+
+export interface TimeRange {
+  /** Minutes from midnight in the calendar's zone; the window is [startTime, endTime). */
+  startTime: number;
+  endTime: number;
+  /** Attempt budget per number (or per type, see retriesByNumber) inside one daily window. */
+  attempts: number;
+  priority: number;
+}
+
+export interface CommunicationType {
+  code: string;
+  name: string;
+  ranges: TimeRange[];
+}
+
+export interface Destination {
+  uuid: string;
+  enabled: boolean;
+  /** Max concurrent calls on this destination. */
+  limit: number;
+  gwProto: string;
+  gwName: string;
+  dialString: string;
+  callerIdNumber: string;
+  /** One caller ID per entry; one is picked per attempt. */
+  callerIdNumbers: string[];
+}
+
+export interface Resource {
+  /** JavaScript regular expression source, matched against the member's number. */
+  dialedNumber: string;
+  disabled: boolean;
+  strategy: 'top_down' | 'random';
+  destinations: Destination[];
+}
+
+export interface CalendarRule {
+  timeZone: string;
+  /** Epoch ms bounds; outside them the campaign is expired. */
+  startDate?: number | null;
+  endDate?: number | null;
+  /** ISO weekday 1=Mon..7=Sun, minutes of day, both ends inclusive. */
+  accept: { weekDay: number; startTime: number; endTime: number }[];
+  /** Holidays: `date` epoch ms of the day; `repeat` true = every year. */
+  except: { name?: string; date: number; repeat: boolean }[];
+}
+
+/** What the rules need to know about a campaign (a snapshot taken at the start of each attempt). */
+export interface CampaignRules extends CauseLists {
+  id: string;
+  name: string;
+  domain: string;
+  type: DialerType;
+  limit: number;
+  maxTryCount: number;
+  intervalTryCount: number;
+  minBillSec: number;
+  waitingForResultStatus: boolean;
+  wrapUpTime: number;
+  originateTimeout: number;
+  eternalQueue: boolean;
+  oneDayTask: boolean;
+  retriesByNumber: boolean;
+  numberStrategy: 'by-priority' | 'top-down';
+  membersStrategy: 'next-tries-circuit' | 'strict-circuit';
+  /** §6.6: 'refund' = dialerCbMinusAttempt=true (v3 default); 'keep' = save attempts. */
+  statusTimeoutMode: 'refund' | 'keep';
+  communicationTypes: CommunicationType[];
+  calendar: CalendarRule;
+  resources: Resource[];
+  variables: Record<string, string>;
+}
+
+export interface Communication {
+  number: string;
+  priority: number;
+  type?: string | null;
+  description?: string | null;
+  state: NumberState;
+  /** Attempts made on this number. */
+  probe: number;
+  /** Epoch ms of the last attempt on this number; 0 after a refund, -1 after a status timeout. */
+  lastCall: number;
+  rangeId?: string | null;
+  rangeAttempts: number;
+  /** Stopped by a status callback (`stop_communications`). */
+  stopCommunication?: boolean;
+  /** This number's last call awaits a status callback. */
+  checkResult?: boolean;
+}
+
+/** The engine-owned part of a member plus what the rules read from the client-owned part. */
+export interface MemberState {
+  name: string;
+  priority: number;
+  expire: number | null;
+  variables: Record<string, string>;
+  communications: Communication[];
+  probeCount: number;
+  successfulCount: number;
+  callSuccessful: boolean;
+  nextTryTime: number | null;
+  endCause: string | null;
+  lastNumberIndex: number | null;
+  lastMinusProbe: boolean;
+  lastCall: number;
+}
+
+/** What FreeSWITCH told us about one attempt (§6.1). */
+export interface CallOutcome {
+  /** Hangup cause, `-ERR` cause of a failed originate, or an engine pseudo-cause. */
+  cause: string;
+  /** Voice broadcasting: the call was answered (reached the callflow). */
+  bridged: boolean;
+  answered: boolean;
+  talkSec: number;
+  /** Optional `cc_min_count` channel variable (§6.3). */
+  minCount?: number;
+}

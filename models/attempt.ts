@@ -16,6 +16,8 @@ export const attemptSchema = new Schema(
     jobUuid: { type: String, required: true },
     createdOn: { type: Number, default: () => Date.now() },
     sentOn: { type: Number, default: null },
+    /** Campaign counters were incremented for this attempt (so a retried activity counts once). */
+    counted: { type: Boolean, default: false },
     // Settled result (null until one arrives).
     result: {
       type: new Schema(

@@ -51,6 +51,9 @@ export function q850(cause: string): number {
 }
 
 /** Member end causes produced by the engine itself (§5.7). */
+/** Engine pseudo-cause for a call that vanished without any result being reported. */
+export const LOST_CALL = 'LOST_CALL';
+
 export const END = {
   MAX_TRY_COUNT: 'MAX_TRY_COUNT',
   MEMBER_EXPIRED: 'MEMBER_EXPIRED',

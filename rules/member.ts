@@ -183,6 +183,13 @@ export function applyOutcome(
       steps.push(`Waiting for result status: ${outcome.cause}`);
       return { kind: 'await-status', deadline: now + camp.wrapUpTime * 1000 };
     }
+    // The call vanished unreported: retry without counting the attempt (never silence).
+    if (outcome.lost) {
+      refund(m, camp, comm);
+      m.lastMinusProbe = true;
+      steps.push('Call lost without a result: attempt not counted');
+      return retry();
+    }
     const category = classifyCause(outcome.cause, camp);
     // 4. Minus: the attempt does not count.
     if (category === 'minus') {
@@ -334,4 +341,41 @@ export function applyStatusTimeout(m0: MemberState, camp: CampaignRules, numberI
 export function terminateIdle(m0: MemberState): Applied {
   const m = clone(m0);
   return { member: m, decision: endMember(m, END.MANAGER_REQUEST, false), steps: ['Terminated by manager'] };
+}
+
+export interface ClientPatch {
+  name?: string;
+  priority?: number;
+  expire?: number | null;
+  variables?: Record<string, string>;
+  communications?: { number: string; priority?: number; type?: string | null; description?: string | null }[];
+}
+
+/** §5.2: a member update from the API replaces client-owned fields; numbers that already exist
+ *  (matched by `number`) keep their engine-owned fields (state, attempts, window counters, stop flag). */
+export function mergeClientPatch(m0: MemberState, patch: ClientPatch): MemberState {
+  const m = clone(m0);
+  if (patch.name !== undefined) m.name = patch.name;
+  if (patch.priority !== undefined) m.priority = patch.priority;
+  if (patch.expire !== undefined) m.expire = patch.expire;
+  if (patch.variables !== undefined) m.variables = { ...patch.variables };
+  if (patch.communications !== undefined) {
+    m.communications = patch.communications.map((c) => {
+      const old = m.communications.find((o) => o.number === c.number);
+      return {
+        number: c.number,
+        priority: c.priority ?? 0,
+        type: c.type ?? null,
+        description: c.description ?? null,
+        state: old?.state ?? NUMBER_IDLE,
+        probe: old?.probe ?? 0,
+        lastCall: old?.lastCall ?? 0,
+        rangeId: old?.rangeId ?? null,
+        rangeAttempts: old?.rangeAttempts ?? 0,
+        stopCommunication: old?.stopCommunication ?? false,
+        checkResult: old?.checkResult ?? false,
+      };
+    });
+  }
+  return m;
 }

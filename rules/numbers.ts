@@ -111,11 +111,6 @@ export function callerIdFor(member: MemberState, dest: Destination, random: () =
   return dest.callerIdNumber;
 }
 
-/** v3 strips quotes, CR, LF, TAB and backslash from every channel-variable value. */
-export function sanitizeVar(value: unknown): string {
-  return String(value).replace(/['"\r\n\t\\]/g, '');
-}
-
 export interface AttemptVarsInput {
   camp: CampaignRules;
   member: MemberState;
@@ -129,15 +124,16 @@ export interface AttemptVarsInput {
 }
 
 /** The attempt's channel variables (§2.2, §5.9). Dialer variables come first, member variables after
- *  them (later wins), and the engine's own variables last so a member cannot spoof them. */
+ *  them (later wins), and the engine's own variables last so a member cannot spoof them. Values are
+ *  sanitised as v3 does (quotes, CR, LF, TAB, backslash stripped) by esl/format buildOriginate. */
 export function attemptVariables(i: AttemptVarsInput): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const [k, v] of Object.entries(i.camp.variables)) vars[k] = sanitizeVar(v);
-  for (const [k, v] of Object.entries(i.member.variables)) vars[k] = sanitizeVar(v);
+  for (const [k, v] of Object.entries(i.camp.variables)) vars[k] = String(v);
+  for (const [k, v] of Object.entries(i.member.variables)) vars[k] = String(v);
   Object.assign(vars, {
-    domain_name: sanitizeVar(i.camp.domain),
-    presence_data: sanitizeVar(i.camp.domain),
-    cc_queue: sanitizeVar(i.camp.name),
+    domain_name: String(i.camp.domain),
+    presence_data: String(i.camp.domain),
+    cc_queue: String(i.camp.name),
     dlr_queue: i.camp.id,
     dlr_member_id: i.memberId,
     dlr_current_attempt: String(i.attempt),
@@ -145,13 +141,13 @@ export function attemptVariables(i: AttemptVarsInput): Record<string, string> {
     cc_member_successful_count: String(i.member.successfulCount),
     dlr_session_id: i.uuid,
     dlr_workflow_id: i.workflowId,
-    dlr_member_number_description: sanitizeVar(i.comm.description ?? ''),
-    dlr_communication_type_code: sanitizeVar(i.comm.type ?? ''),
-    dlr_communication_type_name: sanitizeVar(i.typeName ?? ''),
-    origination_caller_id_number: sanitizeVar(i.callerId),
-    origination_caller_id_name: sanitizeVar(i.camp.name),
+    dlr_member_number_description: String(i.comm.description ?? ''),
+    dlr_communication_type_code: String(i.comm.type ?? ''),
+    dlr_communication_type_name: String(i.typeName ?? ''),
+    origination_caller_id_number: String(i.callerId),
+    origination_caller_id_name: String(i.camp.name),
     origination_callee_id_number: dialDigits(i.comm.number),
-    origination_callee_id_name: sanitizeVar(i.member.name),
+    origination_callee_id_name: String(i.member.name),
     webitel_direction: 'dialer',
     cc_side: 'member',
   });

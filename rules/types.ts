@@ -135,4 +135,6 @@ export interface CallOutcome {
   talkSec: number;
   /** Optional `cc_min_count` channel variable (§6.3). */
   minCount?: number;
+  /** The call vanished with no result from any source (FreeSWITCH restart, lost events). */
+  lost?: boolean;
 }

@@ -1,0 +1,62 @@
+// Routes call results from FreeSWITCH events to the member workflows: a failed originate's
+// BACKGROUND_JOB (-ERR <cause>) and every CHANNEL_HANGUP_COMPLETE carrying our dlr_workflow_id.
+// The first source for an attempt settles it in Mongo (atomically) and signals the workflow;
+// later sources are ignored. If the signal fails, the workflow finds the stored result when it
+// reconciles an overdue attempt, so a result is never lost.
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
+import { Attempt } from '../models';
+import { callResultSignal, type CallResult } from '../workflows/messages';
+
+/** `origination_uuid=…` and `dlr_workflow_id=…` out of a BACKGROUND_JOB's Job-Command-Arg. */
+export function originateArg(arg: string): { uuid?: string; workflowId?: string } {
+  const block = /^\{([^}]*)\}/.exec(arg)?.[1] ?? '';
+  const get = (name: string) => new RegExp(`(?:^|,)${name}=([^,]*)`).exec(block)?.[1];
+  return { uuid: get('origination_uuid'), workflowId: get('dlr_workflow_id') };
+}
+
+export async function settleAndSignal(client: Client, workflowId: string, result: CallResult, log: Logger): Promise<boolean> {
+  const won = await Attempt.findOneAndUpdate(
+    { _id: result.uuid, result: null },
+    { $set: { result: { cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now() } } },
+  );
+  if (!won) return false;
+  await client.workflow.getHandle(workflowId).signal(callResultSignal, result);
+  log.info({ workflowId, ...result }, 'call result');
+  return true;
+}
+
+export function resultFromJob(ev: EslEvent): { workflowId: string; result: CallResult } | null {
+  if ((ev['Job-Command'] ?? '') !== 'originate') return null;
+  const job = parseJobResult(ev._body ?? '');
+  if (job.ok) return null; // answered: the hangup event will carry the result
+  const { uuid, workflowId } = originateArg(ev['Job-Command-Arg'] ?? '');
+  if (!uuid || !workflowId) return null;
+  return { workflowId, result: { uuid, cause: job.cause, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job' } };
+}
+
+export function resultFromHangup(ev: EslEvent): { workflowId: string; result: CallResult } | null {
+  const workflowId = ev.variable_dlr_workflow_id;
+  if (!workflowId) return null;
+  const h = hangupFromEvent(ev);
+  const minCount = Number(h.vars.cc_min_count);
+  return {
+    workflowId,
+    result: {
+      uuid: h.uuid, cause: h.cause, answered: h.answered, billsec: h.billsec, answersec: h.answersec, duration: h.duration,
+      source: 'event', ...(minCount > 0 ? { minCount } : {}),
+    },
+  };
+}
+
+export function routeCallResults(esl: EslClient, client: Client, log: Logger): void {
+  const handle = (found: { workflowId: string; result: CallResult } | null) => {
+    if (!found) return;
+    settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) =>
+      log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile'),
+    );
+  };
+  esl.on('BACKGROUND_JOB', (ev: EslEvent) => handle(resultFromJob(ev)));
+  esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev)));
+}

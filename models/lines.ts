@@ -1,0 +1,73 @@
+// The concurrency gate of spec §2.1 step 3 and §2.5: a campaign never has more than
+// min(limit, sum of destination limits) calls, and a destination never more than its own limit.
+// One document per campaign holds the counters and the leases that hold them, changed only with
+// single-document atomic updates (works on FerretDB and MongoDB alike). A lease id is chosen by
+// the caller before the activity runs, so a retried acquire or release is idempotent.
+import mongoose, { Schema } from 'mongoose';
+
+const leaseSchema = new Schema({ id: String, dest: String, at: Number }, { _id: false });
+export const linesSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // campaign id
+    active: { type: Number, default: 0 },
+    dest: { type: Schema.Types.Mixed, default: () => ({}) },
+    leases: { type: [leaseSchema], default: [] },
+  },
+  { collection: 'dialer_lines', versionKey: false, minimize: false },
+);
+const Lines = mongoose.models.Lines ?? mongoose.model('Lines', linesSchema);
+
+interface LinesDoc {
+  _id: string;
+  active: number;
+  dest: Record<string, number>;
+  leases: { id: string; dest: string; at: number }[];
+}
+
+async function ensure(campaignId: string): Promise<void> {
+  await Lines.updateOne({ _id: campaignId }, { $setOnInsert: { active: 0, dest: {}, leases: [] } }, { upsert: true });
+}
+
+export const LineLeases = {
+  async acquire(
+    campaignId: string,
+    leaseId: string,
+    limit: number,
+    destinations: { uuid: string; limit: number }[],
+  ): Promise<{ destinationId: string } | null> {
+    await ensure(campaignId);
+    const held = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
+    const mine = held?.leases.find((l) => l.id === leaseId);
+    if (mine) return { destinationId: mine.dest };
+    for (const d of destinations) {
+      const key = `dest.${d.uuid}`;
+      const won = await Lines.findOneAndUpdate(
+        {
+          _id: campaignId,
+          active: { $lt: limit },
+          'leases.id': { $ne: leaseId },
+          $or: [{ [key]: { $exists: false } }, { [key]: { $lt: d.limit } }],
+        },
+        { $inc: { active: 1, [key]: 1 }, $push: { leases: { id: leaseId, dest: d.uuid, at: Date.now() } } },
+      );
+      if (won) return { destinationId: d.uuid };
+      const now = await Lines.findById(campaignId, { active: 1 }).lean<LinesDoc>();
+      if (!now || now.active >= limit) return null; // campaign limit reached: no destination will do
+    }
+    return null;
+  },
+
+  async release(campaignId: string, leaseId: string): Promise<void> {
+    const doc = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
+    const lease = doc?.leases.find((l) => l.id === leaseId);
+    if (!lease) return; // already released
+    await Lines.updateOne(
+      { _id: campaignId, 'leases.id': leaseId },
+      { $inc: { active: -1, [`dest.${lease.dest}`]: -1 }, $pull: { leases: { id: leaseId } } },
+    );
+  },
+
+  async snapshot(campaignId: string): Promise<LinesDoc | null> {
+    return Lines.findById(campaignId).lean<LinesDoc>();
+  },
+};

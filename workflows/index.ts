@@ -1,0 +1,2 @@
+// The workflow bundle entry: every workflow type the worker serves.
+export { memberWorkflow } from './member';

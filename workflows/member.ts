@@ -1,0 +1,406 @@
+// One durable workflow per campaign member: waits (retry, windows, calendar), takes a line, dials,
+// waits for the call result and the optional result status, and applies the Webitel rules
+// (../rules) to decide what comes next. All I/O is in activities; all rules are in ../rules.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import type { DialerActivities, AttemptLogEntry, MemberEndEvent } from '../activities/types';
+import {
+  applyOutcome,
+  applyStatus,
+  applyStatusTimeout,
+  attemptVariables,
+  callerIdFor,
+  idleNumbers,
+  maxResources,
+  mergeClientPatch,
+  nextAction,
+  q850,
+  LOST_CALL,
+  reserveAttempt,
+  routesFor,
+  terminateIdle,
+  type Applied,
+  type CampaignRules,
+  type MemberState,
+} from '../rules';
+import { searchAttributes as SA } from '../lib/search-attributes';
+import {
+  callResultSignal,
+  memberChangedSignal,
+  memberInfoQuery,
+  MEMBER_ALREADY_ENDED,
+  NOT_WAITING_FOR_STATUS,
+  rescheduleSignal,
+  statusUpdate,
+  terminateUpdate,
+  type CallResult,
+  type MemberInfo,
+  type MemberPhase,
+  type MemberWorkflowInput,
+  type MemberWorkflowResult,
+} from './messages';
+
+const db = proxyActivities<DialerActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+const esl = proxyActivities<DialerActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '15 seconds', backoffCoefficient: 2 },
+});
+
+/** How long to wait, after the ring timeout, before asking FreeSWITCH whether the call still exists. */
+const RESULT_GRACE_MS = 15_000;
+/** How often a live (answered) call is re-checked while no result has arrived. */
+const LIVE_CALL_RECHECK_MS = 5 * 60_000;
+/** Back-off when every line is busy. */
+const LINE_BUSY_MIN_MS = 1_000;
+
+export async function memberWorkflow(input: MemberWorkflowInput): Promise<MemberWorkflowResult> {
+  const { campaignId, memberId, domain } = input;
+  const workflowId = workflowInfo().workflowId;
+
+  let member: MemberState | null = input.carried?.member ?? null;
+  let seq = input.carried?.seq ?? 0; // attempts started by this workflow, never decremented
+  let endSeq = input.carried?.endSeq ?? 0;
+  let phase: MemberPhase = 'waiting';
+  let wake = false;
+  let currentUuid: string | null = null;
+  let result: CallResult | null = null;
+  let terminateRequested = false;
+  let awaitingStatus: { numberIndex: number; camp: CampaignRules } | null = null;
+  let statusApplied = false;
+  let waitUntil: number | null = null;
+  let waitReason: string | null = null;
+  let endCause: string | null = null;
+  let pendingPatch: Parameters<typeof mergeClientPatch>[1] | null = null;
+
+  // Handlers first: Updates with no registered handler are rejected.
+  setHandler(callResultSignal, (r) => {
+    if (r.uuid === currentUuid && result === null) result = r;
+  });
+  setHandler(rescheduleSignal, ({ at }) => {
+    if (member && !member.endCause) {
+      member.nextTryTime = at ?? Date.now();
+      wake = true;
+    }
+  });
+  setHandler(memberChangedSignal, (patch) => {
+    pendingPatch = { ...(pendingPatch ?? {}), ...patch };
+    wake = true;
+  });
+  setHandler(memberInfoQuery, (): MemberInfo => ({ phase, member: member!, currentUuid, waitUntil, waitReason }));
+  setHandler(
+    statusUpdate,
+    async (body) => {
+      const { camp, numberIndex } = awaitingStatus!;
+      void numberIndex;
+      const applied = applyStatus(member!, camp, body, Date.now());
+      member = applied.member;
+      statusApplied = true;
+      awaitingStatus = null;
+      await db.saveMember({
+        memberId,
+        member,
+        waitingForStatusUntil: null,
+        callback: { from: body.from ?? 'api', time: Date.now(), data: body },
+        step: applied.steps.join('; '),
+      });
+      if (applied.decision.kind === 'end') await announceEnd(camp, applied.decision.cause, 'callback', body.from);
+      return { status: 'OK', info: 'success' };
+    },
+    {
+      validator: (_body) => {
+        if (!awaitingStatus || statusApplied) throw new Error(NOT_WAITING_FOR_STATUS);
+      },
+    },
+  );
+  setHandler(
+    terminateUpdate,
+    async () => {
+      const inCall = phase === 'in-call' || phase === 'dialing';
+      terminateRequested = true;
+      wake = true;
+      await condition(() => endCause !== null);
+      return inCall ? { _id: memberId, waitHangupCause: 'MANAGER_REQUEST' } : { _id: memberId };
+    },
+    {
+      validator: () => {
+        if (endCause !== null || member?.endCause) throw new Error(MEMBER_ALREADY_ENDED);
+      },
+    },
+  );
+
+  function setPhase(p: MemberPhase): void {
+    phase = p;
+    upsertSearchAttributes([{ key: SA.MemberState, value: p }]);
+  }
+
+  function applyPatch(): void {
+    if (pendingPatch && member) {
+      member = mergeClientPatch(member, pendingPatch);
+      pendingPatch = null;
+    }
+  }
+
+  async function announceEnd(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string) {
+    if (!member) return;
+    endCause = cause;
+    const comm = member.communications[member.lastNumberIndex ?? 0];
+    const event: MemberEndEvent = {
+      'Event-Name': 'CUSTOM',
+      'Event-Subclass': 'engine::dialer_member_end',
+      variable_domain_name: domain,
+      dialerId: campaignId,
+      dialerName: camp.name,
+      id: memberId,
+      name: member.name,
+      currentNumber: comm?.number ?? '',
+      dlr_member_number_description: comm?.description ?? '',
+      currentProbe: member.probeCount,
+      session: currentUuid ?? '',
+      endCause: cause,
+      expire: member.expire,
+      agentId: null,
+    };
+    if (reason) event.reason = reason;
+    if (from) event.callback_user_id = from;
+    for (const [k, v] of Object.entries(member.variables)) event[`variable_${k}`] = v;
+    endSeq += 1;
+    await db.memberEnded({ eventId: `${workflowId}:${endSeq}`, domain, campaignId, memberId, event });
+  }
+
+  async function finish(camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason']): Promise<MemberWorkflowResult> {
+    member = applied.member;
+    await db.saveMember({ memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; ') });
+    const cause = applied.decision.kind === 'end' ? applied.decision.cause : (member.endCause ?? 'UNKNOWN');
+    await announceEnd(camp, cause, reason);
+    setPhase('ended');
+    await condition(allHandlersFinished);
+    return { endCause: cause, attempts: member.probeCount };
+  }
+
+  // CampaignId and DomainId are set by whoever starts the workflow (typedSearchAttributes).
+  if (!member) member = await db.loadMember(memberId);
+  if (!member) throw ApplicationFailure.nonRetryable(`Member ${memberId} not found`, 'MemberNotFound');
+
+  for (;;) {
+    applyPatch();
+    const camp = await db.loadCampaign(campaignId);
+    if (!camp) {
+      // Campaign deleted (with its members): nothing left to do.
+      return { endCause: 'CAMPAIGN_DELETED', attempts: member.probeCount };
+    }
+    if (terminateRequested) return finish(camp, terminateIdle(member), 'terminate');
+
+    const now = Date.now();
+    const action = nextAction(member, camp, now);
+    if (action.kind === 'end') {
+      const ended = JSON.parse(JSON.stringify(member)) as MemberState;
+      const applied: Applied = { member: ended, decision: { kind: 'end', cause: action.cause, success: false }, steps: [action.cause] };
+      ended.endCause = action.cause;
+      for (const c of ended.communications) c.state = 2;
+      return finish(camp, applied, action.cause === 'MEMBER_EXPIRED' ? 'expire' : undefined);
+    }
+    if (action.kind === 'wait') {
+      setPhase('waiting');
+      waitUntil = action.until;
+      waitReason = action.reason;
+      wake = false;
+      const summary = action.until
+        ? `${action.reason} until ${new Date(action.until).toISOString()}`
+        : `${action.reason}: waiting for a change`;
+      if (action.until !== null) await condition(() => wake || terminateRequested, Math.max(action.until - now, 1), { summary });
+      else await condition(() => wake || terminateRequested);
+      waitUntil = null;
+      waitReason = null;
+      continue;
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof memberWorkflow>({ domain, campaignId, memberId, carried: { member, seq, endSeq } });
+    }
+
+    // ---- Dial one attempt -------------------------------------------------------------------
+    const choice = action.choice;
+    const comm = member.communications[choice.index];
+    const routes = routesFor(comm.number, camp.resources, () => Math.random());
+    const leaseId = uuid4();
+    const line = await db.acquireLine({
+      campaignId,
+      leaseId,
+      limit: Math.min(camp.limit, maxResources(camp.resources)),
+      destinations: routes.map((r) => ({ uuid: r.destination.uuid, limit: r.destination.limit })),
+    });
+    if (!line) {
+      setPhase('waiting');
+      wake = false;
+      await condition(() => wake || terminateRequested, LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000), {
+        summary: 'all lines busy',
+      });
+      continue;
+    }
+    const route = routes.find((r) => r.destination.uuid === line.destinationId) ?? routes[0];
+    const idleAtStart = idleNumbers(member);
+    member = reserveAttempt(member, camp, choice);
+    const attemptNo = member.probeCount;
+    seq += 1;
+    const uuid = uuid4();
+    const jobUuid = uuid4();
+    currentUuid = uuid;
+    result = null;
+    setPhase('dialing');
+    upsertSearchAttributes([{ key: SA.Attempt, value: attemptNo }]);
+    const reservedTime = Date.now();
+    const typeName = camp.communicationTypes.find((t) => t.code === comm.type)?.name;
+    const log: AttemptLogEntry = {
+      state: 'reserved',
+      session: uuid,
+      reservedTime,
+      callNumber: comm.number,
+      callPriority: comm.priority,
+      callDescription: comm.description ?? null,
+      callTypeCode: comm.type ?? null,
+      callPositionIndex: choice.index,
+      callAttempt: attemptNo,
+      callUUID: uuid,
+      destinationId: line.destinationId,
+      steps: [{ time: reservedTime, data: `set number: ${comm.number}` }],
+    };
+    let outcomeResult: CallResult;
+    try {
+      await db.startAttempt({
+        uuid, jobUuid, domain, campaignId, memberId, workflowId, attempt: attemptNo,
+        number: comm.number, dialString: route.dialString, destinationId: line.destinationId, member, log,
+      });
+      const vars = attemptVariables({
+        camp, member, memberId, workflowId, attempt: attemptNo, uuid, comm,
+        callerId: callerIdFor(member, route.destination, () => Math.random()), typeName,
+      });
+      const sent = await esl.originate({ uuid, jobUuid, dialString: route.dialString, vars, timeoutSec: camp.originateTimeout });
+      if (!sent.sent) {
+        result = { uuid, cause: sent.cause ?? 'NORMAL_TEMPORARY_FAILURE', answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job' };
+      }
+      setPhase('in-call');
+      outcomeResult = await awaitResult(uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS);
+    } finally {
+      // Whatever happened, the line goes back (also when this scope is cancelled).
+      await CancellationScope.nonCancellable(() => db.releaseLine({ campaignId, leaseId }));
+    }
+
+    // ---- Apply the Webitel rules ----------------------------------------------------------
+    const endTime = Date.now();
+    const applied = applyOutcome(
+      member,
+      camp,
+      { numberIndex: choice.index, attempt: attemptNo, idleAtStart, terminated: terminateRequested },
+      {
+        cause: outcomeResult.cause,
+        answered: outcomeResult.answered,
+        // Voice broadcasting: an answered call has reached the dialer's callflow.
+        bridged: outcomeResult.answered,
+        talkSec: outcomeResult.billsec,
+        minCount: outcomeResult.minCount,
+        lost: outcomeResult.cause === LOST_CALL,
+      },
+      endTime,
+    );
+    member = applied.member;
+    const endLog: AttemptLogEntry = {
+      ...log,
+      state: 'end',
+      callTime: endTime,
+      cause: outcomeResult.cause,
+      causeQ850: q850(outcomeResult.cause),
+      callState: member.communications[choice.index].state,
+      callSuccessful: applied.decision.kind === 'end' && applied.decision.success,
+      talkSec: outcomeResult.billsec,
+      steps: [...(log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
+    };
+    const waitingForStatusUntil = applied.decision.kind === 'await-status' ? applied.decision.deadline : null;
+    await db.finishAttempt({
+      uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil,
+      stats: {
+        success: applied.decision.kind === 'end' && applied.decision.success,
+        connected: outcomeResult.answered,
+        bridged: outcomeResult.answered,
+        ended: applied.decision.kind === 'end',
+      },
+    });
+    currentUuid = null;
+
+    if (applied.decision.kind === 'end') {
+      await announceEnd(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined);
+      setPhase('ended');
+      await condition(allHandlersFinished);
+      return { endCause: applied.decision.cause, attempts: member.probeCount };
+    }
+
+    if (applied.decision.kind === 'await-status') {
+      // §6.5–6.6: wrap-up. The status arrives as an Update; no status within wrapUpTime → timeout mode.
+      setPhase('awaiting-status');
+      awaitingStatus = { numberIndex: choice.index, camp };
+      statusApplied = false;
+      const deadline = applied.decision.deadline;
+      const got = await condition(() => statusApplied || terminateRequested, Math.max(deadline - Date.now(), 1), {
+        summary: `wrap-up: waiting for result status until ${new Date(deadline).toISOString()}`,
+      });
+      if (!got) {
+        awaitingStatus = null;
+        const timedOut = applyStatusTimeout(member, camp, choice.index);
+        member = timedOut.member;
+        if (timedOut.decision.kind === 'end') return finish(camp, timedOut, 'callback');
+        await db.saveMember({
+          memberId, member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
+          callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
+        });
+      } else if (terminateRequested && !statusApplied) {
+        awaitingStatus = null;
+        return finish(camp, terminateIdle(member), 'terminate');
+      }
+      await condition(allHandlersFinished);
+      if (member.endCause) {
+        setPhase('ended');
+        return { endCause: member.endCause, attempts: member.probeCount };
+      }
+    }
+  }
+
+  /** Waits for this attempt's result from whichever source is first; reconciles when overdue. */
+  async function awaitResult(uuid: string, firstWaitMs: number): Promise<CallResult> {
+    let waitMs = firstWaitMs;
+    let hungUp = false;
+    for (;;) {
+      const got = await condition(() => result !== null || (terminateRequested && !hungUp), waitMs, {
+        summary: `in call ${uuid}`,
+      });
+      if (result) return result;
+      if (got && terminateRequested && !hungUp) {
+        hungUp = true;
+        await esl.hangup({ uuid, cause: 'MANAGER_REQUEST' });
+        waitMs = RESULT_GRACE_MS;
+        continue;
+      }
+      // Overdue: ask FreeSWITCH and the attempt store.
+      const check = await esl.checkCall(uuid);
+      if (result) return result;
+      if (check.result) return check.result;
+      if (!check.exists) {
+        // The call is gone and no source reported it: a documented outcome, never silence —
+        // retried without counting the attempt (see rules applyOutcome, `lost`).
+        return { uuid, cause: LOST_CALL, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'reconcile' };
+      }
+      waitMs = LIVE_CALL_RECHECK_MS;
+    }
+  }
+}

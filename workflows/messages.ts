@@ -1,0 +1,72 @@
+// Every message the member workflow understands, in one module shared by the workflow, the worker's
+// ESL event router and the REST API.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CampaignRules, MemberState, StatusBody } from '../rules';
+
+export const TASK_QUEUE_DEFAULT = 'dialer';
+
+export interface MemberWorkflowInput {
+  domain: string;
+  campaignId: string;
+  memberId: string;
+  /** Carried over continue-as-new; absent on a fresh start (state is then loaded from Mongo). */
+  carried?: { member: MemberState; seq: number; endSeq: number };
+}
+
+export interface MemberWorkflowResult {
+  endCause: string;
+  attempts: number;
+}
+
+export function memberWorkflowId(campaignId: string, memberId: string): string {
+  return `member-${campaignId}-${memberId}`;
+}
+
+/** A call result from any source (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE, CDR, reconciliation). */
+export interface CallResult {
+  /** origination_uuid of the attempt it belongs to; results for other attempts are ignored. */
+  uuid: string;
+  cause: string;
+  answered: boolean;
+  billsec: number;
+  answersec: number;
+  duration: number;
+  source: 'job' | 'event' | 'cdr' | 'reconcile';
+  minCount?: number;
+}
+export const callResultSignal = defineSignal<[CallResult]>('callResult');
+
+/** "Call now" / reschedule: moves the next try to `at` (epoch ms; default now) and wakes the member. */
+export const rescheduleSignal = defineSignal<[{ at?: number }]>('reschedule');
+
+/** Client-owned fields changed through the API (§5.2: engine-owned number fields are kept). */
+export interface MemberPatch {
+  name?: string;
+  priority?: number;
+  expire?: number | null;
+  variables?: Record<string, string>;
+  communications?: { number: string; priority?: number; type?: string | null; description?: string | null }[];
+}
+export const memberChangedSignal = defineSignal<[MemberPatch]>('memberChanged');
+
+/** §6.5 result status. The validator rejects when the member is not waiting for one (→ HTTP 400). */
+export const statusUpdate = defineUpdate<{ status: 'OK'; info: 'success' }, [StatusBody & { from?: string }]>('memberStatus');
+
+/** §9.4 terminate: hangs up a live call with MANAGER_REQUEST and ends the member. */
+export const terminateUpdate = defineUpdate<{ _id: string; waitHangupCause?: string }, []>('terminate');
+
+export type MemberPhase = 'waiting' | 'dialing' | 'in-call' | 'awaiting-status' | 'ended';
+export interface MemberInfo {
+  phase: MemberPhase;
+  member: MemberState;
+  currentUuid: string | null;
+  waitUntil: number | null;
+  waitReason: string | null;
+}
+export const memberInfoQuery = defineQuery<MemberInfo>('memberInfo');
+
+/** Error message prefixes the API maps to HTTP codes. */
+export const NOT_WAITING_FOR_STATUS = 'Member is not waiting for a result status';
+export const MEMBER_ALREADY_ENDED = 'Member already has an end cause';
+
+export type { CampaignRules, MemberState, StatusBody };

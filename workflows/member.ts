@@ -146,10 +146,12 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     upsertSearchAttributes([{ key: SA.MemberState, value: p }]);
   }
 
-  function applyPatch(): void {
+  /** Applies a client update received through the API and stores it (the workflow owns the doc). */
+  async function applyPatch(): Promise<void> {
     if (pendingPatch && member) {
       member = mergeClientPatch(member, pendingPatch);
       pendingPatch = null;
+      await db.saveMember({ memberId, member, step: 'Updated through the API' });
     }
   }
 
@@ -195,7 +197,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   if (!member) throw ApplicationFailure.nonRetryable(`Member ${memberId} not found`, 'MemberNotFound');
 
   for (;;) {
-    applyPatch();
+    await applyPatch();
     const camp = await db.loadCampaign(campaignId);
     if (!camp) {
       // Campaign deleted (with its members): nothing left to do.

@@ -1,5 +1,6 @@
 // One document per call attempt, written before the originate is sent (keyed by its
 // origination_uuid) and settled exactly once with the first result that arrives.
+import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 
 export const attemptSchema = new Schema(
@@ -41,4 +42,4 @@ attemptSchema.index({ dialer: 1, createdOn: 1 });
 attemptSchema.index({ member: 1 });
 
 export type AttemptDoc = InferSchemaType<typeof attemptSchema>;
-export const Attempt = mongoose.models.Attempt ?? mongoose.model('Attempt', attemptSchema);
+export const Attempt = model('Attempt', attemptSchema);

@@ -1,5 +1,6 @@
 // The campaign ("dialer") document, stored in the `dialer` collection with Webitel v3 field names
 // (spec §3), and its conversion to the CampaignRules snapshot the member workflow works on.
+import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { DEFAULT_CAUSES, DIALER_TYPES, type CampaignRules } from '../rules';
 
@@ -152,7 +153,7 @@ export const campaignSchema = new Schema(
 );
 
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
-export const Campaign = mongoose.models.Campaign ?? mongoose.model('Campaign', campaignSchema);
+export const Campaign = model('Campaign', campaignSchema);
 
 function plainVariables(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};

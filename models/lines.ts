@@ -3,7 +3,8 @@
 // One document per campaign holds the counters and the leases that hold them, changed only with
 // single-document atomic updates (works on FerretDB and MongoDB alike). A lease id is chosen by
 // the caller before the activity runs, so a retried acquire or release is idempotent.
-import mongoose, { Schema } from 'mongoose';
+import { Schema } from 'mongoose';
+import { model } from './model';
 
 const leaseSchema = new Schema({ id: String, dest: String, at: Number }, { _id: false });
 export const linesSchema = new Schema(
@@ -15,7 +16,7 @@ export const linesSchema = new Schema(
   },
   { collection: 'dialer_lines', versionKey: false, minimize: false },
 );
-const Lines = mongoose.models.Lines ?? mongoose.model('Lines', linesSchema);
+const Lines = model('Lines', linesSchema);
 
 interface LinesDoc {
   _id: string;

@@ -1,5 +1,6 @@
 // Stored `engine::dialer_member_end` events (spec §11.2), one per member end. Webhook delivery
 // reads from here, so an event is never lost even if no receiver is up.
+import { model } from './model';
 import mongoose, { Schema } from 'mongoose';
 
 export const memberEndSchema = new Schema(
@@ -15,4 +16,4 @@ export const memberEndSchema = new Schema(
 );
 memberEndSchema.index({ domain: 1, createdOn: 1 });
 
-export const MemberEnd = mongoose.models.MemberEnd ?? mongoose.model('MemberEnd', memberEndSchema);
+export const MemberEnd = model('MemberEnd', memberEndSchema);

@@ -1,5 +1,6 @@
 // The member document (collection `members`) with Webitel v3 field names (spec §5.1–§5.2, §5.8),
 // and its conversion to/from the MemberState the rules and the member workflow work on.
+import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import type { MemberState, NumberState } from '../rules';
 
@@ -57,7 +58,7 @@ memberSchema.index({ dialer: 1, _endCause: 1, _nextTryTime: -1, priority: -1 });
 memberSchema.index({ domain: 1, dialer: 1 });
 
 export type MemberDoc = InferSchemaType<typeof memberSchema> & { _id: mongoose.Types.ObjectId };
-export const Member = mongoose.models.Member ?? mongoose.model('Member', memberSchema);
+export const Member = model('Member', memberSchema);
 
 function plainVariables(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};

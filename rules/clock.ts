@@ -50,13 +50,19 @@ export function openWindow(type: CommunicationType, lt: LocalTime): OpenWindow |
   return range ? { id: `${lt.day}_${range.startTime}_${range.endTime}`, range } : null;
 }
 
-/** Instants (epoch ms) over the next `days` days at which something may open: midnights, calendar
- *  starts and window starts. Checking the dial rules at each of these finds the next dialable moment. */
+/** Instants (epoch ms) over the next `days` days at which something may change: midnights, calendar
+ *  starts, window starts and ends. Checking the dial rules at each of these finds the next dialable moment. */
 export function boundaries(camp: CampaignRules, from: number, days: number): number[] {
   const zone = camp.calendar.timeZone;
   const minutes = new Set<number>([0]);
   for (const a of camp.calendar.accept) minutes.add(a.startTime);
-  for (const t of camp.communicationTypes) for (const r of t.ranges) minutes.add(r.startTime);
+  for (const t of camp.communicationTypes) {
+    for (const r of t.ranges) {
+      minutes.add(r.startTime);
+      // Window ends matter too: a one-day task runs out of work there (§8.5).
+      if (r.endTime < 1440) minutes.add(r.endTime);
+    }
+  }
   const start = DateTime.fromMillis(from, { zone }).startOf('day');
   const out: number[] = [];
   for (let d = 0; d <= days; d++) {

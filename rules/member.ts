@@ -70,7 +70,10 @@ export function nextAction(m: MemberState, camp: CampaignRules, now: number): Ne
   const from = Math.max(now, m.nextTryTime ?? now);
   const startDate = camp.calendar.startDate && camp.calendar.startDate > from ? [camp.calendar.startDate] : [];
   const candidates = [from, ...startDate, ...boundaries(camp, from, 370)].sort((a, b) => a - b);
-  let until = candidates.find(dialable) ?? null;
+  // One-day task: also wake when today's work runs out, so the member expires then (§8.5)
+  // instead of sleeping into the next day and being dialled again.
+  const noWorkLeft = (t: number) => camp.oneDayTask && !hasWorkToday(m, camp, t);
+  let until = candidates.find((t) => dialable(t) || noWorkLeft(t)) ?? null;
   if (until !== null && m.expire && until >= m.expire) until = m.expire;
   const reason = m.nextTryTime !== null && m.nextTryTime > now ? 'retry wait' : 'outside dialing window';
   return { kind: 'wait', until: until ?? m.expire ?? null, reason };
@@ -90,19 +93,24 @@ function candidateNumbersIgnoringTime(m: MemberState, camp: CampaignRules): numb
 }
 
 /** §8.5: an idle number of a configured type has work left today unless its type's last window of
- *  the day has ended or it used up its attempts in that window; an untyped/unknown-type number always has. */
+ *  the day has ended or it used up its attempts in that window (a rangeId from an earlier day counts
+ *  as used up while that window is open); an untyped/unknown-type number always has, whatever its state. */
 export function hasWorkToday(m: MemberState, camp: CampaignRules, now: number): boolean {
   const lt = localTime(now, camp.calendar.timeZone);
   return m.communications.some((c) => {
-    if (c.state !== NUMBER_IDLE) return false;
     const type = c.type ? camp.communicationTypes.find((t) => t.code === c.type) : undefined;
     if (!type) return true;
+    if (c.state !== NUMBER_IDLE) return false;
     const ranges = type.ranges.filter((r) => r.attempts > 0);
     if (ranges.length === 0) return false;
     const last = ranges.reduce((a, b) => (b.endTime > a.endTime ? b : a));
     if (lt.minuteOfDay >= last.endTime) return false;
     const open = openWindow(type, lt);
-    if (open && open.range === last && c.rangeId === open.id && c.rangeAttempts >= last.attempts) return false;
+    if (open && open.range === last) {
+      if (c.rangeId === open.id && c.rangeAttempts >= last.attempts) return false;
+      const usedOn = /^\d{4}-\d{2}-\d{2}_/.test(c.rangeId ?? '') ? c.rangeId!.slice(0, 10) : null;
+      if (usedOn !== null && usedOn < lt.day) return false;
+    }
     return true;
   });
 }

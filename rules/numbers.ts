@@ -128,6 +128,11 @@ export interface AttemptVarsInput {
  *  sanitised as v3 does (quotes, CR, LF, TAB, backslash stripped) by esl/format buildOriginate. */
 export function attemptVariables(i: AttemptVarsInput): Record<string, string> {
   const vars: Record<string, string> = {};
+  // §2.2: with dialer variables cc_multiple_anonymous=N and cc_anonymous_name, every attempt whose
+  // number is divisible by N uses the anonymous caller-ID name.
+  const every = Number(i.camp.variables.cc_multiple_anonymous);
+  const anonymous = i.camp.variables.cc_anonymous_name;
+  const callerName = anonymous && every > 0 && i.attempt % every === 0 ? anonymous : i.camp.name;
   for (const [k, v] of Object.entries(i.camp.variables)) vars[k] = String(v);
   for (const [k, v] of Object.entries(i.member.variables)) vars[k] = String(v);
   Object.assign(vars, {
@@ -145,7 +150,7 @@ export function attemptVariables(i: AttemptVarsInput): Record<string, string> {
     dlr_communication_type_code: String(i.comm.type ?? ''),
     dlr_communication_type_name: String(i.typeName ?? ''),
     origination_caller_id_number: String(i.callerId),
-    origination_caller_id_name: String(i.camp.name),
+    origination_caller_id_name: String(callerName),
     origination_callee_id_number: dialDigits(i.comm.number),
     origination_callee_id_name: String(i.member.name),
     webitel_direction: 'dialer',

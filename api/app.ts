@@ -1,0 +1,82 @@
+// The Koa application of the REST API (`/api/v2/dialer…`, spec §9). createApp(deps) builds it from
+// an injected Temporal client and logger (Mongo is the default mongoose connection), so api/main.ts
+// and the tests mount the same app.
+import Koa from 'koa';
+import Router from '@koa/router';
+import mongoose from 'mongoose';
+import type { Connection } from '@temporalio/client';
+import { authMiddleware, loginHandler } from './auth';
+import type { ApiDeps, RouteDeps } from './deps';
+import { dialerRoutes } from './dialers';
+import { errorMiddleware, sendData } from './http';
+import { memberRoutes } from './members';
+import { Waker } from './wake';
+import { extraRoutes } from './routes-extra';
+
+export type DialerApi = Koa & {
+  /** Every route as [METHOD, path] (the OpenAPI test compares it with the document). */
+  routes: [string, string][];
+  /** Waits until background work started by requests (campaign wake-ups) has finished. */
+  drain(): Promise<void>;
+};
+
+/** Paths that need no credentials. */
+export const PUBLIC_PATHS = new Set(['/health', '/api/v2/openapi.json', '/api/v2/docs']);
+
+export function createApp(deps: ApiDeps): DialerApi {
+  const waker = new Waker(deps.client, deps.log, deps.taskQueue);
+  const rd: RouteDeps = {
+    client: deps.client,
+    log: deps.log,
+    taskQueue: deps.taskQueue,
+    sessionTtlMs: deps.sessionTtlMs ?? 24 * 3600_000,
+    updateTimeoutMs: deps.updateTimeoutMs ?? 10_000,
+    maxJsonBytes: deps.maxJsonBytes ?? 16 * 1024 * 1024,
+    maxCsvBytes: deps.maxCsvBytes ?? 2 * 1024 * 1024 * 1024,
+    waker,
+  };
+
+  const app = new Koa() as DialerApi;
+  app.proxy = false;
+  app.silent = true;
+  const router = new Router();
+
+  router.get('/health', async (ctx) => {
+    const mongo = mongoose.connection.readyState === 1;
+    let temporal = false;
+    try {
+      await (deps.client.connection as Connection).healthService.check({});
+      temporal = true;
+    } catch {
+      temporal = false;
+    }
+    ctx.status = mongo && temporal ? 200 : 503;
+    ctx.body = { status: mongo && temporal ? 'OK' : 'error', data: { mongo, temporal } };
+  });
+  router.post('/login', loginHandler(rd.sessionTtlMs));
+  dialerRoutes(router, rd);
+  memberRoutes(router, rd);
+  extraRoutes(router, rd);
+
+  app.use(errorMiddleware(deps.log));
+  app.use(async (ctx, next) => {
+    // CORS as in v3: any origin may call with the credential headers.
+    ctx.set('Access-Control-Allow-Origin', '*');
+    ctx.set('Access-Control-Allow-Headers', 'Content-Type, X-Access-Token, X-Key');
+    ctx.set('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+    if (ctx.method === 'OPTIONS') {
+      ctx.status = 204;
+      return;
+    }
+    await next();
+  });
+  app.use(authMiddleware({ public: (ctx) => PUBLIC_PATHS.has(ctx.path) || (ctx.path === '/login' && ctx.method === 'POST') }));
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: false }));
+
+  app.routes = router.stack
+    .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => [m, String(layer.path)] as [string, string]));
+  app.drain = () => waker.drain();
+  void sendData;
+  return app;
+}

@@ -1,0 +1,173 @@
+// Dialer (campaign) routes, spec §9.2: list, create, get (with live line counters), update
+// (partial; engine-owned fields ignored), delete (with its members and history), start/stop,
+// reset, history.
+import type { Context } from 'koa';
+import type Router from '@koa/router';
+import mongoose from 'mongoose';
+import { calendarState } from '../rules';
+import { Campaign, campaignRules, Member, type CampaignDoc } from '../models';
+import { LineLeases } from '../models/lines';
+import { addHistory, History } from '../models/history';
+import { authOf, domainFilter, domainOf } from './auth';
+import type { RouteDeps } from './deps';
+import { parseJsonParam, pageParams, sanitizeFilter, sanitizeProjection, sanitizeSort } from './filters';
+import { badRequest, HttpError, notFound, objectBody, objectIdParam, queryParam, sendData, sendInfo } from './http';
+import { dialerCreateSchema, dialerUpdateSchema, resetSchema } from './schemas';
+import { terminateCampaignWorkflows } from './workflows';
+
+/** The dialer named by a path parameter, in the caller's domain; 404 otherwise (also across domains). */
+export async function findDialer(ctx: Context, param = 'id'): Promise<CampaignDoc> {
+  const id = objectIdParam(ctx, param);
+  const doc = await Campaign.findOne({ _id: id, ...domainFilter(ctx) }).lean<CampaignDoc>();
+  if (!doc) throw notFound('dialer not found');
+  return doc;
+}
+
+export function listQuery(ctx: Context) {
+  const { limit, skip } = pageParams(queryParam(ctx, 'limit'), queryParam(ctx, 'page'));
+  return {
+    limit,
+    skip,
+    filter: sanitizeFilter(parseJsonParam('filter', queryParam(ctx, 'filter'))),
+    sort: sanitizeSort(parseJsonParam('sort', queryParam(ctx, 'sort'))),
+    projection: sanitizeProjection(queryParam(ctx, 'columns')),
+  };
+}
+
+/** `{$and: [client part, server part]}`: the server part always holds. */
+export function scoped(client: Record<string, unknown>, server: Record<string, unknown>): Record<string, unknown> {
+  return Object.keys(client).length ? { $and: [client, server] } : server;
+}
+
+const ENGINE_STATS_RESET = {
+  'stats.callCount': 0, 'stats.errorCall': 0, 'stats.successCall': 0, 'stats.predictAbandoned': 0, 'stats.queueLimit': 0,
+  'stats.predictAdjust': 0, 'stats.bridgedCall': 0, 'stats.connectedCall': 0, 'stats.waitSec': 0, 'stats.amd': {},
+};
+
+/** Start (state 1): §8.2 — calendar expired → End, outside working hours → Sleep, no members → End. */
+export async function startDialer(deps: RouteDeps, doc: CampaignDoc, user: string): Promise<{ state: number; _cause: string; active: boolean }> {
+  const id = String(doc._id);
+  const now = Date.now();
+  const cal = calendarState(campaignRules(doc).calendar, now);
+  let next: { state: number; _cause: string; active: boolean };
+  if (cal === 'expired') next = { state: 4, _cause: 'QUEUE_EXPIRE', active: false };
+  else if (!(await Member.exists({ dialer: id, _endCause: null })) && !doc.parameters?.eternalQueue) {
+    next = { state: 4, _cause: 'NOT_FOUND_MEMBER', active: false };
+  } else if (cal !== 'working') next = { state: 2, _cause: 'QUEUE_SLEEP', active: true };
+  else next = { state: 1, _cause: 'QUEUE_HUNTING', active: true };
+  await Campaign.updateOne(
+    { _id: id },
+    { $set: { ...next, 'stats.readyOn': next.active ? now : null, 'stats.stopOn': next.active ? null : now } },
+  );
+  const label: Record<string, string> = { QUEUE_HUNTING: 'Start', QUEUE_SLEEP: 'Sleeping', NOT_FOUND_MEMBER: 'Not found members', QUEUE_EXPIRE: 'Expired' };
+  await addHistory({ dialer: id, domain: doc.domain, action: next._cause, value: label[next._cause], user });
+  if (next.active) deps.waker.wake(doc);
+  return next;
+}
+
+export function dialerRoutes(router: Router, deps: RouteDeps): void {
+  router.get('/api/v2/dialer', async (ctx) => {
+    const q = listQuery(ctx);
+    const docs = await Campaign.find(scoped(q.filter, domainFilter(ctx)), q.projection)
+      .sort(q.sort ?? { _id: 1 })
+      .skip(q.skip)
+      .limit(q.limit)
+      .lean();
+    sendData(ctx, docs);
+  });
+
+  router.post('/api/v2/dialer', async (ctx) => {
+    const domain = domainOf(ctx, { required: true })!;
+    const body = dialerCreateSchema.parse(await objectBody(ctx));
+    const doc = await Campaign.create({ ...body, domain, lastModified: Date.now() });
+    const plain = doc.toObject();
+    sendData(ctx, { result: { ok: 1, n: 1 }, ops: [plain], insertedCount: 1, insertedIds: [String(plain._id)] });
+  });
+
+  router.get('/api/v2/dialer/:id', async (ctx) => {
+    const doc = await findDialer(ctx);
+    const lines = await LineLeases.snapshot(String(doc._id));
+    const stats = { ...((doc.stats as Record<string, unknown>) ?? {}), active: lines?.active ?? 0, resource: lines?.dest ?? {} };
+    sendData(ctx, { ...doc, stats });
+  });
+
+  router.put('/api/v2/dialer/:id', async (ctx) => {
+    const existing = await findDialer(ctx);
+    const patch = dialerUpdateSchema.parse(await objectBody(ctx));
+    if (patch.type !== undefined && patch.type !== existing.type && existing.active) {
+      throw new HttpError(406, 'type: cannot change while the dialer is active (stop it first)');
+    }
+    const doc = await Campaign.findById(existing._id);
+    if (!doc) throw notFound('dialer not found');
+    const { parameters, ...rest } = patch;
+    doc.set(rest);
+    // `parameters` is merged field by field so a partial update keeps the other settings.
+    if (parameters) for (const [k, v] of Object.entries(parameters)) doc.set(`parameters.${k}`, v);
+    doc.set('lastModified', Date.now());
+    await doc.save();
+    sendData(ctx, { result: { ok: 1, n: 1, nModified: 1 } });
+  });
+
+  router.delete('/api/v2/dialer/:id', async (ctx) => {
+    const doc = await findDialer(ctx);
+    const id = String(doc._id);
+    // Stop its member workflows first, so none dials a member that is being deleted.
+    await terminateCampaignWorkflows(deps.client, id, 'dialer deleted through the API');
+    const members = await Member.deleteMany({ dialer: id, domain: doc.domain });
+    await History.deleteMany({ dialer: id });
+    await mongoose.connection.collection('dialer_lines').deleteOne({ _id: id as unknown as mongoose.mongo.BSON.ObjectId });
+    const res = await Campaign.deleteOne({ _id: id, domain: doc.domain });
+    sendData(ctx, { result: { ok: 1, n: res.deletedCount }, deletedMembers: members.deletedCount });
+  });
+
+  router.put('/api/v2/dialer/:id/state/:state', async (ctx) => {
+    const doc = await findDialer(ctx);
+    const state = ctx.params.state;
+    const user = authOf(ctx).key;
+    if (state === '1') {
+      const next = await startDialer(deps, doc, user);
+      ctx.body = { status: 'OK', data: next };
+      return;
+    }
+    if (state === '3') {
+      const next = { state: 3, _cause: 'QUEUE_STOP', active: false };
+      await Campaign.updateOne({ _id: doc._id }, { $set: { ...next, 'stats.stopOn': Date.now() } });
+      await addHistory({ dialer: String(doc._id), domain: doc.domain, action: 'QUEUE_STOP', value: 'Stop', user });
+      ctx.body = { status: 'OK', data: next };
+      return;
+    }
+    throw badRequest('state: must be 1 (start) or 3 (stop)');
+  });
+
+  router.put('/api/v2/dialer/:id/reset', async (ctx) => {
+    const doc = await findDialer(ctx);
+    const body = resetSchema.parse(await objectBody(ctx, 'body', { required: false }));
+    // §8.7: without skipActive a reset only applies to an inactive dialer (n: 0 otherwise).
+    if (doc.active && !body.skipActive) {
+      sendData(ctx, { result: { ok: 1, n: 0, nModified: 0 }, info: 'dialer is active: stop it or pass skipActive' });
+      return;
+    }
+    const set: Record<string, unknown> = { lastModified: Date.now() };
+    if (body.resetStats) Object.assign(set, ENGINE_STATS_RESET);
+    if (body.resetProcess) {
+      Object.assign(set, { 'stats.active': 0, 'stats.resource': {} });
+      await mongoose.connection
+        .collection('dialer_lines')
+        .updateOne({ _id: String(doc._id) as unknown as mongoose.mongo.BSON.ObjectId }, { $set: { active: 0, dest: {}, leases: [] } });
+    }
+    const res = await Campaign.updateOne({ _id: doc._id }, { $set: set });
+    await addHistory({ dialer: String(doc._id), domain: doc.domain, action: 'RESET', value: body, user: authOf(ctx).key });
+    sendData(ctx, { result: { ok: 1, n: res.matchedCount, nModified: res.modifiedCount } });
+  });
+
+  router.get('/api/v2/dialer/:dialer/history', async (ctx) => {
+    const doc = await findDialer(ctx, 'dialer');
+    const q = listQuery(ctx);
+    const rows = await History.find(scoped(q.filter, { dialer: String(doc._id) }), q.projection)
+      .sort(q.sort ?? { createdOn: -1 })
+      .skip(q.skip)
+      .limit(q.limit)
+      .lean();
+    sendInfo(ctx, rows);
+  });
+}

@@ -1,0 +1,37 @@
+// The REST API process: `tsx api/main.ts`. Connects to MongoDB and Temporal (lib/config.ts) and
+// serves createApp on config.api.host:port. SIGINT/SIGTERM: stop accepting, finish, exit 0.
+import { Client, Connection } from '@temporalio/client';
+import mongoose from 'mongoose';
+import { config } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { createApp } from './app';
+
+async function main(): Promise<void> {
+  const log = createLogger('api');
+  await mongoose.connect(config.mongodbUri);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const app = createApp({ client, log, taskQueue: config.temporal.taskQueue });
+  const server = app.listen(config.api.port, config.api.host, () => {
+    log.info({ host: config.api.host, port: config.api.port }, 'API listening');
+  });
+  server.requestTimeout = 0; // long CSV uploads
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'API stopping');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await app.drain();
+    await connection.close();
+    await mongoose.disconnect();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

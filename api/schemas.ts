@@ -1,0 +1,189 @@
+// Request schemas (zod). Every error names its field (see zodMessage in ./http). Unknown fields are
+// dropped (v3 clients send whole documents with UI-only fields); engine-owned fields are not part
+// of any schema, so a client can never write them. The OpenAPI document is generated from these.
+import { z } from 'zod';
+import { DIALER_TYPES } from '../rules';
+
+const isRegex = (v: string) => {
+  try {
+    new RegExp(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const isTimeZone = (z_: string) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: z_ });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const bool01 = z.union([z.boolean(), z.literal(0), z.literal(1)]).transform((v) => Boolean(v));
+
+const causeList = z.array(z.string().regex(/^[A-Z0-9_]{1,64}$/, 'must be FreeSWITCH cause names (A-Z, 0-9, _)')).max(200);
+const minute = int(0, 1440);
+
+const range = z
+  .object({ startTime: minute, endTime: minute, attempts: int(0, 1000).optional(), priority: int(-1000, 1000).optional() })
+  .refine((r) => r.endTime > r.startTime, { message: 'must be after startTime', path: ['endTime'] });
+
+const destination = z.object({
+  uuid: z.string().min(1).max(64).optional(),
+  enabled: z.boolean().optional(),
+  limit: int(0, 10000).optional(),
+  gwProto: z.string().max(32).optional(),
+  gwName: z.string().max(200).optional(),
+  dialString: z.string({ error: 'required' }).min(1, 'required').max(1000),
+  callerIdNumber: z.string().max(64).optional(),
+  callerIdNumbers: z.array(z.string().max(64)).max(1000).optional(),
+});
+
+const resource = z.object({
+  dialedNumber: z.string({ error: 'required' }).min(1, 'required').max(500).refine(isRegex, 'is not a valid regular expression'),
+  disabled: z.boolean().optional(),
+  strategy: z.enum(['top_down', 'random']).optional(),
+  destinations: z.array(destination).max(100).optional(),
+});
+
+const calendar = z.object({
+  id: z.string().max(100).optional(),
+  name: z.string().max(200).optional(),
+  timeZone: z.string().max(64).refine(isTimeZone, 'is not an IANA time zone').optional(),
+  startDate: z.number().int().min(0).nullable().optional(),
+  endDate: z.number().int().min(0).nullable().optional(),
+  accept: z.array(z.object({ weekDay: int(1, 7), startTime: minute, endTime: minute })).max(100).optional(),
+  except: z.array(z.object({ name: z.string().max(200).optional(), date: z.number().int(), repeat: bool01.optional() })).max(1000).optional(),
+});
+
+export const parametersSchema = z.object({
+  limit: int(0, 10000),
+  intervalTryCount: int(0, 31_536_000),
+  maxTryCount: int(1, 999),
+  minBillSec: int(0, 86_400),
+  waitingForResultStatus: z.boolean(),
+  wrapUpTime: int(1, 86_400),
+  originateTimeout: int(1, 999),
+  eternalQueue: z.boolean(),
+  oneDayTask: z.boolean(),
+  retriesByNumber: z.boolean(),
+  statusTimeoutMode: z.enum(['refund', 'keep']),
+}).partial();
+
+const variableKey = z.string().min(1).max(128).regex(/^[^$.\0][^.\0]*$/, 'variable names must not start with $ nor contain "." ');
+const variables = z
+  .record(variableKey, z.union([z.string().max(4096), z.number(), z.boolean(), z.null()]))
+  .refine((v) => Object.keys(v).length <= 200, 'at most 200 variables');
+
+const dialerFields = {
+  name: z.string({ error: 'required' }).trim().min(1, 'required').max(200),
+  description: z.string().max(4000).optional(),
+  type: z.enum(DIALER_TYPES, { error: `must be one of: ${DIALER_TYPES.join(', ')}` }),
+  parameters: parametersSchema.optional(),
+  numberStrategy: z.enum(['by-priority', 'top-down']).optional(),
+  membersStrategy: z.enum(['next-tries-circuit', 'strict-circuit']).optional(),
+  causesError: causeList.optional(),
+  causesRetry: causeList.optional(),
+  causesOK: causeList.optional(),
+  causesMinus: causeList.optional(),
+  communications: z
+    .object({
+      types: z.array(z.object({ code: z.string().min(1).max(64), name: z.string().max(200).optional(), ranges: z.array(range).max(48).optional() })).max(100).optional(),
+    })
+    .optional(),
+  calendar: calendar.optional(),
+  resources: z.array(resource).max(100).optional(),
+  variables: variables.optional(),
+};
+
+/** POST /api/v2/dialer. */
+export const dialerCreateSchema = z.object(dialerFields);
+/** PUT /api/v2/dialer/:id — partial; `_id, domain, stats, active, state, _cause` are not fields here. */
+export const dialerUpdateSchema = z.object(dialerFields).partial();
+
+/** v3 numbers are strings; a JSON number is taken as its decimal digits. */
+const phoneNumber = (what: string) =>
+  z
+    .union([z.string(), z.number().int().nonnegative()], { error: what })
+    .transform((v) => String(v).trim())
+    .superRefine((s, ctx) => {
+      const problem =
+        s.length === 0 ? what
+        : s.length > 64 ? `${what} (at most 64 characters)`
+        : !/\d/.test(s) ? `${what} (must contain digits)`
+        : /[\0-\x1f]/.test(s) ? `${what} (control characters)`
+        : null;
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+export const communicationSchema = z.object({
+  number: phoneNumber('Bad communication number'),
+  priority: int(-1_000_000, 1_000_000).optional(),
+  type: z.union([z.string().max(64), z.number().int()]).transform((v) => String(v)).nullable().optional(),
+  description: z.string().max(1000).nullable().optional(),
+});
+
+const memberFields = {
+  name: z.string().max(500).optional(),
+  priority: int(-1_000_000_000, 1_000_000_000).optional(),
+  timezone: z.string().max(64).optional(),
+  expire: z.number().int().min(0).nullable().optional(),
+  variables: variables.optional(),
+  communications: z
+    .array(communicationSchema, { error: 'Bad communications (must array)' })
+    .min(1, 'Bad communications (must array)')
+    .max(100, 'at most 100 numbers'),
+};
+
+/** One member of POST …/members (§5.1). */
+export const memberCreateSchema = z.object(memberFields);
+/** PUT …/members/:id: client-owned fields only (§5.2). */
+export const memberUpdateSchema = z.object(memberFields).partial();
+
+const lenientBool = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
+const lenientInt = z
+  .union([z.number(), z.string().regex(/^-?\d+$/, 'must be an integer')])
+  .transform((v) => Number(v))
+  .pipe(z.number().int('must be an integer').min(-1_000_000_000).max(315_360_000, 'at most 10 years'));
+
+/** PUT …/members/:id/status (§6.5). */
+export const statusSchema = z.object({
+  success: lenientBool.optional(),
+  next_after_sec: lenientInt.optional(),
+  stop_communications: z.union([z.array(phoneNumber('must be a phone number')).max(100), z.literal('all'), phoneNumber('must be a phone number or "all"')]).optional(),
+  reset_retries: lenientBool.optional(),
+  next_communication: phoneNumber('must be a phone number').optional(),
+  comment: z.string().max(4000).optional(),
+  description: z.string().max(4000).optional(),
+  session_id: z.string().max(200).optional(),
+});
+
+/** PUT /api/v2/dialer/:id/reset (§8.7). */
+export const resetSchema = z.object({
+  resetProcess: lenientBool.optional(),
+  resetStats: lenientBool.optional(),
+  resetAgents: lenientBool.optional(),
+  skipActive: lenientBool.optional(),
+});
+
+/** POST /api/v2/hooks: a member-end webhook of the caller's domain. */
+export const webhookCreateSchema = z.object({
+  url: z
+    .string({ error: 'required' })
+    .max(2000)
+    .refine((u) => {
+      try {
+        const p = new URL(u);
+        return p.protocol === 'http:' || p.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, 'must be an http(s) URL'),
+  event: z.literal('engine::dialer_member_end', { error: 'must be "engine::dialer_member_end"' }).optional(),
+  description: z.string().max(1000).optional(),
+  headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name'), z.string().max(2000)).optional(),
+  enabled: z.boolean().optional(),
+});

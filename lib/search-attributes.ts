@@ -1,18 +1,23 @@
 // The project's custom search attributes: registered on the Temporal server by scripts/servers.ts
 // and set by the member workflow so the Web UI can filter members by campaign, domain and state.
+// Safe to import from workflows: it only uses @temporalio/common.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-export const SA = {
+export const searchAttributes = {
   CampaignId: defineSearchAttributeKey('CampaignId', SearchAttributeType.KEYWORD),
   DomainId: defineSearchAttributeKey('DomainId', SearchAttributeType.KEYWORD),
   MemberState: defineSearchAttributeKey('MemberState', SearchAttributeType.KEYWORD),
   Attempt: defineSearchAttributeKey('Attempt', SearchAttributeType.INT),
 };
+export const SA = searchAttributes;
 
-/** Name/type pairs for `temporal operator search-attribute create`. */
-export const SEARCH_ATTRIBUTES: { name: string; type: 'Keyword' | 'Int' }[] = [
-  { name: 'CampaignId', type: 'Keyword' },
-  { name: 'DomainId', type: 'Keyword' },
-  { name: 'MemberState', type: 'Keyword' },
-  { name: 'Attempt', type: 'Int' },
-];
+// Type names as `temporal operator search-attribute create --type` and the server spell them.
+const typeName: Record<SearchAttributeType, string> = {
+  TEXT: 'Text', KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+/** Name/type pairs for `temporal operator search-attribute create`, e.g. { name: 'Attempt', type: 'Int' }. */
+export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: string }> = Object.values(searchAttributes).map(
+  (k) => ({ name: k.name, type: typeName[k.type] }),
+);

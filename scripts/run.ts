@@ -1,0 +1,137 @@
+// npm start: FerretDB, Temporal dev server, FreeSWITCH simulator, worker and REST API as child
+// processes wired to each other. Ctrl-C / SIGTERM stops them in reverse order; data stays in
+// .data/ (DIALER_DATA_DIR). If one dies, its log tail is printed and everything stops (exit 1).
+// Settings: lib/config.ts. MONGODB_URI / TEMPORAL_ADDRESS set = use that server, start none.
+import fs from 'node:fs';
+import path from 'node:path';
+import { config } from '../lib/config';
+import {
+  assertPortFree, logTail, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type Proc,
+} from './servers';
+
+const dataDir = config.dataDir;
+const logDir = path.join(dataDir, 'logs');
+const procs: Proc[] = [];
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  stopping = true;
+  for (const p of [...procs].reverse()) {
+    if (!p.running()) continue;
+    console.log(`stopping ${p.name} ...`);
+    await p.stop();
+  }
+  process.exit(code);
+}
+
+/** A project process run with tsx (node --import tsx, one process, so signals reach it directly). */
+async function startApp(name: string, entry: string, env: NodeJS.ProcessEnv, port?: { port: number; setting: string }) {
+  if (port) await assertPortFree(port.port, name, port.setting);
+  const proc = startProcess({
+    name,
+    command: process.execPath,
+    args: ['--import', 'tsx', entry],
+    env,
+    logFile: path.join(logDir, `${name}.log`),
+  });
+  procs.push(proc);
+  if (port) await waitReady(proc, `${name} listening on port ${port.port}`, portOpen(port.port), 60_000);
+  return proc;
+}
+
+async function main(): Promise<void> {
+  const entries = [
+    ...(config.simulator.enabled ? [['simulator', 'simulator/main.ts']] : []),
+    ['worker', 'worker.ts'],
+    ['api', 'api/main.ts'],
+  ];
+  const missing = entries.filter(([, f]) => !fs.existsSync(path.join(config.rootDir, f)));
+  if (missing.length) {
+    throw new Error(
+      `entry file(s) missing: ${missing.map(([n, f]) => `${f} (${n})`).join(', ')}` +
+        (config.simulator.enabled ? '; SIMULATOR=off skips the simulator' : ''),
+    );
+  }
+  fs.mkdirSync(logDir, { recursive: true });
+  const lines: string[] = [];
+
+  let mongodbUri = config.mongodbUri;
+  if (config.ferretdb.embedded) {
+    const ferret = await startFerret({ port: config.ferretdb.port, dataDir: path.join(dataDir, 'ferret'), logDir });
+    procs.push(ferret);
+    mongodbUri = `${ferret.uri}dialer`;
+    lines.push(`FerretDB      ${mongodbUri}  (data ${path.join(dataDir, 'ferret')}, log ${ferret.logFile})`);
+  } else {
+    lines.push(`MongoDB       ${mongodbUri}  (external, from MONGODB_URI)`);
+  }
+
+  let temporalAddress = config.temporal.address;
+  if (config.temporal.embedded) {
+    const temporal = await startTemporalDev({
+      port: config.temporal.port,
+      uiPort: config.temporal.uiPort,
+      dbFile: path.join(dataDir, 'temporal.db'),
+      namespace: config.temporal.namespace,
+      logDir,
+    });
+    procs.push(temporal);
+    temporalAddress = temporal.address;
+    lines.push(`Temporal      ${temporal.address} namespace ${temporal.namespace}  (db ${path.join(dataDir, 'temporal.db')}, log ${temporal.logFile})`);
+    lines.push(`Temporal UI   ${temporal.uiUrl}`);
+  } else {
+    lines.push(`Temporal      ${temporalAddress}  (external, from TEMPORAL_ADDRESS)`);
+  }
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DIALER_DATA_DIR: dataDir,
+    MONGODB_URI: mongodbUri,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: config.temporal.namespace,
+    TEMPORAL_TASK_QUEUE: config.temporal.taskQueue,
+    ESL_HOST: config.esl.host,
+    ESL_PORT: String(config.esl.port),
+    ESL_PASSWORD: config.esl.password,
+    API_HOST: config.api.host,
+    API_PORT: String(config.api.port),
+  };
+  if (config.simulator.enabled) {
+    await assertPortFree(config.simulator.controlPort, 'simulator control', 'SIMULATOR_CONTROL_PORT');
+    const sim = await startApp('simulator', 'simulator/main.ts', env, { port: config.esl.port, setting: 'ESL_PORT' });
+    lines.push(`Simulator     ESL ${config.esl.host}:${config.esl.port}, control port ${config.simulator.controlPort}  (log ${sim.logFile})`);
+  } else {
+    lines.push(`Simulator     off (SIMULATOR=off); ESL at ${config.esl.host}:${config.esl.port}`);
+  }
+  const worker = await startApp('worker', 'worker.ts', env);
+  lines.push(`Worker        task queue ${config.temporal.taskQueue}  (log ${worker.logFile})`);
+  const api = await startApp('api', 'api/main.ts', env, { port: config.api.port, setting: 'API_PORT' });
+  lines.push(`REST API      http://${config.api.host}:${config.api.port}  (log ${api.logFile})`);
+
+  console.log(['', 'Durable Dialer is running:', ...lines.map((l) => `  ${l}`), '', 'Ctrl-C stops everything.'].join('\n'));
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    console.log(`\n${sig}: stopping`);
+    void stopAll(0);
+  });
+}
+
+main().then(
+  () => {
+    // Watch for a child that dies on its own.
+    for (const p of procs) {
+      void p.exited.then((how) => {
+        if (stopping) return;
+        console.error(`\n${p.name} exited unexpectedly (${String(how)}); last lines of ${p.logFile}:\n${logTail(p.logFile)}`);
+        void stopAll(1);
+      });
+    }
+  },
+  (err: unknown) => {
+    if (stopping) return;
+    console.error(`npm start failed: ${err instanceof Error ? err.message : String(err)}`);
+    void stopAll(1);
+  },
+);

@@ -55,6 +55,13 @@ export async function afterInsert(deps: RouteDeps, ctx: Context, dialer: Campaig
   }
 }
 
+/** After a CSV import: a running dialer picks the new members up; autoRun starts a stopped one. */
+export async function afterImport(deps: RouteDeps, ctx: Context, dialer: CampaignDoc, autoRun: boolean): Promise<void> {
+  const fresh = (await Campaign.findById(dialer._id).lean<CampaignDoc>()) ?? dialer;
+  if (fresh.active && fresh.state !== 3) deps.waker.wake(fresh);
+  else if (autoRun) await startDialer(deps, fresh, authOf(ctx).key);
+}
+
 /** Terminates the workflows of the given member ids (only when the campaign has any running). */
 export async function terminateMemberWorkflows(deps: RouteDeps, campaignId: string, memberIds: string[], reason: string): Promise<void> {
   if (!memberIds.length) return;

@@ -1,0 +1,182 @@
+// CSV import through HTTP (spec §10): row report with line numbers and reasons, E.164
+// normalisation, duplicates within the file and the campaign, v3 column mapping, separators and
+// charsets, delete-existing, recovery from broken quoting, and the CLI wrapper.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Member } from '../models';
+import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+
+let h: ApiHarness;
+let acme: Cred;
+let other: Cred;
+const EXAMPLE = fs.readFileSync(path.join(__dirname, '..', 'examples', 'members.csv'));
+
+before(async () => {
+  h = await startApi('api_csv_test');
+  acme = await h.credential('acme');
+  other = await h.credential('other');
+});
+after(async () => {
+  await h?.close();
+});
+
+async function newDialer(cred = acme): Promise<string> {
+  const r = await h.req('POST', '/api/v2/dialer', { cred, body: dialerBody() });
+  assert.equal(r.status, 200);
+  return r.body.data.insertedIds[0];
+}
+
+async function upload(dialer: string, body: string | Buffer, qs = '', cred: Cred | null = acme, type = 'text/csv') {
+  const headers: Record<string, string> = { 'Content-Type': type };
+  if (cred) Object.assign(headers, { 'X-Key': cred.key, 'X-Access-Token': cred.secret });
+  const r = await fetch(`${h.base}/api/v2/dialer/${dialer}/members/import${qs ? `?${qs}` : ''}`, { method: 'POST', headers, body });
+  return { status: r.status, body: (await r.json()) as any };
+}
+
+test('the example file: accepted rows stored in E.164, each rejected row reported with its line and reason', async () => {
+  const d = await newDialer();
+  const r = await upload(d, EXAMPLE);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(
+    { rows: r.body.data.rows, imported: r.body.data.imported, rejected: r.body.data.rejected, duplicates: r.body.data.duplicates },
+    { rows: 7, imported: 4, rejected: 3, duplicates: 1 },
+  );
+  assert.deepEqual(r.body.data.errors, [
+    { line: 5, reason: 'number_1: "12ab" is not a valid phone number (no default region: give the country code or pass region=)' },
+    { line: 6, reason: 'duplicate number +380501112233 (line 2)' },
+    { line: 7, reason: 'no number: every number_N column is empty' },
+  ]);
+  const ivan = (await Member.findOne({ dialer: d, name: 'Ivan Petrenko' }).lean()) as any;
+  assert.equal(ivan.priority, 5);
+  assert.deepEqual(ivan.communications.map((c: any) => [c.number, c.priority, c.description, c.type, c.state]), [
+    ['+380501112233', 1, 'mobile', '1', 0],
+    ['+380441234567', 0, 'office', null, 0],
+  ]);
+  assert.deepEqual(ivan.variables, { debt: '20000', language: 'uk' });
+  assert.equal(ivan.expire, Date.UTC(2030, 11, 31, 18, 0));
+  assert.equal(ivan._endCause, null);
+  const anna = (await Member.findOne({ dialer: d, name: 'Anna Kowalska' }).lean()) as any;
+  assert.equal(anna.communications[0].number, '+48512345678');
+  assert.ok(await Member.exists({ dialer: d, name: 'Smith, John' }));
+  const multi = (await Member.findOne({ dialer: d, name: 'Multi-line "quoted" note' }).lean()) as any;
+  assert.equal(multi.communications[0].description, 'line one\nline two');
+  assert.equal(await Member.countDocuments({ dialer: d }), 4);
+});
+
+test('duplicates: the campaign scope rejects numbers already there; the file scope only repeats in the file', async () => {
+  const d = await newDialer();
+  const csv = 'Name,number_1\na,+380501112233\nb,+380501112244\n';
+  assert.equal((await upload(d, csv)).body.data.imported, 2);
+  const again = await upload(d, `${csv}c,+380501112255\n`);
+  assert.equal(again.body.data.imported, 1);
+  assert.deepEqual(again.body.data.errors, [
+    { line: 2, reason: 'duplicate number +380501112233 (already in the campaign)' },
+    { line: 3, reason: 'duplicate number +380501112244 (already in the campaign)' },
+  ]);
+  const fileScope = await upload(d, 'Name,number_1\na,+380501112233\nb,+380501112233\n', 'dedupe=file');
+  assert.equal(fileScope.body.data.imported, 1);
+  assert.deepEqual(fileScope.body.data.errors, [{ line: 3, reason: 'duplicate number +380501112233 (line 2)' }]);
+  const within = await upload(d, 'Name,number_1,number_2\nx,+380501119999,00380501119999\n', 'dedupe=none');
+  assert.deepEqual(within.body.data.errors, [{ line: 2, reason: 'number_2: +380501119999 repeats number_1' }]);
+});
+
+test('default region, explicit mapping without header, separator and charset', async () => {
+  const d = await newDialer();
+  const r = await upload(d, 'Олена;050 111 22 33;15-01-2031 10:00\nБогдан;(044) 123-45-67;\nX;123;\n', 'region=UA&separator=%3B&mapping=Name,number_1,Expire&skipHeader=false');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.data.imported, 2);
+  assert.deepEqual(r.body.data.errors, [{ line: 3, reason: 'number_1: "123" is not a valid phone number (default region UA)' }]);
+  const olena = (await Member.findOne({ dialer: d, name: 'Олена' }).lean()) as any;
+  assert.equal(olena.communications[0].number, '+380501112233');
+  assert.equal(olena.expire, Date.UTC(2031, 0, 15, 10, 0));
+  // windows-1251 bytes of "Петро;+380501112200", with a custom Expire format and zone.
+  const cp1251 = Buffer.concat([Buffer.from([0xcf, 0xe5, 0xf2, 0xf0, 0xee]), Buffer.from(';+380501112200;2031/02/03 04:05\n')]);
+  const r2 = await upload(d, cp1251, 'charset=windows-1251&separator=%3B&mapping=Name,number_1,Expire&expireFormat=YYYY%2FMM%2FDD%20HH%3Amm&timezone=Europe%2FKyiv');
+  assert.equal(r2.body.data.imported, 1, JSON.stringify(r2.body));
+  const petro = (await Member.findOne({ dialer: d, name: 'Петро' }).lean()) as any;
+  assert.ok(petro, 'the windows-1251 name is decoded');
+  assert.equal(petro.expire, Date.UTC(2031, 1, 3, 2, 5));
+  const tsv = await upload(d, 'Name\tnumber_1\tpriority_1\nT\t+380501112211\tx\n', 'separator=tab');
+  assert.deepEqual(tsv.body.data.errors, [{ line: 2, reason: 'priority_1: "x" is not an integer' }]);
+  const exp = await upload(d, 'Name,number_1,Expire\nE,+380501112212,tomorrow\n');
+  assert.deepEqual(exp.body.data.errors, [{ line: 2, reason: 'Expire: "tomorrow" does not match the format DD-MM-YYYY HH:mm' }]);
+});
+
+test('a broken quote rejects only its own row; the rest of the file is imported', async () => {
+  const d = await newDialer();
+  const csv = 'Name,number_1\n"unterminated,+380501110001\nok1,+380501110002\nbad"close"x,+380501110003\n"bad"close,+380501110004\nok2,+380501110005\n';
+  const r = await upload(d, csv);
+  assert.equal(r.body.data.imported, 3, JSON.stringify(r.body));
+  assert.deepEqual(r.body.data.errors, [
+    { line: 2, reason: 'quoted field not closed' },
+    { line: 5, reason: 'invalid closing quote in field 1' },
+  ]);
+  assert.ok(await Member.exists({ dialer: d, name: 'bad"close"x' }), 'quotes inside an unquoted field are literal');
+});
+
+test('deleteExisting removes the dialer\'s members first (after the header is accepted)', async () => {
+  const d = await newDialer();
+  await upload(d, 'Name,number_1\nold,+380501113333\n');
+  const bad = await upload(d, 'Name,Priority\nx,1\n', 'deleteExisting=true');
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.info, /^mapping: at least one number_N column is required/);
+  assert.equal(await Member.countDocuments({ dialer: d }), 1, 'a rejected file deletes nothing');
+  const r = await upload(d, 'Name,number_1\nnew,+380501113333\n', 'deleteExisting=true');
+  assert.equal(r.body.data.deletedBefore, 1);
+  assert.equal(r.body.data.imported, 1);
+  assert.deepEqual((await Member.find({ dialer: d }).lean()).map((m: any) => m.name), ['new']);
+});
+
+test('bad requests: content type, parameters, empty file, credentials, other domain', async () => {
+  const d = await newDialer();
+  const cases: [string, number, RegExp][] = [
+    ['region=XX', 400, /^region: /],
+    ['separator=ab', 400, /^separator: /],
+    ['charset=klingon', 400, /^charset: /],
+    ['mapping=Name,bogus', 400, /^mapping: "bogus" is not a column/],
+    ['mapping=Name,number_11', 400, /^mapping: "number_11": N must be 1…10/],
+    ['mapping=Name,number_1,number_1', 400, /appears twice/],
+    ['skipHeader=false', 400, /^mapping: required when skipHeader=false/],
+    ['normalize=maybe', 400, /^normalize: /],
+    ['dedupe=all', 400, /^dedupe: /],
+    ['timezone=Nowhere', 400, /^timezone: /],
+  ];
+  for (const [qs, status, re] of cases) {
+    const r = await upload(d, 'Name,number_1\na,+380501110001\n', qs);
+    assert.equal(r.status, status, qs);
+    assert.match(r.body.info, re, qs);
+  }
+  assert.equal((await upload(d, 'Name,number_1\n', '', acme, 'application/json')).status, 415);
+  assert.match((await upload(d, '')).body.info, /empty/);
+  assert.equal((await upload(d, 'Name,number_1\n')).body.data.rows, 0);
+  assert.equal((await upload(d, 'Name,number_1\na,+380501110001\n', '', null)).status, 401);
+  assert.equal((await upload(d, 'Name,number_1\na,+380501110001\n', '', other)).status, 404);
+  assert.equal(await Member.countDocuments({ dialer: d }), 0);
+});
+
+function run(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'scripts', 'import-csv.ts'), ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b) => (stdout += b));
+    p.stderr.on('data', (b) => (stderr += b));
+    p.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('the CLI streams a file and prints the report', async () => {
+  const d = await newDialer();
+  const file = path.join(__dirname, '..', 'examples', 'members.csv');
+  const r = await run(['--url', h.base, '--dialer', d, '--region', 'UA', file], { DIALER_KEY: acme.key, DIALER_SECRET: acme.secret });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /100%/);
+  assert.match(r.stderr, /rows 7, imported 4, rejected 3/);
+  assert.equal(JSON.parse(r.stdout).imported, 4);
+  const bad = await run(['--url', h.base, '--dialer', d, file], { DIALER_KEY: acme.key, DIALER_SECRET: 'wrong' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /HTTP 401/);
+});

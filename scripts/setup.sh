@@ -120,7 +120,8 @@ if [ "$(stamp_get ferretdb)" != "$FERRETDB" ] || [ ! -x "$TOOLS/bin/ferretdb" ];
   (cd "$src" && GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false ./cmd/ferretdb) >>"$LOG" 2>&1 ||
     fail "go install of FerretDB $FERRETDB (source copy in $src)" "read $LOG; a Go toolchain >= the one in FerretDB's go.mod is needed"
   rm -rf "$src"
-  "$TOOLS/bin/ferretdb" --version 2>>"$LOG" | grep -q "version: $FERRETDB" ||
+  v=$("$TOOLS/bin/ferretdb" --version 2>>"$LOG" || true)
+  [[ "$v" == *"version: $FERRETDB"* ]] ||
     fail "the built FerretDB does not report version $FERRETDB" "delete $TOOLS/bin/ferretdb and rerun npm run setup"
   stamp_set ferretdb "$FERRETDB"
 fi

@@ -327,7 +327,8 @@ export class Core {
 
   resetRecords(): void {
     this.records = [];
-    this.peakSinceReset = this.sessionCount;
+    // Channels already hanging up are about to go; they do not count towards the new peak.
+    this.peakSinceReset = [...this.flows.values()].filter((f) => f.channel && !f.channel.hangingUp).length;
   }
 
   flow(uuid: string): CallFlow | undefined {

@@ -71,9 +71,13 @@ export class EslServer {
 
   async close(): Promise<void> {
     this.unsubscribe?.();
+    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Give connections that were just ended (disconnect notice + FIN) a moment to flush.
+    const deadline = Date.now() + 200;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const c of this.connections) c.destroy();
     this.connections.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closing;
   }
 
   connectionCount(): number {

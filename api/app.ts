@@ -33,6 +33,7 @@ export function createApp(deps: ApiDeps): DialerApi {
     updateTimeoutMs: deps.updateTimeoutMs ?? 10_000,
     maxJsonBytes: deps.maxJsonBytes ?? 16 * 1024 * 1024,
     maxCsvBytes: deps.maxCsvBytes ?? 2 * 1024 * 1024 * 1024,
+    webhookDispatcher: deps.webhookDispatcher,
     waker,
   };
 

@@ -3,6 +3,7 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../lib/logger';
 import type { Waker } from './wake';
+import type { WebhookDispatcherInput } from '../workflows/webhook';
 
 export interface ApiDeps {
   /** Temporal client (member workflows: start, signal, update, terminate). */
@@ -18,9 +19,12 @@ export interface ApiDeps {
   maxJsonBytes?: number;
   /** Largest CSV upload accepted (default 2 GiB). */
   maxCsvBytes?: number;
+  /** Settings of the webhook dispatcher workflow started with the first webhook (tests: short retries). */
+  webhookDispatcher?: WebhookDispatcherInput;
 }
 
-export interface RouteDeps extends Required<Omit<ApiDeps, 'taskQueue'>> {
+export interface RouteDeps extends Required<Omit<ApiDeps, 'taskQueue' | 'webhookDispatcher'>> {
   taskQueue: string | undefined;
+  webhookDispatcher: WebhookDispatcherInput | undefined;
   waker: Waker;
 }

@@ -5,6 +5,7 @@ import mongoose from 'mongoose';
 import { config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createApp } from './app';
+import { ensureWebhookDispatcher } from './routes-extra';
 
 async function main(): Promise<void> {
   const log = createLogger('api');
@@ -12,6 +13,10 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const app = createApp({ client, log, taskQueue: config.temporal.taskQueue });
+  // Member-end webhook delivery runs as a Temporal workflow on the dialer worker's task queue.
+  await ensureWebhookDispatcher(client, config.temporal.taskQueue).catch((err: unknown) =>
+    log.warn({ err: String(err) }, 'could not start the webhook dispatcher (it is started again with the next webhook)'),
+  );
   const server = app.listen(config.api.port, config.api.host, () => {
     log.info({ host: config.api.host, port: config.api.port }, 'API listening');
   });

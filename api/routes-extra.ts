@@ -1,11 +1,20 @@
-// Routes added after the core dialer/member surface: the CSV import (spec §10).
+// Routes added after the core dialer/member surface: the CSV import (spec §10), the OpenAPI
+// document and docs page, and member-end webhooks.
+import crypto from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { authOf } from './auth';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import { config } from '../lib/config';
+import { Delivery, Webhook } from '../models/webhook';
+import { WEBHOOK_DISPATCHER_ID, type WebhookDispatcherInput } from '../workflows/webhook';
+import { authOf, domainOf } from './auth';
+import { DOCS_HTML, openapiDocument } from './openapi';
+import { webhookCreateSchema } from './schemas';
 import { importCsv, parseMapping, regionParam } from './csv-import';
 import type { RouteDeps } from './deps';
 import { findDialer } from './dialers';
-import { badRequest, HttpError, queryParam, sendData } from './http';
+import { badRequest, HttpError, notFound, objectBody, objectIdParam, queryParam, sendData } from './http';
 import { afterImport, deleteMembers } from './members';
 
 function boolParam(ctx: Context, name: string, def: boolean): boolean {
@@ -33,7 +42,66 @@ async function* limited(source: AsyncIterable<Buffer>, limit: number): AsyncGene
   }
 }
 
+/** Starts the webhook dispatcher of this task queue unless it runs (idempotent). */
+export async function ensureWebhookDispatcher(client: Client, taskQueue = config.temporal.taskQueue, input: WebhookDispatcherInput = {}): Promise<void> {
+  await client.workflow.start('webhookDispatcherWorkflow', {
+    workflowId: `${WEBHOOK_DISPATCHER_ID}-${taskQueue}`,
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+}
+
+function publicHook(h: Record<string, unknown>): Record<string, unknown> {
+  const { secret: _secret, ...rest } = h;
+  return rest;
+}
+
 export function extraRoutes(router: Router, deps: RouteDeps): void {
+  let doc: Record<string, unknown> | null = null;
+  router.get('/api/v2/openapi.json', (ctx) => {
+    doc ??= openapiDocument();
+    ctx.body = doc;
+  });
+  router.get('/api/v2/docs', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = DOCS_HTML;
+  });
+
+  router.get('/api/v2/hooks', async (ctx) => {
+    const d = domainOf(ctx);
+    const rows = await Webhook.find(d === null ? {} : { domain: d }, { secret: 0 }).sort({ createdOn: 1 }).limit(1000).lean();
+    sendData(ctx, rows);
+  });
+
+  router.post('/api/v2/hooks', async (ctx) => {
+    const domain = domainOf(ctx, { required: true })!;
+    const body = webhookCreateSchema.parse(await objectBody(ctx));
+    if ((await Webhook.countDocuments({ domain })) >= 100) throw badRequest('url: at most 100 webhooks per domain');
+    const secret = crypto.randomBytes(24).toString('base64url');
+    const created = await Webhook.create({ ...body, event: 'engine::dialer_member_end', domain, secret });
+    await ensureWebhookDispatcher(deps.client, deps.taskQueue, deps.webhookDispatcher);
+    // The signing secret is shown once.
+    sendData(ctx, { ...created.toObject(), secret });
+  });
+
+  router.get('/api/v2/hooks/:id', async (ctx) => {
+    const id = objectIdParam(ctx, 'id');
+    const d = domainOf(ctx);
+    const hook = await Webhook.findOne({ _id: id, ...(d === null ? {} : { domain: d }) }).lean();
+    if (!hook) throw notFound('webhook not found');
+    const counts = await Delivery.aggregate([{ $match: { hook: id } }, { $group: { _id: '$status', n: { $sum: 1 } } }]);
+    sendData(ctx, { ...publicHook(hook as unknown as Record<string, unknown>), deliveries: Object.fromEntries(counts.map((c: { _id: string; n: number }) => [c._id, c.n])) });
+  });
+
+  router.delete('/api/v2/hooks/:id', async (ctx) => {
+    const id = objectIdParam(ctx, 'id');
+    const d = domainOf(ctx);
+    const res = await Webhook.deleteOne({ _id: id, ...(d === null ? {} : { domain: d }) });
+    if (res.deletedCount === 0) throw notFound('webhook not found');
+    sendData(ctx, { result: { ok: 1, n: res.deletedCount } });
+  });
+
   router.post('/api/v2/dialer/:dialer/members/import', async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     if (!ctx.is('text/csv', 'application/csv', 'text/plain')) {

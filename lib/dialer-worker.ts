@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import mongoose from 'mongoose';
 import { createActivities } from '../activities';
+import { createWebhookActivities } from '../activities/webhooks';
 import { EslClient } from '../esl';
 import { routeCallResults } from './call-results';
 import { config } from './config';
@@ -45,7 +46,7 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
     namespace,
     taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ esl, log }),
+    activities: { ...createActivities({ esl, log }), ...createWebhookActivities({ log }) },
     shutdownGraceTime: '30 seconds',
   });
 

@@ -9,6 +9,7 @@ import mongoose from 'mongoose';
 import pino from 'pino';
 import { createApp, type DialerApi } from '../api/app';
 import { createCredential } from '../models/credential';
+import type { WebhookDispatcherInput } from '../workflows/webhook';
 
 export function requireEnv(name: string): string {
   const v = process.env[name];
@@ -46,7 +47,7 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApi(db: string, opts: { updateTimeoutMs?: number; maxJsonBytes?: number } = {}): Promise<ApiHarness> {
+export async function startApi(db: string, opts: { updateTimeoutMs?: number; maxJsonBytes?: number; webhookDispatcher?: WebhookDispatcherInput } = {}): Promise<ApiHarness> {
   const uri = databaseUri(db);
   const address = requireEnv('TEMPORAL_ADDRESS');
   if (mongoose.connection.readyState !== 1) await mongoose.connect(uri, { serverSelectionTimeoutMS: 15_000 });
@@ -55,7 +56,7 @@ export async function startApi(db: string, opts: { updateTimeoutMs?: number; max
   const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' });
   const taskQueue = `${db}-${process.pid}`;
   const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-  const app = createApp({ client, log, taskQueue, updateTimeoutMs: opts.updateTimeoutMs ?? 3000, maxJsonBytes: opts.maxJsonBytes });
+  const app = createApp({ client, log, taskQueue, updateTimeoutMs: opts.updateTimeoutMs ?? 3000, maxJsonBytes: opts.maxJsonBytes, webhookDispatcher: opts.webhookDispatcher });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

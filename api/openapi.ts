@@ -1,0 +1,282 @@
+// The OpenAPI 3.1 document of every route (GET /api/v2/openapi.json) and a small self-contained
+// docs page (GET /api/v2/docs). Request body schemas are generated from the zod schemas the routes
+// validate with, so the document and the validation cannot drift apart; test/api-openapi.test.ts
+// fails when a route exists that the document lacks, or the reverse.
+import { z } from 'zod';
+import {
+  dialerCreateSchema,
+  dialerUpdateSchema,
+  memberCreateSchema,
+  memberUpdateSchema,
+  resetSchema,
+  statusSchema,
+  webhookCreateSchema,
+} from './schemas';
+
+type Json = Record<string, unknown>;
+
+function schema(s: z.ZodType): Json {
+  const js = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Json;
+  delete js.$schema;
+  return js;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (s: Json) => ({ 'application/json': { schema: s } });
+
+const errorResponse = (description: string) => ({ description, content: json(ref('Error')) });
+const ok = (data: Json = {}, description = 'OK') => ({
+  description,
+  content: json({ type: 'object', required: ['status'], properties: { status: { const: 'OK' }, data } }),
+});
+const okInfo = (info: Json = {}, description = 'OK') => ({
+  description,
+  content: json({ type: 'object', required: ['status'], properties: { status: { const: 'OK' }, info } }),
+});
+
+const P = {
+  id: { name: 'id', in: 'path', required: true, description: 'Dialer id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  dialer: { name: 'dialer', in: 'path', required: true, description: 'Dialer id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  member: { name: 'id', in: 'path', required: true, description: 'Member id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  hook: { name: 'id', in: 'path', required: true, description: 'Webhook id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  state: { name: 'state', in: 'path', required: true, description: '1 = start, 3 = stop (anything else: 400)', schema: { type: 'string' } },
+  domain: { name: 'domain', in: 'query', description: 'Root credentials only: the domain to act in', schema: { type: 'string' } },
+  limit: { name: 'limit', in: 'query', description: 'Page size, 1-1000 (default 40)', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+  page: { name: 'page', in: 'query', description: '1-based page', schema: { type: 'integer', minimum: 1 } },
+  columns: { name: 'columns', in: 'query', description: 'Projection: JSON {"field":1} or "a,b,c"', schema: { type: 'string' } },
+  sort: { name: 'sort', in: 'query', description: 'JSON {"field": 1|-1}', schema: { type: 'string' } },
+  filter: {
+    name: 'filter', in: 'query',
+    description: 'MongoDB filter JSON; only field comparisons ($eq $ne $gt $gte $lt $lte $in $nin $exists $regex $options $not $elemMatch $size $all $type) and $and/$or/$nor',
+    schema: { type: 'string' },
+  },
+};
+const listParams = [P.limit, P.page, P.columns, P.sort, P.filter, P.domain];
+
+const pipelineSchema: Json = {
+  type: 'array',
+  maxItems: 20,
+  description: 'Stages: $match, $sort, $limit, $skip, $count, $project (fields only), $group ($sum $avg $min $max $first $last $count), $unwind. A $match on the dialer is prepended.',
+  items: { type: 'object' },
+};
+
+interface Op {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  tag: string;
+  summary: string;
+  params?: Json[];
+  body?: Json | { content: Json; required?: boolean };
+  bodyRequired?: boolean;
+  responses: Json;
+  public?: boolean;
+}
+
+const common = { 401: errorResponse('Missing, invalid or revoked credentials'), 400: errorResponse('Bad input; `info` names the field') };
+const withDialer = { ...common, 404: errorResponse('Dialer not found (also: belongs to another domain)') };
+const withMember = { ...withDialer, 404: errorResponse('Dialer or member not found (also: another domain)') };
+
+export const OPERATIONS: Op[] = [
+  {
+    method: 'get', path: '/health', tag: 'system', summary: 'Health of MongoDB and Temporal (no credentials)', public: true,
+    responses: { 200: ok({ type: 'object' }), 503: errorResponse('A dependency is down') },
+  },
+  {
+    method: 'get', path: '/api/v2/openapi.json', tag: 'system', summary: 'This document (no credentials)', public: true,
+    responses: { 200: { description: 'OpenAPI 3.1 document', content: json({ type: 'object' }) } },
+  },
+  {
+    method: 'get', path: '/api/v2/docs', tag: 'system', summary: 'HTML docs page (no credentials)', public: true,
+    responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
+  },
+  {
+    method: 'post', path: '/login', tag: 'auth', summary: 'Exchange a key and secret for a session token', public: true,
+    body: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string', description: 'credential key' }, password: { type: 'string', description: 'credential secret' } } },
+    bodyRequired: true,
+    responses: { 200: { description: '{key, token, expires, username, domain, role} at the top level and in `data`', content: json({ type: 'object' }) }, 400: common[400], 401: common[401] },
+  },
+  // Dialers
+  { method: 'get', path: '/api/v2/dialer', tag: 'dialers', summary: 'List dialers', params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common } },
+  {
+    method: 'post', path: '/api/v2/dialer', tag: 'dialers', summary: 'Create a dialer', params: [P.domain], body: ref('DialerCreate'), bodyRequired: true,
+    responses: { 200: ok(ref('InsertResult')), ...common, 413: errorResponse('Body too large'), 415: errorResponse('Not JSON') },
+  },
+  { method: 'get', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Get a dialer with live line counters (stats.active, stats.resource)', params: [P.id, P.domain], responses: { 200: ok({ type: 'object' }), ...withDialer } },
+  {
+    method: 'put', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Update a dialer (partial; parameters merged; engine-owned fields ignored)', params: [P.id, P.domain],
+    body: ref('DialerUpdate'), bodyRequired: true, responses: { 200: ok(ref('UpdateResult')), ...withDialer, 406: errorResponse('type cannot change while active') },
+  },
+  { method: 'delete', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Delete a dialer, its members and history', params: [P.id, P.domain], responses: { 200: ok({ type: 'object' }), ...withDialer } },
+  {
+    method: 'put', path: '/api/v2/dialer/{id}/state/{state}', tag: 'dialers', summary: 'Start (1) or stop (3) a dialer', params: [P.id, P.state, P.domain],
+    responses: { 200: ok({ type: 'object', properties: { state: { type: 'integer' }, _cause: { type: 'string' }, active: { type: 'boolean' } } }), ...withDialer },
+  },
+  { method: 'put', path: '/api/v2/dialer/{id}/reset', tag: 'dialers', summary: 'Reset counters (§8.7)', params: [P.id, P.domain], body: ref('Reset'), responses: { 200: ok(ref('UpdateResult')), ...withDialer } },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/history', tag: 'dialers', summary: 'Start/stop/reset history', params: [P.dialer, ...listParams], responses: { 200: okInfo({ type: 'array', items: { type: 'object' } }), ...withDialer } },
+  // Members
+  { method: 'get', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'List members', params: [P.dialer, ...listParams], responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer } },
+  {
+    method: 'post', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'Add one member or an array (at most 10000); all or nothing',
+    params: [P.dialer, P.domain, { name: 'autoRun', in: 'query', description: '"true" starts the dialer after the insert', schema: { type: 'string', enum: ['true', 'false'] } }],
+    body: { oneOf: [ref('MemberCreate'), { type: 'array', items: ref('MemberCreate'), minItems: 1, maxItems: 10000 }] }, bodyRequired: true,
+    responses: { 200: ok(ref('InsertResult')), ...withDialer, 413: errorResponse('Body too large'), 415: errorResponse('Not JSON') },
+  },
+  {
+    method: 'delete', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'Delete the members matching a filter (body; {} = all); members in a call are kept',
+    params: [P.dialer, P.domain], body: { type: 'object', description: 'MongoDB filter (allow-listed operators)' }, bodyRequired: true,
+    responses: { 200: ok({ type: 'object', properties: { deletedCount: { type: 'integer' }, skippedLocked: { type: 'integer' } } }), ...withDialer },
+  },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/members/count', tag: 'members', summary: 'Count members', params: [P.dialer, P.filter, P.domain], responses: { 200: ok({ type: 'integer' }), ...withDialer } },
+  {
+    method: 'post', path: '/api/v2/dialer/{dialer}/members/aggregate', tag: 'members', summary: 'Aggregate members (safe stages only; at most 10000 results)',
+    params: [P.dialer, P.domain], body: pipelineSchema, bodyRequired: true, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer },
+  },
+  {
+    method: 'put', path: '/api/v2/dialer/{dialer}/members/reset', tag: 'members', summary: 'Revive members created since `from` that ended without success (§8.7)',
+    params: [P.dialer, P.domain, { name: 'from', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } }, { name: '_log', in: 'query', description: 'root only: replace the attempt log', schema: { type: 'string', enum: ['true', 'false'] } }],
+    responses: { 200: okInfo({ type: 'integer' }), ...withDialer, 403: errorResponse('_log=true without root credentials') },
+  },
+  {
+    method: 'post', path: '/api/v2/dialer/{dialer}/members/import', tag: 'members', summary: 'Import members from a CSV stream (§10)',
+    params: [
+      P.dialer, P.domain,
+      { name: 'separator', in: 'query', schema: { type: 'string', default: ',' }, description: 'one character, or "tab"' },
+      { name: 'charset', in: 'query', schema: { type: 'string', default: 'utf-8' } },
+      { name: 'mapping', in: 'query', schema: { type: 'string' }, description: 'columns in order: Name, Priority, Expire, Timezone, number_N, priority_N, description_N, type_N (N=1…10), Variable:<name>, - ; default: the header row' },
+      { name: 'skipHeader', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+      { name: 'expireFormat', in: 'query', schema: { type: 'string', default: 'DD-MM-YYYY HH:mm' } },
+      { name: 'timezone', in: 'query', schema: { type: 'string', default: 'UTC' }, description: 'zone of the Expire column' },
+      { name: 'region', in: 'query', schema: { type: 'string' }, description: 'default region (ISO 3166-1 alpha-2) for numbers without a country code' },
+      { name: 'normalize', in: 'query', schema: { type: 'string', enum: ['e164', 'none'] } },
+      { name: 'dedupe', in: 'query', schema: { type: 'string', enum: ['campaign', 'file', 'none'] } },
+      { name: 'deleteExisting', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+      { name: 'autoRun', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+    ],
+    body: { content: { 'text/csv': { schema: { type: 'string' } } }, required: true },
+    responses: { 200: ok(ref('ImportReport')), ...withDialer, 413: errorResponse('Body too large'), 415: errorResponse('Not text/csv') },
+  },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/members/{id}', tag: 'members', summary: 'Get a member', params: [P.dialer, P.member, P.domain], responses: { 200: ok({ type: 'object' }), ...withMember } },
+  {
+    method: 'put', path: '/api/v2/dialer/{dialer}/members/{id}', tag: 'members', summary: 'Update a member (client fields; engine-owned number fields kept)',
+    params: [P.dialer, P.member, P.domain], body: ref('MemberUpdate'), bodyRequired: true,
+    responses: { 200: ok(ref('UpdateResult')), ...withMember, 406: errorResponse('Member is in a call') },
+  },
+  {
+    method: 'delete', path: '/api/v2/dialer/{dialer}/members/{id}', tag: 'members', summary: 'Delete a member', params: [P.dialer, P.member, P.domain],
+    responses: { 200: ok({ type: 'object' }), ...withMember, 406: errorResponse('Member is in a call') },
+  },
+  {
+    method: 'put', path: '/api/v2/dialer/{dialer}/members/{id}/status', tag: 'members', summary: 'Result status of the last call (§6.5)',
+    params: [P.dialer, P.member, P.domain], body: ref('Status'), bodyRequired: true,
+    responses: {
+      200: { description: 'Accepted', content: json({ type: 'object', properties: { status: { const: 'OK' }, info: { const: 'success' } } }) },
+      ...withMember, 400: errorResponse('Bad body, or the member is not waiting for a result status'), 503: errorResponse('The member workflow did not answer in time'),
+    },
+  },
+  {
+    method: 'put', path: '/api/v2/dialer/{dialer}/members/{id}/terminate', tag: 'members', summary: 'End a member with MANAGER_REQUEST (§9.4)',
+    params: [P.dialer, P.member, P.domain],
+    responses: { 200: okInfo({ type: 'object', properties: { _id: { type: 'string' }, waitHangupCause: { type: 'string' } } }), ...withMember, 405: errorResponse('Already ended'), 503: errorResponse('The member workflow did not answer in time') },
+  },
+  // Webhooks
+  { method: 'get', path: '/api/v2/hooks', tag: 'webhooks', summary: "List the domain's member-end webhooks", params: [P.domain], responses: { 200: ok({ type: 'array', items: ref('Webhook') }), ...common } },
+  {
+    method: 'post', path: '/api/v2/hooks', tag: 'webhooks', summary: 'Subscribe a URL to engine::dialer_member_end events of the domain', params: [P.domain],
+    body: ref('WebhookCreate'), bodyRequired: true, responses: { 200: ok(ref('Webhook')), ...common },
+  },
+  { method: 'get', path: '/api/v2/hooks/{id}', tag: 'webhooks', summary: 'Get a webhook with delivery counters', params: [P.hook, P.domain], responses: { 200: ok(ref('Webhook')), ...common, 404: errorResponse('Not found') } },
+  { method: 'delete', path: '/api/v2/hooks/{id}', tag: 'webhooks', summary: 'Delete a webhook', params: [P.hook, P.domain], responses: { 200: ok({ type: 'object' }), ...common, 404: errorResponse('Not found') } },
+];
+
+export function openapiDocument(): Json {
+  const paths: Record<string, Json> = {};
+  for (const op of OPERATIONS) {
+    const o: Json = {
+      tags: [op.tag],
+      summary: op.summary,
+      operationId: `${op.method}${op.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      parameters: op.params ?? [],
+      responses: op.responses,
+    };
+    if (op.public) o.security = [];
+    if (op.body) {
+      o.requestBody =
+        'content' in op.body
+          ? op.body
+          : { required: !!op.bodyRequired, content: json(op.body as Json) };
+    }
+    (paths[op.path] ??= {})[op.method] = o;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Durable Dialer REST API',
+      version: '2.0.0',
+      description:
+        'Webitel v3 compatible dialer API (`/api/v2/dialer…`). Envelopes: `{"status":"OK","data":…}` (some routes use `info`), errors `{"status":"error","info":"<field>: <problem>"}`. Credentials: headers `X-Key` + `X-Access-Token` (or `x_key`/`access_token` in the query string or JSON body).',
+    },
+    servers: [{ url: '/' }],
+    security: [{ XKey: [], XAccessToken: [] }],
+    tags: [{ name: 'dialers' }, { name: 'members' }, { name: 'webhooks' }, { name: 'auth' }, { name: 'system' }],
+    paths,
+    components: {
+      securitySchemes: {
+        XKey: { type: 'apiKey', in: 'header', name: 'X-Key' },
+        XAccessToken: { type: 'apiKey', in: 'header', name: 'X-Access-Token' },
+      },
+      schemas: {
+        Error: { type: 'object', required: ['status', 'info'], properties: { status: { const: 'error' }, info: { type: 'string' } } },
+        InsertResult: { type: 'object', properties: { result: { type: 'object' }, insertedCount: { type: 'integer' }, insertedIds: { type: 'array', items: { type: 'string' } }, ops: { type: 'array' } } },
+        UpdateResult: { type: 'object', properties: { result: { type: 'object', properties: { ok: { type: 'integer' }, n: { type: 'integer' }, nModified: { type: 'integer' } } } } },
+        ImportReport: {
+          type: 'object',
+          properties: {
+            rows: { type: 'integer' }, imported: { type: 'integer' }, rejected: { type: 'integer' }, duplicates: { type: 'integer' }, deletedBefore: { type: 'integer' },
+            errors: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' }, reason: { type: 'string' } } } },
+            errorsTruncated: { type: 'boolean' }, durationMs: { type: 'integer' },
+          },
+        },
+        Webhook: { type: 'object' },
+        DialerCreate: schema(dialerCreateSchema),
+        DialerUpdate: schema(dialerUpdateSchema),
+        MemberCreate: schema(memberCreateSchema),
+        MemberUpdate: schema(memberUpdateSchema),
+        Status: schema(statusSchema),
+        Reset: schema(resetSchema),
+        WebhookCreate: schema(webhookCreateSchema),
+      },
+    },
+  };
+}
+
+export const DOCS_HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Durable Dialer API</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em;color:#222}
+h1{font-size:1.5em} h2{margin-top:2em;border-bottom:1px solid #ddd} .op{margin:.6em 0;padding:.5em .8em;border:1px solid #e3e3e3;border-radius:6px}
+.m{display:inline-block;min-width:4.5em;font-weight:700;text-transform:uppercase} .get{color:#0a7}.post{color:#06c}.put{color:#c70}.delete{color:#c22}
+code{background:#f4f4f4;padding:0 .25em;border-radius:3px} details pre{background:#f8f8f8;padding:.6em;overflow:auto;max-height:30em}
+table{border-collapse:collapse;margin:.4em 0} td,th{border:1px solid #e3e3e3;padding:.15em .5em;text-align:left;vertical-align:top}
+</style></head><body>
+<h1>Durable Dialer REST API</h1>
+<p>Machine-readable document: <a href="/api/v2/openapi.json">/api/v2/openapi.json</a> (OpenAPI 3.1). Credentials: headers <code>X-Key</code> and <code>X-Access-Token</code>.</p>
+<div id="ops">Loading…</div>
+<script>
+fetch('/api/v2/openapi.json').then(r => r.json()).then(doc => {
+  const esc = s => String(s).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
+  const resolve = s => s && s.$ref ? doc.components.schemas[s.$ref.split('/').pop()] : s;
+  const byTag = {};
+  for (const [path, item] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(item)) (byTag[op.tags[0]] ||= []).push({ path, method, op });
+  let html = '';
+  for (const [tag, ops] of Object.entries(byTag)) {
+    html += '<h2>' + esc(tag) + '</h2>';
+    for (const { path, method, op } of ops) {
+      html += '<div class="op"><span class="m ' + method + '">' + method + '</span> <code>' + esc(path) + '</code> — ' + esc(op.summary);
+      if (op.parameters && op.parameters.length) html += '<table><tr><th>parameter</th><th>in</th><th>description</th></tr>' + op.parameters.map(p => '<tr><td><code>' + esc(p.name) + '</code>' + (p.required ? ' *' : '') + '</td><td>' + esc(p.in) + '</td><td>' + esc(p.description || '') + '</td></tr>').join('') + '</table>';
+      if (op.requestBody) for (const [type, c] of Object.entries(op.requestBody.content)) html += '<details><summary>body ' + esc(type) + '</summary><pre>' + esc(JSON.stringify(resolve(c.schema), null, 2)) + '</pre></details>';
+      html += '<div>responses: ' + Object.entries(op.responses).map(([code, r]) => '<code>' + code + '</code> ' + esc(r.description)).join('; ') + '</div></div>';
+    }
+  }
+  document.getElementById('ops').innerHTML = html;
+});
+</script></body></html>`;

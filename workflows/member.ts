@@ -382,6 +382,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   async function awaitResult(uuid: string, firstWaitMs: number): Promise<CallResult> {
     let waitMs = firstWaitMs;
     let hungUp = false;
+    let goneOnce = false;
     for (;;) {
       const got = await condition(() => result !== null || (terminateRequested && !hungUp), waitMs, {
         summary: `in call ${uuid}`,
@@ -397,6 +398,12 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       const check = await esl.checkCall(uuid);
       if (result) return result;
       if (check.result) return check.result;
+      if (!check.exists && !goneOnce) {
+        // Gone, but its hangup event may still be on its way to us: give it a moment.
+        goneOnce = true;
+        waitMs = RESULT_GRACE_MS;
+        continue;
+      }
       if (!check.exists) {
         // The call is gone and no source reported it: a documented outcome, never silence —
         // retried without counting the attempt (see rules applyOutcome, `lost`).

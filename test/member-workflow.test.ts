@@ -1,0 +1,274 @@
+// The member workflow against real parts: the time-skipping Temporal test server (retry waits and
+// wrap-up skipped, not slept), FerretDB through the real activities, and the FreeSWITCH simulator
+// through the real ESL client. Each test is a scenario of spec §6 driven end to end.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import mongoose from 'mongoose';
+import pino from 'pino';
+import { createActivities } from '../activities';
+import { EslClient } from '../esl';
+import { routeCallResults } from '../lib/call-results';
+import { startMemberWorkflow } from '../lib/members';
+import { Attempt, Campaign, Member, MemberEnd, type CampaignDoc, type MemberDoc } from '../models';
+import { LineLeases } from '../models/lines';
+import { startSimulator, type Simulator } from '../simulator';
+import { memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
+import { connectTestDb, createCampaign, createMember, recordHistory, registerSearchAttributes, requireEnv, waitFor, workflowBundle } from './support/env';
+
+const TASK_QUEUE = 'member-workflow-test';
+const log = pino({ level: 'silent' });
+let env: TestWorkflowEnvironment;
+let sim: Simulator;
+let esl: EslClient;
+let worker: Worker;
+let running: Promise<void>;
+
+before(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: requireEnv('TEMPORAL_TEST_SERVER_PATH') } },
+  });
+  await registerSearchAttributes(env.connection);
+  await connectTestDb('member_workflow_test');
+  sim = await startSimulator({
+    port: 0,
+    controlPort: null,
+    rules: {
+      rules: [
+        { prefix: '1000', outcome: { type: 'busy', ringSec: 0 } },
+        { prefix: '2000', outcome: { type: 'answer', ringSec: 0, talkSec: 1 } },
+        { prefix: '3000', outcome: { type: 'unallocated', ringSec: 0 } },
+        { prefix: '4000', outcome: { type: 'temp_failure', ringSec: 0 } },
+        { prefix: '5000', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+      ],
+    },
+  });
+  esl = new EslClient({ host: '127.0.0.1', port: sim.eslPort, password: 'ClueCon' });
+  esl.start();
+  await esl.waitConnected(10_000);
+  routeCallResults(esl, env.client, log);
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({ esl, log }),
+  });
+  running = worker.run();
+});
+
+after(async () => {
+  worker?.shutdown();
+  await running;
+  await esl?.stop();
+  await sim?.stop();
+  await env?.teardown();
+  await mongoose.disconnect();
+});
+
+async function start(campaignId: string, memberId: string) {
+  return startMemberWorkflow(env.client, { domain: 'test.local', campaignId, memberId }, TASK_QUEUE);
+}
+
+async function phaseIs(h: WorkflowHandle, phase: string, reason?: string) {
+  return waitFor(`member phase ${phase}`, async () => {
+    const info = await h.query(memberInfoQuery);
+    return info.phase === phase && (!reason || info.waitReason === reason) ? info : null;
+  });
+}
+
+function callsTo(memberId: string) {
+  return sim.calls().filter((c) => c.channelVars.dlr_member_id === memberId);
+}
+
+/** Waits for the member to end without h.result() alone: result() lets the test server skip time,
+ *  which would race real calls in the simulator. Time is only skipped by explicit env.sleep(). */
+async function ended(h: WorkflowHandle): Promise<MemberWorkflowResult> {
+  await waitFor('member workflow to close', async () => (await h.describe()).status.name !== 'RUNNING');
+  return (await h.result()) as MemberWorkflowResult;
+}
+
+describe('member workflow (spec §6.2)', () => {
+  test('busy, retry after intervalTryCount on the next number (rotation), answered → success', async () => {
+    const camp = await createCampaign();
+    const m = await createMember(String(camp._id), ['100001', '200001']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'waiting', 'retry wait');
+    assert.equal(callsTo(String(m._id)).length, 1, 'one call before the retry wait');
+    await env.sleep('61s');
+    const res = await ended(h);
+    assert.deepEqual(res, { endCause: 'NORMAL_CLEARING', attempts: 2 }, JSON.stringify(callsTo(String(m._id)).map((c) => [c.destination, c.hangupCause, c.result, c.startedAt, c.endedAt])) + JSON.stringify((await Member.findById(m._id).lean<MemberDoc>())!._log));
+
+    const calls = callsTo(String(m._id));
+    assert.deepEqual(calls.map((c) => c.destination), ['100001', '200001']);
+    assert.deepEqual(calls.map((c) => c.channelVars.dlr_current_attempt), ['1', '2']);
+    const attempts = await Attempt.find({ member: String(m._id) }).sort({ attempt: 1 }).lean();
+    assert.deepEqual(attempts.map((a) => a._id), calls.map((c) => c.originationUuid), 'origination_uuid is the recorded attempt id');
+    assert.deepEqual(attempts.map((a) => a.result?.cause), ['USER_BUSY', 'NORMAL_CLEARING']);
+
+    const doc = await Member.findById(m._id).lean<MemberDoc>();
+    assert.equal(doc!._endCause, 'NORMAL_CLEARING');
+    assert.equal(doc!.callSuccessful, true);
+    assert.equal(doc!._probeCount, 2);
+    assert.equal(doc!._lock, null);
+    assert.deepEqual(doc!.communications.map((c) => c.state), [2, 2]);
+    assert.deepEqual((doc!._log as { cause: string }[]).map((l) => l.cause), ['NORMAL_CLEARING', 'USER_BUSY']);
+    const event = await MemberEnd.findOne({ member: String(m._id) }).lean<{ event: Record<string, unknown> }>();
+    assert.equal((event!.event as { endCause: string }).endCause, 'NORMAL_CLEARING');
+    assert.equal((event!.event as Record<string, unknown>).variable_debt, '20000');
+    const c = await Campaign.findById(camp._id).lean<CampaignDoc>();
+    assert.equal((c!.stats as { callCount: number }).callCount, 2);
+    assert.equal((c!.stats as { successCall: number }).successCall, 1);
+    assert.equal((await LineLeases.snapshot(String(camp._id)))!.active, 0, 'every line released');
+    await recordHistory(h, 'busy-retry-rotation-success');
+  });
+
+  test('Retry cause on every attempt ends with MAX_TRY_COUNT', async () => {
+    const camp = await createCampaign({}, { maxTryCount: 2 });
+    const m = await createMember(String(camp._id), ['100002']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'waiting', 'retry wait');
+    await env.sleep('61s');
+    assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 2 });
+    assert.equal(callsTo(String(m._id)).length, 2);
+    await recordHistory(h, 'max-try-count');
+  });
+
+  test('Error cause on the last idle number ends the member with that cause', async () => {
+    const camp = await createCampaign();
+    const m = await createMember(String(camp._id), ['300001']);
+    const h = await start(String(camp._id), String(m._id));
+    assert.deepEqual(await ended(h), { endCause: 'UNALLOCATED_NUMBER', attempts: 1 });
+    await recordHistory(h, 'error-last-number');
+  });
+
+  test('Error cause on one of two numbers retires it and goes on with the other', async () => {
+    const camp = await createCampaign();
+    const m = await createMember(String(camp._id), ['300002', '200002']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'waiting', 'retry wait');
+    const doc = await Member.findById(m._id).lean<MemberDoc>();
+    assert.deepEqual(doc!.communications.map((c) => c.state), [2, 0]);
+    await env.sleep('61s');
+    assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 2 });
+    await recordHistory(h, 'error-one-of-two');
+  });
+
+  test('Minus cause refunds the attempt', async () => {
+    const camp = await createCampaign({}, { maxTryCount: 1 });
+    const m = await createMember(String(camp._id), ['400001']);
+    const h = await start(String(camp._id), String(m._id));
+    const info = await phaseIs(h, 'waiting', 'retry wait');
+    assert.equal(info.member.probeCount, 0, 'NORMAL_TEMPORARY_FAILURE is not counted');
+    await env.sleep('61s');
+    await waitFor('second call', async () => callsTo(String(m._id)).length >= 2);
+    // Still attempt 1: the refunded attempt did not use up maxTryCount = 1.
+    assert.deepEqual(callsTo(String(m._id)).map((c) => c.channelVars.dlr_current_attempt), ['1', '1']);
+    await h.terminate();
+  });
+
+  test('an OK call shorter than minBillSec is a retry', async () => {
+    const camp = await createCampaign({}, { minBillSec: 30, maxTryCount: 1 });
+    const m = await createMember(String(camp._id), ['200003']);
+    const h = await start(String(camp._id), String(m._id));
+    assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 1 });
+    await recordHistory(h, 'short-call-retry');
+  });
+
+  test('expire during a retry wait ends the member at that moment without another attempt', async () => {
+    const camp = await createCampaign();
+    const m = await createMember(String(camp._id), ['100003'], { expire: (await env.currentTimeMs()) + 30_000 });
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'waiting');
+    await env.sleep('31s');
+    assert.deepEqual(await ended(h), { endCause: 'MEMBER_EXPIRED', attempts: 1 });
+    assert.equal(callsTo(String(m._id)).length, 1);
+    await recordHistory(h, 'expire-during-wait');
+  });
+
+  test('"call now" (reschedule) shortens the retry wait', async () => {
+    const camp = await createCampaign({}, { intervalTryCount: 3600 });
+    const m = await createMember(String(camp._id), ['100004', '200004']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'waiting', 'retry wait');
+    await h.signal(rescheduleSignal, {});
+    assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 2 });
+    await recordHistory(h, 'reschedule-call-now');
+  });
+
+  test('terminate hangs up the live call with MANAGER_REQUEST and ends the member', async () => {
+    const camp = await createCampaign();
+    const m = await createMember(String(camp._id), ['500001']);
+    const h = await start(String(camp._id), String(m._id));
+    await waitFor('answered call', async () => callsTo(String(m._id)).find((c) => c.answeredAt));
+    const reply = await h.executeUpdate(terminateUpdate, { args: [] });
+    assert.deepEqual(reply, { _id: String(m._id), waitHangupCause: 'MANAGER_REQUEST' });
+    assert.deepEqual(await ended(h), { endCause: 'MANAGER_REQUEST', attempts: 1 });
+    assert.equal(callsTo(String(m._id))[0].hangupCause, 'MANAGER_REQUEST');
+    await assert.rejects(h.executeUpdate(terminateUpdate, { args: [] }));
+    await recordHistory(h, 'terminate-live-call');
+  });
+});
+
+describe('waiting for result status (spec §6.5, §6.6)', () => {
+  test('status PUT in wrap-up applies next_after_sec, stop_communications and next_communication', async () => {
+    const camp = await createCampaign({}, { waitingForResultStatus: true, wrapUpTime: 120 });
+    const m = await createMember(String(camp._id), ['200005', '200006']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'awaiting-status');
+    const before = Date.now();
+    const reply = await h.executeUpdate(statusUpdate, {
+      args: [{ success: false, next_after_sec: 3600, stop_communications: ['200005', '200006'], next_communication: '200007', comment: 'call later' }],
+    });
+    assert.deepEqual(reply, { status: 'OK', info: 'success' });
+    await assert.rejects(h.executeUpdate(statusUpdate, { args: [{ success: true }] }), WorkflowUpdateFailedError);
+    const doc = await Member.findById(m._id).lean<MemberDoc>();
+    assert.deepEqual(doc!.communications.map((c) => [c.number, c.state, c.stopCommunication]), [
+      ['200005', 2, true], ['200006', 2, true], ['200007', 0, false],
+    ]);
+    assert.equal(doc!._endCause, null);
+    assert.ok(doc!._nextTryTime! >= before + 3_590_000, 'next try about an hour later');
+    assert.equal(doc!._waitingForResultStatusCb, null);
+    assert.equal((doc!._log as { callback?: { data: { comment: string } } }[])[0].callback?.data.comment, 'call later');
+    await h.executeUpdate(terminateUpdate, { args: [] });
+    assert.equal((await ended(h)).endCause, 'MANAGER_REQUEST');
+    await recordHistory(h, 'status-next-communication');
+  });
+
+  test('status success:true ends the member with NORMAL_CLEARING', async () => {
+    const camp = await createCampaign({}, { waitingForResultStatus: true });
+    const m = await createMember(String(camp._id), ['200008']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'awaiting-status');
+    await h.executeUpdate(statusUpdate, { args: [{ success: true }] });
+    assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 1 });
+    const event = await MemberEnd.findOne({ member: String(m._id) }).lean<{ event: Record<string, unknown> }>();
+    assert.equal((event!.event as { reason: string }).reason, 'callback');
+    await recordHistory(h, 'status-success');
+  });
+
+  test('no status within wrapUpTime refunds the attempt (default mode) and dials again', async () => {
+    const camp = await createCampaign({}, { waitingForResultStatus: true, wrapUpTime: 60, intervalTryCount: 10 });
+    const m = await createMember(String(camp._id), ['200009']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'awaiting-status');
+    await env.sleep('61s');
+    await waitFor('second call', async () => callsTo(String(m._id)).length >= 2);
+    assert.deepEqual(callsTo(String(m._id)).map((c) => c.channelVars.dlr_current_attempt), ['1', '1']);
+    const doc = await Member.findById(m._id).lean<MemberDoc>();
+    const timeout = (doc!._log as { callback?: { from: string } }[]).find((l) => l.callback)?.callback;
+    assert.equal(timeout?.from, 'system');
+    await h.terminate();
+  });
+
+  test('keep mode: no status at the last attempt ends with MAX_TRY_COUNT', async () => {
+    const camp = await createCampaign({}, { waitingForResultStatus: true, wrapUpTime: 60, maxTryCount: 1, statusTimeoutMode: 'keep' });
+    const m = await createMember(String(camp._id), ['200010']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'awaiting-status');
+    await env.sleep('61s');
+    assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 1 });
+    await recordHistory(h, 'status-timeout-keep');
+  });
+});

@@ -1,0 +1,97 @@
+// Shared helpers for server-backed tests: the environment `npm test` provides, a per-file Mongo
+// database, one workflow bundle per process, and campaign/member fixtures.
+import assert from 'node:assert/strict';
+import mongoose from 'mongoose';
+import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Campaign, Member } from '../../models';
+import { WORKFLOWS_PATH } from '../../lib/dialer-worker';
+
+export function requireEnv(name: string): string {
+  const v = process.env[name];
+  assert.ok(v, `${name} is not set: run the tests with \`npm test\` (scripts/test.ts starts the servers)`);
+  return v;
+}
+
+/** Connects mongoose to a database of this test file's own, emptied first. */
+export async function connectTestDb(name: string): Promise<void> {
+  const base = new URL(requireEnv('MONGODB_URI'));
+  base.pathname = `/${name}`;
+  await mongoose.connect(base.toString(), { serverSelectionTimeoutMS: 10_000 });
+  await mongoose.connection.db!.dropDatabase();
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  return bundle;
+}
+
+/** A voice-broadcasting campaign routed to the simulator's gateway `gw1`, open all day. */
+export async function createCampaign(overrides: Record<string, unknown> = {}, parameters: Record<string, unknown> = {}) {
+  const doc = await Campaign.create({
+    domain: 'test.local',
+    name: 'Test campaign',
+    type: 'Voice Broadcasting',
+    parameters: { limit: 10, intervalTryCount: 60, maxTryCount: 3, minBillSec: 0, originateTimeout: 5, ...parameters },
+    resources: [
+      { dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 10, callerIdNumber: '15550000000' }] },
+    ],
+    ...overrides,
+  });
+  return doc;
+}
+
+export async function createMember(campaignId: string, numbers: string[], overrides: Record<string, unknown> = {}) {
+  return Member.create({
+    dialer: campaignId,
+    domain: 'test.local',
+    name: 'Test member',
+    variables: { debt: '20000' },
+    communications: numbers.map((number, i) => ({ number, priority: numbers.length - i })),
+    ...overrides,
+  });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Histories are stored with protobufjs' own toObject/fromObject (longs and enums as strings,
+ *  bytes base64): @temporalio/common's historyToJSON trips over two protobufjs copies in node_modules. */
+export async function historyToFile(history: unknown): Promise<string> {
+  const H = temporal.api.history.v1.History;
+  return JSON.stringify(H.toObject(H.fromObject(history as object), { longs: String, enums: String, bytes: String }), null, 1);
+}
+export async function historyFromFile(text: string): Promise<unknown> {
+  return temporal.api.history.v1.History.fromObject(JSON.parse(text));
+}
+
+/** With RECORD_HISTORIES=1, saves a finished workflow's history as a replay fixture (test/replay). */
+export async function recordHistory(handle: { workflowId: string; fetchHistory(): Promise<unknown> }, name: string): Promise<void> {
+  if (!process.env.RECORD_HISTORIES) return;
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const dir = path.join(__dirname, '..', 'replay', 'member');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}.json`), await historyToFile(await handle.fetchHistory()));
+  fs.writeFileSync(
+    path.join(dir, `${name}.meta.json`),
+    JSON.stringify({ workflowId: handle.workflowId, recordedAt: new Date().toISOString(), sdk: '1.24.0' }, null, 2) + '\n',
+  );
+}
+
+/** The time-skipping test server starts without our search attributes: register them. */
+export async function registerSearchAttributes(connection: { operatorService: { addSearchAttributes(req: object): Promise<unknown> } }): Promise<void> {
+  const { encodeSearchAttributeIndexedValueType } = await import('@temporalio/common/lib/search-attributes');
+  const { searchAttributes } = await import('../../lib/search-attributes');
+  const map: Record<string, number> = {};
+  for (const k of Object.values(searchAttributes)) map[k.name] = encodeSearchAttributeIndexedValueType(k.type) as unknown as number;
+  await connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: map });
+}

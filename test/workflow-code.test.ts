@@ -1,0 +1,44 @@
+// Workflow code must bundle for Temporal's deterministic sandbox, and every committed history must
+// replay against today's code (a change that breaks replay must be patched()). No server needed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { historyFromFile, workflowBundle } from './support/env';
+
+const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
+
+test('the workflows bundle for the sandbox', async () => {
+  const { code } = await workflowBundle();
+  assert.ok(code.includes('memberWorkflow'));
+  assert.ok(!/require\("(mongoose|modesl|koa)"\)/.test(code), 'no server library is bundled into workflow code');
+});
+
+test('the bundler rejects a Node built-in imported into workflow code', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wf-'));
+  const file = path.join(dir, 'bad-workflow.ts');
+  fs.writeFileSync(file, "import fs from 'node:fs';\nexport async function bad() { return fs.existsSync('/'); }\n");
+  const errors: string[] = [];
+  const logger = { ...(silent as object), error: (m: string) => errors.push(m), warn: (m: string) => errors.push(m) } as never;
+  await assert.rejects(bundleWorkflowCode({ workflowsPath: file, logger }), /Webpack finished with errors/);
+  assert.match(errors.join('\n'), /fs/, 'the bundler names the forbidden module');
+});
+
+test('every committed workflow history replays against the current code', async () => {
+  const root = path.join(__dirname, 'replay');
+  const files = fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json') && !f.endsWith('.meta.json'));
+  assert.ok(files.length >= 5, `expected recorded histories under test/replay, found ${files.length}`);
+  async function* histories() {
+    for (const f of files) {
+      const meta = JSON.parse(fs.readFileSync(path.join(root, f.replace(/\.json$/, '.meta.json')), 'utf8')) as { workflowId: string };
+      yield { history: (await historyFromFile(fs.readFileSync(path.join(root, f), 'utf8'))) as never, workflowId: meta.workflowId };
+    }
+  }
+  const failures: string[] = [];
+  for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'ci' }, histories())) {
+    if (r.error) failures.push(`${r.workflowId}: ${r.error.name} ${r.error.message}`);
+  }
+  assert.deepEqual(failures, []);
+});

@@ -28,6 +28,10 @@ export interface CallRecord {
   /** UUID of the channel, when one was created. */
   uuid?: string;
   rule?: string;
+  /**
+   * The scripted outcome type (answer, busy, no_answer, ...), or why the call never got that far:
+   * sps_limit, session_limit, duplicate_uuid, invalid_gateway, error_endpoint, ...
+   */
   outcome: string;
   startedAt: string;
   answeredAt?: string;
@@ -229,12 +233,12 @@ export class Core {
 
   // ---- sessions ----------------------------------------------------------------------------------
 
-  /** switch_core_session_request_uuid: duplicate UUID, then throttle, then the session limit. */
+  /** switch_core_session_request_uuid: duplicate UUID, then throttle, then the session limit; returns why it refused. */
   requestSession(uuid: string | undefined): string | undefined {
-    if (uuid && this.channels.has(uuid)) return 'Duplicate UUID';
+    if (uuid && this.channels.has(uuid)) return 'duplicate_uuid';
     const sps = --this.sps;
-    if (sps <= 0) return 'Throttle Error';
-    if (this.sessionCount + 1 > this.maxSessions) return 'Over Session Limit';
+    if (sps <= 0) return 'sps_limit';
+    if (this.sessionCount + 1 > this.maxSessions) return 'session_limit';
     return undefined;
   }
 
@@ -578,7 +582,7 @@ export class CallFlow {
     ch.runningState = 'CS_DESTROY';
     this.emit('CHANNEL_STATE', ORIGIN.state);
     this.core.releaseChannel(ch);
-    this.record.outcome = this.record.outcome === 'gateway_down' ? 'gateway_down' : cause.toLowerCase();
+    if (this.script.kind !== 'gateway_down') this.record.outcome = cause.toLowerCase();
     this.finish(`-ERR ${cause}\n`);
   }
 

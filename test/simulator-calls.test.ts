@@ -237,6 +237,7 @@ describe('limits and scripted mixes', () => {
       const bodies = c.events().map((e) => e.body ?? '');
       assert.equal(bodies.filter((b) => b === '-ERR USER_BUSY\n').length, 4);
       assert.equal(bodies.filter((b) => b === '-ERR DESTINATION_OUT_OF_ORDER\n').length, 3);
+      assert.equal(sim.calls().filter((r) => r.outcome === 'sps_limit' && r.uuid === undefined).length, 3);
       await sleep(1100);
       assert.equal((await c.command('api originate sofia/gateway/gw/19 &park()')).body.toString(), '-ERR USER_BUSY\n');
     } finally {
@@ -256,6 +257,7 @@ describe('limits and scripted mixes', () => {
       assert.match(ok1, /^\+OK /);
       assert.match(ok2, /^\+OK /);
       assert.equal((await c.command('api originate sofia/gateway/gw/3 &park()')).body.toString(), '-ERR DESTINATION_OUT_OF_ORDER\n');
+      assert.equal(sim.calls()[2]?.outcome, 'session_limit');
       await sleep(30);
       assert.equal(c.eventNames().filter((n) => n === 'CHANNEL_CREATE').length, 2);
       assert.equal(sim.peakChannels(), 2);

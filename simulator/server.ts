@@ -528,10 +528,10 @@ class EslConnection {
     this.reply(`+OK Job-UUID: ${jobUuid}`, [['Job-UUID', jobUuid]]);
     const core = this.core;
     setImmediate(() => {
-      void this.execApi(cmd, arg, 'bgapi', jobUuid).then((body) => {
+      this.execApi(cmd, arg, 'bgapi', jobUuid).then((body) => {
         if (body === null) return;
         core.fire(backgroundJobEvent(core.factory, jobUuid, cmd, arg, body));
-      });
+      }, (err: unknown) => console.error('simulator: bgapi job failed', err));
     });
   }
 }

@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import mongoose from 'mongoose';
@@ -105,7 +104,8 @@ async function main(): Promise<void> {
     const res = await fetch(`${base}/api/v2/dialer/${d1._id}/members/import`, {
       method: 'POST',
       headers: { 'Content-Type': 'text/csv', 'X-Key': cred.key, 'X-Access-Token': cred.secret },
-      body: Readable.toWeb(fs.createReadStream(file, { highWaterMark: 256 * 1024 })) as unknown as RequestInit['body'],
+      // A Node stream is an async iterable: fetch pulls from it (Readable.toWeb would buffer the whole file).
+      body: fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as unknown as RequestInit['body'],
       duplex: 'half',
     } as RequestInit & { duplex: 'half' });
     const report = (await res.json()) as { status: string; data: { imported: number; rejected: number }; info?: string };

@@ -8,7 +8,6 @@
 // from --key/--secret or DIALER_KEY/DIALER_SECRET. Prints the import report (JSON) on stdout; exit
 // code 0 when the upload was accepted (rejected rows are in the report), 1 otherwise.
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
 import { config } from '../lib/config';
 
 const FLAGS: Record<string, string> = {
@@ -81,7 +80,8 @@ async function main(): Promise<void> {
   const res = await fetch(`${url}/api/v2/dialer/${dialer}/members/import?${params}`, {
     method: 'POST',
     headers: { 'Content-Type': 'text/csv', 'Content-Length': String(size), 'X-Key': key, 'X-Access-Token': secret },
-    body: Readable.toWeb(stream) as unknown as RequestInit['body'],
+    // A Node stream is an async iterable: fetch pulls from it (Readable.toWeb would buffer the whole file).
+    body: stream as unknown as RequestInit['body'],
     duplex: 'half',
   } as RequestInit & { duplex: 'half' });
   draw(true);

@@ -24,7 +24,16 @@ export interface AttemptLogEntry {
   callback?: { from: string; time: number; data: unknown };
 }
 
-export interface StartAttemptInput {
+export interface RouteOption {
+  destinationId: string;
+  destinationLimit: number;
+  dialString: string;
+  callerId: string;
+}
+
+/** Takes a destination line, records the attempt, and sends the originate — each step idempotent,
+ *  so a retried activity never takes two lines or dials twice. */
+export interface PlaceCallInput {
   uuid: string;
   jobUuid: string;
   domain: string;
@@ -33,21 +42,20 @@ export interface StartAttemptInput {
   workflowId: string;
   attempt: number;
   number: string;
-  dialString: string;
-  destinationId: string | null;
+  /** Campaign-wide cap re-checked atomically with the destination's own line limit. */
+  limit: number;
+  routes: RouteOption[];
   member: MemberState;
   log: AttemptLogEntry;
-}
-
-export interface OriginateInput {
-  uuid: string;
-  jobUuid: string;
-  dialString: string;
+  /** Channel variables without the caller ID, which depends on the destination. */
   vars: Record<string, string>;
   timeoutSec: number;
 }
+export type PlaceCallResult =
+  | { placed: false }
+  | { placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string };
 
-export interface FinishAttemptInput {
+export interface EndAttemptInput {
   uuid: string;
   campaignId: string;
   memberId: string;
@@ -58,6 +66,9 @@ export interface FinishAttemptInput {
   stats: { success: boolean; connected: boolean; bridged: boolean; ended: boolean };
   /** Deadline (epoch ms) of the result status, when the member now waits for one. */
   waitingForStatusUntil: number | null;
+  /** Earliest moment the campaign may grant this member again (null: not before an outside event). */
+  readyAt: number | null;
+  leaseId: string;
 }
 
 export interface MemberEndEvent {
@@ -80,21 +91,46 @@ export interface MemberEndEvent {
   [variable: `variable_${string}`]: string;
 }
 
-export interface DialerActivities {
+export interface MemberActivities {
   loadCampaign(campaignId: string): Promise<CampaignRules | null>;
   loadMember(memberId: string): Promise<MemberState | null>;
-  /** Takes one line of the campaign (limit) and one of a destination, idempotently per leaseId.
-   *  Returns the destination that carries the call, or null when every line is busy. */
-  acquireLine(i: { campaignId: string; leaseId: string; limit: number; destinations: { uuid: string; limit: number }[] }): Promise<{ destinationId: string } | null>;
-  releaseLine(i: { campaignId: string; leaseId: string }): Promise<void>;
-  startAttempt(i: StartAttemptInput): Promise<void>;
-  /** Sends `bgapi originate` unless this attempt was already sent. `sent:false` carries the cause
-   *  when FreeSWITCH could not be asked at all. */
-  originate(i: OriginateInput): Promise<{ sent: boolean; cause?: string }>;
+  placeCall(i: PlaceCallInput): Promise<PlaceCallResult>;
   /** Reconciliation: is the call still up, or has a result been stored for it meanwhile? */
   checkCall(uuid: string): Promise<{ exists: boolean; result: CallResult | null }>;
   hangup(i: { uuid: string; cause: string }): Promise<void>;
-  finishAttempt(i: FinishAttemptInput): Promise<void>;
-  saveMember(i: { memberId: string; member: MemberState; waitingForStatusUntil?: number | null; callback?: AttemptLogEntry['callback']; step?: string }): Promise<void>;
+  /** Stores the attempt's outcome, frees its line and gives the campaign lease back. */
+  endAttempt(i: EndAttemptInput): Promise<void>;
+  saveMember(i: {
+    memberId: string;
+    member: MemberState;
+    waitingForStatusUntil?: number | null;
+    readyAt?: number | null;
+    /** Campaign to wake because this member became due earlier than it expected. */
+    wakeCampaign?: string;
+    callback?: AttemptLogEntry['callback'];
+    step?: string;
+  }): Promise<void>;
+  /** Gives a campaign lease back without an attempt (nothing to dial now). */
+  releaseGrant(i: { campaignId: string; memberId: string; leaseId: string; readyAt: number | null }): Promise<void>;
   memberEnded(i: { eventId: string; domain: string; campaignId: string; memberId: string; event: MemberEndEvent }): Promise<void>;
 }
+
+export interface CampaignActivities {
+  /** Claims up to leaseIds.length ready members (one per lease id, idempotently) in the campaign's
+   *  order and grants them (signal-with-start of their workflows). */
+  claimAndGrant(i: {
+    campaignId: string;
+    domain: string;
+    leaseIds: string[];
+    membersStrategy: CampaignRules['membersStrategy'];
+    activeLeases: number;
+    /** The campaign workflow's clock: `_readyAt` values are written in workflow time too. */
+    now: number;
+  }): Promise<{ granted: { leaseId: string; memberId: string }[]; nextReadyAt: number | null; openMembers: number }>;
+  /** Is this lease still held by a live member workflow? (Lease expiry, lost signals, crashes.) */
+  checkLease(i: { campaignId: string; memberId: string; leaseId: string }): Promise<{ held: boolean }>;
+  /** Records a state change on the campaign document and in its history (§8.1, §11.4). */
+  setCampaignState(i: { campaignId: string; state: number; cause: string; active: boolean; action: string }): Promise<void>;
+}
+
+export type DialerActivities = MemberActivities & CampaignActivities;

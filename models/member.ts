@@ -50,11 +50,17 @@ export const memberSchema = new Schema(
     _waitingForResultStatus: { type: Number, default: null },
     _waitingForResultStatusCb: { type: Number, default: null },
     _log: { type: [Schema.Types.Mixed], default: [] },
+    // Dispatch (ours): the campaign's lease this member holds, and the earliest moment the campaign
+    // may grant it again (null = now). A member never dialled is only this row (lazy workflows).
+    _dispatch: { type: String, default: null },
+    _readyAt: { type: Number, default: null },
     lastModified: { type: Number, default: () => Date.now() },
   },
   { collection: 'members', minimize: false, versionKey: false },
 );
 memberSchema.index({ dialer: 1, _endCause: 1, _nextTryTime: -1, priority: -1 });
+memberSchema.index({ dialer: 1, _dispatch: 1 });
+memberSchema.index({ dialer: 1, _endCause: 1, _readyAt: 1 });
 memberSchema.index({ domain: 1, dialer: 1 });
 
 export type MemberDoc = InferSchemaType<typeof memberSchema> & { _id: mongoose.Types.ObjectId };

@@ -11,11 +11,11 @@ import pino from 'pino';
 import { createActivities } from '../activities';
 import { EslClient } from '../esl';
 import { routeCallResults } from '../lib/call-results';
-import { startMemberWorkflow } from '../lib/members';
+import { wakeCampaignWorkflow } from '../lib/members';
 import { Attempt, Campaign, Member, MemberEnd, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { startSimulator, type Simulator } from '../simulator';
-import { memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
+import { campaignWorkflowId, memberInfoQuery, memberWorkflowId, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
 import { connectTestDb, createCampaign, createMember, recordHistory, registerSearchAttributes, requireEnv, waitFor, workflowBundle } from './support/env';
 
 const TASK_QUEUE = 'member-workflow-test';
@@ -53,7 +53,7 @@ before(async () => {
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ esl, log }),
+    activities: createActivities({ esl, log, client: env.client, taskQueue: TASK_QUEUE }),
   });
   running = worker.run();
 });
@@ -67,8 +67,12 @@ after(async () => {
   await mongoose.disconnect();
 });
 
-async function start(campaignId: string, memberId: string) {
-  return startMemberWorkflow(env.client, { domain: 'test.local', campaignId, memberId }, TASK_QUEUE);
+/** Starts the member the real way: its campaign starts and grants it a line (signal-with-start). */
+async function start(campaignId: string, memberId: string): Promise<WorkflowHandle> {
+  await wakeCampaignWorkflow(env.client, { domain: 'test.local', campaignId }, TASK_QUEUE);
+  const h = env.client.workflow.getHandle(memberWorkflowId(campaignId, memberId));
+  await waitFor('member workflow started by its campaign', async () => h.describe().then(() => true, () => false));
+  return h;
 }
 
 async function phaseIs(h: WorkflowHandle, phase: string, reason?: string) {
@@ -122,6 +126,9 @@ describe('member workflow (spec §6.2)', () => {
     assert.equal((c!.stats as { successCall: number }).successCall, 1);
     assert.equal((await LineLeases.snapshot(String(camp._id)))!.active, 0, 'every line released');
     await recordHistory(h, 'busy-retry-rotation-success');
+    const campaign = env.client.workflow.getHandle(campaignWorkflowId(String(camp._id)));
+    assert.deepEqual(await campaign.result(), { state: 'End', cause: 'QUEUE_COMPLETE' }, 'the campaign completes when its last member ends');
+    await recordHistory(campaign, 'complete-after-two-attempts', 'campaign');
   });
 
   test('Retry cause on every attempt ends with MAX_TRY_COUNT', async () => {

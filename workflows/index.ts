@@ -1,3 +1,3 @@
 // The workflow bundle entry: every workflow type the worker serves.
 export { memberWorkflow } from './member';
-export { webhookDispatcherWorkflow, deliverMemberEndWorkflow } from './webhook';
+export { campaignWorkflow } from './campaign';

@@ -13,7 +13,7 @@ import {
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
-import type { DialerActivities, AttemptLogEntry, MemberEndEvent } from '../activities/types';
+import type { MemberActivities, AttemptLogEntry, MemberEndEvent } from '../activities/types';
 import {
   applyOutcome,
   applyStatus,
@@ -36,6 +36,7 @@ import {
 import { searchAttributes as SA } from '../lib/search-attributes';
 import {
   callResultSignal,
+  grantSignal,
   memberChangedSignal,
   memberInfoQuery,
   MEMBER_ALREADY_ENDED,
@@ -50,11 +51,11 @@ import {
   type MemberWorkflowResult,
 } from './messages';
 
-const db = proxyActivities<DialerActivities>({
+const db = proxyActivities<MemberActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
-const esl = proxyActivities<DialerActivities>({
+const esl = proxyActivities<MemberActivities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '15 seconds', backoffCoefficient: 2 },
 });
@@ -65,6 +66,8 @@ const RESULT_GRACE_MS = 15_000;
 const LIVE_CALL_RECHECK_MS = 5 * 60_000;
 /** Back-off when every line is busy. */
 const LINE_BUSY_MIN_MS = 1_000;
+/** `_readyAt` of a member that waits for an outside event (a status, an edit): never due by itself. */
+const FAR_FUTURE = 8.64e15;
 
 export async function memberWorkflow(input: MemberWorkflowInput): Promise<MemberWorkflowResult> {
   const { campaignId, memberId, domain } = input;
@@ -84,8 +87,15 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   let waitReason: string | null = null;
   let endCause: string | null = null;
   let pendingPatch: Parameters<typeof mergeClientPatch>[1] | null = null;
+  /** The campaign's lease for the next attempt, if granted. */
+  let grant: string | null = null;
+  /** `_readyAt` as last stored, so it is only written when it changes. */
+  let readyAtStored: number | null | undefined;
 
   // Handlers first: Updates with no registered handler are rejected.
+  setHandler(grantSignal, ({ leaseId }) => {
+    grant = leaseId;
+  });
   setHandler(callResultSignal, (r) => {
     if (r.uuid === currentUuid && result === null) result = r;
   });
@@ -196,18 +206,44 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   if (!member) member = await db.loadMember(memberId);
   if (!member) throw ApplicationFailure.nonRetryable(`Member ${memberId} not found`, 'MemberNotFound');
 
+  /** Gives an unused grant back, telling the campaign when this member may be granted again. */
+  async function returnGrant(readyAt: number | null): Promise<void> {
+    if (grant) {
+      const leaseId = grant;
+      grant = null;
+      await db.releaseGrant({ campaignId, memberId, leaseId, readyAt });
+      readyAtStored = readyAt;
+    }
+  }
+
+  /** Stores `_readyAt`, the campaign's cue for granting this member, when it changed; a member that
+   *  became due earlier than the campaign expected wakes the campaign. */
+  async function storeReadyAt(readyAt: number | null): Promise<void> {
+    if (readyAtStored === readyAt) return;
+    const now = Date.now();
+    const becameDue = readyAt !== null && readyAt <= now && readyAtStored !== undefined && readyAtStored !== null && readyAtStored > now;
+    await db.saveMember({ memberId, member: member!, readyAt, wakeCampaign: becameDue ? campaignId : undefined });
+    readyAtStored = readyAt;
+  }
+
   for (;;) {
+    // Cleared before looking, so a wake-up that arrives while we look is not lost.
+    wake = false;
     await applyPatch();
     const camp = await db.loadCampaign(campaignId);
     if (!camp) {
       // Campaign deleted (with its members): nothing left to do.
       return { endCause: 'CAMPAIGN_DELETED', attempts: member.probeCount };
     }
-    if (terminateRequested) return finish(camp, terminateIdle(member), 'terminate');
+    if (terminateRequested) {
+      await returnGrant(null);
+      return finish(camp, terminateIdle(member), 'terminate');
+    }
 
     const now = Date.now();
     const action = nextAction(member, camp, now);
     if (action.kind === 'end') {
+      await returnGrant(null);
       const ended = JSON.parse(JSON.stringify(member)) as MemberState;
       const applied: Applied = { member: ended, decision: { kind: 'end', cause: action.cause, success: false }, steps: [action.cause] };
       ended.endCause = action.cause;
@@ -215,10 +251,13 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       return finish(camp, applied, action.cause === 'MEMBER_EXPIRED' ? 'expire' : undefined);
     }
     if (action.kind === 'wait') {
+      // Not dialable now: a grant goes back and the campaign learns when to come back.
+      const readyAt = action.until ?? FAR_FUTURE;
+      if (grant) await returnGrant(readyAt);
+      else await storeReadyAt(readyAt);
       setPhase('waiting');
       waitUntil = action.until;
       waitReason = action.reason;
-      wake = false;
       const summary = action.until
         ? `${action.reason} until ${new Date(action.until).toISOString()}`
         : `${action.reason}: waiting for a change`;
@@ -228,41 +267,31 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       waitReason = null;
       continue;
     }
+    if (!grant) {
+      // Dialable: wait for the campaign's grant (it orders members and holds the limit). An expiry
+      // still ends the member on time.
+      await storeReadyAt(Math.min(readyAtStored ?? now, now));
+      setPhase('ready');
+      const expireIn = member.expire ? Math.max(member.expire - now, 1) : null;
+      if (expireIn !== null) await condition(() => grant !== null || wake || terminateRequested, expireIn, { summary: 'ready: waiting for a line' });
+      else await condition(() => grant !== null || wake || terminateRequested);
+      continue;
+    }
     if (workflowInfo().continueAsNewSuggested) {
+      await returnGrant(now);
       await condition(allHandlersFinished);
       await continueAsNew<typeof memberWorkflow>({ domain, campaignId, memberId, carried: { member, seq, endSeq } });
     }
 
     // ---- Dial one attempt -------------------------------------------------------------------
+    const leaseId = grant;
     const choice = action.choice;
     const comm = member.communications[choice.index];
-    const routes = routesFor(comm.number, camp.resources, () => Math.random());
-    const leaseId = uuid4();
-    const line = await db.acquireLine({
-      campaignId,
-      leaseId,
-      limit: Math.min(camp.limit, maxResources(camp.resources)),
-      destinations: routes.map((r) => ({ uuid: r.destination.uuid, limit: r.destination.limit })),
-    });
-    if (!line) {
-      setPhase('waiting');
-      wake = false;
-      await condition(() => wake || terminateRequested, LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000), {
-        summary: 'all lines busy',
-      });
-      continue;
-    }
-    const route = routes.find((r) => r.destination.uuid === line.destinationId) ?? routes[0];
     const idleAtStart = idleNumbers(member);
-    member = reserveAttempt(member, camp, choice);
-    const attemptNo = member.probeCount;
-    seq += 1;
+    const reserved = reserveAttempt(member, camp, choice);
+    const attemptNo = reserved.probeCount;
     const uuid = uuid4();
     const jobUuid = uuid4();
-    currentUuid = uuid;
-    result = null;
-    setPhase('dialing');
-    upsertSearchAttributes([{ key: SA.Attempt, value: attemptNo }]);
     const reservedTime = Date.now();
     const typeName = camp.communicationTypes.find((t) => t.code === comm.type)?.name;
     const log: AttemptLogEntry = {
@@ -276,29 +305,40 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       callPositionIndex: choice.index,
       callAttempt: attemptNo,
       callUUID: uuid,
-      destinationId: line.destinationId,
       steps: [{ time: reservedTime, data: `set number: ${comm.number}` }],
     };
-    let outcomeResult: CallResult;
-    try {
-      await db.startAttempt({
-        uuid, jobUuid, domain, campaignId, memberId, workflowId, attempt: attemptNo,
-        number: comm.number, dialString: route.dialString, destinationId: line.destinationId, member, log,
-      });
-      const vars = attemptVariables({
-        camp, member, memberId, workflowId, attempt: attemptNo, uuid, comm,
-        callerId: callerIdFor(member, route.destination, () => Math.random()), typeName,
-      });
-      const sent = await esl.originate({ uuid, jobUuid, dialString: route.dialString, vars, timeoutSec: camp.originateTimeout });
-      if (!sent.sent) {
-        result = { uuid, cause: sent.cause ?? 'NORMAL_TEMPORARY_FAILURE', answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job' };
-      }
-      setPhase('in-call');
-      outcomeResult = await awaitResult(uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS);
-    } finally {
-      // Whatever happened, the line goes back (also when this scope is cancelled).
-      await CancellationScope.nonCancellable(() => db.releaseLine({ campaignId, leaseId }));
+    const { origination_caller_id_number: _callerId, ...vars } = attemptVariables({
+      camp, member: reserved, memberId, workflowId, attempt: attemptNo, uuid, comm, callerId: '', typeName,
+    });
+    void _callerId;
+    currentUuid = uuid;
+    result = null;
+    setPhase('dialing');
+    const placed = await db.placeCall({
+      uuid, jobUuid, domain, campaignId, memberId, workflowId, attempt: attemptNo, number: comm.number,
+      limit: Math.min(camp.limit, maxResources(camp.resources)),
+      routes: routesFor(comm.number, camp.resources, () => Math.random()).map((r) => ({
+        destinationId: r.destination.uuid,
+        destinationLimit: r.destination.limit,
+        dialString: r.dialString,
+        callerId: callerIdFor(member!, r.destination, () => Math.random()),
+      })),
+      member: reserved, log, vars, timeoutSec: camp.originateTimeout,
+    });
+    if (!placed.placed) {
+      // Every line of this number's destinations is busy: the attempt never happened.
+      currentUuid = null;
+      await returnGrant(Date.now() + LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000));
+      continue;
     }
+    member = reserved;
+    seq += 1;
+    upsertSearchAttributes([{ key: SA.Attempt, value: attemptNo }]);
+    if (!placed.sent) {
+      result = { uuid, cause: placed.cause ?? 'NORMAL_TEMPORARY_FAILURE', answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job' };
+    }
+    setPhase('in-call');
+    const outcomeResult = await awaitResult(uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS);
 
     // ---- Apply the Webitel rules ----------------------------------------------------------
     const endTime = Date.now();
@@ -330,8 +370,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       steps: [...(log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
     };
     const waitingForStatusUntil = applied.decision.kind === 'await-status' ? applied.decision.deadline : null;
-    await db.finishAttempt({
-      uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil,
+    const readyAt = applied.decision.kind === 'retry' ? applied.decision.at : member.nextTryTime;
+    await db.endAttempt({
+      uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil, leaseId, readyAt,
       stats: {
         success: applied.decision.kind === 'end' && applied.decision.success,
         connected: outcomeResult.answered,
@@ -340,6 +381,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       },
     });
     currentUuid = null;
+    grant = null;
+    readyAtStored = readyAt;
 
     if (applied.decision.kind === 'end') {
       await announceEnd(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined);

@@ -55,7 +55,11 @@ export const statusUpdate = defineUpdate<{ status: 'OK'; info: 'success' }, [Sta
 /** §9.4 terminate: hangs up a live call with MANAGER_REQUEST and ends the member. */
 export const terminateUpdate = defineUpdate<{ _id: string; waitHangupCause?: string }, []>('terminate');
 
-export type MemberPhase = 'waiting' | 'dialing' | 'in-call' | 'awaiting-status' | 'ended';
+/** The campaign grants the member one line (a lease) for one attempt. Sent with signal-with-start,
+ *  so a member that was never dialled has no workflow until its first grant. */
+export const grantSignal = defineSignal<[{ leaseId: string }]>('grant');
+
+export type MemberPhase = 'waiting' | 'ready' | 'dialing' | 'in-call' | 'awaiting-status' | 'ended';
 export interface MemberInfo {
   phase: MemberPhase;
   member: MemberState;
@@ -70,3 +74,42 @@ export const NOT_WAITING_FOR_STATUS = 'Member is not waiting for a result status
 export const MEMBER_ALREADY_ENDED = 'Member already has an end cause';
 
 export type { CampaignRules, MemberState, StatusBody };
+
+// ---- Campaign workflow -----------------------------------------------------------------------
+
+export interface CampaignWorkflowInput {
+  domain: string;
+  campaignId: string;
+  /** Carried over continue-as-new. */
+  carried?: { leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName };
+}
+
+export interface Lease {
+  memberId: string;
+  /** After this (epoch ms) the campaign asks whether the lease is still held. */
+  deadline: number;
+}
+
+/** Spec §8.1 states. */
+export const CAMPAIGN_STATE = { Idle: 0, Work: 1, Sleep: 2, ProcessStop: 3, End: 4, Error: 5 } as const;
+export type CampaignStateName = keyof typeof CAMPAIGN_STATE;
+
+export function campaignWorkflowId(campaignId: string): string {
+  return `campaign-${campaignId}`;
+}
+
+/** Something changed (members added, configuration edited, start pressed): look again now. */
+export const wakeSignal = defineSignal<[]>('wake');
+/** §8.2 stop: no new calls; calls in progress finish; then End with QUEUE_STOP. */
+export const stopSignal = defineSignal<[]>('stop');
+/** A member gives its lease back (attempt over, or nothing to dial). Unknown lease ids are ignored. */
+export const releaseSignal = defineSignal<[{ leaseId: string }]>('release');
+
+export interface CampaignInfo {
+  state: CampaignStateName;
+  cause: string;
+  leases: number;
+  limit: number;
+  dialled: number;
+}
+export const campaignInfoQuery = defineQuery<CampaignInfo>('campaignInfo');

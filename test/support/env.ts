@@ -74,11 +74,11 @@ export async function historyFromFile(text: string): Promise<unknown> {
 }
 
 /** With RECORD_HISTORIES=1, saves a finished workflow's history as a replay fixture (test/replay). */
-export async function recordHistory(handle: { workflowId: string; fetchHistory(): Promise<unknown> }, name: string): Promise<void> {
+export async function recordHistory(handle: { workflowId: string; fetchHistory(): Promise<unknown> }, name: string, kind = 'member'): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
   const fs = await import('node:fs');
   const path = await import('node:path');
-  const dir = path.join(__dirname, '..', 'replay', 'member');
+  const dir = path.join(__dirname, '..', 'replay', kind);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${name}.json`), await historyToFile(await handle.fetchHistory()));
   fs.writeFileSync(

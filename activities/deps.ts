@@ -1,0 +1,12 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { EslClient } from '../esl';
+
+/** What the activities need from the worker process; injected so tests hand in real parts. */
+export interface ActivityDeps {
+  esl: Pick<EslClient, 'bgapi' | 'uuidExists' | 'uuidKill'>;
+  client: Client;
+  log: Logger;
+  /** Task queue member workflows are started on (the worker's own). */
+  taskQueue: string;
+}

@@ -1,0 +1,194 @@
+// Activities of the member workflow: Mongo reads and writes, the ESL commands, and giving the
+// campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
+import { buildOriginate, EslNotConnectedError } from '../esl';
+import { Attempt, Campaign, campaignRules, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
+import { LineLeases } from '../models/lines';
+import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
+import type { ActivityDeps } from './deps';
+import type { AttemptLogEntry, MemberActivities } from './types';
+
+type LogArray = (AttemptLogEntry & Record<string, unknown>)[];
+
+/** `_log` is newest-first (v3). Read-modify-write is safe: only the member's workflow writes it. */
+async function readLog(memberId: string): Promise<LogArray> {
+  const doc = await Member.findById(memberId, { _log: 1 }).lean<{ _log?: LogArray }>();
+  return doc?._log ?? [];
+}
+
+export function storedResult(
+  uuid: string,
+  r: { cause?: string | null; answered?: boolean | null; billsec?: number | null; duration?: number | null; source?: string | null } | null | undefined,
+): CallResult | null {
+  if (!r || !r.cause) return null;
+  return {
+    uuid, cause: r.cause, answered: !!r.answered, billsec: r.billsec ?? 0, answersec: 0, duration: r.duration ?? 0,
+    source: (r.source as CallResult['source']) ?? 'reconcile',
+  };
+}
+
+export function createMemberActivities({ esl, log, client }: ActivityDeps): MemberActivities {
+  /** Clears the member's claim and tells the campaign; the campaign ignores unknown lease ids. */
+  async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
+    await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+    await client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(releaseSignal, { leaseId }).catch((err: unknown) => {
+      // The campaign's lease sweep frees it anyway (checkLease sees _dispatch cleared).
+      log.warn({ campaignId, leaseId, err: String(err) }, 'release signal not delivered');
+    });
+  }
+
+  return {
+    async loadCampaign(campaignId) {
+      const doc = await Campaign.findById(campaignId).lean<CampaignDoc>();
+      return doc ? campaignRules(doc) : null;
+    },
+
+    async loadMember(memberId) {
+      const doc = await Member.findById(memberId).lean<MemberDoc>();
+      return doc ? memberState(doc) : null;
+    },
+
+    async placeCall(i) {
+      // 1. A destination line (idempotent per attempt uuid).
+      const line = await LineLeases.acquire(
+        i.campaignId,
+        i.uuid,
+        i.limit,
+        i.routes.map((r) => ({ uuid: r.destinationId, limit: r.destinationLimit })),
+      );
+      if (!line) return { placed: false };
+      const route = i.routes.find((r) => r.destinationId === line.destinationId)!;
+      // 2. The attempt record, before anything is sent.
+      await Attempt.updateOne(
+        { _id: i.uuid },
+        {
+          $setOnInsert: {
+            dialer: i.campaignId, domain: i.domain, member: i.memberId, workflowId: i.workflowId, attempt: i.attempt,
+            number: i.number, dialString: route.dialString, destinationId: route.destinationId, jobUuid: i.jobUuid,
+            createdOn: Date.now(),
+          },
+        },
+        { upsert: true },
+      );
+      const logArr = await readLog(i.memberId);
+      const entry = { ...i.log, destinationId: route.destinationId };
+      await Member.updateOne(
+        { _id: i.memberId },
+        {
+          $set: {
+            ...memberStateSet(i.member),
+            _lock: i.workflowId,
+            _lastSession: i.uuid,
+            _log: logArr.some((e) => e.session === i.uuid) ? logArr : [entry, ...logArr],
+          },
+        },
+      );
+      // 3. The originate — never twice: once marked sent, a retry does not resend.
+      const base = { placed: true as const, destinationId: route.destinationId, dialString: route.dialString };
+      const claimed = await Attempt.findOneAndUpdate({ _id: i.uuid, sentOn: null }, { $set: { sentOn: Date.now() } });
+      if (!claimed) return { ...base, sent: true };
+      const vars = { ...i.vars, origination_caller_id_number: route.callerId };
+      try {
+        await esl.bgapi(buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec }), i.jobUuid);
+        return { ...base, sent: true };
+      } catch (err) {
+        if (err instanceof EslNotConnectedError) {
+          // Certainly not sent: un-claim so that the retried activity sends it.
+          await Attempt.updateOne({ _id: i.uuid }, { $set: { sentOn: null } });
+          throw err;
+        }
+        // Timeout or connection lost mid-command: it may have been sent. Keep the claim; the
+        // workflow reconciles the attempt (uuid_exists / stored results).
+        log.warn({ uuid: i.uuid, err: String(err) }, 'originate outcome unknown; will reconcile');
+        return { ...base, sent: true };
+      }
+    },
+
+    async checkCall(uuid) {
+      const doc = await Attempt.findById(uuid, { result: 1 }).lean<{ result?: Parameters<typeof storedResult>[1] }>();
+      const stored = storedResult(uuid, doc?.result);
+      if (stored) return { exists: false, result: stored };
+      return { exists: await esl.uuidExists(uuid), result: null };
+    },
+
+    async hangup({ uuid, cause }) {
+      await esl.uuidKill(uuid, cause);
+    },
+
+    async endAttempt(i) {
+      // The first source to report a result wins; an engine-made outcome is stored if none did.
+      const r = i.result;
+      await Attempt.updateOne(
+        { _id: i.uuid, result: null },
+        { $set: { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() } } },
+      );
+      const logArr = await readLog(i.memberId);
+      await Member.updateOne(
+        { _id: i.memberId },
+        {
+          $set: {
+            ...memberStateSet(i.member),
+            _lock: null,
+            _log: [i.log as LogArray[number], ...logArr.filter((e) => e.session !== i.uuid)],
+            _waitingForResultStatus: i.waitingForStatusUntil,
+            _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
+          },
+        },
+      );
+      // Campaign counters (§11.1), counted once per attempt even if this activity is retried.
+      const first = await Attempt.findOneAndUpdate({ _id: i.uuid, counted: { $ne: true } }, { $set: { counted: true } });
+      if (first) {
+        await Campaign.updateOne(
+          { _id: i.campaignId },
+          {
+            $inc: {
+              'stats.callCount': 1,
+              'stats.successCall': i.stats.success ? 1 : 0,
+              'stats.errorCall': i.stats.ended && !i.stats.success ? 1 : 0,
+              'stats.connectedCall': i.stats.connected ? 1 : 0,
+              'stats.bridgedCall': i.stats.bridged ? 1 : 0,
+            },
+          },
+        );
+      }
+      await LineLeases.release(i.campaignId, i.uuid);
+      await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
+    },
+
+    async saveMember({ memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step }) {
+      const set: Record<string, unknown> = { ...memberStateSet(member) };
+      if (waitingForStatusUntil !== undefined) {
+        set._waitingForResultStatus = waitingForStatusUntil;
+        set._waitingForResultStatusCb = waitingForStatusUntil ? 1 : null;
+      }
+      if (readyAt !== undefined) set._readyAt = readyAt;
+      if (callback || step) {
+        const logArr = await readLog(memberId);
+        if (logArr.length > 0) {
+          const newest = { ...logArr[0] };
+          if (callback) newest.callback = callback;
+          if (step) newest.steps = [...(newest.steps ?? []), { time: Date.now(), data: step }];
+          set._log = [newest, ...logArr.slice(1)];
+        }
+      }
+      await Member.updateOne({ _id: memberId }, { $set: set });
+      if (wakeCampaign) {
+        await client.workflow.getHandle(campaignWorkflowId(wakeCampaign)).signal(wakeSignal).catch((err: unknown) => {
+          log.warn({ campaignId: wakeCampaign, err: String(err) }, 'wake signal not delivered; the campaign re-checks on its own');
+        });
+      }
+    },
+
+    async releaseGrant({ campaignId, memberId, leaseId, readyAt }) {
+      await giveBack(campaignId, memberId, leaseId, readyAt);
+    },
+
+    async memberEnded({ eventId, domain, campaignId, memberId, event }) {
+      const res = await MemberEnd.updateOne(
+        { _id: eventId },
+        { $setOnInsert: { domain, dialer: campaignId, member: memberId, event, createdOn: Date.now() } },
+        { upsert: true },
+      );
+      if (res.upsertedCount > 0) log.info({ event }, 'engine::dialer_member_end');
+    },
+  };
+}

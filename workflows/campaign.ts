@@ -1,0 +1,157 @@
+// One workflow per campaign (spec §8): its state (Work, Sleep, ProcessStop, End), the calendar, and
+// dispatch — it holds at most min(limit, lines) leases and grants them to ready members in the
+// campaign's order. The ready queue itself lives in Mongo, so a campaign of a million members costs
+// this workflow no more than one of a thousand; members that were never dialled have no workflow.
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CampaignActivities, MemberActivities } from '../activities/types';
+import { boundaries, calendarState, maxResources, type CampaignRules } from '../rules';
+import {
+  CAMPAIGN_STATE,
+  campaignInfoQuery,
+  releaseSignal,
+  stopSignal,
+  wakeSignal,
+  type CampaignStateName,
+  type CampaignWorkflowInput,
+  type Lease,
+} from './messages';
+
+const acts = proxyActivities<CampaignActivities & Pick<MemberActivities, 'loadCampaign'>>({
+  startToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+
+/** Most members claimed per activity call (one Mongo findOneAndUpdate each). */
+const CLAIM_BATCH = 50;
+/** A lease not given back by then is checked (ring + a long call; extended while the member lives). */
+const LEASE_TTL_MS = 10 * 60_000;
+/** Re-check even without a wake-up (members fed by the API, eternal queues). */
+const IDLE_RECHECK_MS = 60_000;
+const ETERNAL_RECHECK_MS = 5_000;
+
+export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ state: CampaignStateName; cause: string }> {
+  const { campaignId, domain } = input;
+  const leases = new Map<string, Lease>(Object.entries(input.carried?.leases ?? {}));
+  let stopping = input.carried?.stopping ?? false;
+  let dialled = input.carried?.dialled ?? 0;
+  let state: CampaignStateName = input.carried?.state ?? 'Idle';
+  let cause = 'INIT';
+  let limit = 0;
+  let wake = false;
+
+  setHandler(wakeSignal, () => {
+    wake = true;
+  });
+  setHandler(stopSignal, () => {
+    stopping = true;
+    wake = true;
+  });
+  setHandler(releaseSignal, ({ leaseId }) => {
+    if (leases.delete(leaseId)) wake = true;
+  });
+  setHandler(campaignInfoQuery, () => ({ state, cause, leases: leases.size, limit, dialled }));
+
+  async function enter(next: CampaignStateName, nextCause: string, action: string): Promise<void> {
+    if (state === next && cause === nextCause) return;
+    state = next;
+    cause = nextCause;
+    await acts.setCampaignState({
+      campaignId,
+      state: CAMPAIGN_STATE[next],
+      cause: nextCause,
+      // §8.2: `active` means "should be running" — true while working or sleeping.
+      active: next === 'Work' || next === 'Sleep',
+      action,
+    });
+  }
+
+  /** Waits until `ms` passes, something wakes the campaign, or the earliest lease deadline. */
+  async function pause(ms: number, summary: string): Promise<void> {
+    const earliest = Math.min(...[...leases.values()].map((l) => l.deadline), Date.now() + ms);
+    await condition(() => wake, Math.max(earliest - Date.now(), 1), { summary });
+    await sweepLeases();
+  }
+
+  /** Leases past their deadline: freed if their member no longer holds them, else extended. */
+  async function sweepLeases(): Promise<void> {
+    const now = Date.now();
+    for (const [leaseId, lease] of [...leases]) {
+      if (lease.deadline > now) continue;
+      const { held } = await acts.checkLease({ campaignId, memberId: lease.memberId, leaseId });
+      if (!held) leases.delete(leaseId);
+      else if (leases.has(leaseId)) lease.deadline = Date.now() + LEASE_TTL_MS;
+    }
+  }
+
+  async function drainAndEnd(endCause: string, action: string): Promise<{ state: CampaignStateName; cause: string }> {
+    // Calls in progress finish; their members give the leases back.
+    while (leases.size > 0) {
+      wake = false;
+      await pause(IDLE_RECHECK_MS, `${endCause}: waiting for ${leases.size} call(s) to finish`);
+    }
+    await enter('End', endCause, action);
+    await condition(allHandlersFinished);
+    return { state, cause };
+  }
+
+  for (;;) {
+    // Cleared before looking, so a wake-up that arrives while we look is not lost.
+    wake = false;
+    const camp: CampaignRules | null = await acts.loadCampaign(campaignId);
+    if (!camp) return { state: 'End', cause: 'NOT_FOUND' };
+    if (stopping) {
+      await enter('ProcessStop', 'QUEUE_STOP', 'Stop');
+      return drainAndEnd('QUEUE_STOP', 'Stop');
+    }
+    const now = Date.now();
+    const cal = calendarState(camp.calendar, now);
+    if (cal === 'expired') {
+      await enter('ProcessStop', 'QUEUE_EXPIRE', 'Expired');
+      return drainAndEnd('QUEUE_EXPIRE', 'Expired');
+    }
+    if (cal !== 'working') {
+      // §8.3: sleep outside working hours (calls in progress finish), wake when the calendar opens.
+      await enter('Sleep', 'QUEUE_SLEEP', 'Sleeping');
+      const opens = boundaries(camp, now, 370).find((t) => calendarState(camp.calendar, t) === 'working');
+      await pause((opens ?? now + 24 * 3600_000) - now, 'outside working hours');
+      continue;
+    }
+    await enter('Work', 'QUEUE_HUNTING', 'Start');
+
+    limit = Math.min(camp.limit, maxResources(camp.resources));
+    const free = limit - leases.size;
+    let nextReadyAt: number | null = null;
+    if (free > 0) {
+      const leaseIds = Array.from({ length: Math.min(free, CLAIM_BATCH) }, () => uuid4());
+      const res = await acts.claimAndGrant({
+        campaignId, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
+      });
+      const deadline = Date.now() + LEASE_TTL_MS;
+      for (const g of res.granted) leases.set(g.leaseId, { memberId: g.memberId, deadline });
+      dialled += res.granted.length;
+      if (res.granted.length === leaseIds.length) continue; // maybe more ready members
+      nextReadyAt = res.nextReadyAt;
+      if (res.openMembers === 0 && !camp.eternalQueue) {
+        // §8.2/§8.4: nothing left to call.
+        return drainAndEnd(dialled === 0 ? 'NOT_FOUND_MEMBER' : 'QUEUE_COMPLETE', 'Complete');
+      }
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof campaignWorkflow>({
+        campaignId, domain, carried: { leases: Object.fromEntries(leases), stopping, dialled, state },
+      });
+    }
+    const recheck = camp.eternalQueue ? ETERNAL_RECHECK_MS : IDLE_RECHECK_MS;
+    const until = Math.min(nextReadyAt ?? Infinity, Date.now() + recheck);
+    await pause(until - Date.now(), free > 0 ? 'no member ready' : `all ${limit} line(s) busy`);
+  }
+}

@@ -46,7 +46,7 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
     namespace,
     taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: { ...createActivities({ esl, log }), ...createWebhookActivities({ log }) },
+    activities: { ...createActivities({ esl, log, client, taskQueue }), ...createWebhookActivities({ log }) },
     shutdownGraceTime: '30 seconds',
   });
 

@@ -1,3 +1,4 @@
 // The workflow bundle entry: every workflow type the worker serves.
 export { memberWorkflow } from './member';
 export { campaignWorkflow } from './campaign';
+export { webhookDispatcherWorkflow, deliverMemberEndWorkflow } from './webhook';

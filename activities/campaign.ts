@@ -73,7 +73,11 @@ export function createCampaignActivities({ client, taskQueue }: ActivityDeps): C
     },
 
     async setCampaignState({ campaignId, state, cause, active, action }) {
-      const doc = await Campaign.findOneAndUpdate({ _id: campaignId }, { $set: { state, _cause: cause, active } }).lean<{ domain: string }>();
+      // Only a real change is recorded: the API already wrote the state it set itself (start/stop).
+      const doc = await Campaign.findOneAndUpdate(
+        { _id: campaignId, $or: [{ state: { $ne: state } }, { _cause: { $ne: cause } }] },
+        { $set: { state, _cause: cause, active } },
+      ).lean<{ domain: string }>();
       if (doc) await addHistory({ dialer: campaignId, domain: doc.domain, action: cause, value: action });
     },
   };

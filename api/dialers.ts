@@ -8,6 +8,7 @@ import { calendarState } from '../rules';
 import { Campaign, campaignRules, Member, type CampaignDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory, History } from '../models/history';
+import { stopCampaignWorkflow } from '../lib/members';
 import { authOf, domainFilter, domainOf } from './auth';
 import type { RouteDeps } from './deps';
 import { parseJsonParam, pageParams, sanitizeFilter, sanitizeProjection, sanitizeSort } from './filters';
@@ -112,7 +113,9 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     const doc = await findDialer(ctx);
     const id = String(doc._id);
     // Stop its member workflows first, so none dials a member that is being deleted.
-    await terminateCampaignWorkflows(deps.client, id, 'dialer deleted through the API');
+    await terminateCampaignWorkflows(deps.client, id, 'dialer deleted through the API', async function* () {
+      for await (const m of Member.find({ dialer: id, _endCause: null }, { _id: 1 }).lean().cursor()) yield String((m as { _id: unknown })._id);
+    });
     const members = await Member.deleteMany({ dialer: id, domain: doc.domain });
     await History.deleteMany({ dialer: id });
     await mongoose.connection.collection('dialer_lines').deleteOne({ _id: id as unknown as mongoose.mongo.BSON.ObjectId });
@@ -133,6 +136,8 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
       const next = { state: 3, _cause: 'QUEUE_STOP', active: false };
       await Campaign.updateOne({ _id: doc._id }, { $set: { ...next, 'stats.stopOn': Date.now() } });
       await addHistory({ dialer: String(doc._id), domain: doc.domain, action: 'QUEUE_STOP', value: 'Stop', user });
+      // §8.2: the running campaign stops granting lines; calls in progress finish.
+      await stopCampaignWorkflow(deps.client, String(doc._id));
       ctx.body = { status: 'OK', data: next };
       return;
     }

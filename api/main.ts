@@ -6,10 +6,11 @@ import { config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createApp } from './app';
 import { ensureWebhookDispatcher } from './routes-extra';
+import { connectMongo } from '../lib/db';
 
 async function main(): Promise<void> {
   const log = createLogger('api');
-  await mongoose.connect(config.mongodbUri);
+  await connectMongo();
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const app = createApp({ client, log, taskQueue: config.temporal.taskQueue });

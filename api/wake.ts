@@ -1,11 +1,8 @@
-// Starting a campaign's members: one member workflow per member without an end cause, started
-// idempotently (USE_EXISTING), a bounded number at a time. A later issue replaces this with a
-// campaign dispatcher workflow; everything the API does to "start/wake" a campaign goes through
-// wakeCampaign so that swap touches one function.
+// Starting and waking a campaign: everything the API does to "start/wake" a campaign goes through
+// wakeCampaign, which signals-with-start the campaign workflow (workflows/campaign.ts).
 import type { Client } from '@temporalio/client';
-import { startMemberWorkflow } from '../lib/members';
+import { wakeCampaignWorkflow } from '../lib/members';
 import type { Logger } from '../lib/logger';
-import { Member } from '../models';
 
 export interface WakeResult {
   started: number;
@@ -30,31 +27,17 @@ export async function mapLimit<T>(items: AsyncIterable<T> | Iterable<T>, limit: 
   if (firstError) throw firstError;
 }
 
-/** Starts (or leaves running) the workflow of every member of the campaign with `_endCause: null`. */
+/** Starts the campaign's workflow, or wakes it if it runs (members added, configuration edited). The
+ *  campaign grants its members lines in order; members never dialled have no workflow of their own. */
 export async function wakeCampaign(
   client: Client,
   campaign: { _id: unknown; domain: string },
-  opts: { log?: Logger; concurrency?: number; taskQueue?: string; memberIds?: string[] } = {},
+  opts: { log?: Logger; taskQueue?: string } = {},
 ): Promise<WakeResult> {
   const campaignId = String(campaign._id);
-  const result: WakeResult = { started: 0, failed: 0 };
-  const ids: AsyncIterable<string> | Iterable<string> = opts.memberIds ?? idsOf(campaignId);
-  await mapLimit(ids, opts.concurrency ?? 20, async (memberId) => {
-    try {
-      await startMemberWorkflow(client, { domain: campaign.domain, campaignId, memberId }, opts.taskQueue);
-      result.started += 1;
-    } catch (err) {
-      result.failed += 1;
-      opts.log?.warn({ err: String(err), campaignId, memberId }, 'could not start member workflow');
-    }
-  });
-  opts.log?.info({ campaignId, ...result }, 'campaign woken');
-  return result;
-}
-
-async function* idsOf(campaignId: string): AsyncIterable<string> {
-  const cursor = Member.find({ dialer: campaignId, _endCause: null }, { _id: 1 }).lean().cursor({ batchSize: 1000 });
-  for await (const doc of cursor) yield String((doc as { _id: unknown })._id);
+  await wakeCampaignWorkflow(client, { domain: campaign.domain, campaignId }, opts.taskQueue);
+  opts.log?.info({ campaignId }, 'campaign woken');
+  return { started: 1, failed: 0 };
 }
 
 /**
@@ -90,14 +73,9 @@ export class Waker {
     this.running.set(id, run);
   }
 
-  /** Starts the workflows of just these members (new members of a running campaign), in the background. */
-  wakeMembers(campaign: { _id: unknown; domain: string }, memberIds: string[]): void {
-    const key = `${String(campaign._id)}:${memberIds[0] ?? ''}:${memberIds.length}:${Math.random()}`;
-    const run = wakeCampaign(this.client, campaign, { log: this.log, taskQueue: this.taskQueue, memberIds })
-      .then(() => undefined)
-      .catch((err: unknown) => this.log.error({ err: String(err), campaignId: String(campaign._id) }, 'member wake-up failed'))
-      .finally(() => this.running.delete(key));
-    this.running.set(key, run);
+  /** New members of a running campaign: the campaign picks them up from Mongo once woken. */
+  wakeMembers(campaign: { _id: unknown; domain: string }, _memberIds: string[]): void {
+    this.wake(campaign);
   }
 
   async drain(): Promise<void> {

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import mongoose from 'mongoose';
+import { connectMongo } from './db';
 import { createActivities } from '../activities';
 import { createWebhookActivities } from '../activities/webhooks';
 import { EslClient } from '../esl';
@@ -29,7 +29,7 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
   const address = o.temporalAddress ?? config.temporal.address;
   const namespace = o.namespace ?? config.temporal.namespace;
   const taskQueue = o.taskQueue ?? config.temporal.taskQueue;
-  if (mongoose.connection.readyState !== 1) await mongoose.connect(o.mongodbUri ?? config.mongodbUri);
+  await connectMongo(o.mongodbUri);
 
   const esl = new EslClient({ ...(o.esl ?? config.esl), logger: log });
   esl.start();

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import mongoose from 'mongoose';
+import { connectMongo } from '../lib/db';
 import pino from 'pino';
 import { createApp, type DialerApi } from '../api/app';
 import { createCredential } from '../models/credential';
@@ -50,7 +51,7 @@ export interface ApiHarness {
 export async function startApi(db: string, opts: { updateTimeoutMs?: number; maxJsonBytes?: number; webhookDispatcher?: WebhookDispatcherInput } = {}): Promise<ApiHarness> {
   const uri = databaseUri(db);
   const address = requireEnv('TEMPORAL_ADDRESS');
-  if (mongoose.connection.readyState !== 1) await mongoose.connect(uri, { serverSelectionTimeoutMS: 15_000 });
+  await connectMongo(uri);
   await mongoose.connection.db!.dropDatabase();
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' });

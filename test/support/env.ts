@@ -2,6 +2,7 @@
 // database, one workflow bundle per process, and campaign/member fixtures.
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
+import { connectMongo } from '../../lib/db';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Campaign, Member } from '../../models';
@@ -17,7 +18,7 @@ export function requireEnv(name: string): string {
 export async function connectTestDb(name: string): Promise<void> {
   const base = new URL(requireEnv('MONGODB_URI'));
   base.pathname = `/${name}`;
-  await mongoose.connect(base.toString(), { serverSelectionTimeoutMS: 10_000 });
+  await connectMongo(base.toString());
   await mongoose.connection.db!.dropDatabase();
 }
 

@@ -1,0 +1,113 @@
+// The thin slice end to end on the real stack: a campaign stored through Mongoose, three members
+// POSTed to the REST API with ?autoRun=true (the seed example's body shape), the campaign workflow
+// granting them lines, each member workflow originating one call through the ESL client to the
+// FreeSWITCH simulator, and the outcome stored on the member documents. Temporal is the dev server
+// that `npm test` started, so the member workflows are also checked in its visibility store.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDialerWorker } from '../lib/dialer-worker';
+import { Attempt, Campaign, Member, type MemberDoc } from '../models';
+import { startSimulator, type Simulator } from '../simulator';
+import { memberWorkflowId } from '../workflows/messages';
+import { startApi, type ApiHarness, type Cred } from './api-support';
+import { waitFor, workflowBundle } from './support/env';
+
+let api: ApiHarness;
+let sim: Simulator;
+let dialer: Awaited<ReturnType<typeof createDialerWorker>>;
+let running: Promise<void>;
+let cred: Cred;
+
+before(async () => {
+  api = await startApi('e2e_thin_slice');
+  sim = await startSimulator({
+    port: 0,
+    rules: { default: { type: 'answer', ringSec: 0.2, talkSec: 2 }, rules: [{ prefix: '0999', outcome: { type: 'busy' } }] },
+  });
+  dialer = await createDialerWorker({
+    temporalAddress: process.env.TEMPORAL_ADDRESS,
+    taskQueue: api.taskQueue,
+    esl: { host: '127.0.0.1', port: sim.eslPort, password: sim.password },
+    workflowBundle: await workflowBundle(),
+  });
+  running = dialer.worker.run();
+  cred = await api.credential('demo.local');
+});
+
+after(async () => {
+  dialer?.worker.shutdown();
+  await running;
+  await dialer?.close();
+  await sim?.stop();
+  await api?.close();
+});
+
+test('three members POSTed with autoRun are each called once and their results stored', { timeout: 90_000 }, async () => {
+  const campaign = await Campaign.create({
+    domain: 'demo.local',
+    name: 'Thin slice',
+    type: 'Voice Broadcasting',
+    parameters: { limit: 10, maxTryCount: 2, intervalTryCount: 600, originateTimeout: 10 },
+    resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 5, callerIdNumber: '15550001' }] }],
+  });
+  const id = String(campaign._id);
+  const numbers = [['3434534534531', '0999988881'], ['3434534534532', '0999988882'], ['3434534534533', '0999988883']];
+  const memberIds: string[] = [];
+  for (const [i, [best, other]] of numbers.entries()) {
+    // The seed example's body, verbatim in shape (help page, spec §9.3).
+    const res = await api.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, {
+      cred,
+      body: {
+        name: `Customer ${i + 1}`, priority: 0, timezone: '',
+        variables: { debt: 20000, language: 'en', productID: `P-${i + 1}` },
+        communications: [{ number: other, priority: 1 }, { number: best, priority: 2 }],
+      },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    memberIds.push(String(res.body.data.insertedIds[0]));
+  }
+
+  const docs = await waitFor('three members ended', async () => {
+    const d = await Member.find({ dialer: id, _endCause: { $ne: null } }).lean<MemberDoc[]>();
+    return d.length === 3 ? d : null;
+  }, 60_000);
+
+  // What the simulator saw: one call per member, to its priority-2 number, with our variables.
+  const calls = sim.calls().filter((c) => c.channelVars.dlr_queue === id);
+  assert.equal(calls.length, 3);
+  assert.deepEqual(calls.map((c) => c.destination).sort(), numbers.map(([best]) => best).sort());
+  assert.deepEqual(calls.map((c) => c.channelVars.dlr_member_id).sort(), [...memberIds].sort());
+  for (const c of calls) {
+    assert.equal(c.gateway, 'gw1');
+    assert.match(c.originationUuid ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(c.channelVars.ignore_early_media, 'true');
+    assert.equal(c.channelVars.origination_caller_id_number, '15550001');
+    const attempt = await Attempt.findById(c.originationUuid).lean<{ member: string; result: { cause: string } }>();
+    assert.equal(attempt?.member, c.channelVars.dlr_member_id, 'the attempt was recorded under its origination_uuid');
+  }
+
+  // What Mongo holds: the hangup cause and talk time of the call on each member document.
+  for (const d of docs) {
+    assert.equal(d._endCause, 'NORMAL_CLEARING');
+    assert.equal(d._probeCount, 1);
+    const [last] = d._log as { cause: string; talkSec: number; callNumber: string; session: string }[];
+    assert.equal(last.cause, 'NORMAL_CLEARING');
+    assert.equal(last.talkSec, sim.call(last.session)?.billsec);
+    assert.ok(last.talkSec >= 1, 'billsec recorded');
+  }
+
+  // The member workflows carry readable IDs and the CampaignId search attribute (Web UI filter).
+  const listed = await waitFor('visibility to list the member workflows', async () => {
+    const ids: string[] = [];
+    for await (const wf of api.client.workflow.list({ query: `CampaignId = "${id}" AND WorkflowType = "memberWorkflow"` })) ids.push(wf.workflowId);
+    return ids.length === 3 ? ids : null;
+  }, 30_000);
+  assert.deepEqual(listed.sort(), memberIds.map((m) => memberWorkflowId(id, m)).sort());
+  // The campaign completes, its counters equal what happened.
+  const c = await waitFor('campaign to complete', async () => {
+    const doc = await Campaign.findById(id).lean<{ state: number; _cause: string; stats: { callCount: number; successCall: number; active: number } }>();
+    return doc?._cause === 'QUEUE_COMPLETE' ? doc : null;
+  });
+  assert.equal(c.state, 4);
+  assert.deepEqual([c.stats.callCount, c.stats.successCall, c.stats.active], [3, 3, 0]);
+});

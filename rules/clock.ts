@@ -75,3 +75,11 @@ export function boundaries(camp: CampaignRules, from: number, days: number): num
   }
   return out.sort((a, b) => a - b);
 }
+
+/** The next moment (≥ now) the calendar is working, or null if it never will be again. */
+export function calendarOpensAt(camp: CampaignRules, now: number): number | null {
+  if (calendarState(camp.calendar, now) === 'working') return now;
+  const start = camp.calendar.startDate && camp.calendar.startDate > now ? [camp.calendar.startDate] : [];
+  const candidates = [...start, ...boundaries(camp, now, 370)].sort((a, b) => a - b);
+  return candidates.find((t) => calendarState(camp.calendar, t) === 'working') ?? null;
+}

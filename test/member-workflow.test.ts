@@ -3,74 +3,36 @@
 // through the real ESL client. Each test is a scenario of spec §6 driven end to end.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import mongoose from 'mongoose';
-import pino from 'pino';
-import { createActivities } from '../activities';
-import { EslClient } from '../esl';
-import { routeCallResults } from '../lib/call-results';
-import { wakeCampaignWorkflow } from '../lib/members';
 import { Attempt, Campaign, Member, MemberEnd, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
-import { startSimulator, type Simulator } from '../simulator';
-import { campaignWorkflowId, memberInfoQuery, memberWorkflowId, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
-import { connectTestDb, createCampaign, createMember, recordHistory, registerSearchAttributes, requireEnv, waitFor, workflowBundle } from './support/env';
+import { campaignWorkflowId, memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
+import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
+import { closed, startStack, type Stack } from './support/stack';
 
-const TASK_QUEUE = 'member-workflow-test';
-const log = pino({ level: 'silent' });
-let env: TestWorkflowEnvironment;
-let sim: Simulator;
-let esl: EslClient;
-let worker: Worker;
-let running: Promise<void>;
+let stack: Stack;
+let env: Stack['env'];
+let sim: Stack['sim'];
 
 before(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: requireEnv('TEMPORAL_TEST_SERVER_PATH') } },
+  stack = await startStack('member_workflow_test', {
+    rules: [
+      { prefix: '1000', outcome: { type: 'busy', ringSec: 0 } },
+      { prefix: '2000', outcome: { type: 'answer', ringSec: 0, talkSec: 1 } },
+      { prefix: '3000', outcome: { type: 'unallocated', ringSec: 0 } },
+      { prefix: '4000', outcome: { type: 'temp_failure', ringSec: 0 } },
+      { prefix: '5000', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+    ],
   });
-  await registerSearchAttributes(env.connection);
-  await connectTestDb('member_workflow_test');
-  sim = await startSimulator({
-    port: 0,
-    controlPort: null,
-    rules: {
-      rules: [
-        { prefix: '1000', outcome: { type: 'busy', ringSec: 0 } },
-        { prefix: '2000', outcome: { type: 'answer', ringSec: 0, talkSec: 1 } },
-        { prefix: '3000', outcome: { type: 'unallocated', ringSec: 0 } },
-        { prefix: '4000', outcome: { type: 'temp_failure', ringSec: 0 } },
-        { prefix: '5000', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
-      ],
-    },
-  });
-  esl = new EslClient({ host: '127.0.0.1', port: sim.eslPort, password: 'ClueCon' });
-  esl.start();
-  await esl.waitConnected(10_000);
-  routeCallResults(esl, env.client, log);
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ esl, log, client: env.client, taskQueue: TASK_QUEUE }),
-  });
-  running = worker.run();
+  ({ env, sim } = stack);
 });
 
-after(async () => {
-  worker?.shutdown();
-  await running;
-  await esl?.stop();
-  await sim?.stop();
-  await env?.teardown();
-  await mongoose.disconnect();
-});
+after(() => stack?.stop());
 
 /** Starts the member the real way: its campaign starts and grants it a line (signal-with-start). */
 async function start(campaignId: string, memberId: string): Promise<WorkflowHandle> {
-  await wakeCampaignWorkflow(env.client, { domain: 'test.local', campaignId }, TASK_QUEUE);
-  const h = env.client.workflow.getHandle(memberWorkflowId(campaignId, memberId));
+  await stack.startCampaign(campaignId);
+  const h = stack.memberHandle(campaignId, memberId);
   await waitFor('member workflow started by its campaign', async () => h.describe().then(() => true, () => false));
   return h;
 }
@@ -86,12 +48,7 @@ function callsTo(memberId: string) {
   return sim.calls().filter((c) => c.channelVars.dlr_member_id === memberId);
 }
 
-/** Waits for the member to end without h.result() alone: result() lets the test server skip time,
- *  which would race real calls in the simulator. Time is only skipped by explicit env.sleep(). */
-async function ended(h: WorkflowHandle): Promise<MemberWorkflowResult> {
-  await waitFor('member workflow to close', async () => (await h.describe()).status.name !== 'RUNNING');
-  return (await h.result()) as MemberWorkflowResult;
-}
+const ended = (h: WorkflowHandle) => closed<MemberWorkflowResult>(h);
 
 describe('member workflow (spec §6.2)', () => {
   test('busy, retry after intervalTryCount on the next number (rotation), answered → success', async () => {

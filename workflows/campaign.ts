@@ -12,7 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CampaignActivities, MemberActivities } from '../activities/types';
-import { boundaries, calendarState, maxResources, type CampaignRules } from '../rules';
+import { calendarOpensAt, calendarState, maxResources, type CampaignRules } from '../rules';
 import {
   CAMPAIGN_STATE,
   campaignInfoQuery,
@@ -120,8 +120,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     if (cal !== 'working') {
       // §8.3: sleep outside working hours (calls in progress finish), wake when the calendar opens.
       await enter('Sleep', 'QUEUE_SLEEP', 'Sleeping');
-      const opens = boundaries(camp, now, 370).find((t) => calendarState(camp.calendar, t) === 'working');
-      await pause((opens ?? now + 24 * 3600_000) - now, 'outside working hours');
+      const opens = calendarOpensAt(camp, now);
+      await pause((opens ?? now + 24 * 3600_000) - now, opens ? `outside working hours until ${new Date(opens).toISOString()}` : 'outside working hours');
       continue;
     }
     await enter('Work', 'QUEUE_HUNTING', 'Start');

@@ -1,0 +1,144 @@
+// The campaign workflow (spec §8, §5.4, §2.5) on the real stack: lines never exceed the limit,
+// members are dialled in the campaign's order, the calendar puts the campaign to sleep and wakes
+// it, stop lets calls finish, and a limit raised on a running campaign applies at once.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Campaign, Member, type MemberDoc } from '../models';
+import { History } from '../models/history';
+import { campaignInfoQuery, stopSignal, wakeSignal, type CampaignInfo } from '../workflows/messages';
+import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
+import { closed, startStack, type Stack } from './support/stack';
+
+let stack: Stack;
+
+before(async () => {
+  stack = await startStack('campaign_workflow_test', {
+    seed: 7,
+    rules: [
+      { prefix: '1', outcome: { type: 'busy', ringSec: 0 } },
+      { prefix: '2', outcome: { type: 'answer', ringSec: 0, talkSec: 0.3 } },
+      { prefix: '5', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+      {
+        prefix: '7',
+        outcome: {
+          type: 'mix',
+          choices: [
+            { weight: 2, outcome: { type: 'answer', ringSec: 0.2, talkSec: 0.5 } },
+            { weight: 1, outcome: { type: 'busy', ringSec: 0.1 } },
+            { weight: 1, outcome: { type: 'unallocated', ringSec: 0 } },
+            { weight: 1, outcome: { type: 'answer', ringSec: 0.1, talkSec: 1 } },
+          ],
+        },
+      },
+    ],
+  });
+});
+
+after(() => stack?.stop());
+
+function callsOf(campaignId: string) {
+  return stack.sim.calls().filter((c) => c.channelVars.dlr_queue === campaignId);
+}
+
+async function allEnded(campaignId: string, n: number) {
+  return waitFor(`${n} members ended`, async () => {
+    const docs = await Member.find({ dialer: campaignId, _endCause: { $ne: null } }).lean<MemberDoc[]>();
+    return docs.length === n ? docs : null;
+  }, 60_000);
+}
+
+/** Simultaneous channels of one campaign, from the simulator's own call records. */
+function peakOf(campaignId: string): number {
+  const edges = callsOf(campaignId).flatMap((c) =>
+    c.uuid ? [[Date.parse(c.startedAt), 1], [c.endedAt ? Date.parse(c.endedAt) : Infinity, -1]] : [],
+  ).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let peak = 0;
+  for (const [, d] of edges) peak = Math.max(peak, (now += d));
+  return peak;
+}
+
+describe('campaign workflow', () => {
+  test('never more calls than the limit under random outcomes; completes with exact stats', async () => {
+    const camp = await createCampaign({}, { limit: 3, maxTryCount: 1 });
+    const id = String(camp._id);
+    for (let i = 0; i < 12; i++) await createMember(id, [`70000${String(i).padStart(2, '0')}`]);
+    const h = await stack.startCampaign(id);
+    const docs = await allEnded(id, 12);
+    assert.deepEqual(await closed(h, 30_000), { state: 'End', cause: 'QUEUE_COMPLETE' });
+    assert.equal(peakOf(id), 3, 'the limit is reached and never exceeded');
+    const c = await Campaign.findById(id).lean<{ stats: { callCount: number; successCall: number; errorCall: number; active: number } }>();
+    const success = docs.filter((d) => d.callSuccessful).length;
+    assert.deepEqual(
+      [c!.stats.callCount, c!.stats.successCall, c!.stats.errorCall, c!.stats.active],
+      [12, success, 12 - success, 0],
+    );
+    await recordHistory(h, 'limit-random-outcomes', 'campaign');
+  });
+
+  test('next-tries-circuit: priority first; a retry that is due goes before fresh members (§5.4)', async () => {
+    const camp = await createCampaign({}, { limit: 1, maxTryCount: 2, intervalTryCount: 0 });
+    const id = String(camp._id);
+    for (const [n, p] of [['100001', 1], ['100002', 10], ['100003', 5]] as const) await createMember(id, [n], { priority: p });
+    await closed(await stack.startCampaign(id), 30_000);
+    assert.deepEqual(callsOf(id).map((c) => c.destination), ['100002', '100002', '100003', '100003', '100001', '100001']);
+  });
+
+  test('strict-circuit: the whole list is circled before retries (§5.4)', async () => {
+    const camp = await createCampaign({ membersStrategy: 'strict-circuit' }, { limit: 1, maxTryCount: 2, intervalTryCount: 0 });
+    const id = String(camp._id);
+    for (const [n, p] of [['100011', 1], ['100012', 10], ['100013', 5]] as const) await createMember(id, [n], { priority: p });
+    await closed(await stack.startCampaign(id), 30_000);
+    assert.deepEqual(callsOf(id).map((c) => c.destination), ['100012', '100013', '100011', '100012', '100013', '100011']);
+  });
+
+  test('outside the calendar the campaign sleeps, and wakes when it opens (§8.3)', async () => {
+    const startDate = (await stack.env.currentTimeMs()) + 3600_000;
+    const camp = await createCampaign({ calendar: { timeZone: 'Europe/Kyiv', startDate } });
+    const id = String(camp._id);
+    await createMember(id, ['200001']);
+    const h = await stack.startCampaign(id);
+    await waitFor('campaign asleep', async () => (await h.query(campaignInfoQuery)).state === 'Sleep');
+    assert.equal(callsOf(id).length, 0, 'no call before the calendar opens');
+    assert.equal((await Campaign.findById(id).lean<{ _cause: string }>())!._cause, 'QUEUE_SLEEP');
+    await stack.env.sleep('61m');
+    await waitFor('call after opening', async () => callsOf(id).length === 1);
+    assert.deepEqual(await closed(h), { state: 'End', cause: 'QUEUE_COMPLETE' });
+    const actions = (await History.find({ dialer: id }).sort({ createdOn: 1 }).lean()).map((x) => x.action);
+    assert.deepEqual(actions, ['QUEUE_SLEEP', 'QUEUE_HUNTING', 'QUEUE_COMPLETE']);
+  });
+
+  test('stop lets the call in progress finish, dials nobody else, then ends with QUEUE_STOP (§8.2)', async () => {
+    const camp = await createCampaign({}, { limit: 1 });
+    const id = String(camp._id);
+    await createMember(id, ['500001']);
+    const waiting = await createMember(id, ['500002'], { priority: -1 });
+    const h = await stack.startCampaign(id);
+    const live = await waitFor('answered call', async () => callsOf(id).find((c) => c.answeredAt));
+    await h.signal(stopSignal);
+    await waitFor('stopping', async () => (await h.query(campaignInfoQuery)).state === 'ProcessStop');
+    assert.equal(stack.sim.call(live.originationUuid!)?.state, 'answered', 'the live call is not killed');
+    assert.equal(callsOf(id).length, 1);
+    stack.sim.reset(); // the callee hangs up (reset also forgets the simulator's call records)
+    assert.deepEqual(await closed(h), { state: 'End', cause: 'QUEUE_STOP' });
+    assert.equal(callsOf(id).length, 0, 'nobody else was dialled after stop');
+    const untouched = await Member.findById(waiting._id).lean<MemberDoc>();
+    assert.equal(untouched!._probeCount, 0, 'a member not yet dialled is not charged an attempt');
+  });
+
+  test('raising the limit of a running campaign takes effect at once', async () => {
+    const camp = await createCampaign({}, { limit: 1 });
+    const id = String(camp._id);
+    for (let i = 0; i < 3; i++) await createMember(id, [`50001${i}`]);
+    const h = await stack.startCampaign(id);
+    await waitFor('first call', async () => callsOf(id).length === 1);
+    await Campaign.updateOne({ _id: id }, { $set: { 'parameters.limit': 3 } });
+    await h.signal(wakeSignal);
+    await waitFor('three live calls', async () => stack.sim.activeChannels() >= 3);
+    const info: CampaignInfo = await h.query(campaignInfoQuery);
+    assert.deepEqual([info.limit, info.leases], [3, 3]);
+    await h.signal(stopSignal);
+    stack.sim.reset();
+    await closed(h);
+  });
+});

@@ -4,14 +4,15 @@
 //   tsx scripts/credentials.ts list [--domain <name>]
 //   tsx scripts/credentials.ts revoke <key>
 // The secret is printed once (use it as X-Access-Token with X-Key = key); only its hash is stored.
-// Uses MONGODB_URI (lib/config.ts). Add --json for machine-readable output.
+// Uses MONGODB_URI (lib/config.ts). Add --json for machine-readable output, or --env (create) for
+// shell `export KEY=… SECRET=…`.
 import mongoose from 'mongoose';
-import { config } from '../lib/config';
+import { connectMongo } from '../lib/db';
 import { createCredential, Credential, revokeCredential } from '../models/credential';
 
 function usage(): never {
   console.error(
-    'usage:\n  credentials create (--domain <name> | --root) [--name <label>] [--json]\n  credentials list [--domain <name>] [--json]\n  credentials revoke <key>',
+    'usage:\n  credentials create (--domain <name> | --root) [--name <label>] [--json | --env]\n  credentials list [--domain <name>] [--json]\n  credentials revoke <key>',
   );
   process.exit(2);
 }
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   const [cmd, ...args] = process.argv.slice(2);
   if (!cmd || !['create', 'list', 'revoke'].includes(cmd)) usage();
   const json = args.includes('--json');
-  await mongoose.connect(config.mongodbUri, { serverSelectionTimeoutMS: 10_000 });
+  await connectMongo();
   try {
     if (cmd === 'create') {
       const domain = opt(args, '--domain');
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
       if (!!domain === root) usage();
       const c = await createCredential({ domain: root ? null : domain!, name: opt(args, '--name') });
       if (json) console.log(JSON.stringify(c));
+      // For `eval "$(… create --domain demo --env)"` in a shell (README quick start).
+      else if (args.includes('--env')) console.log(`export KEY=${c.key} SECRET=${c.secret}`);
       else {
         console.log(`key:    ${c.key}`);
         console.log(`secret: ${c.secret}`);

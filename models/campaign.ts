@@ -1,6 +1,6 @@
 // The campaign ("dialer") document, stored in the `dialer` collection with Webitel v3 field names
 // (spec §3), and its conversion to the CampaignRules snapshot the member workflow works on.
-import { model } from './model';
+import { model, plainVariables } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { DEFAULT_CAUSES, DIALER_TYPES, type CampaignRules } from '../rules';
 
@@ -155,11 +155,6 @@ export const campaignSchema = new Schema(
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
 export const Campaign = model('Campaign', campaignSchema);
 
-function plainVariables(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (v && typeof v === 'object') for (const [k, val] of Object.entries(v)) if (val !== null && val !== undefined) out[k] = String(val);
-  return out;
-}
 
 /** The snapshot the rules work on, with defaults filled in. */
 export function campaignRules(doc: CampaignDoc): CampaignRules {

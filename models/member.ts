@@ -1,6 +1,6 @@
 // The member document (collection `members`) with Webitel v3 field names (spec §5.1–§5.2, §5.8),
 // and its conversion to/from the MemberState the rules and the member workflow work on.
-import { model } from './model';
+import { model, plainVariables } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import type { MemberState, NumberState } from '../rules';
 
@@ -66,11 +66,6 @@ memberSchema.index({ domain: 1, dialer: 1 });
 export type MemberDoc = InferSchemaType<typeof memberSchema> & { _id: mongoose.Types.ObjectId };
 export const Member = model('Member', memberSchema);
 
-function plainVariables(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (v && typeof v === 'object') for (const [k, val] of Object.entries(v)) if (val !== null && val !== undefined) out[k] = String(val);
-  return out;
-}
 
 export function memberState(doc: MemberDoc): MemberState {
   return {

@@ -1,7 +1,7 @@
 // Every message the member workflow understands, in one module shared by the workflow, the worker's
 // ESL event router and the REST API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CampaignRules, MemberState, StatusBody } from '../rules';
+import type { CampaignRules, ClientPatch, MemberState, StatusBody } from '../rules';
 
 export const TASK_QUEUE_DEFAULT = 'dialer';
 
@@ -40,13 +40,7 @@ export const callResultSignal = defineSignal<[CallResult]>('callResult');
 export const rescheduleSignal = defineSignal<[{ at?: number }]>('reschedule');
 
 /** Client-owned fields changed through the API (§5.2: engine-owned number fields are kept). */
-export interface MemberPatch {
-  name?: string;
-  priority?: number;
-  expire?: number | null;
-  variables?: Record<string, string>;
-  communications?: { number: string; priority?: number; type?: string | null; description?: string | null }[];
-}
+export type MemberPatch = ClientPatch;
 export const memberChangedSignal = defineSignal<[MemberPatch]>('memberChanged');
 
 /** §6.5 result status. The validator rejects when the member is not waiting for one (→ HTTP 400). */

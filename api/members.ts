@@ -62,15 +62,6 @@ export async function afterImport(deps: RouteDeps, ctx: Context, dialer: Campaig
   else if (autoRun) await startDialer(deps, fresh, authOf(ctx).key);
 }
 
-/** Terminates the workflows of the given member ids (only when the campaign has any running). */
-export async function terminateMemberWorkflows(deps: RouteDeps, campaignId: string, memberIds: string[], reason: string): Promise<void> {
-  if (!memberIds.length) return;
-  if ((await runningMemberWorkflows(deps.client, campaignId)) === 0) return;
-  await mapLimit(memberIds, 20, async (m) => {
-    await terminateIfRunning(deps.client, memberWorkflowId(campaignId, m), reason);
-  });
-}
-
 /** Deletes the members matching a (sanitized) filter, unlocked ones only, in batches; returns counts. */
 export async function deleteMembers(deps: RouteDeps, dialer: CampaignDoc, filter: Record<string, unknown>): Promise<{ deleted: number; locked: number }> {
   const campaignId = String(dialer._id);

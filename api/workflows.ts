@@ -3,6 +3,7 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import { HttpError } from './http';
+import { memberWorkflowId } from '../workflows/messages';
 import { mapLimit } from './wake';
 
 export async function workflowRunning(client: Client, workflowId: string): Promise<boolean> {
@@ -28,18 +29,28 @@ export async function terminateIfRunning(client: Client, workflowId: string, rea
   }
 }
 
-/** Running member workflows of a campaign, by the CampaignId search attribute. */
+/** Running member workflows of a campaign, by the CampaignId search attribute; Infinity when the
+ *  visibility query is not available (search attribute missing), so callers terminate by id. */
 export async function runningMemberWorkflows(client: Client, campaignId: string): Promise<number> {
-  const { count } = await client.workflow.count(`CampaignId = "${campaignId}" AND ExecutionStatus = "Running"`);
-  return count;
+  try {
+    const { count } = await client.workflow.count(`CampaignId = "${campaignId}" AND ExecutionStatus = "Running"`);
+    return count;
+  } catch {
+    return Infinity;
+  }
 }
 
-/** Terminates every running member workflow of a campaign (visibility may lag a little). */
-export async function terminateCampaignWorkflows(client: Client, campaignId: string, reason: string): Promise<number> {
+/** Terminates every running member workflow of a campaign (visibility may lag a little). Without
+ *  visibility, terminates the workflows of the given fallback member ids. */
+export async function terminateCampaignWorkflows(client: Client, campaignId: string, reason: string, fallbackIds?: () => AsyncIterable<string>): Promise<number> {
   let n = 0;
-  const list = client.workflow.list({ query: `CampaignId = "${campaignId}" AND ExecutionStatus = "Running"` });
   async function* ids() {
-    for await (const wf of list) yield wf.workflowId;
+    try {
+      for await (const wf of client.workflow.list({ query: `CampaignId = "${campaignId}" AND ExecutionStatus = "Running"` })) yield wf.workflowId;
+    } catch (err) {
+      if (!fallbackIds) throw err;
+      for await (const m of fallbackIds()) yield memberWorkflowId(campaignId, m);
+    }
   }
   await mapLimit(ids(), 20, async (id) => {
     if (await terminateIfRunning(client, id, reason)) n += 1;

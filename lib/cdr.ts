@@ -1,0 +1,187 @@
+// The third call-result path (spec esl-protocol.md §7 point 4): FreeSWITCH's mod_json_cdr POSTs
+// every CDR to `POST /cdr?uuid=<uuid>`, independently of the event socket. A CDR of one of our
+// attempts (it carries dlr_workflow_id) is turned into a CallResult exactly as a
+// CHANNEL_HANGUP_COMPLETE is (resultFromHangup) and applied with settleAndSignal: first source
+// wins in Mongo, then the member workflow is signalled; later sources are ignored.
+//
+// It runs in the worker process (lib/dialer-worker.ts), not the API: every write of
+// `attempts.result` — BACKGROUND_JOB, hangup event, CDR, reconciliation — then goes through the
+// worker's single Mongo connection, so "first wins" holds even on FerretDB v1, which applies
+// concurrent updates of one document from different connections non-atomically
+// (lib/config.ts mongodbPoolSize). The attempt record itself is the CDR store: a CDR that arrives
+// for a settled attempt is a duplicate and is dropped.
+//
+// Answers: 200 when handled (settled, duplicate, or not a dialer call — FreeSWITCH must not
+// retry those); 400 for a body that is not a CDR; 503 when the result could not be stored (Mongo
+// down) so that mod_json_cdr retries (`retries`, `delay`) and finally keeps it in err-log-dir.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { EslEvent } from '../esl';
+import { Attempt } from '../models';
+import type { CallResult } from '../workflows/messages';
+import { resultFromHangup, settleAndSignal } from './call-results';
+
+export interface CdrStats {
+  received: number;
+  /** This CDR was the first result of its attempt. */
+  settled: number;
+  /** The attempt already had a result (event or job was first). */
+  duplicate: number;
+  /** Not a dialer call (no dlr_workflow_id) or not a CDR. */
+  ignored: number;
+  rejected: number;
+  /** Could not be stored (answered 503; mod_json_cdr retries). */
+  failed: number;
+}
+
+/** URL decoding that never throws (a stray `%` stays as it is). */
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  }
+}
+
+/**
+ * The JSON CDR out of a mod_json_cdr POST body, whatever its `encode` setting: `application/json`
+ * or `x-www-form-plaintext` (raw JSON), `x-www-form-urlencoded` (`cdr=<url-encoded JSON>`),
+ * `x-www-form-base64-encoded` (`cdr=<base64 JSON>`).
+ */
+export function parseCdrBody(contentType: string | undefined, body: string): Record<string, unknown> {
+  const ct = (contentType ?? '').toLowerCase();
+  let text = body.trim();
+  if (text.startsWith('cdr=')) {
+    const value = text.slice(4);
+    // base64 is sent as is (its `+` must not become a space), url-encoding with %XX only.
+    text = ct.includes('base64') ? Buffer.from(value, 'base64').toString('utf8') : decode(value);
+  } else if (ct.includes('base64')) {
+    text = Buffer.from(text, 'base64').toString('utf8');
+  }
+  const parsed: unknown = JSON.parse(text);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the CDR is not a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * A JSON CDR as the CHANNEL_HANGUP_COMPLETE it mirrors: `variable_*` headers from `variables`
+ * (values URL-decoded: mod_json_cdr's `encode-values` is on by default), Unique-ID from `?uuid=`
+ * or the variables, and the answer time from the callflow.
+ */
+export function cdrAsEvent(cdr: Record<string, unknown>, uuid?: string): EslEvent | null {
+  const vars = (cdr.variables ?? {}) as Record<string, unknown>;
+  if (typeof vars !== 'object' || vars === null) return null;
+  const ev: Record<string, string> = { 'Event-Name': 'CDR' };
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === null || v === undefined || typeof v === 'object') continue;
+    ev[`variable_${k}`] = decode(String(v));
+  }
+  const id = uuid || ev.variable_uuid || ev.variable_call_uuid;
+  if (!id) return null;
+  ev['Unique-ID'] = id;
+  const flow = Array.isArray(cdr.callflow) ? (cdr.callflow[0] as { times?: Record<string, unknown> } | undefined) : undefined;
+  const answered = flow?.times?.answered_time;
+  if (answered !== undefined) ev['Caller-Channel-Answered-Time'] = String(answered);
+  if (!ev.variable_hangup_cause) return null; // not a finished channel's CDR
+  return ev as EslEvent;
+}
+
+/** The call result a CDR carries, if it belongs to one of our attempts. */
+export function resultFromCdr(cdr: Record<string, unknown>, uuid?: string): { workflowId: string; result: CallResult } | null {
+  const ev = cdrAsEvent(cdr, uuid);
+  if (!ev) return null;
+  const found = resultFromHangup(ev);
+  return found ? { workflowId: found.workflowId, result: { ...found.result, source: 'cdr' } } : null;
+}
+
+export type CdrOutcome = 'settled' | 'duplicate' | 'ignored';
+
+/**
+ * Applies one CDR: settles its attempt first-wins and signals the workflow. Throws only when the
+ * result is not stored (so the caller answers 5xx and FreeSWITCH retries): a failed signal after
+ * a stored result is not an error — the workflow finds the stored result when it reconciles.
+ */
+export async function applyCdr(client: Client, log: Logger, cdr: Record<string, unknown>, uuid?: string): Promise<CdrOutcome> {
+  const found = resultFromCdr(cdr, uuid);
+  if (!found) return 'ignored';
+  try {
+    return (await settleAndSignal(client, found.workflowId, found.result, log)) ? 'settled' : 'duplicate';
+  } catch (err) {
+    const doc = await Attempt.findById(found.result.uuid, { result: 1 }).lean<{ result?: { source?: string } | null }>();
+    if (doc?.result) {
+      log.warn({ err: String(err), uuid: found.result.uuid }, 'CDR result stored, signal not delivered; the workflow will reconcile');
+      return doc.result.source === 'cdr' ? 'settled' : 'duplicate';
+    }
+    throw err;
+  }
+}
+
+export interface CdrServer {
+  /** e.g. http://127.0.0.1:10023/cdr — the URL to give mod_json_cdr (`url` param). */
+  url: string;
+  port: number;
+  stats(): CdrStats;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+/** `POST /cdr?uuid=…` (any path ending in /cdr) on host:port (0 = a free port). */
+export async function startCdrServer(o: { host: string; port: number; client: Client; log: Logger }): Promise<CdrServer> {
+  const stats: CdrStats = { received: 0, settled: 0, duplicate: 0, ignored: 0, rejected: 0, failed: 0 };
+  const send = (res: http.ServerResponse, status: number, body: object) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { ok: true, ...stats });
+    if (req.method !== 'POST' || !/\/cdr\/?$/.test(url.pathname)) return send(res, 404, { error: 'POST /cdr?uuid=<uuid>' });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) req.destroy();
+      else chunks.push(c);
+    });
+    req.on('end', () => {
+      stats.received++;
+      let cdr: Record<string, unknown>;
+      try {
+        cdr = parseCdrBody(req.headers['content-type'], Buffer.concat(chunks).toString('utf8'));
+      } catch (err) {
+        stats.rejected++;
+        return send(res, 400, { error: `not a JSON CDR: ${(err as Error).message}` });
+      }
+      applyCdr(o.client, o.log, cdr, url.searchParams.get('uuid') ?? undefined).then(
+        (outcome) => {
+          stats[outcome]++;
+          send(res, 200, { ok: true, outcome });
+        },
+        (err: unknown) => {
+          stats.failed++;
+          o.log.warn({ err: String(err), uuid: url.searchParams.get('uuid') }, 'CDR not stored; FreeSWITCH will retry');
+          send(res, 503, { error: 'result not stored, retry later' });
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${o.host}:${port}/cdr`,
+    port,
+    stats: () => ({ ...stats }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -3,6 +3,7 @@
 import { buildOriginate, EslNotConnectedError } from '../esl';
 import { Attempt, Campaign, campaignRules, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
+import { LOST_CALL } from '../rules';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
 import type { AttemptLogEntry, MemberActivities } from './types';
@@ -84,7 +85,8 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       );
       // 3. The originate — never twice: once marked sent, a retry does not resend.
       const base = { placed: true as const, destinationId: route.destinationId, dialString: route.dialString };
-      const claimed = await Attempt.findOneAndUpdate({ _id: i.uuid, sentOn: null }, { $set: { sentOn: Date.now() } });
+      // An attempt already settled (reconciled as lost while un-claimed) is never sent.
+      const claimed = await Attempt.findOneAndUpdate({ _id: i.uuid, sentOn: null, result: null }, { $set: { sentOn: Date.now() } });
       if (!claimed) return { ...base, sent: true };
       const vars = { ...i.vars, origination_caller_id_number: route.callerId };
       try {
@@ -103,11 +105,22 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       }
     },
 
-    async checkCall(uuid) {
-      const doc = await Attempt.findById(uuid, { result: 1 }).lean<{ result?: Parameters<typeof storedResult>[1] }>();
-      const stored = storedResult(uuid, doc?.result);
+    async checkCall(uuid, opts) {
+      const read = async () =>
+        storedResult(uuid, (await Attempt.findById(uuid, { result: 1 }).lean<{ result?: Parameters<typeof storedResult>[1] }>())?.result);
+      const stored = await read();
       if (stored) return { exists: false, result: stored };
-      return { exists: await esl.uuidExists(uuid), result: null };
+      const exists = await esl.uuidExists(uuid);
+      if (exists || !opts?.settleLost) return { exists, result: null };
+      // Gone with no result: LOST_CALL goes through the same first-wins settle as every source, so
+      // what the workflow applies is always the stored result (a CDR or event arriving now loses).
+      const lost: CallResult = { uuid, cause: LOST_CALL, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'reconcile' };
+      const won = await Attempt.findOneAndUpdate(
+        { _id: uuid, result: null },
+        { $set: { result: { cause: lost.cause, answered: false, billsec: 0, duration: 0, source: lost.source, settledOn: Date.now() } } },
+      );
+      if (won) return { exists: false, result: lost };
+      return { exists: false, result: (await read()) ?? lost };
     },
 
     async hangup({ uuid, cause }) {

@@ -95,8 +95,10 @@ export interface MemberActivities {
   loadCampaign(campaignId: string): Promise<CampaignRules | null>;
   loadMember(memberId: string): Promise<MemberState | null>;
   placeCall(i: PlaceCallInput): Promise<PlaceCallResult>;
-  /** Reconciliation: is the call still up, or has a result been stored for it meanwhile? */
-  checkCall(uuid: string): Promise<{ exists: boolean; result: CallResult | null }>;
+  /** Reconciliation: is the call still up, or has a result been stored for it meanwhile? With
+   *  settleLost, a call that is gone with no result is settled as LOST_CALL first-wins, and the
+   *  stored result (LOST_CALL, or whatever source won) is returned. */
+  checkCall(uuid: string, opts?: { settleLost?: boolean }): Promise<{ exists: boolean; result: CallResult | null }>;
   hangup(i: { uuid: string; cause: string }): Promise<void>;
   /** Stores the attempt's outcome, frees its line and gives the campaign lease back. */
   endAttempt(i: EndAttemptInput): Promise<void>;

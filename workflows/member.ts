@@ -437,8 +437,10 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
         waitMs = RESULT_GRACE_MS;
         continue;
       }
-      // Overdue: ask FreeSWITCH and the attempt store.
-      const check = await esl.checkCall(uuid);
+      // Overdue: ask FreeSWITCH and the attempt store. The re-check after the grace settles a
+      // call still gone as LOST_CALL in the store (first wins), so a result arriving now is not
+      // applied differently from what is stored.
+      const check = await esl.checkCall(uuid, goneOnce ? { settleLost: true } : undefined);
       if (result) return result;
       if (check.result) return check.result;
       if (!check.exists && !goneOnce) {

@@ -73,15 +73,19 @@ async function main(): Promise<void> {
     process.stderr.write(tty ? `\r${line}` : `${line}\n`);
   };
   const stream = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
-  stream.on('data', (chunk) => {
-    sent += chunk.length;
-    draw();
-  });
+  // Counts bytes as fetch pulls them (an async iterable body keeps back-pressure).
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of stream) {
+      sent += (chunk as Buffer).length;
+      draw();
+      yield chunk as Buffer;
+    }
+  }
   const res = await fetch(`${url}/api/v2/dialer/${dialer}/members/import?${params}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'text/csv', 'Content-Length': String(size), 'X-Key': key, 'X-Access-Token': secret },
+    headers: { 'Content-Type': 'text/csv', 'X-Key': key, 'X-Access-Token': secret },
     // A Node stream is an async iterable: fetch pulls from it (Readable.toWeb would buffer the whole file).
-    body: stream as unknown as RequestInit['body'],
+    body: counted() as unknown as RequestInit['body'],
     duplex: 'half',
   } as RequestInit & { duplex: 'half' });
   draw(true);

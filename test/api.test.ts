@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { Member, MemberEnd } from '../models';
 import { History } from '../models/history';
 import { revokeCredential } from '../models/credential';
-import { memberWorkflowId } from '../workflows/messages';
+import { campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
+import { startMemberWorkflow } from '../lib/members';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;
@@ -260,7 +261,7 @@ describe('dialers', () => {
     assert.deepEqual(Object.keys(p2.body.data[0]).sort(), ['_id', 'name']);
   });
 
-  test('state 1 starts (member workflows), state 3 stops, other states 400; history records them', async () => {
+  test('state 1 starts (campaign workflow), state 3 stops, other states 400; history records them', async () => {
     const d = await newDialer(acme);
     const empty = await h.req('PUT', `/api/v2/dialer/${d}/state/1`, { cred: acme });
     assert.equal(empty.status, 200);
@@ -270,9 +271,11 @@ describe('dialers', () => {
     assert.equal(start.status, 200);
     assert.deepEqual(start.body.data, { state: 1, _cause: 'QUEUE_HUNTING', active: true });
     await h.app.drain();
-    const desc = await h.client.workflow.getHandle(memberWorkflowId(d, m)).describe();
+    const desc = await h.client.workflow.getHandle(campaignWorkflowId(d)).describe();
     assert.equal(desc.status.name, 'RUNNING');
     assert.equal(desc.taskQueue, h.taskQueue);
+    // A member that has been dialled has its own workflow (started here directly: no worker runs).
+    await startMemberWorkflow(h.client, { domain: 'acme', campaignId: d, memberId: m }, h.taskQueue);
     assert.equal((await h.req('PUT', `/api/v2/dialer/${d}/state/2`, { cred: acme })).status, 400);
     const stop = await h.req('PUT', `/api/v2/dialer/${d}/state/3`, { cred: acme });
     assert.deepEqual(stop.body.data, { state: 3, _cause: 'QUEUE_STOP', active: false });
@@ -317,7 +320,7 @@ describe('members', () => {
     assert.equal(dd.state, 1);
     assert.equal(dd.active, true);
     await h.app.drain();
-    assert.equal((await h.client.workflow.getHandle(memberWorkflowId(d, id)).describe()).status.name, 'RUNNING');
+    assert.equal((await h.client.workflow.getHandle(campaignWorkflowId(d)).describe()).status.name, 'RUNNING');
     await h.req('DELETE', `/api/v2/dialer/${d}`, { cred: acme });
   });
 
@@ -458,8 +461,7 @@ describe('members', () => {
   test('PUT member while its workflow runs: signalled to the workflow, direct fields written', async () => {
     const d = await newDialer(acme);
     const [id] = await addMembers(acme, d, { name: 'm', communications: [{ number: '111' }] });
-    await h.req('PUT', `/api/v2/dialer/${d}/state/1`, { cred: acme });
-    await h.app.drain();
+    await startMemberWorkflow(h.client, { domain: 'acme', campaignId: d, memberId: id }, h.taskQueue);
     const r = await h.req('PUT', `/api/v2/dialer/${d}/members/${id}`, { cred: acme, body: { name: 'renamed', communications: [{ number: '111' }, { number: '444' }] } });
     assert.equal(r.status, 200);
     const m = (await Member.findById(id).lean()) as any;

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { CallRecord, Core } from './calls';
+import { CdrPoster, type CdrOptions } from './cdr';
 import { SimClock } from './clock';
 import { ControlServer } from './control';
 import { DISCONNECT_SHUTDOWN } from './protocol';
@@ -10,6 +11,7 @@ import { EslServer } from './server';
 
 export type { CallRecord } from './calls';
 export type { Outcome, Rule, RulesConfig } from './rules';
+export type { CdrOptions, CdrStats, CdrEncoding, JsonCdr } from './cdr';
 
 export interface SimulatorOptions {
   /** Listen address of the event socket (default 127.0.0.1). */
@@ -35,6 +37,8 @@ export interface SimulatorOptions {
   hostname?: string;
   ipv4?: string;
   ipv6?: string;
+  /** mod_json_cdr: POST every channel's CDR to this URL (simulator/cdr.ts); omitted = no CDRs. */
+  cdr?: CdrOptions | null;
 }
 
 export interface FaultRequest {
@@ -117,6 +121,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   });
   const esl = new EslServer({ host, port: opts.port ?? 8021, password, authTimeoutSec: opts.authTimeoutSec ?? 25, core });
   const eslPort = await esl.listen();
+  const cdr = opts.cdr ? new CdrPoster(opts.cdr) : undefined;
+  if (cdr) core.onEvent((ev) => cdr.onEvent(ev));
   core.start();
 
   const findCall = (id: string) => [...core.records].reverse()
@@ -138,7 +144,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     activeChannels() { return core.activeChannels(); },
     peakChannels() { return core.peakChannels(); },
     stats() {
-      return { ...core.stats(), eslConnections: esl.connectionCount(), faults: { ...faultState } };
+      return { ...core.stats(), eslConnections: esl.connectionCount(), faults: { ...faultState }, ...(cdr ? { cdr: cdr.stats() } : {}) };
     },
     faults(req) {
       if (req.silence !== undefined) faultState.silence = esl.faults.silence = req.silence;
@@ -165,6 +171,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     heartbeat() { core.sendHeartbeat(); },
     async stop() {
+      cdr?.stop();
       core.stop();
       esl.closeConnections(DISCONNECT_SHUTDOWN);
       await esl.close();

@@ -22,9 +22,18 @@ async function main(): Promise<void> {
     maxSessions: envInt('SIMULATOR_MAX_SESSIONS', 1000),
     heartbeatSec: envInt('SIMULATOR_HEARTBEAT_SEC', 20),
     timeScale: envInt('SIMULATOR_TIME_SCALE', 1),
+    // mod_json_cdr: CDR posts to the dialer (e.g. http://127.0.0.1:10023/cdr); unset = none.
+    cdr: process.env.SIMULATOR_CDR_URL
+      ? {
+        url: process.env.SIMULATOR_CDR_URL,
+        encoding: (process.env.SIMULATOR_CDR_ENCODING as 'form' | 'base64' | 'json' | undefined) || 'json',
+        retries: envInt('SIMULATOR_CDR_RETRIES', 10),
+        delayMs: envInt('SIMULATOR_CDR_DELAY_MS', 1000),
+      }
+      : null,
   });
   console.log(`FreeSWITCH simulator: ESL ${sim.host}:${sim.eslPort}, control http://${sim.host}:${sim.controlPort}, ` +
-    `Core-UUID ${sim.coreUuid}, rules ${rules}`);
+    `Core-UUID ${sim.coreUuid}, rules ${rules}${process.env.SIMULATOR_CDR_URL ? `, CDRs to ${process.env.SIMULATOR_CDR_URL}` : ''}`);
   const shutdown = () => {
     void sim.stop().then(() => process.exit(0));
   };

@@ -44,6 +44,20 @@ export const config = {
     host: str('ESL_HOST', '127.0.0.1'),
     port: int('ESL_PORT', 8021),
     password: str('ESL_PASSWORD', 'ClueCon'),
+    /** Nothing received for this long = dead connection (> 2 × FreeSWITCH's 20 s HEARTBEAT). */
+    heartbeatTimeoutMs: int('ESL_HEARTBEAT_TIMEOUT_MS', 60_000),
+  },
+  // mod_json_cdr posts (lib/cdr.ts) are received by the worker on CDR_HOST:CDR_PORT, path /cdr;
+  // CDR_PORT=0 turns the endpoint off.
+  cdr: {
+    enabled: int('CDR_PORT', 10023) > 0,
+    host: str('CDR_HOST', '127.0.0.1'),
+    port: int('CDR_PORT', 10023),
+  },
+  // Reconciliation of open attempts after every ESL (re)connect and periodically (lib/reconcile.ts).
+  reconcile: {
+    graceMs: int('RECONCILE_GRACE_MS', 10_000),
+    intervalMs: int('RECONCILE_INTERVAL_MS', 60_000),
   },
   simulator: {
     // The embedded FreeSWITCH simulator is started by `npm start` unless SIMULATOR=off.

@@ -6,8 +6,10 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { connectMongo } from './db';
 import { createActivities } from '../activities';
 import { createWebhookActivities } from '../activities/webhooks';
-import { EslClient } from '../esl';
+import { EslClient, type EslClientOptions } from '../esl';
 import { routeCallResults } from './call-results';
+import { startCdrServer, type CdrServer } from './cdr';
+import { Reconciler } from './reconcile';
 import { config } from './config';
 import { createLogger, type Logger } from './logger';
 
@@ -16,10 +18,14 @@ export interface DialerWorkerOptions {
   namespace?: string;
   taskQueue?: string;
   mongodbUri?: string;
-  esl?: { host: string; port: number; password: string };
+  esl?: { host: string; port: number; password: string } & Partial<Pick<EslClientOptions, 'heartbeatTimeoutMs' | 'reconnectMinMs' | 'reconnectMaxMs' | 'commandTimeoutMs'>>;
   /** Pre-built workflow bundle (tests share one to save bundling time). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   log?: Logger;
+  /** mod_json_cdr endpoint (lib/cdr.ts); port 0 = a free port; default config.cdr (CDR_PORT=0: none); false = none. */
+  cdr?: { host: string; port: number } | false;
+  /** Reconciliation of open attempts (lib/reconcile.ts); default config.reconcile; false = none. */
+  reconcile?: { graceMs?: number; intervalMs?: number } | false;
 }
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
@@ -39,6 +45,12 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
   routeCallResults(esl, client, log);
+  const cdrOpts = o.cdr ?? (config.cdr.enabled ? config.cdr : false);
+  const cdr: CdrServer | undefined = cdrOpts ? await startCdrServer({ host: cdrOpts.host, port: cdrOpts.port, client, log }) : undefined;
+  if (cdr) log.info({ url: cdr.url }, 'CDR endpoint listening (mod_json_cdr url)');
+  const reconcileOpts = o.reconcile ?? config.reconcile;
+  const reconciler = reconcileOpts ? new Reconciler({ esl, client, log, ...reconcileOpts }) : undefined;
+  reconciler?.start();
 
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
@@ -51,9 +63,11 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
   });
 
   async function close(): Promise<void> {
+    await reconciler?.stop();
+    await cdr?.close();
     await esl.stop();
     await clientConnection.close();
     await connection.close();
   }
-  return { worker, esl, client, log, close };
+  return { worker, esl, client, log, cdr, reconciler, close };
 }

@@ -69,6 +69,8 @@ async function main(): Promise<number> {
       TEMPORAL_CLI_PATH: toolPath('temporal'),
       DIALER_DATA_DIR: dataDir,
       DIALER_TEST: '1',
+      // No worker CDR endpoint on the fixed port (npm start may run beside); tests ask for a free one.
+      CDR_PORT: '0',
     };
     const runner = spawn(
       process.execPath,

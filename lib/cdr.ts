@@ -60,7 +60,18 @@ export function parseCdrBody(contentType: string | undefined, body: string): Rec
   } else if (ct.includes('base64')) {
     text = Buffer.from(text, 'base64').toString('utf8');
   }
-  const parsed: unknown = JSON.parse(text);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    // `encode=true` with `encode-values=true`: FreeSWITCH's switch_url_encode does not re-encode the
+    // values' %XX, so decoding the body also decoded the values; control characters can then only
+    // be inside strings — escape them. (A `"` or `\` in a value stays ambiguous: use encode=false.)
+    // eslint-disable-next-line no-control-regex
+    const escaped = text.replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    if (escaped === text) throw err;
+    parsed = JSON.parse(escaped);
+  }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the CDR is not a JSON object');
   return parsed as Record<string, unknown>;
 }

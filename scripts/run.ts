@@ -94,6 +94,8 @@ async function main(): Promise<void> {
     ESL_PASSWORD: config.esl.password,
     API_HOST: config.api.host,
     API_PORT: String(config.api.port),
+    // The simulator posts CDRs (mod_json_cdr) to the worker's endpoint (lib/cdr.ts).
+    SIMULATOR_CDR_URL: config.cdr.enabled ? `http://${config.cdr.host}:${config.cdr.port}/cdr` : '',
   };
   if (config.simulator.enabled) {
     await assertPortFree(config.simulator.controlPort, 'simulator control', 'SIMULATOR_CONTROL_PORT');

@@ -111,3 +111,34 @@ test('three members POSTed with autoRun are each called once and their results s
   assert.equal(c.state, 4);
   assert.deepEqual([c.stats.callCount, c.stats.successCall, c.stats.active], [3, 3, 0]);
 });
+
+test('status PUT and terminate through HTTP reach the member workflow (§6.5, §9.4)', { timeout: 90_000 }, async () => {
+  const campaign = await Campaign.create({
+    domain: 'demo.local',
+    name: 'With result status',
+    type: 'Voice Broadcasting',
+    parameters: { limit: 5, maxTryCount: 3, intervalTryCount: 600, originateTimeout: 10, waitingForResultStatus: true, wrapUpTime: 300 },
+    resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 5 }] }],
+  });
+  const id = String(campaign._id);
+  const post = async (number: string) => {
+    const res = await api.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, { cred, body: { name: number, communications: [{ number }] } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return String(res.body.data.insertedIds[0]);
+  };
+  const a = await post('4445550001');
+  await waitFor('member waiting for its status', async () => (await Member.findById(a).lean<MemberDoc>())?._waitingForResultStatusCb === 1);
+  const status = { success: false, reset_retries: false, next_after_sec: 3600, next_communication: '4445550009', stop_communications: ['4445550001'], comment: 'call back later' };
+  const ok = await api.req('PUT', `/api/v2/dialer/${id}/members/${a}/status`, { cred, body: status });
+  assert.deepEqual([ok.status, ok.body], [200, { status: 'OK', info: 'success' }]);
+  const again = await api.req('PUT', `/api/v2/dialer/${id}/members/${a}/status`, { cred, body: status });
+  assert.equal(again.status, 400, 'not waiting for a status any more');
+  const doc = await Member.findById(a).lean<MemberDoc>();
+  assert.deepEqual(doc!.communications.map((c) => [c.number, c.state]), [['4445550001', 2], ['4445550009', 0]]);
+
+  // Terminate: the waiting member ends with MANAGER_REQUEST; a second terminate is refused.
+  const term = await api.req('PUT', `/api/v2/dialer/${id}/members/${a}/terminate`, { cred });
+  assert.equal(term.status, 200, JSON.stringify(term.body));
+  await waitFor('terminated', async () => (await Member.findById(a).lean<MemberDoc>())?._endCause === 'MANAGER_REQUEST');
+  assert.equal((await api.req('PUT', `/api/v2/dialer/${id}/members/${a}/terminate`, { cred })).status, 405);
+});

@@ -62,9 +62,11 @@ export const LineLeases = {
     const doc = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
     const lease = doc?.leases.find((l) => l.id === leaseId);
     if (!lease) return; // already released
+    // $pull of the exact element as read: FerretDB v1 silently ignores a $pull condition
+    // ({ id: leaseId }), which left the lease in place — and a retried release decremented again.
     await Lines.updateOne(
       { _id: campaignId, 'leases.id': leaseId },
-      { $inc: { active: -1, [`dest.${lease.dest}`]: -1 }, $pull: { leases: { id: leaseId } } },
+      { $inc: { active: -1, [`dest.${lease.dest}`]: -1 }, $pull: { leases: lease } },
     );
   },
 

@@ -1,61 +1,58 @@
 // Activities of the campaign workflow: the ready queue lives in Mongo (members with `_readyAt` due
-// and no lease), claimed one document at a time with findOneAndUpdate so no member is granted twice.
+// and no lease), read in order once per batch and claimed one document at a time with
+// findOneAndUpdate so no member is granted twice (activities/claim.ts).
 // (FerretDB v1 supports no projection on findAndModify, so none is used.)
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { Campaign, Member } from '../models';
 import { addHistory } from '../models/history';
-import { startMemberWorkflowWithGrant } from '../lib/members';
+import { maskNumber, startMemberWorkflowWithGrant } from '../lib/members';
 import { memberWorkflowId } from '../workflows/messages';
+import { claimReady, nextReadyAt as nextReadyAtOf } from './claim';
 import type { ActivityDeps } from './deps';
 import type { CampaignActivities } from './types';
 
-const SORTS = {
-  // §5.4: retries (latest due first) before never-called members, then priority.
-  'next-tries-circuit': { _nextTryTime: -1, priority: -1, _id: 1 },
-  // §5.4: the whole list is circled (never-called first) before retries.
-  'strict-circuit': { lastCall: 1, priority: -1, _id: 1 },
-} as const;
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+interface Claimed {
+  _id: unknown;
+  _dispatch?: string;
+  name?: string;
+  communications?: { number: string }[];
 }
 
 export function createCampaignActivities({ client, taskQueue }: ActivityDeps): CampaignActivities {
   return {
     async claimAndGrant({ campaignId, domain, leaseIds, membersStrategy, activeLeases, now }) {
-      const granted: { leaseId: string; memberId: string }[] = [];
+      const granted: { leaseId: string; memberId: string; summary: string }[] = [];
+      const summaryOf = (d: Claimed) => `${d.name ?? 'member'} ${maskNumber(d.communications?.[0]?.number ?? '')}`;
       // A retried activity finds the members it already claimed with these lease ids.
-      const already = await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1 }).lean<{ _id: unknown; _dispatch: string }[]>();
-      for (const d of already) granted.push({ leaseId: d._dispatch, memberId: String(d._id) });
-      const ready = {
-        dialer: campaignId, _endCause: null, _lock: null, _dispatch: null, _waitingForResultStatusCb: null,
-        $or: [{ _readyAt: null }, { _readyAt: { $lte: now } }],
-      };
-      for (const leaseId of leaseIds) {
-        if (granted.some((g) => g.leaseId === leaseId)) continue;
-        const doc = await Member.findOneAndUpdate(ready, { $set: { _dispatch: leaseId } }, { sort: SORTS[membersStrategy] }).lean<{ _id: unknown }>();
-        if (!doc) break;
-        granted.push({ leaseId, memberId: String(doc._id) });
-      }
-      await mapLimit(granted, 20, (g) =>
-        startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue).then(() => undefined),
-      );
+      const already = await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1, name: 1, communications: 1 }).lean<Claimed[]>();
+      for (const d of already) granted.push({ leaseId: d._dispatch!, memberId: String(d._id), summary: summaryOf(d) });
+      // The ready window (activities/claim.ts): one ordered read, then claims by _id; each member is
+      // granted (signal-with-start) as soon as it is claimed, while the next ones are claimed.
+      const grants: Promise<unknown>[] = [];
+      const grant = (g: { leaseId: string; memberId: string; summary: string }) =>
+        grants.push(startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.summary));
+      for (const g of granted) grant(g);
+      const wanted = leaseIds.filter((id) => !granted.some((g) => g.leaseId === id));
+      let claimError: unknown = null;
+      await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now, leaseIds: wanted }, (leaseId, doc) => {
+        const g = { leaseId, memberId: String(doc._id), summary: summaryOf(doc) };
+        granted.push(g);
+        grant(g);
+      }).catch((err: unknown) => {
+        claimError = err;
+      });
+      // Every grant settles before the activity ends (a retry finds the claimed members by lease id).
+      const failed = (await Promise.allSettled(grants)).find((r) => r.status === 'rejected');
+      if (claimError) throw claimError;
+      if (failed) throw (failed as PromiseRejectedResult).reason;
       await Campaign.updateOne({ _id: campaignId }, { $set: { 'stats.active': activeLeases + granted.length } });
       let nextReadyAt: number | null = null;
       let openMembers = -1;
       if (granted.length < leaseIds.length) {
-        const next = await Member.findOne(
-          { dialer: campaignId, _endCause: null, _dispatch: null, _lock: null, _waitingForResultStatusCb: null, _readyAt: { $gt: now } },
-          { _readyAt: 1 },
-        ).sort({ _readyAt: 1 }).lean<{ _readyAt: number }>();
-        nextReadyAt = next?._readyAt ?? null;
+        nextReadyAt = await nextReadyAtOf(campaignId, now);
         if (granted.length === 0 && activeLeases === 0) openMembers = await Member.countDocuments({ dialer: campaignId, _endCause: null });
       }
-      return { granted, nextReadyAt, openMembers };
+      return { granted: granted.map(({ leaseId, memberId }) => ({ leaseId, memberId })), nextReadyAt, openMembers };
     },
 
     async checkLease({ campaignId, memberId, leaseId }) {

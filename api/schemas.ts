@@ -2,7 +2,7 @@
 // dropped (v3 clients send whole documents with UI-only fields); engine-owned fields are not part
 // of any schema, so a client can never write them. The OpenAPI document is generated from these.
 import { z } from 'zod';
-import { DIALER_TYPES } from '../rules';
+import { DIALER_TYPES, isValidZone } from '../rules';
 
 const isRegex = (v: string) => {
   try {
@@ -129,7 +129,8 @@ export const communicationSchema = z.object({
 const memberFields = {
   name: z.string().max(500).optional(),
   priority: int(-1_000_000_000, 1_000_000_000).optional(),
-  timezone: z.string().max(64).optional(),
+  // '' (the seed example) means none; anything else must be an IANA zone, used for the member's windows.
+  timezone: z.string().max(64).refine((v) => v === '' || isValidZone(v), 'not an IANA time zone').optional(),
   expire: z.number().int().min(0).nullable().optional(),
   variables: variables.optional(),
   communications: z

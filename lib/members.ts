@@ -2,6 +2,7 @@
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { searchAttributes as SA } from './search-attributes';
+export { maskNumber } from '../rules';
 import { config } from './config';
 import {
   campaignWorkflowId,
@@ -13,7 +14,7 @@ import {
   type MemberWorkflowInput,
 } from '../workflows/messages';
 
-function memberStartOptions(input: MemberWorkflowInput, taskQueue: string) {
+function memberStartOptions(input: MemberWorkflowInput, taskQueue: string, summary?: string) {
   return {
     workflowId: memberWorkflowId(input.campaignId, input.memberId),
     taskQueue,
@@ -21,9 +22,10 @@ function memberStartOptions(input: MemberWorkflowInput, taskQueue: string) {
     typedSearchAttributes: [
       { key: SA.CampaignId, value: input.campaignId },
       { key: SA.DomainId, value: input.domain },
+      { key: SA.MemberId, value: input.memberId },
       { key: SA.MemberState, value: 'waiting' },
     ],
-    staticSummary: `member ${input.memberId} of campaign ${input.campaignId}`,
+    staticSummary: summary ?? `member ${input.memberId} of campaign ${input.campaignId}`,
   };
 }
 
@@ -36,9 +38,15 @@ export async function startMemberWorkflow(client: Client, input: MemberWorkflowI
 }
 
 /** Grants a member one line: signals its workflow, starting it first if the member was never dialled. */
-export async function startMemberWorkflowWithGrant(client: Client, input: MemberWorkflowInput, leaseId: string, taskQueue = config.temporal.taskQueue) {
+export async function startMemberWorkflowWithGrant(
+  client: Client,
+  input: MemberWorkflowInput,
+  leaseId: string,
+  taskQueue = config.temporal.taskQueue,
+  summary?: string,
+) {
   return client.workflow.signalWithStart('memberWorkflow', {
-    ...memberStartOptions(input, taskQueue),
+    ...memberStartOptions(input, taskQueue, summary),
     signal: grantSignal,
     signalArgs: [{ leaseId }],
   });

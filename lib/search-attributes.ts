@@ -8,7 +8,12 @@ export const searchAttributes = {
   DomainId: defineSearchAttributeKey('DomainId', SearchAttributeType.KEYWORD),
   MemberState: defineSearchAttributeKey('MemberState', SearchAttributeType.KEYWORD),
   Attempt: defineSearchAttributeKey('Attempt', SearchAttributeType.INT),
+  MemberId: defineSearchAttributeKey('MemberId', SearchAttributeType.KEYWORD),
+  EndCause: defineSearchAttributeKey('EndCause', SearchAttributeType.KEYWORD),
+  NextAttemptAt: defineSearchAttributeKey('NextAttemptAt', SearchAttributeType.DATETIME),
 };
+// SQLite visibility allows 10 Keyword, 3 Int, 3 Datetime custom attributes per namespace; no phone
+// number ever goes into one (they are visible to every UI user and kept in visibility storage).
 export const SA = searchAttributes;
 
 // Type names as `temporal operator search-attribute create --type` and the server spell them.

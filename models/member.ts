@@ -70,6 +70,7 @@ export const Member = model('Member', memberSchema);
 export function memberState(doc: MemberDoc): MemberState {
   return {
     name: doc.name ?? '_undef_',
+    timezone: doc.timezone || null,
     priority: doc.priority ?? 0,
     expire: doc.expire ?? null,
     variables: plainVariables(doc.variables),

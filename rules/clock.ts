@@ -1,7 +1,7 @@
 // Time in the campaign calendar's zone: working hours (§3.2), communication-type windows (§5.5),
 // and "when can this member be dialled next". Pure: `now` is always passed in.
-import { DateTime } from 'luxon';
-import type { CalendarRule, CampaignRules, CommunicationType, TimeRange } from './types';
+import { DateTime, IANAZone } from 'luxon';
+import type { CalendarRule, CampaignRules, CommunicationType, MemberState, TimeRange } from './types';
 
 export interface LocalTime {
   minuteOfDay: number;
@@ -82,4 +82,16 @@ export function calendarOpensAt(camp: CampaignRules, now: number): number | null
   const start = camp.calendar.startDate && camp.calendar.startDate > now ? [camp.calendar.startDate] : [];
   const candidates = [...start, ...boundaries(camp, now, 370)].sort((a, b) => a - b);
   return candidates.find((t) => calendarState(camp.calendar, t) === 'working') ?? null;
+}
+
+export function isValidZone(zone: string): boolean {
+  return IANAZone.isValidZone(zone);
+}
+
+/** v3 stored the member's `timezone` but never used it (§13 q4). We do: when it is a valid IANA zone,
+ *  the calendar's working hours and the communication-type windows are read in the member's local
+ *  time (DST included); otherwise in the calendar's zone. Dates (start/end, holidays) stay absolute. */
+export function inMemberZone(camp: CampaignRules, m: Pick<MemberState, 'timezone'>): CampaignRules {
+  const zone = m.timezone && isValidZone(m.timezone) ? m.timezone : null;
+  return zone && zone !== camp.calendar.timeZone ? { ...camp, calendar: { ...camp.calendar, timeZone: zone } } : camp;
 }

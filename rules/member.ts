@@ -1,6 +1,6 @@
 // The member lifecycle rules of spec §5.6, §6.2–§6.6 and §8.5 as pure functions over MemberState.
 // Each returns a new state and a decision; the member workflow only sleeps, dials and persists.
-import { boundaries, calendarState, localTime, openWindow } from './clock';
+import { boundaries, calendarState, inMemberZone, localTime, openWindow } from './clock';
 import { classifyCause, END } from './causes';
 import { candidateNumbers, type NumberChoice } from './numbers';
 import type { CallOutcome, CampaignRules, Communication, MemberState } from './types';
@@ -47,7 +47,8 @@ export type NextAction =
 /** What the member should do at `now`: dial a number, wait (until a time, or for an outside event
  *  when `until` is null), or end. Covers expiry (§5.6), one-day task (§8.5), retry time, calendar and
  *  communication windows (§3.2, §5.5). */
-export function nextAction(m: MemberState, camp: CampaignRules, now: number): NextAction {
+export function nextAction(m: MemberState, campaign: CampaignRules, now: number): NextAction {
+  const camp = inMemberZone(campaign, m);
   if (m.endCause) return { kind: 'end', cause: m.endCause };
   if (m.expire && now >= m.expire) return { kind: 'end', cause: END.MEMBER_EXPIRED };
   if (idleNumbers(m) === 0) return { kind: 'end', cause: END.NO_COMMUNICATIONS };
@@ -95,7 +96,8 @@ function candidateNumbersIgnoringTime(m: MemberState, camp: CampaignRules): numb
 /** §8.5: an idle number of a configured type has work left today unless its type's last window of
  *  the day has ended or it used up its attempts in that window (a rangeId from an earlier day counts
  *  as used up while that window is open); an untyped/unknown-type number always has, whatever its state. */
-export function hasWorkToday(m: MemberState, camp: CampaignRules, now: number): boolean {
+export function hasWorkToday(m: MemberState, campaign: CampaignRules, now: number): boolean {
+  const camp = inMemberZone(campaign, m);
   const lt = localTime(now, camp.calendar.timeZone);
   return m.communications.some((c) => {
     const type = c.type ? camp.communicationTypes.find((t) => t.code === c.type) : undefined;
@@ -353,6 +355,7 @@ export function terminateIdle(m0: MemberState): Applied {
 
 export interface ClientPatch {
   name?: string;
+  timezone?: string | null;
   priority?: number;
   expire?: number | null;
   variables?: Record<string, string>;
@@ -364,6 +367,7 @@ export interface ClientPatch {
 export function mergeClientPatch(m0: MemberState, patch: ClientPatch): MemberState {
   const m = clone(m0);
   if (patch.name !== undefined) m.name = patch.name;
+  if (patch.timezone !== undefined) m.timezone = patch.timezone;
   if (patch.priority !== undefined) m.priority = patch.priority;
   if (patch.expire !== undefined) m.expire = patch.expire;
   if (patch.variables !== undefined) m.variables = { ...patch.variables };

@@ -1,7 +1,12 @@
 // Which number is dialled (§5.5), how it is routed (§2.5), and the attempt's channel variables (§2.2).
-import { localTime, openWindow, type OpenWindow } from './clock';
+import { inMemberZone, localTime, openWindow, type OpenWindow } from './clock';
 import type { CampaignRules, Communication, Destination, MemberState, Resource } from './types';
 import { NUMBER_IDLE } from './types';
+
+/** `•••••0101`: enough to tell numbers apart in the Web UI without showing them. */
+export function maskNumber(number: string): string {
+  return number.length <= 4 ? '••••' : '•'.repeat(Math.min(number.length - 4, 8)) + number.slice(-4);
+}
 
 /** Only digits are dialled (§2.5: `+380…` → `380…`). */
 export function dialDigits(number: string): string {
@@ -68,7 +73,7 @@ interface Candidate extends NumberChoice {
 
 /** §5.5 candidate numbers at `now`, best first. Unroutable numbers are never candidates. */
 export function candidateNumbers(member: MemberState, camp: CampaignRules, now: number): Candidate[] {
-  const lt = localTime(now, camp.calendar.timeZone);
+  const lt = localTime(now, inMemberZone(camp, member).calendar.timeZone);
   const out: Candidate[] = [];
   member.communications.forEach((comm, index) => {
     if (comm.state !== NUMBER_IDLE) return;

@@ -111,6 +111,8 @@ export interface Communication {
 /** The engine-owned part of a member plus what the rules read from the client-owned part. */
 export interface MemberState {
   name: string;
+  /** IANA zone of the member; when set, windows and working hours are the member's local time. */
+  timezone?: string | null;
   priority: number;
   expire: number | null;
   variables: Record<string, string>;

@@ -47,17 +47,26 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let limit = 0;
   let wake = false;
 
-  setHandler(wakeSignal, () => {
-    wake = true;
+  const on = { description: 'Members added, configuration edited or start pressed: look again now.' };
+  setHandler(wakeSignal, () => void (wake = true), on);
+  setHandler(
+    stopSignal,
+    () => {
+      stopping = true;
+      wake = true;
+    },
+    { description: 'Stop (spec §8.2): no new calls; calls in progress finish; then End with QUEUE_STOP.' },
+  );
+  setHandler(
+    releaseSignal,
+    ({ leaseId }) => {
+      if (leases.delete(leaseId)) wake = true;
+    },
+    { description: 'A member gives its line back; unknown lease ids are ignored.' },
+  );
+  setHandler(campaignInfoQuery, () => ({ state, cause, leases: leases.size, limit, dialled }), {
+    description: 'State, cause, lines held, effective limit and members granted so far.',
   });
-  setHandler(stopSignal, () => {
-    stopping = true;
-    wake = true;
-  });
-  setHandler(releaseSignal, ({ leaseId }) => {
-    if (leases.delete(leaseId)) wake = true;
-  });
-  setHandler(campaignInfoQuery, () => ({ state, cause, leases: leases.size, limit, dialled }));
 
   async function enter(next: CampaignStateName, nextCause: string, action: string): Promise<void> {
     if (state === next && cause === nextCause) return;

@@ -12,6 +12,8 @@ import {
   uuid4,
   workflowInfo,
   allHandlersFinished,
+  setCurrentDetails,
+  patched,
 } from '@temporalio/workflow';
 import type { MemberActivities, AttemptLogEntry, MemberEndEvent } from '../activities/types';
 import {
@@ -22,6 +24,7 @@ import {
   callerIdFor,
   idleNumbers,
   maxResources,
+  maskNumber,
   mergeClientPatch,
   nextAction,
   q850,
@@ -92,24 +95,46 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   /** `_readyAt` as last stored, so it is only written when it changes. */
   let readyAtStored: number | null | undefined;
 
+  // Executions started before the EndCause/NextAttemptAt search attributes upsert MemberState on
+  // every phase change and nothing else; `patched` keeps their histories replayable.
+  const richUi = patched('search-attributes-v2');
+
   // Handlers first: Updates with no registered handler are rejected.
-  setHandler(grantSignal, ({ leaseId }) => {
-    grant = leaseId;
-  });
-  setHandler(callResultSignal, (r) => {
-    if (r.uuid === currentUuid && result === null) result = r;
-  });
-  setHandler(rescheduleSignal, ({ at }) => {
-    if (member && !member.endCause) {
-      member.nextTryTime = at ?? Date.now();
+  setHandler(
+    grantSignal,
+    ({ leaseId }) => {
+      grant = leaseId;
+    },
+    { description: 'The campaign grants one line (lease) for the next attempt.' },
+  );
+  setHandler(
+    callResultSignal,
+    (r) => {
+      if (r.uuid === currentUuid && result === null) result = r;
+    },
+    { description: 'Result of the current call (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE or CDR); others are ignored.' },
+  );
+  setHandler(
+    rescheduleSignal,
+    ({ at }) => {
+      if (member && !member.endCause) {
+        member.nextTryTime = at ?? Date.now();
+        wake = true;
+      }
+    },
+    { description: '"Call now" / reschedule: moves the next try to `at` (default now).' },
+  );
+  setHandler(
+    memberChangedSignal,
+    (patch) => {
+      pendingPatch = { ...(pendingPatch ?? {}), ...patch };
       wake = true;
-    }
+    },
+    { description: 'Client-owned fields edited through the API; engine-owned number fields are kept.' },
+  );
+  setHandler(memberInfoQuery, (): MemberInfo => ({ phase, member: member!, currentUuid, waitUntil, waitReason }), {
+    description: 'Phase, member state, current call and what the member waits for.',
   });
-  setHandler(memberChangedSignal, (patch) => {
-    pendingPatch = { ...(pendingPatch ?? {}), ...patch };
-    wake = true;
-  });
-  setHandler(memberInfoQuery, (): MemberInfo => ({ phase, member: member!, currentUuid, waitUntil, waitReason }));
   setHandler(
     statusUpdate,
     async (body) => {
@@ -133,6 +158,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       validator: (_body) => {
         if (!awaitingStatus || statusApplied) throw new Error(NOT_WAITING_FOR_STATUS);
       },
+      description: 'Result status (PUT …/members/:id/status, spec §6.5); rejected when not waiting for one.',
     },
   );
   setHandler(
@@ -148,12 +174,39 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       validator: () => {
         if (endCause !== null || member?.endCause) throw new Error(MEMBER_ALREADY_ENDED);
       },
+      description: 'Terminate (spec §9.4): hangs up a live call with MANAGER_REQUEST and ends the member.',
     },
   );
 
   function setPhase(p: MemberPhase): void {
+    if (p !== phase || !richUi) upsertSearchAttributes([{ key: SA.MemberState, value: p }]);
     phase = p;
-    upsertSearchAttributes([{ key: SA.MemberState, value: p }]);
+    setCurrentDetails(details());
+  }
+
+  /** Markdown for the Web UI's "current details": what the member is doing and why. */
+  function details(): string {
+    if (!member) return `**${phase}**`;
+    const what: Record<MemberPhase, string> = {
+      waiting: waitUntil ? `waiting (${waitReason}) until ${new Date(waitUntil).toISOString()}` : `waiting (${waitReason ?? 'for a change'})`,
+      ready: 'due: waiting for the campaign to grant a line',
+      dialing: 'placing a call',
+      'in-call': `in a call (${currentUuid ?? ''})`,
+      'awaiting-status': 'wrap-up: waiting for the result status (PUT …/members/:id/status)',
+      ended: `ended: ${endCause ?? member.endCause ?? ''}`,
+    };
+    const numbers = member.communications
+      .map((c) => `| ${maskNumber(c.number)} | ${['idle', 'process', 'end'][c.state]} | ${c.probe} |`)
+      .join('\n');
+    return [
+      `**${what[phase]}**`,
+      '',
+      `Attempts: ${member.probeCount}${member.nextTryTime ? ` · next try ${new Date(member.nextTryTime).toISOString()}` : ''}`,
+      '',
+      '| number | state | attempts |',
+      '|---|---|---|',
+      numbers,
+    ].join('\n');
   }
 
   /** Applies a client update received through the API and stores it (the workflow owns the doc). */
@@ -168,6 +221,12 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   async function announceEnd(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string) {
     if (!member) return;
     endCause = cause;
+    if (richUi) {
+      upsertSearchAttributes([
+        { key: SA.EndCause, value: cause },
+        { key: SA.NextAttemptAt, value: null },
+      ]);
+    }
     const comm = member.communications[member.lastNumberIndex ?? 0];
     const event: MemberEndEvent = {
       'Event-Name': 'CUSTOM',
@@ -255,9 +314,10 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       const readyAt = action.until ?? FAR_FUTURE;
       if (grant) await returnGrant(readyAt);
       else await storeReadyAt(readyAt);
-      setPhase('waiting');
       waitUntil = action.until;
       waitReason = action.reason;
+      if (richUi) upsertSearchAttributes([{ key: SA.NextAttemptAt, value: action.until ? new Date(action.until) : null }]);
+      setPhase('waiting');
       const summary = action.until
         ? `${action.reason} until ${new Date(action.until).toISOString()}`
         : `${action.reason}: waiting for a change`;

@@ -179,6 +179,11 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
         if (logArr.length > 0) {
           const newest = { ...logArr[0] };
           if (callback) newest.callback = callback;
+          // §12 item 15: a successful status marks the attempt it belongs to (v3 marked the oldest).
+          if ((callback?.data as { success?: unknown } | undefined)?.success === true) {
+            newest.callSuccessful = true;
+            newest.callState = 2;
+          }
           if (step) newest.steps = [...(newest.steps ?? []), { time: Date.now(), data: step }];
           set._log = [newest, ...logArr.slice(1)];
         }

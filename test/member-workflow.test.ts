@@ -207,6 +207,8 @@ describe('waiting for result status (spec §6.5, §6.6)', () => {
     await phaseIs(h, 'awaiting-status');
     await h.executeUpdate(statusUpdate, { args: [{ success: true }] });
     assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 1 });
+    const [attempt] = (await Member.findById(m._id).lean<MemberDoc>())!._log as { callSuccessful: boolean; callState: number }[];
+    assert.deepEqual([attempt.callSuccessful, attempt.callState], [true, 2], 'the status marks its own attempt');
     const event = await MemberEnd.findOne({ member: String(m._id) }).lean<{ event: Record<string, unknown> }>();
     assert.equal((event!.event as { reason: string }).reason, 'callback');
     await recordHistory(h, 'status-success');

@@ -2,6 +2,7 @@
 // and no lease), read in order once per batch and claimed one document at a time with
 // findOneAndUpdate so no member is granted twice (activities/claim.ts).
 // (FerretDB v1 supports no projection on findAndModify, so none is used.)
+import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { Campaign, Member } from '../models';
 import { addHistory } from '../models/history';
@@ -23,8 +24,12 @@ export function createCampaignActivities({ client, taskQueue }: ActivityDeps): C
     async claimAndGrant({ campaignId, domain, leaseIds, membersStrategy, activeLeases, now }) {
       const granted: { leaseId: string; memberId: string; summary: string }[] = [];
       const summaryOf = (d: Claimed) => `${d.name ?? 'member'} ${maskNumber(d.communications?.[0]?.number ?? '')}`;
-      // A retried activity finds the members it already claimed with these lease ids.
-      const already = await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1, name: 1, communications: 1 }).lean<Claimed[]>();
+      // A retried activity finds the members it already claimed with these lease ids (the workflow
+      // made them up for this call, so on a first attempt no member can hold one: the query — a
+      // scan of the whole collection on FerretDB — is skipped).
+      const already = Context.current().info.attempt > 1
+        ? await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1, name: 1, communications: 1 }).lean<Claimed[]>()
+        : [];
       for (const d of already) granted.push({ leaseId: d._dispatch!, memberId: String(d._id), summary: summaryOf(d) });
       // The ready window (activities/claim.ts): one ordered read, then claims by _id; each member is
       // granted (signal-with-start) as soon as it is claimed, while the next ones are claimed.

@@ -58,7 +58,11 @@ export const memberSchema = new Schema(
   },
   { collection: 'members', minimize: false, versionKey: false },
 );
-memberSchema.index({ dialer: 1, _endCause: 1, _nextTryTime: -1, priority: -1 });
+// The claim's order (activities/claim.ts CLAIM_SORTS) after its equality prefix, `_id` included, so
+// MongoDB reads the ready window off the index and stops after k keys instead of sorting every open
+// member of the campaign (FerretDB v1 uses no index for this query either way).
+memberSchema.index({ dialer: 1, _endCause: 1, _nextTryTime: -1, priority: -1, _id: 1 });
+memberSchema.index({ dialer: 1, _endCause: 1, lastCall: 1, priority: -1, _id: 1 });
 memberSchema.index({ dialer: 1, _dispatch: 1 });
 memberSchema.index({ dialer: 1, _endCause: 1, _readyAt: 1 });
 memberSchema.index({ domain: 1, dialer: 1 });

@@ -147,11 +147,14 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
           },
         },
       );
-      // Campaign counters (§11.1), counted once per attempt even if this activity is retried.
-      const first = await Attempt.findOneAndUpdate({ _id: i.uuid, counted: { $ne: true } }, { $set: { counted: true } });
-      if (first) {
+      // Campaign counters (§11.1), counted exactly once per attempt even if this activity is retried
+      // or dies half-way: the increment and its marker (`stats._counting`) are ONE update of the
+      // campaign document, the attempt's `counted` flag follows, then the marker goes. (Flagging the
+      // attempt first lost the increment when the activity died in between.)
+      const done = await Attempt.findById(i.uuid, { counted: 1 }).lean<{ counted?: boolean }>();
+      if (!done?.counted) {
         await Campaign.updateOne(
-          { _id: i.campaignId },
+          { _id: i.campaignId, 'stats._counting': { $ne: i.uuid } },
           {
             $inc: {
               'stats.callCount': 1,
@@ -160,9 +163,13 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
               'stats.connectedCall': i.stats.connected ? 1 : 0,
               'stats.bridgedCall': i.stats.bridged ? 1 : 0,
             },
+            $push: { 'stats._counting': i.uuid },
           },
         );
+        await Attempt.updateOne({ _id: i.uuid }, { $set: { counted: true } });
       }
+      // Exact-value $pull (FerretDB v1 ignores $pull conditions).
+      await Campaign.updateOne({ _id: i.campaignId, 'stats._counting': i.uuid }, { $pull: { 'stats._counting': i.uuid } });
       await LineLeases.release(i.campaignId, i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
     },

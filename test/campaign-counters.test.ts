@@ -1,0 +1,93 @@
+// Regression (found by the fault suite, issue 6): endAttempt flagged the attempt `counted` first and
+// incremented the campaign counters second. When the activity died in between (worker killed,
+// FerretDB restarted mid-update), its retry found the flag and skipped the increment: the campaign's
+// callCount/errorCall fell behind a recount of the attempt records (run seed 3: 302 vs 305). Now the
+// increment carries its own marker in the campaign document (one atomic update), the flag follows,
+// and a retry at any point counts the attempt exactly once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import mongoose from 'mongoose';
+import pino from 'pino';
+import type { Client } from '@temporalio/client';
+import { createMemberActivities } from '../activities/member';
+import type { EndAttemptInput } from '../activities/types';
+import { Attempt, Campaign, memberState, Member, type CampaignDoc, type MemberDoc } from '../models';
+import { connectTestDb, createCampaign, createMember } from './support/env';
+
+before(() => connectTestDb('campaign_counters_test'));
+after(() => mongoose.disconnect());
+
+const fakeClient = { workflow: { getHandle: () => ({ signal: async () => undefined }) } } as unknown as Client;
+const acts = createMemberActivities({
+  esl: { bgapi: async () => undefined, uuidExists: async () => false, uuidKill: async () => false },
+  client: fakeClient,
+  log: pino({ level: 'silent' }),
+  taskQueue: 'unused',
+});
+
+async function attempt() {
+  const camp = await createCampaign();
+  const m = await createMember(String(camp._id), ['100001']);
+  const uuid = crypto.randomUUID();
+  await Attempt.create({
+    _id: uuid, dialer: String(camp._id), domain: 'test.local', member: String(m._id), workflowId: 'wf', attempt: 1,
+    number: '100001', dialString: 'sofia/gateway/gw1/100001', jobUuid: crypto.randomUUID(), sentOn: Date.now(),
+  });
+  const doc = await Member.findById(m._id).lean<MemberDoc>();
+  const input: EndAttemptInput = {
+    uuid, campaignId: String(camp._id), memberId: String(m._id), member: memberState(doc!),
+    log: { state: 'end', session: uuid, cause: 'USER_BUSY' } as EndAttemptInput['log'],
+    result: { uuid, cause: 'USER_BUSY', answered: false, billsec: 0, answersec: 0, duration: 0, source: 'event' },
+    stats: { success: false, connected: false, bridged: false, ended: true },
+    waitingForStatusUntil: null, readyAt: null, leaseId: 'lease-1',
+  };
+  return { campaignId: String(camp._id), input };
+}
+
+/** Makes the next matching call of a model method throw once, as a crash at that point would. */
+function failOnce<T extends object>(model: T, method: keyof T, when: (...args: unknown[]) => boolean): () => void {
+  const original = model[method] as (...args: unknown[]) => unknown;
+  let armed = true;
+  (model as Record<keyof T, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
+    if (armed && when(...args)) {
+      armed = false;
+      throw new Error('simulated crash');
+    }
+    return original.apply(this, args);
+  };
+  return () => {
+    (model as Record<keyof T, unknown>)[method] = original;
+  };
+}
+
+const stats = async (id: string) => (await Campaign.findById(id).lean<CampaignDoc>())!.stats as Record<string, unknown>;
+
+test('the attempt is counted once when endAttempt dies right before the campaign increment', async () => {
+  const { campaignId, input } = await attempt();
+  const restore = failOnce(Campaign, 'updateOne', (_f, u) => !!(u as { $inc?: object }).$inc);
+  try {
+    await assert.rejects(acts.endAttempt(input), /simulated crash/);
+  } finally {
+    restore();
+  }
+  await acts.endAttempt(input); // Temporal retries the activity
+  const s = await stats(campaignId);
+  assert.deepEqual([s.callCount, s.errorCall], [1, 1]);
+  assert.deepEqual(s._counting ?? [], []);
+});
+
+test('the attempt is counted once when endAttempt dies right after the campaign increment', async () => {
+  const { campaignId, input } = await attempt();
+  const restore = failOnce(Attempt, 'updateOne', (_f, u) => (u as { $set?: { counted?: boolean } }).$set?.counted === true);
+  try {
+    await assert.rejects(acts.endAttempt(input), /simulated crash/);
+  } finally {
+    restore();
+  }
+  await acts.endAttempt(input);
+  await acts.endAttempt(input); // and once more: still one
+  const s = await stats(campaignId);
+  assert.deepEqual([s.callCount, s.errorCall], [1, 1]);
+  assert.deepEqual(s._counting ?? [], []);
+  assert.equal((await Attempt.findById(input.uuid).lean<{ counted: boolean }>())!.counted, true);
+});

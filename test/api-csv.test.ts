@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { NumberIndex } from '../api/csv-import';
 import { Member } from '../models';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 
@@ -81,6 +82,41 @@ test('duplicates: the campaign scope rejects numbers already there; the file sco
   assert.deepEqual(fileScope.body.data.errors, [{ line: 3, reason: 'duplicate number +380501112233 (line 2)' }]);
   const within = await upload(d, 'Name,number_1,number_2\nx,+380501119999,00380501119999\n', 'dedupe=none');
   assert.deepEqual(within.body.data.errors, [{ line: 2, reason: 'number_2: +380501119999 repeats number_1' }]);
+});
+
+test('duplicates across insert batches: a repeat hundreds of rows later is reported with the first line', async () => {
+  const d = await newDialer();
+  const rows = Array.from({ length: 600 }, (_, i) => `m${i},+38050${String(1000000 + i)}`);
+  rows[589] = 'again,+380501000000';
+  const r = await upload(d, `Name,number_1\n${rows.join('\n')}\n`, 'dedupe=file');
+  assert.equal(r.body.data.imported, 599, JSON.stringify(r.body.data.errors));
+  assert.deepEqual(r.body.data.errors, [{ line: 591, reason: 'duplicate number +380501000000 (line 2)' }]);
+  assert.equal(await Member.countDocuments({ dialer: d }), 599);
+});
+
+test('NumberIndex: lines of numbers in the sorted part and in the recent part, overwrites, long and leading-zero keys', () => {
+  const idx = new NumberIndex();
+  const n = NumberIndex.RECENT * 3 + 17;
+  // A scrambled order, so merges interleave with what is already sorted.
+  const num = (i: number) => `+38067${String((i * 7919) % n).padStart(7, '0')}`;
+  for (let i = 0; i < n; i++) {
+    assert.equal(idx.get(num(i)), undefined);
+    idx.set(num(i), i + 2);
+  }
+  assert.equal(idx.size, n);
+  for (let i = 0; i < n; i += 97) assert.equal(idx.get(num(i)), i + 2, num(i));
+  assert.equal(idx.get(num(n - 1)), n + 1, 'the last number, still in the recent part');
+  assert.equal(idx.get('+380679999999'), undefined);
+  idx.set(num(5), 0); // already there (sorted part): overwritten, not added
+  idx.set(num(n - 1), 0); // recent part
+  assert.equal(idx.get(num(5)), 0);
+  assert.equal(idx.get(num(n - 1)), 0);
+  assert.equal(idx.size, n);
+  idx.set('12', 3);
+  assert.equal(idx.get('012'), undefined, '"012" and "12" are different numbers');
+  idx.set('1234567890123456789', 4); // more than 15 digits: kept as a string
+  assert.equal(idx.get('1234567890123456789'), 4);
+  assert.equal(idx.get('1234567890123456788'), undefined);
 });
 
 test('default region, explicit mapping without header, separator and charset', async () => {

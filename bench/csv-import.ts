@@ -1,10 +1,11 @@
 // CSV import benchmark (issue 4; not a timed test):
-//   npx tsx bench/csv-import.ts [--rows 1000000] [--keep]
+//   npx tsx bench/csv-import.ts [--rows 1000000] [--keep] [--node-flags=<flags of the API process>]
 // Generates a CSV of N rows (two numbers each), then in one run:
-//   1. import: POSTs the file through HTTP to the real import route (api/app.ts, in this process),
-//      which decodes, parses, normalises to E.164, checks duplicates and inserts in batches;
+//   1. import: POSTs the file through HTTP to the real import route (api/app.ts, run with tsx in a
+//      child process, bench/import-server.ts), which decodes, parses, normalises to E.164, checks
+//      duplicates and inserts in batches (of 250, api/csv-import.ts);
 //   2. baseline: inserts the same member documents, already built, with insertMany in batches of
-//      the same size (only the insertMany calls are timed).
+//      1000 (only the insertMany calls are timed).
 // Prints rows/s of both, their ratio (goal ≥ 0.7) and the peak RSS of the
 // API process during the import (goal ≤ 300 MB; VmHWM of the child process running the app).
 // Uses MONGODB_URI if set, else starts its own FerretDB on a free port.
@@ -22,9 +23,12 @@ import { startFerret, type Proc } from '../scripts/servers';
 
 const BATCH = 1000;
 
+/** `--name value` or `--name=value`. */
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1];
+  const eq = process.argv.find((a) => a.startsWith(`${name}=`));
+  return eq ? eq.slice(name.length + 1) : def;
 }
 
 async function freePort(): Promise<number> {

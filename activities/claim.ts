@@ -118,15 +118,35 @@ export async function nextReadyAt(campaignId: string, now: number): Promise<numb
   return min;
 }
 
+/** The claim conditions of readyFilter, checked on a document already read. */
+function isReady(d: Record<string, unknown> | null, campaignId: string, now: number): boolean {
+  if (!d || d.dialer !== campaignId) return false;
+  const nul = (k: string) => d[k] === null || d[k] === undefined;
+  if (!nul('_endCause') || !nul('_lock') || !nul('_dispatch') || !nul('_waitingForResultStatusCb')) return false;
+  return nul('_readyAt') || (typeof d._readyAt === 'number' && d._readyAt <= now);
+}
+
 /**
  * Claims up to `leaseIds.length` ready members in order, giving each one lease id (`_dispatch`).
  * `onClaim` runs as soon as a member is claimed (the caller grants it while the rest are claimed).
  * Returns how many were claimed; fewer than asked means no more members are ready now.
+ *
+ * MongoDB: the window from the index, and an atomic conditional findOneAndUpdate per candidate.
+ * FerretDB v1: every filter but `{_id}` decodes documents until it matches (bench/ferret-queries.ts),
+ * so a candidate is read and set by `_id` alone and the conditions are checked here. Safe because
+ * this process is the only writer of `_dispatch` while it is null (claims; the member's own workflow
+ * writes it only to give its lease back) and its one connection runs its operations in order; the
+ * other fields that may change in between (`_readyAt`, `_endCause`, written by the member's
+ * workflow) make at worst an unneeded grant, which the member gives back (workflows/member.ts).
+ * FerretDB's own findAndModify is a read and then a write too (see "FerretDB and atomicity").
+ * The window is not kept between calls: a retry that became due must go before fresh members
+ * (§5.4), and only a new read sees it.
  */
 export async function claimReady<D>(
   o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
   onClaim: (leaseId: string, doc: D) => void,
 ): Promise<number> {
+  const onServer = await serverSortsWithIndexes();
   let used = 0;
   // A candidate lost to a concurrent change is replaced by reading the window again (rare).
   for (let round = 0; round < 3 && used < o.leaseIds.length; round++) {
@@ -134,7 +154,14 @@ export async function claimReady<D>(
     let lost = 0;
     for (const _id of ids) {
       const leaseId = o.leaseIds[used];
-      const doc = await Member.findOneAndUpdate({ _id, ...readyFilter(o.campaignId, o.now) }, { $set: { _dispatch: leaseId } }).lean<D>();
+      let doc: D | null;
+      if (onServer) {
+        doc = await Member.findOneAndUpdate({ _id, ...readyFilter(o.campaignId, o.now) }, { $set: { _dispatch: leaseId } }).lean<D>();
+      } else {
+        const cur = await Member.findById(_id).lean<Record<string, unknown>>();
+        doc = isReady(cur, o.campaignId, o.now) ? (cur as D) : null;
+        if (doc) await Member.updateOne({ _id }, { $set: { _dispatch: leaseId } });
+      }
       if (!doc) {
         lost++;
         continue;

@@ -1,0 +1,121 @@
+// Benchmark 2 (issue 5): sustained originations per second through the whole stack — API start →
+// campaign workflow → member workflows → ESL → simulator — at limit 200, every call failing at once
+// (busy after 0 s) so lines turn over fast, against a baseline in the same run: a raw loop sending
+// `bgapi originate` through modesl to the same simulator with at most 200 jobs in flight.
+// Also reports the simulator's peak of concurrent channels over the campaign run (benchmark 3, part 1).
+//   npx tsx bench/throughput.ts [--members 3000] [--limit 200] [--duration-s 60] [--baseline-s 10] [--id-index] [--ferret-sync normal]
+// The simulator's sessions-per-second limit is raised from FreeSWITCH's default 30 to 5000 (and
+// max-sessions to 5000) for both runs, so neither is throttled by it.
+import { Campaign } from '../models';
+import { arg, cpuSec, flag, log, sleep, startStack, vmMb, waitFor, type Stack } from './lib/stack';
+
+interface EslEvent { getHeader(name: string): string | undefined; getBody(): string | undefined }
+interface EslConnection {
+  on(event: string, fn: (...args: unknown[]) => void): void;
+  bgapi(cmd: string, args: string, jobId: string, cb: (e: EslEvent) => void): void;
+  events(format: string, names: string, cb?: (e: EslEvent) => void): void;
+  disconnect(): void;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const modesl = require('modesl') as { Connection: new (host: string, port: number, pw: string, ready?: () => void) => EslConnection };
+
+/** Raw modesl loop: keeps `window` originates in flight for `seconds`; returns completed jobs/s. */
+async function baseline(s: Stack, window: number, seconds: number): Promise<{ rate: number; done: number; errors: number }> {
+  const conn = await new Promise<EslConnection>((resolve, reject) => {
+    const c = new modesl.Connection('127.0.0.1', s.sim.eslPort, s.sim.password, () => resolve(c));
+    c.on('error', reject);
+  });
+  await new Promise<void>((resolve) => conn.events('plain', 'BACKGROUND_JOB', () => resolve()));
+  let n = 0;
+  let done = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
+  await new Promise<void>((resolve) => {
+    let inFlight = 0;
+    const next = () => {
+      while (inFlight < window && performance.now() < until) {
+        const i = n++;
+        const uuid = `b0000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        const job = `c0000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        inFlight++;
+        conn.bgapi('originate', `{origination_uuid=${uuid},ignore_early_media=true,originate_timeout=30}sofia/gateway/gw1/38099${String(i).padStart(7, '0')} &park()`, job, (ev) => {
+          inFlight--;
+          done++;
+          if (!(ev.getBody() ?? '').startsWith('-ERR USER_BUSY')) errors++;
+          if (performance.now() < until) next();
+          else if (inFlight === 0) resolve();
+        });
+      }
+    };
+    next();
+  });
+  const secs = (performance.now() - t0) / 1000;
+  conn.disconnect();
+  return { rate: done / secs, done, errors };
+}
+
+async function main(): Promise<void> {
+  const members = Number(arg('--members', '3000'));
+  const limit = Number(arg('--limit', '200'));
+  const durationS = Number(arg('--duration-s', '60'));
+  const baselineS = Number(arg('--baseline-s', '10'));
+  const s = await startStack({
+    idIndex: flag('--id-index'),
+    ferretSync: (arg('--ferret-sync', '') || undefined) as 'normal' | 'off' | undefined,
+    sim: { rules: { default: { type: 'busy', ringSec: 0 } }, sessionsPerSecond: 5000, maxSessions: 5000 },
+  });
+  try {
+    log(`baseline: raw modesl bgapi originate loop, ${limit} in flight, ${baselineS} s`);
+    const base = await baseline(s, limit, baselineS);
+    log(`baseline: ${base.done} originates, ${base.rate.toFixed(0)}/s (${base.errors} not USER_BUSY)`);
+    await sleep(500);
+    s.sim.reset();
+
+    const id = await s.createCampaign({ name: 'throughput', limit, maxTryCount: 1, intervalTryCount: 3600 });
+    await s.insertMembers(id, members, { prefix: '38050' });
+    log(`campaign ${id}: ${members} members, limit ${limit}, maxTryCount 1 (each member: one busy call, then ended)`);
+    const count = () => s.sim.calls().filter((c) => c.channelVars.dlr_queue === id).length;
+    const cpu0 = { worker: cpuSec(s.worker.pid), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid), bench: cpuSec(process.pid) };
+    const tStart = performance.now();
+    await s.start(id);
+    await waitFor('the first originate', () => count() > 0, 600_000, 5);
+    const tFirst = performance.now();
+    log(`first originate ${((tFirst - tStart) / 1000).toFixed(1)} s after start; measuring ${durationS} s`);
+    const samples: { t: number; n: number }[] = [];
+    let peakWorkerRss = 0;
+    while (performance.now() - tFirst < durationS * 1000) {
+      await sleep(5000);
+      const n = count();
+      samples.push({ t: (performance.now() - tFirst) / 1000, n });
+      peakWorkerRss = Math.max(peakWorkerRss, vmMb(s.worker.pid, 'VmRSS'));
+      log(`  t=${samples.at(-1)!.t.toFixed(0)} s: ${n} originates (${s.sim.activeChannels()} channels now, peak ${s.sim.peakChannels()})`);
+      if (n >= members) break;
+    }
+    const cpu1 = { worker: cpuSec(s.worker.pid), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid), bench: cpuSec(process.pid) };
+    const last = samples.at(-1)!;
+    // Sustained rate: from the first sample (after ramp-up) to the last.
+    const first = samples[0];
+    const rate = samples.length > 1 ? (last.n - first.n) / (last.t - first.t) : last.n / last.t;
+    const peak = s.sim.peakChannels();
+    const wall = (performance.now() - tStart) / 1000;
+    await s.stop(id);
+    const doc = await Campaign.findById(id, { stats: 1 }).lean<{ stats: Record<string, number> }>();
+    const cpu = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, `${(v - cpu0[k as keyof typeof cpu0]).toFixed(0)} s (${(((v - cpu0[k as keyof typeof cpu0]) / wall) * 100).toFixed(0)}%)`]));
+    console.log('\n=== Benchmark 2: sustained originations/s ===');
+    console.log(`baseline (raw modesl bgapi, ${limit} in flight): ${base.rate.toFixed(0)}/s (${base.done} in ${baselineS} s)`);
+    console.log(`whole stack at limit ${limit}: ${rate.toFixed(1)}/s (${last.n} originates in ${last.t.toFixed(0)} s after the first; first after ${((tFirst - tStart) / 1000).toFixed(1)} s)`);
+    console.log(`ratio: ${(rate / base.rate).toFixed(4)} (goal ≥ 0.5)`);
+    console.log(`campaign stats: callCount ${doc?.stats.callCount}, errorCall ${doc?.stats.errorCall}`);
+    console.log(`CPU during the run (${wall.toFixed(0)} s wall, 2 cores = 200%): ${JSON.stringify(cpu)}; worker peak RSS ${peakWorkerRss} MB; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log('\n=== Benchmark 3 (part 1): limit held over this run ===');
+    console.log(`simulator peak channels: ${peak} (limit ${limit}; ${peak <= limit ? 'never above' : 'ABOVE THE LIMIT'})`);
+  } finally {
+    await s.close();
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

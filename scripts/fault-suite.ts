@@ -1,0 +1,654 @@
+// Fault-injection suite (issue 6): runs a campaign of several hundred call attempts with random
+// outcomes on the real stack — FerretDB, Temporal dev server, FreeSWITCH simulator, worker and REST
+// API, each a child process with its own temporary data and free ports — while killing and
+// restarting them at random moments, then checks the invariants and exits non-zero on a violation:
+//   every attempt has exactly one outcome (stored, applied by its workflow, counted once);
+//   every member reached an end cause or is legitimately waiting; no lease held by a dead owner;
+//   no second originate for any origination_uuid (union of the simulator's call lists);
+//   the campaign limit never exceeded (simulator peak channels, across restarts);
+//   campaign stats equal a recount from the attempt records;
+//   graceful SIGTERM exits 0 (worker mid-run, and every process at the end).
+//
+//   npm run fault-suite                       defaults: 150 members, ≤3 attempts each, limit 15
+//   npm run fault-suite -- --members 60 --faults 10 --seed 7 --keep
+// Options: --members N, --limit N, --max-try N, --faults N (≥ 9 = every kind once), --seed N,
+// --timeout-min N (whole run), --keep (keep the temp dir and logs even on success).
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import mongoose from 'mongoose';
+import { Client, Connection } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { connectMongo } from '../lib/db';
+import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../models';
+import { createCredential } from '../models/credential';
+import { LineLeases } from '../models/lines';
+import type { CallRecord } from '../simulator';
+import { campaignInfoQuery, campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
+import {
+  logTail, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type FerretServer, type Proc, type TemporalServer,
+} from './servers';
+
+// ---- options -----------------------------------------------------------------------------------
+
+function opt(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const n = Number(process.argv[i + 1]);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a non-negative number`);
+  return n;
+}
+const MEMBERS = opt('members', 150);
+const LIMIT = opt('limit', 15);
+const MAX_TRY = opt('max-try', 3);
+const SEED = opt('seed', Date.now() % 100000);
+const KINDS = [
+  'worker-kill', 'worker-sigterm', 'api-kill', 'esl-reset', 'esl-silence', 'sim-restart', 'sim-kill', 'temporal-restart', 'ferret-restart',
+] as const;
+type Kind = (typeof KINDS)[number];
+const FAULTS = Math.max(opt('faults', 14), KINDS.length);
+const TIMEOUT_MS = opt('timeout-min', 20) * 60_000;
+const KEEP = process.argv.includes('--keep');
+/** The ESL client declares a silent connection dead after this (the simulator heartbeats every 2 s). */
+const HEARTBEAT_TIMEOUT_MS = 6000;
+const RESERVED_PORTS = new Set([27017, 7233, 8233, 10022, 27117, 7333, 27217, 7433, 8021, 8022, 10023]);
+
+// mulberry32: the fault schedule and the member data follow --seed (the simulator's mix too).
+let rngState = SEED >>> 0;
+function rand(): number {
+  rngState = (rngState + 0x6d2b79f5) >>> 0;
+  let t = rngState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const between = (a: number, b: number) => a + rand() * (b - a);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const t0 = Date.now();
+const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s]`;
+const say = (msg: string) => console.log(`${stamp()} ${msg}`);
+
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    if (!RESERVED_PORTS.has(port)) return port;
+  }
+}
+
+// ---- processes ---------------------------------------------------------------------------------
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-fault-'));
+const logDir = path.join(dataDir, 'logs');
+const ports = { ferret: 0, temporal: 0, esl: 0, simControl: 0, api: 0, cdr: 0 };
+let ferret: FerretServer;
+let temporal: TemporalServer;
+const apps: Record<'simulator' | 'worker' | 'api', Proc | undefined> = { simulator: undefined, worker: undefined, api: undefined };
+/** Exits nobody asked for (a process that dies on its own when a dependency restarts is a finding). */
+const unplannedExits: string[] = [];
+const planned = new Set<Proc>();
+let finishing = false;
+
+function appEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    LOG_LEVEL: 'info',
+    DIALER_DATA_DIR: dataDir,
+    MONGODB_URI: `${ferret.uri}dialer`,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: 'dialer-fault',
+    ESL_HOST: '127.0.0.1',
+    ESL_PORT: String(ports.esl),
+    ESL_PASSWORD: 'ClueCon',
+    ESL_HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS),
+    API_HOST: '127.0.0.1',
+    API_PORT: String(ports.api),
+    CDR_HOST: '127.0.0.1',
+    CDR_PORT: String(ports.cdr),
+    RECONCILE_GRACE_MS: '3000',
+    RECONCILE_INTERVAL_MS: '20000',
+    SIMULATOR_CONTROL_PORT: String(ports.simControl),
+    SIMULATOR_RULES: path.join(dataDir, 'rules.json'),
+    SIMULATOR_HEARTBEAT_SEC: '2',
+    SIMULATOR_CDR_URL: `http://127.0.0.1:${ports.cdr}/cdr`,
+    SIMULATOR_CDR_RETRIES: '30',
+    SIMULATOR_CDR_DELAY_MS: '1000',
+  };
+}
+
+const ENTRIES = { simulator: 'simulator/main.ts', worker: 'worker.ts', api: 'api/main.ts' } as const;
+
+async function startApp(name: keyof typeof ENTRIES): Promise<Proc> {
+  const proc = startProcess({
+    name, command: process.execPath, args: ['--import', 'tsx', ENTRIES[name]], env: appEnv(), logFile: path.join(logDir, `${name}.log`),
+  });
+  apps[name] = proc;
+  void proc.exited.then((how) => {
+    if (!planned.has(proc) && !finishing) {
+      unplannedExits.push(`${name} (${String(how)})`);
+      say(`!! ${name} exited on its own (${String(how)}); restarting it. Log tail:\n${logTail(proc.logFile, 15)}`);
+      void startApp(name).then((p) => readyApp(name, p)).catch((err: unknown) => say(`!! restart of ${name} failed: ${String(err)}`));
+    }
+  });
+  return proc;
+}
+
+async function readyApp(name: keyof typeof ENTRIES, proc: Proc): Promise<void> {
+  const port = { simulator: ports.esl, worker: ports.cdr, api: ports.api }[name];
+  await waitReady(proc, `${name} listening on ${port}`, portOpen(port), 90_000);
+}
+
+async function kill9(proc: Proc): Promise<void> {
+  planned.add(proc);
+  try {
+    process.kill(-proc.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  await proc.exited;
+}
+
+// ---- the simulator, watched --------------------------------------------------------------------
+
+const simUrl = () => `http://127.0.0.1:${ports.simControl}`;
+/** Every call record seen, across simulator processes: key `<incarnation>:<seq>`. */
+const simCalls = new Map<string, CallRecord>();
+let simIncarnation = 0;
+let peakChannels = 0;
+const peaks: number[] = [];
+
+async function simGet<T>(p: string): Promise<T | null> {
+  try {
+    const r = await fetch(simUrl() + p, { signal: AbortSignal.timeout(5000) });
+    return r.ok ? ((await r.json()) as T) : null;
+  } catch {
+    return null;
+  }
+}
+async function simPost(p: string, body: unknown): Promise<unknown> {
+  const r = await fetch(simUrl() + p, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+  if (!r.ok) throw new Error(`simulator ${p}: HTTP ${r.status}`);
+  return r.json();
+}
+async function samplePeak(): Promise<void> {
+  const s = await simGet<{ peakChannels: number }>('/stats');
+  if (s && s.peakChannels > peakChannels) peakChannels = s.peakChannels;
+  if (s) peaks.push(s.peakChannels);
+}
+async function snapshotCalls(): Promise<void> {
+  const calls = await simGet<CallRecord[]>('/calls');
+  for (const c of calls ?? []) simCalls.set(`${simIncarnation}:${c.seq}`, c);
+  await samplePeak();
+}
+
+// ---- the REST API, as a client that survives its restarts ---------------------------------------
+
+let cred: { key: string; secret: string };
+async function api<T = any>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const r = await fetch(`http://127.0.0.1:${ports.api}${p}`, {
+    method,
+    headers: { 'X-Key': cred.key, 'X-Access-Token': cred.secret, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await r.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: r.status, body: parsed as T };
+}
+
+/** POSTs one wave of members; a request cut by a fault is checked (by name) before it is sent again. */
+async function postMembers(campaignId: string, members: object[], names: string[]): Promise<number> {
+  const filter = encodeURIComponent(JSON.stringify({ name: { $in: names } }));
+  for (let tries = 1; ; tries++) {
+    try {
+      const res = await api('POST', `/api/v2/dialer/${campaignId}/members?autoRun=true`, members);
+      if (res.status === 200) return tries;
+      say(`member POST answered ${res.status}: ${JSON.stringify(res.body).slice(0, 200)}`);
+    } catch (err) {
+      say(`member POST failed (${String((err as Error).message ?? err)}); checking whether it was stored`);
+    }
+    await sleep(2000);
+    try {
+      const count = await api<{ data: number }>('GET', `/api/v2/dialer/${campaignId}/members/count?filter=${filter}`);
+      if (count.status === 200 && count.body.data === names.length) return tries;
+      if (count.status === 200 && count.body.data !== 0) throw new Error(`partial member insert: ${count.body.data}/${names.length}`);
+    } catch (err) {
+      if (String(err).includes('partial')) throw err;
+    }
+  }
+}
+
+// ---- faults ------------------------------------------------------------------------------------
+
+const injected: Record<string, number> = {};
+const faultLog: string[] = [];
+const gracefulExits: { what: string; code: number | string; ms: number }[] = [];
+
+async function inject(kind: Kind, channelsUp: number): Promise<void> {
+  const started = Date.now();
+  let detail = '';
+  switch (kind) {
+    case 'worker-kill': {
+      await kill9(apps.worker!);
+      await readyApp('worker', await startApp('worker'));
+      break;
+    }
+    case 'worker-sigterm': {
+      const w = apps.worker!;
+      planned.add(w);
+      const t = Date.now();
+      await w.stop(60_000);
+      const code = await w.exited;
+      gracefulExits.push({ what: 'worker (mid-run SIGTERM)', code, ms: Date.now() - t });
+      detail = `exit ${String(code)} after ${Date.now() - t} ms`;
+      await readyApp('worker', await startApp('worker'));
+      break;
+    }
+    case 'api-kill': {
+      await kill9(apps.api!);
+      await readyApp('api', await startApp('api'));
+      break;
+    }
+    case 'esl-reset': {
+      await simPost('/faults', { resetConnections: true });
+      break;
+    }
+    case 'esl-silence': {
+      const ms = HEARTBEAT_TIMEOUT_MS + Math.round(between(2000, 5000));
+      await simPost('/faults', { silence: true });
+      await sleep(ms);
+      await simPost('/faults', { silence: false });
+      detail = `half-open for ${ms} ms`;
+      break;
+    }
+    case 'sim-restart': {
+      const graceful = rand() < 0.5;
+      await snapshotCalls();
+      await simPost('/restart', { graceful });
+      detail = graceful ? 'graceful (SYSTEM_SHUTDOWN + CDRs)' : 'crash (calls vanish, no events, no CDRs)';
+      break;
+    }
+    case 'sim-kill': {
+      await snapshotCalls();
+      await kill9(apps.simulator!);
+      simIncarnation++;
+      await readyApp('simulator', await startApp('simulator'));
+      detail = 'process killed: calls, pending CDR posts and the call list gone';
+      break;
+    }
+    case 'temporal-restart': {
+      planned.add(temporal);
+      try {
+        process.kill(-temporal.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await temporal.exited;
+      temporal = await startTemporalDev({ port: ports.temporal, dbFile: path.join(dataDir, 'temporal.db'), logDir, portSetting: 'fault-suite' });
+      break;
+    }
+    case 'ferret-restart': {
+      planned.add(ferret);
+      try {
+        process.kill(-ferret.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await ferret.exited;
+      ferret = await startFerret({ port: ports.ferret, dataDir: path.join(dataDir, 'ferret'), logDir, portSetting: 'fault-suite' });
+      break;
+    }
+  }
+  injected[kind] = (injected[kind] ?? 0) + 1;
+  const line = `fault ${kind} with ${channelsUp} call(s) up${detail ? `: ${detail}` : ''} (${Date.now() - started} ms to recover)`;
+  const entry = faultLog.push(`${stamp()} ${line}`) - 1;
+  say(line);
+  // How long until the next originate reaches the switch (dialing resumed), measured in the background.
+  const base = (await simGet<{ callsRecorded: number }>('/stats'))?.callsRecorded ?? 0;
+  const recovered = Date.now();
+  void (async () => {
+    while (Date.now() - recovered < 180_000 && !finishing) {
+      const now = (await simGet<{ callsRecorded: number }>('/stats'))?.callsRecorded;
+      if (now !== undefined && now > base) {
+        faultLog[entry] += `, next originate ${((Date.now() - recovered) / 1000).toFixed(1)} s later`;
+        return;
+      }
+      await sleep(250);
+    }
+  })();
+}
+
+// ---- checks ------------------------------------------------------------------------------------
+
+interface AttemptRow {
+  _id: string;
+  member: string;
+  workflowId: string;
+  sentOn: number | null;
+  counted: boolean;
+  result: { cause: string; answered: boolean; source: string; billsec: number } | null;
+}
+
+async function check(campaignId: string, client: Client) {
+  const violations: string[] = [];
+  const notes: string[] = [];
+  const attempts = await Attempt.find({ dialer: campaignId }).lean<AttemptRow[]>();
+  const members = await Member.find({ dialer: campaignId }).lean<MemberDoc[]>();
+  const camp = await Campaign.findById(campaignId).lean<CampaignDoc>();
+  const byMember = new Map(members.map((m) => [String(m._id), m]));
+
+  // 1. Exactly one outcome per attempt: stored, applied by the workflow (same cause in the member's
+  //    log, one log entry), counted once.
+  const lost = attempts.filter((a) => !a.result);
+  const mismatched: string[] = [];
+  const notApplied: string[] = [];
+  for (const a of attempts) {
+    if (!a.result) continue;
+    const log = ((byMember.get(a.member)?._log ?? []) as { session: string; cause?: string; state?: string }[]).filter((l) => l.session === a._id);
+    if (log.length !== 1 || log[0].state !== 'end') notApplied.push(`${a._id} (${log.length} log entries, state ${log[0]?.state})`);
+    else if (log[0].cause !== a.result.cause) mismatched.push(`${a._id}: stored ${a.result.cause}, applied ${log[0].cause}`);
+    if (!a.counted) notApplied.push(`${a._id} not counted`);
+  }
+  if (lost.length) violations.push(`${lost.length} attempt(s) without an outcome: ${lost.slice(0, 5).map((a) => a._id).join(', ')}`);
+  if (mismatched.length) violations.push(`${mismatched.length} attempt(s) applied differently from the stored outcome: ${mismatched.slice(0, 5).join('; ')}`);
+  if (notApplied.length) violations.push(`${notApplied.length} attempt(s) not applied exactly once: ${notApplied.slice(0, 5).join('; ')}`);
+
+  // 2. Every member ended or legitimately waiting (workflow running, waiting/ready, no open call).
+  const stuck: string[] = [];
+  let waiting = 0;
+  for (const m of members) {
+    const id = String(m._id);
+    if (m._endCause) continue;
+    try {
+      const info = await client.workflow.getHandle(memberWorkflowId(campaignId, id)).query(memberInfoQuery);
+      if (['waiting', 'ready'].includes(info.phase) && !attempts.some((a) => a.member === id && !a.result)) waiting++;
+      else stuck.push(`${id} (${info.phase})`);
+    } catch (err) {
+      stuck.push(`${id} (no workflow: ${String((err as Error).message).slice(0, 60)})`);
+    }
+  }
+  if (stuck.length) violations.push(`${stuck.length} member(s) stuck: ${stuck.slice(0, 5).join(', ')}`);
+
+  // 3. No lease held by a dead owner: member claims (_dispatch/_lock) and line leases.
+  const dead: string[] = [];
+  for (const m of members.filter((x) => x._dispatch || x._lock)) {
+    const id = String(m._id);
+    let runningWf = false;
+    try {
+      runningWf = (await client.workflow.getHandle(memberWorkflowId(campaignId, id)).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    if (!runningWf) dead.push(`member ${id} holds ${m._dispatch ? 'a campaign lease' : 'its lock'} with no running workflow`);
+  }
+  const lines = await LineLeases.snapshot(campaignId);
+  for (const l of lines?.leases ?? []) {
+    const a = attempts.find((x) => x._id === l.id);
+    if (!a || a.counted) dead.push(`line lease ${l.id} held by a finished attempt`);
+  }
+  if (lines && lines.active !== (lines.leases ?? []).length) dead.push(`line counter ${lines.active} ≠ ${lines.leases.length} leases`);
+  const counting = ((camp?.stats ?? {}) as { _counting?: string[] })._counting ?? [];
+  if (counting.length) dead.push(`${counting.length} campaign counter marker(s) left by an interrupted endAttempt`);
+  if (dead.length) violations.push(`${dead.length} lease(s) held by a dead owner: ${dead.slice(0, 5).join('; ')}`);
+  let campaignState = 'unknown';
+  try {
+    const info = await client.workflow.getHandle(campaignWorkflowId(campaignId)).query(campaignInfoQuery);
+    campaignState = `${info.state}/${info.cause}, ${info.leases} lease(s)`;
+    const open = members.filter((m) => !m._endCause).length;
+    if (open === 0 && info.leases > 0) violations.push(`the campaign holds ${info.leases} lease(s) though every member has ended`);
+  } catch {
+    const d = await client.workflow.getHandle(campaignWorkflowId(campaignId)).describe().catch(() => null);
+    campaignState = d ? `${d.status.name} (campaign ${camp?.state}/${camp?._cause})` : 'no workflow';
+  }
+
+  // 4. No second originate for any attempt; every call the switch saw was recorded first.
+  const calls = [...simCalls.values()].filter((c) => c.channelVars?.dlr_queue === campaignId);
+  const perUuid = new Map<string, CallRecord[]>();
+  for (const c of calls) perUuid.set(c.originationUuid ?? '?', [...(perUuid.get(c.originationUuid ?? '?') ?? []), c]);
+  const duplicates = [...perUuid.entries()].filter(([, l]) => l.length > 1);
+  const attemptIds = new Set(attempts.map((a) => a._id));
+  const unrecorded = calls.filter((c) => !attemptIds.has(c.originationUuid ?? ''));
+  if (unrecorded.length) violations.push(`${unrecorded.length} call(s) without an attempt record`);
+
+  // 5. The stored cause is what the switch reported (unless lost: documented LOST_CALL).
+  let wrong = 0;
+  let missedByAll = 0;
+  let neverReached = 0;
+  for (const a of attempts) {
+    if (!a.result) continue;
+    const recs = perUuid.get(a._id) ?? [];
+    const rec = recs[0];
+    if (!rec) {
+      if (a.result.cause === 'LOST_CALL') neverReached++;
+      continue;
+    }
+    const final = rec.state === 'ended' || rec.state === 'failed';
+    if (a.result.cause === 'LOST_CALL') {
+      if (final) missedByAll++;
+      continue;
+    }
+    if (final && rec.hangupCause !== a.result.cause) {
+      wrong++;
+      if (wrong <= 5) notes.push(`wrong cause ${a._id}: switch ${rec.hangupCause}, stored ${a.result.cause} (${a.result.source})`);
+    }
+  }
+  if (wrong) violations.push(`${wrong} attempt(s) stored a cause the switch did not report`);
+
+  // 6. Limit: simulator peak channels (sampled every second and before every restart).
+  const limitBreaches = peaks.filter((p) => p > LIMIT).length;
+  if (limitBreaches) violations.push(`limit ${LIMIT} exceeded: peak ${peakChannels} channels`);
+
+  // 7. Campaign counters = a recount from the attempt records and members.
+  const counted = attempts.filter((a) => a.counted);
+  const recount = {
+    callCount: counted.length,
+    connectedCall: counted.filter((a) => a.result?.answered).length,
+    bridgedCall: counted.filter((a) => a.result?.answered).length,
+    successCall: members.filter((m) => m.callSuccessful).length,
+    errorCall: members.filter((m) => m._endCause && !m.callSuccessful).length,
+  };
+  const stats = (camp?.stats ?? {}) as Record<string, number>;
+  const statDiff = Object.entries(recount).filter(([k, v]) => (stats[k] ?? 0) !== v).map(([k, v]) => `${k} ${stats[k] ?? 0} ≠ ${v}`);
+  if (statDiff.length) violations.push(`campaign stats differ from the recount: ${statDiff.join(', ')}`);
+
+  // 8. Processes: none died on its own; graceful stops exit 0.
+  if (unplannedExits.length) violations.push(`process(es) exited on their own: ${unplannedExits.join(', ')}`);
+  for (const g of gracefulExits) if (g.code !== 0) violations.push(`${g.what} exited ${String(g.code)} on SIGTERM`);
+
+  const bySource: Record<string, number> = {};
+  const byCause: Record<string, number> = {};
+  for (const a of attempts) {
+    if (!a.result) continue;
+    bySource[a.result.source] = (bySource[a.result.source] ?? 0) + 1;
+    byCause[a.result.cause] = (byCause[a.result.cause] ?? 0) + 1;
+  }
+  const endCauses: Record<string, number> = {};
+  for (const m of members) if (m._endCause) endCauses[m._endCause] = (endCauses[m._endCause] ?? 0) + 1;
+  return {
+    violations, notes, attempts: attempts.length, calls: calls.length, lost: lost.length, duplicates: duplicates.length,
+    limitBreaches, members: members.length, ended: members.length - stuck.length - waiting, waiting, stuck: stuck.length,
+    bySource, byCause, endCauses, missedByAll, neverReached, stats, recount, campaignState,
+  };
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+  fs.mkdirSync(logDir, { recursive: true });
+  say(`fault suite: ${MEMBERS} members, ≤${MAX_TRY} attempts each, limit ${LIMIT}, ${FAULTS} faults, seed ${SEED}; data and logs in ${dataDir}`);
+  fs.writeFileSync(path.join(dataDir, 'rules.json'), JSON.stringify({
+    seed: SEED,
+    default: {
+      type: 'mix',
+      choices: [
+        { weight: 35, outcome: { type: 'answer', ringSec: 1, talkSec: 6 } },
+        { weight: 10, outcome: { type: 'answer', ringSec: 2, talkSec: 12 } },
+        { weight: 15, outcome: { type: 'busy', ringSec: 0.5 } },
+        { weight: 10, outcome: { type: 'no_answer' } },
+        { weight: 8, outcome: { type: 'unallocated' } },
+        { weight: 7, outcome: { type: 'reject', ringSec: 1 } },
+        { weight: 6, outcome: { type: 'temp_failure' } },
+        { weight: 5, outcome: { type: 'gateway_down' } },
+        { weight: 4, outcome: { type: 'sip', status: 480, ringSec: 1 } },
+      ],
+    },
+  }, null, 2));
+
+  ferret = await startFerret({ port: ports.ferret, dataDir: path.join(dataDir, 'ferret'), logDir, portSetting: 'fault-suite' });
+  temporal = await startTemporalDev({ port: ports.temporal, dbFile: path.join(dataDir, 'temporal.db'), logDir, portSetting: 'fault-suite' });
+  for (const name of ['simulator', 'worker', 'api'] as const) await readyApp(name, await startApp(name));
+  say(`stack up: FerretDB :${ports.ferret}, Temporal :${ports.temporal}, simulator ESL :${ports.esl}, worker CDR :${ports.cdr}, API :${ports.api}`);
+
+  await connectMongo(`${ferret.uri}dialer`);
+  cred = await createCredential({ domain: 'fault.local', name: 'fault suite' });
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: 'default' });
+
+  const created = await api('POST', '/api/v2/dialer', {
+    name: 'Fault suite', type: 'Voice Broadcasting',
+    parameters: { limit: LIMIT, maxTryCount: MAX_TRY, intervalTryCount: 2, originateTimeout: 6, minBillSec: 0 },
+    resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: LIMIT }] }],
+  });
+  if (created.status !== 200) throw new Error(`dialer POST: ${created.status} ${JSON.stringify(created.body)}`);
+  const campaignId = String(created.body.data.insertedIds[0]);
+
+  const peakTimer = setInterval(() => void samplePeak(), 1000);
+  const schedule: Kind[] = [...KINDS].sort(() => rand() - 0.5);
+  while (schedule.length < FAULTS) schedule.push(KINDS[Math.floor(rand() * KINDS.length)]);
+  const perWave = Math.ceil(MEMBERS / schedule.length);
+  let posted = 0;
+  for (const [i, kind] of schedule.entries()) {
+    if (posted < MEMBERS) {
+      const n = Math.min(perWave, MEMBERS - posted);
+      const names = Array.from({ length: n }, (_, k) => `fault-member-${String(posted + k).padStart(4, '0')}`);
+      const body = names.map((name) => ({
+        name,
+        variables: { wave: String(i) },
+        communications: Array.from({ length: rand() < 0.4 ? 2 : 1 }, (_, j) => ({
+          number: `3805${String(Math.floor(rand() * 1e8)).padStart(8, '0')}`, priority: 2 - j,
+        })),
+      }));
+      const tries = await postMembers(campaignId, body, names);
+      posted += n;
+      say(`posted members ${posted - n}..${posted - 1}${tries > 1 ? ` (${tries} tries)` : ''}`);
+    }
+    await sleep(between(4000, 14_000));
+    // A random moment, but one with calls up: a fault with nothing in flight proves little.
+    let up = 0;
+    for (const until = Date.now() + 20_000; Date.now() < until; await sleep(250)) {
+      up = (await simGet<{ activeChannels: number }>('/stats'))?.activeChannels ?? 0;
+      if (up > 0) break;
+    }
+    await inject(kind, up);
+    if (Date.now() - t0 > TIMEOUT_MS / 2) break;
+  }
+  say(`all ${Object.values(injected).reduce((a, b) => a + b, 0)} faults injected; waiting for the members to finish`);
+
+  const deadline = t0 + TIMEOUT_MS;
+  let lastReport = 0;
+  for (;;) {
+    const open = await Member.countDocuments({ dialer: campaignId, _endCause: null }).catch(() => -1);
+    const total = await Member.countDocuments({ dialer: campaignId }).catch(() => -1);
+    if (open === 0 && total === MEMBERS) break;
+    if (Date.now() > deadline) {
+      say(`deadline reached with ${open} member(s) open`);
+      break;
+    }
+    if (Date.now() - lastReport > 15_000) {
+      lastReport = Date.now();
+      say(`${open} of ${total} member(s) still open`);
+    }
+    await sleep(2000);
+  }
+  // Let the last releases land: every member has ended, so the campaign must give back every lease
+  // and complete (it re-checks at least once a minute).
+  const campaignDone = Date.now() + 150_000;
+  for (;;) {
+    const info = await client.workflow.getHandle(campaignWorkflowId(campaignId)).query(campaignInfoQuery).catch(() => null);
+    if (!info || (info.leases === 0 && info.state === 'End')) break;
+    if (Date.now() > campaignDone) {
+      say(`campaign still ${info.state}/${info.cause} with ${info.leases} lease(s) after 150 s`);
+      break;
+    }
+    await sleep(1000);
+  }
+  clearInterval(peakTimer);
+  await snapshotCalls();
+  const r = await check(campaignId, client);
+
+  // Graceful shutdown of every project process: SIGTERM → exit 0.
+  finishing = true;
+  for (const name of ['api', 'worker', 'simulator'] as const) {
+    const p = apps[name]!;
+    planned.add(p);
+    const t = Date.now();
+    await p.stop(60_000);
+    const code = await p.exited;
+    gracefulExits.push({ what: `${name} (final SIGTERM)`, code, ms: Date.now() - t });
+    if (code !== 0) r.violations.push(`${name} exited ${String(code)} on SIGTERM`);
+  }
+  await connection.close();
+  await mongoose.disconnect();
+  await temporal.stop();
+  await ferret.stop();
+
+  const kinds = Object.fromEntries(KINDS.map((k) => [k, injected[k] ?? 0]));
+  console.log('\n==== fault suite result ====');
+  console.log(`seed ${SEED}, ${((Date.now() - t0) / 1000).toFixed(0)} s, ${r.members} members (${r.ended} ended, ${r.waiting} legitimately waiting, ${r.stuck} stuck), campaign ${r.campaignState}`);
+  console.log(`faults: ${faultLog.length}`);
+  for (const f of faultLog) console.log(`  ${f}`);
+  console.log(`graceful stops: ${gracefulExits.map((g) => `${g.what} exit ${String(g.code)} in ${g.ms} ms`).join('; ')}`);
+  console.log(`results by source ${JSON.stringify(r.bySource)}`);
+  console.log(`results by cause ${JSON.stringify(r.byCause)}`);
+  console.log(`member end causes ${JSON.stringify(r.endCauses)}`);
+  console.log(`LOST_CALL: ${r.missedByAll} ended on the switch but reported by no source in time, ${r.neverReached} never reached the switch`);
+  console.log(`simulator: ${r.calls} originates seen, peak ${peakChannels} channels (limit ${LIMIT})`);
+  console.log(`stats ${JSON.stringify(r.recount)} (recount) vs ${JSON.stringify(Object.fromEntries(Object.keys(r.recount).map((k) => [k, r.stats[k] ?? 0])))} (campaign)`);
+  for (const n of r.notes) console.log(`note: ${n}`);
+  console.log(`\nattempts=${r.attempts}, faults injected by kind ${JSON.stringify(kinds)}, lost=${r.lost}, duplicates=${r.duplicates}, limit breaches=${r.limitBreaches}`);
+  if (r.violations.length) {
+    console.log(`\nFAILED: ${r.violations.length} violation(s):`);
+    for (const v of r.violations) console.log(`  - ${v}`);
+    console.log(`logs kept in ${logDir}`);
+    return 1;
+  }
+  console.log('\nPASSED: every invariant holds');
+  if (KEEP) console.log(`logs kept in ${logDir}`);
+  else fs.rmSync(dataDir, { recursive: true, force: true });
+  return 0;
+}
+
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
+    finishing = true;
+    console.error(`fault suite: ${sig}, stopping (logs in ${logDir})`);
+    process.exit(130); // servers.ts kills every child process group on exit
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    finishing = true;
+    console.error(`fault suite: ${err instanceof Error ? err.stack ?? err.message : String(err)}\nlogs in ${logDir}`);
+    process.exit(1);
+  },
+);

@@ -133,17 +133,20 @@ export function momentToLuxon(fmt: string): string {
 
 /**
  * Distinct phone numbers → the line that brought them (0 = already in the campaign), for the
- * duplicate check. A number is kept as a double (its digits with a leading 1, exact up to 15 digits:
- * every E.164 number) in a sorted Float64Array with its line in an Int32Array beside it: 12 bytes
- * per number (up to 24 while the arrays have room to grow), no per-number objects. New numbers wait
- * in a small Map and are merged into the sorted arrays RECENT at a time.
+ * duplicate check, in typed arrays only (no per-number objects, nothing for the GC to promote). A
+ * number is kept as a double: its digits with a leading 1, exact up to 15 digits (every E.164
+ * number). Most numbers sit in a sorted Float64Array with their lines in an Int32Array beside it,
+ * 12 bytes per number (up to 24 while the arrays have room to grow), found by binary search; the
+ * last RECENT numbers wait in a small open-addressing table and are then merged in.
  */
 export class NumberIndex {
-  static readonly RECENT = 1 << 16;
+  static readonly RECENT = 1 << 15;
   private keys = new Float64Array(NumberIndex.RECENT);
   private lines = new Int32Array(NumberIndex.RECENT);
   private n = 0;
-  private recent = new Map<number, number>();
+  private recentKeys = new Float64Array(2 * NumberIndex.RECENT).fill(NaN); // at most half full; NaN = free
+  private recentLines = new Int32Array(2 * NumberIndex.RECENT);
+  private recent = 0;
   private long = new Map<string, number>();
 
   /** Digits only, with a leading 1 so "012" and "12" stay distinct; long ones fall back to a Map. */
@@ -166,11 +169,21 @@ export class NumberIndex {
     return -1;
   }
 
+  /** The slot of k in the recent table: where it is, or the free slot where it goes. */
+  private slot(k: number): number {
+    const mask = this.recentKeys.length - 1;
+    let h = (Math.imul((k % 4294967296) | 0, 0x9e3779b1) ^ Math.imul(Math.floor(k / 4294967296) | 0, 0x85ebca6b)) & mask;
+    while (!Number.isNaN(this.recentKeys[h]) && this.recentKeys[h] !== k) h = (h + 1) & mask;
+    return h;
+  }
+
   get(number: string): number | undefined {
     const k = NumberIndex.key(number);
     if (typeof k === 'string') return this.long.get(k);
     const i = this.find(k);
-    return i >= 0 ? this.lines[i] : this.recent.get(k);
+    if (i >= 0) return this.lines[i];
+    const s = this.slot(k);
+    return Number.isNaN(this.recentKeys[s]) ? undefined : this.recentLines[s];
   }
 
   set(number: string, line: number): void {
@@ -184,17 +197,20 @@ export class NumberIndex {
       this.lines[i] = line;
       return;
     }
-    this.recent.set(k, line);
-    if (this.recent.size >= NumberIndex.RECENT) this.merge();
+    const s = this.slot(k);
+    if (Number.isNaN(this.recentKeys[s])) this.recent += 1;
+    this.recentKeys[s] = k;
+    this.recentLines[s] = line;
+    if (this.recent === NumberIndex.RECENT) this.merge();
   }
 
   get size(): number {
-    return this.n + this.recent.size + this.long.size;
+    return this.n + this.recent + this.long.size;
   }
 
-  /** Merges the recent numbers into the sorted arrays, from the back (in place while they have room). */
+  /** Moves the recent numbers into the sorted arrays, merging from the back (in place while they have room). */
   private merge(): void {
-    const add = Float64Array.from(this.recent.keys()).sort();
+    const add = this.recentKeys.filter((k) => !Number.isNaN(k)).sort();
     const total = this.n + add.length;
     if (total > this.keys.length) {
       const keys = new Float64Array(Math.max(total, this.keys.length * 2));
@@ -212,12 +228,13 @@ export class NumberIndex {
         i--;
       } else {
         this.keys[w] = add[j];
-        this.lines[w] = this.recent.get(add[j])!;
+        this.lines[w] = this.recentLines[this.slot(add[j])];
         j--;
       }
     }
     this.n = total;
-    this.recent.clear();
+    this.recentKeys.fill(NaN);
+    this.recent = 0;
   }
 }
 

@@ -8,7 +8,7 @@ import { Campaign, Member } from '../models';
 import { addHistory } from '../models/history';
 import { maskNumber, startMemberWorkflowWithGrant } from '../lib/members';
 import { memberWorkflowId } from '../workflows/messages';
-import { claimReady, nextReadyAt as nextReadyAtOf } from './claim';
+import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf } from './claim';
 import type { ActivityDeps } from './deps';
 import type { CampaignActivities } from './types';
 
@@ -20,45 +20,47 @@ interface Claimed {
 }
 
 export function createCampaignActivities({ client, taskQueue }: ActivityDeps): CampaignActivities {
+  async function claimAndGrant({ campaignId, domain, leaseIds, membersStrategy, activeLeases, now }: Parameters<CampaignActivities['claimAndGrant']>[0]) {
+    const granted: { leaseId: string; memberId: string; summary: string }[] = [];
+    const summaryOf = (d: Claimed) => `${d.name ?? 'member'} ${maskNumber(d.communications?.[0]?.number ?? '')}`;
+    // A retried activity finds the members it already claimed with these lease ids (the workflow
+    // made them up for this call, so on a first attempt no member can hold one: the query — a
+    // scan of the whole collection on FerretDB — is skipped).
+    const already = Context.current().info.attempt > 1
+      ? await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1, name: 1, communications: 1 }).lean<Claimed[]>()
+      : [];
+    for (const d of already) granted.push({ leaseId: d._dispatch!, memberId: String(d._id), summary: summaryOf(d) });
+    // The ready window (activities/claim.ts): one ordered read, then claims by _id; each member is
+    // granted (signal-with-start) as soon as it is claimed, while the next ones are claimed.
+    const grants: Promise<unknown>[] = [];
+    const grant = (g: { leaseId: string; memberId: string; summary: string }) =>
+      grants.push(startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.summary));
+    for (const g of granted) grant(g);
+    const wanted = leaseIds.filter((id) => !granted.some((g) => g.leaseId === id));
+    let claimError: unknown = null;
+    await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now, leaseIds: wanted }, (leaseId, doc) => {
+      const g = { leaseId, memberId: String(doc._id), summary: summaryOf(doc) };
+      granted.push(g);
+      grant(g);
+    }).catch((err: unknown) => {
+      claimError = err;
+    });
+    // Every grant settles before the activity ends (a retry finds the claimed members by lease id).
+    const failed = (await Promise.allSettled(grants)).find((r) => r.status === 'rejected');
+    if (claimError) throw claimError;
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await Campaign.updateOne({ _id: campaignId }, { $set: { 'stats.active': activeLeases + granted.length } });
+    let nextReadyAt: number | null = null;
+    let openMembers = -1;
+    if (granted.length < leaseIds.length) {
+      nextReadyAt = await nextReadyAtOf(campaignId, now);
+      if (granted.length === 0 && activeLeases === 0) openMembers = await Member.countDocuments({ dialer: campaignId, _endCause: null });
+    }
+    return { granted: granted.map(({ leaseId, memberId }) => ({ leaseId, memberId })), nextReadyAt, openMembers };
+  }
+
   return {
-    async claimAndGrant({ campaignId, domain, leaseIds, membersStrategy, activeLeases, now }) {
-      const granted: { leaseId: string; memberId: string; summary: string }[] = [];
-      const summaryOf = (d: Claimed) => `${d.name ?? 'member'} ${maskNumber(d.communications?.[0]?.number ?? '')}`;
-      // A retried activity finds the members it already claimed with these lease ids (the workflow
-      // made them up for this call, so on a first attempt no member can hold one: the query — a
-      // scan of the whole collection on FerretDB — is skipped).
-      const already = Context.current().info.attempt > 1
-        ? await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1, name: 1, communications: 1 }).lean<Claimed[]>()
-        : [];
-      for (const d of already) granted.push({ leaseId: d._dispatch!, memberId: String(d._id), summary: summaryOf(d) });
-      // The ready window (activities/claim.ts): one ordered read, then claims by _id; each member is
-      // granted (signal-with-start) as soon as it is claimed, while the next ones are claimed.
-      const grants: Promise<unknown>[] = [];
-      const grant = (g: { leaseId: string; memberId: string; summary: string }) =>
-        grants.push(startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.summary));
-      for (const g of granted) grant(g);
-      const wanted = leaseIds.filter((id) => !granted.some((g) => g.leaseId === id));
-      let claimError: unknown = null;
-      await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now, leaseIds: wanted }, (leaseId, doc) => {
-        const g = { leaseId, memberId: String(doc._id), summary: summaryOf(doc) };
-        granted.push(g);
-        grant(g);
-      }).catch((err: unknown) => {
-        claimError = err;
-      });
-      // Every grant settles before the activity ends (a retry finds the claimed members by lease id).
-      const failed = (await Promise.allSettled(grants)).find((r) => r.status === 'rejected');
-      if (claimError) throw claimError;
-      if (failed) throw (failed as PromiseRejectedResult).reason;
-      await Campaign.updateOne({ _id: campaignId }, { $set: { 'stats.active': activeLeases + granted.length } });
-      let nextReadyAt: number | null = null;
-      let openMembers = -1;
-      if (granted.length < leaseIds.length) {
-        nextReadyAt = await nextReadyAtOf(campaignId, now);
-        if (granted.length === 0 && activeLeases === 0) openMembers = await Member.countDocuments({ dialer: campaignId, _endCause: null });
-      }
-      return { granted: granted.map(({ leaseId, memberId }) => ({ leaseId, memberId })), nextReadyAt, openMembers };
-    },
+    claimAndGrant: (i) => heartbeating(() => claimAndGrant(i)),
 
     async checkLease({ campaignId, memberId, leaseId }) {
       const holder = await Member.findOne({ _id: memberId, _dispatch: leaseId }, { _id: 1 }).lean();

@@ -15,8 +15,29 @@
 // here from a streamed cursor with a bounded top-k instead: the same scan, but FerretDB's memory
 // stays flat on a million members. Both give the same order: the comparison below follows MongoDB's
 // sort rules for the values these fields hold (null/missing < numbers < strings < ObjectIds).
+import { Context } from '@temporalio/activity';
 import mongoose from 'mongoose';
 import { Member } from '../models';
+
+/** Tells Temporal the claim is alive while it reads (no-op outside an activity). */
+function heartbeat(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    /* not in an activity */
+  }
+}
+
+/** Heartbeats every 5 s while fn runs: on FerretDB one query can take longer than the timeout. */
+export async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
+  heartbeat();
+  const timer = setInterval(heartbeat, 5_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 export type MembersStrategy = 'next-tries-circuit' | 'strict-circuit';
 
@@ -77,6 +98,10 @@ export function compareBySort(sort: Record<string, 1 | -1>): (a: Record<string, 
 
 /** The first `k` ready members in the campaign's order: `_id`s only. */
 export async function readyWindow(campaignId: string, strategy: MembersStrategy, now: number, k: number): Promise<unknown[]> {
+  return heartbeating(() => readWindow(campaignId, strategy, now, k));
+}
+
+async function readWindow(campaignId: string, strategy: MembersStrategy, now: number, k: number): Promise<unknown[]> {
   const sort = CLAIM_SORTS[strategy];
   const filter = readyFilter(campaignId, now);
   if (k <= 0) return [];
@@ -105,6 +130,10 @@ export async function readyWindow(campaignId: string, strategy: MembersStrategy,
 
 /** The earliest `_readyAt` still in the future (members waiting for a retry time), or null. */
 export async function nextReadyAt(campaignId: string, now: number): Promise<number | null> {
+  return heartbeating(() => earliestReadyAt(campaignId, now));
+}
+
+async function earliestReadyAt(campaignId: string, now: number): Promise<number | null> {
   const filter = { dialer: campaignId, _endCause: null, _dispatch: null, _lock: null, _waitingForResultStatusCb: null, _readyAt: { $gt: now } };
   if (await serverSortsWithIndexes()) {
     const next = await Member.findOne(filter, { _readyAt: 1 }).sort({ _readyAt: 1 }).lean<{ _readyAt: number }>();
@@ -143,6 +172,13 @@ function isReady(d: Record<string, unknown> | null, campaignId: string, now: num
  * (§5.4), and only a new read sees it.
  */
 export async function claimReady<D>(
+  o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
+  onClaim: (leaseId: string, doc: D) => void,
+): Promise<number> {
+  return heartbeating(() => claimInOrder(o, onClaim));
+}
+
+async function claimInOrder<D>(
   o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
   onClaim: (leaseId: string, doc: D) => void,
 ): Promise<number> {

@@ -28,6 +28,14 @@ const acts = proxyActivities<CampaignActivities & Pick<MemberActivities, 'loadCa
   startToCloseTimeout: '60 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
+/** The claim reads the ready window: an index walk on MongoDB, but a scan of the whole members
+ *  collection on FerretDB v1 (minutes at a million rows, see activities/claim.ts). It heartbeats
+ *  while it reads, so a lost worker is still noticed within the heartbeat timeout. */
+const claimActs = proxyActivities<Pick<CampaignActivities, 'claimAndGrant'>>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
 
 /** Most members claimed per activity call (one Mongo findOneAndUpdate each). */
 const CLAIM_BATCH = 50;
@@ -140,7 +148,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     let nextReadyAt: number | null = null;
     if (free > 0) {
       const leaseIds = Array.from({ length: Math.min(free, CLAIM_BATCH) }, () => uuid4());
-      const res = await acts.claimAndGrant({
+      const res = await claimActs.claimAndGrant({
         campaignId, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
       });
       const deadline = Date.now() + LEASE_TTL_MS;

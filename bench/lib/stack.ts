@@ -168,7 +168,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const sim = await startSimulator({ port: 0, heartbeatSec: 0, ...o.sim });
+  // FreeSWITCH's HEARTBEAT every 20 s: the worker reconnects after 60 s without any event.
+  const sim = await startSimulator({ port: 0, heartbeatSec: 20, ...o.sim });
   const domain = 'bench.local';
   const cred = await createCredential({ domain, name: 'bench' });
 

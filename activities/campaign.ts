@@ -4,7 +4,8 @@
 // (FerretDB v1 supports no projection on findAndModify, so none is used.)
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { Campaign, Member } from '../models';
+import { Attempt, Campaign, Member } from '../models';
+import { LineLeases } from '../models/lines';
 import { addHistory } from '../models/history';
 import { maskNumber, startMemberWorkflowWithGrant } from '../lib/members';
 import { memberWorkflowId } from '../workflows/messages';
@@ -19,7 +20,7 @@ interface Claimed {
   communications?: { number: string }[];
 }
 
-export function createCampaignActivities({ client, taskQueue }: ActivityDeps): CampaignActivities {
+export function createCampaignActivities({ client, esl, taskQueue }: ActivityDeps): CampaignActivities {
   async function claimAndGrant({ campaignId, domain, leaseIds, membersStrategy, activeLeases, now }: Parameters<CampaignActivities['claimAndGrant']>[0]) {
     const granted: { leaseId: string; memberId: string; summary: string }[] = [];
     const summaryOf = (d: Claimed) => `${d.name ?? 'member'} ${maskNumber(d.communications?.[0]?.number ?? '')}`;
@@ -71,7 +72,19 @@ export function createCampaignActivities({ client, taskQueue }: ActivityDeps): C
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
       }
-      // The member's workflow is gone while holding the lease (terminated, crashed run): reclaim it.
+      // The member's workflow is gone while holding the lease (terminated, crashed run). The line of
+      // its attempt (models/lines.ts, keyed by the attempt uuid) is freed only by that workflow's
+      // endAttempt, so free it here — but only once its call is over: a call still up in FreeSWITCH
+      // keeps its line, and the lease stays held until the next deadline, so the limit holds.
+      const lines = await LineLeases.snapshot(campaignId);
+      const ids = (lines?.leases ?? []).map((l) => l.id);
+      const open = ids.length
+        ? await Attempt.find({ _id: { $in: ids }, member: memberId }, { _id: 1, sentOn: 1, result: 1 }).lean<{ _id: string; sentOn: number | null; result: unknown }[]>()
+        : [];
+      for (const a of open) {
+        if (a.sentOn !== null && !a.result && (await esl.uuidExists(a._id))) return { held: true };
+      }
+      for (const a of open) await LineLeases.release(campaignId, a._id);
       await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _lock: null } });
       return { held: false };
     },

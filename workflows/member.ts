@@ -98,6 +98,10 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   // Executions started before the EndCause/NextAttemptAt search attributes upsert MemberState on
   // every phase change and nothing else; `patched` keeps their histories replayable.
   const richUi = patched('search-attributes-v2');
+  // An ending member used to give its unused grant back before storing its end: in between, its
+  // row was claimable and the campaign could grant it again, a grant nobody returned (the lease
+  // was held until its deadline). Executions after this patch store the end first.
+  const endBeforeGrantReturn = patched('end-stored-before-grant-return');
 
   // Handlers first: Updates with no registered handler are rejected.
   setHandler(
@@ -254,6 +258,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   async function finish(camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason']): Promise<MemberWorkflowResult> {
     member = applied.member;
     await db.saveMember({ memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; ') });
+    // Only now, with the end stored, can the row not be claimed again.
+    if (endBeforeGrantReturn) await returnGrant(null);
     const cause = applied.decision.kind === 'end' ? applied.decision.cause : (member.endCause ?? 'UNKNOWN');
     await announceEnd(camp, cause, reason);
     setPhase('ended');
@@ -295,14 +301,14 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       return { endCause: 'CAMPAIGN_DELETED', attempts: member.probeCount };
     }
     if (terminateRequested) {
-      await returnGrant(null);
+      if (!endBeforeGrantReturn) await returnGrant(null);
       return finish(camp, terminateIdle(member), 'terminate');
     }
 
     const now = Date.now();
     const action = nextAction(member, camp, now);
     if (action.kind === 'end') {
-      await returnGrant(null);
+      if (!endBeforeGrantReturn) await returnGrant(null);
       const ended = JSON.parse(JSON.stringify(member)) as MemberState;
       const applied: Applied = { member: ended, decision: { kind: 'end', cause: action.cause, success: false }, steps: [action.cause] };
       ended.endCause = action.cause;

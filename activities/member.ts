@@ -5,6 +5,7 @@ import { Attempt, Campaign, campaignRules, Member, MemberEnd, memberState, membe
 import { LineLeases } from '../models/lines';
 import { LOST_CALL } from '../rules';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
+import { serverSortsWithIndexes } from './claim';
 import type { ActivityDeps } from './deps';
 import type { AttemptLogEntry, MemberActivities } from './types';
 
@@ -30,7 +31,15 @@ export function storedResult(
 export function createMemberActivities({ esl, log, client }: ActivityDeps): MemberActivities {
   /** Clears the member's claim and tells the campaign; the campaign ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
-    await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+    if (await serverSortsWithIndexes()) {
+      await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+    } else {
+      // FerretDB v1 decodes the collection up to the match for any filter but `{_id}`
+      // (activities/claim.ts): read and write by `_id`. While this lease is on the document nobody
+      // else changes `_dispatch` (claims take only null ones; checkLease only a dead member's).
+      const doc = await Member.findById(memberId, { _dispatch: 1 }).lean<{ _dispatch: string | null }>();
+      if (doc?._dispatch === leaseId) await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+    }
     await client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(releaseSignal, { leaseId }).catch((err: unknown) => {
       // The campaign's lease sweep frees it anyway (checkLease sees _dispatch cleared).
       log.warn({ campaignId, leaseId, err: String(err) }, 'release signal not delivered');

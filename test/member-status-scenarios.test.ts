@@ -5,10 +5,10 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { MemberEnd } from '../models';
-import { NOT_WAITING_FOR_STATUS, statusUpdate, type MemberWorkflowResult } from '../workflows/messages';
+import { Member, MemberEnd } from '../models';
+import { campaignWorkflowId, NOT_WAITING_FOR_STATUS, statusUpdate, type MemberWorkflowResult } from '../workflows/messages';
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
-import { Scenarios } from './support/scenarios';
+import { Scenarios, scheduledActivities } from './support/scenarios';
 import { closed, startStack, type Stack } from './support/stack';
 import type { Rule } from '../simulator';
 
@@ -159,6 +159,42 @@ describe('result status fields (§6.5)', () => {
     await h.executeUpdate(statusUpdate, { args: [{ success: true }] });
     assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 2 });
     await recordHistory(h, 'scn-status-single-stop-default-interval');
+  });
+
+  test('a status sent the moment the member document shows _waitingForResultStatusCb: 1 is accepted', async () => {
+    // Integrators poll the REST read model and send the status as soon as it says "waiting". The
+    // read model is written inside endAttempt, before the activity finishes: the workflow must
+    // already accept the status then (it applies it once the attempt is stored).
+    const camp = await statusCampaign();
+    const m = await createMember(String(camp._id), ['380920000001']);
+    const h = await sc.start(String(camp._id), String(m._id));
+    // Poll without pause: the window between the read-model write and the end of the activity is
+    // a few milliseconds (the rest of endAttempt), which is where a status used to get a 400.
+    const until = Date.now() + 20_000;
+    while ((await Member.findById(m._id, { _waitingForResultStatusCb: 1 }).lean<{ _waitingForResultStatusCb?: number }>())?._waitingForResultStatusCb !== 1) {
+      assert.ok(Date.now() < until, 'read model never showed waiting for a status');
+    }
+    assert.deepEqual(await h.executeUpdate(statusUpdate, { args: [{ success: true, description: 'at once' }] }), { status: 'OK', info: 'success' });
+    assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 1 });
+    const d = await sc.doc(m._id);
+    const [entry] = await sc.log(m._id);
+    assert.deepEqual([d._endCause, d._waitingForResultStatusCb, entry.callback?.data.description, entry.callSuccessful], ['NORMAL_CLEARING', null, 'at once', true]);
+    await recordHistory(h, 'scn-status-at-once');
+  });
+
+  test('a member that ends through its status wakes its campaign: QUEUE_COMPLETE without waiting for a re-check', async () => {
+    const camp = await statusCampaign();
+    const m = await createMember(String(camp._id), ['380920000002']);
+    const h = await sc.start(String(camp._id), String(m._id));
+    await awaitingStatus(h, String(m._id), 1);
+    await h.executeUpdate(statusUpdate, { args: [{ success: true }] });
+    const campaign = stack.env.client.workflow.getHandle(campaignWorkflowId(String(camp._id)));
+    assert.deepEqual(await closed(campaign), { state: 'End', cause: 'QUEUE_COMPLETE' });
+    // Workflow time (the test server's clock): without the wake the campaign completes only at its
+    // next 60 s re-check.
+    const statusAt = (await scheduledActivities(h)).find((a) => a.type === 'memberEnded')!.at;
+    const completedAt = (await scheduledActivities(campaign)).at(-1)!.at;
+    assert.ok(completedAt - statusAt < 30_000, `campaign completed ${completedAt - statusAt} ms after the member ended`);
   });
 });
 

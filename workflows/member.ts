@@ -86,6 +86,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   let terminateRequested = false;
   let awaitingStatus: { numberIndex: number; camp: CampaignRules } | null = null;
   let statusApplied = false;
+  /** The attempt's outcome is being stored (endAttempt): a status accepted meanwhile waits for it. */
+  let writeBackPending = false;
   let waitUntil: number | null = null;
   let waitReason: string | null = null;
   let endCause: string | null = null;
@@ -142,20 +144,25 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   setHandler(
     statusUpdate,
     async (body) => {
-      const { camp, numberIndex } = awaitingStatus!;
-      void numberIndex;
+      const { camp } = awaitingStatus!;
+      statusApplied = true;
+      // Accepted while the attempt is still being stored (the read model already says "waiting"):
+      // apply it on top of the stored attempt, never before it.
+      if (writeBackPending) await condition(() => !writeBackPending);
       const applied = applyStatus(member!, camp, body, Date.now());
       member = applied.member;
-      statusApplied = true;
       awaitingStatus = null;
+      const ended = applied.decision.kind === 'end';
       await db.saveMember({
         memberId,
         member,
         waitingForStatusUntil: null,
         callback: { from: body.from ?? 'api', time: Date.now(), data: body },
         step: applied.steps.join('; '),
+        // The campaign may be waiting only for this member to finish (QUEUE_COMPLETE).
+        wakeCampaign: ended ? campaignId : undefined,
       });
-      if (applied.decision.kind === 'end') await announceEnd(camp, applied.decision.cause, 'callback', body.from);
+      if (ended && applied.decision.kind === 'end') await announceEnd(camp, applied.decision.cause, 'callback', body.from);
       return { status: 'OK', info: 'success' };
     },
     {
@@ -257,7 +264,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
 
   async function finish(camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason']): Promise<MemberWorkflowResult> {
     member = applied.member;
-    await db.saveMember({ memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; ') });
+    // Ends without a call (terminate, expiry, status timeout) wake the campaign, which may be
+    // waiting only for this member to finish (QUEUE_COMPLETE).
+    await db.saveMember({ memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: campaignId });
     // Only now, with the end stored, can the row not be claimed again.
     if (endBeforeGrantReturn) await returnGrant(null);
     const cause = applied.decision.kind === 'end' ? applied.decision.cause : (member.endCause ?? 'UNKNOWN');
@@ -437,6 +446,13 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     };
     const waitingForStatusUntil = applied.decision.kind === 'await-status' ? applied.decision.deadline : null;
     const readyAt = applied.decision.kind === 'retry' ? applied.decision.at : member.nextTryTime;
+    if (applied.decision.kind === 'await-status') {
+      // Open the status window before endAttempt writes `_waitingForResultStatusCb: 1`, so a client
+      // that sees it and sends its status at once is accepted (the handler waits for the write).
+      awaitingStatus = { numberIndex: choice.index, camp };
+      statusApplied = false;
+      writeBackPending = true;
+    }
     await db.endAttempt({
       uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil, leaseId, readyAt,
       stats: {
@@ -446,6 +462,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
         ended: applied.decision.kind === 'end',
       },
     });
+    writeBackPending = false;
     currentUuid = null;
     grant = null;
     readyAtStored = readyAt;
@@ -460,8 +477,6 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (applied.decision.kind === 'await-status') {
       // §6.5–6.6: wrap-up. The status arrives as an Update; no status within wrapUpTime → timeout mode.
       setPhase('awaiting-status');
-      awaitingStatus = { numberIndex: choice.index, camp };
-      statusApplied = false;
       const deadline = applied.decision.deadline;
       const got = await condition(() => statusApplied || terminateRequested, Math.max(deadline - Date.now(), 1), {
         summary: `wrap-up: waiting for result status until ${new Date(deadline).toISOString()}`,

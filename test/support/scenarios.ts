@@ -74,9 +74,8 @@ export class Scenarios {
   }
 
   /**
-   * After each test: a campaign whose members all ended is woken (a member that ends through a
-   * status does not wake it; it would notice at its next 60 s re-check) and given a moment to
-   * complete; any workflow of the test still running then is terminated once it is idle, so no
+   * After each test: a campaign whose members all ended is woken (a test may stop its members by
+   * other means than the campaign sees) and given a moment to complete; any workflow of the test still running then is terminated once it is idle, so no
    * campaign keeps waking every minute through the long time skips of later tests. Terminating a
    * run with an activity in flight leaks a time-skipping lock in the test server (sdk-java #1138):
    * every later env.sleep would then take real time.

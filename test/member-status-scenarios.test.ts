@@ -8,7 +8,9 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { Member, MemberEnd } from '../models';
 import { campaignWorkflowId, NOT_WAITING_FOR_STATUS, statusUpdate, type MemberWorkflowResult } from '../workflows/messages';
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
-import { Scenarios, scheduledActivities } from './support/scenarios';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { Scenarios } from './support/scenarios';
 import { closed, startStack, type Stack } from './support/stack';
 import type { Rule } from '../simulator';
 
@@ -192,8 +194,10 @@ describe('result status fields (§6.5)', () => {
     assert.deepEqual(await closed(campaign), { state: 'End', cause: 'QUEUE_COMPLETE' });
     // Workflow time (the test server's clock): without the wake the campaign completes only at its
     // next 60 s re-check.
-    const statusAt = (await scheduledActivities(h)).find((a) => a.type === 'memberEnded')!.at;
-    const completedAt = (await scheduledActivities(campaign)).at(-1)!.at;
+    const eventTime = async (wf: WorkflowHandle, has: (e: temporal.api.history.v1.IHistoryEvent) => unknown) =>
+      tsToMs(((await wf.fetchHistory()) as temporal.api.history.v1.IHistory).events!.find(has)!.eventTime!);
+    const statusAt = await eventTime(h, (e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    const completedAt = await eventTime(campaign, (e) => e.workflowExecutionCompletedEventAttributes);
     assert.ok(completedAt - statusAt < 30_000, `campaign completed ${completedAt - statusAt} ms after the member ended`);
   });
 });

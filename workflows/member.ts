@@ -7,6 +7,7 @@ import {
   condition,
   continueAsNew,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -15,6 +16,7 @@ import {
   setCurrentDetails,
   patched,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MemberActivities, AttemptLogEntry, MemberEndEvent } from '../activities/types';
 import {
   applyOutcome,
@@ -55,6 +57,14 @@ import {
 } from './messages';
 
 const db = proxyActivities<MemberActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+/** The steps that only touch Mongo (and placeCall's one bgapi): short and idempotent, so local
+ *  activities (one history event each, no task-queue round trip) rather than activities (six events
+ *  and two workflow tasks each). A worker that dies during one fails its workflow task; the next
+ *  worker runs it again, which they are written for (see activities/member.ts). */
+const local = proxyLocalActivities<Omit<MemberActivities, 'hangup' | 'checkCall'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
@@ -104,6 +114,13 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   // row was claimable and the campaign could grant it again, a grant nobody returned (the lease
   // was held until its deadline). Executions after this patch store the end first.
   const endBeforeGrantReturn = patched('end-stored-before-grant-return');
+  // Cost per attempt (issue 5): Mongo steps as local activities, the campaign not re-read right
+  // after an attempt, one search-attribute upsert per phase change (older executions used
+  // activities and upserted Attempt, NextAttemptAt, EndCause and the short 'dialing' phase apart).
+  const fewerEvents = patched('fewer-history-events');
+  const steps = fewerEvents ? local : db;
+  /** The campaign as read just before the attempt that just ended: no need to read it again. */
+  let justRead: CampaignRules | null = null;
 
   // Handlers first: Updates with no registered handler are rejected.
   setHandler(
@@ -153,7 +170,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       member = applied.member;
       awaitingStatus = null;
       const ended = applied.decision.kind === 'end';
-      await db.saveMember({
+      await steps.saveMember({
         memberId,
         member,
         waitingForStatusUntil: null,
@@ -189,8 +206,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     },
   );
 
-  function setPhase(p: MemberPhase): void {
-    if (p !== phase || !richUi) upsertSearchAttributes([{ key: SA.MemberState, value: p }]);
+  /** Changes the phase shown in the UI; `also` are search attributes upserted with it. */
+  function setPhase(p: MemberPhase, also: SearchAttributeUpdatePair[] = []): void {
+    if (p !== phase || !richUi || also.length) upsertSearchAttributes([{ key: SA.MemberState, value: p }, ...also]);
     phase = p;
     setCurrentDetails(details());
   }
@@ -225,19 +243,19 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (pendingPatch && member) {
       member = mergeClientPatch(member, pendingPatch);
       pendingPatch = null;
-      await db.saveMember({ memberId, member, step: 'Updated through the API' });
+      await steps.saveMember({ memberId, member, step: 'Updated through the API' });
     }
   }
 
   async function announceEnd(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string) {
     if (!member) return;
     endCause = cause;
-    if (richUi) {
-      upsertSearchAttributes([
-        { key: SA.EndCause, value: cause },
-        { key: SA.NextAttemptAt, value: null },
-      ]);
-    }
+    const endAttrs: SearchAttributeUpdatePair[] = [
+      { key: SA.EndCause, value: cause },
+      { key: SA.NextAttemptAt, value: null },
+    ];
+    if (fewerEvents) setPhase('ended', endAttrs);
+    else if (richUi) upsertSearchAttributes(endAttrs);
     const comm = member.communications[member.lastNumberIndex ?? 0];
     const event: MemberEndEvent = {
       'Event-Name': 'CUSTOM',
@@ -259,14 +277,14 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (from) event.callback_user_id = from;
     for (const [k, v] of Object.entries(member.variables)) event[`variable_${k}`] = v;
     endSeq += 1;
-    await db.memberEnded({ eventId: `${workflowId}:${endSeq}`, domain, campaignId, memberId, event });
+    await steps.memberEnded({ eventId: `${workflowId}:${endSeq}`, domain, campaignId, memberId, event });
   }
 
   async function finish(camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason']): Promise<MemberWorkflowResult> {
     member = applied.member;
     // Ends without a call (terminate, expiry, status timeout) wake the campaign, which may be
     // waiting only for this member to finish (QUEUE_COMPLETE).
-    await db.saveMember({ memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: campaignId });
+    await steps.saveMember({ memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: campaignId });
     // Only now, with the end stored, can the row not be claimed again.
     if (endBeforeGrantReturn) await returnGrant(null);
     const cause = applied.decision.kind === 'end' ? applied.decision.cause : (member.endCause ?? 'UNKNOWN');
@@ -277,7 +295,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   }
 
   // CampaignId and DomainId are set by whoever starts the workflow (typedSearchAttributes).
-  if (!member) member = await db.loadMember(memberId);
+  if (!member) member = await steps.loadMember(memberId);
   if (!member) throw ApplicationFailure.nonRetryable(`Member ${memberId} not found`, 'MemberNotFound');
 
   /** Gives an unused grant back, telling the campaign when this member may be granted again. */
@@ -285,7 +303,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (grant) {
       const leaseId = grant;
       grant = null;
-      await db.releaseGrant({ campaignId, memberId, leaseId, readyAt });
+      await steps.releaseGrant({ campaignId, memberId, leaseId, readyAt });
       readyAtStored = readyAt;
     }
   }
@@ -296,7 +314,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (readyAtStored === readyAt) return;
     const now = Date.now();
     const becameDue = readyAt !== null && readyAt <= now && readyAtStored !== undefined && readyAtStored !== null && readyAtStored > now;
-    await db.saveMember({ memberId, member: member!, readyAt, wakeCampaign: becameDue ? campaignId : undefined });
+    await steps.saveMember({ memberId, member: member!, readyAt, wakeCampaign: becameDue ? campaignId : undefined });
     readyAtStored = readyAt;
   }
 
@@ -304,7 +322,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     // Cleared before looking, so a wake-up that arrives while we look is not lost.
     wake = false;
     await applyPatch();
-    const camp = await db.loadCampaign(campaignId);
+    const camp: CampaignRules | null = justRead ?? (await steps.loadCampaign(campaignId));
+    justRead = null;
     if (!camp) {
       // Campaign deleted (with its members): nothing left to do.
       return { endCause: 'CAMPAIGN_DELETED', attempts: member.probeCount };
@@ -331,8 +350,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       else await storeReadyAt(readyAt);
       waitUntil = action.until;
       waitReason = action.reason;
-      if (richUi) upsertSearchAttributes([{ key: SA.NextAttemptAt, value: action.until ? new Date(action.until) : null }]);
-      setPhase('waiting');
+      const nextAt: SearchAttributeUpdatePair = { key: SA.NextAttemptAt, value: action.until ? new Date(action.until) : null };
+      if (richUi && !fewerEvents) upsertSearchAttributes([nextAt]);
+      setPhase('waiting', fewerEvents ? [nextAt] : []);
       const summary = action.until
         ? `${action.reason} until ${new Date(action.until).toISOString()}`
         : `${action.reason}: waiting for a change`;
@@ -388,8 +408,11 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     void _callerId;
     currentUuid = uuid;
     result = null;
-    setPhase('dialing');
-    const placed = await db.placeCall({
+    if (fewerEvents) {
+      phase = 'dialing'; // shown by the query and details; too short-lived for a search attribute
+      setCurrentDetails(details());
+    } else setPhase('dialing');
+    const placed = await steps.placeCall({
       uuid, jobUuid, domain, campaignId, memberId, workflowId, attempt: attemptNo, number: comm.number,
       limit: Math.min(camp.limit, maxResources(camp.resources)),
       routes: routesFor(comm.number, camp.resources, () => Math.random()).map((r) => ({
@@ -408,11 +431,12 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     }
     member = reserved;
     seq += 1;
-    upsertSearchAttributes([{ key: SA.Attempt, value: attemptNo }]);
+    const attemptAttr: SearchAttributeUpdatePair = { key: SA.Attempt, value: attemptNo };
+    if (!fewerEvents) upsertSearchAttributes([attemptAttr]);
     if (!placed.sent) {
       result = { uuid, cause: placed.cause ?? 'NORMAL_TEMPORARY_FAILURE', answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job' };
     }
-    setPhase('in-call');
+    setPhase('in-call', fewerEvents ? [attemptAttr] : []);
     const outcomeResult = await awaitResult(uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS);
 
     // ---- Apply the Webitel rules ----------------------------------------------------------
@@ -453,7 +477,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       statusApplied = false;
       writeBackPending = true;
     }
-    await db.endAttempt({
+    await steps.endAttempt({
       uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil, leaseId, readyAt,
       stats: {
         success: applied.decision.kind === 'end' && applied.decision.success,
@@ -463,6 +487,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       },
     });
     writeBackPending = false;
+    // A retry goes straight on to its wait: the campaign read for this attempt is fresh enough.
+    if (fewerEvents && applied.decision.kind === 'retry') justRead = camp;
     currentUuid = null;
     grant = null;
     readyAtStored = readyAt;
@@ -486,7 +512,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
         const timedOut = applyStatusTimeout(member, camp, choice.index);
         member = timedOut.member;
         if (timedOut.decision.kind === 'end') return finish(camp, timedOut, 'callback');
-        await db.saveMember({
+        await steps.saveMember({
           memberId, member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
           callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
         });

@@ -107,17 +107,18 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   /** `_readyAt` as last stored, so it is only written when it changes. */
   let readyAtStored: number | null | undefined;
 
-  // Executions started before the EndCause/NextAttemptAt search attributes upsert MemberState on
-  // every phase change and nothing else; `patched` keeps their histories replayable.
-  const richUi = patched('search-attributes-v2');
-  // An ending member used to give its unused grant back before storing its end: in between, its
-  // row was claimable and the campaign could grant it again, a grant nobody returned (the lease
-  // was held until its deadline). Executions after this patch store the end first.
-  const endBeforeGrantReturn = patched('end-stored-before-grant-return');
-  // Cost per attempt (issue 5): Mongo steps as local activities, the campaign not re-read right
-  // after an attempt, one search-attribute upsert per phase change (older executions used
-  // activities and upserted Attempt, NextAttemptAt, EndCause and the short 'dialing' phase apart).
-  const fewerEvents = patched('fewer-history-events');
+  // Code versions. Every patch marker costs two history events (the marker and an upsert of
+  // TemporalChangeVersion), so executions started by this code record ONE marker, 'patches-v4',
+  // which implies all earlier patches; older histories replay through the patches they recorded:
+  // - 'search-attributes-v2': EndCause/NextAttemptAt upserted (before: MemberState on every phase);
+  // - 'end-stored-before-grant-return': an ending member stores its end before giving an unused
+  //   grant back (before, the row was claimable in between and could be granted twice);
+  // - 'fewer-history-events' (issue 5, cost per attempt): Mongo steps as local activities, the
+  //   campaign not re-read right after a retry, one search-attribute upsert per phase change.
+  const current = patched('patches-v4');
+  const richUi = current || patched('search-attributes-v2');
+  const endBeforeGrantReturn = current || patched('end-stored-before-grant-return');
+  const fewerEvents = current || patched('fewer-history-events');
   const steps = fewerEvents ? local : db;
   /** The campaign as read just before the attempt that just ended: no need to read it again. */
   let justRead: CampaignRules | null = null;

@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
       server.stdout!.on('data', (b) => {
+        if (out.includes('PORT ')) return void process.stdout.write(b); // e.g. --trace-gc output
         out += b;
         const m = /PORT (\d+)/.exec(out);
         if (m) resolve(Number(m[1]));

@@ -15,6 +15,15 @@ async function main(): Promise<void> {
     console.log(`PORT ${(server.address() as AddressInfo).port}`);
   });
   server.requestTimeout = 0;
+  const every = Number(process.env.BENCH_MEM_MS || 0);
+  if (every > 0) {
+    // Profiling aid: the process's memory every BENCH_MEM_MS ms on stderr (MB).
+    const mb = (n: number) => Math.round(n / 1048576);
+    setInterval(() => {
+      const m = process.memoryUsage();
+      console.error(`mem rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}`);
+    }, every).unref();
+  }
   process.on('SIGTERM', () => {
     server.close();
     void mongoose.disconnect().then(() => process.exit(0));

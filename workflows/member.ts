@@ -488,10 +488,12 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       },
     });
     writeBackPending = false;
+    // A grant that arrived during endAttempt (the row was claimable once the lease was given back)
+    // is a new one: keep it. Older executions dropped it, leaving its lease to the 10-min sweep.
+    if (!current || grant === leaseId) grant = null;
     // A retry goes straight on to its wait: the campaign read for this attempt is fresh enough.
     if (fewerEvents && applied.decision.kind === 'retry') justRead = camp;
     currentUuid = null;
-    grant = null;
     readyAtStored = readyAt;
 
     if (applied.decision.kind === 'end') {

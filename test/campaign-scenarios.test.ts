@@ -13,7 +13,7 @@ import { LineLeases } from '../models/lines';
 import { campaignInfoQuery, wakeSignal, type MemberWorkflowResult } from '../workflows/messages';
 import type { Rule } from '../simulator';
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
-import { Scenarios, scheduledActivities } from './support/scenarios';
+import { nextDstChangeDay, Scenarios, scheduledActivities } from './support/scenarios';
 import { closed, startStack, type Stack } from './support/stack';
 
 const RULES: Rule[] = [
@@ -55,17 +55,6 @@ async function idle(h: WorkflowHandle): Promise<void> {
 }
 
 describe('calendar (§3.2, §8.3)', () => {
-  /** The local day (start of day, in `zone`) during which the UTC offset next changes after `from`. */
-  function nextDstChangeDay(zone: string, from: number): DateTime {
-    let day = DateTime.fromMillis(from, { zone }).startOf('day');
-    for (let i = 0; i < 400; i++) {
-      const next = day.plus({ days: 1 });
-      if (next.offset !== day.offset) return day;
-      day = next;
-    }
-    throw new Error(`no DST change in ${zone} within 400 days`);
-  }
-
   test('sleeps overnight and wakes at 09:00 in its zone on three days, the last one a DST switch day', async () => {
     const zone = 'Europe/Kyiv';
     const now = await env.currentTimeMs();

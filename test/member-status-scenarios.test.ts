@@ -10,7 +10,7 @@ import { campaignWorkflowId, NOT_WAITING_FOR_STATUS, statusUpdate, type MemberWo
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { Scenarios } from './support/scenarios';
+import { nextDstChangeDay, Scenarios } from './support/scenarios';
 import { closed, startStack, type Stack } from './support/stack';
 import type { Rule } from '../simulator';
 
@@ -203,17 +203,6 @@ describe('result status fields (§6.5)', () => {
 });
 
 describe("windows in the member's time zone across a DST change (issue 3, §5.5 + member timezone)", () => {
-  /** The local day (start of day, in `zone`) during which the UTC offset next changes after `from`. */
-  function nextDstChangeDay(zone: string, from: number): DateTime {
-    let day = DateTime.fromMillis(from, { zone }).startOf('day');
-    for (let i = 0; i < 400; i++) {
-      const next = day.plus({ days: 1 });
-      if (next.offset !== day.offset) return day;
-      day = next;
-    }
-    throw new Error(`no DST change in ${zone} within 400 days`);
-  }
-
   test('a 09:00–10:00 window of a Europe/Kyiv member is dialled at 09:00 local the day before and the day of the change', async () => {
     const zone = 'Europe/Kyiv';
     const now = await env.currentTimeMs();

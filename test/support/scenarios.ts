@@ -1,6 +1,7 @@
 // Helpers of the scenario tests (test/*-scenarios.test.ts) on the real stack: start a member the real
 // way, wait for its calls, read what was stored, and clean up every workflow a test left running.
 import type { WorkflowHandle } from '@temporalio/client';
+import { DateTime } from 'luxon';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { Campaign, Member, type CampaignDoc, type MemberDoc } from '../../models';
@@ -122,4 +123,15 @@ export async function scheduledActivities(h: WorkflowHandle): Promise<{ type: st
     }
   }
   return out;
+}
+
+/** The local day (start of day, in `zone`) during which the UTC offset next changes after `from`. */
+export function nextDstChangeDay(zone: string, from: number): DateTime {
+  let day = DateTime.fromMillis(from, { zone }).startOf('day');
+  for (let i = 0; i < 400; i++) {
+    const next = day.plus({ days: 1 });
+    if (next.offset !== day.offset) return day;
+    day = next;
+  }
+  throw new Error(`no DST change in ${zone} within 400 days`);
 }

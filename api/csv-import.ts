@@ -365,49 +365,52 @@ export async function importCsv(source: AsyncIterable<Buffer | string>, o: Impor
   };
 
   let campaignLoaded = false;
-  for await (const item of readCsv(source, { delimiter: o.delimiter, charset: o.charset })) {
-    if (headerPending) {
-      headerPending = false;
-      if ('error' in item) throw badRequest(`line ${item.line}: the header row is not valid CSV (${item.error})`);
-      if (!cols) cols = checkMapping(item.fields.map((f) => columnFor(f, true)));
-      continue;
-    }
-    if (!campaignLoaded) {
-      // After the header is accepted: existing numbers count as duplicates unless they are deleted first.
-      campaignLoaded = true;
-      if (o.dedupe === 'campaign' && !o.deleteExisting) await loadCampaignNumbers(index, o.dialer);
-    }
-    report.rows += 1;
-    if ('error' in item) {
-      reject(item.line, item.error);
-      continue;
-    }
-    if (item.fields.length > cols!.length && item.fields.slice(cols!.length).some((f) => f.trim() !== '')) {
-      reject(item.line, `${item.fields.length} columns, the mapping has ${cols!.length}`);
-      continue;
-    }
-    let member: NewMember;
-    try {
-      member = rowToMember(item.fields, cols!, o, luxonFmt);
-    } catch (err) {
-      if (err instanceof RowError) {
-        reject(item.line, err.message);
+  // One async step per received chunk; its records are handled synchronously (apart from the batch writes).
+  for await (const records of readCsv(source, { delimiter: o.delimiter, charset: o.charset })) {
+    for (const item of records) {
+      if (headerPending) {
+        headerPending = false;
+        if ('error' in item) throw badRequest(`line ${item.line}: the header row is not valid CSV (${item.error})`);
+        if (!cols) cols = checkMapping(item.fields.map((f) => columnFor(f, true)));
         continue;
       }
-      throw err;
-    }
-    if (o.dedupe !== 'none') {
-      const dup = member.communications.find((c) => index.get(c.number) !== undefined);
-      if (dup) {
-        const where = index.get(dup.number)!;
-        report.duplicates += 1;
-        reject(item.line, `duplicate number ${dup.number} (${where === 0 ? 'already in the campaign' : `line ${where}`})`);
+      if (!campaignLoaded) {
+        // After the header is accepted: existing numbers count as duplicates unless they are deleted first.
+        campaignLoaded = true;
+        if (o.dedupe === 'campaign' && !o.deleteExisting) await loadCampaignNumbers(index, o.dialer);
+      }
+      report.rows += 1;
+      if ('error' in item) {
+        reject(item.line, item.error);
         continue;
       }
-      for (const c of member.communications) index.set(c.number, item.line);
+      if (item.fields.length > cols!.length && item.fields.slice(cols!.length).some((f) => f.trim() !== '')) {
+        reject(item.line, `${item.fields.length} columns, the mapping has ${cols!.length}`);
+        continue;
+      }
+      let member: NewMember;
+      try {
+        member = rowToMember(item.fields, cols!, o, luxonFmt);
+      } catch (err) {
+        if (err instanceof RowError) {
+          reject(item.line, err.message);
+          continue;
+        }
+        throw err;
+      }
+      if (o.dedupe !== 'none') {
+        const dup = member.communications.find((c) => index.get(c.number) !== undefined);
+        if (dup) {
+          const where = index.get(dup.number)!;
+          report.duplicates += 1;
+          reject(item.line, `duplicate number ${dup.number} (${where === 0 ? 'already in the campaign' : `line ${where}`})`);
+          continue;
+        }
+        for (const c of member.communications) index.set(c.number, item.line);
+      }
+      batch.push(memberDocument(member, o.dialer, o.domain, now));
+      if (batch.length >= BATCH) await flush();
     }
-    batch.push(memberDocument(member, o.dialer, o.domain, now));
-    if (batch.length >= BATCH) await flush();
   }
   if (headerPending) throw badRequest('body: the file is empty (no header row)');
   await flush();

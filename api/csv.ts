@@ -9,6 +9,11 @@
 //    record only;
 //  - a UTF-8 BOM is dropped; \r\n and \n both end lines.
 // Input is decoded with TextDecoder (any WHATWG charset label, e.g. utf-8, windows-1251, latin1).
+// Records are read synchronously from the decoded text of the chunks received so far (CsvReader),
+// one at a time as the consumer asks: no async step and no object per line, and no more than one
+// record's objects alive at a time.
+
+import { TextDecoder } from 'node:util';
 
 export const MAX_RECORD_LINES = 100;
 export const MAX_RECORD_CHARS = 64 * 1024;
@@ -70,116 +75,139 @@ export function parseRecord(text: string, delimiter: string): Parsed {
   }
 }
 
-/** Decoded lines of a byte stream, numbered from 1. */
-async function* lines(source: AsyncIterable<Buffer | string>, charset: string): AsyncGenerator<[number, string]> {
-  const decoder = new TextDecoder(charset, { fatal: false, ignoreBOM: false });
-  let rest = '';
-  let n = 0;
-  for await (const chunk of source) {
-    const text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      if (nl < 0) break;
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      yield [++n, text.slice(start, end)];
-      start = nl + 1;
-    }
-    rest = text.slice(start);
-    if (rest.length > MAX_RECORD_CHARS * 4) {
-      // A single line this long is not a CSV row: report and drop it.
-      yield [++n, '\u0000TOO_LONG'];
-      rest = '';
-      // Skip to the end of this line.
-      for await (const more of source) {
-        const t = typeof more === 'string' ? more : decoder.decode(more, { stream: true });
-        const nl = t.indexOf('\n');
-        if (nl >= 0) {
-          rest = t.slice(nl + 1);
-          break;
-        }
-      }
-    }
-  }
-  const last = rest + decoder.decode();
-  if (last.length) yield [++n, last.endsWith('\r') ? last.slice(0, -1) : last];
+const TOO_LONG = MAX_RECORD_CHARS * 4;
+
+/** A line without its \r. */
+function chomp(s: string): string {
+  return s.charCodeAt(s.length - 1) === 13 ? s.slice(0, -1) : s;
 }
 
-/** Records (or per-record errors) of a CSV byte stream. Empty lines are skipped. */
-export async function* readCsv(source: AsyncIterable<Buffer | string>, o: { delimiter: string; charset: string }): AsyncGenerator<CsvItem> {
-  const pending: [number, string][] = [];
-  const queue: [number, string][] = [];
-  const input = lines(source, o.charset);
+/** Pull-based record reader: push() decoded chunks, read() records until it returns undefined, end() at EOF. */
+export class CsvReader {
+  private readonly decoder: TextDecoder;
+  private text = ''; // unread text, from pos
+  private pos = 0;
+  private line = 1; // number of the line starting at pos
+  private started = false;
+  private skipping = false; // dropping the rest of a too-long line
+  private ended = false;
 
-  function* settle(final: boolean): Generator<CsvItem> {
-    // Try to complete the pending record; on failure reject its first line and re-read the rest.
-    while (pending.length) {
-      const text = pending.map(([, l]) => l).join('\n');
-      const r = parseRecord(text, o.delimiter);
-      if ('fields' in r) {
-        yield { line: pending[0][0], fields: r.fields };
-        pending.length = 0;
-        return;
-      }
-      if ('error' in r) {
-        if (pending.length > 1) {
-          // A quote opened on the first line closed lines later in a broken way: most likely the
-          // first line's quote was never meant to close. Reject that line, re-read the others.
-          yield { line: pending[0][0], error: 'quoted field not closed' };
-          const again = pending.slice(1);
-          pending.length = 0;
-          queue.unshift(...again);
-          return;
+  constructor(private readonly delimiter: string, charset: string) {
+    this.decoder = new TextDecoder(charset, { fatal: false, ignoreBOM: false });
+  }
+
+  push(chunk: Buffer | string): void {
+    this.add(typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true }));
+  }
+
+  end(): void {
+    this.add(this.decoder.decode());
+    this.ended = true;
+  }
+
+  private add(t: string): void {
+    if (!this.started && t.length) {
+      this.started = true;
+      if (t.charCodeAt(0) === 0xfeff) t = t.slice(1);
+    }
+    if (this.skipping) {
+      const nl = t.indexOf('\n');
+      if (nl < 0) return;
+      t = t.slice(nl + 1);
+      this.skipping = false;
+    }
+    this.text = this.pos < this.text.length ? this.text.slice(this.pos) + t : t;
+    this.pos = 0;
+  }
+
+  /** Rejects the line at pos and moves past it. */
+  private rejectLine(error: string): CsvItem {
+    const item = { line: this.line, error };
+    const nl = this.text.indexOf('\n', this.pos);
+    this.pos = nl < 0 ? this.text.length : nl + 1;
+    this.line += 1;
+    return item;
+  }
+
+  /** The next record or record error; undefined when more input is needed (or, after end(), at EOF). */
+  read(): CsvItem | undefined {
+    const { text, delimiter } = this;
+    for (;;) {
+      const start = this.pos;
+      if (start >= text.length) return undefined;
+      let e = text.indexOf('\n', start); // end of the record's last line so far
+      if (e < 0) {
+        if (!this.ended) {
+          if (text.length - start <= TOO_LONG) return undefined;
+          // A single line this long is not a CSV row: report it and drop it up to its end.
+          const item = { line: this.line, error: `line longer than ${TOO_LONG} characters` };
+          this.text = '';
+          this.pos = 0;
+          this.line += 1;
+          this.skipping = true;
+          return item;
         }
-        yield { line: pending[0][0], error: r.error };
-        pending.length = 0;
-        return;
+        e = text.length;
       }
-      const tooBig = pending.length >= MAX_RECORD_LINES || text.length > MAX_RECORD_CHARS;
-      if (!final && !tooBig) return; // wait for more lines
-      yield { line: pending[0][0], error: 'quoted field not closed' };
-      const again = pending.slice(1);
-      pending.length = 0;
-      queue.unshift(...again);
-      return;
+      let rec = chomp(text.slice(start, e));
+      if (rec.trim() === '') {
+        this.pos = e + 1;
+        this.line += 1;
+        continue;
+      }
+      if (!rec.includes('"')) {
+        this.pos = e + 1;
+        this.line += 1;
+        return { line: this.line - 1, fields: rec.split(delimiter) };
+      }
+      // A quoted field may span lines: add lines until the record parses or fails.
+      let count = 1;
+      for (;;) {
+        const r = parseRecord(rec, delimiter);
+        if ('fields' in r) {
+          this.pos = e + 1;
+          this.line += count;
+          return { line: this.line - count, fields: r.fields };
+        }
+        // A quote opened on the first line closed lines later in a broken way: most likely the first
+        // line's quote was never meant to close. Reject that line; the next ones are read again.
+        if ('error' in r) return this.rejectLine(count > 1 ? 'quoted field not closed' : r.error);
+        if (count >= MAX_RECORD_LINES || rec.length > MAX_RECORD_CHARS) return this.rejectLine('quoted field not closed');
+        if (e + 1 >= text.length) {
+          if (this.ended) return this.rejectLine('quoted field not closed');
+          return undefined; // wait for the next line
+        }
+        let ne = text.indexOf('\n', e + 1);
+        if (ne < 0) {
+          if (!this.ended) {
+            // The record waits for a line still being received; if that line is too long, so is the record.
+            return text.length - (e + 1) > TOO_LONG ? this.rejectLine('quoted field not closed') : undefined;
+          }
+          ne = text.length;
+        }
+        rec += `\n${chomp(text.slice(e + 1, ne))}`;
+        count += 1;
+        e = ne;
+      }
     }
   }
 
-  let first = true;
-  for (;;) {
-    let item: [number, string] | undefined = queue.shift();
-    if (!item) {
-      const next = await input.next();
-      if (next.done) break;
-      item = next.value;
-    }
-    let [ln, text] = item;
-    if (first) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
-    if (text === '\u0000TOO_LONG') {
-      yield { line: ln, error: `line longer than ${MAX_RECORD_CHARS * 4} characters` };
-      continue;
-    }
-    if (!pending.length && text.trim() === '') continue;
-    pending.push([ln, text]);
-    yield* settle(false);
-    // Lines re-queued after a rejected record are handled before new input.
-    while (!pending.length && queue.length) {
-      const [l2, t2] = queue.shift()!;
-      if (t2.trim() === '') continue;
-      pending.push([l2, t2]);
-      yield* settle(false);
-    }
+  *[Symbol.iterator](): Generator<CsvItem> {
+    for (let item = this.read(); item; item = this.read()) yield item;
   }
-  while (pending.length || queue.length) {
-    yield* settle(true);
-    while (!pending.length && queue.length) {
-      const [l2, t2] = queue.shift()!;
-      if (t2.trim() === '') continue;
-      pending.push([l2, t2]);
-      yield* settle(queue.length === 0);
-    }
+}
+
+/**
+ * Records (or per-record errors) of a CSV byte stream, numbered by their first line; empty lines are
+ * skipped. One step per received chunk: each yields the reader, to iterate synchronously (the
+ * records of the text received so far).
+ */
+export async function* readCsv(source: AsyncIterable<Buffer | string>, o: { delimiter: string; charset: string }): AsyncGenerator<Iterable<CsvItem>> {
+  const reader = new CsvReader(o.delimiter, o.charset);
+  for await (const chunk of source) {
+    reader.push(chunk);
+    yield reader;
   }
+  reader.end();
+  yield reader;
 }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NumberIndex } from '../api/csv-import';
+import { MAX_RECORD_CHARS, readCsv, type CsvItem } from '../api/csv';
 import { Member } from '../models';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 
@@ -117,6 +118,31 @@ test('NumberIndex: lines of numbers in the sorted part and in the recent part, o
   idx.set('1234567890123456789', 4); // more than 15 digits: kept as a string
   assert.equal(idx.get('1234567890123456789'), 4);
   assert.equal(idx.get('1234567890123456788'), undefined);
+});
+
+test('readCsv: the same records whatever the chunk boundaries (BOM, CRLF, split characters, quoted lines, a too-long line)', async () => {
+  async function read(csv: string, size: number): Promise<CsvItem[]> {
+    const bytes = Buffer.from(csv);
+    async function* chunks() {
+      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+    }
+    const items: CsvItem[] = [];
+    for await (const records of readCsv(chunks(), { delimiter: ',', charset: 'utf-8' })) for (const item of records) items.push(item);
+    return items;
+  }
+  const csv = '\ufeffName,number_1\r\n"Олена ""О"", 2",+380501110001\r\n\r\n"two\r\nlines",+380501110002\n"open,+380501110003\nok,+380501110004\n';
+  const expected: CsvItem[] = [
+    { line: 1, fields: ['Name', 'number_1'] },
+    { line: 2, fields: ['Олена "О", 2', '+380501110001'] },
+    { line: 4, fields: ['two\nlines', '+380501110002'] },
+    { line: 6, error: 'quoted field not closed' },
+    { line: 7, fields: ['ok', '+380501110004'] },
+  ];
+  for (const size of [1, 2, 3, 7, 64, 65536]) assert.deepEqual(await read(csv, size), expected, `chunks of ${size} bytes`);
+  // A line longer than 4 × MAX_RECORD_CHARS arriving in several chunks is reported and skipped; reading goes on after it.
+  const long = `${csv}${'x'.repeat(MAX_RECORD_CHARS * 4 + 70000)}\r\nlast,+380501110005`;
+  const tail: CsvItem[] = [{ line: 8, error: `line longer than ${MAX_RECORD_CHARS * 4} characters` }, { line: 9, fields: ['last', '+380501110005'] }];
+  for (const size of [4096, 65536]) assert.deepEqual(await read(long, size), [...expected, ...tail], `chunks of ${size} bytes`);
 });
 
 test('default region, explicit mapping without header, separator and charset', async () => {

@@ -33,10 +33,17 @@ function base(dialer: CampaignDoc): { dialer: string; domain: string } {
   return { dialer: String(dialer._id), domain: dialer.domain };
 }
 
+/**
+ * The member named by the path, in the given dialer (and so in its domain); 404 otherwise, also for
+ * a member of another dialer or domain. Looked up by `_id` alone and checked here: FerretDB 1.x
+ * pushes only an `_id` filter down to SQLite, and `{_id, dialer, domain}` made it decode the whole
+ * members collection on every member route (the status PUT among them).
+ */
 async function findMember(ctx: Context, dialer: CampaignDoc): Promise<MemberDoc> {
   const id = objectIdParam(ctx, 'id');
-  const doc = await Member.findOne({ _id: id, ...base(dialer) }).lean<MemberDoc>();
-  if (!doc) throw notFound('member not found');
+  const doc = await Member.findById(id).lean<MemberDoc>();
+  const { dialer: dialerId, domain } = base(dialer);
+  if (!doc || doc.dialer !== dialerId || doc.domain !== domain) throw notFound('member not found');
   return doc;
 }
 

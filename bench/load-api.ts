@@ -1,5 +1,6 @@
 // API load run (issue 6; not a timed test), loopback only, bounded in count and time:
-//   npx tsx bench/load-api.ts [--posts 2000] [--concurrency 16] [--rates 1,2,5] [--seconds 10] [--dial-limit 15] [--keep]
+//   npx tsx bench/load-api.ts [--posts 2000] [--concurrency 16] [--rates 1,2,5] [--seconds 10] [--dial-limit 15]
+//                             [--preload 0] [--keep]
 // Starts its own FerretDB, Temporal dev server, FreeSWITCH simulator, worker and REST API (child
 // processes, free ports, temp dir), then:
 //   1. status PUT: for each rate R of --rates, R × --seconds members of a campaign with
@@ -8,7 +9,13 @@
 //      (open loop: latency counted from the scheduled send time, so a slow server is not hidden).
 //      The PUT returns once the member workflow's Update handler has applied and stored the status,
 //      so its latency is "status PUT → acknowledged by the workflow". The part spent in Temporal
-//      (Update accepted → completed, from the workflow histories) is reported beside it;
+//      (Update accepted → completed, from the workflow histories) is reported beside it, split into
+//      the activities' own run time, their queue time (scheduled → started) and the rest (workflow
+//      tasks); before the PUTs, GET …/members/:id at the same rate gives the API's own share (the
+//      same credential, dialer and member lookups, no Temporal);
+//   --preload N first stores N idle members of another (stopped) dialer straight into Mongo, so the
+//   status PUTs run against a members collection of that size (FerretDB v1 scans a collection for
+//   any filter it cannot push down: only `{_id}` lookups stay cheap as it grows);
 //   2. member POST: --posts single-member POST /api/v2/dialer/:id/members requests to a stopped
 //      campaign (so only the API and the database work), --concurrency in flight (closed loop).
 // Prints throughput, p50/p90/p99/max and errors of each; the goal is p99 ≤ 200 ms for the status PUT.
@@ -35,6 +42,7 @@ const RATES = arg('rates', '1,2,5').split(',').map(Number).filter((n) => n > 0);
 const SECONDS = Number(arg('seconds', '10'));
 /** Calls in parallel while members are dialled into wrap-up (one Mongo connection per process: keep it modest). */
 const DIAL_LIMIT = Number(arg('dial-limit', '15'));
+const PRELOAD = Number(arg('preload', '0'));
 const KEEP = process.argv.includes('--keep');
 const HARD_LIMIT_MS = 30 * 60_000;
 
@@ -128,6 +136,19 @@ async function main(): Promise<void> {
     console.log(lines[lines.length - 1]);
   }
 
+  if (PRELOAD > 0) {
+    const id = await dialer({ limit: 10 });
+    const t = Date.now();
+    for (let i = 0; i < PRELOAD; i += 1000) {
+      await Member.insertMany(Array.from({ length: Math.min(1000, PRELOAD - i) }, (_, k) => ({
+        dialer: id, domain: 'load.local', name: `idle ${i + k}`, createdOn: Date.now(),
+        communications: [{ number: `38066${String(i + k).padStart(7, '0')}`, priority: 0, state: 0 }],
+      })));
+    }
+    lines.push(`preloaded ${PRELOAD} idle members of another dialer in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    console.log(lines[lines.length - 1]);
+  }
+
   // 1. status PUT at each rate (open loop).
   for (const rate of RATES) {
     const n = Math.round(rate * SECONDS);
@@ -146,48 +167,85 @@ async function main(): Promise<void> {
     }
     await sleep(3000); // the last workflows enter their wrap-up wait after storing it
     const ids = (await Member.find({ dialer: id }, { _id: 1 }).lean<{ _id: unknown }[]>()).map((m) => String(m._id));
-    console.log(`${n} members in wrap-up after ${((Date.now() - t0) / 1000).toFixed(0)} s; PUT status at ${rate}/s`);
-    const lat: number[] = [];
-    let errors = 0;
-    const errorSamples: string[] = [];
-    const t = performance.now();
-    const inflight: Promise<void>[] = [];
-    for (const [i, mid] of ids.entries()) {
-      const scheduled = t + (i * 1000) / rate;
-      const wait = scheduled - performance.now();
-      if (wait > 0) await sleep(wait);
-      inflight.push((async () => {
-        try {
-          const r = await call('PUT', `/api/v2/dialer/${id}/members/${mid}/status`, { success: true, comment: 'load' });
-          if (r.status === 200) lat.push(performance.now() - scheduled);
-          else {
+    console.log(`${n} members in wrap-up after ${((Date.now() - t0) / 1000).toFixed(0)} s; GET member, then PUT status, at ${rate}/s`);
+    /** Open loop at `rate`: latency from the scheduled send time; non-200 answers are errors. */
+    const openLoop = async (method: string, suffix: string, body?: unknown) => {
+      const lat: number[] = [];
+      let errors = 0;
+      const errorSamples: string[] = [];
+      const t = performance.now();
+      const inflight: Promise<void>[] = [];
+      for (const [i, mid] of ids.entries()) {
+        const scheduled = t + (i * 1000) / rate;
+        const wait = scheduled - performance.now();
+        if (wait > 0) await sleep(wait);
+        inflight.push((async () => {
+          try {
+            const r = await call(method, `/api/v2/dialer/${id}/members/${mid}${suffix}`, body);
+            if (r.status === 200) lat.push(performance.now() - scheduled);
+            else {
+              errors++;
+              if (errorSamples.length < 3) errorSamples.push(`${r.status}`);
+            }
+          } catch (err) {
             errors++;
-            if (errorSamples.length < 3) errorSamples.push(`${r.status}`);
+            if (errorSamples.length < 3) errorSamples.push(String(err));
           }
-        } catch (err) {
-          errors++;
-          if (errorSamples.length < 3) errorSamples.push(String(err));
-        }
-      })());
-    }
-    await Promise.all(inflight);
+        })());
+      }
+      await Promise.all(inflight);
+      return { lat, errors, errorSamples, ms: performance.now() - t };
+    };
+    const get = await openLoop('GET', '');
+    lines.push(summary(`  GET member (API lookups only) at ${rate}/s`, get.lat, get.errors, get.ms));
+    console.log(lines[lines.length - 1]);
+    await sleep(2000);
+    const { lat, errors, errorSamples, ms: putMs } = await openLoop('PUT', '/status', { success: true, comment: 'load' });
     const ended = await Member.countDocuments({ dialer: id, _endCause: 'NORMAL_CLEARING' });
-    // Inside Temporal: Update accepted → Update completed (the handler stores the status via activities).
+    // Inside Temporal: Update accepted → Update completed (the handler stores the status via
+    // activities), split into the activities' run time (started → completed), their queue time
+    // (scheduled → started) and the rest (workflow tasks, history writes).
     const inWf: number[] = [];
+    const actRun: Record<string, number[]> = {};
+    const actQueue: number[] = [];
+    const rest: number[] = [];
     for (const mid of ids.slice(0, 100)) {
       const h = await client.workflow.getHandle(memberWorkflowId(id, mid)).fetchHistory().catch(() => null);
-      type Ev = NonNullable<NonNullable<typeof h>['events']>[number];
-      const ms = (has: (e: Ev) => unknown) => {
-        const t = (h?.events ?? []).find((e) => has(e))?.eventTime;
-        return t ? Number(t.seconds) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : NaN;
-      };
-      const d = ms((e) => e.workflowExecutionUpdateCompletedEventAttributes) - ms((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
-      if (Number.isFinite(d)) inWf.push(d);
+      const events = h?.events ?? [];
+      type Ev = (typeof events)[number];
+      const at = (e: Ev | undefined) => (e?.eventTime ? Number(e.eventTime.seconds) * 1000 + Math.round((e.eventTime.nanos ?? 0) / 1e6) : NaN);
+      const iAcc = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+      const iDone = events.findIndex((e) => e.workflowExecutionUpdateCompletedEventAttributes);
+      if (iAcc < 0 || iDone < 0) continue;
+      const d = at(events[iDone]) - at(events[iAcc]);
+      if (!Number.isFinite(d)) continue;
+      inWf.push(d);
+      let inActivities = 0;
+      for (const e of events.slice(iAcc, iDone)) {
+        const sched = e.activityTaskScheduledEventAttributes;
+        if (!sched) continue;
+        const eid = Number(e.eventId);
+        const started = events.find((x) => Number(x.activityTaskStartedEventAttributes?.scheduledEventId ?? -1) === eid);
+        const done = events.find((x) => Number(x.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === eid);
+        const q = at(started) - at(e);
+        const run = at(done) - at(started);
+        if (!Number.isFinite(q) || !Number.isFinite(run)) continue;
+        actQueue.push(q);
+        (actRun[sched.activityType?.name ?? '?'] ??= []).push(run);
+        inActivities += q + run;
+      }
+      rest.push(d - inActivities);
     }
-    inWf.sort((a, b) => a - b);
-    lines.push(summary(`status PUT → workflow ack at ${rate}/s`, lat, errors, performance.now() - t, ` (${ended}/${n} members ended by it)`) +
-      `; inside Temporal (Update accepted → completed, ${inWf.length} sampled): p50 ${percentile(inWf, 50)} ms, p99 ${percentile(inWf, 99)} ms` +
+    const p = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return `p50 ${percentile(s, 50)} / p99 ${percentile(s, 99)} ms`;
+    };
+    lines.push(summary(`status PUT → workflow ack at ${rate}/s`, lat, errors, putMs, ` (${ended}/${n} members ended by it)`) +
+      `; inside Temporal (Update accepted → completed, ${inWf.length} sampled): ${p(inWf)}` +
       (errorSamples.length ? ` [${errorSamples.join(', ')}]` : ''));
+    console.log(lines[lines.length - 1]);
+    lines.push(`  inside Temporal: ${Object.entries(actRun).map(([k, v]) => `activity ${k} runs ${p(v)}`).join(', ')}; ` +
+      `activity queue (scheduled → started) ${p(actQueue)}; the rest (workflow tasks) ${p(rest)}`);
     console.log(lines[lines.length - 1]);
   }
 

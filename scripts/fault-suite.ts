@@ -10,9 +10,11 @@
 //   graceful SIGTERM exits 0 (worker mid-run, and every process at the end).
 //
 //   npm run fault-suite                       defaults: 150 members, ≤3 attempts each, limit 15
+//   npm run fault-suite -- --ci               the CI configuration `npm test` runs (see CI_PRESET)
 //   npm run fault-suite -- --members 60 --faults 10 --seed 7 --keep
 // Options: --members N, --limit N, --max-try N, --faults N (≥ 9 = every kind once), --seed N,
-// --timeout-min N (whole run), --keep (keep the temp dir and logs even on success).
+// --timeout-min N (whole run), --keep (keep the temp dir and logs even on success), --ci (the
+// preset below; explicit options override it).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -33,9 +35,13 @@ import {
 
 // ---- options -----------------------------------------------------------------------------------
 
+/** `--ci`: smaller, for `npm test` (scripts/test.ts) — still every fault kind, a few hundred attempts. */
+const CI_PRESET: Record<string, number> = { members: 150, faults: 9, 'timeout-min': 12 };
+const CI = process.argv.includes('--ci');
+
 function opt(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
+  if (i < 0) return (CI ? CI_PRESET[name] : undefined) ?? def;
   const n = Number(process.argv[i + 1]);
   if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a non-negative number`);
   return n;
@@ -53,7 +59,13 @@ const TIMEOUT_MS = opt('timeout-min', 20) * 60_000;
 const KEEP = process.argv.includes('--keep');
 /** The ESL client declares a silent connection dead after this (the simulator heartbeats every 2 s). */
 const HEARTBEAT_TIMEOUT_MS = 6000;
-const RESERVED_PORTS = new Set([27017, 7233, 8233, 10022, 27117, 7333, 27217, 7433, 8021, 8022, 10023]);
+/** Never these (`npm start`'s and the test servers' ports, also as set by TEST_*_PORT and friends). */
+const RESERVED_PORTS = new Set([
+  27017, 7233, 8233, 10022, 27117, 7333, 27217, 7433, 8021, 8022, 10023,
+  ...['TEST_FERRETDB_PORT', 'TEST_TEMPORAL_PORT', 'FERRETDB_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'API_PORT']
+    .map((k) => Number(process.env[k]))
+    .filter((n) => Number.isInteger(n) && n > 0),
+]);
 
 // mulberry32: the fault schedule and the member data follow --seed (the simulator's mix too).
 let rngState = SEED >>> 0;
@@ -464,6 +476,7 @@ async function check(campaignId: string, client: Client) {
   const stats = (camp?.stats ?? {}) as Record<string, number>;
   const statDiff = Object.entries(recount).filter(([k, v]) => (stats[k] ?? 0) !== v).map(([k, v]) => `${k} ${stats[k] ?? 0} ≠ ${v}`);
   if (statDiff.length) violations.push(`campaign stats differ from the recount: ${statDiff.join(', ')}`);
+  const statMismatches = statDiff.length;
 
   // 8. Processes: none died on its own; graceful stops exit 0.
   if (unplannedExits.length) violations.push(`process(es) exited on their own: ${unplannedExits.join(', ')}`);
@@ -481,7 +494,7 @@ async function check(campaignId: string, client: Client) {
   return {
     violations, notes, attempts: attempts.length, calls: calls.length, lost: lost.length, duplicates: duplicates.length,
     limitBreaches, members: members.length, ended: members.length - stuck.length - waiting, waiting, stuck: stuck.length,
-    bySource, byCause, endCauses, missedByAll, neverReached, stats, recount, campaignState,
+    bySource, byCause, endCauses, missedByAll, neverReached, stats, recount, campaignState, statMismatches,
   };
 }
 
@@ -490,7 +503,7 @@ async function check(campaignId: string, client: Client) {
 async function main(): Promise<number> {
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
   fs.mkdirSync(logDir, { recursive: true });
-  say(`fault suite: ${MEMBERS} members, ≤${MAX_TRY} attempts each, limit ${LIMIT}, ${FAULTS} faults, seed ${SEED}; data and logs in ${dataDir}`);
+  say(`fault suite${CI ? ' (CI configuration)' : ''}: ${MEMBERS} members, ≤${MAX_TRY} attempts each, limit ${LIMIT}, ${FAULTS} faults, seed ${SEED}; data and logs in ${dataDir}`);
   fs.writeFileSync(path.join(dataDir, 'rules.json'), JSON.stringify({
     seed: SEED,
     default: {
@@ -561,12 +574,15 @@ async function main(): Promise<number> {
 
   const deadline = t0 + TIMEOUT_MS;
   let lastReport = 0;
+  let unfinished = '';
   for (;;) {
     const open = await Member.countDocuments({ dialer: campaignId, _endCause: null }).catch(() => -1);
     const total = await Member.countDocuments({ dialer: campaignId }).catch(() => -1);
     if (open === 0 && total === MEMBERS) break;
     if (Date.now() > deadline) {
-      say(`deadline reached with ${open} member(s) open`);
+      // Every member of this campaign can end (no status waits): not ending in time is a finding.
+      unfinished = `${open} of ${total} member(s) (${MEMBERS} posted) still open after --timeout-min ${TIMEOUT_MS / 60_000}`;
+      say(`deadline reached: ${unfinished}`);
       break;
     }
     if (Date.now() - lastReport > 15_000) {
@@ -590,6 +606,9 @@ async function main(): Promise<number> {
   clearInterval(peakTimer);
   await snapshotCalls();
   const r = await check(campaignId, client);
+  if (unfinished) r.violations.push(`run not finished: ${unfinished}`);
+  const missingKinds = KINDS.filter((k) => !injected[k]);
+  if (missingKinds.length) r.violations.push(`fault kind(s) never injected (time ran out): ${missingKinds.join(', ')}`);
 
   // Graceful shutdown of every project process: SIGTERM → exit 0.
   finishing = true;
@@ -620,7 +639,8 @@ async function main(): Promise<number> {
   console.log(`simulator: ${r.calls} originates seen, peak ${peakChannels} channels (limit ${LIMIT})`);
   console.log(`stats ${JSON.stringify(r.recount)} (recount) vs ${JSON.stringify(Object.fromEntries(Object.keys(r.recount).map((k) => [k, r.stats[k] ?? 0])))} (campaign)`);
   for (const n of r.notes) console.log(`note: ${n}`);
-  console.log(`\nattempts=${r.attempts}, faults injected by kind ${JSON.stringify(kinds)}, lost=${r.lost}, duplicates=${r.duplicates}, limit breaches=${r.limitBreaches}`);
+  console.log(`\nattempts=${r.attempts}, faults injected by kind ${JSON.stringify(kinds)}, lost=${r.lost}, duplicates=${r.duplicates}, limit breaches=${r.limitBreaches}, ` +
+    `stuck=${r.stuck}, stats mismatches=${r.statMismatches}`);
   if (r.violations.length) {
     console.log(`\nFAILED: ${r.violations.length} violation(s):`);
     for (const v of r.violations) console.log(`  - ${v}`);

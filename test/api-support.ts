@@ -3,6 +3,7 @@
 // make credentials and requests. `npm test` (scripts/test.ts) sets both variables.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import { apiRequest } from '../scripts/api-request';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import mongoose from 'mongoose';
@@ -63,27 +64,8 @@ export async function startApi(db: string, opts: { updateTimeoutMs?: number; max
   });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  async function req<T>(method: string, path: string, o: { cred?: Cred; body?: unknown; headers?: Record<string, string> } = {}): Promise<Res<T>> {
-    const headers: Record<string, string> = { ...(o.headers ?? {}) };
-    if (o.cred) {
-      headers['X-Key'] = o.cred.key;
-      headers['X-Access-Token'] = o.cred.secret;
-    }
-    let body: string | undefined;
-    if (o.body !== undefined) {
-      body = typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
-      headers['Content-Type'] ??= 'application/json';
-    }
-    const r = await fetch(base + path, { method, headers, body });
-    const text = await r.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: r.status, body: parsed as T, headers: r.headers };
-  }
+  const req = <T>(method: string, path: string, o: { cred?: Cred; body?: unknown; headers?: Record<string, string> } = {}): Promise<Res<T>> =>
+    apiRequest<T>(base, method, path, o);
 
   return {
     base,

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { apiRequest } from '../../scripts/api-request';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -203,21 +204,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   }
   await launchWorker(o.workerNodeFlags ?? []);
 
-  async function req<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const r = await fetch(base + p, {
-      method,
-      headers: { 'X-Key': cred.key, 'X-Access-Token': cred.secret, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: r.status, body: parsed as T };
-  }
+  const req = <T>(method: string, p: string, body?: unknown) => apiRequest<T>(base, method, p, { cred, body });
 
   const stack: Stack = {
     dir, ferret, temporal: temporalSrv, get worker() { return worker; }, sim, client, app, base, taskQueue, cred, domain, req,

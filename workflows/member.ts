@@ -170,7 +170,6 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       const applied = applyStatus(member!, camp, body, Date.now());
       member = applied.member;
       awaitingStatus = null;
-      const ended = applied.decision.kind === 'end';
       await steps.saveMember({
         memberId,
         member,
@@ -178,9 +177,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
         callback: { from: body.from ?? 'api', time: Date.now(), data: body },
         step: applied.steps.join('; '),
         // The campaign may be waiting only for this member to finish (QUEUE_COMPLETE).
-        wakeCampaign: ended ? campaignId : undefined,
+        wakeCampaign: applied.decision.kind === 'end' ? campaignId : undefined,
       });
-      if (ended && applied.decision.kind === 'end') await announceEnd(camp, applied.decision.cause, 'callback', body.from);
+      if (applied.decision.kind === 'end') await announceEnd(camp, applied.decision.cause, 'callback', body.from);
       return { status: 'OK', info: 'success' };
     },
     {

@@ -6,11 +6,20 @@ import { Attempt, Campaign, campaignRules, Member, MemberEnd, memberState, membe
 import { LineLeases } from '../models/lines';
 import { LOST_CALL } from '../rules';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
+import { dropTimed, putTimed, type QueuedMember } from '../models/ready-queue';
 import { serverSortsWithIndexes } from './claim';
 import type { ActivityDeps } from './deps';
 import type { AttemptLogEntry, MemberActivities } from './types';
 
 type LogArray = (AttemptLogEntry & Record<string, unknown>)[];
+
+/** What the member's timed queue entry is made of (models/ready-queue.ts). */
+const QUEUE_FIELDS = { _dispatch: 1, _endCause: 1, priority: 1, _nextTryTime: 1, lastCall: 1, _waitingForResultStatus: 1, _waitingForResultStatusCb: 1 };
+
+/** A member waiting for a result status is not claimable before the status or its deadline. */
+function notBeforeStatus(readyAt: number | null, statusUntil: number | null | undefined): number | null {
+  return statusUntil ? Math.max(readyAt ?? 0, statusUntil) : readyAt;
+}
 
 /** `_log` is newest-first (v3). Read-modify-write is safe: only the member's workflow writes it. */
 async function readLog(memberId: string): Promise<LogArray> {
@@ -30,17 +39,19 @@ export function storedResult(
 }
 
 export function createMemberActivities({ esl, log, client }: ActivityDeps): MemberActivities {
-  /** Clears the member's claim and tells the campaign; the campaign ignores unknown lease ids. */
+  /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
+   *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
-    if (await serverSortsWithIndexes()) {
-      await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
-    } else {
-      // FerretDB v1 decodes the collection up to the match for any filter but `{_id}`
-      // (activities/claim.ts): read and write by `_id`. While this lease is on the document nobody
-      // else changes `_dispatch` (claims take only null ones; checkLease only a dead member's).
-      const doc = await Member.findById(memberId, { _dispatch: 1 }).lean<{ _dispatch: string | null }>();
-      if (doc?._dispatch === leaseId) await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+    // Read and written by `_id`: FerretDB v1 decodes the collection up to the match for any other
+    // filter (activities/claim.ts). While this lease is on the document nobody else changes
+    // `_dispatch` (claims take only null ones; checkLease only a dead member's).
+    const doc = await Member.findById(memberId, QUEUE_FIELDS).lean<QueuedMember & { _dispatch: string | null; _waitingForResultStatusCb?: number | null; _waitingForResultStatus?: number | null }>();
+    if (doc?._dispatch === leaseId) {
+      if (await serverSortsWithIndexes()) await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+      else await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });
     }
+    if (!doc || doc._endCause) await dropTimed(campaignId, memberId);
+    else await putTimed(campaignId, { ...doc, _readyAt: notBeforeStatus(readyAt, doc._waitingForResultStatusCb ? doc._waitingForResultStatus : null) });
     await client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(releaseSignal, { leaseId }).catch((err: unknown) => {
       // The campaign's lease sweep frees it anyway (checkLease sees _dispatch cleared).
       log.warn({ campaignId, leaseId, err: String(err) }, 'release signal not delivered');
@@ -194,7 +205,7 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
     },
 
-    async saveMember({ memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step }) {
+    async saveMember({ campaignId, memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step }) {
       const set: Record<string, unknown> = { ...memberStateSet(member) };
       if (waitingForStatusUntil !== undefined) {
         set._waitingForResultStatus = waitingForStatusUntil;
@@ -216,6 +227,15 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
         }
       }
       await Member.updateOne({ _id: memberId }, { $set: set });
+      // The timed queue entry follows the stored state (the claim re-reads the member anyway).
+      const queueAs = campaignId ?? wakeCampaign;
+      if (queueAs && member.endCause) await dropTimed(queueAs, memberId);
+      else if (queueAs) {
+        await putTimed(queueAs, {
+          _id: memberId, priority: member.priority, _nextTryTime: member.nextTryTime, lastCall: member.lastCall,
+          ...(readyAt !== undefined ? { _readyAt: notBeforeStatus(readyAt, waitingForStatusUntil) } : {}),
+        });
+      }
       if (wakeCampaign) wake(wakeCampaign);
     },
 
@@ -229,6 +249,7 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
         { $setOnInsert: { domain, dialer: campaignId, member: memberId, event, createdOn: Date.now() } },
         { upsert: true },
       );
+      await dropTimed(campaignId, memberId);
       if (res.upsertedCount > 0) log.info({ event }, 'engine::dialer_member_end');
     },
   };

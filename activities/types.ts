@@ -103,6 +103,8 @@ export interface MemberActivities {
   /** Stores the attempt's outcome, frees its line and gives the campaign lease back. */
   endAttempt(i: EndAttemptInput): Promise<void>;
   saveMember(i: {
+    /** The member's campaign, whose ready queue follows the stored state (absent in old histories). */
+    campaignId?: string;
     memberId: string;
     member: MemberState;
     waitingForStatusUntil?: number | null;

@@ -12,7 +12,8 @@ import { isSupportedCountry } from 'libphonenumber-js';
 import { Member } from '../models';
 import { readCsv } from './csv';
 import { badRequest } from './http';
-import { insertAllOrNothing, memberDocument, type NewMember } from './member-docs';
+import { QueueWriter } from '../models/ready-queue';
+import { flushQueue, insertAllOrNothing, memberDocument, type NewMember } from './member-docs';
 
 export const MAX_NUMBERS = 10;
 export const MAX_REPORTED_ERRORS = 1000;
@@ -337,6 +338,16 @@ async function loadCampaignNumbers(index: NumberIndex, dialer: string): Promise<
 
 /** Imports a CSV byte stream into a dialer. Throws an HttpError (400) only for a bad mapping/header. */
 export async function importCsv(source: AsyncIterable<Buffer | string>, o: ImportOptions): Promise<ImportReport> {
+  const queue = new QueueWriter(o.dialer);
+  try {
+    return await importRows(source, o, queue);
+  } finally {
+    // Members stored so far are queued even when the import stops on an error.
+    await flushQueue(queue);
+  }
+}
+
+async function importRows(source: AsyncIterable<Buffer | string>, o: ImportOptions, queue: QueueWriter): Promise<ImportReport> {
   const started = Date.now();
   const report: ImportReport = { rows: 0, imported: 0, rejected: 0, duplicates: 0, deletedBefore: 0, errors: [], errorsTruncated: false, durationMs: 0 };
   const reject = (line: number, reason: string) => {
@@ -358,7 +369,7 @@ export async function importCsv(source: AsyncIterable<Buffer | string>, o: Impor
       deleted = true;
     }
     if (!batch.length) return;
-    await insertAllOrNothing(batch);
+    await insertAllOrNothing(batch, queue);
     report.imported += batch.length;
     batch = [];
     o.onBatch?.(report);

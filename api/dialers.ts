@@ -8,6 +8,7 @@ import { calendarState } from '../rules';
 import { Campaign, campaignRules, Member, type CampaignDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory, History } from '../models/history';
+import { dropQueues } from '../models/ready-queue';
 import { stopCampaignWorkflow } from '../lib/members';
 import { authOf, domainFilter, domainOf } from './auth';
 import type { RouteDeps } from './deps';
@@ -119,6 +120,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     const members = await Member.deleteMany({ dialer: id, domain: doc.domain });
     await History.deleteMany({ dialer: id });
     await mongoose.connection.collection('dialer_lines').deleteOne({ _id: id as unknown as mongoose.mongo.BSON.ObjectId });
+    await dropQueues(id);
     const res = await Campaign.deleteOne({ _id: id, domain: doc.domain });
     sendData(ctx, { result: { ok: 1, n: res.deletedCount }, deletedMembers: members.deletedCount });
   });

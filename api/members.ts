@@ -22,7 +22,7 @@ import type { RouteDeps } from './deps';
 import { findDialer, listQuery, scoped, startDialer } from './dialers';
 import { MAX_AGGREGATE_RESULTS, sanitizeFilter, sanitizePipeline } from './filters';
 import { badRequest, HttpError, jsonBody, notFound, objectBody, objectIdParam, queryParam, sendData, sendInfo, zodMessage } from './http';
-import { insertAllOrNothing, memberDocument } from './member-docs';
+import { insertAllOrNothing, memberDocument, queueStored } from './member-docs';
 import { memberCreateSchema, memberUpdateSchema, statusSchema } from './schemas';
 import { mapLimit } from './wake';
 import { runningMemberWorkflows, runUpdate, terminateIfRunning, workflowRunning } from './workflows';
@@ -221,6 +221,8 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     }
     const res = await Member.updateOne({ _id: doc._id, ...(signalled ? {} : { _lock: null }) }, { $set: set });
     if (res.matchedCount === 0) throw new HttpError(406, 'member is locked (in a call); retry after the call');
+    // A member no workflow owns is queued under its new priority (the old entry is dropped as stale).
+    if (!signalled && patch.priority !== undefined && patch.priority !== doc.priority) await queueStored([{ ...doc, priority: patch.priority }]);
     sendData(ctx, { result: { ok: 1, n: res.matchedCount, nModified: res.modifiedCount } });
   });
 
@@ -314,11 +316,13 @@ async function resetMembers(dialer: CampaignDoc, from: number, replaceLog: boole
     const res = await Member.bulkWrite(ops, { ordered: false });
     n += res.modifiedCount;
     ops = [];
+    await queueStored(reset.splice(0));
   };
   const now = Date.now();
-  const cursor = Member.find(where, { communications: 1, _log: 1 }).lean().cursor({ batchSize: 500 });
+  const reset: Record<string, unknown>[] = []; // queued again once stored
+  const cursor = Member.find(where, { communications: 1, _log: 1, priority: 1, dialer: 1 }).lean().cursor({ batchSize: 500 });
   for await (const raw of cursor) {
-    const d = raw as unknown as { _id: unknown; communications: Record<string, unknown>[]; _log?: unknown[] };
+    const d = raw as unknown as { _id: unknown; dialer: string; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };
     if (!(d.communications ?? []).some((c) => c.stopCommunication !== true)) continue;
     const communications = (d.communications ?? []).map((c) =>
       c.stopCommunication ? c : { ...c, state: 0, _probe: 0, lastCall: 0, rangeId: null, rangeAttempts: 0, checkResult: null },
@@ -330,12 +334,13 @@ async function resetMembers(dialer: CampaignDoc, from: number, replaceLog: boole
         update: {
           $set: {
             communications, _endCause: null, _probeCount: 0, callSuccessful: false, _lastMinusProbe: false, _nextTryTime: null,
-            lastCall: 0, _waitingForResultStatus: null, _waitingForResultStatusCb: null, lastModified: now,
+            lastCall: 0, _waitingForResultStatus: null, _waitingForResultStatusCb: null, _readyAt: null, lastModified: now,
             _log: replaceLog ? [step] : [step, ...(d._log ?? [])],
           },
         },
       },
     } as (typeof ops)[number]);
+    reset.push({ _id: d._id, dialer: d.dialer, priority: d.priority ?? 0 });
     if (ops.length >= 500) await flush();
   }
   await flush();

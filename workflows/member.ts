@@ -171,6 +171,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       member = applied.member;
       awaitingStatus = null;
       await steps.saveMember({
+        campaignId,
         memberId,
         member,
         waitingForStatusUntil: null,
@@ -243,7 +244,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (pendingPatch && member) {
       member = mergeClientPatch(member, pendingPatch);
       pendingPatch = null;
-      await steps.saveMember({ memberId, member, step: 'Updated through the API' });
+      await steps.saveMember({ campaignId, memberId, member, step: 'Updated through the API' });
     }
   }
 
@@ -284,7 +285,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     member = applied.member;
     // Ends without a call (terminate, expiry, status timeout) wake the campaign, which may be
     // waiting only for this member to finish (QUEUE_COMPLETE).
-    await steps.saveMember({ memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: campaignId });
+    await steps.saveMember({ campaignId, memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: campaignId });
     // Only now, with the end stored, can the row not be claimed again.
     if (endBeforeGrantReturn) await returnGrant(null);
     const cause = applied.decision.kind === 'end' ? applied.decision.cause : (member.endCause ?? 'UNKNOWN');
@@ -314,7 +315,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (readyAtStored === readyAt) return;
     const now = Date.now();
     const becameDue = readyAt !== null && readyAt <= now && readyAtStored !== undefined && readyAtStored !== null && readyAtStored > now;
-    await steps.saveMember({ memberId, member: member!, readyAt, wakeCampaign: becameDue ? campaignId : undefined });
+    await steps.saveMember({ campaignId, memberId, member: member!, readyAt, wakeCampaign: becameDue ? campaignId : undefined });
     readyAtStored = readyAt;
   }
 
@@ -515,6 +516,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
         member = timedOut.member;
         if (timedOut.decision.kind === 'end') return finish(camp, timedOut, 'callback');
         await steps.saveMember({
+          campaignId,
           memberId, member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
           callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
         });

@@ -17,7 +17,7 @@ import { temporal } from '@temporalio/proto';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import { createApp, type DialerApi } from '../../api/app';
-import { memberDocument } from '../../api/member-docs';
+import { memberDocument, queueStored } from '../../api/member-docs';
 import { connectMongo } from '../../lib/db';
 import { config } from '../../lib/config';
 import { serverSortsWithIndexes } from '../../activities/claim';
@@ -233,6 +233,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
           }, campaignId, domain));
         }
         await Member.collection.insertMany(docs, { ordered: false });
+        await queueStored(docs);
         if (io.progress && (i / batch) % 20 === 19) {
           const s = (Date.now() - t0) / 1000;
           log(`  generated ${i + docs.length} / ${n} members (${Math.round((i + docs.length) / s)}/s)`);

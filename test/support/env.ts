@@ -6,6 +6,7 @@ import { connectMongo } from '../../lib/db';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Campaign, Member } from '../../models';
+import { enqueueMembers } from '../../models/ready-queue';
 import { WORKFLOWS_PATH } from '../../lib/dialer-worker';
 
 export function requireEnv(name: string): string {
@@ -43,8 +44,9 @@ export async function createCampaign(overrides: Record<string, unknown> = {}, pa
   return doc;
 }
 
+/** A member stored as the API stores it: the document, then its ready-queue entry. */
 export async function createMember(campaignId: string, numbers: string[], overrides: Record<string, unknown> = {}) {
-  return Member.create({
+  const doc = await Member.create({
     dialer: campaignId,
     domain: 'test.local',
     name: 'Test member',
@@ -52,6 +54,8 @@ export async function createMember(campaignId: string, numbers: string[], overri
     communications: numbers.map((number, i) => ({ number, priority: numbers.length - i })),
     ...overrides,
   });
+  await enqueueMembers(campaignId, [doc.toObject()]);
+  return doc;
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {

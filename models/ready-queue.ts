@@ -1,0 +1,169 @@
+// The campaign's ready queue, kept beside the members collection so a claim reads a few small
+// documents instead of the members collection (docs/architecture.md, "The ready queue").
+//
+// Why collections of their own: FerretDB v1 (SQLite) pushes down to SQL only a filter that is
+// exactly `{_id}`, and a LIMIT only when there is no filter and no sort. Every other read decodes the
+// whole collection (0.33 ms a document: 330 s for a million members). So the queue is shaped for the
+// two reads FerretDB does fast, and works the same on MongoDB:
+// - fresh members (never claimed) of priority p are chunks of member ids in the collection
+//   `dialer_queue.<campaign>.p<p>`, read head first with `find({}).limit(k)` (SQLite stops after k
+//   rows), chunk ids in `_id` order, chunks in insertion order; a claim takes ids off the head chunk;
+// - members already dialled that wait for their next try are one small document each in
+//   `dialer_queue.<campaign>.timed` ({_id, _readyAt, _nextTryTime, priority, lastCall}): read whole,
+//   its size is the campaign's members in progress, not its list.
+// The members collection stays the truth: every candidate is re-read by `_id` before it is claimed,
+// and an entry whose member changed (ended, deleted, claimed, priority edited) is dropped. A member
+// the queue misses (inserted straight into the collection, stored before this queue existed) is
+// found by the claim's fallback read of the members collection (activities/claim.ts).
+import mongoose from 'mongoose';
+
+type Id = unknown;
+/** Member ids arrive as ObjectIds (documents) or their hex strings (workflow inputs): store ObjectIds. */
+const asId = (id: Id) => (typeof id === 'string' && /^[0-9a-f]{24}$/i.test(id) ? new mongoose.Types.ObjectId(id) : id) as mongoose.Types.ObjectId;
+const PREFIX = 'dialer_queue.';
+/** Ids per chunk: a bulk POST or an import batch becomes a few chunks, each a small document. */
+const CHUNK = 1000;
+
+const coll = (name: string) => mongoose.connection.collection(name);
+const freshName = (campaignId: string, priority: number) => `${PREFIX}${campaignId}.p${priority}`;
+const timedName = (campaignId: string) => `${PREFIX}${campaignId}.timed`;
+
+/** A member's fields the claim order (activities/claim.ts CLAIM_SORTS) and readiness need. */
+export interface QueuedMember {
+  _id: Id;
+  priority?: number | null;
+  _readyAt?: number | null;
+  _nextTryTime?: number | null;
+  lastCall?: number | null;
+  _probeCount?: number | null;
+  _endCause?: string | null;
+}
+
+/** A member that was never claimed and has no time to wait for goes to the fresh queue. */
+function isFresh(m: QueuedMember): boolean {
+  return !m._probeCount && m._readyAt == null && m._nextTryTime == null;
+}
+
+/**
+ * Queues members just stored (created, imported, reset): fresh ones as chunks per priority, in the
+ * order given (callers pass them in `_id` order), the others as timed entries; ended ones are
+ * skipped. Fresh ids are collected and written CHUNK per priority at a time, so an import whose
+ * 250-row batches spread over ten priorities costs a queue write per thousand rows, not ten per
+ * batch; `flush` writes the rest.
+ */
+export class QueueWriter {
+  private pending = new Map<number, Id[]>();
+  private pendingCount = 0;
+  constructor(readonly campaignId: string) {}
+
+  async add(members: QueuedMember[]): Promise<void> {
+    for (const m of members) {
+      if (m._endCause) continue;
+      if (!isFresh(m)) {
+        await putTimed(this.campaignId, { ...m, _readyAt: m._readyAt ?? null });
+        continue;
+      }
+      const p = m.priority ?? 0;
+      if (!this.pending.has(p)) this.pending.set(p, []);
+      this.pending.get(p)!.push(asId(m._id));
+      this.pendingCount++;
+    }
+    for (const [p, ids] of this.pending) if (ids.length >= CHUNK) await this.write(p);
+    if (this.pendingCount >= 10 * CHUNK) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    for (const p of [...this.pending.keys()]) await this.write(p);
+  }
+
+  private async write(p: number): Promise<void> {
+    const ids = this.pending.get(p) ?? [];
+    this.pending.delete(p);
+    this.pendingCount -= ids.length;
+    const chunks = [];
+    for (let i = 0; i < ids.length; i += CHUNK) chunks.push({ ids: ids.slice(i, i + CHUNK) });
+    if (chunks.length) await coll(freshName(this.campaignId, p)).insertMany(chunks);
+  }
+}
+
+export async function enqueueMembers(campaignId: string, members: QueuedMember[]): Promise<void> {
+  const w = new QueueWriter(campaignId);
+  await w.add(members);
+  await w.flush();
+}
+
+/** Records a member waiting for its next try; without `_readyAt`, only refreshes the order keys of
+ *  an entry that exists (a member edited while it is not waiting). */
+export async function putTimed(campaignId: string, m: QueuedMember): Promise<void> {
+  const keys = { _nextTryTime: m._nextTryTime ?? null, priority: m.priority ?? 0, lastCall: m.lastCall ?? 0 };
+  const c = coll(timedName(campaignId));
+  if (m._readyAt === undefined) await c.updateOne({ _id: asId(m._id) }, { $set: keys });
+  else await c.replaceOne({ _id: asId(m._id) }, { _readyAt: m._readyAt, ...keys }, { upsert: true });
+}
+
+export async function dropTimed(campaignId: string, memberId: Id): Promise<void> {
+  await coll(timedName(campaignId)).deleteOne({ _id: asId(memberId) });
+}
+
+/** Every timed entry of the campaign (the members in progress). */
+export async function timedEntries(campaignId: string): Promise<Record<string, unknown>[]> {
+  return coll(timedName(campaignId)).find({}).toArray();
+}
+
+export interface FreshChunk {
+  collection: string;
+  chunkId: Id;
+  priority: number;
+  ids: Id[];
+}
+
+/** The campaign's fresh priorities, highest first (from the collection names). */
+async function freshPriorities(campaignId: string): Promise<{ name: string; priority: number }[]> {
+  const prefix = `${PREFIX}${campaignId}.p`;
+  const all = await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray();
+  return all
+    .filter((c) => c.name.startsWith(prefix))
+    .map((c) => ({ name: c.name, priority: Number(c.name.slice(prefix.length)) }))
+    .filter((c) => Number.isFinite(c.priority))
+    .sort((a, b) => b.priority - a.priority);
+}
+
+/** At least `k` fresh ids of every priority (fewer when it has fewer), as the head chunks holding them. */
+export async function freshHeads(campaignId: string, k: number): Promise<FreshChunk[]> {
+  const out: FreshChunk[] = [];
+  for (const { name, priority } of await freshPriorities(campaignId)) {
+    let n = 0;
+    // No filter and no sort: the one read FerretDB v1 limits in SQL. A chunk holds ≥ 1 id and
+    // usually ≥ k (an import batch), so chunks come a few at a time and reading stops early.
+    const cursor = coll(name).find({}).limit(k).batchSize(4);
+    try {
+      for await (const c of cursor) {
+        const ids = (c.ids as Id[]) ?? [];
+        out.push({ collection: name, chunkId: c._id, priority, ids });
+        n += ids.length;
+        if (n >= k) break;
+      }
+    } finally {
+      await cursor.close();
+    }
+  }
+  return out;
+}
+
+/** Takes ids off a chunk (claimed, or found stale); an emptied chunk is deleted. Only the
+ *  campaign's claim writes chunks after they are inserted, so nothing else changes them meanwhile. */
+export async function consumeFresh(chunk: FreshChunk, taken: Set<string>): Promise<void> {
+  const rest = chunk.ids.filter((id) => !taken.has(String(id)));
+  if (rest.length === chunk.ids.length) return;
+  const c = coll(chunk.collection);
+  if (rest.length === 0) await c.deleteOne({ _id: chunk.chunkId as mongoose.Types.ObjectId });
+  else await c.updateOne({ _id: chunk.chunkId as mongoose.Types.ObjectId }, { $set: { ids: rest } });
+  chunk.ids = rest;
+}
+
+/** Drops every queue collection of a campaign (the campaign is being deleted). */
+export async function dropQueues(campaignId: string): Promise<void> {
+  const prefix = `${PREFIX}${campaignId}.`;
+  const all = await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray();
+  for (const c of all) if (c.name.startsWith(prefix)) await coll(c.name).drop().catch(() => undefined);
+}

@@ -229,14 +229,19 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       await Member.updateOne({ _id: memberId }, { $set: set });
       // The timed queue entry follows the stored state (the claim re-reads the member anyway).
       const queueAs = campaignId ?? wakeCampaign;
+      // A status window that closes without ending the member makes it claimable again at its
+      // stored `_readyAt` (until now the entry said "not before the status deadline").
+      const statusClosed = waitingForStatusUntil === null && readyAt === undefined && !member.endCause;
       if (queueAs && member.endCause) await dropTimed(queueAs, memberId);
       else if (queueAs) {
+        const at = statusClosed ? ((await Member.findById(memberId, { _readyAt: 1 }).lean<{ _readyAt?: number | null }>())?._readyAt ?? null) : readyAt;
         await putTimed(queueAs, {
           _id: memberId, priority: member.priority, _nextTryTime: member.nextTryTime, lastCall: member.lastCall,
-          ...(readyAt !== undefined ? { _readyAt: notBeforeStatus(readyAt, waitingForStatusUntil) } : {}),
+          ...(at !== undefined ? { _readyAt: notBeforeStatus(at, waitingForStatusUntil) } : {}),
         });
       }
-      if (wakeCampaign) wake(wakeCampaign);
+      // ... and the campaign may be asleep with no other cue to claim it.
+      if (wakeCampaign ?? (statusClosed ? campaignId : undefined)) wake((wakeCampaign ?? campaignId)!);
     },
 
     async releaseGrant({ campaignId, memberId, leaseId, readyAt }) {

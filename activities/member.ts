@@ -9,7 +9,7 @@ import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '
 import { dropTimed, putTimed, type QueuedMember } from '../models/ready-queue';
 import { serverSortsWithIndexes } from './claim';
 import type { ActivityDeps } from './deps';
-import type { AttemptLogEntry, MemberActivities } from './types';
+import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './types';
 
 type LogArray = (AttemptLogEntry & Record<string, unknown>)[];
 
@@ -56,6 +56,17 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       // The campaign's lease sweep frees it anyway (checkLease sees _dispatch cleared).
       log.warn({ campaignId, leaseId, err: String(err) }, 'release signal not delivered');
     });
+  }
+
+  /** The member's end: its dialer_member_end event (once per eventId) and its queue entry gone. */
+  async function recordEnd({ eventId, domain, campaignId, memberId, event }: MemberEndedInput) {
+    const res = await MemberEnd.updateOne(
+      { _id: eventId },
+      { $setOnInsert: { domain, dialer: campaignId, member: memberId, event, createdOn: Date.now() } },
+      { upsert: true },
+    );
+    await dropTimed(campaignId, memberId);
+    if (res.upsertedCount > 0) log.info({ event }, 'engine::dialer_member_end');
   }
 
   /** Wakes a campaign, at most once per 5 s per campaign and worker (a wake-up costs the campaign
@@ -203,6 +214,7 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       await Campaign.updateOne({ _id: i.campaignId, 'stats._counting': i.uuid }, { $pull: { 'stats._counting': i.uuid } });
       await LineLeases.release(i.campaignId, i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
+      if (i.ended) await recordEnd(i.ended);
     },
 
     async saveMember({ campaignId, memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step }) {
@@ -248,14 +260,6 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       await giveBack(campaignId, memberId, leaseId, readyAt);
     },
 
-    async memberEnded({ eventId, domain, campaignId, memberId, event }) {
-      const res = await MemberEnd.updateOne(
-        { _id: eventId },
-        { $setOnInsert: { domain, dialer: campaignId, member: memberId, event, createdOn: Date.now() } },
-        { upsert: true },
-      );
-      await dropTimed(campaignId, memberId);
-      if (res.upsertedCount > 0) log.info({ event }, 'engine::dialer_member_end');
-    },
+    memberEnded: recordEnd,
   };
 }

@@ -69,7 +69,12 @@ export interface EndAttemptInput {
   /** Earliest moment the campaign may grant this member again (null: not before an outside event). */
   readyAt: number | null;
   leaseId: string;
+  /** The member ends with this attempt: its end event, recorded here instead of by memberEnded
+   *  (one history event less per member). */
+  ended?: MemberEndedInput;
 }
+
+export interface MemberEndedInput { eventId: string; domain: string; campaignId: string; memberId: string; event: MemberEndEvent }
 
 export interface MemberEndEvent {
   'Event-Name': 'CUSTOM';
@@ -116,7 +121,7 @@ export interface MemberActivities {
   }): Promise<void>;
   /** Gives a campaign lease back without an attempt (nothing to dial now). */
   releaseGrant(i: { campaignId: string; memberId: string; leaseId: string; readyAt: number | null }): Promise<void>;
-  memberEnded(i: { eventId: string; domain: string; campaignId: string; memberId: string; event: MemberEndEvent }): Promise<void>;
+  memberEnded(i: MemberEndedInput): Promise<void>;
 }
 
 export interface CampaignActivities {

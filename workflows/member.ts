@@ -108,14 +108,18 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   let readyAtStored: number | null | undefined;
 
   // Code versions. Every patch marker costs two history events (the marker and an upsert of
-  // TemporalChangeVersion), so executions started by this code record ONE marker, 'patches-v4',
+  // TemporalChangeVersion), so executions started by this code record ONE marker, 'patches-v5',
   // which implies all earlier patches; older histories replay through the patches they recorded:
+  // - 'patches-v5' (issue 5, cost per attempt): a member that ends after a call records its end
+  //   event inside endAttempt instead of a separate memberEnded step (one event less per member);
+  // - 'patches-v4': the three below, and a grant arriving during endAttempt is kept;
   // - 'search-attributes-v2': EndCause/NextAttemptAt upserted (before: MemberState on every phase);
   // - 'end-stored-before-grant-return': an ending member stores its end before giving an unused
   //   grant back (before, the row was claimable in between and could be granted twice);
   // - 'fewer-history-events' (issue 5, cost per attempt): Mongo steps as local activities, the
   //   campaign not re-read right after a retry, one search-attribute upsert per phase change.
-  const current = patched('patches-v4');
+  const v5 = patched('patches-v5');
+  const current = v5 || patched('patches-v4');
   const richUi = current || patched('search-attributes-v2');
   const endBeforeGrantReturn = current || patched('end-stored-before-grant-return');
   const fewerEvents = current || patched('fewer-history-events');
@@ -250,6 +254,13 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
 
   async function announceEnd(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string) {
     if (!member) return;
+    const ended = endEvent(camp, cause, reason, from);
+    markEnded(cause);
+    await steps.memberEnded(ended);
+  }
+
+  /** The end in the workflow's state and the Web UI (the event is stored by the caller). */
+  function markEnded(cause: string) {
     endCause = cause;
     const endAttrs: SearchAttributeUpdatePair[] = [
       { key: SA.EndCause, value: cause },
@@ -257,6 +268,11 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     ];
     if (fewerEvents) setPhase('ended', endAttrs);
     else if (richUi) upsertSearchAttributes(endAttrs);
+  }
+
+  /** The dialer_member_end event (§10) of this member ending now with `cause`. */
+  function endEvent(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string, session = currentUuid ?? '') {
+    if (!member) throw new Error('no member');
     const comm = member.communications[member.lastNumberIndex ?? 0];
     const event: MemberEndEvent = {
       'Event-Name': 'CUSTOM',
@@ -269,7 +285,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       currentNumber: comm?.number ?? '',
       dlr_member_number_description: comm?.description ?? '',
       currentProbe: member.probeCount,
-      session: currentUuid ?? '',
+      session,
       endCause: cause,
       expire: member.expire,
       agentId: null,
@@ -278,7 +294,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (from) event.callback_user_id = from;
     for (const [k, v] of Object.entries(member.variables)) event[`variable_${k}`] = v;
     endSeq += 1;
-    await steps.memberEnded({ eventId: `${workflowId}:${endSeq}`, domain, campaignId, memberId, event });
+    return { eventId: `${workflowId}:${endSeq}`, domain, campaignId, memberId, event };
   }
 
   async function finish(camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason']): Promise<MemberWorkflowResult> {
@@ -478,8 +494,13 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       statusApplied = false;
       writeBackPending = true;
     }
+    // With v5 the end event goes with the attempt (as before, it names no current session).
+    const ending = v5 && applied.decision.kind === 'end'
+      ? { cause: applied.decision.cause, ended: endEvent(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined, undefined, '') }
+      : null;
     await steps.endAttempt({
       uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil, leaseId, readyAt,
+      ...(ending ? { ended: ending.ended } : {}),
       stats: {
         success: applied.decision.kind === 'end' && applied.decision.success,
         connected: outcomeResult.answered,
@@ -497,7 +518,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     readyAtStored = readyAt;
 
     if (applied.decision.kind === 'end') {
-      await announceEnd(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined);
+      if (ending) markEnded(ending.cause);
+      else await announceEnd(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined);
       setPhase('ended');
       await condition(allHandlersFinished);
       return { endCause: applied.decision.cause, attempts: member.probeCount };

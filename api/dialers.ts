@@ -8,7 +8,7 @@ import { calendarState } from '../rules';
 import { Campaign, campaignRules, Member, type CampaignDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory, History } from '../models/history';
-import { dropQueues } from '../models/ready-queue';
+import { dropQueues, hasQueued } from '../models/ready-queue';
 import { stopCampaignWorkflow } from '../lib/members';
 import { authOf, domainFilter, domainOf } from './auth';
 import type { RouteDeps } from './deps';
@@ -53,7 +53,9 @@ export async function startDialer(deps: RouteDeps, doc: CampaignDoc, user: strin
   const cal = calendarState(campaignRules(doc).calendar, now);
   let next: { state: number; _cause: string; active: boolean };
   if (cal === 'expired') next = { state: 4, _cause: 'QUEUE_EXPIRE', active: false };
-  else if (!(await Member.exists({ dialer: id, _endCause: null })) && !doc.parameters?.eternalQueue) {
+  else if (!doc.parameters?.eternalQueue && !(await hasQueued(id)) && !(await Member.exists({ dialer: id, _endCause: null }))) {
+    // The queue answers at once; the members collection (a scan up to the first match on
+    // FerretDB v1) only when the queue is empty.
     next = { state: 4, _cause: 'NOT_FOUND_MEMBER', active: false };
   } else if (cal !== 'working') next = { state: 2, _cause: 'QUEUE_SLEEP', active: true };
   else next = { state: 1, _cause: 'QUEUE_HUNTING', active: true };

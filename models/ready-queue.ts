@@ -134,8 +134,8 @@ export async function freshHeads(campaignId: string, k: number): Promise<FreshCh
   for (const { name, priority } of await freshPriorities(campaignId)) {
     let n = 0;
     // No filter and no sort: the one read FerretDB v1 limits in SQL. A chunk holds ≥ 1 id and
-    // usually ≥ k (an import batch), so chunks come a few at a time and reading stops early.
-    const cursor = coll(name).find({}).limit(k).batchSize(4);
+    // usually ≥ k (an import), so chunks come one at a time and reading stops early.
+    const cursor = coll(name).find({}).limit(k).batchSize(1);
     try {
       for await (const c of cursor) {
         const ids = (c.ids as Id[]) ?? [];
@@ -159,6 +159,14 @@ export async function consumeFresh(chunk: FreshChunk, taken: Set<string>): Promi
   if (rest.length === 0) await c.deleteOne({ _id: chunk.chunkId as mongoose.Types.ObjectId });
   else await c.updateOne({ _id: chunk.chunkId as mongoose.Types.ObjectId }, { $set: { ids: rest } });
   chunk.ids = rest;
+}
+
+/** True when the campaign's queue holds an entry (it may be stale: the claim re-checks). */
+export async function hasQueued(campaignId: string): Promise<boolean> {
+  const prefix = `${PREFIX}${campaignId}.`;
+  const all = await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray();
+  for (const c of all) if (c.name.startsWith(prefix) && (await coll(c.name).findOne({}))) return true;
+  return false;
 }
 
 /** Drops every queue collection of a campaign (the campaign is being deleted). */

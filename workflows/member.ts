@@ -111,7 +111,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   // TemporalChangeVersion), so executions started by this code record ONE marker, 'patches-v5',
   // which implies all earlier patches; older histories replay through the patches they recorded:
   // - 'patches-v5' (issue 5, cost per attempt): a member that ends after a call records its end
-  //   event inside endAttempt instead of a separate memberEnded step (one event less per member);
+  //   event inside endAttempt instead of a separate memberEnded step (one event less per member),
+  //   and a grant that arrives within 5 s of the campaign read is dialled without reading it again;
   // - 'patches-v4': the three below, and a grant arriving during endAttempt is kept;
   // - 'search-attributes-v2': EndCause/NextAttemptAt upserted (before: MemberState on every phase);
   // - 'end-stored-before-grant-return': an ending member stores its end before giving an unused
@@ -387,6 +388,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       const expireIn = member.expire ? Math.max(member.expire - now, 1) : null;
       if (expireIn !== null) await condition(() => grant !== null || wake || terminateRequested, expireIn, { summary: 'ready: waiting for a line' });
       else await condition(() => grant !== null || wake || terminateRequested);
+      // A grant that came within seconds dials with the campaign just read (v5: one step less).
+      if (v5 && grant && !wake && Date.now() - now < 5_000) justRead = camp;
       continue;
     }
     if (workflowInfo().continueAsNewSuggested) {

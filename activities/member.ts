@@ -6,20 +6,14 @@ import { Attempt, Campaign, campaignRules, Member, MemberEnd, memberState, membe
 import { LineLeases } from '../models/lines';
 import { LOST_CALL } from '../rules';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
-import { dropTimed, putTimed, type QueuedMember } from '../models/ready-queue';
+import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
 import { serverSortsWithIndexes } from './claim';
 import type { ActivityDeps } from './deps';
 import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './types';
 
 type LogArray = (AttemptLogEntry & Record<string, unknown>)[];
 
-/** What the member's timed queue entry is made of (models/ready-queue.ts). */
-const QUEUE_FIELDS = { _dispatch: 1, _endCause: 1, priority: 1, _nextTryTime: 1, lastCall: 1, _waitingForResultStatus: 1, _waitingForResultStatusCb: 1 };
 
-/** A member waiting for a result status is not claimable before the status or its deadline. */
-function notBeforeStatus(readyAt: number | null, statusUntil: number | null | undefined): number | null {
-  return statusUntil ? Math.max(readyAt ?? 0, statusUntil) : readyAt;
-}
 
 /** `_log` is newest-first (v3). Read-modify-write is safe: only the member's workflow writes it. */
 async function readLog(memberId: string): Promise<LogArray> {
@@ -45,13 +39,12 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
     // Read and written by `_id`: FerretDB v1 decodes the collection up to the match for any other
     // filter (activities/claim.ts). While this lease is on the document nobody else changes
     // `_dispatch` (claims take only null ones; checkLease only a dead member's).
-    const doc = await Member.findById(memberId, QUEUE_FIELDS).lean<QueuedMember & { _dispatch: string | null; _waitingForResultStatusCb?: number | null; _waitingForResultStatus?: number | null }>();
+    const doc = await Member.findById(memberId, REQUEUE_FIELDS).lean<QueuedMember & { _dispatch: string | null }>();
     if (doc?._dispatch === leaseId) {
       if (await serverSortsWithIndexes()) await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
       else await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });
     }
-    if (!doc || doc._endCause) await dropTimed(campaignId, memberId);
-    else await putTimed(campaignId, { ...doc, _readyAt: notBeforeStatus(readyAt, doc._waitingForResultStatusCb ? doc._waitingForResultStatus : null) });
+    await requeue(campaignId, memberId, doc, readyAt);
     await client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(releaseSignal, { leaseId }).catch((err: unknown) => {
       // The campaign's lease sweep frees it anyway (checkLease sees _dispatch cleared).
       log.warn({ campaignId, leaseId, err: String(err) }, 'release signal not delivered');

@@ -101,6 +101,26 @@ export async function putTimed(campaignId: string, m: QueuedMember): Promise<voi
   else await c.replaceOne({ _id: asId(m._id) }, { _readyAt: m._readyAt, ...keys }, { upsert: true });
 }
 
+/** A member waiting for a result status is not claimable before the status or its deadline. */
+export function notBeforeStatus(readyAt: number | null, statusUntil: number | null | undefined): number | null {
+  return statusUntil ? Math.max(readyAt ?? 0, statusUntil) : readyAt;
+}
+
+/** The member's fields `requeue` needs. */
+export const REQUEUE_FIELDS = { _dispatch: 1, _endCause: 1, priority: 1, _readyAt: 1, _nextTryTime: 1, lastCall: 1, _waitingForResultStatus: 1, _waitingForResultStatusCb: 1 };
+
+/** Puts a member whose lease was just cleared back in the queue as its document says (gone or
+ *  ended: out of it), claimable from `readyAt` (default: its stored `_readyAt`). */
+export async function requeue(
+  campaignId: string,
+  memberId: Id,
+  doc: (QueuedMember & { _waitingForResultStatusCb?: number | null; _waitingForResultStatus?: number | null }) | null,
+  readyAt: number | null = doc?._readyAt ?? null,
+): Promise<void> {
+  if (!doc || doc._endCause) return dropTimed(campaignId, memberId);
+  await putTimed(campaignId, { ...doc, _id: memberId, _readyAt: notBeforeStatus(readyAt, doc._waitingForResultStatusCb ? doc._waitingForResultStatus : null) });
+}
+
 export async function dropTimed(campaignId: string, memberId: Id): Promise<void> {
   await coll(timedName(campaignId)).deleteOne({ _id: asId(memberId) });
 }

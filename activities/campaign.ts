@@ -7,7 +7,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { Attempt, Campaign, Member } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory } from '../models/history';
-import { requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
+import { hasQueued, requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
 import { maskNumber, startMemberWorkflowWithGrant } from '../lib/members';
 import { memberWorkflowId } from '../workflows/messages';
 import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf } from './claim';
@@ -56,7 +56,11 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
     let openMembers = -1;
     if (granted.length < leaseIds.length) {
       nextReadyAt = await nextReadyAtOf(campaignId, now);
-      if (granted.length === 0 && activeLeases === 0) openMembers = await Member.countDocuments({ dialer: campaignId, _endCause: null });
+      // Open members: the queue knows them (members in progress have timed entries); only when it
+      // is empty is the members collection asked (a scan up to the first match on FerretDB v1).
+      if (granted.length === 0 && activeLeases === 0) {
+        openMembers = (await hasQueued(campaignId)) || (await Member.exists({ dialer: campaignId, _endCause: null })) ? 1 : 0;
+      }
     }
     return { granted: granted.map(({ leaseId, memberId }) => ({ leaseId, memberId })), nextReadyAt, openMembers };
   }

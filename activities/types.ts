@@ -135,7 +135,7 @@ export interface CampaignActivities {
     activeLeases: number;
     /** The campaign workflow's clock: `_readyAt` values are written in workflow time too. */
     now: number;
-  }): Promise<{ granted: { leaseId: string; memberId: string }[]; nextReadyAt: number | null; openMembers: number }>;
+  }): Promise<{ granted: { leaseId: string; memberId: string }[]; nextReadyAt: number | null; /** -1: not asked; 0: none; 1: some (not a count) */ openMembers: number }>;
   /** Is this lease still held by a live member workflow? (Lease expiry, lost signals, crashes.) */
   checkLease(i: { campaignId: string; memberId: string; leaseId: string }): Promise<{ held: boolean }>;
   /** Records a state change on the campaign document and in its history (§8.1, §11.4). */

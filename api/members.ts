@@ -22,6 +22,7 @@ import type { RouteDeps } from './deps';
 import { findDialer, listQuery, scoped, startDialer } from './dialers';
 import { MAX_AGGREGATE_RESULTS, sanitizeFilter, sanitizePipeline } from './filters';
 import { badRequest, HttpError, jsonBody, notFound, objectBody, objectIdParam, queryParam, sendData, sendInfo, zodMessage } from './http';
+import { dropTimed } from '../models/ready-queue';
 import { insertAllOrNothing, memberDocument, queueStored } from './member-docs';
 import { memberCreateSchema, memberUpdateSchema, statusSchema } from './schemas';
 import { mapLimit } from './wake';
@@ -83,6 +84,7 @@ export async function deleteMembers(deps: RouteDeps, dialer: CampaignDoc, filter
       const active = batch.filter((d) => !d._endCause).map((d) => String(d._id));
       await mapLimit(active, 20, async (m) => {
         await terminateIfRunning(deps.client, memberWorkflowId(campaignId, m), 'member deleted through the API');
+        await dropTimed(campaignId, m);
       });
     }
     const res = await Member.deleteMany({ _id: { $in: ids }, _lock: null });
@@ -233,6 +235,7 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     if (!doc._endCause) await terminateIfRunning(deps.client, memberWorkflowId(String(dialer._id), String(doc._id)), 'member deleted through the API');
     const res = await Member.deleteOne({ _id: doc._id, _lock: null });
     if (res.deletedCount === 0) throw new HttpError(406, 'member is locked (in a call); retry after the call');
+    await dropTimed(String(dialer._id), doc._id); // (a fresh id is dropped when the claim reaches it)
     sendData(ctx, { result: { ok: 1, n: res.deletedCount } });
   });
 
@@ -270,6 +273,7 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const set = { ...memberStateSet(state) };
     const res = await Member.updateOne({ _id: doc._id, _endCause: null, _lock: null }, { $set: set });
     if (res.matchedCount === 0) throw new HttpError(405, MEMBER_ALREADY_ENDED);
+    await dropTimed(campaignId, doc._id);
     const comm = doc.communications?.[doc._lastNumberId ?? 0];
     const event: Record<string, unknown> = {
       'Event-Name': 'CUSTOM',

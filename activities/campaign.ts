@@ -21,6 +21,14 @@ interface Claimed {
   communications?: { number: string }[];
 }
 
+/**
+ * How long before a member's `_readyAt` the campaign grants it. The member holds the grant until its
+ * own retry timer fires and dials then, so its call is not earlier; the grant is simply already
+ * there, which spares the member a "waiting for a line" phase (a search-attribute upsert and a
+ * workflow task per retry: benchmark 4). A line is held that long before the call.
+ */
+export const GRANT_LEAD_MS = 2_000;
+
 export function createCampaignActivities({ client, esl, taskQueue }: ActivityDeps): CampaignActivities {
   async function claimAndGrant({ campaignId, domain, leaseIds, membersStrategy, activeLeases, now }: Parameters<CampaignActivities['claimAndGrant']>[0]) {
     const granted: { leaseId: string; memberId: string; summary: string }[] = [];
@@ -40,7 +48,7 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
     for (const g of granted) grant(g);
     const wanted = leaseIds.filter((id) => !granted.some((g) => g.leaseId === id));
     let claimError: unknown = null;
-    await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now, leaseIds: wanted }, (leaseId, doc) => {
+    await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now: now + GRANT_LEAD_MS, leaseIds: wanted }, (leaseId, doc) => {
       const g = { leaseId, memberId: String(doc._id), summary: summaryOf(doc) };
       granted.push(g);
       grant(g);
@@ -55,7 +63,8 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
     let nextReadyAt: number | null = null;
     let openMembers = -1;
     if (granted.length < leaseIds.length) {
-      nextReadyAt = await nextReadyAtOf(campaignId, now);
+      const at = await nextReadyAtOf(campaignId, now + GRANT_LEAD_MS);
+      nextReadyAt = at === null ? null : at - GRANT_LEAD_MS;
       // Open members: the queue knows them (members in progress have timed entries); only when it
       // is empty is the members collection asked (a scan up to the first match on FerretDB v1).
       if (granted.length === 0 && activeLeases === 0) {

@@ -4,14 +4,14 @@
 // number rotation for both strategies (§5.5). Each asserts what is stored (member doc, attempts,
 // campaign counters) and what the simulator saw. Status fields and windows across a DST change are
 // in member-status-scenarios.test.ts.
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Attempt, MemberEnd } from '../models';
 import { terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
 import { createCampaign, createMember, recordHistory } from './support/env';
-import { Scenarios, steps } from './support/scenarios';
-import { closed, startStack, type Stack } from './support/stack';
+import { scenarioFile, steps } from './support/scenarios';
+import { closed } from './support/stack';
 import type { Rule } from '../simulator';
 
 const DB = 'member_scenarios_test';
@@ -26,17 +26,7 @@ const RULES: Rule[] = [
   { prefix: '60', outcome: { type: 'sip', status: 607, ringSec: 0 } },
 ];
 
-let stack: Stack;
-let env: Stack['env'];
-let sc: Scenarios;
-
-before(async () => {
-  stack = await startStack(DB, { rules: RULES });
-  env = stack.env;
-  sc = new Scenarios(stack);
-});
-afterEach(() => sc.cleanup());
-after(() => stack?.stop());
+const f = scenarioFile(DB, RULES);
 
 const ended = (h: WorkflowHandle) => closed<MemberWorkflowResult>(h);
 
@@ -47,12 +37,12 @@ describe('§4.1 cause categories through the member workflow', () => {
       { maxTryCount: 1, intervalTryCount: 60 },
     );
     const m = await createMember(String(camp._id), ['4000001'], { communications: [{ number: '4000001', type: 'mobile' }] });
-    const h = await sc.start(String(camp._id), String(m._id));
-    const info = await sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
+    const h = await f.sc.start(String(camp._id), String(m._id));
+    const info = await f.sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
     assert.equal(info.member.probeCount, 0);
 
-    const d = await sc.doc(m._id);
-    const [entry] = await sc.log(m._id);
+    const d = await f.sc.doc(m._id);
+    const [entry] = await f.sc.log(m._id);
     assert.equal(d._probeCount, 0, 'member attempt refunded');
     assert.equal(d._lastMinusProbe, true);
     assert.equal(d.lastCall, 0, 'member lastCall reset to 0');
@@ -67,16 +57,16 @@ describe('§4.1 cause categories through the member workflow', () => {
     assert.deepEqual([entry.cause, entry.causeQ850, entry.callAttempt], ['NORMAL_TEMPORARY_FAILURE', 41, 1]);
     assert.ok(steps(entry).includes('Minus probe: NORMAL_TEMPORARY_FAILURE'));
 
-    const [call] = sc.callsTo(String(m._id));
+    const [call] = f.sc.callsTo(String(m._id));
     assert.equal(call.result, '-ERR NORMAL_TEMPORARY_FAILURE', 'the simulator refused the originate with 503');
     const attempt = await Attempt.findById(call.originationUuid).lean<{ result?: { cause?: string } }>();
     assert.equal(attempt!.result?.cause, 'NORMAL_TEMPORARY_FAILURE');
-    assert.deepEqual([(await sc.stats(camp._id)).callCount, (await sc.stats(camp._id)).errorCall], [1, 0]);
+    assert.deepEqual([(await f.sc.stats(camp._id)).callCount, (await f.sc.stats(camp._id)).errorCall], [1, 0]);
 
     // maxTryCount = 1 and the attempt was refunded: the member is dialled again, still as attempt 1.
-    await env.sleep('61s');
-    await sc.afterCalls(h, String(m._id), 2, 'waiting', 'retry wait');
-    assert.deepEqual(sc.callsTo(String(m._id)).map((c) => c.channelVars.dlr_current_attempt), ['1', '1']);
+    await f.env.sleep('61s');
+    await f.sc.afterCalls(h, String(m._id), 2, 'waiting', 'retry wait');
+    assert.deepEqual(f.sc.callsTo(String(m._id)).map((c) => c.channelVars.dlr_current_attempt), ['1', '1']);
     assert.deepEqual(await h.executeUpdate(terminateUpdate, { args: [] }), { _id: String(m._id) });
     assert.deepEqual(await ended(h), { endCause: 'MANAGER_REQUEST', attempts: 0 });
     await recordHistory(h, 'scn-minus-refund-window');
@@ -85,26 +75,26 @@ describe('§4.1 cause categories through the member workflow', () => {
   test('Minus refund keeps _probeCount: a counted attempt, then a refunded one on the other number', async () => {
     const camp = await createCampaign({}, { maxTryCount: 3, intervalTryCount: 60 });
     const m = await createMember(String(camp._id), ['1000002', '4000002']);
-    const h = await sc.start(String(camp._id), String(m._id));
-    await sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
-    assert.equal((await sc.doc(m._id))._probeCount, 1, 'USER_BUSY counts');
-    await env.sleep('61s');
-    const info = await sc.afterCalls(h, String(m._id), 2, 'waiting', 'retry wait');
+    const h = await f.sc.start(String(camp._id), String(m._id));
+    await f.sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
+    assert.equal((await f.sc.doc(m._id))._probeCount, 1, 'USER_BUSY counts');
+    await f.env.sleep('61s');
+    const info = await f.sc.afterCalls(h, String(m._id), 2, 'waiting', 'retry wait');
     assert.equal(info.member.probeCount, 1);
-    let d = await sc.doc(m._id);
+    let d = await f.sc.doc(m._id);
     assert.equal(d._probeCount, 1, '_probeCount unchanged across the refunded attempt');
     assert.deepEqual(d.communications.map((c) => [c.number, c._probe]), [['1000002', 1], ['4000002', 0]]);
     assert.equal(d.communications[1].lastCall, 0);
 
     // The refunded number has lastCall 0 again, so rotation picks it first; its attempt number is
     // the same as the refunded one's.
-    await env.sleep('61s');
-    await sc.afterCalls(h, String(m._id), 3, 'waiting', 'retry wait');
-    const calls = sc.callsTo(String(m._id));
+    await f.env.sleep('61s');
+    await f.sc.afterCalls(h, String(m._id), 3, 'waiting', 'retry wait');
+    const calls = f.sc.callsTo(String(m._id));
     assert.deepEqual(calls.map((c) => [c.destination, c.channelVars.dlr_current_attempt]), [['1000002', '1'], ['4000002', '2'], ['4000002', '2']]);
-    d = await sc.doc(m._id);
+    d = await f.sc.doc(m._id);
     assert.equal(d._probeCount, 1);
-    assert.deepEqual((await sc.log(m._id)).map((e) => [e.callAttempt, e.cause]), [[1, 'USER_BUSY'], [2, 'NORMAL_TEMPORARY_FAILURE'], [2, 'NORMAL_TEMPORARY_FAILURE']]);
+    assert.deepEqual((await f.sc.log(m._id)).map((e) => [e.callAttempt, e.cause]), [[1, 'USER_BUSY'], [2, 'NORMAL_TEMPORARY_FAILURE'], [2, 'NORMAL_TEMPORARY_FAILURE']]);
     await h.executeUpdate(terminateUpdate, { args: [] });
     assert.deepEqual(await ended(h), { endCause: 'MANAGER_REQUEST', attempts: 1 });
   });
@@ -112,16 +102,16 @@ describe('§4.1 cause categories through the member workflow', () => {
   test('OK: a bridged NORMAL_CLEARING ends the member successfully, every number End', async () => {
     const camp = await createCampaign();
     const m = await createMember(String(camp._id), ['2000003', '1000003']);
-    const h = await sc.start(String(camp._id), String(m._id));
+    const h = await f.sc.start(String(camp._id), String(m._id));
     assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 1 });
-    const d = await sc.doc(m._id);
+    const d = await f.sc.doc(m._id);
     assert.deepEqual([d._endCause, d.callSuccessful, d.successfulCount, d._probeCount], ['NORMAL_CLEARING', true, 1, 1]);
     assert.deepEqual(d.communications.map((c) => c.state), [2, 2]);
-    const [entry] = await sc.log(m._id);
+    const [entry] = await f.sc.log(m._id);
     assert.deepEqual([entry.state, entry.cause, entry.causeQ850, entry.callSuccessful, entry.talkSec], ['end', 'NORMAL_CLEARING', 16, true, 0]);
-    const [call] = sc.callsTo(String(m._id));
+    const [call] = f.sc.callsTo(String(m._id));
     assert.deepEqual([call.destination, call.hangupCause, call.billsec], ['2000003', 'NORMAL_CLEARING', 0]);
-    const s = await sc.stats(camp._id);
+    const s = await f.sc.stats(camp._id);
     assert.deepEqual([s.callCount, s.successCall, s.errorCall, s.connectedCall, s.bridgedCall], [1, 1, 0, 1, 1]);
     const event = await MemberEnd.findOne({ member: String(m._id) }).lean<{ event: { endCause: string; currentProbe: number } }>();
     assert.deepEqual([event!.event.endCause, event!.event.currentProbe], ['NORMAL_CLEARING', 1]);
@@ -130,78 +120,78 @@ describe('§4.1 cause categories through the member workflow', () => {
   test('Retry: the number stays idle, next try after intervalTryCount; at maxTryCount MAX_TRY_COUNT', async () => {
     const camp = await createCampaign({}, { maxTryCount: 2, intervalTryCount: 120 });
     const m = await createMember(String(camp._id), ['1000004']);
-    const h = await sc.start(String(camp._id), String(m._id));
-    await sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
-    const d = await sc.doc(m._id);
-    const [first] = await sc.log(m._id);
+    const h = await f.sc.start(String(camp._id), String(m._id));
+    await f.sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
+    const d = await f.sc.doc(m._id);
+    const [first] = await f.sc.log(m._id);
     assert.deepEqual([d._probeCount, d.communications[0].state, d.communications[0]._probe, d._endCause], [1, 0, 1, null]);
     assert.equal(d._nextTryTime, first.callTime + 120_000);
     assert.ok(steps(first).includes('Retry: USER_BUSY'));
-    await env.sleep('110s');
-    assert.equal(sc.callsTo(String(m._id)).length, 1, 'not dialled before intervalTryCount');
-    await env.sleep('11s');
+    await f.env.sleep('110s');
+    assert.equal(f.sc.callsTo(String(m._id)).length, 1, 'not dialled before intervalTryCount');
+    await f.env.sleep('11s');
     assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 2 });
-    const [, second] = await sc.log(m._id);
+    const [, second] = await f.sc.log(m._id);
     assert.ok(second.reservedTime >= first.callTime + 120_000, 'second attempt after the interval (workflow time)');
     assert.ok(steps(second).includes('max try count'));
-    const end = await sc.doc(m._id);
+    const end = await f.sc.doc(m._id);
     assert.deepEqual([end._endCause, end.callSuccessful, end.communications[0].state], ['MAX_TRY_COUNT', false, 2]);
-    assert.deepEqual(sc.callsTo(String(m._id)).map((c) => c.result), ['-ERR USER_BUSY', '-ERR USER_BUSY']);
-    const s = await sc.stats(camp._id);
+    assert.deepEqual(f.sc.callsTo(String(m._id)).map((c) => c.result), ['-ERR USER_BUSY', '-ERR USER_BUSY']);
+    const s = await f.sc.stats(camp._id);
     assert.deepEqual([s.callCount, s.successCall, s.errorCall], [2, 0, 1]);
   });
 
   test('Error: the only idle number is retired and the member ends with the cause', async () => {
     const camp = await createCampaign();
     const m = await createMember(String(camp._id), ['3000005']);
-    const h = await sc.start(String(camp._id), String(m._id));
+    const h = await f.sc.start(String(camp._id), String(m._id));
     assert.deepEqual(await ended(h), { endCause: 'UNALLOCATED_NUMBER', attempts: 1 });
-    const d = await sc.doc(m._id);
+    const d = await f.sc.doc(m._id);
     assert.deepEqual([d._endCause, d.callSuccessful, d._probeCount, d.communications[0].state], ['UNALLOCATED_NUMBER', false, 1, 2]);
-    const [entry] = await sc.log(m._id);
+    const [entry] = await f.sc.log(m._id);
     assert.deepEqual([entry.cause, entry.causeQ850, entry.callSuccessful], ['UNALLOCATED_NUMBER', 1, false]);
-    assert.equal(sc.callsTo(String(m._id))[0].result, '-ERR UNALLOCATED_NUMBER');
+    assert.equal(f.sc.callsTo(String(m._id))[0].result, '-ERR UNALLOCATED_NUMBER');
   });
 
   test('Error at the last allowed attempt: MAX_TRY_COUNT overrides, although another number is idle (§6.2 step 8)', async () => {
     const camp = await createCampaign({}, { maxTryCount: 1 });
     const m = await createMember(String(camp._id), ['3000006', '2000006']);
-    const h = await sc.start(String(camp._id), String(m._id));
+    const h = await f.sc.start(String(camp._id), String(m._id));
     assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 1 });
-    const d = await sc.doc(m._id);
+    const d = await f.sc.doc(m._id);
     assert.deepEqual(d.communications.map((c) => [c.number, c.state, c._probe]), [['3000006', 2, 1], ['2000006', 2, 0]]);
-    const [entry] = await sc.log(m._id);
+    const [entry] = await f.sc.log(m._id);
     assert.deepEqual(steps(entry).slice(-2), ['Error: UNALLOCATED_NUMBER, number 3000006 retired', 'max try count']);
-    assert.deepEqual(sc.callsTo(String(m._id)).map((c) => c.destination), ['3000006']);
+    assert.deepEqual(f.sc.callsTo(String(m._id)).map((c) => c.destination), ['3000006']);
     await recordHistory(h, 'scn-error-max-try-count');
   });
 
   test('a cause in no list (SIP 607 → UNWANTED) behaves as Retry: number idle, retry, then MAX_TRY_COUNT', async () => {
     const camp = await createCampaign({}, { maxTryCount: 2, intervalTryCount: 60 });
     const m = await createMember(String(camp._id), ['6000007']);
-    const h = await sc.start(String(camp._id), String(m._id));
-    await sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
-    const d = await sc.doc(m._id);
-    const [first] = await sc.log(m._id);
+    const h = await f.sc.start(String(camp._id), String(m._id));
+    await f.sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
+    const d = await f.sc.doc(m._id);
+    const [first] = await f.sc.log(m._id);
     assert.deepEqual([d._probeCount, d.communications[0].state, d._endCause], [1, 0, null]);
     assert.equal(d._nextTryTime, first.callTime + 60_000);
     assert.deepEqual([first.cause, first.causeQ850], ['UNWANTED', 0]);
     assert.ok(steps(first).includes('Unknown cause UNWANTED: handled as retry'));
-    assert.equal(sc.callsTo(String(m._id))[0].result, '-ERR UNWANTED');
-    await env.sleep('61s');
+    assert.equal(f.sc.callsTo(String(m._id))[0].result, '-ERR UNWANTED');
+    await f.env.sleep('61s');
     assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 2 });
-    assert.equal(sc.callsTo(String(m._id)).length, 2);
+    assert.equal(f.sc.callsTo(String(m._id)).length, 2);
     await recordHistory(h, 'scn-unlisted-cause');
   });
 
   test('custom cause lists on the campaign: USER_BUSY configured as Error retires the number', async () => {
     const camp = await createCampaign({ causesError: ['USER_BUSY'], causesRetry: ['NO_ANSWER'] }, { maxTryCount: 5 });
     const m = await createMember(String(camp._id), ['1000008']);
-    const h = await sc.start(String(camp._id), String(m._id));
+    const h = await f.sc.start(String(camp._id), String(m._id));
     assert.deepEqual(await ended(h), { endCause: 'USER_BUSY', attempts: 1 });
-    const d = await sc.doc(m._id);
+    const d = await f.sc.doc(m._id);
     assert.deepEqual([d._endCause, d.communications[0].state], ['USER_BUSY', 2]);
-    assert.equal(sc.callsTo(String(m._id)).length, 1);
+    assert.equal(f.sc.callsTo(String(m._id)).length, 1);
   });
 });
 
@@ -211,27 +201,27 @@ describe('minimum call duration (§6.3): talk time = minBillSec succeeds, minBil
   test('talk time exactly minBillSec (2 s) is a success', async () => {
     const camp = await createCampaign({}, { minBillSec: 2, maxTryCount: 2 });
     const m = await createMember(String(camp._id), ['2200009']);
-    const h = await sc.start(String(camp._id), String(m._id));
+    const h = await f.sc.start(String(camp._id), String(m._id));
     assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 1 });
-    assert.equal(sc.callsTo(String(m._id))[0].billsec, 2);
-    const [entry] = await sc.log(m._id);
+    assert.equal(f.sc.callsTo(String(m._id))[0].billsec, 2);
+    const [entry] = await f.sc.log(m._id);
     assert.deepEqual([entry.talkSec, entry.callSuccessful], [2, true]);
-    assert.equal((await sc.doc(m._id)).callSuccessful, true);
+    assert.equal((await f.sc.doc(m._id)).callSuccessful, true);
   });
 
   test('talk time minBillSec − 1 s (1 s) is handled as Retry', async () => {
     const camp = await createCampaign({}, { minBillSec: 2, maxTryCount: 2, intervalTryCount: 60 });
     const m = await createMember(String(camp._id), ['2100010']);
-    const h = await sc.start(String(camp._id), String(m._id));
-    await sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
-    assert.equal(sc.callsTo(String(m._id))[0].billsec, 1);
-    const d = await sc.doc(m._id);
-    const [entry] = await sc.log(m._id);
+    const h = await f.sc.start(String(camp._id), String(m._id));
+    await f.sc.afterCalls(h, String(m._id), 1, 'waiting', 'retry wait');
+    assert.equal(f.sc.callsTo(String(m._id))[0].billsec, 1);
+    const d = await f.sc.doc(m._id);
+    const [entry] = await f.sc.log(m._id);
     assert.deepEqual([d._probeCount, d.callSuccessful, d.communications[0].state, d._endCause], [1, false, 0, null]);
     assert.deepEqual([entry.cause, entry.talkSec, entry.callSuccessful], ['NORMAL_CLEARING', 1, false]);
     assert.ok(steps(entry).includes('Too short: talk 1s < minBillSec 2'));
     assert.equal(d._nextTryTime, entry.callTime + 60_000);
-    await env.sleep('61s');
+    await f.env.sleep('61s');
     assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 2 });
     await recordHistory(h, 'scn-short-call-then-max');
   });
@@ -241,21 +231,21 @@ describe('attempt limit and number rotation (§5.5, §6.2)', () => {
   test('MAX_TRY_COUNT after exactly maxTryCount attempts alternating between two numbers', async () => {
     const camp = await createCampaign({}, { maxTryCount: 4, intervalTryCount: 60 });
     const m = await createMember(String(camp._id), ['1000011', '1000012']);
-    const h = await sc.start(String(camp._id), String(m._id));
+    const h = await f.sc.start(String(camp._id), String(m._id));
     for (let n = 1; n < 4; n++) {
-      await sc.afterCalls(h, String(m._id), n, 'waiting', 'retry wait');
-      await env.sleep('61s');
+      await f.sc.afterCalls(h, String(m._id), n, 'waiting', 'retry wait');
+      await f.env.sleep('61s');
     }
     assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 4 });
-    const calls = sc.callsTo(String(m._id));
+    const calls = f.sc.callsTo(String(m._id));
     assert.deepEqual(calls.map((c) => [c.destination, c.channelVars.dlr_current_attempt]), [
       ['1000011', '1'], ['1000012', '2'], ['1000011', '3'], ['1000012', '4'],
     ]);
-    const d = await sc.doc(m._id);
+    const d = await f.sc.doc(m._id);
     assert.deepEqual([d._probeCount, d._endCause], [4, 'MAX_TRY_COUNT']);
     assert.deepEqual(d.communications.map((c) => [c._probe, c.state]), [[2, 2], [2, 2]]);
     assert.equal(await Attempt.countDocuments({ member: String(m._id) }), 4);
-    const s = await sc.stats(camp._id);
+    const s = await f.sc.stats(camp._id);
     assert.deepEqual([s.callCount, s.errorCall], [4, 1]);
     await recordHistory(h, 'scn-max-try-two-numbers');
   });
@@ -285,12 +275,12 @@ describe('attempt limit and number rotation (§5.5, §6.2)', () => {
     test(`numberStrategy ${strategy}: rotation order over several numbers and types`, async () => {
       const camp = await createCampaign({ ...types, numberStrategy: strategy }, { maxTryCount: 5, intervalTryCount: 0 });
       const m = await createMember(String(camp._id), [], { communications: numbers });
-      const h = await sc.start(String(camp._id), String(m._id));
+      const h = await f.sc.start(String(camp._id), String(m._id));
       assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 5 });
-      const calls = sc.callsTo(String(m._id));
+      const calls = f.sc.callsTo(String(m._id));
       assert.deepEqual(calls.map((c) => c.destination), expected);
       assert.deepEqual(calls.map((c) => c.channelVars.dlr_communication_type_code), expected.map((n) => numbers.find((x) => x.number === n)!.type));
-      const d = await sc.doc(m._id);
+      const d = await f.sc.doc(m._id);
       assert.deepEqual(d.communications.map((c) => c._probe), numbers.map((n) => expected.filter((x) => x === n.number).length));
       await recordHistory(h, `scn-rotation-${strategy}`);
     });

@@ -15,6 +15,7 @@ import {
   allHandlersFinished,
   setCurrentDetails,
   patched,
+  sleep,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MemberActivities, AttemptLogEntry, MemberEndEvent } from '../activities/types';
@@ -106,13 +107,16 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   let grant: string | null = null;
   /** `_readyAt` as last stored, so it is only written when it changes. */
   let readyAtStored: number | null | undefined;
+  /** v5: the in-call timer still running after the result came (see firstCallWait). */
+  let callTimer: CancellationScope | null = null;
 
   // Code versions. Every patch marker costs two history events (the marker and an upsert of
   // TemporalChangeVersion), so executions started by this code record ONE marker, 'patches-v5',
   // which implies all earlier patches; older histories replay through the patches they recorded:
   // - 'patches-v5' (issue 5, cost per attempt): a member that ends after a call records its end
-  //   event inside endAttempt instead of a separate memberEnded step (one event less per member),
-  //   and a grant that arrives within 5 s of the campaign read is dialled without reading it again;
+  //   event inside endAttempt instead of a separate memberEnded step, its last in-call timer is
+  //   left to lapse instead of cancelled (one event less each per member), and a grant that
+  //   arrives within 5 s of the campaign read is dialled without reading it again;
   // - 'patches-v4': the three below, and a grant arriving during endAttempt is kept;
   // - 'search-attributes-v2': EndCause/NextAttemptAt upserted (before: MemberState on every phase);
   // - 'end-stored-before-grant-return': an ending member stores its end before giving an unused
@@ -477,6 +481,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       endTime,
     );
     member = applied.member;
+    const lapsing = callTimer as CancellationScope | null; // set by firstCallWait
+    callTimer = null;
+    if (lapsing && applied.decision.kind !== 'end') lapsing.cancel();
     const endLog: AttemptLogEntry = {
       ...log,
       state: 'end',
@@ -558,14 +565,32 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   }
 
   /** Waits for this attempt's result from whichever source is first; reconciles when overdue. */
+  /**
+   * v5: the first in-call wait, as `condition(fn, ms)` but leaving its timer running when the
+   * result arrives: `callTimer` is cancelled by the caller only if the member goes on, and a member
+   * that ends completes with it pending (one TIMER_CANCELED event less per member).
+   */
+  async function firstCallWait(fn: () => boolean, ms: number, summary: string): Promise<boolean> {
+    const scope = new CancellationScope();
+    let fired = false;
+    void scope.run(() => sleep(ms, { summary })).then(() => { fired = true; }, () => undefined);
+    await condition(() => fired || fn());
+    if (fired) return false;
+    if (result === null) scope.cancel(); // woken for a hangup: the usual waits take over
+    else callTimer = scope;
+    return true;
+  }
+
   async function awaitResult(uuid: string, firstWaitMs: number): Promise<CallResult> {
     let waitMs = firstWaitMs;
     let hungUp = false;
     let goneOnce = false;
-    for (;;) {
-      const got = await condition(() => result !== null || (terminateRequested && !hungUp), waitMs, {
-        summary: `in call ${uuid}`,
-      });
+    for (let first = true; ; first = false) {
+      const got = v5 && first
+        ? await firstCallWait(() => result !== null || (terminateRequested && !hungUp), waitMs, `in call ${uuid}`)
+        : await condition(() => result !== null || (terminateRequested && !hungUp), waitMs, {
+          summary: `in call ${uuid}`,
+        });
       if (result) return result;
       if (got && terminateRequested && !hungUp) {
         hungUp = true;

@@ -1,5 +1,6 @@
 // Helpers of the scenario tests (test/*-scenarios.test.ts) on the real stack: start a member the real
 // way, wait for its calls, read what was stored, and clean up every workflow a test left running.
+import { after, afterEach, before } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { DateTime } from 'luxon';
 import { tsToMs } from '@temporalio/common/lib/time';
@@ -7,7 +8,8 @@ import { temporal } from '@temporalio/proto';
 import { Campaign, Member, type CampaignDoc, type MemberDoc } from '../../models';
 import { campaignWorkflowId, memberInfoQuery, wakeSignal, type MemberInfo } from '../../workflows/messages';
 import { waitFor } from './env';
-import { closed, type Stack } from './stack';
+import { closed, startStack, type Stack } from './stack';
+import type { Rule } from '../../simulator';
 
 /** One `_log` entry (§5.8) as the member workflow writes it. */
 export interface LogEntry {
@@ -134,4 +136,18 @@ export function nextDstChangeDay(zone: string, from: number): DateTime {
     day = next;
   }
   throw new Error(`no DST change in ${zone} within 400 days`);
+}
+
+/** The hooks of a scenario test file: one stack for the file (database `db`, simulator `rules`),
+ *  and every workflow a test left running cleaned up after it. Fields are set once `before` ran. */
+export function scenarioFile(db: string, rules: Rule[]): { stack: Stack; env: Stack['env']; sc: Scenarios } {
+  const f = {} as { stack: Stack; env: Stack['env']; sc: Scenarios };
+  before(async () => {
+    f.stack = await startStack(db, { rules });
+    f.env = f.stack.env;
+    f.sc = new Scenarios(f.stack);
+  });
+  afterEach(() => f.sc.cleanup());
+  after(() => f.stack?.stop());
+  return f;
 }

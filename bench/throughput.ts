@@ -7,7 +7,7 @@
 // The simulator's sessions-per-second limit is raised from FreeSWITCH's default 30 to 5000 (and
 // max-sessions to 5000) for both runs, so neither is throttled by it.
 import { Campaign } from '../models';
-import { arg, cpuSec, flag, log, sleep, startStack, vmMb, waitFor, type Stack } from './lib/stack';
+import { arg, cpuSec, ferretCommands, flag, log, sleep, startStack, vmMb, waitFor, type Stack } from './lib/stack';
 
 interface EslEvent { getHeader(name: string): string | undefined; getBody(): string | undefined }
 interface EslConnection {
@@ -55,6 +55,9 @@ async function baseline(s: Stack, window: number, seconds: number): Promise<{ ra
   return { rate: done / secs, done, errors };
 }
 
+/** FerretDB's metrics handler, to count Mongo commands per originate (BENCH_FERRETDB_METRICS). */
+const METRICS = process.env.BENCH_FERRETDB_METRICS ?? '127.0.0.1:27218';
+
 async function main(): Promise<void> {
   const members = Number(arg('--members', '3000'));
   const limit = Number(arg('--limit', '200'));
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     idIndex: flag('--id-index'),
     ferretSync: (arg('--ferret-sync', '') || undefined) as 'normal' | 'off' | undefined,
     sim: { rules: { default: { type: 'busy', ringSec: 0 } }, sessionsPerSecond: 5000, maxSessions: 5000 },
+    ferretMetrics: METRICS,
   });
   try {
     log(`baseline: raw modesl bgapi originate loop, ${limit} in flight, ${baselineS} s`);
@@ -77,6 +81,7 @@ async function main(): Promise<void> {
     log(`campaign ${id}: ${members} members, limit ${limit}, maxTryCount 1 (each member: one busy call, then ended)`);
     const count = () => s.sim.calls().filter((c) => c.channelVars.dlr_queue === id).length;
     const cpu0 = { worker: cpuSec(s.worker.pid), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid), bench: cpuSec(process.pid) };
+    const cmd0 = await ferretCommands(METRICS);
     const tStart = performance.now();
     await s.start(id);
     await waitFor('the first originate', () => count() > 0, 600_000, 5);
@@ -92,6 +97,7 @@ async function main(): Promise<void> {
       log(`  t=${samples.at(-1)!.t.toFixed(0)} s: ${n} originates (${s.sim.activeChannels()} channels now, peak ${s.sim.peakChannels()})`);
       if (n >= members) break;
     }
+    const cmd1 = await ferretCommands(METRICS);
     const cpu1 = { worker: cpuSec(s.worker.pid), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid), bench: cpuSec(process.pid) };
     const last = samples.at(-1)!;
     // Sustained rate: from the first sample (after ramp-up) to the last.
@@ -108,6 +114,11 @@ async function main(): Promise<void> {
     console.log(`ratio: ${(rate / base.rate).toFixed(4)} (goal ≥ 0.5)`);
     console.log(`campaign stats: callCount ${doc?.stats.callCount}, errorCall ${doc?.stats.errorCall}`);
     console.log(`CPU during the run (${wall.toFixed(0)} s wall, 2 cores = 200%): ${JSON.stringify(cpu)}; worker peak RSS ${peakWorkerRss} MB; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    const perCall = Object.entries(cmd1)
+      .map(([c, n]) => [c, (n - (cmd0[c] ?? 0)) / Math.max(1, count())] as const)
+      .filter(([, x]) => x >= 0.05)
+      .sort((a, b) => b[1] - a[1]);
+    console.log(`Mongo commands per originate (FerretDB's own count, whole stack: API, worker, bench): ${perCall.reduce((t, [, x]) => t + x, 0).toFixed(1)} — ${perCall.map(([c, x]) => `${c} ${x.toFixed(1)}`).join(', ')}`);
     console.log('\n=== Benchmark 3 (part 1): limit held over this run ===');
     console.log(`simulator peak channels: ${peak} (limit ${limit}; ${peak <= limit ? 'never above' : 'ABOVE THE LIMIT'})`);
   } finally {

@@ -182,6 +182,8 @@ export interface FerretOptions {
   logDir?: string;
   /** Setting named in the "port in use" error; default FERRETDB_PORT. */
   portSetting?: string;
+  /** host:port of FerretDB's metrics/pprof HTTP handler (`/debug/metrics`); default none. */
+  debugAddr?: string;
 }
 export interface FerretServer extends Proc {
   port: number;
@@ -203,7 +205,7 @@ export async function startFerret(o: FerretOptions): Promise<FerretServer> {
       `--sqlite-url=file:${dataDir}/`,
       `--listen-addr=127.0.0.1:${o.port}`,
       `--state-dir=${dataDir}`,
-      '--debug-addr=-', // no metrics/pprof HTTP port (it would be one more port to collide)
+      `--debug-addr=${o.debugAddr ?? '-'}`, // by default no metrics/pprof port (one more to collide)
       '--telemetry=disable',
       '--log-level=warn',
     ],

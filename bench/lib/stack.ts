@@ -96,6 +96,18 @@ export interface StackOptions {
   /** SQLite `synchronous` of FerretDB (its default, FULL, syncs the WAL on every commit; NORMAL
    *  does not — the trade-off scripts/servers.ts already makes for Temporal with OFF). */
   ferretSync?: 'normal' | 'off';
+  /** host:port for FerretDB's /debug/metrics (its count of commands per type); see ferretCommands. */
+  ferretMetrics?: string;
+}
+
+/** FerretDB's count of client requests per command, read from its Prometheus metrics. */
+export async function ferretCommands(addr: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${addr}/debug/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^ferretdb_client_requests_total\{[^}]*command="([^"]+)"[^}]*\} (\S+)$/gm)) {
+    out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  }
+  return out;
 }
 
 /** The collections every dispatch path writes. */
@@ -149,7 +161,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     await waitReady(p, `FerretDB on ${ferretPort}`, portOpen(ferretPort), 30_000);
     ferret = { ...p, uri: `mongodb://127.0.0.1:${ferretPort}/` };
   } else {
-    ferret = await startFerret({ port: ferretPort, dataDir: path.join(dir, 'ferret'), logDir, portSetting: 'BENCH_FERRETDB_PORT' });
+    ferret = await startFerret({ port: ferretPort, dataDir: path.join(dir, 'ferret'), logDir, portSetting: 'BENCH_FERRETDB_PORT', debugAddr: o.ferretMetrics });
   }
   procs.push(ferret);
   const temporalSrv = await startTemporalDev({

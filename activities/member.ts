@@ -51,14 +51,14 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
     });
   }
 
-  /** The member's end: its dialer_member_end event (once per eventId) and its queue entry gone. */
+  /** The member's end: its dialer_member_end event, once per eventId. (Its queue entry went when
+   *  the end was stored: saveMember or the lease give-back of endAttempt.) */
   async function recordEnd({ eventId, domain, campaignId, memberId, event }: MemberEndedInput) {
     const res = await MemberEnd.updateOne(
       { _id: eventId },
       { $setOnInsert: { domain, dialer: campaignId, member: memberId, event, createdOn: Date.now() } },
       { upsert: true },
     );
-    await dropTimed(campaignId, memberId);
     if (res.upsertedCount > 0) log.info({ event }, 'engine::dialer_member_end');
   }
 

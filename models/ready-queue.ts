@@ -148,11 +148,13 @@ async function freshPriorities(campaignId: string): Promise<{ name: string; prio
     .sort((a, b) => b.priority - a.priority);
 }
 
-/** At least `k` fresh ids of every priority (fewer when it has fewer), as the head chunks holding them. */
+/** The first `k` fresh ids in claim order (priority descending, then `_id`), as the head chunks
+ *  holding them: a lower priority is read only while the higher ones hold fewer than `k`. */
 export async function freshHeads(campaignId: string, k: number): Promise<FreshChunk[]> {
   const out: FreshChunk[] = [];
+  let n = 0;
   for (const { name, priority } of await freshPriorities(campaignId)) {
-    let n = 0;
+    if (n >= k) break;
     // No filter and no sort: the one read FerretDB v1 limits in SQL. A chunk holds ≥ 1 id and
     // usually ≥ k (an import), so chunks come one at a time and reading stops early.
     const cursor = coll(name).find({}).limit(k).batchSize(1);

@@ -113,8 +113,9 @@ describe('§4.1 cause categories through the member workflow', () => {
     assert.deepEqual([call.destination, call.hangupCause, call.billsec], ['2000003', 'NORMAL_CLEARING', 0]);
     const s = await f.sc.stats(camp._id);
     assert.deepEqual([s.callCount, s.successCall, s.errorCall, s.connectedCall, s.bridgedCall], [1, 1, 0, 1, 1]);
-    const event = await MemberEnd.findOne({ member: String(m._id) }).lean<{ event: { endCause: string; currentProbe: number } }>();
-    assert.deepEqual([event!.event.endCause, event!.event.currentProbe], ['NORMAL_CLEARING', 1]);
+    const event = await MemberEnd.findOne({ member: String(m._id) }).lean<{ event: { endCause: string; currentProbe: number; session: string } }>();
+    // §11.2: `session` is the member's last attempt (its origination uuid).
+    assert.deepEqual([event!.event.endCause, event!.event.currentProbe, event!.event.session], ['NORMAL_CLEARING', 1, entry.session]);
   });
 
   test('Retry: the number stays idle, next try after intervalTryCount; at maxTryCount MAX_TRY_COUNT', async () => {

@@ -211,6 +211,7 @@ describe('waiting for result status (spec §6.5, §6.6)', () => {
     assert.deepEqual([attempt.callSuccessful, attempt.callState], [true, 2], 'the status marks its own attempt');
     const event = await MemberEnd.findOne({ member: String(m._id) }).lean<{ event: Record<string, unknown> }>();
     assert.equal((event!.event as { reason: string }).reason, 'callback');
+    assert.equal((event!.event as { session: string }).session, (attempt as unknown as { session: string }).session, 'the end event names the last attempt');
     await recordHistory(h, 'status-success');
   });
 

@@ -93,6 +93,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   let phase: MemberPhase = 'waiting';
   let wake = false;
   let currentUuid: string | null = null;
+  /** The uuid of this run's last attempt: the `session` of the member's end event (§11.2). */
+  let lastUuid: string | null = null;
   let result: CallResult | null = null;
   let terminateRequested = false;
   let awaitingStatus: { numberIndex: number; camp: CampaignRules } | null = null;
@@ -276,7 +278,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   }
 
   /** The dialer_member_end event (§10) of this member ending now with `cause`. */
-  function endEvent(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string, session = currentUuid ?? '') {
+  function endEvent(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string, session = currentUuid ?? lastUuid ?? '') {
     if (!member) throw new Error('no member');
     const comm = member.communications[member.lastNumberIndex ?? 0];
     const event: MemberEndEvent = {
@@ -431,6 +433,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     });
     void _callerId;
     currentUuid = uuid;
+    lastUuid = uuid;
     result = null;
     if (fewerEvents) {
       phase = 'dialing'; // shown by the query and details; too short-lived for a search attribute
@@ -504,9 +507,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       statusApplied = false;
       writeBackPending = true;
     }
-    // With v5 the end event goes with the attempt (as before, it names no current session).
+    // With v5 the end event goes with the attempt.
     const ending = v5 && applied.decision.kind === 'end'
-      ? { cause: applied.decision.cause, ended: endEvent(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined, undefined, '') }
+      ? { cause: applied.decision.cause, ended: endEvent(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined) }
       : null;
     await steps.endAttempt({
       uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil, leaseId, readyAt,

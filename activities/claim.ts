@@ -17,7 +17,7 @@
 // comparison below follows MongoDB's sort rules for the values these fields hold (null/missing <
 // numbers < strings < ObjectIds), and the queue merge uses the same comparison.
 import { Context } from '@temporalio/activity';
-import mongoose from 'mongoose';
+import { serverSortsWithIndexes } from '../lib/db';
 import { Member } from '../models';
 import { consumeFresh, dropTimed, freshHeads, timedEntries, type FreshChunk } from '../models/ready-queue';
 
@@ -58,18 +58,7 @@ export function readyFilter(campaignId: string, now: number): Record<string, unk
   };
 }
 
-let sortsOnServer: Promise<boolean> | undefined;
-/** True on MongoDB; false on FerretDB, whose buildInfo carries `ferretdbVersion`. Asked once. */
-export function serverSortsWithIndexes(): Promise<boolean> {
-  sortsOnServer ??= mongoose.connection.db!.admin().command({ buildInfo: 1 })
-    .then((info) => !('ferretdbVersion' in info) && !('ferretdbFeatures' in info))
-    .catch(() => true);
-  return sortsOnServer;
-}
-/** Tests and benches can force either path. */
-export function setServerSortsWithIndexes(v: boolean | undefined): void {
-  sortsOnServer = v === undefined ? undefined : Promise.resolve(v);
-}
+export { serverSortsWithIndexes } from '../lib/db';
 
 function rank(v: unknown): number {
   if (v === null || v === undefined) return 0;

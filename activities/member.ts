@@ -2,12 +2,12 @@
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
 import { buildOriginate, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
-import { Attempt, Campaign, campaignRules, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
+import { Attempt, Campaign, campaignRules, updateAttemptIf, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { LOST_CALL } from '../rules';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
-import { serverSortsWithIndexes } from './claim';
+import { serverSortsWithIndexes } from '../lib/db';
 import type { ActivityDeps } from './deps';
 import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './types';
 
@@ -121,7 +121,7 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       // 3. The originate — never twice: once marked sent, a retry does not resend.
       const base = { placed: true as const, destinationId: route.destinationId, dialString: route.dialString };
       // An attempt already settled (reconciled as lost while un-claimed) is never sent.
-      const claimed = await Attempt.findOneAndUpdate({ _id: i.uuid, sentOn: null, result: null }, { $set: { sentOn: Date.now() } });
+      const claimed = await updateAttemptIf(i.uuid, { unsent: true }, { sentOn: Date.now() });
       if (!claimed) return { ...base, sent: true };
       const vars = { ...i.vars, origination_caller_id_number: route.callerId };
       try {
@@ -150,10 +150,7 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
       // Gone with no result: LOST_CALL goes through the same first-wins settle as every source, so
       // what the workflow applies is always the stored result (a CDR or event arriving now loses).
       const lost: CallResult = { uuid, cause: LOST_CALL, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'reconcile' };
-      const won = await Attempt.findOneAndUpdate(
-        { _id: uuid, result: null },
-        { $set: { result: { cause: lost.cause, answered: false, billsec: 0, duration: 0, source: lost.source, settledOn: Date.now() } } },
-      );
+      const won = await updateAttemptIf(uuid, {}, { result: { cause: lost.cause, answered: false, billsec: 0, duration: 0, source: lost.source, settledOn: Date.now() } });
       if (won) return { exists: false, result: lost };
       return { exists: false, result: (await read()) ?? lost };
     },
@@ -165,10 +162,7 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
     async endAttempt(i) {
       // The first source to report a result wins; an engine-made outcome is stored if none did.
       const r = i.result;
-      await Attempt.updateOne(
-        { _id: i.uuid, result: null },
-        { $set: { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() } } },
-      );
+      await updateAttemptIf(i.uuid, {}, { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() } });
       const logArr = await readLog(i.memberId);
       await Member.updateOne(
         { _id: i.memberId },

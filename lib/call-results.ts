@@ -6,7 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
-import { Attempt } from '../models';
+import { updateAttemptIf } from '../models';
 import { callResultSignal, type CallResult } from '../workflows/messages';
 
 /** `origination_uuid=…` and `dlr_workflow_id=…` out of a BACKGROUND_JOB's Job-Command-Arg. */
@@ -17,10 +17,9 @@ export function originateArg(arg: string): { uuid?: string; workflowId?: string 
 }
 
 export async function settleAndSignal(client: Client, workflowId: string, result: CallResult, log: Logger): Promise<boolean> {
-  const won = await Attempt.findOneAndUpdate(
-    { _id: result.uuid, result: null },
-    { $set: { result: { cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now() } } },
-  );
+  const won = await updateAttemptIf(result.uuid, {}, {
+    result: { cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now() },
+  });
   if (!won) return false;
   await client.workflow.getHandle(workflowId).signal(callResultSignal, result);
   log.info({ workflowId, ...result }, 'call result');

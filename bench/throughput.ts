@@ -4,6 +4,7 @@
 // `bgapi originate` through modesl to the same simulator with at most 200 jobs in flight.
 // Also reports the simulator's peak of concurrent channels over the campaign run (benchmark 3, part 1).
 //   npx tsx bench/throughput.ts [--members 3000] [--limit 200] [--duration-s 60] [--baseline-s 10] [--id-index] [--ferret-sync normal]
+//                               [--worker-prof DIR]
 // The simulator's sessions-per-second limit is raised from FreeSWITCH's default 30 to 5000 (and
 // max-sessions to 5000) for both runs, so neither is throttled by it.
 import { Campaign } from '../models';
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
     ferretSync: (arg('--ferret-sync', '') || undefined) as 'normal' | 'off' | undefined,
     sim: { rules: { default: { type: 'busy', ringSec: 0 } }, sessionsPerSecond: 5000, maxSessions: 5000 },
     ferretMetrics: METRICS,
+    // --worker-prof DIR: a V8 CPU profile of the worker, written to DIR when it exits.
+    workerNodeFlags: arg('--worker-prof', '') ? ['--cpu-prof', `--cpu-prof-dir=${arg('--worker-prof', '')}`] : undefined,
   });
   try {
     log(`baseline: raw modesl bgapi originate loop, ${limit} in flight, ${baselineS} s`);

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
-import { Attempt, updateAttemptIf } from '../models';
+import { Attempt, updateAttemptIf, type AttemptDoc } from '../models';
 import { connectTestDb } from './support/env';
 
 before(() => connectTestDb('attempt_settle_test'));
@@ -26,7 +26,7 @@ test('of 20 concurrent settles exactly one wins; the attempts collection is read
   mongoose.set('debug', false);
   assert.equal(results.filter((r) => r !== null).length, 1, 'one winner');
   const winner = results.findIndex((r) => r !== null);
-  assert.equal((await Attempt.findById('a1').lean())!.result!.cause, `C${winner}`, 'the stored result is the winner\'s');
+  assert.equal((await Attempt.findById('a1').lean<AttemptDoc>())!.result!.cause, `C${winner}`, 'the stored result is the winner\'s');
   assert.ok(filters.every((q) => JSON.stringify(Object.keys(q as object)) === '["_id"]'), `filters: ${JSON.stringify(filters)}`);
 });
 

@@ -58,8 +58,6 @@ export function readyFilter(campaignId: string, now: number): Record<string, unk
   };
 }
 
-export { serverSortsWithIndexes } from '../lib/db';
-
 function rank(v: unknown): number {
   if (v === null || v === undefined) return 0;
   if (typeof v === 'number') return 1;

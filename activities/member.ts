@@ -13,8 +13,6 @@ import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './type
 
 type LogArray = (AttemptLogEntry & Record<string, unknown>)[];
 
-
-
 /** `_log` is newest-first (v3). Read-modify-write is safe: only the member's workflow writes it. */
 async function readLog(memberId: string): Promise<LogArray> {
   const doc = await Member.findById(memberId, { _log: 1 }).lean<{ _log?: LogArray }>();

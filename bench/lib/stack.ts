@@ -20,7 +20,7 @@ import { createApp, type DialerApi } from '../../api/app';
 import { memberDocument, queueStored } from '../../api/member-docs';
 import { connectMongo } from '../../lib/db';
 import { config } from '../../lib/config';
-import { serverSortsWithIndexes } from '../../activities/claim';
+import { serverSortsWithIndexes } from '../../lib/db';
 import { Attempt, Campaign, Member, MemberEnd } from '../../models';
 import { createCredential } from '../../models/credential';
 import { assertPortFree, logTail, portOpen, startFerret, startProcess, startTemporalDev, toolPath, waitReady, type Proc } from '../../scripts/servers';

@@ -63,6 +63,12 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let limit = 0;
   let wake = false;
   const load = patched('local-reads') ? reads : acts;
+  // A member is granted while its claim goes on, so it may give the lease back before the claim
+  // returns it: such a release is remembered and that lease is not taken up (before this patch it
+  // was held until its 10-min deadline, delaying QUEUE_COMPLETE — found by the fault suite).
+  const earlyReleases = patched('early-release') ? new Set<string>() : null;
+  /** Lease ids of the claim in progress. */
+  let claiming: Set<string> | null = null;
 
   const on = { description: 'Members added, configuration edited or start pressed: look again now.' };
   setHandler(wakeSignal, () => void (wake = true), on);
@@ -78,6 +84,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     releaseSignal,
     ({ leaseId }) => {
       if (leases.delete(leaseId)) wake = true;
+      else if (earlyReleases && claiming?.has(leaseId)) earlyReleases.add(leaseId);
     },
     { description: 'A member gives its line back; unknown lease ids are ignored.' },
   );
@@ -157,11 +164,17 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     let nextReadyAt: number | null = null;
     if (free > 0) {
       const leaseIds = Array.from({ length: Math.min(free, CLAIM_BATCH) }, () => uuid4());
+      claiming = new Set(leaseIds);
       const res = await claimActs.claimAndGrant({
         campaignId, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
       });
+      claiming = null;
       const deadline = Date.now() + LEASE_TTL_MS;
-      for (const g of res.granted) leases.set(g.leaseId, { memberId: g.memberId, deadline });
+      for (const g of res.granted) {
+        if (earlyReleases?.delete(g.leaseId)) wake = true; // already given back
+        else leases.set(g.leaseId, { memberId: g.memberId, deadline });
+      }
+      earlyReleases?.clear();
       dialled += res.granted.length;
       if (res.granted.length === leaseIds.length) continue; // maybe more ready members
       nextReadyAt = res.nextReadyAt;

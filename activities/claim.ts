@@ -17,7 +17,7 @@
 // comparison below follows MongoDB's sort rules for the values these fields hold (null/missing <
 // numbers < strings < ObjectIds), and the queue merge uses the same comparison.
 import { Context } from '@temporalio/activity';
-import { serverSortsWithIndexes } from '../lib/db';
+import { isMongoDB } from '../lib/db';
 import { Member } from '../models';
 import { consumeFresh, dropTimed, freshHeads, timedEntries, type FreshChunk } from '../models/ready-queue';
 
@@ -94,7 +94,7 @@ async function readWindow(campaignId: string, strategy: MembersStrategy, now: nu
   const sort = CLAIM_SORTS[strategy];
   const filter = readyFilter(campaignId, now);
   if (k <= 0) return [];
-  if (await serverSortsWithIndexes()) {
+  if (await isMongoDB()) {
     const docs = await Member.find(filter, { _id: 1 }).sort(sort).limit(k).lean<{ _id: unknown }[]>();
     return docs.map((d) => d._id);
   }
@@ -186,7 +186,7 @@ export async function claimReady<D>(
 /** Sets the lease on a member just read as ready; null if it is not ready after all. */
 async function claimMember<D>(doc: Record<string, unknown>, o: { campaignId: string; now: number }, leaseId: string): Promise<D | null> {
   if (!isReady(doc, o.campaignId, o.now)) return null;
-  if (await serverSortsWithIndexes()) {
+  if (await isMongoDB()) {
     return Member.findOneAndUpdate({ _id: doc._id, ...readyFilter(o.campaignId, o.now) }, { $set: { _dispatch: leaseId } }).lean<D>();
   }
   await Member.updateOne({ _id: doc._id }, { $set: { _dispatch: leaseId } });

@@ -7,7 +7,7 @@ import { LineLeases } from '../models/lines';
 import { LOST_CALL } from '../rules';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
-import { serverSortsWithIndexes } from '../lib/db';
+import { isMongoDB } from '../lib/db';
 import type { ActivityDeps } from './deps';
 import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './types';
 
@@ -39,7 +39,7 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
     // `_dispatch` (claims take only null ones; checkLease only a dead member's).
     const doc = await Member.findById(memberId, REQUEUE_FIELDS).lean<QueuedMember & { _dispatch: string | null }>();
     if (doc?._dispatch === leaseId) {
-      if (await serverSortsWithIndexes()) await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+      if (await isMongoDB()) await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
       else await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });
     }
     await requeue(campaignId, memberId, doc, readyAt);

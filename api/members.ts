@@ -315,6 +315,7 @@ async function resetMembers(dialer: CampaignDoc, from: number, replaceLog: boole
   };
   let n = 0;
   let ops: Parameters<typeof Member.bulkWrite>[0] = [];
+  const reset: Record<string, unknown>[] = []; // queued again once stored
   const flush = async () => {
     if (!ops.length) return;
     const res = await Member.bulkWrite(ops, { ordered: false });
@@ -323,7 +324,6 @@ async function resetMembers(dialer: CampaignDoc, from: number, replaceLog: boole
     await queueStored(reset.splice(0));
   };
   const now = Date.now();
-  const reset: Record<string, unknown>[] = []; // queued again once stored
   const cursor = Member.find(where, { communications: 1, _log: 1, priority: 1, dialer: 1 }).lean().cursor({ batchSize: 500 });
   for await (const raw of cursor) {
     const d = raw as unknown as { _id: unknown; dialer: string; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };

@@ -7,16 +7,17 @@ export async function connectMongo(uri = config.mongodbUri): Promise<typeof mong
   return mongoose.connect(uri, { maxPoolSize: config.mongodbPoolSize, serverSelectionTimeoutMS: 15_000 });
 }
 
-let conditionsOnServer: Promise<boolean> | undefined;
+let mongo: Promise<boolean> | undefined;
 /**
  * True on MongoDB; false on FerretDB (its buildInfo carries `ferretdbVersion`). Asked once.
  * FerretDB v1 (SQLite) pushes down to SQL only a filter that is exactly `{_id}`: `{_id, x: …}`
  * decodes the collection's documents until the match, so there conditional writes are a read and a
- * write by `_id` with the condition checked in the process (activities/claim.ts, models/attempt.ts).
+ * write by `_id` with the condition checked in the process (activities/claim.ts, models/attempt.ts),
+ * and sorted reads are done by the process from a streamed cursor.
  */
-export function serverSortsWithIndexes(): Promise<boolean> {
-  conditionsOnServer ??= mongoose.connection.db!.admin().command({ buildInfo: 1 })
+export function isMongoDB(): Promise<boolean> {
+  mongo ??= mongoose.connection.db!.admin().command({ buildInfo: 1 })
     .then((info) => !('ferretdbVersion' in info) && !('ferretdbFeatures' in info))
     .catch(() => true);
-  return conditionsOnServer;
+  return mongo;
 }

@@ -2,7 +2,7 @@
 // origination_uuid) and settled exactly once with the first result that arrives.
 import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { serverSortsWithIndexes } from '../lib/db';
+import { isMongoDB } from '../lib/db';
 
 export const attemptSchema = new Schema(
   {
@@ -59,7 +59,7 @@ const attemptLocks = new Map<string, Promise<unknown>>();
  */
 export async function updateAttemptIf(uuid: string, o: { unsent?: boolean }, set: Record<string, unknown>): Promise<AttemptDoc | null> {
   const filter = { _id: uuid, result: null, ...(o.unsent ? { sentOn: null } : {}) };
-  if (await serverSortsWithIndexes()) return Attempt.findOneAndUpdate(filter, { $set: set }).lean<AttemptDoc>();
+  if (await isMongoDB()) return Attempt.findOneAndUpdate(filter, { $set: set }).lean<AttemptDoc>();
   const prev = attemptLocks.get(uuid) ?? Promise.resolve();
   const run = prev.catch(() => undefined).then(async () => {
     const doc = await Attempt.findById(uuid).lean<AttemptDoc>();

@@ -137,13 +137,19 @@ export interface FreshChunk {
   ids: Id[];
 }
 
+/** The names of the campaign's queue collections (fresh priorities and timed). */
+async function queueCollections(campaignId: string): Promise<string[]> {
+  const prefix = `${PREFIX}${campaignId}.`;
+  const all = await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray();
+  return all.map((c) => c.name).filter((n) => n.startsWith(prefix));
+}
+
 /** The campaign's fresh priorities, highest first (from the collection names). */
 async function freshPriorities(campaignId: string): Promise<{ name: string; priority: number }[]> {
   const prefix = `${PREFIX}${campaignId}.p`;
-  const all = await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray();
-  return all
-    .filter((c) => c.name.startsWith(prefix))
-    .map((c) => ({ name: c.name, priority: Number(c.name.slice(prefix.length)) }))
+  return (await queueCollections(campaignId))
+    .filter((name) => name.startsWith(prefix))
+    .map((name) => ({ name, priority: Number(name.slice(prefix.length)) }))
     .filter((c) => Number.isFinite(c.priority))
     .sort((a, b) => b.priority - a.priority);
 }
@@ -185,15 +191,11 @@ export async function consumeFresh(chunk: FreshChunk, taken: Set<string>): Promi
 
 /** True when the campaign's queue holds an entry (it may be stale: the claim re-checks). */
 export async function hasQueued(campaignId: string): Promise<boolean> {
-  const prefix = `${PREFIX}${campaignId}.`;
-  const all = await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray();
-  for (const c of all) if (c.name.startsWith(prefix) && (await coll(c.name).findOne({}))) return true;
+  for (const name of await queueCollections(campaignId)) if (await coll(name).findOne({})) return true;
   return false;
 }
 
 /** Drops every queue collection of a campaign (the campaign is being deleted). */
 export async function dropQueues(campaignId: string): Promise<void> {
-  const prefix = `${PREFIX}${campaignId}.`;
-  const all = await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray();
-  for (const c of all) if (c.name.startsWith(prefix)) await coll(c.name).drop().catch(() => undefined);
+  for (const name of await queueCollections(campaignId)) await coll(name).drop().catch(() => undefined);
 }

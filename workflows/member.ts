@@ -508,12 +508,12 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       writeBackPending = true;
     }
     // With v5 the end event goes with the attempt.
-    const ending = v5 && applied.decision.kind === 'end'
-      ? { cause: applied.decision.cause, ended: endEvent(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined) }
+    const ended = v5 && applied.decision.kind === 'end'
+      ? endEvent(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined)
       : null;
     await steps.endAttempt({
       uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil, leaseId, readyAt,
-      ...(ending ? { ended: ending.ended } : {}),
+      ...(ended ? { ended } : {}),
       stats: {
         success: applied.decision.kind === 'end' && applied.decision.success,
         connected: outcomeResult.answered,
@@ -531,7 +531,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     readyAtStored = readyAt;
 
     if (applied.decision.kind === 'end') {
-      if (ending) markEnded(ending.cause);
+      if (ended) markEnded(applied.decision.cause);
       else await announceEnd(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined);
       setPhase('ended');
       await condition(allHandlersFinished);

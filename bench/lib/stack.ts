@@ -20,7 +20,7 @@ import { createApp, type DialerApi } from '../../api/app';
 import { memberDocument, queueStored } from '../../api/member-docs';
 import { connectMongo } from '../../lib/db';
 import { config } from '../../lib/config';
-import { serverSortsWithIndexes } from '../../lib/db';
+import { isMongoDB } from '../../lib/db';
 import { Attempt, Campaign, Member, MemberEnd } from '../../models';
 import { createCredential } from '../../models/credential';
 import { assertPortFree, logTail, portOpen, startFerret, startProcess, startTemporalDev, toolPath, waitReady, type Proc } from '../../scripts/servers';
@@ -172,7 +172,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   await connectMongo(mongoUri);
   await Promise.all([Member.init(), Campaign.init(), Attempt.init(), MemberEnd.init()]);
   for (const c of ['dialer_lines', 'dialerHistory']) await mongoose.connection.createCollection(c).catch(() => undefined);
-  log(`FerretDB ${ferret.uri}${o.ferretSync ? ` (synchronous=${o.ferretSync})` : ''}, Temporal ${temporalSrv.address}, data in ${dir}; server sorts with indexes: ${await serverSortsWithIndexes()}`);
+  log(`FerretDB ${ferret.uri}${o.ferretSync ? ` (synchronous=${o.ferretSync})` : ''}, Temporal ${temporalSrv.address}, data in ${dir}; server sorts with indexes: ${await isMongoDB()}`);
   if (o.idIndex) log(`_id expression index added to: ${addIdIndexes(path.join(dir, 'ferret', 'bench.sqlite')).join(', ')}`);
 
   const connection = await Connection.connect({ address: temporalSrv.address });

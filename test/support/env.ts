@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
 import { connectMongo } from '../../lib/db';
-import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Campaign, Member } from '../../models';
 import { enqueueMembers } from '../../models/ready-queue';
 import { WORKFLOWS_PATH } from '../../lib/dialer-worker';
+import { bundleWorkflows, saveHistory } from '../../lib/histories';
 
 export function requireEnv(name: string): string {
   const v = process.env[name];
@@ -25,7 +25,7 @@ export async function connectTestDb(name: string): Promise<void> {
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  bundle ??= bundleWorkflows(WORKFLOWS_PATH);
   return bundle;
 }
 
@@ -68,28 +68,13 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
-/** Histories are stored with protobufjs' own toObject/fromObject (longs and enums as strings,
- *  bytes base64): @temporalio/common's historyToJSON trips over two protobufjs copies in node_modules. */
-export async function historyToFile(history: unknown): Promise<string> {
-  const H = temporal.api.history.v1.History;
-  return JSON.stringify(H.toObject(H.fromObject(history as object), { longs: String, enums: String, bytes: String }), null, 1);
-}
-export async function historyFromFile(text: string): Promise<unknown> {
-  return temporal.api.history.v1.History.fromObject(JSON.parse(text));
-}
+export { historyFromFile, historyToFile } from '../../lib/histories';
 
 /** With RECORD_HISTORIES=1, saves a finished workflow's history as a replay fixture (test/replay). */
 export async function recordHistory(handle: { workflowId: string; fetchHistory(): Promise<unknown> }, name: string, kind = 'member'): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
-  const fs = await import('node:fs');
   const path = await import('node:path');
-  const dir = path.join(__dirname, '..', 'replay', kind);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${name}.json`), await historyToFile(await handle.fetchHistory()));
-  fs.writeFileSync(
-    path.join(dir, `${name}.meta.json`),
-    JSON.stringify({ workflowId: handle.workflowId, recordedAt: new Date().toISOString(), sdk: '1.24.0' }, null, 2) + '\n',
-  );
+  saveHistory(path.join(__dirname, '..', 'replay', kind), name, handle.workflowId, await handle.fetchHistory());
 }
 
 /** The time-skipping test server starts without our search attributes: register them. */

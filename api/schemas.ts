@@ -2,7 +2,8 @@
 // dropped (v3 clients send whole documents with UI-only fields); engine-owned fields are not part
 // of any schema, so a client can never write them. The OpenAPI document is generated from these.
 import { z } from 'zod';
-import { DIALER_TYPES, isValidZone } from '../rules';
+import { DIALER_TYPES, isValidZone, variableNameProblem } from '../rules';
+import { config } from '../lib/config';
 
 const isRegex = (v: string) => {
   try {
@@ -73,10 +74,16 @@ export const parametersSchema = z.object({
   statusTimeoutMode: z.enum(['refund', 'keep']),
 }).partial();
 
-const variableKey = z.string().min(1).max(128).regex(/^[^$.\0][^.\0]*$/, 'variable names must not start with $ nor contain "." ');
+// Names are checked by rules/channel-vars.ts: they become FreeSWITCH channel variables.
 const variables = z
-  .record(variableKey, z.union([z.string().max(4096), z.number(), z.boolean(), z.null()]))
-  .refine((v) => Object.keys(v).length <= 200, 'at most 200 variables');
+  .record(z.string(), z.union([z.string().max(4096), z.number(), z.boolean(), z.null()]))
+  .refine((v) => Object.keys(v).length <= 200, 'at most 200 variables')
+  .superRefine((v, ctx) => {
+    for (const name of Object.keys(v)) {
+      const problem = variableNameProblem(name, config.channelVariablesAllow);
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem.reason });
+    }
+  });
 
 const dialerFields = {
   name: z.string({ error: 'required' }).trim().min(1, 'required').max(200),

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DIALER_TYPES, isValidZone, variableNameProblem } from '../rules';
 import { config } from '../lib/config';
+import { dialStringProblem } from '../esl/format';
 
 const isRegex = (v: string) => {
   try {
@@ -32,13 +33,19 @@ const range = z
   .object({ startTime: minute, endTime: minute, attempts: int(0, 1000).optional(), priority: int(-1000, 1000).optional() })
   .refine((r) => r.endTime > r.startTime, { message: 'must be after startTime', path: ['endTime'] });
 
+/** Destinations' gateway names and dial strings end up in the originate's dial string. */
+const dialStringRule = (v: string, ctx: z.RefinementCtx) => {
+  const problem = v === '' ? null : dialStringProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+};
+
 const destination = z.object({
   uuid: z.string().min(1).max(64).optional(),
   enabled: z.boolean().optional(),
   limit: int(0, 10000).optional(),
   gwProto: z.string().max(32).optional(),
-  gwName: z.string().max(200).optional(),
-  dialString: z.string({ error: 'required' }).min(1, 'required').max(1000),
+  gwName: z.string().max(200).superRefine(dialStringRule).optional(),
+  dialString: z.string({ error: 'required' }).min(1, 'required').max(1000).superRefine(dialStringRule),
   callerIdNumber: z.string().max(64).optional(),
   callerIdNumbers: z.array(z.string().max(64)).max(1000).optional(),
 });

@@ -89,4 +89,21 @@ describe('tenant variables through the API', () => {
     assert.equal(await Member.countDocuments({ dialer: d }), 1);
     assert.deepEqual(await Member.findById(id).lean(), before_);
   });
+
+  test('a destination dial string or gateway name with originate syntax is a 400 naming the field', async () => {
+    const count = await Campaign.countDocuments();
+    const dest = (o: Record<string, unknown>) => dialerBody({ resources: [{ dialedNumber: '.*', destinations: [{ dialString: '$1', limit: 1, ...o }] }] });
+    for (const [o, re] of [
+      [{ dialString: 'sofia/gateway/gw/$1,[api_on_answer=system\\sid]sofia/gateway/gw/$1' }, /^resources\.0\.destinations\.0\.dialString: must not contain ","/],
+      [{ dialString: '{execute_on_answer=x}sofia/gateway/gw/$1' }, /^resources\.0\.destinations\.0\.dialString: must not contain "\{"/],
+      [{ dialString: 'sofia/gateway/gw/$1|loopback/1' }, /dialString: must not contain "\|"/],
+      [{ gwProto: 'sip', gwName: 'gw/1,[x=y]', dialString: '$1' }, /^resources\.0\.destinations\.0\.gwName: must not contain ","/],
+    ] as const) {
+      const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dest(o) });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(r.body.info, re);
+    }
+    assert.equal(await Campaign.countDocuments(), count);
+    assert.equal((await h.req('POST', '/api/v2/dialer', { cred: acme, body: dest({ dialString: 'sofia/external/$1@10.0.0.7:5060' }) })).status, 200);
+  });
 });

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { EslClient } from '../esl';
+import type { ChannelVariableAllowList } from '../rules';
 
 /** What the activities need from the worker process; injected so tests hand in real parts. */
 export interface ActivityDeps {
@@ -9,4 +10,6 @@ export interface ActivityDeps {
   log: Logger;
   /** Task queue member workflows are started on (the worker's own). */
   taskQueue: string;
+  /** Tenant variables FreeSWITCH acts on that may be sent anyway; default config.channelVariablesAllow. */
+  channelVariablesAllow?: ChannelVariableAllowList;
 }

@@ -4,7 +4,8 @@ import { buildOriginate, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
 import { Attempt, Campaign, campaignRules, updateAttemptIf, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
-import { LOST_CALL } from '../rules';
+import { channelVariablesToSend, LOST_CALL } from '../rules';
+import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
 import { isMongoDB } from '../lib/db';
@@ -30,7 +31,7 @@ export function storedResult(
   };
 }
 
-export function createMemberActivities({ esl, log, client }: ActivityDeps): MemberActivities {
+export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow }: ActivityDeps): MemberActivities {
   /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
    *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
@@ -103,8 +104,14 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
         },
         { upsert: true },
       );
+      // Tenant variables FreeSWITCH would act on never reach it, whatever is stored (defence in depth:
+      // the API refuses them, but documents may predate that or be written straight into Mongo).
+      const checked = channelVariablesToSend(i.vars, channelVariablesAllow);
+      const refusedVariables = checked.refused.map((r) => `variable ${r.name} not sent: ${r.reason}`);
+      if (refusedVariables.length) log.warn({ uuid: i.uuid, memberId: i.memberId, refusedVariables }, 'tenant channel variables not sent');
       const logArr = await readLog(i.memberId);
-      const entry = { ...i.log, destinationId: route.destinationId };
+      const refusedSteps = refusedVariables.map((data) => ({ time: i.log.reservedTime ?? Date.now(), data }));
+      const entry = { ...i.log, destinationId: route.destinationId, ...(refusedSteps.length ? { steps: [...(i.log.steps ?? []), ...refusedSteps] } : {}) };
       await Member.updateOne(
         { _id: i.memberId },
         {
@@ -117,11 +124,14 @@ export function createMemberActivities({ esl, log, client }: ActivityDeps): Memb
         },
       );
       // 3. The originate — never twice: once marked sent, a retry does not resend.
-      const base = { placed: true as const, destinationId: route.destinationId, dialString: route.dialString };
+      const base = {
+        placed: true as const, destinationId: route.destinationId, dialString: route.dialString,
+        ...(refusedVariables.length ? { refusedVariables } : {}),
+      };
       // An attempt already settled (reconciled as lost while un-claimed) is never sent.
       const claimed = await updateAttemptIf(i.uuid, { unsent: true }, { sentOn: Date.now() });
       if (!claimed) return { ...base, sent: true };
-      const vars = { ...i.vars, origination_caller_id_number: route.callerId };
+      const vars = { ...checked.vars, origination_caller_id_number: route.callerId };
       try {
         await esl.bgapi(buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec }), i.jobUuid);
         return { ...base, sent: true };

@@ -53,7 +53,11 @@ export interface PlaceCallInput {
 }
 export type PlaceCallResult =
   | { placed: false }
-  | { placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string };
+  | {
+    placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string;
+    /** Tenant variables not sent to FreeSWITCH, one attempt-log step each (rules/channel-vars.ts). */
+    refusedVariables?: string[];
+  };
 
 export interface EndAttemptInput {
   uuid: string;

@@ -12,6 +12,8 @@ import { isSupportedCountry } from 'libphonenumber-js';
 import { Member } from '../models';
 import { readCsv } from './csv';
 import { badRequest } from './http';
+import { config } from '../lib/config';
+import { variableNameFromHeader, variableNameProblem } from '../rules';
 import { QueueWriter } from '../models/ready-queue';
 import { flushQueue, insertAllOrNothing, memberDocument, type NewMember } from './member-docs';
 
@@ -34,7 +36,8 @@ export type Column =
   | { kind: 'expire' }
   | { kind: 'timezone' }
   | { kind: 'number' | 'npriority' | 'description' | 'type'; n: number }
-  | { kind: 'variable'; name: string }
+  /** `refused`: why a tenant may not set it (rules/channel-vars.ts): rows giving it a value are rejected. */
+  | { kind: 'variable'; name: string; refused?: string }
   | { kind: 'skip' };
 
 export interface ImportOptions {
@@ -89,10 +92,13 @@ export function columnFor(raw: string, fromHeader: boolean): Column {
     return { kind, n };
   }
   const v = /^variable:(.+)$/i.exec(s);
-  const name = v ? v[1].trim() : s;
   if (!fromHeader && !v) throw badRequest(`mapping: "${s}" is not a column (Name, Priority, Expire, Timezone, number_N, priority_N, description_N, type_N, Variable:<name>, -)`);
-  if (!/^[^$.\0][^.\0]{0,127}$/.test(name)) throw badRequest(`mapping: "${s}" is not an allowed variable name`);
-  return { kind: 'variable', name };
+  // Variables become FreeSWITCH channel variables: `First Name` → `First_Name`; a name that still
+  // cannot be sent rejects the file, one FreeSWITCH or the dialer acts on rejects the rows using it.
+  const name = variableNameFromHeader(v ? v[1] : s);
+  const problem = variableNameProblem(name, config.channelVariablesAllow);
+  if (problem?.refusal === 'syntax') throw badRequest(`mapping: column "${s}": variable "${name}" ${problem.reason}`);
+  return problem ? { kind: 'variable', name, refused: problem.reason } : { kind: 'variable', name };
 }
 
 export function parseMapping(raw: string): Column[] {
@@ -308,6 +314,10 @@ function rowToMember(fields: string[], cols: Column[], o: ImportOptions, luxonFm
         if (v.trim() !== '') slot(c.n).type = v.trim().slice(0, 64);
         break;
       case 'variable':
+        if (c.refused) {
+          if (v.trim() !== '') throw new RowError(`variable "${c.name}" ${c.refused}`);
+          break;
+        }
         if (v.length > 4096) throw new RowError(`${c.name}: longer than 4096 characters`);
         m.variables[c.name] = v;
         break;

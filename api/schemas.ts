@@ -2,7 +2,9 @@
 // dropped (v3 clients send whole documents with UI-only fields); engine-owned fields are not part
 // of any schema, so a client can never write them. The OpenAPI document is generated from these.
 import { z } from 'zod';
-import { DIALER_TYPES, isValidZone } from '../rules';
+import { DIALER_TYPES, isValidZone, variableNameProblem } from '../rules';
+import { config } from '../lib/config';
+import { dialStringProblem } from '../esl/format';
 
 const isRegex = (v: string) => {
   try {
@@ -31,13 +33,19 @@ const range = z
   .object({ startTime: minute, endTime: minute, attempts: int(0, 1000).optional(), priority: int(-1000, 1000).optional() })
   .refine((r) => r.endTime > r.startTime, { message: 'must be after startTime', path: ['endTime'] });
 
+/** Destinations' gateway names and dial strings end up in the originate's dial string. */
+const dialStringRule = (v: string, ctx: z.RefinementCtx) => {
+  const problem = v === '' ? null : dialStringProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+};
+
 const destination = z.object({
   uuid: z.string().min(1).max(64).optional(),
   enabled: z.boolean().optional(),
   limit: int(0, 10000).optional(),
   gwProto: z.string().max(32).optional(),
-  gwName: z.string().max(200).optional(),
-  dialString: z.string({ error: 'required' }).min(1, 'required').max(1000),
+  gwName: z.string().max(200).superRefine(dialStringRule).optional(),
+  dialString: z.string({ error: 'required' }).min(1, 'required').max(1000).superRefine(dialStringRule),
   callerIdNumber: z.string().max(64).optional(),
   callerIdNumbers: z.array(z.string().max(64)).max(1000).optional(),
 });
@@ -73,10 +81,16 @@ export const parametersSchema = z.object({
   statusTimeoutMode: z.enum(['refund', 'keep']),
 }).partial();
 
-const variableKey = z.string().min(1).max(128).regex(/^[^$.\0][^.\0]*$/, 'variable names must not start with $ nor contain "." ');
+// Names are checked by rules/channel-vars.ts: they become FreeSWITCH channel variables.
 const variables = z
-  .record(variableKey, z.union([z.string().max(4096), z.number(), z.boolean(), z.null()]))
-  .refine((v) => Object.keys(v).length <= 200, 'at most 200 variables');
+  .record(z.string(), z.union([z.string().max(4096), z.number(), z.boolean(), z.null()]))
+  .refine((v) => Object.keys(v).length <= 200, 'at most 200 variables')
+  .superRefine((v, ctx) => {
+    for (const name of Object.keys(v)) {
+      const problem = variableNameProblem(name, config.channelVariablesAllow);
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem.reason });
+    }
+  });
 
 const dialerFields = {
   name: z.string({ error: 'required' }).trim().min(1, 'required').max(200),

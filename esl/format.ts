@@ -19,7 +19,23 @@ export interface OriginateOptions {
 
 const RESERVED_VARS = new Set(['origination_uuid', 'ignore_early_media', 'originate_timeout']);
 const VAR_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const TOKEN = /^[^\s]+$/;
+
+/**
+ * What a dial string must not contain, because switch_ivr_originate() would read it as more than
+ * one endpoint: whitespace ends the argument; `{…}`, `[…]` and `<…>` are variable blocks (per
+ * originate, per leg, per enterprise leg: `sofia/gateway/gw/1,[api_on_answer=…]sofia/…` would set
+ * channel variables); `,`, `|` and `:_:` separate legs; `^` starts a custom separator; quotes and
+ * backslashes are quoting and escapes of the command line (`\s` becomes a space); `{` also stops
+ * `${…}` expansion, which can call an API.
+ */
+const DIAL_STRING_FORBIDDEN = /[\s{}[\]<>,|^'"\\]|:_:/;
+
+/** Why this (tenant-configured) dial string cannot be sent, or null. */
+export function dialStringProblem(dialString: string): string | null {
+  if (dialString === '') return 'is empty';
+  const bad = DIAL_STRING_FORBIDDEN.exec(dialString);
+  return bad ? `must not contain ${JSON.stringify(bad[0])} (whitespace, {}, [], <>, ",", "|", ":_:", "^", quotes and backslashes are originate syntax)` : null;
+}
 
 /**
  * Value sanitising and escaping for one `{}` channel variable.
@@ -61,7 +77,7 @@ export function sanitizeVarValue(value: string | number | boolean): string {
  */
 export function buildOriginate(o: OriginateOptions): string {
   if (!/^[0-9A-Za-z-]{1,64}$/.test(o.uuid)) throw new Error(`buildOriginate: invalid uuid ${JSON.stringify(o.uuid)}`);
-  if (!TOKEN.test(o.dialString) || /^[{<[]/.test(o.dialString)) {
+  if (dialStringProblem(o.dialString)) {
     throw new Error(`buildOriginate: invalid dial string ${JSON.stringify(o.dialString)}`);
   }
   if (!Number.isInteger(o.timeoutSec) || o.timeoutSec <= 0) {

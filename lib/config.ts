@@ -1,6 +1,7 @@
 // One place for every setting. Each value comes from an environment variable with a default
 // that matches the embedded stack started by `npm start` (scripts/run.ts).
 import path from 'node:path';
+import { parseAllowList } from '../rules/channel-vars';
 
 const root = path.resolve(__dirname, '..');
 
@@ -65,6 +66,9 @@ export const config = {
     controlPort: int('SIMULATOR_CONTROL_PORT', 8022),
     rulesFile: str('SIMULATOR_RULES', path.join(root, 'simulator', 'demo-rules.json')),
   },
+  /** Tenant variables FreeSWITCH acts on that tenants may set anyway: exact names and `prefix*`,
+   *  comma-separated (rules/channel-vars.ts; README "Security"). Operator-only: no API sets it. */
+  channelVariablesAllow: parseAllowList(str('CHANNEL_VARIABLES_ALLOW', '')),
   api: {
     host: str('API_HOST', '127.0.0.1'),
     port: int('API_PORT', 10022),

@@ -4,3 +4,4 @@ export * from './causes';
 export * from './clock';
 export * from './numbers';
 export * from './member';
+export * from './channel-vars';

@@ -129,8 +129,10 @@ export interface AttemptVarsInput {
 }
 
 /** The attempt's channel variables (§2.2, §5.9). Dialer variables come first, member variables after
- *  them (later wins), and the engine's own variables last so a member cannot spoof them. Values are
- *  sanitised as v3 does (quotes, CR, LF, TAB, backslash stripped) by esl/format buildOriginate. */
+ *  them (later wins), and the engine's own variables last so a member cannot spoof them. Tenant
+ *  names FreeSWITCH acts on are dropped before sending (channel-vars.ts channelVariablesToSend, in
+ *  placeCall, where the operator's allow list is known). Values are sanitised as v3 does (quotes,
+ *  CR, LF, TAB, backslash stripped) by esl/format buildOriginate. */
 export function attemptVariables(i: AttemptVarsInput): Record<string, string> {
   const vars: Record<string, string> = {};
   // §2.2: with dialer variables cc_multiple_anonymous=N and cc_anonymous_name, every attempt whose

@@ -20,6 +20,7 @@ import {
   EslTimeoutError,
   EslConnectionLostError,
   buildOriginate,
+  dialStringProblem,
   parseJobResult,
   hangupFromEvent,
   reconnectDelay,
@@ -396,6 +397,22 @@ describe('buildOriginate', () => {
     assert.throws(() => buildOriginate({ ...base, timeoutSec: 1.5 }));
     assert.throws(() => buildOriginate({ ...base, uuid: 'x y' }));
     assert.throws(() => buildOriginate({ ...base, app: '&park()\nexit' }));
+  });
+
+  test('a dial string cannot add legs, variable blocks, quoting or expansion', () => {
+    const base = { uuid: 'u1', dialString: 'sofia/gateway/gw1/1', vars: {}, timeoutSec: 30 };
+    for (const d of [
+      'sofia/gateway/gw1/1,[api_on_answer=system\\sid]sofia/gateway/gw1/2', 'sofia/gateway/gw1/1|loopback/1/default',
+      'sofia/gateway/gw1/1:_:sofia/gateway/gw1/2', 'sofia/gateway/gw1/<execute_on_answer=x>1', 'sofia/gateway/${system(id)}/1',
+      "sofia/gateway/gw1/1'", 'sofia/gateway/gw1/"1"', 'sofia/gateway/gw1/1\\s', '^^:a=b', 'sofia/gateway/gw1/1\t', '',
+    ]) {
+      assert.throws(() => buildOriginate({ ...base, dialString: d }), /invalid dial string/, d);
+      assert.ok(dialStringProblem(d), d);
+    }
+    for (const d of ['sofia/gateway/gw1/15551234567', 'sofia/external/380501112233@10.0.0.7:5060', 'error/USER_BUSY', 'user/1001@acme']) {
+      assert.equal(dialStringProblem(d), null, d);
+      assert.match(buildOriginate({ ...base, dialString: d }), new RegExp(`}${d.replace(/[.]/g, '\\.')} &park\\(\\)$`));
+    }
   });
 });
 

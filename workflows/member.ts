@@ -456,6 +456,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       await returnGrant(Date.now() + LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000));
       continue;
     }
+    for (const data of placed.refusedVariables ?? []) (log.steps ??= []).push({ time: reservedTime, data });
     member = reserved;
     seq += 1;
     const attemptAttr: SearchAttributeUpdatePair = { key: SA.Attempt, value: attemptNo };

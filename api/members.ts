@@ -337,7 +337,7 @@ async function resetMembers(dialer: CampaignDoc, from: number, replaceLog: boole
         filter: { _id: d._id, _endCause: { $ne: null }, _lock: null },
         update: {
           $set: {
-            communications, _endCause: null, _probeCount: 0, callSuccessful: false, _lastMinusProbe: false, _nextTryTime: null,
+            communications, _endCause: null, _probeCount: 0, callSuccessful: false, _lastMinusProbe: false, _lostRedials: 0, _nextTryTime: null,
             lastCall: 0, _waitingForResultStatus: null, _waitingForResultStatusCb: null, _readyAt: null, lastModified: now,
             _log: replaceLog ? [step] : [step, ...(d._log ?? [])],
           },

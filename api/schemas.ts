@@ -71,6 +71,7 @@ export const parametersSchema = z.object({
   oneDayTask: z.boolean(),
   retriesByNumber: z.boolean(),
   statusTimeoutMode: z.enum(['refund', 'keep']),
+  lostCallRedials: int(0, 100),
 }).partial();
 
 const variableKey = z.string().min(1).max(128).regex(/^[^$.\0][^.\0]*$/, 'variable names must not start with $ nor contain "." ');

@@ -50,9 +50,13 @@ export function q850(cause: string): number {
   return Q850[cause] ?? 0;
 }
 
-/** Member end causes produced by the engine itself (§5.7). */
 /** Engine pseudo-cause for a call that vanished without any result being reported. */
 export const LOST_CALL = 'LOST_CALL';
+/** Cause of an attempt whose originate could not be built (never sent): the number as it would be
+ *  dialled is malformed. An Error whatever the campaign's cause lists say (rules applyOutcome). */
+export const NOT_SENT_CAUSE = 'INVALID_NUMBER_FORMAT';
+
+/** Member end causes produced by the engine itself (§5.7). */
 
 export const END = {
   MAX_TRY_COUNT: 'MAX_TRY_COUNT',

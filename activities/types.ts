@@ -19,7 +19,8 @@ export interface AttemptLogEntry {
   causeQ850?: number;
   callState?: number;
   callSuccessful?: boolean;
-  talkSec?: number;
+  /** null: the call was answered but its talk time is unknown (its result was lost). */
+  talkSec?: number | null;
   steps?: { time: number; data: string }[];
   callback?: { from: string; time: number; data: unknown };
 }
@@ -53,7 +54,9 @@ export interface PlaceCallInput {
 }
 export type PlaceCallResult =
   | { placed: false }
-  | { placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string };
+  | { placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string;
+    /** Not sent because the command could not be built: why (then `sent` is false). */
+    notSent?: string };
 
 export interface EndAttemptInput {
   uuid: string;

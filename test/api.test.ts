@@ -3,7 +3,7 @@
 // pipeline allow-lists, member updates that keep engine-owned fields, status/terminate mapping.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Campaign, Member, MemberEnd } from '../models';
+import { Campaign, Member, MemberEnd, type CampaignDoc } from '../models';
 import { History } from '../models/history';
 import { revokeCredential } from '../models/credential';
 import { campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
@@ -318,7 +318,7 @@ describe('dialers', () => {
     const auto = await h.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, { cred: acme, body: { communications: [{ number: '380501112233' }] } });
     assert.equal(auto.status, 400);
     assert.equal(await Member.countDocuments({ dialer: id }), 0, 'no member stored by the refused request');
-    const stored = await Campaign.findById(id).lean();
+    const stored = await Campaign.findById(id).lean<CampaignDoc>();
     assert.deepEqual([stored!.state, stored!.active], [0, false]);
     await assert.rejects(h.client.workflow.getHandle(campaignWorkflowId(id)).describe(), 'no campaign workflow started');
     // Without autoRun members can still be added (nothing dials them).

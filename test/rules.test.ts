@@ -532,6 +532,12 @@ describe('§6.2 attempt outcome (applyOutcome)', () => {
     assert.deepEqual(last.decision, ended('INVALID_NUMBER_FORMAT'));
   });
 
+  test('a gateway FreeSWITCH does not know (-ERR INVALID_GATEWAY) is an Error of the number by default', () => {
+    const out = dial(member(), campaign(), call({ cause: 'INVALID_GATEWAY', answered: false, bridged: false, talkSec: 0 }));
+    assert.deepEqual(out.decision, ended('INVALID_GATEWAY'));
+    assert.equal(q850('INVALID_GATEWAY'), 608);
+  });
+
   test('typeNotImplemented: only Voice Broadcasting campaigns can dial', () => {
     assert.equal(typeNotImplemented('Voice Broadcasting'), null);
     assert.match(typeNotImplemented('Progressive Dialer')!, /not implemented yet \(they need agents\)/);

@@ -4,7 +4,7 @@ import { buildOriginate, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
 import { Attempt, Campaign, campaignRules, updateAttemptIf, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
-import { channelVariablesToSend, LOST_CALL } from '../rules';
+import { channelVariablesToSend, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
 import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
@@ -29,6 +29,22 @@ export function storedResult(
     uuid, cause: r.cause, answered: !!r.answered, billsec: r.billsec ?? 0, answersec: 0, duration: r.duration ?? 0,
     source: (r.source as CallResult['source']) ?? 'reconcile',
   };
+}
+
+/** The result of a call that vanished with nothing reported: LOST_CALL, answered if its
+ *  CHANNEL_ANSWER was recorded (then its talk time is unknown: billsec null in the store). */
+export function lostResult(uuid: string, answeredOn: number | null | undefined): CallResult {
+  return { uuid, cause: LOST_CALL, answered: !!answeredOn, billsec: 0, answersec: 0, duration: 0, source: 'reconcile' };
+}
+
+/** Settles an open attempt as lost, first-wins; null when another result was stored first. */
+export async function settleLost(uuid: string): Promise<CallResult | null> {
+  const doc = await Attempt.findById(uuid, { answeredOn: 1 }).lean<{ answeredOn?: number | null }>();
+  const lost = lostResult(uuid, doc?.answeredOn);
+  const won = await updateAttemptIf(uuid, {}, {
+    result: { cause: lost.cause, answered: lost.answered, billsec: lost.answered ? null : 0, duration: 0, source: lost.source, settledOn: Date.now() },
+  });
+  return won ? lost : null;
 }
 
 export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow }: ActivityDeps): MemberActivities {
@@ -128,12 +144,22 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         placed: true as const, destinationId: route.destinationId, dialString: route.dialString,
         ...(refusedVariables.length ? { refusedVariables } : {}),
       };
+      const vars = { ...checked.vars, origination_caller_id_number: route.callerId };
+      let command: string;
+      try {
+        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec });
+      } catch (err) {
+        // It would fail the same way on every retry: not sent, an Error of this number (rules
+        // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.
+        const notSent = String(err instanceof Error ? err.message : err).replace(/^buildOriginate: /, '');
+        log.warn({ uuid: i.uuid, memberId: i.memberId, notSent }, 'originate not sent');
+        return { ...base, sent: false, cause: NOT_SENT_CAUSE, notSent };
+      }
       // An attempt already settled (reconciled as lost while un-claimed) is never sent.
       const claimed = await updateAttemptIf(i.uuid, { unsent: true }, { sentOn: Date.now() });
       if (!claimed) return { ...base, sent: true };
-      const vars = { ...checked.vars, origination_caller_id_number: route.callerId };
       try {
-        await esl.bgapi(buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec }), i.jobUuid);
+        await esl.bgapi(command, i.jobUuid);
         return { ...base, sent: true };
       } catch (err) {
         if (err instanceof EslNotConnectedError) {
@@ -157,10 +183,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       if (exists || !opts?.settleLost) return { exists, result: null };
       // Gone with no result: LOST_CALL goes through the same first-wins settle as every source, so
       // what the workflow applies is always the stored result (a CDR or event arriving now loses).
-      const lost: CallResult = { uuid, cause: LOST_CALL, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'reconcile' };
-      const won = await updateAttemptIf(uuid, {}, { result: { cause: lost.cause, answered: false, billsec: 0, duration: 0, source: lost.source, settledOn: Date.now() } });
-      if (won) return { exists: false, result: lost };
-      return { exists: false, result: (await read()) ?? lost };
+      const lost = await settleLost(uuid);
+      return { exists: false, result: lost ?? (await read()) };
     },
 
     async hangup({ uuid, cause }) {

@@ -19,7 +19,8 @@ export interface AttemptLogEntry {
   causeQ850?: number;
   callState?: number;
   callSuccessful?: boolean;
-  talkSec?: number;
+  /** null: the call was answered but its talk time is unknown (its result was lost). */
+  talkSec?: number | null;
   steps?: { time: number; data: string }[];
   callback?: { from: string; time: number; data: unknown };
 }
@@ -57,6 +58,8 @@ export type PlaceCallResult =
     placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string;
     /** Tenant variables not sent to FreeSWITCH, one attempt-log step each (rules/channel-vars.ts). */
     refusedVariables?: string[];
+    /** Not sent because the command could not be built: why (then `sent` is false). */
+    notSent?: string;
   };
 
 export interface EndAttemptInput {

@@ -4,7 +4,7 @@
 import type { Context } from 'koa';
 import type Router from '@koa/router';
 import mongoose from 'mongoose';
-import { calendarState } from '../rules';
+import { calendarState, typeNotImplemented } from '../rules';
 import { Campaign, campaignRules, Member, type CampaignDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory, History } from '../models/history';
@@ -46,8 +46,15 @@ const ENGINE_STATS_RESET = {
   'stats.predictAdjust': 0, 'stats.bridgedCall': 0, 'stats.connectedCall': 0, 'stats.waitSec': 0, 'stats.amd': {},
 };
 
+/** 400 for a campaign type that cannot dial yet (creating, changing to, or starting one). */
+export function assertTypeDialable(type: string): void {
+  const why = typeNotImplemented(type);
+  if (why) throw badRequest(`type: ${why}`);
+}
+
 /** Start (state 1): §8.2 — calendar expired → End, outside working hours → Sleep, no members → End. */
 export async function startDialer(deps: RouteDeps, doc: CampaignDoc, user: string): Promise<{ state: number; _cause: string; active: boolean }> {
+  assertTypeDialable(doc.type);
   const id = String(doc._id);
   const now = Date.now();
   const cal = calendarState(campaignRules(doc).calendar, now);
@@ -83,6 +90,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
   router.post('/api/v2/dialer', async (ctx) => {
     const domain = domainOf(ctx, { required: true })!;
     const body = dialerCreateSchema.parse(await objectBody(ctx));
+    assertTypeDialable(body.type);
     const doc = await Campaign.create({ ...body, domain, lastModified: Date.now() });
     const plain = doc.toObject();
     sendData(ctx, { result: { ok: 1, n: 1 }, ops: [plain], insertedCount: 1, insertedIds: [String(plain._id)] });
@@ -98,6 +106,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
   router.put('/api/v2/dialer/:id', async (ctx) => {
     const existing = await findDialer(ctx);
     const patch = dialerUpdateSchema.parse(await objectBody(ctx));
+    if (patch.type !== undefined && patch.type !== existing.type) assertTypeDialable(patch.type);
     if (patch.type !== undefined && patch.type !== existing.type && existing.active) {
       throw new HttpError(406, 'type: cannot change while the dialer is active (stop it first)');
     }

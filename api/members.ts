@@ -19,7 +19,7 @@ import {
 } from '../workflows/messages';
 import { authOf } from './auth';
 import type { RouteDeps } from './deps';
-import { findDialer, listQuery, scoped, startDialer } from './dialers';
+import { assertTypeDialable, findDialer, listQuery, scoped, startDialer } from './dialers';
 import { MAX_AGGREGATE_RESULTS, sanitizeFilter, sanitizePipeline } from './filters';
 import { badRequest, HttpError, jsonBody, notFound, objectBody, objectIdParam, queryParam, sendData, sendInfo, zodMessage } from './http';
 import { dropTimed } from '../models/ready-queue';
@@ -128,6 +128,8 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
 
   router.post(P, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
+    // Refused before anything is stored: autoRun would start a campaign that cannot dial yet.
+    if (queryParam(ctx, 'autoRun') === 'true') assertTypeDialable(dialer.type);
     const body = await jsonBody(ctx, deps.maxJsonBytes);
     if (body === undefined) throw badRequest('body: a member object or an array of members is required');
     const list = Array.isArray(body) ? body : [body];
@@ -337,7 +339,7 @@ async function resetMembers(dialer: CampaignDoc, from: number, replaceLog: boole
         filter: { _id: d._id, _endCause: { $ne: null }, _lock: null },
         update: {
           $set: {
-            communications, _endCause: null, _probeCount: 0, callSuccessful: false, _lastMinusProbe: false, _nextTryTime: null,
+            communications, _endCause: null, _probeCount: 0, callSuccessful: false, _lastMinusProbe: false, _lostRedials: 0, _nextTryTime: null,
             lastCall: 0, _waitingForResultStatus: null, _waitingForResultStatusCb: null, _readyAt: null, lastModified: now,
             _log: replaceLog ? [step] : [step, ...(d._log ?? [])],
           },

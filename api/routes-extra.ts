@@ -13,7 +13,7 @@ import { DOCS_HTML, openapiDocument } from './openapi';
 import { webhookCreateSchema } from './schemas';
 import { importCsv, parseMapping, regionParam } from './csv-import';
 import type { RouteDeps } from './deps';
-import { findDialer } from './dialers';
+import { assertTypeDialable, findDialer } from './dialers';
 import { badRequest, HttpError, notFound, objectBody, objectIdParam, queryParam, sendData } from './http';
 import { afterImport, deleteMembers } from './members';
 
@@ -104,6 +104,7 @@ export function extraRoutes(router: Router, deps: RouteDeps): void {
 
   router.post('/api/v2/dialer/:dialer/members/import', async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
+    if (queryParam(ctx, 'autoRun') === 'true') assertTypeDialable(dialer.type);
     if (!ctx.is('text/csv', 'application/csv', 'text/plain')) {
       throw new HttpError(415, `content-type: must be text/csv (got ${ctx.get('content-type') || 'none'})`);
     }

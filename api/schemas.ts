@@ -79,6 +79,7 @@ export const parametersSchema = z.object({
   oneDayTask: z.boolean(),
   retriesByNumber: z.boolean(),
   statusTimeoutMode: z.enum(['refund', 'keep']),
+  lostCallRedials: int(0, 100),
 }).partial();
 
 // Names are checked by rules/channel-vars.ts: they become FreeSWITCH channel variables.

@@ -1,12 +1,13 @@
 // Routes call results from FreeSWITCH events to the member workflows: a failed originate's
-// BACKGROUND_JOB (-ERR <cause>) and every CHANNEL_HANGUP_COMPLETE carrying our dlr_workflow_id.
+// BACKGROUND_JOB (-ERR <cause>) and every CHANNEL_HANGUP_COMPLETE carrying our dlr_workflow_id;
+// a CHANNEL_ANSWER of ours is recorded on its attempt (answeredOn).
 // The first source for an attempt settles it in Mongo (atomically) and signals the workflow;
 // later sources are ignored. If the signal fails, the workflow finds the stored result when it
 // reconciles an overdue attempt, so a result is never lost.
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
-import { updateAttemptIf } from '../models';
+import { Attempt, updateAttemptIf } from '../models';
 import { callResultSignal, type CallResult } from '../workflows/messages';
 
 /** `origination_uuid=…` and `dlr_workflow_id=…` out of a BACKGROUND_JOB's Job-Command-Arg. */
@@ -49,6 +50,21 @@ export function resultFromHangup(ev: EslEvent): { workflowId: string; result: Ca
   };
 }
 
+/** Our attempt and its answer time (ms, FreeSWITCH's clock) out of a CHANNEL_ANSWER. */
+export function answerFromEvent(ev: EslEvent): { uuid: string; answeredOn: number } | null {
+  const uuid = ev['Unique-ID'];
+  if (!ev.variable_dlr_workflow_id || !uuid) return null;
+  const us = Number(ev['Caller-Channel-Answered-Time']);
+  return { uuid, answeredOn: us > 0 ? Math.floor(us / 1000) : Date.now() };
+}
+
+/** Records the answer on the attempt (one `_id`-keyed write; the attempt exists: it is recorded
+ *  before the originate is sent, and the answer can come before the job's +OK). An attempt known
+ *  to be answered is never redialled as lost (lib/reconcile.ts, activities checkCall). */
+export async function recordAnswer(found: { uuid: string; answeredOn: number }): Promise<void> {
+  await Attempt.updateOne({ _id: found.uuid }, { $set: { answeredOn: found.answeredOn } });
+}
+
 export function routeCallResults(esl: EslClient, client: Client, log: Logger): void {
   const handle = (found: { workflowId: string; result: CallResult } | null) => {
     if (!found) return;
@@ -58,4 +74,8 @@ export function routeCallResults(esl: EslClient, client: Client, log: Logger): v
   };
   esl.on('BACKGROUND_JOB', (ev: EslEvent) => handle(resultFromJob(ev)));
   esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev)));
+  esl.on('CHANNEL_ANSWER', (ev: EslEvent) => {
+    const found = answerFromEvent(ev);
+    if (found) recordAnswer(found).catch((err: unknown) => log.warn({ err: String(err), ...found }, 'could not record the answer'));
+  });
 }

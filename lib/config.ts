@@ -60,6 +60,9 @@ export const config = {
     graceMs: int('RECONCILE_GRACE_MS', 10_000),
     intervalMs: int('RECONCILE_INTERVAL_MS', 60_000),
   },
+  /** Default of the campaign parameter `lostCallRedials`: calls that vanished without a result
+   *  (LOST_CALL) a member may have redialled without counting them; later ones count. */
+  lostCallRedials: int('LOST_CALL_REDIALS', 2),
   simulator: {
     // The embedded FreeSWITCH simulator is started by `npm start` unless SIMULATOR=off.
     enabled: str('SIMULATOR', 'on') !== 'off',

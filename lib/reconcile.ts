@@ -8,18 +8,18 @@
 //   uuid_exists false  → wait a grace period (a late CDR retry, or an originate that had not yet
 //                        created its channel), check again; still gone and still no result →
 //                        LOST_CALL through the same first-wins settle + signal as every other source
-//                        (the member retries without counting the attempt: rules applyOutcome `lost`).
+//                        (the member retries, uncounted a bounded number of times; a call whose
+//                        CHANNEL_ANSWER was recorded is answered-and-lost and never redialled:
+//                        rules applyOutcome `lost`).
 // Attempts settled but not yet applied by their workflow (the signal failed, e.g. Temporal was
 // down) are signalled again. The member workflow's own overdue check (checkCall) stays the
 // backstop for anything this misses.
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { EslClient, EslConnectedInfo } from '../esl';
-import { storedResult } from '../activities/member';
+import { settleLost, storedResult } from '../activities/member';
 import { Attempt } from '../models';
-import { LOST_CALL } from '../rules';
-import { callResultSignal, type CallResult } from '../workflows/messages';
-import { settleAndSignal } from './call-results';
+import { callResultSignal } from '../workflows/messages';
 
 export interface ReconcilerOptions {
   esl: EslClient;
@@ -38,6 +38,8 @@ export interface ReconcileReport {
   open: number;
   alive: number;
   lost: number;
+  /** Of those, answered before they vanished (CHANNEL_ANSWER recorded): not redialled. */
+  answeredLost: number;
   /** Settled by another source during the grace period. */
   settledMeanwhile: number;
   resignalled: number;
@@ -123,7 +125,7 @@ export class Reconciler {
 
   async runOnce(reason: string): Promise<ReconcileReport> {
     const { esl, client, log } = this.o;
-    const report: ReconcileReport = { reason, open: 0, alive: 0, lost: 0, settledMeanwhile: 0, resignalled: 0 };
+    const report: ReconcileReport = { reason, open: 0, alive: 0, lost: 0, answeredLost: 0, settledMeanwhile: 0, resignalled: 0 };
     const open = await Attempt.find({ sentOn: { $ne: null }, result: null }, { _id: 1, workflowId: 1 }).lean<OpenAttempt[]>();
     report.open = open.length;
     const gone: OpenAttempt[] = [];
@@ -153,14 +155,20 @@ export class Reconciler {
         report.alive++;
         continue;
       }
-      const lost: CallResult = { uuid: a._id, cause: LOST_CALL, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'reconcile' };
       try {
-        if (await settleAndSignal(client, a.workflowId, lost, log)) report.lost++;
-        else report.settledMeanwhile++;
+        // LOST_CALL, or, when its CHANNEL_ANSWER was recorded, an answered call whose result was
+        // lost: the member ends with it instead of being rung again (rules applyOutcome).
+        const lost = await settleLost(a._id);
+        if (!lost) {
+          report.settledMeanwhile++;
+          continue;
+        }
+        report.lost++;
+        if (lost.answered) report.answeredLost++;
+        await client.workflow.getHandle(a.workflowId).signal(callResultSignal, lost);
+        log.info({ workflowId: a.workflowId, ...lost }, 'call result');
       } catch (err) {
         // Stored but not signalled (Temporal down): the re-signal below / the workflow's own check apply it.
-        const now = await Attempt.findById(a._id, { result: 1 }).lean<{ result: { cause?: string } | null }>();
-        if (now?.result?.cause === LOST_CALL) report.lost++;
         log.warn({ uuid: a._id, err: String(err) }, 'reconcile: LOST_CALL not signalled');
       }
     }

@@ -3,6 +3,7 @@
 import { model, plainVariables } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { DEFAULT_CAUSES, DIALER_TYPES, type CampaignRules } from '../rules';
+import { config } from '../lib/config';
 
 const causeName = /^[A-Z0-9_]+$/;
 const causeList = {
@@ -116,6 +117,8 @@ const parametersSchema = new Schema(
     oneDayTask: { type: Boolean, default: false },
     retriesByNumber: { type: Boolean, default: false },
     statusTimeoutMode: { type: String, enum: ['refund', 'keep'], default: 'refund' },
+    // No default: unset means the worker's LOST_CALL_REDIALS.
+    lostCallRedials: { type: Number, min: 0, max: 100 },
   },
   { _id: false },
 );
@@ -177,6 +180,7 @@ export function campaignRules(doc: CampaignDoc): CampaignRules {
     oneDayTask: p.oneDayTask ?? false,
     retriesByNumber: p.retriesByNumber ?? false,
     statusTimeoutMode: (p.statusTimeoutMode as 'refund' | 'keep') ?? 'refund',
+    lostCallRedials: p.lostCallRedials ?? config.lostCallRedials,
     numberStrategy: (doc.numberStrategy as CampaignRules['numberStrategy']) ?? 'by-priority',
     membersStrategy: (doc.membersStrategy as CampaignRules['membersStrategy']) ?? 'next-tries-circuit',
     causesError: list(doc.causesError, DEFAULT_CAUSES.causesError),

@@ -44,6 +44,8 @@ export const memberSchema = new Schema(
     _endCause: { type: String, default: null },
     _lastNumberId: { type: Number, default: null },
     _lastMinusProbe: { type: Boolean, default: false },
+    /** Uncounted LOST_CALL redials used (ours; rules applyOutcome). */
+    _lostRedials: { type: Number, default: 0 },
     callSuccessful: { type: Boolean, default: false },
     successfulCount: { type: Number, default: 0 },
     lastCall: { type: Number, default: 0 },
@@ -98,6 +100,7 @@ export function memberState(doc: MemberDoc): MemberState {
     endCause: doc._endCause ?? null,
     lastNumberIndex: doc._lastNumberId ?? null,
     lastMinusProbe: doc._lastMinusProbe ?? false,
+    lostRedials: doc._lostRedials ?? 0,
     lastCall: doc.lastCall ?? 0,
   };
 }
@@ -127,6 +130,7 @@ export function memberStateSet(s: MemberState): Record<string, unknown> {
     _endCause: s.endCause,
     _lastNumberId: s.lastNumberIndex,
     _lastMinusProbe: s.lastMinusProbe,
+    _lostRedials: s.lostRedials ?? 0,
     lastCall: s.lastCall,
     lastModified: Date.now(),
   };

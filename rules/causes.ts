@@ -9,6 +9,8 @@ export const DEFAULT_CAUSES: CauseLists = {
     'UNALLOCATED_NUMBER', 'NO_ROUTE', 'MEMBER_EXPIRED', 'INVALID_NUMBER_FORMAT', 'NETWORK_OUT_OF_ORDER',
     'OUTGOING_CALL_BARRED', 'SERVICE_UNAVAILABLE', 'CHAN_NOT_IMPLEMENTED', 'SERVICE_NOT_IMPLEMENTED',
     'INCOMPATIBLE_DESTINATION', 'MANDATORY_IE_MISSING', 'PROGRESS_TIMEOUT', 'GATEWAY_DOWN',
+    // Ours: a gateway FreeSWITCH does not know fails every retry the same way (not in G2's list).
+    'INVALID_GATEWAY',
   ],
   causesRetry: [
     'NO_ROUTE_DESTINATION', 'DESTINATION_OUT_OF_ORDER', 'USER_BUSY', 'CALL_REJECTED', 'NO_USER_RESPONSE', 'NO_ANSWER',
@@ -43,16 +45,20 @@ const Q850: Record<string, number> = {
   MANDATORY_IE_LENGTH_ERROR: 103, PROTOCOL_ERROR: 111, INTERWORKING: 127, ORIGINATOR_CANCEL: 487, CRASH: 500,
   SYSTEM_SHUTDOWN: 501, LOSE_RACE: 502, MANAGER_REQUEST: 503, BLIND_TRANSFER: 600, ATTENDED_TRANSFER: 601,
   ALLOTTED_TIMEOUT: 602, USER_CHALLENGE: 603, MEDIA_TIMEOUT: 604, PICKED_OFF: 605, USER_NOT_REGISTERED: 606,
-  PROGRESS_TIMEOUT: 607, GATEWAY_DOWN: 609, ABANDONED: 687,
+  PROGRESS_TIMEOUT: 607, INVALID_GATEWAY: 608, GATEWAY_DOWN: 609, ABANDONED: 687,
 };
 
 export function q850(cause: string): number {
   return Q850[cause] ?? 0;
 }
 
-/** Member end causes produced by the engine itself (§5.7). */
 /** Engine pseudo-cause for a call that vanished without any result being reported. */
 export const LOST_CALL = 'LOST_CALL';
+/** Cause of an attempt whose originate could not be built (never sent): the number as it would be
+ *  dialled is malformed. An Error whatever the campaign's cause lists say (rules applyOutcome). */
+export const NOT_SENT_CAUSE = 'INVALID_NUMBER_FORMAT';
+
+/** Member end causes produced by the engine itself (§5.7). */
 
 export const END = {
   MAX_TRY_COUNT: 'MAX_TRY_COUNT',

@@ -1,7 +1,7 @@
 // The member lifecycle rules of spec §5.6, §6.2–§6.6 and §8.5 as pure functions over MemberState.
 // Each returns a new state and a decision; the member workflow only sleeps, dials and persists.
 import { boundaries, calendarState, inMemberZone, localTime, openWindow } from './clock';
-import { classifyCause, END } from './causes';
+import { classifyCause, END, type CauseCategory } from './causes';
 import { candidateNumbers, type NumberChoice } from './numbers';
 import type { CallOutcome, CampaignRules, Communication, MemberState } from './types';
 import { NUMBER_END, NUMBER_IDLE } from './types';
@@ -193,14 +193,33 @@ export function applyOutcome(
       steps.push(`Waiting for result status: ${outcome.cause}`);
       return { kind: 'await-status', deadline: now + camp.wrapUpTime * 1000 };
     }
-    // The call vanished unreported: retry without counting the attempt (never silence).
-    if (outcome.lost) {
-      refund(m, camp, comm);
-      m.lastMinusProbe = true;
-      steps.push('Call lost without a result: attempt not counted');
-      return retry();
+    let category: CauseCategory;
+    if (outcome.notSent) {
+      // Never sent: the same command would fail the same way on every retry.
+      steps.push(`Not sent: ${outcome.notSent}`);
+      category = 'error';
+    } else if (outcome.lost && outcome.answered) {
+      // Somebody answered before the call vanished unreported: never ring them again for a result
+      // we lost. Its talk time is unknown, so minBillSec cannot be checked.
+      steps.push('Answered, then lost without a result: not dialled again (talk time unknown)');
+      const success = outcome.bridged || camp.type === 'Voice Broadcasting';
+      if (success) m.successfulCount += 1;
+      return endMember(m, outcome.cause, success);
+    } else if (outcome.lost) {
+      // The call vanished unreported: retried without counting, a bounded number of times.
+      const used = m.lostRedials ?? 0;
+      if (used < camp.lostCallRedials) {
+        refund(m, camp, comm);
+        m.lostRedials = used + 1;
+        m.lastMinusProbe = true;
+        steps.push(`Lost call, not counted (${used + 1}/${camp.lostCallRedials})`);
+        return retry();
+      }
+      steps.push(`Lost call, counted (${camp.lostCallRedials}/${camp.lostCallRedials} uncounted redials used)`);
+      category = 'retry';
+    } else {
+      category = classifyCause(outcome.cause, camp);
     }
-    const category = classifyCause(outcome.cause, camp);
     // 4. Minus: the attempt does not count.
     if (category === 'minus') {
       refund(m, camp, comm);

@@ -4,6 +4,15 @@
 export const DIALER_TYPES = ['Voice Broadcasting', 'Progressive Dialer', 'Predictive Dialer'] as const;
 export type DialerType = (typeof DIALER_TYPES)[number];
 
+/** Why a campaign of this type cannot dial yet (null: it can). Progressive and predictive campaigns
+ *  connect answered calls to agents, which do not exist yet: dialled like a broadcast, their
+ *  customers would be called with nobody to talk to. */
+export function typeNotImplemented(type: string): string | null {
+  return type === 'Voice Broadcasting'
+    ? null
+    : `"${type}" campaigns are not implemented yet (they need agents); only "Voice Broadcasting" can be created or started`;
+}
+
 /** Communication (phone number) states of spec §5.2. */
 export const NUMBER_IDLE = 0;
 export const NUMBER_PROCESS = 1;
@@ -84,6 +93,8 @@ export interface CampaignRules extends CauseLists {
   membersStrategy: 'next-tries-circuit' | 'strict-circuit';
   /** §6.6: 'refund' = dialerCbMinusAttempt=true (v3 default); 'keep' = save attempts. */
   statusTimeoutMode: 'refund' | 'keep';
+  /** Lost calls (LOST_CALL) a member may have redialled without counting them; later ones count. */
+  lostCallRedials: number;
   communicationTypes: CommunicationType[];
   calendar: CalendarRule;
   resources: Resource[];
@@ -125,6 +136,8 @@ export interface MemberState {
   lastNumberIndex: number | null;
   lastMinusProbe: boolean;
   lastCall: number;
+  /** Uncounted LOST_CALL redials used so far (bounded by CampaignRules.lostCallRedials). */
+  lostRedials?: number;
 }
 
 /** What FreeSWITCH told us about one attempt (§6.1). */
@@ -137,6 +150,10 @@ export interface CallOutcome {
   talkSec: number;
   /** Optional `cc_min_count` channel variable (§6.3). */
   minCount?: number;
-  /** The call vanished with no result from any source (FreeSWITCH restart, lost events). */
+  /** The call vanished with no result from any source (FreeSWITCH restart, lost events). With
+   *  `answered`, it had been answered (CHANNEL_ANSWER recorded) before it vanished. */
   lost?: boolean;
+  /** The originate could not even be built for this number (a dial string with whitespace, a bad
+   *  variable name …): why. Never sent, so never retried: an Error of the number. */
+  notSent?: string;
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NumberIndex } from '../api/csv-import';
 import { MAX_RECORD_CHARS, readCsv, type CsvItem } from '../api/csv';
-import { Member } from '../models';
+import { Campaign, Member } from '../models';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;
@@ -241,4 +241,13 @@ test('the CLI streams a file and prints the report', async () => {
   const bad = await run(['--url', h.base, '--dialer', d, file], { DIALER_KEY: acme.key, DIALER_SECRET: 'wrong' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /HTTP 401/);
+});
+
+test('autoRun on a campaign type that cannot dial yet: 400 before anything is imported', async () => {
+  const old = await Campaign.create({ ...dialerBody({ type: 'Predictive Dialer' }), domain: 'acme' });
+  const id = String(old._id);
+  const r = await upload(id, EXAMPLE, 'autoRun=true');
+  assert.equal(r.status, 400);
+  assert.match(r.body.info, /^type: "Predictive Dialer" campaigns are not implemented yet/);
+  assert.equal(await Member.countDocuments({ dialer: id }), 0);
 });

@@ -3,7 +3,7 @@
 // pipeline allow-lists, member updates that keep engine-owned fields, status/terminate mapping.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Member, MemberEnd } from '../models';
+import { Campaign, Member, MemberEnd, type CampaignDoc } from '../models';
 import { History } from '../models/history';
 import { revokeCredential } from '../models/credential';
 import { campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
@@ -290,6 +290,39 @@ describe('dialers', () => {
     assert.equal(after_.status.name, 'TERMINATED');
     assert.equal(await History.countDocuments({ dialer: d }), 0);
     assert.equal((await h.req('GET', `/api/v2/dialer/${d}`, { cred: acme })).status, 404);
+  });
+
+  test('Progressive/Predictive: creating, changing to, or starting one is 400 saying why; nothing is written or started', async () => {
+    const count = async () => (await h.req('GET', '/api/v2/dialer?limit=1000', { cred: acme })).body.data.length;
+    const before_ = await count();
+    for (const type of ['Progressive Dialer', 'Predictive Dialer']) {
+      const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody({ type }) });
+      assert.equal(r.status, 400);
+      assert.match(r.body.info, new RegExp(`^type: "${type}" campaigns are not implemented yet \\(they need agents\\)`));
+    }
+    assert.equal(await count(), before_);
+    const d = await newDialer(acme);
+    const change = await h.req('PUT', `/api/v2/dialer/${d}`, { cred: acme, body: { type: 'Predictive Dialer', name: 'renamed' } });
+    assert.equal(change.status, 400);
+    assert.match(change.body.info, /^type: .*not implemented yet/);
+    const kept = (await h.req('GET', `/api/v2/dialer/${d}`, { cred: acme })).body.data;
+    assert.deepEqual([kept.type, kept.name], ['Voice Broadcasting', dialerBody().name]);
+
+    // One stored before such types were refused: it cannot be started, nor by a member POST ?autoRun.
+    const old = await Campaign.create({ ...dialerBody({ type: 'Progressive Dialer' }), domain: 'acme' });
+    const id = String(old._id);
+    assert.equal((await h.req('PUT', `/api/v2/dialer/${id}`, { cred: acme, body: { name: 'same type is fine' } })).status, 200);
+    const start = await h.req('PUT', `/api/v2/dialer/${id}/state/1`, { cred: acme });
+    assert.equal(start.status, 400);
+    assert.match(start.body.info, /^type: "Progressive Dialer" campaigns are not implemented yet/);
+    const auto = await h.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, { cred: acme, body: { communications: [{ number: '380501112233' }] } });
+    assert.equal(auto.status, 400);
+    assert.equal(await Member.countDocuments({ dialer: id }), 0, 'no member stored by the refused request');
+    const stored = await Campaign.findById(id).lean<CampaignDoc>();
+    assert.deepEqual([stored!.state, stored!.active], [0, false]);
+    await assert.rejects(h.client.workflow.getHandle(campaignWorkflowId(id)).describe(), 'no campaign workflow started');
+    // Without autoRun members can still be added (nothing dials them).
+    await addMembers(acme, id, { communications: [{ number: '380501112233' }] });
   });
 
   test('reset: only inactive dialers unless skipActive; resetStats zeroes counters', async () => {

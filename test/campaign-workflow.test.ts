@@ -126,6 +126,22 @@ describe('campaign workflow', () => {
     assert.equal(untouched!._probeCount, 0, 'a member not yet dialled is not charged an attempt');
   });
 
+  test('a Progressive campaign stored before such types were refused never dials: state Error, the history says why', async () => {
+    const camp = await createCampaign({ type: 'Progressive Dialer' });
+    const id = String(camp._id);
+    const m = await createMember(id, ['200002']);
+    const h = await stack.startCampaign(id);
+    assert.deepEqual(await closed(h), { state: 'Error', cause: 'QUEUE_ERROR' });
+    assert.equal(callsOf(id).length, 0);
+    const doc = await Campaign.findById(id).lean<{ state: number; _cause: string; active: boolean }>();
+    assert.deepEqual([doc!.state, doc!._cause, doc!.active], [5, 'QUEUE_ERROR', false]);
+    const [entry] = await History.find({ dialer: id }).lean();
+    assert.equal(entry.action, 'QUEUE_ERROR');
+    assert.match(String(entry.value), /"Progressive Dialer" campaigns are not implemented yet \(they need agents\)/);
+    assert.equal((await Member.findById(m._id).lean<MemberDoc>())!._probeCount, 0);
+    await recordHistory(h, 'type-not-implemented', 'campaign');
+  });
+
   test('raising the limit of a running campaign takes effect at once', async () => {
     const camp = await createCampaign({}, { limit: 1 });
     const id = String(camp._id);

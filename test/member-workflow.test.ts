@@ -175,6 +175,40 @@ describe('member workflow (spec §6.2)', () => {
   });
 });
 
+describe('attempts that cannot be sent (poison members)', () => {
+  test('a dial string with whitespace: one attempt, never sent, the number ends INVALID_NUMBER_FORMAT; the campaign dials the others', async () => {
+    const camp = await createCampaign({
+      resources: [
+        { dialedNumber: '^(9\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1 x', limit: 10 }] },
+        { dialedNumber: '^([1-8]\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 10 }] },
+      ],
+    }, { limit: 1 });
+    const campaignId = String(camp._id);
+    const poison = await createMember(campaignId, ['9000001'], { priority: 10 });
+    const good = await createMember(campaignId, ['2000011']);
+    const campaign = await stack.startCampaign(campaignId);
+    const h = stack.memberHandle(campaignId, String(poison._id));
+    await waitFor('the poison member workflow', async () => h.describe().then(() => true, () => false));
+    assert.deepEqual(await ended(h), { endCause: 'INVALID_NUMBER_FORMAT', attempts: 1 });
+    assert.equal(callsTo(String(poison._id)).length, 0, 'nothing reached FreeSWITCH');
+    const attempts = await Attempt.find({ member: String(poison._id) }).lean();
+    assert.equal(attempts.length, 1);
+    assert.deepEqual([attempts[0].sentOn ?? null, attempts[0].result?.cause, attempts[0].result?.source], [null, 'INVALID_NUMBER_FORMAT', 'engine']);
+    const doc = await Member.findById(poison._id).lean<MemberDoc>();
+    assert.equal(doc!._endCause, 'INVALID_NUMBER_FORMAT');
+    assert.equal(doc!._lock, null);
+    const [entry] = doc!._log as { cause: string; causeQ850: number; steps: { data: string }[] }[];
+    assert.deepEqual([entry.cause, entry.causeQ850], ['INVALID_NUMBER_FORMAT', 28]);
+    assert.ok(entry.steps.some((st) => st.data === 'Not sent: invalid dial string "sofia/gateway/gw1/9000001 x"'), JSON.stringify(entry.steps));
+    // The line (limit 1) was given back: the other member is dialled and the campaign completes.
+    assert.deepEqual(await ended(stack.memberHandle(campaignId, String(good._id))), { endCause: 'NORMAL_CLEARING', attempts: 1 });
+    assert.deepEqual(await closed(campaign), { state: 'End', cause: 'QUEUE_COMPLETE' });
+    assert.equal((await LineLeases.snapshot(campaignId))!.active, 0, 'every line released');
+    assert.equal(await Attempt.countDocuments({ dialer: campaignId, 'result.cause': 'LOST_CALL' }), 0);
+    await recordHistory(h, 'not-sent-invalid-dial-string');
+  });
+});
+
 describe('waiting for result status (spec §6.5, §6.6)', () => {
   test('status PUT in wrap-up applies next_after_sec, stop_communications and next_communication', async () => {
     const camp = await createCampaign({}, { waitingForResultStatus: true, wrapUpTime: 120 });

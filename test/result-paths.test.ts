@@ -133,8 +133,9 @@ describe('result paths through the worker', () => {
         rules: [
           { prefix: '7201', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
           { prefix: '7202', outcome: { type: 'answer', ringSec: 0, talkSec: 1 } },
-          { prefix: '7203', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+          { prefix: '7203', outcome: { type: 'no_answer' } },
           { prefix: '7204', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+          { prefix: '7205', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
         ],
       },
       cdr: { url: `http://127.0.0.1:${cdrPort}/cdr`, retries: 20, delayMs: 200 },
@@ -221,16 +222,19 @@ describe('result paths through the worker', () => {
     assert.equal(await callResultSignals(h), 1);
   });
 
-  test('after a FreeSWITCH crash (new Core-UUID) the reconciler settles the vanished call as LOST_CALL: retried without counting', async () => {
+  test('after a FreeSWITCH crash (new Core-UUID) the reconciler settles the vanished (ringing) call as LOST_CALL: retried without counting', async () => {
     const lostBefore = dialer.reconciler!.totals.lost;
     const { campaignId, memberId, h } = await startMember(['7203001'], { maxTryCount: 1 });
-    const first = await waitFor('answered call', async () => callsOf(memberId).find((c) => c.answeredAt));
+    const first = await waitFor('ringing call', async () => callsOf(memberId)[0]);
     const coreBefore = sim.coreUuid;
     const restartedAt = Date.now();
     await sim.restart(); // crash: the call vanishes, no event, no CDR
     assert.notEqual(sim.coreUuid, coreBefore);
     // The retry should succeed: the same number now answers and hangs up.
-    sim.setRules({ rules: [{ prefix: '7203', outcome: { type: 'answer', ringSec: 0, talkSec: 1 } }] });
+    sim.setRules({ rules: [
+      { prefix: '7203', outcome: { type: 'answer', ringSec: 0, talkSec: 1 } },
+      { prefix: '7205', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+    ] });
     const lost = await waitFor('the attempt settled as LOST_CALL', async () => {
       const a = await Attempt.findById(first.originationUuid).lean<{ result: { cause: string; source: string; settledOn: number } | null }>();
       return a?.result ? a.result : null;
@@ -248,10 +252,39 @@ describe('result paths through the worker', () => {
     assert.equal(doc._probeCount, 1);
     assert.deepEqual(callsOf(memberId).map((c) => c.channelVars.dlr_current_attempt), ['1', '1']);
     assert.deepEqual((doc._log as { cause: string }[]).map((l) => l.cause), ['NORMAL_CLEARING', 'LOST_CALL']);
+    assert.ok((doc._log as { steps: { data: string }[] }[])[1].steps.some((st) => st.data === 'Lost call, not counted (1/2)'));
     assert.equal(await callResultSignals(h), 2, 'one result per attempt');
     const c = await Campaign.findById(campaignId).lean<CampaignDoc>();
     assert.equal((c!.stats as { successCall: number }).successCall, 1);
-    sim.setRules({ rules: [{ prefix: '7204', outcome: { type: 'answer', ringSec: 0, talkSec: null } }] });
+    sim.setRules({ rules: [
+      { prefix: '7204', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+      { prefix: '7205', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+    ] });
+  });
+
+  test('a call answered (CHANNEL_ANSWER recorded) that vanishes with no event or CDR is never redialled: it ends answered, talk time unknown', async () => {
+    const { campaignId, memberId, h } = await startMember(['7205001'], { maxTryCount: 3 });
+    const call = await waitFor('answered call', async () => callsOf(memberId).find((c) => c.answeredAt));
+    const uuid = call.originationUuid!;
+    const answeredOn = await waitFor('the answer recorded on the attempt', async () =>
+      (await Attempt.findById(uuid).lean<{ answeredOn: number | null }>())?.answeredOn);
+    assert.ok(Math.abs(answeredOn - Date.parse(call.answeredAt!)) < 2000, `answeredOn ${answeredOn} is the switch's answer time ${call.answeredAt}`);
+    await sim.restart(); // crash: the call vanishes, no hangup event, no CDR
+    const doc = await ended(memberId);
+    assert.equal(doc._endCause, 'LOST_CALL');
+    assert.equal(doc.callSuccessful, true);
+    assert.equal(doc._probeCount, 1);
+    const [entry] = doc._log as { cause: string; talkSec: number | null; steps: { data: string }[] }[];
+    assert.equal(entry.talkSec, null, 'talk time unknown');
+    assert.ok(entry.steps.some((st) => st.data === 'Answered, then lost without a result: not dialled again (talk time unknown)'), JSON.stringify(entry.steps));
+    const attempt = await Attempt.findById(uuid).lean<{ result: { cause: string; answered: boolean; billsec: number | null; source: string } }>();
+    assert.deepEqual(attempt!.result && [attempt!.result.cause, attempt!.result.answered, attempt!.result.billsec, attempt!.result.source], ['LOST_CALL', true, null, 'reconcile']);
+    const c = await Campaign.findById(campaignId).lean<CampaignDoc>();
+    const stats = c!.stats as { connectedCall: number; successCall: number; callCount: number };
+    assert.deepEqual([stats.connectedCall, stats.successCall, stats.callCount], [1, 1, 1]);
+    await waitFor('the member workflow ended', async () => (await h.query(memberInfoQuery)).phase === 'ended');
+    assert.equal(callsOf(memberId).length, 1, 'no second originate');
+    assert.equal(await Attempt.countDocuments({ member: memberId }), 1);
   });
 
   test('a graceful FreeSWITCH shutdown: the SYSTEM_SHUTDOWN result (event or CDR) is applied, not LOST_CALL', async () => {

@@ -21,7 +21,7 @@ import { wakeCampaignWorkflow } from '../lib/members';
 import { Attempt, Member, type MemberDoc } from '../models';
 import { startSimulator, type Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
-import { connectTestDb, createCampaign, createMember, registerSearchAttributes, requireEnv, waitFor, workflowBundle } from './support/env';
+import { connectTestDb, createCampaign, createMember, recordHistory, registerSearchAttributes, requireEnv, waitFor, workflowBundle } from './support/env';
 
 let env: TestWorkflowEnvironment;
 let sim: Simulator;
@@ -38,7 +38,8 @@ before(async () => {
   });
   await registerSearchAttributes(env.connection);
   await connectTestDb('result_race_test');
-  sim = await startSimulator({ port: 0, rules: { rules: [{ prefix: '7100', outcome: { type: 'answer', ringSec: 0, talkSec: null } }] } });
+  // Ringing calls (an answered one that vanishes is never redialled: result-paths.test.ts).
+  sim = await startSimulator({ port: 0, rules: { rules: [{ prefix: '710', outcome: { type: 'no_answer' } }] } });
   esl = new EslClient({ host: '127.0.0.1', port: sim.eslPort, password: sim.password, reconnectMinMs: 50 });
   esl.start();
   await esl.waitConnected(10_000);
@@ -83,7 +84,7 @@ test('a CDR arriving after the final overdue check does not give the attempt a s
   const m = await createMember(campaignId, ['7100001']);
   await wakeCampaignWorkflow(env.client, { domain: 'test.local', campaignId }, taskQueue);
   const h = env.client.workflow.getHandle(memberWorkflowId(campaignId, String(m._id)));
-  const call = await waitFor('answered call', async () => sim.calls().find((c) => c.answeredAt && c.channelVars.dlr_member_id === String(m._id)));
+  const call = await waitFor('ringing call', async () => sim.calls().find((c) => c.channelVars.dlr_member_id === String(m._id)));
   // FreeSWITCH crashes: the call vanishes without any event or CDR.
   await sim.restart();
   await env.sleep('21s'); // originateTimeout 5 s + 15 s: the overdue check finds the call gone
@@ -100,4 +101,37 @@ test('a CDR arriving after the final overdue check does not give the attempt a s
   assert.equal(lateCdr, 'duplicate', 'the late CDR finds the attempt already settled');
   assert.equal(info.member.probeCount, 0, 'a lost call is not counted');
   await h.terminate();
+});
+
+test('lost calls are redialled uncounted only lostCallRedials times; then they count (MAX_TRY_COUNT)', { timeout: 120_000 }, async () => {
+  const camp = await createCampaign({}, { maxTryCount: 1, intervalTryCount: 10, lostCallRedials: 1 });
+  const campaignId = String(camp._id);
+  const m = await createMember(campaignId, ['7101001']);
+  const memberId = String(m._id);
+  await wakeCampaignWorkflow(env.client, { domain: 'test.local', campaignId }, taskQueue);
+  const h = env.client.workflow.getHandle(memberWorkflowId(campaignId, memberId));
+  const calls = () => sim.calls().filter((c) => c.channelVars.dlr_member_id === memberId);
+  for (let n = 1; n <= 2; n++) {
+    await waitFor(`call ${n}`, async () => calls().length === n);
+    await sim.restart(); // the ringing call vanishes without any event or CDR
+    await env.sleep('21s');
+    await env.sleep('16s');
+    if (n === 1) {
+      await waitFor('retry wait after the first lost call', async () => (await h.query(memberInfoQuery)).phase === 'waiting', 30_000);
+      await env.sleep('11s');
+    }
+  }
+  const doc = await waitFor('the member ended', async () => {
+    const d = await Member.findById(memberId).lean<MemberDoc>();
+    return d?._endCause ? d : null;
+  }, 30_000);
+  assert.equal(doc._endCause, 'MAX_TRY_COUNT');
+  assert.equal(calls().length, 2);
+  const log_ = (doc._log as { cause: string; steps: { data: string }[] }[]).map((l) => [l.cause, l.steps.slice(1).map((st) => st.data)]);
+  assert.deepEqual(log_, [
+    ['LOST_CALL', ['Lost call, counted (1/1 uncounted redials used)', 'max try count']],
+    ['LOST_CALL', ['Lost call, not counted (1/1)']],
+  ]);
+  await waitFor('the member workflow closed', async () => (await h.describe()).status.name !== 'RUNNING');
+  await recordHistory(h, 'lost-calls-bounded');
 });

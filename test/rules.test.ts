@@ -30,6 +30,7 @@ import {
   reserveAttempt,
   routesFor,
   terminateIdle,
+  typeNotImplemented,
   type Applied,
   type CalendarRule,
   type CallOutcome,
@@ -112,6 +113,7 @@ function campaign(over: Partial<CampaignRules> = {}): CampaignRules {
     numberStrategy: 'by-priority',
     membersStrategy: 'next-tries-circuit',
     statusTimeoutMode: 'refund',
+    lostCallRedials: 2,
     causesError: [...DEFAULT_CAUSES.causesError],
     causesRetry: [...DEFAULT_CAUSES.causesRetry],
     causesOK: [...DEFAULT_CAUSES.causesOK],
@@ -463,12 +465,83 @@ describe('§6.2 attempt outcome (applyOutcome)', () => {
 
   test('LOST_CALL (no result from any source) refunds the attempt and retries', () => {
     const camp = campaign({ maxTryCount: 2, intervalTryCount: 60 });
-    const out = dial(member({ probeCount: 1 }), camp, call({ cause: LOST_CALL, lost: true, bridged: false, talkSec: 0 }));
+    const out = dial(member({ probeCount: 1 }), camp, call({ cause: LOST_CALL, lost: true, answered: false, bridged: false, talkSec: 0 }));
     assert.deepEqual(out.decision, { kind: 'retry', at: MON_10 + 60 * SEC });
     assert.equal(out.member.probeCount, 1);
     assert.equal(out.member.communications[0].probe, 0);
     assert.equal(out.member.lastMinusProbe, true);
     assert.equal(out.member.endCause, null);
+    assert.equal(out.member.lostRedials, 1);
+    assert.deepEqual(out.steps, ['Lost call, not counted (1/2)']);
+  });
+
+  test('LOST_CALL refunds are bounded by lostCallRedials: after them a lost call counts as a failed attempt', () => {
+    const camp = campaign({ maxTryCount: 3, intervalTryCount: 60, lostCallRedials: 2 });
+    const lost = call({ cause: LOST_CALL, lost: true, answered: false, bridged: false, talkSec: 0 });
+    let m = member();
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const out = dial(m, camp, lost);
+      seen.push(`${out.steps.join('; ')} → ${out.decision.kind}/${out.member.probeCount}`);
+      m = { ...out.member, nextTryTime: null };
+      if (out.decision.kind === 'end') break;
+    }
+    assert.deepEqual(seen, [
+      'Lost call, not counted (1/2) → retry/0',
+      'Lost call, not counted (2/2) → retry/0',
+      'Lost call, counted (2/2 uncounted redials used); Retry: LOST_CALL → retry/1',
+      'Lost call, counted (2/2 uncounted redials used); Retry: LOST_CALL → retry/2',
+      'Lost call, counted (2/2 uncounted redials used); max try count → end/3',
+    ]);
+    assert.equal(m.endCause, 'MAX_TRY_COUNT');
+  });
+
+  test('lostCallRedials 0: the first lost call already counts', () => {
+    const out = dial(member(), campaign({ maxTryCount: 1, lostCallRedials: 0 }), call({ cause: LOST_CALL, lost: true, answered: false, bridged: false, talkSec: 0 }));
+    assert.deepEqual(out.decision, ended('MAX_TRY_COUNT'));
+  });
+
+  test('a lost call that had been answered is never redialled: the member ends successful, talk time unknown', () => {
+    const camp = campaign({ type: 'Voice Broadcasting', minBillSec: 30, maxTryCount: 5 });
+    const m = member({ communications: [num('380501112233'), num('380671112233')] });
+    const out = dial(m, camp, call({ cause: LOST_CALL, lost: true, answered: true, bridged: true, talkSec: 0 }));
+    assert.deepEqual(out.decision, ended(LOST_CALL, true));
+    assert.equal(out.member.callSuccessful, true);
+    assert.equal(out.member.probeCount, 1, 'counted');
+    assert.deepEqual(states(out.member), [NUMBER_END, NUMBER_END]);
+    assert.deepEqual(out.steps, ['Answered, then lost without a result: not dialled again (talk time unknown)']);
+  });
+
+  test('an answered lost call in a campaign that waits for a result status waits for it (the status decides)', () => {
+    const camp = campaign({ waitingForResultStatus: true });
+    const out = dial(member(), camp, call({ cause: LOST_CALL, lost: true, answered: true, bridged: true, talkSec: 0 }));
+    assert.equal(out.decision.kind, 'await-status');
+  });
+
+  test('an attempt that could not be sent retires its number as an Error whatever the cause lists say', () => {
+    // Even with the cause listed as Minus (which would refund and retry it for ever).
+    const camp = campaign({ causesMinus: [...DEFAULT_CAUSES.causesMinus, 'INVALID_NUMBER_FORMAT'] });
+    const m = member({ communications: [num('380501112233'), num('380671112233')] });
+    const notSent = call({ cause: 'INVALID_NUMBER_FORMAT', answered: false, bridged: false, talkSec: 0, notSent: 'invalid dial string "5011 x"' });
+    const out = dial(m, camp, notSent);
+    assert.equal(out.decision.kind, 'retry', 'the other number goes on');
+    assert.deepEqual(states(out.member), [NUMBER_END, NUMBER_IDLE]);
+    assert.equal(out.member.probeCount, 1);
+    assert.deepEqual(out.steps, ['Not sent: invalid dial string "5011 x"', 'Error: INVALID_NUMBER_FORMAT, number 380501112233 retired']);
+    const last = dial(out.member, camp, notSent, 1);
+    assert.deepEqual(last.decision, ended('INVALID_NUMBER_FORMAT'));
+  });
+
+  test('a gateway FreeSWITCH does not know (-ERR INVALID_GATEWAY) is an Error of the number by default', () => {
+    const out = dial(member(), campaign(), call({ cause: 'INVALID_GATEWAY', answered: false, bridged: false, talkSec: 0 }));
+    assert.deepEqual(out.decision, ended('INVALID_GATEWAY'));
+    assert.equal(q850('INVALID_GATEWAY'), 608);
+  });
+
+  test('typeNotImplemented: only Voice Broadcasting campaigns can dial', () => {
+    assert.equal(typeNotImplemented('Voice Broadcasting'), null);
+    assert.match(typeNotImplemented('Progressive Dialer')!, /not implemented yet \(they need agents\)/);
+    assert.match(typeNotImplemented('Predictive Dialer')!, /Predictive Dialer/);
   });
 
   test('never leaves a member with no idle numbers and no end cause (§12 item 2)', () => {

@@ -32,6 +32,7 @@ import {
   nextAction,
   q850,
   LOST_CALL,
+  NOT_SENT_CAUSE,
   reserveAttempt,
   routesFor,
   terminateIdle,
@@ -461,11 +462,13 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     seq += 1;
     const attemptAttr: SearchAttributeUpdatePair = { key: SA.Attempt, value: attemptNo };
     if (!fewerEvents) upsertSearchAttributes([attemptAttr]);
-    if (!placed.sent) {
-      result = { uuid, cause: placed.cause ?? 'NORMAL_TEMPORARY_FAILURE', answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job' };
-    }
     setPhase('in-call', fewerEvents ? [attemptAttr] : []);
-    const outcomeResult = await awaitResult(uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS);
+    // Not sent (the command could not be built): nothing to wait for, and never sent again.
+    const notSent = placed.sent ? undefined : (placed.notSent ?? 'not sent');
+    const outcomeResult: CallResult = notSent === undefined
+      ? await awaitResult(uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS)
+      : { uuid, cause: placed.cause ?? NOT_SENT_CAUSE, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'engine' };
+    const lost = outcomeResult.cause === LOST_CALL;
 
     // ---- Apply the Webitel rules ----------------------------------------------------------
     const endTime = Date.now();
@@ -480,7 +483,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
         bridged: outcomeResult.answered,
         talkSec: outcomeResult.billsec,
         minCount: outcomeResult.minCount,
-        lost: outcomeResult.cause === LOST_CALL,
+        lost,
+        notSent,
       },
       endTime,
     );
@@ -496,7 +500,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       causeQ850: q850(outcomeResult.cause),
       callState: member.communications[choice.index].state,
       callSuccessful: applied.decision.kind === 'end' && applied.decision.success,
-      talkSec: outcomeResult.billsec,
+      // An answered call whose result was lost: its talk time is unknown.
+      talkSec: lost && outcomeResult.answered ? null : outcomeResult.billsec,
       steps: [...(log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
     };
     const waitingForStatusUntil = applied.decision.kind === 'await-status' ? applied.decision.deadline : null;

@@ -31,7 +31,7 @@ export interface CallResult {
   billsec: number;
   answersec: number;
   duration: number;
-  source: 'job' | 'event' | 'cdr' | 'reconcile';
+  source: 'job' | 'event' | 'cdr' | 'reconcile' | 'engine';
   minCount?: number;
 }
 export const callResultSignal = defineSignal<[CallResult]>('callResult');

@@ -290,12 +290,25 @@ export class Core {
 
   // ---- commands used by the API layer -----------------------------------------------------------
 
+  /** Fault injection: this many coming originates are run a second time once their call is over. */
+  repeatOriginates = 0;
+
   /** Runs an originate; resolves with the reply body, or null if the simulator was restarted. */
   originate(args: OriginateArgs, ctx: OriginateContext): Promise<string | null> {
     const flow = new CallFlow(this, args, ctx);
     this.pendingFlows.add(flow);
     const p = flow.start();
     void p.finally(() => this.pendingFlows.delete(flow));
+    if (this.repeatOriginates > 0) {
+      this.repeatOriginates--;
+      // A planted duplicate: the same originate again (same origination_uuid, a second call to the
+      // same person) as a dialer that re-sent it would make; its result goes nowhere.
+      const again = () => {
+        if (flow.channel && !flow.channel.destroyed) setTimeout(again, 50);
+        else void this.originate(args, { via: 'api', rawArg: ctx.rawArg });
+      };
+      void p.then((r) => { if (r !== null) again(); });
+    }
     return p;
   }
 

@@ -62,6 +62,8 @@ export interface FaultRequest {
   jobDelayMs?: number;
   /** New process: new Core-UUID, all calls dropped without events, connections closed. */
   restart?: boolean;
+  /** Run the next n originates a second time once their call is over (a planted duplicate originate). */
+  repeatOriginates?: number;
 }
 
 export interface FaultState {
@@ -165,6 +167,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (req.jobDelayMs !== undefined) faultState.jobDelayMs = Math.max(0, req.jobDelayMs);
       if (req.resetConnections) esl.resetConnections();
       if (req.closeConnections) esl.closeConnections();
+      if (req.repeatOriginates !== undefined) core.repeatOriginates = Math.max(0, req.repeatOriginates);
       if (req.restart) void sim.restart();
       return { ...faultState };
     },

@@ -1,6 +1,7 @@
 // The fault suite's checks of the switch's side, as a pure function of the switch's complete call
 // log (simulator/call-log.ts) and the stored attempts — so a planted log can prove each check fails.
 // Every count it returns that should be 0 is also a violation.
+import { DEFAULT_CAUSES } from '../rules/causes';
 import type { CallLogEntry } from '../simulator/call-log';
 
 export interface AttemptRow {
@@ -30,7 +31,7 @@ export interface SwitchCheck {
   calls: SwitchCall[];
   /** origination_uuids originated more than once. */
   duplicates: number;
-  /** Originates of a member after one of its calls was answered. */
+  /** Originates of a member after one of its calls was answered and ended with an OK cause or vanished. */
   redialsOfAnswered: number;
   /** LOST_CALL stored for a call the switch ended normally and reported (its CDR was accepted). */
   lost: number;
@@ -116,7 +117,7 @@ function concurrency(log: CallLogEntry[], calls: SwitchCall[], limit: number): {
   return { peak, breaches };
 }
 
-export function checkSwitch(log: CallLogEntry[], attempts: AttemptRow[], opts: { campaignId: string; limit: number }): SwitchCheck {
+export function checkSwitch(log: CallLogEntry[], attempts: AttemptRow[], opts: { campaignId: string; limit: number; okCauses?: readonly string[] }): SwitchCheck {
   const violations: string[] = [];
   const notes: string[] = [];
   const calls = callsFromLog(log, opts.campaignId);
@@ -130,8 +131,9 @@ export function checkSwitch(log: CallLogEntry[], attempts: AttemptRow[], opts: {
   }
 
   // Nobody who talked is rung again: no originate of a member logged after one of its calls was answered.
-  const redials = redialsAfterAnswer(log, calls);
+  const { redials, byRule } = redialsAfterAnswer(calls, opts.okCauses ?? DEFAULT_CAUSES.causesOK);
   if (redials.length) violations.push(`${redials.length} redial(s) of a member whose call was answered: ${redials.slice(0, 5).join(', ')}`);
+  if (byRule.length) notes.push(`${byRule.length} retry(ies) after an answered call the switch cut with a non-OK cause (§6.2 step 8): ${byRule.slice(0, 3).join(', ')}`);
 
   // Every call the switch saw has an attempt record; the stored cause is the switch's; LOST_CALL
   // only for a call the switch did not end and report.
@@ -170,17 +172,23 @@ export function checkSwitch(log: CallLogEntry[], attempts: AttemptRow[], opts: {
   };
 }
 
-/** Originates of a member logged after an `answer` of one of its earlier calls (`member … (call …)`). */
-function redialsAfterAnswer(log: CallLogEntry[], calls: SwitchCall[]): string[] {
-  const callOf = new Map(calls.map((c) => [`${c.core}:${c.seq}`, c]));
-  const answered = new Set<string>();
-  const out: string[] = [];
-  for (const e of log) {
-    if (!('seq' in e)) continue;
-    const c = callOf.get(`${e.core}:${e.seq}`);
-    if (!c) continue;
-    if (e.ev === 'originate' && answered.has(c.member)) out.push(`member ${c.member} (call ${c.uuid})`);
-    if (e.ev === 'answer') answered.add(c.member);
+/**
+ * Originates of a member after one of its calls was answered and ended as a talk: with a cause of
+ * the OK list, or without any hangup the dialer could hear of (the switch crashed with it up, or it
+ * is still up). An answered call the switch itself cut with another cause (SYSTEM_SHUTDOWN on a
+ * graceful restart) is retried by §6.2 step 8 like v3 does; those redials are returned apart.
+ */
+function redialsAfterAnswer(calls: SwitchCall[], okCauses: readonly string[]): { redials: string[]; byRule: string[] } {
+  const redials: string[] = [];
+  const byRule: string[] = [];
+  const talked = new Map<string, SwitchCall>(); // member → its answered call
+  for (const c of calls) {
+    const before = talked.get(c.member);
+    if (before) {
+      const settled = before.state !== 'ended' || okCauses.includes(before.cause ?? '');
+      (settled ? redials : byRule).push(`member ${c.member} (call ${c.uuid} after ${before.uuid}${before.cause ? ` ${before.cause}` : ` ${before.state}`})`);
+    }
+    if (c.answered && !talked.has(c.member)) talked.set(c.member, c);
   }
-  return out;
+  return { redials, byRule };
 }

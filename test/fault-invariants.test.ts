@@ -67,7 +67,19 @@ test('a LOST_CALL stored for an answered call the switch ended and reported fail
   assert.equal(r.lost, 1);
   assert.equal(r.redialsOfAnswered, 1);
   assert.match(r.violations.join('\n'), /1 attempt\(s\) stored LOST_CALL for a call the switch ended normally and reported/);
-  assert.match(r.violations.join('\n'), /1 redial\(s\) of a member whose call was answered: member m2 \(call u4\)/);
+  assert.match(r.violations.join('\n'), /1 redial\(s\) of a member whose call was answered: member m2 \(call u4 after u3 NORMAL_CLEARING\)/);
+});
+
+test('a redial after an answered call that vanished in a crash fails; after one the switch cut with SYSTEM_SHUTDOWN it is the §6.2 retry', () => {
+  const vanished = [start('A'), ...answeredCall('A', 'v1', 'm1').slice(0, 2), start('B'), ...answeredCall('B', 'v2', 'm1')];
+  const r1 = check(vanished, [attempt('v1', 'm1', 'LOST_CALL', true), attempt('v2', 'm1', 'NORMAL_CLEARING', true)]);
+  assert.equal(r1.redialsOfAnswered, 1);
+  assert.match(r1.violations.join('\n'), /member m1 \(call v2 after v1 vanished\)/);
+  const cut = [start('A'), ...answeredCall('A', 's1', 'm1', { cause: 'SYSTEM_SHUTDOWN' }), ...answeredCall('A', 's2', 'm1')];
+  const r2 = check(cut, [attempt('s1', 'm1', 'SYSTEM_SHUTDOWN', true), attempt('s2', 'm1', 'NORMAL_CLEARING', true)]);
+  assert.equal(r2.redialsOfAnswered, 0);
+  assert.deepEqual(r2.violations, []);
+  assert.match(r2.notes.join('\n'), /1 retry\(ies\) after an answered call the switch cut with a non-OK cause/);
 });
 
 test('LOST_CALL is allowed for a call that vanished in a crash or whose CDR never got through', () => {

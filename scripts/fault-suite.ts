@@ -4,17 +4,23 @@
 // restarting them at random moments, then checks the invariants and exits non-zero on a violation:
 //   every attempt has exactly one outcome (stored, applied by its workflow, counted once);
 //   every member reached an end cause or is legitimately waiting; no lease held by a dead owner;
-//   no second originate for any origination_uuid (union of the simulator's call lists);
-//   the campaign limit never exceeded (simulator peak channels, across restarts);
+//   from the switch's complete call log (every originate, answer, hangup, result and CDR, appended by
+//   the simulator to a file that survives its kill -9; checks in scripts/fault-invariants.ts):
+//   no second originate for any origination_uuid; no redial of a member after one of its calls was
+//   answered; no LOST_CALL for a call the switch ended and reported; every call has its attempt and
+//   the switch's cause; the campaign limit never exceeded (calls in progress, across restarts);
 //   campaign stats equal a recount from the attempt records;
 //   graceful SIGTERM exits 0 (worker mid-run, and every process at the end).
 //
 //   npm run fault-suite                       defaults: 150 members, ≤3 attempts each, limit 15
 //   npm run fault-suite -- --ci               the CI configuration `npm test` runs (see CI_PRESET)
 //   npm run fault-suite -- --members 60 --faults 10 --seed 7 --keep
-// Options: --members N, --limit N, --max-try N, --faults N (≥ 9 = every kind once), --seed N,
-// --timeout-min N (whole run), --keep (keep the temp dir and logs even on success), --ci (the
-// preset below; explicit options override it).
+//   npm run fault-suite -- --members 4 --faults 0 --plant duplicate,lost-answer   must FAIL
+// Options: --members N, --limit N, --max-try N, --faults N (≥ 9 = every kind once; 0 = none),
+// --seed N, --timeout-min N (whole run), --keep (keep the temp dir and logs even on success), --ci
+// (the preset below; explicit options override it), --plant LIST (proves the checks can fail:
+// `duplicate` makes the simulator repeat an originate, `lost-answer` overwrites an answered
+// attempt's result with LOST_CALL before the checks).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -28,7 +34,8 @@ import { connectMongo } from '../lib/db';
 import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../models';
 import { createCredential } from '../models/credential';
 import { LineLeases } from '../models/lines';
-import type { CallRecord } from '../simulator';
+import { readCallLog } from '../simulator';
+import { checkSwitch } from './fault-invariants';
 import { campaignInfoQuery, campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import {
   logTail, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type FerretServer, type Proc, type TemporalServer,
@@ -55,7 +62,15 @@ const KINDS = [
   'worker-kill', 'worker-sigterm', 'api-kill', 'esl-reset', 'esl-silence', 'sim-restart', 'sim-kill', 'temporal-restart', 'ferret-restart',
 ] as const;
 type Kind = (typeof KINDS)[number];
-const FAULTS = Math.max(opt('faults', 14), KINDS.length);
+const FAULTS_ASKED = opt('faults', 14);
+/** Every kind at least once, unless no fault at all was asked for (--faults 0). */
+const FAULTS = FAULTS_ASKED === 0 ? 0 : Math.max(FAULTS_ASKED, KINDS.length);
+const PLANT = (() => {
+  const i = process.argv.indexOf('--plant');
+  const list = i < 0 ? [] : (process.argv[i + 1] ?? '').split(',');
+  for (const p of list) if (!['duplicate', 'lost-answer'].includes(p)) throw new Error(`--plant: unknown "${p}" (duplicate, lost-answer)`);
+  return new Set(list);
+})();
 const TIMEOUT_MS = opt('timeout-min', 20) * 60_000;
 const KEEP = process.argv.includes('--keep');
 /** The ESL client declares a silent connection dead after this (the simulator heartbeats every 2 s). */
@@ -101,6 +116,8 @@ async function freePort(): Promise<number> {
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-fault-'));
 const logDir = path.join(dataDir, 'logs');
+/** The simulator's append-only call log: the switch's complete record of calls, across its restarts. */
+const callLog = path.join(dataDir, 'switch-calls.jsonl');
 const ports = { ferret: 0, temporal: 0, esl: 0, simControl: 0, api: 0, cdr: 0 };
 let ferret: FerretServer;
 let temporal: TemporalServer;
@@ -132,6 +149,7 @@ function appEnv(): NodeJS.ProcessEnv {
     SIMULATOR_CONTROL_PORT: String(ports.simControl),
     SIMULATOR_RULES: path.join(dataDir, 'rules.json'),
     SIMULATOR_HEARTBEAT_SEC: '2',
+    SIMULATOR_CALL_LOG: callLog,
     SIMULATOR_CDR_URL: `http://127.0.0.1:${ports.cdr}/cdr`,
     SIMULATOR_CDR_RETRIES: '30',
     SIMULATOR_CDR_DELAY_MS: '1000',
@@ -173,11 +191,6 @@ async function kill9(proc: Proc): Promise<void> {
 // ---- the simulator, watched --------------------------------------------------------------------
 
 const simUrl = () => `http://127.0.0.1:${ports.simControl}`;
-/** Every call record seen, across simulator processes: key `<incarnation>:<seq>`. */
-const simCalls = new Map<string, CallRecord>();
-let simIncarnation = 0;
-let peakChannels = 0;
-const peaks: number[] = [];
 
 async function simGet<T>(p: string): Promise<T | null> {
   try {
@@ -192,17 +205,6 @@ async function simPost(p: string, body: unknown): Promise<unknown> {
   if (!r.ok) throw new Error(`simulator ${p}: HTTP ${r.status}`);
   return r.json();
 }
-async function samplePeak(): Promise<void> {
-  const s = await simGet<{ peakChannels: number }>('/stats');
-  if (s && s.peakChannels > peakChannels) peakChannels = s.peakChannels;
-  if (s) peaks.push(s.peakChannels);
-}
-async function snapshotCalls(): Promise<void> {
-  const calls = await simGet<CallRecord[]>('/calls');
-  for (const c of calls ?? []) simCalls.set(`${simIncarnation}:${c.seq}`, c);
-  await samplePeak();
-}
-
 // ---- the REST API, as a client that survives its restarts ---------------------------------------
 
 let cred: { key: string; secret: string };
@@ -277,17 +279,14 @@ async function inject(kind: Kind, channelsUp: number): Promise<void> {
     }
     case 'sim-restart': {
       const graceful = rand() < 0.5;
-      await snapshotCalls();
       await simPost('/restart', { graceful });
       detail = graceful ? 'graceful (SYSTEM_SHUTDOWN + CDRs)' : 'crash (calls vanish, no events, no CDRs)';
       break;
     }
     case 'sim-kill': {
-      await snapshotCalls();
       await kill9(apps.simulator!);
-      simIncarnation++;
       await readyApp('simulator', await startApp('simulator'));
-      detail = 'process killed: calls, pending CDR posts and the call list gone';
+      detail = 'process killed: calls and pending CDR posts gone';
       break;
     }
     case 'temporal-restart': {
@@ -353,7 +352,7 @@ async function check(campaignId: string, client: Client) {
 
   // 1. Exactly one outcome per attempt: stored, applied by the workflow (same cause in the member's
   //    log, one log entry), counted once.
-  const lost = attempts.filter((a) => !a.result);
+  const noOutcome = attempts.filter((a) => !a.result);
   const mismatched: string[] = [];
   const notApplied: string[] = [];
   for (const a of attempts) {
@@ -363,7 +362,7 @@ async function check(campaignId: string, client: Client) {
     else if (log[0].cause !== a.result.cause) mismatched.push(`${a._id}: stored ${a.result.cause}, applied ${log[0].cause}`);
     if (!a.counted) notApplied.push(`${a._id} not counted`);
   }
-  if (lost.length) violations.push(`${lost.length} attempt(s) without an outcome: ${lost.slice(0, 5).map((a) => a._id).join(', ')}`);
+  if (noOutcome.length) violations.push(`${noOutcome.length} attempt(s) without an outcome: ${noOutcome.slice(0, 5).map((a) => a._id).join(', ')}`);
   if (mismatched.length) violations.push(`${mismatched.length} attempt(s) applied differently from the stored outcome: ${mismatched.slice(0, 5).join('; ')}`);
   if (notApplied.length) violations.push(`${notApplied.length} attempt(s) not applied exactly once: ${notApplied.slice(0, 5).join('; ')}`);
 
@@ -415,42 +414,11 @@ async function check(campaignId: string, client: Client) {
     campaignState = d ? `${d.status.name} (campaign ${camp?.state}/${camp?._cause})` : 'no workflow';
   }
 
-  // 4. No second originate for any attempt; every call the switch saw was recorded first.
-  const calls = [...simCalls.values()].filter((c) => c.channelVars?.dlr_queue === campaignId);
-  const perUuid = new Map<string, CallRecord[]>();
-  for (const c of calls) perUuid.set(c.originationUuid ?? '?', [...(perUuid.get(c.originationUuid ?? '?') ?? []), c]);
-  const duplicates = [...perUuid.entries()].filter(([, l]) => l.length > 1);
-  const attemptIds = new Set(attempts.map((a) => a._id));
-  const unrecorded = calls.filter((c) => !attemptIds.has(c.originationUuid ?? ''));
-  if (unrecorded.length) violations.push(`${unrecorded.length} call(s) without an attempt record`);
-
-  // 5. The stored cause is what the switch reported (unless lost: documented LOST_CALL).
-  let wrong = 0;
-  let missedByAll = 0;
-  let neverReached = 0;
-  for (const a of attempts) {
-    if (!a.result) continue;
-    const recs = perUuid.get(a._id) ?? [];
-    const rec = recs[0];
-    if (!rec) {
-      if (a.result.cause === 'LOST_CALL') neverReached++;
-      continue;
-    }
-    const final = rec.state === 'ended' || rec.state === 'failed';
-    if (a.result.cause === 'LOST_CALL') {
-      if (final) missedByAll++;
-      continue;
-    }
-    if (final && rec.hangupCause !== a.result.cause) {
-      wrong++;
-      if (wrong <= 5) notes.push(`wrong cause ${a._id}: switch ${rec.hangupCause}, stored ${a.result.cause} (${a.result.source})`);
-    }
-  }
-  if (wrong) violations.push(`${wrong} attempt(s) stored a cause the switch did not report`);
-
-  // 6. Limit: simulator peak channels (sampled every second and before every restart).
-  const limitBreaches = peaks.filter((p) => p > LIMIT).length;
-  if (limitBreaches) violations.push(`limit ${LIMIT} exceeded: peak ${peakChannels} channels`);
+  // 4–6. The switch's side, from its complete call log: duplicates, redials of answered calls,
+  //      LOST_CALL for calls it ended and reported, calls without attempts, causes, the limit.
+  const sw = checkSwitch(readCallLog(callLog), attempts, { campaignId, limit: LIMIT });
+  violations.push(...sw.violations);
+  notes.push(...sw.notes);
 
   // 7. Campaign counters = a recount from the attempt records and members.
   const counted = attempts.filter((a) => a.counted);
@@ -480,9 +448,9 @@ async function check(campaignId: string, client: Client) {
   const endCauses: Record<string, number> = {};
   for (const m of members) if (m._endCause) endCauses[m._endCause] = (endCauses[m._endCause] ?? 0) + 1;
   return {
-    violations, notes, attempts: attempts.length, calls: calls.length, lost: lost.length, duplicates: duplicates.length,
-    limitBreaches, members: members.length, ended: members.length - stuck.length - waiting, waiting, stuck: stuck.length,
-    bySource, byCause, endCauses, missedByAll, neverReached, stats, recount, campaignState, statMismatches,
+    violations, notes, attempts: attempts.length, noOutcome: noOutcome.length, sw,
+    members: members.length, ended: members.length - stuck.length - waiting, waiting, stuck: stuck.length,
+    bySource, byCause, endCauses, stats, recount, campaignState, statMismatches,
   };
 }
 
@@ -494,7 +462,8 @@ async function main(): Promise<number> {
   say(`fault suite${CI ? ' (CI configuration)' : ''}: ${MEMBERS} members, ≤${MAX_TRY} attempts each, limit ${LIMIT}, ${FAULTS} faults, seed ${SEED}; data and logs in ${dataDir}`);
   fs.writeFileSync(path.join(dataDir, 'rules.json'), JSON.stringify({
     seed: SEED,
-    default: {
+    // A planted run wants answered calls to plant on; a real one a mix of every outcome.
+    default: PLANT.size ? { type: 'answer', ringSec: 1, talkSec: 2 } : {
       type: 'mix',
       choices: [
         { weight: 35, outcome: { type: 'answer', ringSec: 1, talkSec: 6 } },
@@ -528,8 +497,8 @@ async function main(): Promise<number> {
   if (created.status !== 200) throw new Error(`dialer POST: ${created.status} ${JSON.stringify(created.body)}`);
   const campaignId = String(created.body.data.insertedIds[0]);
 
-  const peakTimer = setInterval(() => void samplePeak(), 1000);
-  const schedule: Kind[] = [...KINDS].sort(() => rand() - 0.5);
+  if (PLANT.has('duplicate')) await simPost('/faults', { repeatOriginates: 1 });
+  const schedule: (Kind | null)[] = FAULTS ? [...KINDS].sort(() => rand() - 0.5) : [null];
   while (schedule.length < FAULTS) schedule.push(KINDS[Math.floor(rand() * KINDS.length)]);
   const perWave = Math.ceil(MEMBERS / schedule.length);
   let posted = 0;
@@ -548,6 +517,7 @@ async function main(): Promise<number> {
       posted += n;
       say(`posted members ${posted - n}..${posted - 1}${tries > 1 ? ` (${tries} tries)` : ''}`);
     }
+    if (!kind) break;
     await sleep(between(4000, 14_000));
     // A random moment, but one with calls up: a fault with nothing in flight proves little.
     let up = 0;
@@ -591,12 +561,16 @@ async function main(): Promise<number> {
     }
     await sleep(1000);
   }
-  clearInterval(peakTimer);
-  await snapshotCalls();
+  if (PLANT.has('lost-answer')) {
+    // Planted: one answered attempt's stored result overwritten with LOST_CALL, as a reconciliation
+    // that lost the race with the CDR would leave it.
+    const a = await Attempt.findOneAndUpdate({ dialer: campaignId, 'result.answered': true }, { $set: { 'result.cause': 'LOST_CALL' } });
+    say(`planted: attempt ${a ? String(a._id) : '(none answered)'} now says LOST_CALL`);
+  }
   const r = await check(campaignId, client);
   if (unfinished) r.violations.push(`run not finished: ${unfinished}`);
   const missingKinds = KINDS.filter((k) => !injected[k]);
-  if (missingKinds.length) r.violations.push(`fault kind(s) never injected (time ran out): ${missingKinds.join(', ')}`);
+  if (FAULTS && missingKinds.length) r.violations.push(`fault kind(s) never injected (time ran out): ${missingKinds.join(', ')}`);
 
   // Graceful shutdown of every project process: SIGTERM → exit 0.
   finishing = true;
@@ -623,12 +597,13 @@ async function main(): Promise<number> {
   console.log(`results by source ${JSON.stringify(r.bySource)}`);
   console.log(`results by cause ${JSON.stringify(r.byCause)}`);
   console.log(`member end causes ${JSON.stringify(r.endCauses)}`);
-  console.log(`LOST_CALL: ${r.missedByAll} ended on the switch but reported by no source in time, ${r.neverReached} never reached the switch`);
-  console.log(`simulator: ${r.calls} originates seen, peak ${peakChannels} channels (limit ${LIMIT})`);
+  console.log(`switch call log: ${r.sw.calls.length} originates, peak ${r.sw.peak} calls in progress (limit ${LIMIT}), ` +
+    `${r.sw.calls.filter((c) => c.answered).length} answered, ${r.sw.calls.filter((c) => c.state === 'vanished').length} vanished in crashes`);
   console.log(`stats ${JSON.stringify(r.recount)} (recount) vs ${JSON.stringify(Object.fromEntries(Object.keys(r.recount).map((k) => [k, r.stats[k] ?? 0])))} (campaign)`);
   for (const n of r.notes) console.log(`note: ${n}`);
-  console.log(`\nattempts=${r.attempts}, faults injected by kind ${JSON.stringify(kinds)}, lost=${r.lost}, duplicates=${r.duplicates}, limit breaches=${r.limitBreaches}, ` +
-    `stuck=${r.stuck}, stats mismatches=${r.statMismatches}`);
+  console.log(`\nattempts=${r.attempts}, faults injected by kind ${JSON.stringify(kinds)}, without outcome=${r.noOutcome}, ` +
+    `lost=${r.sw.lost}, duplicates=${r.sw.duplicates}, redials of answered calls=${r.sw.redialsOfAnswered}, ` +
+    `limit breaches=${r.sw.limitBreaches}, stuck=${r.stuck}, stats mismatches=${r.statMismatches}`);
   if (r.violations.length) {
     console.log(`\nFAILED: ${r.violations.length} violation(s):`);
     for (const v of r.violations) console.log(`  - ${v}`);

@@ -8,11 +8,13 @@
 //   npm test -- fault-suite       only the fault suite (CI configuration); = npm run fault-suite -- --ci
 //   npm test -- api fault-suite   files matching "api", then the fault suite
 //   npm test -- --test-name-pattern=ping   arguments starting with "-" go to node --test
+// A run in which no test executed (every test filtered out or skipped) fails (scripts/node-test.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { config } from '../lib/config';
+import { judgeRun, nodeTestArgs } from './node-test';
 import { startFerret, startTemporalDev, temporalTestServerPath, toolPath, type Proc } from './servers';
 
 function findTests(dir: string): string[] {
@@ -121,7 +123,11 @@ async function main(): Promise<number> {
       // No worker CDR endpoint on the fixed port (npm start may run beside); tests ask for a free one.
       CDR_PORT: '0',
     };
-    code = await run('node --test', ['--import', 'tsx', '--test', '--test-concurrency=1', ...nodeArgs, ...files], env);
+    const tapFile = path.join(dataDir, 'results.tap');
+    code = await run('node --test', nodeTestArgs(nodeArgs, files, tapFile), env);
+    const verdict = judgeRun(code, fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '', nodeArgs);
+    if (verdict.message) console.error(`test: FAILED: ${verdict.message}`);
+    code = verdict.code;
   } catch (err) {
     console.error(`test: FAILED to start the test servers: ${(err as Error).message}`);
     code = 1;

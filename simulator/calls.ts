@@ -2,6 +2,7 @@
 // (sessions-per-second and max-sessions as switch_core_session_request_uuid does), runs scripted
 // outcomes and fires the channel events in the order observed on a real FreeSWITCH 1.10.12.
 import { randomInt, randomUUID } from 'node:crypto';
+import type { CallLogInput } from './call-log';
 import { cause2str, causeQ850, causeName, sipPhrase, sipStatusToCause, str2cause } from './causes';
 import { Channel, CallState, CALLSTATE_NUMBER, channelEvent, ChannelEventOptions } from './channel';
 import { formatLocal, formatUptime, SimClock } from './clock';
@@ -43,6 +44,12 @@ export interface CallRecord {
   billsec?: number;
   duration?: number;
   answersec?: number;
+  /**
+   * After a crash took an answered call away: when the far end's BYE (at its scripted talk time)
+   * gets `481 Call/Transaction Does Not Exist` — until then the callee sits in a dead call. Absent
+   * when the script never hangs up (the far end stays until it gives up).
+   */
+  deadCallUntil?: string;
 }
 
 export interface OriginateContext {
@@ -62,6 +69,14 @@ export interface CoreOptions {
   clock: SimClock;
   /** Extra real-time delay before a result is reported (fault injection for BACKGROUND_JOB). */
   resultDelayMs?: () => number;
+  /**
+   * A reporting hook (mod_json_cdr): runs when the channel reaches CS_REPORTING, and
+   * CHANNEL_HANGUP_COMPLETE is fired only once it has resolved. `alive()` turns false when the
+   * simulated process that owns the channel crashes.
+   */
+  onReporting?: (ch: Channel, alive: () => boolean) => Promise<void>;
+  /** The complete record of calls (call-log.ts); the core adds the time and its Core-UUID. */
+  log?: (entry: CallLogInput) => void;
 }
 
 export const FS_VERSION = '1.10.12-release~64bit';
@@ -124,7 +139,13 @@ export class Core {
     return this.opts.clock;
   }
 
+  /** Appends to the call log, if there is one. */
+  record(entry: CallLogInput): void {
+    this.opts.log?.(entry);
+  }
+
   start(): void {
+    this.record({ ev: 'start' });
     // runtime.sps is refilled once per (real) second by the timer thread (switch_time.c).
     this.spsTimer = setInterval(() => this.spsTick(), 1000);
     this.spsTimer.unref();
@@ -137,6 +158,7 @@ export class Core {
   stop(): void {
     clearInterval(this.spsTimer);
     clearInterval(this.heartbeatTimer);
+    this.record({ ev: 'stop', vanished: this.channels.size });
     this.abandonAll();
   }
 
@@ -268,12 +290,25 @@ export class Core {
 
   // ---- commands used by the API layer -----------------------------------------------------------
 
+  /** Fault injection: this many coming originates are run a second time once their call is over. */
+  repeatOriginates = 0;
+
   /** Runs an originate; resolves with the reply body, or null if the simulator was restarted. */
   originate(args: OriginateArgs, ctx: OriginateContext): Promise<string | null> {
     const flow = new CallFlow(this, args, ctx);
     this.pendingFlows.add(flow);
     const p = flow.start();
     void p.finally(() => this.pendingFlows.delete(flow));
+    if (this.repeatOriginates > 0) {
+      this.repeatOriginates--;
+      // A planted duplicate: the same originate again (same origination_uuid, a second call to the
+      // same person) as a dialer that re-sent it would make; its result goes nowhere.
+      const again = () => {
+        if (flow.channel && !flow.channel.destroyed) setTimeout(again, 50);
+        else void this.originate(args, { via: 'api', rawArg: ctx.rawArg });
+      };
+      void p.then((r) => { if (r !== null) again(); });
+    }
     return p;
   }
 
@@ -319,6 +354,7 @@ export class Core {
 
   /** A new FreeSWITCH process: new Core-UUID, counters and uptime start again. */
   restart(): void {
+    this.record({ ev: 'stop', vanished: this.channels.size });
     this.abandonAll();
     this.coreUuid = randomUUID();
     this.startUs = this.clock.nowUs();
@@ -327,6 +363,7 @@ export class Core {
     this.sessionsPeak = this.sessionsPeakFiveMin = this.peakSinceReset = 0;
     this.sps = this.spsTotal;
     this.spsLast = this.spsPeak = this.spsPeakFiveMin = 0;
+    this.record({ ev: 'start' });
   }
 
   resetRecords(): void {
@@ -414,6 +451,8 @@ export class CallFlow {
       channelVars: Object.fromEntries(this.vars), originationUuid: this.vars.get('origination_uuid'),
       outcome: 'none', startedAt: new Date(this.t0 / 1000).toISOString(), state: 'dialing',
     });
+    this.core.record({ ev: 'originate', seq: this.record.seq, uuid: this.record.originationUuid, job: this.ctx.jobUuid,
+      destination: this.record.destination, vars: this.record.channelVars });
     if (!target.ok) {
       // Endpoint refused before a session existed (error/..., unknown tech, user/...).
       this.record.outcome = target.kind;
@@ -552,6 +591,7 @@ export class CallFlow {
     this.pending = false;
     const rec = this.record;
     rec.result = body.replace(/\n$/, '');
+    this.core.record({ ev: 'result', seq: rec.seq, uuid: rec.uuid ?? rec.originationUuid, result: rec.result });
     if (body.startsWith('-ERR')) {
       rec.state = 'failed';
       rec.hangupCause = body.slice(5).trim();
@@ -565,6 +605,11 @@ export class CallFlow {
   abandon(): void {
     this.abandoned = true;
     this.clearTimers();
+    const ch = this.channel;
+    if (ch?.times.answered && !ch.hangingUp && this.script?.talkSec !== null && this.script?.talkSec !== undefined) {
+      // The far end never heard of the crash: it hangs up on its own schedule and its BYE gets 481.
+      this.record.deadCallUntil = new Date((ch.times.answered + this.script.talkSec * 1e6) / 1000).toISOString();
+    }
     if (this.record && !['ended', 'failed'].includes(this.record.state)) this.record.state = 'lost';
     if (this.pending) {
       this.pending = false;
@@ -781,6 +826,7 @@ export class CallFlow {
     ch.answerState = 'answered';
     this.record.state = 'answered';
     this.record.answeredAt = new Date(this.lastUs / 1000).toISOString();
+    this.core.record({ ev: 'answer', seq: this.record.seq, uuid: ch.uuid });
     this.emit('CHANNEL_ANSWER', ORIGIN.answer, { vars: true });
     this.emitCallState('ACTIVE');
     if (this.pending) this.originateSucceeded();
@@ -816,7 +862,7 @@ export class CallFlow {
     if (!ch || ch.hangingUp || this.abandoned) return;
     const app = this.app ?? { app: 'park', arg: '' };
     this.emitState('CS_EXECUTE', 4);
-    const running = { name: app.app, arg: app.arg, uuid: randomUUID() };
+    const running = { name: app.app, arg: app.arg, uuid: randomUUID(), stampUs: this.lastUs };
     ch.app = running;
     ch.appLog.push(running);
     ch.setVars([['call_uuid', ch.getVar('call_uuid') ?? ch.uuid], ['current_application', app.app],
@@ -842,7 +888,7 @@ export class CallFlow {
     const withArg: Header[] = arg ? [['Application-Data', arg]] : [];
     this.emit('CHANNEL_EXECUTE', ORIGIN.execute, { vars: true,
       post: [['Application', app], ...withArg, ['Application-UUID', appUuid]] });
-    const running = { name: app, arg, uuid: appUuid };
+    const running = { name: app, arg, uuid: appUuid, stampUs: this.lastUs };
     ch.appLog.push(running);
     if (app === 'park') {
       ch.app = running;
@@ -867,14 +913,17 @@ export class CallFlow {
         ['proto_specific_hangup_cause', `sip:${status}`], ['sip_term_cause', causeQ850(cause)]]);
     }
     this.beginHangup(cause);
-    // A refused INVITE: the whole teardown runs before originate reports the failure.
-    this.teardown(cause, []);
-    if (this.pending) {
-      this.finish(`-ERR ${cause}\n`);
-      setImmediate(() => this.destroy());
-    } else {
-      this.destroy();
-    }
+    // A refused INVITE: without a reporting hook the whole teardown runs before originate reports
+    // the failure; with mod_json_cdr, originate has returned while the CDR is being posted.
+    this.teardown(cause, [], () => {
+      if (this.pending) {
+        this.finish(`-ERR ${cause}\n`);
+        setImmediate(() => this.destroy());
+      } else {
+        this.destroy();
+      }
+    });
+    if (this.pending) this.finish(`-ERR ${cause}\n`);
   }
 
   /** The far end hangs up an established (or early) call: BYE with the scripted cause. */
@@ -889,8 +938,7 @@ export class CallFlow {
     }
     this.beginHangup(cause);
     if (this.target?.tech === 'sofia') ch.setVar('sip_hangup_disposition', 'recv_bye');
-    this.teardown(cause, []);
-    this.destroy();
+    this.teardown(cause, [], () => this.destroy());
   }
 
   /** Local hangup: uuid_kill, hupall, originate timeout, progress timeout, hangup app. */
@@ -912,8 +960,7 @@ export class CallFlow {
     // CHANNEL_HANGUP is fired by the thread that hung up; the rest follows on the session thread.
     setImmediate(() => {
       if (this.abandoned) return;
-      this.teardown(cause, late);
-      this.destroy();
+      this.teardown(cause, late, () => this.destroy());
     });
   }
 
@@ -926,6 +973,7 @@ export class CallFlow {
     ch.stateNumber = 10;
     this.emit('CHANNEL_HANGUP', ORIGIN.hangup, { vars: true });
     this.record.hangupCause = cause;
+    this.core.record({ ev: 'hangup', seq: this.record.seq, uuid: ch.uuid, cause, answered: ch.times.answered > 0 });
     const partner = ch.bridgedTo ? this.core.flow(ch.bridgedTo) : undefined;
     if (partner) {
       ch.bridgedTo = undefined;
@@ -935,8 +983,12 @@ export class CallFlow {
     }
   }
 
-  /** From CHANNEL_HANGUP to CHANNEL_HANGUP_COMPLETE; `late` vars are set after the CDR timestamps. */
-  private teardown(cause: string, late: Array<[string, string]>): void {
+  /**
+   * From CHANNEL_HANGUP to CHANNEL_HANGUP_COMPLETE; `late` vars are set after the CDR timestamps.
+   * The reporting hook (mod_json_cdr's post and retries) runs before CHANNEL_HANGUP_COMPLETE;
+   * `then` follows the event.
+   */
+  private teardown(cause: string, late: Array<[string, string]>, then: () => void): void {
     const ch = this.channel as Channel;
     const hangupUs = this.lastUs;
     if (ch.app) {
@@ -956,7 +1008,6 @@ export class CallFlow {
     const cdr = setTimestampVars(ch);
     for (const [n, v] of late) ch.setVar(n, v);
     if (ch.media) setRtpStats(ch);
-    this.emit('CHANNEL_HANGUP_COMPLETE', ORIGIN.hangupComplete, { vars: true, pre: [['Hangup-Cause', cause]] });
     const rec = this.record;
     rec.billsec = cdr.billsec;
     rec.duration = cdr.duration;
@@ -964,6 +1015,17 @@ export class CallFlow {
     rec.hangupCause = cause;
     rec.endedAt = new Date(ch.times.hungup / 1000).toISOString();
     if (rec.state !== 'failed') rec.state = 'ended';
+    const hook = this.core.opts.onReporting;
+    const complete = () => {
+      if (this.abandoned) return;
+      // Created after the hook: its Event-Date is the time it is sent, *_time stay the hangup's.
+      if (hook) this.now();
+      this.emit('CHANNEL_HANGUP_COMPLETE', ORIGIN.hangupComplete, { vars: true, pre: [['Hangup-Cause', cause]] });
+      this.core.record({ ev: 'complete', seq: rec.seq, uuid: ch.uuid, cause });
+      then();
+    };
+    if (!hook) return complete();
+    hook(ch, () => !this.abandoned).then(complete, complete);
   }
 
   private destroy(): void {

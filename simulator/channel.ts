@@ -50,6 +50,8 @@ export interface RunningApp {
   name: string;
   arg: string;
   uuid: string;
+  /** When it started (app_log's app_stamp). */
+  stampUs?: number;
 }
 
 export class Channel {

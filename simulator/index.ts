@@ -1,6 +1,7 @@
 // In-process API: start a FreeSWITCH simulator (ESL server + optional HTTP control) and drive it.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { CallLogFile } from './call-log';
 import { CallRecord, Core } from './calls';
 import { CdrPoster, type CdrOptions } from './cdr';
 import { SimClock } from './clock';
@@ -12,6 +13,8 @@ import { EslServer } from './server';
 export type { CallRecord } from './calls';
 export type { Outcome, Rule, RulesConfig } from './rules';
 export type { CdrOptions, CdrStats, CdrEncoding, JsonCdr } from './cdr';
+export type { CallLogEntry } from './call-log';
+export { readCallLog } from './call-log';
 
 export interface SimulatorOptions {
   /** Listen address of the event socket (default 127.0.0.1). */
@@ -37,8 +40,13 @@ export interface SimulatorOptions {
   hostname?: string;
   ipv4?: string;
   ipv6?: string;
-  /** mod_json_cdr: POST every channel's CDR to this URL (simulator/cdr.ts); omitted = no CDRs. */
+  /**
+   * mod_json_cdr: POST every channel's CDR to this URL (simulator/cdr.ts); omitted = no CDRs. As in
+   * FreeSWITCH, CHANNEL_HANGUP_COMPLETE then waits for the post and its retries.
+   */
   cdr?: CdrOptions | null;
+  /** Append every originate, answer, hangup, result and CDR outcome to this JSON-lines file (call-log.ts). */
+  callLog?: string | null;
 }
 
 export interface FaultRequest {
@@ -54,6 +62,8 @@ export interface FaultRequest {
   jobDelayMs?: number;
   /** New process: new Core-UUID, all calls dropped without events, connections closed. */
   restart?: boolean;
+  /** Run the next n originates a second time once their call is over (a planted duplicate originate). */
+  repeatOriginates?: number;
 }
 
 export interface FaultState {
@@ -108,21 +118,26 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const host = opts.host ?? '127.0.0.1';
   const password = opts.password ?? 'ClueCon';
   const heartbeatSec = opts.heartbeatSec ?? 20;
-  const core = new Core({
+  const hostname = opts.hostname ?? os.hostname();
+  const logFile = opts.callLog ? new CallLogFile(opts.callLog) : undefined;
+  const cdr = opts.cdr
+    ? new CdrPoster(opts.cdr, (uuid, accepted, tries) => core.record({ ev: 'cdr', uuid, accepted, tries }))
+    : undefined;
+  const core: Core = new Core({
     sessionsPerSecond: opts.sessionsPerSecond ?? 30,
     maxSessions: opts.maxSessions ?? 1000,
-    hostname: opts.hostname ?? os.hostname(),
+    hostname,
     ipv4: opts.ipv4 ?? guessIpv4(),
     ipv6: opts.ipv6 ?? '::1',
     heartbeatSec,
     rules: new RuleBook(loadRules(opts.rules)),
     clock,
     resultDelayMs: () => faultState.jobDelayMs,
+    onReporting: cdr ? (ch, alive) => cdr.report(ch, { coreUuid: core.coreUuid, switchname: hostname }, alive) : undefined,
+    log: logFile ? (e) => logFile.write({ t: Date.now(), core: core.coreUuid, ...e } as Parameters<CallLogFile['write']>[0]) : undefined,
   });
   const esl = new EslServer({ host, port: opts.port ?? 8021, password, authTimeoutSec: opts.authTimeoutSec ?? 25, core });
   const eslPort = await esl.listen();
-  const cdr = opts.cdr ? new CdrPoster(opts.cdr) : undefined;
-  if (cdr) core.onEvent((ev) => cdr.onEvent(ev));
   core.start();
 
   const findCall = (id: string) => [...core.records].reverse()
@@ -152,6 +167,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (req.jobDelayMs !== undefined) faultState.jobDelayMs = Math.max(0, req.jobDelayMs);
       if (req.resetConnections) esl.resetConnections();
       if (req.closeConnections) esl.closeConnections();
+      if (req.repeatOriginates !== undefined) core.repeatOriginates = Math.max(0, req.repeatOriginates);
       if (req.restart) void sim.restart();
       return { ...faultState };
     },
@@ -162,7 +178,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     async restart(o = {}) {
       if (o.graceful) {
         core.hupall('SYSTEM_SHUTDOWN');
-        await new Promise((r) => setTimeout(r, 20));
+        // A shutdown waits for the sessions to end, CDR posts (and their retries) included.
+        do await new Promise((r) => setTimeout(r, 20));
+        while (core.activeChannels() > 0);
         esl.closeConnections(DISCONNECT_SHUTDOWN);
       } else {
         esl.closeConnections();
@@ -173,6 +191,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     async stop() {
       cdr?.stop();
       core.stop();
+      logFile?.close();
       esl.closeConnections(DISCONNECT_SHUTDOWN);
       await esl.close();
       await control?.close();

@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     heartbeatSec: envInt('SIMULATOR_HEARTBEAT_SEC', 20),
     timeScale: envInt('SIMULATOR_TIME_SCALE', 1),
     // mod_json_cdr: CDR posts to the dialer (e.g. http://127.0.0.1:10023/cdr); unset = none.
+    callLog: process.env.SIMULATOR_CALL_LOG || null,
     cdr: process.env.SIMULATOR_CDR_URL
       ? {
         url: process.env.SIMULATOR_CDR_URL,

@@ -70,7 +70,7 @@ describe('simulator CDR posts (mod_json_cdr)', () => {
         const post = got[0];
         assert.equal(post.url, `/cdr?uuid=${uuid}`);
         assert.match(post.type, { json: /application\/json/, form: /x-www-form-urlencoded/, base64: /base64/ }[encoding]);
-        const cdr = parseCdrBody(post.type, post.body);
+        const cdr = parseCdrBody(post.body);
         assert.equal((cdr as { 'core-uuid': string })['core-uuid'], sim.coreUuid);
         const found = resultFromCdr(cdr, uuid);
         const rec = sim.call(uuid)!;

@@ -12,9 +12,10 @@ import { Client, Connection } from '@temporalio/client';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import { startCdrServer, type CdrServer } from '../lib/cdr';
+import { createDialerWorker } from '../lib/dialer-worker';
 import { applyByPost, applyInProcess, importCdrDir } from '../lib/cdr-import';
 import { Attempt } from '../models';
-import { connectTestDb, requireEnv } from './support/env';
+import { connectTestDb, requireEnv, workflowBundle } from './support/env';
 
 const GOLDEN = path.join(__dirname, '..', '..', 'shared', 'golden', 'esl-dialer');
 const goldenDir = fs.existsSync(GOLDEN) ? GOLDEN : '/work/shared/golden/esl-dialer';
@@ -125,6 +126,44 @@ describe('CDR endpoint and error-directory import', () => {
     assert.equal(await resultOf(uuid), null);
     const ok = await post(`Basic ${Buffer.from('fs:s3cret:x').toString('base64')}`);
     assert.deepEqual([ok.status, await ok.json()], [200, { ok: true, outcome: 'settled' }]);
+  });
+
+  test('a post not stored within answerWithinMs gets 503; the store goes on, so the retry is a 200 duplicate', async () => {
+    const slow = await startCdrServer({ host: '127.0.0.1', port: 0, client, log, answerWithinMs: 1 });
+    try {
+      const uuid = crypto.randomUUID();
+      await unsettledAttempt(uuid);
+      const post = (to: CdrServer) => fetch(`${to.url}?uuid=${uuid}`, { method: 'POST', body: JSON.stringify(cdrFor(uuid)) });
+      assert.equal((await post(slow)).status, 503);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await resultOf(uuid))?.source, 'cdr');
+      const again = await post(server); // mod_json_cdr's next try, answered in time
+      assert.deepEqual(again.status === 200 ? await again.json() : again.status, { ok: true, outcome: 'duplicate' });
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('the worker imports CDR_ERROR_DIR at start, before it reconciles', async () => {
+    const uuid = crypto.randomUUID();
+    await unsettledAttempt(uuid);
+    const file = path.join(tmp, `${uuid}.cdr.json`);
+    fs.writeFileSync(file, `${JSON.stringify(cdrFor(uuid, 'NORMAL_CLEARING', 12))}\n`);
+    const worker = await createDialerWorker({
+      temporalAddress: requireEnv('TEMPORAL_ADDRESS'), taskQueue: `cdr-import-${process.pid}`,
+      esl: { host: '127.0.0.1', port: 1, password: 'x', reconnectMinMs: 60_000 }, workflowBundle: await workflowBundle(),
+      log, cdr: false, reconcile: false, cdrErrorDir: tmp,
+    });
+    const running = worker.worker.run();
+    try {
+      const r = await resultOf(uuid);
+      assert.deepEqual([r?.source, r?.billsec], ['cdr', 12], 'settled from the file by the time the worker is built');
+      assert.ok(fs.existsSync(`${file}.imported`));
+    } finally {
+      worker.worker.shutdown();
+      await running;
+      await worker.close();
+    }
   });
 
   /** The files mod_json_cdr's backup_cdr writes: `[a_]<uuid>.cdr.json`, its posted text (without cdr=) + "\n". */

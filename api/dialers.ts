@@ -118,12 +118,13 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     const id = String(doc._id);
     const force = queryParam(ctx, 'force');
     if (force !== undefined && force !== 'true' && force !== 'false') throw badRequest('force: must be true or false');
-    // Calls up are owned by their member workflows: refuse, or have the owners hang them up first.
-    let hungUp = 0;
+    // Calls up are owned by their member workflows: refuse, or have the owners hang them up first
+    // (also without force: a member granted a line after this check is ended by its owner too).
     if (force !== 'true') {
       const inCall = await membersInCall(id);
       if (inCall.length) throw new HttpError(409, `${inCall.length} member(s) of this dialer are in a call; stop it and wait, or DELETE with ?force=true to hang the calls up (MANAGER_REQUEST)`);
-    } else hungUp = await hangUpCampaignCalls(deps.client, id, deps.updateTimeoutMs);
+    }
+    const hungUp = await hangUpCampaignCalls(deps.client, id, deps.updateTimeoutMs);
     // Stop its member workflows first, so none dials a member that is being deleted.
     await terminateCampaignWorkflows(deps.client, id, 'dialer deleted through the API', async function* () {
       for await (const m of Member.find({ dialer: id, _endCause: null }, { _id: 1 }).lean().cursor()) yield String((m as { _id: unknown })._id);

@@ -60,9 +60,10 @@ export async function supervise(o: SuperviseOptions): Promise<{ supervised: Supe
     if (stopping) return;
     proc = undefined;
     failures = Date.now() - startedAt >= stableMs ? 1 : failures + 1;
+    let why = howItEnded(how);
     for (;;) {
       const delay = restartDelayMs(failures, minMs, maxMs);
-      o.say(`${o.name} ${howItEnded(how)}; restarting in ${seconds(delay)} (log: ${run.logFile})`);
+      o.say(`${o.name} ${why}; restarting in ${seconds(delay)} (log: ${run.logFile})`);
       await sleep(delay);
       if (stopping) return;
       try {
@@ -72,7 +73,7 @@ export async function supervise(o: SuperviseOptions): Promise<{ supervised: Supe
         return;
       } catch (err) {
         failures++;
-        o.say(`${o.name} could not be restarted: ${err instanceof Error ? err.message : String(err)}`);
+        why = `could not be restarted (${err instanceof Error ? err.message : String(err)})`;
       }
     }
   }

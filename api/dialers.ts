@@ -16,6 +16,7 @@ import { parseJsonParam, pageParams, sanitizeFilter, sanitizeProjection, sanitiz
 import { badRequest, HttpError, notFound, objectBody, objectIdParam, queryParam, sendData, sendInfo } from './http';
 import { dialerCreateSchema, dialerUpdateSchema, resetSchema } from './schemas';
 import { terminateCampaignWorkflows } from './workflows';
+import { hangUpCampaignCalls, membersInCall } from './campaign-calls';
 
 /** The dialer named by a path parameter, in the caller's domain; 404 otherwise (also across domains). */
 export async function findDialer(ctx: Context, param = 'id'): Promise<CampaignDoc> {
@@ -124,6 +125,15 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
   router.delete('/api/v2/dialer/:id', async (ctx) => {
     const doc = await findDialer(ctx);
     const id = String(doc._id);
+    const force = queryParam(ctx, 'force');
+    if (force !== undefined && force !== 'true' && force !== 'false') throw badRequest('force: must be true or false');
+    // Calls up are owned by their member workflows: refuse, or have the owners hang them up first
+    // (also without force: a member granted a line after this check is ended by its owner too).
+    if (force !== 'true') {
+      const inCall = await membersInCall(id);
+      if (inCall.length) throw new HttpError(409, `${inCall.length} member(s) of this dialer are in a call; stop it and wait, or DELETE with ?force=true to hang the calls up (MANAGER_REQUEST)`);
+    }
+    const hungUp = await hangUpCampaignCalls(deps.client, id, deps.updateTimeoutMs);
     // Stop its member workflows first, so none dials a member that is being deleted.
     await terminateCampaignWorkflows(deps.client, id, 'dialer deleted through the API', async function* () {
       for await (const m of Member.find({ dialer: id, _endCause: null }, { _id: 1 }).lean().cursor()) yield String((m as { _id: unknown })._id);
@@ -133,7 +143,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     await mongoose.connection.collection('dialer_lines').deleteOne({ _id: id as unknown as mongoose.mongo.BSON.ObjectId });
     await dropQueues(id);
     const res = await Campaign.deleteOne({ _id: id, domain: doc.domain });
-    sendData(ctx, { result: { ok: 1, n: res.deletedCount }, deletedMembers: members.deletedCount });
+    sendData(ctx, { result: { ok: 1, n: res.deletedCount }, deletedMembers: members.deletedCount, ...(force === 'true' ? { membersEnded: hungUp } : {}) });
   });
 
   router.put('/api/v2/dialer/:id/state/:state', async (ctx) => {

@@ -106,7 +106,14 @@ export const OPERATIONS: Op[] = [
     method: 'put', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Update a dialer (partial; parameters merged; engine-owned fields ignored)', params: [P.id, P.domain],
     body: ref('DialerUpdate'), bodyRequired: true, responses: { 200: ok(ref('UpdateResult')), ...withDialer, 406: errorResponse('type cannot change while active') },
   },
-  { method: 'delete', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Delete a dialer, its members and history', params: [P.id, P.domain], responses: { 200: ok({ type: 'object' }), ...withDialer } },
+  {
+    method: 'delete', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Delete a dialer, its members and history (409 while members are in a call, unless force)',
+    params: [P.id, P.domain, { name: 'force', in: 'query', description: '"true": the members in a call are ended by their workflows first (calls hung up with MANAGER_REQUEST)', schema: { type: 'string', enum: ['true', 'false'] } }],
+    responses: {
+      200: ok({ type: 'object' }), ...withDialer, 400: errorResponse('force is not true or false'),
+      409: errorResponse('Members are in a call; stop and wait, or use force=true'), 503: errorResponse('A member workflow did not answer the hang-up in time; nothing deleted'),
+    },
+  },
   {
     method: 'put', path: '/api/v2/dialer/{id}/state/{state}', tag: 'dialers', summary: 'Start (1) or stop (3) a dialer', params: [P.id, P.state, P.domain],
     responses: { 200: ok({ type: 'object', properties: { state: { type: 'integer' }, _cause: { type: 'string' }, active: { type: 'boolean' } } }), ...withDialer },

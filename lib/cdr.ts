@@ -11,9 +11,13 @@
 // (lib/config.ts mongodbPoolSize). The attempt record itself is the CDR store: a CDR that arrives
 // for a settled attempt is a duplicate and is dropped.
 //
-// Answers: 200 when handled (settled, duplicate, or not a dialer call — FreeSWITCH must not
-// retry those); 400 for a body that is not a CDR; 503 when the result could not be stored (Mongo
-// down) so that mod_json_cdr retries (`retries`, `delay`) and finally keeps it in err-log-dir.
+// Answers: 200 when handled (settled, duplicate, unknown attempt or not a dialer call — FreeSWITCH
+// must not retry those); 400 for a body that is not a CDR; 401 without the configured Basic
+// credentials (CDR_CRED = mod_json_cdr `cred`); 503 when the result was not stored in time (Mongo
+// down or slow) so that mod_json_cdr retries (`retries`, `delay`) and finally writes the CDR to its
+// err-log-dir, which scripts/import-cdrs.ts reads back (importCdrDir below).
+// What FreeSWITCH must be configured with: deploy/freeswitch/json_cdr.conf.xml.
+import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
@@ -29,9 +33,13 @@ export interface CdrStats {
   settled: number;
   /** The attempt already had a result (event or job was first). */
   duplicate: number;
+  /** A dialer CDR whose attempt is not stored (dropped, logged). */
+  unknown: number;
   /** Not a dialer call (no dlr_workflow_id) or not a CDR. */
   ignored: number;
   rejected: number;
+  /** Missing or wrong Basic credentials (CDR_CRED). */
+  unauthorized: number;
   /** Could not be stored (answered 503; mod_json_cdr retries). */
   failed: number;
 }
@@ -46,20 +54,26 @@ function decode(s: string): string {
 }
 
 /**
- * The JSON CDR out of a mod_json_cdr POST body, whatever its `encode` setting: `application/json`
- * or `x-www-form-plaintext` (raw JSON), `x-www-form-urlencoded` (`cdr=<url-encoded JSON>`),
- * `x-www-form-base64-encoded` (`cdr=<base64 JSON>`).
+ * The JSON text of a CDR as mod_json_cdr sends it (POST body) or leaves it in err-log-dir (file),
+ * whatever its `encode` setting: raw JSON (`encode=false`), `cdr=<url-encoded JSON>` (`true`),
+ * `cdr=<base64 JSON>` (`base64`); the error files hold the same text without `cdr=`.
+ * The Content-Type is not trusted: with `disable-100-continue=true` mod_json_cdr replaces its header
+ * list by `Expect:`, so curl sends its default `application/x-www-form-urlencoded` for every
+ * encoding (the golden captures: a raw JSON body under that type). The text itself tells them apart.
  */
-export function parseCdrBody(contentType: string | undefined, body: string): Record<string, unknown> {
-  const ct = (contentType ?? '').toLowerCase();
-  let text = body.trim();
-  if (text.startsWith('cdr=')) {
-    const value = text.slice(4);
-    // base64 is sent as is (its `+` must not become a space), url-encoding with %XX only.
-    text = ct.includes('base64') ? Buffer.from(value, 'base64').toString('utf8') : decode(value);
-  } else if (ct.includes('base64')) {
-    text = Buffer.from(text, 'base64').toString('utf8');
-  }
+export function cdrJsonText(raw: string): string {
+  let text = raw.trim();
+  if (text.startsWith('cdr=')) text = text.slice(4);
+  if (text.startsWith('{')) return text;
+  if (/^%7b/i.test(text)) return decode(text);
+  const fromBase64 = Buffer.from(text, 'base64').toString('utf8').trim();
+  if (fromBase64.startsWith('{')) return fromBase64;
+  throw new Error('neither JSON, url-encoded JSON nor base64 JSON');
+}
+
+/** The JSON CDR out of a mod_json_cdr POST body or err-log-dir file (see cdrJsonText). */
+export function parseCdrBody(body: string): Record<string, unknown> {
+  const text = cdrJsonText(body);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -107,7 +121,9 @@ export function resultFromCdr(cdr: Record<string, unknown>, uuid?: string): { wo
   return found ? { workflowId: found.workflowId, result: { ...found.result, source: 'cdr' } } : null;
 }
 
-export type CdrOutcome = 'settled' | 'duplicate' | 'ignored';
+/** settled: this CDR was the attempt's first result; duplicate: it already had one; unknown: a
+ *  dialer CDR for an attempt not stored here; ignored: not a dialer call's CDR. */
+export type CdrOutcome = 'settled' | 'duplicate' | 'unknown' | 'ignored';
 
 /**
  * Applies one CDR: settles its attempt first-wins and signals the workflow. Throws only when the
@@ -117,8 +133,9 @@ export type CdrOutcome = 'settled' | 'duplicate' | 'ignored';
 export async function applyCdr(client: Client, log: Logger, cdr: Record<string, unknown>, uuid?: string): Promise<CdrOutcome> {
   const found = resultFromCdr(cdr, uuid);
   if (!found) return 'ignored';
+  let settled: boolean;
   try {
-    return (await settleAndSignal(client, found.workflowId, found.result, log)) ? 'settled' : 'duplicate';
+    settled = await settleAndSignal(client, found.workflowId, found.result, log);
   } catch (err) {
     const doc = await Attempt.findById(found.result.uuid, { result: 1 }).lean<{ result?: { source?: string } | null }>();
     if (doc?.result) {
@@ -127,6 +144,17 @@ export async function applyCdr(client: Client, log: Logger, cdr: Record<string, 
     }
     throw err;
   }
+  if (settled) return 'settled';
+  return (await Attempt.exists({ _id: found.result.uuid })) ? 'duplicate' : 'unknown';
+}
+
+/** `user:password` as mod_json_cdr's `cred` sends it with `auth-scheme=basic` (curl sends it on the first request). */
+export function basicAuthOk(header: string | undefined, cred: string): boolean {
+  const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const got = Buffer.from(m[1], 'base64');
+  const want = Buffer.from(cred, 'utf8');
+  return got.length === want.length && crypto.timingSafeEqual(got, want);
 }
 
 export interface CdrServer {
@@ -139,18 +167,37 @@ export interface CdrServer {
 
 const MAX_BODY = 4 * 1024 * 1024;
 
+export interface CdrServerOptions {
+  host: string;
+  port: number;
+  client: Client;
+  log: Logger;
+  /** `user:password`: posts without these Basic credentials get 401 (mod_json_cdr `cred`). */
+  cred?: string;
+  /** A post not stored within this time gets 503, so that mod_json_cdr's next try (its `timeout`
+   *  is longer) is not lost in a hung request; the store may still complete (then the retry is a duplicate). */
+  answerWithinMs?: number;
+}
+
 /** `POST /cdr?uuid=…` (any path ending in /cdr) on host:port (0 = a free port). */
-export async function startCdrServer(o: { host: string; port: number; client: Client; log: Logger }): Promise<CdrServer> {
-  const stats: CdrStats = { received: 0, settled: 0, duplicate: 0, ignored: 0, rejected: 0, failed: 0 };
-  const send = (res: http.ServerResponse, status: number, body: object) => {
+export async function startCdrServer(o: CdrServerOptions): Promise<CdrServer> {
+  const stats: CdrStats = { received: 0, settled: 0, duplicate: 0, unknown: 0, ignored: 0, rejected: 0, unauthorized: 0, failed: 0 };
+  const answerWithinMs = o.answerWithinMs ?? 3000;
+  const send = (res: http.ServerResponse, status: number, body: object, headers: Record<string, string> = {}) => {
+    if (res.headersSent) return;
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
     res.end(text);
   };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { ok: true, ...stats });
     if (req.method !== 'POST' || !/\/cdr\/?$/.test(url.pathname)) return send(res, 404, { error: 'POST /cdr?uuid=<uuid>' });
+    if (o.cred && !basicAuthOk(req.headers.authorization, o.cred)) {
+      stats.unauthorized++;
+      req.resume();
+      return send(res, 401, { error: 'CDR posts need the credentials of CDR_CRED (mod_json_cdr cred)' }, { 'www-authenticate': 'Basic realm="dialer-cdr"' });
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -160,21 +207,29 @@ export async function startCdrServer(o: { host: string; port: number; client: Cl
     });
     req.on('end', () => {
       stats.received++;
+      const uuid = url.searchParams.get('uuid') ?? undefined;
       let cdr: Record<string, unknown>;
       try {
-        cdr = parseCdrBody(req.headers['content-type'], Buffer.concat(chunks).toString('utf8'));
+        cdr = parseCdrBody(Buffer.concat(chunks).toString('utf8'));
       } catch (err) {
         stats.rejected++;
         return send(res, 400, { error: `not a JSON CDR: ${(err as Error).message}` });
       }
-      applyCdr(o.client, o.log, cdr, url.searchParams.get('uuid') ?? undefined).then(
+      const late = setTimeout(() => {
+        o.log.warn({ uuid }, `CDR not stored within ${answerWithinMs} ms; answering 503 so FreeSWITCH retries`);
+        send(res, 503, { error: 'result not stored yet, retry later' });
+      }, answerWithinMs);
+      applyCdr(o.client, o.log, cdr, uuid).then(
         (outcome) => {
+          clearTimeout(late);
           stats[outcome]++;
+          if (outcome === 'unknown') o.log.warn({ uuid }, 'CDR of a dialer call with no stored attempt; dropped');
           send(res, 200, { ok: true, outcome });
         },
         (err: unknown) => {
+          clearTimeout(late);
           stats.failed++;
-          o.log.warn({ err: String(err), uuid: url.searchParams.get('uuid') }, 'CDR not stored; FreeSWITCH will retry');
+          o.log.warn({ err: String(err), uuid }, 'CDR not stored; FreeSWITCH will retry');
           send(res, 503, { error: 'result not stored, retry later' });
         },
       );

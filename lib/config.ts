@@ -49,11 +49,15 @@ export const config = {
     heartbeatTimeoutMs: int('ESL_HEARTBEAT_TIMEOUT_MS', 60_000),
   },
   // mod_json_cdr posts (lib/cdr.ts) are received by the worker on CDR_HOST:CDR_PORT, path /cdr;
-  // CDR_PORT=0 turns the endpoint off.
+  // CDR_PORT=0 turns the endpoint off. CDR_CRED (`user:password`) = mod_json_cdr's `cred`: posts
+  // without it get 401. CDR_ERROR_DIR = mod_json_cdr's `err-log-dir` when it is on this machine:
+  // the worker imports the CDRs left there at start (scripts/import-cdrs.ts does it on demand).
   cdr: {
     enabled: int('CDR_PORT', 10023) > 0,
     host: str('CDR_HOST', '127.0.0.1'),
     port: int('CDR_PORT', 10023),
+    cred: str('CDR_CRED', ''),
+    errorDir: str('CDR_ERROR_DIR', ''),
   },
   // Reconciliation of open attempts after every ESL (re)connect and periodically (lib/reconcile.ts).
   reconcile: {

@@ -9,6 +9,7 @@ import { createWebhookActivities } from '../activities/webhooks';
 import { EslClient, type EslClientOptions } from '../esl';
 import { routeCallResults } from './call-results';
 import { startCdrServer, type CdrServer } from './cdr';
+import { applyInProcess, importCdrDir } from './cdr-import';
 import { Reconciler } from './reconcile';
 import { config } from './config';
 import { createLogger, type Logger } from './logger';
@@ -23,7 +24,9 @@ export interface DialerWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   log?: Logger;
   /** mod_json_cdr endpoint (lib/cdr.ts); port 0 = a free port; default config.cdr (CDR_PORT=0: none); false = none. */
-  cdr?: { host: string; port: number } | false;
+  cdr?: { host: string; port: number; cred?: string } | false;
+  /** mod_json_cdr's err-log-dir, imported at start before reconciliation (default config.cdr.errorDir; '' = none). */
+  cdrErrorDir?: string;
   /** Reconciliation of open attempts (lib/reconcile.ts); default config.reconcile; false = none. */
   reconcile?: { graceMs?: number; intervalMs?: number } | false;
 }
@@ -46,8 +49,18 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
   const client = new Client({ connection: clientConnection, namespace });
   routeCallResults(esl, client, log);
   const cdrOpts = o.cdr ?? (config.cdr.enabled ? config.cdr : false);
-  const cdr: CdrServer | undefined = cdrOpts ? await startCdrServer({ host: cdrOpts.host, port: cdrOpts.port, client, log }) : undefined;
+  const cdr: CdrServer | undefined = cdrOpts
+    ? await startCdrServer({ host: cdrOpts.host, port: cdrOpts.port, cred: cdrOpts.cred || undefined, client, log })
+    : undefined;
   if (cdr) log.info({ url: cdr.url }, 'CDR endpoint listening (mod_json_cdr url)');
+  // Before reconciliation: a call whose CDR waits in the error directory ended with that result;
+  // reconciling it first would call it lost and dial the person again.
+  const cdrErrorDir = o.cdrErrorDir ?? config.cdr.errorDir;
+  if (cdrErrorDir) {
+    await importCdrDir(cdrErrorDir, applyInProcess(client, log), log).catch((err: unknown) =>
+      log.error({ err: String(err), dir: cdrErrorDir }, 'CDR error directory not imported (run npm run import-cdrs)'),
+    );
+  }
   const reconcileOpts = o.reconcile ?? config.reconcile;
   const reconciler = reconcileOpts ? new Reconciler({ esl, client, log, ...reconcileOpts }) : undefined;
   reconciler?.start();

@@ -1,6 +1,8 @@
 // npm start: FerretDB, Temporal dev server, FreeSWITCH simulator, worker and REST API as child
 // processes wired to each other. Ctrl-C / SIGTERM stops them in reverse order; data stays in
-// .data/ (DIALER_DATA_DIR). If one dies, its log tail is printed and everything stops (exit 1).
+// .data/ (DIALER_DATA_DIR). A simulator, worker or API that exits on its own is restarted with
+// backoff (scripts/supervise.ts) and the console says so; if FerretDB or Temporal dies, its log
+// tail is printed and everything stops (exit 1).
 // Settings: lib/config.ts. MONGODB_URI / TEMPORAL_ADDRESS set = use that server, start none.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,35 +10,42 @@ import { config } from '../lib/config';
 import {
   assertPortFree, logTail, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type Proc,
 } from './servers';
+import { supervise } from './supervise';
 
 const dataDir = config.dataDir;
 const logDir = path.join(dataDir, 'logs');
+/** Servers (FerretDB, Temporal): their death stops everything. */
 const procs: Proc[] = [];
+/** In start order, servers and supervised apps. */
+const stopOrder: { name: string; running(): boolean; stop(): Promise<void> }[] = [];
 let stopping = false;
 
 async function stopAll(code: number): Promise<never> {
   stopping = true;
-  for (const p of [...procs].reverse()) {
+  for (const p of [...stopOrder].reverse()) {
     if (!p.running()) continue;
     console.log(`stopping ${p.name} ...`);
     await p.stop();
   }
+  console.log(code === 0 ? 'Durable Dialer stopped.' : `Durable Dialer stopped (exit ${code}).`);
   process.exit(code);
 }
 
-/** A project process run with tsx (node --import tsx, one process, so signals reach it directly). */
+function addServer(proc: Proc): void {
+  procs.push(proc);
+  stopOrder.push({ name: proc.name, running: () => proc.running(), stop: () => proc.stop() });
+}
+
+/** A project process run with tsx (node --import tsx, one process, so signals reach it directly),
+ *  restarted with backoff when it exits on its own. */
 async function startApp(name: string, entry: string, env: NodeJS.ProcessEnv, port?: { port: number; setting: string }) {
   if (port) await assertPortFree(port.port, name, port.setting);
-  const proc = startProcess({
-    name,
-    command: process.execPath,
-    args: ['--import', 'tsx', entry],
-    env,
-    logFile: path.join(logDir, `${name}.log`),
-  });
-  procs.push(proc);
-  if (port) await waitReady(proc, `${name} listening on port ${port.port}`, portOpen(port.port), 60_000);
-  return proc;
+  const start = () =>
+    startProcess({ name, command: process.execPath, args: ['--import', 'tsx', entry], env, logFile: path.join(logDir, `${name}.log`) });
+  const { supervised, first } = await supervise({ name, start, say: (line) => console.log(`${new Date().toISOString()} ${line}`) });
+  stopOrder.push({ name, running: () => true, stop: () => supervised.stop() }); // also cancels a pending restart
+  if (port) await waitReady(first, `${name} listening on port ${port.port}`, portOpen(port.port), 60_000);
+  return first;
 }
 
 async function main(): Promise<void> {
@@ -58,7 +67,7 @@ async function main(): Promise<void> {
   let mongodbUri = config.mongodbUri;
   if (config.ferretdb.embedded) {
     const ferret = await startFerret({ port: config.ferretdb.port, dataDir: path.join(dataDir, 'ferret'), logDir });
-    procs.push(ferret);
+    addServer(ferret);
     mongodbUri = `${ferret.uri}dialer`;
     lines.push(`FerretDB      ${mongodbUri}  (data ${path.join(dataDir, 'ferret')}, log ${ferret.logFile})`);
   } else {
@@ -74,7 +83,7 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       logDir,
     });
-    procs.push(temporal);
+    addServer(temporal);
     temporalAddress = temporal.address;
     lines.push(`Temporal      ${temporal.address} namespace ${temporal.namespace}  (db ${path.join(dataDir, 'temporal.db')}, log ${temporal.logFile})`);
     lines.push(`Temporal UI   ${temporal.uiUrl}`);
@@ -122,7 +131,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 main().then(
   () => {
-    // Watch for a child that dies on its own.
+    // A server that dies on its own takes the stack down (the apps are supervised).
     for (const p of procs) {
       void p.exited.then((how) => {
         if (stopping) return;

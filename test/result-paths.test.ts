@@ -72,7 +72,7 @@ describe('simulator CDR posts (mod_json_cdr)', () => {
         assert.equal(post.url, `/cdr?uuid=${uuid}`);
         // encode=false sends the JSON itself, yet labelled as a form (golden/esl-dialer/cdr-*.json).
         assert.match(post.type, { json: /x-www-form-urlencoded/, form: /x-www-form-urlencoded/, base64: /base64/ }[encoding]);
-        const cdr = parseCdrBody(post.type, post.body);
+        const cdr = parseCdrBody(post.body);
         assert.equal((cdr as { 'core-uuid': string })['core-uuid'], sim.coreUuid);
         const found = resultFromCdr(cdr, uuid);
         const rec = sim.call(uuid)!;

@@ -76,6 +76,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
       .sort(q.sort ?? { _id: 1 })
       .skip(q.skip)
       .limit(q.limit)
+      .maxTimeMS(deps.queryTimeoutMs)
       .lean();
     sendData(ctx, docs);
   });
@@ -176,6 +177,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
       .sort(q.sort ?? { createdOn: -1 })
       .skip(q.skip)
       .limit(q.limit)
+      .maxTimeMS(deps.queryTimeoutMs)
       .lean();
     sendInfo(ctx, rows);
   });

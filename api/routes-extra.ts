@@ -71,7 +71,7 @@ export function extraRoutes(router: Router, deps: RouteDeps): void {
 
   router.get('/api/v2/hooks', async (ctx) => {
     const d = domainOf(ctx);
-    const rows = await Webhook.find(d === null ? {} : { domain: d }, { secret: 0 }).sort({ createdOn: 1 }).limit(1000).lean();
+    const rows = await Webhook.find(d === null ? {} : { domain: d }, { secret: 0 }).sort({ createdOn: 1 }).limit(1000).maxTimeMS(deps.queryTimeoutMs).lean();
     sendData(ctx, rows);
   });
 

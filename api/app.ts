@@ -13,6 +13,7 @@ import { memberRoutes } from './members';
 import { Waker } from './wake';
 import { extraRoutes } from './routes-extra';
 import { rateLimitMiddleware } from './limits';
+import { ClientReads } from './reads';
 import { config } from '../lib/config';
 
 export type DialerApi = Koa & {
@@ -20,6 +21,8 @@ export type DialerApi = Koa & {
   routes: [string, string][];
   /** Waits until background work started by requests (campaign wake-ups) has finished. */
   drain(): Promise<void>;
+  /** drain(), then closes the client-shaped reads' connection pool. */
+  close(): Promise<void>;
 };
 
 /** Paths that need no credentials. */
@@ -36,6 +39,7 @@ export function createApp(deps: ApiDeps): DialerApi {
     maxJsonBytes: deps.maxJsonBytes ?? 16 * 1024 * 1024,
     maxCsvBytes: deps.maxCsvBytes ?? 2 * 1024 * 1024 * 1024,
     queryTimeoutMs: deps.queryTimeoutMs ?? config.api.queryTimeoutMs,
+    reads: new ClientReads({ poolSize: config.api.readPoolSize, perDomain: config.api.readsPerDomain, ...deps.reads }),
     webhookDispatcher: deps.webhookDispatcher,
     waker,
   };
@@ -84,6 +88,10 @@ export function createApp(deps: ApiDeps): DialerApi {
   app.routes = router.stack
     .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => [m, String(layer.path)] as [string, string]));
   app.drain = () => waker.drain();
+  app.close = async () => {
+    await waker.drain();
+    await rd.reads.close();
+  };
   void sendData;
   return app;
 }

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: config.temporal.namespace });
   // Every query of this process has a deadline (the routes a client shapes set it themselves).
   mongoose.set('maxTimeMS', config.api.queryTimeoutMs);
-  const app = createApp({ client, log, taskQueue: config.temporal.taskQueue });
+  const app = createApp({ client, log, taskQueue: config.temporal.taskQueue, reads: { uri: config.mongodbUri } });
   // Member-end webhook delivery runs as a Temporal workflow on the dialer worker's task queue.
   await ensureWebhookDispatcher(client, config.temporal.taskQueue).catch((err: unknown) =>
     log.warn({ err: String(err) }, 'could not start the webhook dispatcher (it is started again with the next webhook)'),
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'API stopping');
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await app.drain();
+    await app.close();
     await connection.close();
     await mongoose.disconnect();
     process.exit(0);

@@ -107,14 +107,16 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
   router.get(P, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     const q = listQuery(ctx);
-    const docs = await Member.find(scoped(q.filter, base(dialer)), q.projection).sort(q.sort ?? { _id: 1 }).skip(q.skip).limit(q.limit).maxTimeMS(deps.queryTimeoutMs).lean();
+    const M = deps.reads.model(Member);
+    const docs = await deps.reads.run(ctx, () => M.find(scoped(q.filter, base(dialer)), q.projection).sort(q.sort ?? { _id: 1 }).skip(q.skip).limit(q.limit).maxTimeMS(deps.queryTimeoutMs).lean());
     sendData(ctx, docs);
   });
 
   router.get(`${P}/count`, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     const { filter } = listQuery(ctx);
-    sendData(ctx, await Member.countDocuments(scoped(filter, base(dialer))).maxTimeMS(deps.queryTimeoutMs));
+    const M = deps.reads.model(Member);
+    sendData(ctx, await deps.reads.run(ctx, () => M.countDocuments(scoped(filter, base(dialer))).maxTimeMS(deps.queryTimeoutMs)));
   });
 
   router.post(`${P}/aggregate`, async (ctx) => {
@@ -122,7 +124,8 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const body = await jsonBody(ctx);
     if (body === undefined) throw badRequest('body: a JSON array of pipeline stages is required');
     const pipeline = sanitizePipeline(body, 'body');
-    const rows = await Member.aggregate([{ $match: base(dialer) }, ...pipeline, { $limit: MAX_AGGREGATE_RESULTS }] as unknown as PipelineStage[]).option({ maxTimeMS: deps.queryTimeoutMs });
+    const M = deps.reads.model(Member);
+    const rows = await deps.reads.run(ctx, () => M.aggregate([{ $match: base(dialer) }, ...pipeline, { $limit: MAX_AGGREGATE_RESULTS }] as unknown as PipelineStage[]).option({ maxTimeMS: deps.queryTimeoutMs }).exec());
     sendData(ctx, rows);
   });
 

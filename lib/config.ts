@@ -69,7 +69,11 @@ export const config = {
     host: str('API_HOST', '127.0.0.1'),
     port: int('API_PORT', 10022),
     /** maxTimeMS of every API query; a query over it is a 422 ("narrow it"). */
-    queryTimeoutMs: int('API_QUERY_TIMEOUT_MS', 10_000),
+    queryTimeoutMs: int('API_QUERY_TIMEOUT_MS', 20_000),
+    /** The client-shaped queries (lists, counts, pipelines) have their own pool of this many
+     *  connections (they only read), and each domain at most API_READS_PER_DOMAIN of them at once. */
+    readPoolSize: int('API_READ_POOL_SIZE', 4),
+    readsPerDomain: int('API_READS_PER_DOMAIN', 2),
     /** Requests per second per credential (token bucket; 429 with Retry-After beyond); 0 = off. */
     rateLimit: int('API_RATE_LIMIT', 50),
     rateBurst: int('API_RATE_BURST', 100),

@@ -94,7 +94,7 @@ describe('odd field names are 400s naming the parameter, never 500s', () => {
   });
 });
 
-test('a query over its time budget is a 422 that says what to narrow', async () => {
+test('a query over its time budget is a 422 that says what to narrow; a domain\'s share of such queries is bounded', async () => {
   // A few thousand members, so the scan of a filtered, sorted list outlasts a 1 ms budget.
   const docs = Array.from({ length: 3000 }, (_, i) => memberDocument({ name: `n${i}`, communications: [{ number: String(1000 + i) }] }, dialer, 'acme'));
   await mongoose.connection.collection('members').insertMany(docs);
@@ -111,6 +111,21 @@ test('a query over its time budget is a 422 that says what to narrow', async () 
   }
   // The default budget answers the same requests.
   assert.equal((await h.req('GET', `${M}/count?filter=${q({ name: { $regex: '9$' } })}`, { cred: acme })).body.data, 300);
+
+  // One domain has at most 2 such queries running (429 beyond); another domain is not held up by them.
+  const base2 = await otherApp({ reads: { perDomain: 2 } });
+  const beta = await h.credential('beta');
+  const dBeta = (await h.req('POST', '/api/v2/dialer', { cred: beta, body: dialerBody() })).body.data.insertedIds[0];
+  const [burst, otherDomain] = await Promise.all([
+    Promise.all(Array.from({ length: 6 }, () => apiRequest(base2, 'GET', `${M}/count?filter=${q({ name: { $regex: '9$' } })}`, { cred: acme }))),
+    apiRequest(base2, 'GET', `/api/v2/dialer/${dBeta}/members/count`, { cred: beta }),
+  ]);
+  const codes = burst.map((r) => r.status).sort();
+  assert.ok(codes.filter((c) => c === 200).length >= 2 && codes.includes(429), `codes ${codes}`);
+  const limited = burst.find((r) => r.status === 429)!;
+  assert.equal(limited.headers.get('retry-after'), '1');
+  assert.match((limited.body as { info: string }).info, /^at most 2 list, count or aggregate queries of one domain/);
+  assert.equal(otherDomain.status, 200);
   await mongoose.connection.collection('members').deleteMany({ _id: { $in: docs.map((d) => d._id as never) } });
 });
 

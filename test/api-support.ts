@@ -59,7 +59,7 @@ export async function startApi(db: string, opts: Partial<Omit<ApiDeps, 'client' 
   const taskQueue = `${db}-${process.pid}`;
   const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   // No rate limit unless a test asks for one (tests send requests back to back with one credential).
-  const app = createApp({ client, log, taskQueue, rateLimit: { perSecond: 0, burst: 0 }, ...opts, updateTimeoutMs: opts.updateTimeoutMs ?? 3000 });
+  const app = createApp({ client, log, taskQueue, rateLimit: { perSecond: 0, burst: 0 }, reads: { uri }, ...opts, updateTimeoutMs: opts.updateTimeoutMs ?? 3000 });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -77,7 +77,7 @@ export async function startApi(db: string, opts: Partial<Omit<ApiDeps, 'client' 
     req,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await app.drain();
+      await app.close();
       await connection.close();
       await mongoose.disconnect();
     },

@@ -269,4 +269,36 @@ describe('an Update racing the member workflow\'s end is "not found", never a 50
     // Anything else is not swallowed.
     await assert.rejects(runUpdate(h.client, 1000, () => Promise.reject(new ServiceError('boom', { cause: grpc(13, 'INTERNAL') }))), /boom/);
   });
+
+  test('terminate and status while the workflow ends the member: 405 / 400 with the usual messages', async () => {
+    const m = (await h.req('POST', `/api/v2/dialer/${dialer}/members`, { cred: acme, body: { name: 'race', communications: [{ number: '222' }] } })).body.data.insertedIds[0];
+    // A client whose Update reaches the workflow just as it ends the member (its last activity has
+    // stored the end cause) and completes: the server answers FAILED_PRECONDITION.
+    const racing = {
+      withDeadline: (_d: number, fn: () => Promise<unknown>) => fn(),
+      workflow: {
+        getHandle: () => ({
+          executeUpdate: async () => {
+            await mongoose.connection.collection('members').updateOne({ _id: new mongoose.Types.ObjectId(m) }, { $set: { _endCause: 'MAX_TRY_COUNT' } });
+            throw new ServiceError('Workflow Update failed', { cause: grpc(9, 'FAILED_PRECONDITION: workflow execution already completed') });
+          },
+        }),
+      },
+    };
+    const app = createApp({ client: racing as never, log: pino({ level: 'silent' }), taskQueue: h.taskQueue });
+    const server = createApiServer(app, { requestTimeoutMs: 0, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    servers.push(server);
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const status = await apiRequest(base, 'PUT', `/api/v2/dialer/${dialer}/members/${m}/status`, { cred: acme, body: { success: true } });
+    assert.equal(status.status, 400, JSON.stringify(status.body));
+    assert.equal((status.body as { info: string }).info, 'Member is not waiting for a result status');
+    await mongoose.connection.collection('members').updateOne({ _id: new mongoose.Types.ObjectId(m) }, { $set: { _endCause: null } });
+    const term = await apiRequest(base, 'PUT', `/api/v2/dialer/${dialer}/members/${m}/terminate`, { cred: acme });
+    assert.equal(term.status, 405, JSON.stringify(term.body));
+    assert.equal((term.body as { info: string }).info, 'Member already has an end cause');
+    // Nothing was written over the workflow's end.
+    const doc = await mongoose.connection.collection('members').findOne({ _id: new mongoose.Types.ObjectId(m) });
+    assert.equal(doc?._endCause, 'MAX_TRY_COUNT');
+  });
 });

@@ -48,26 +48,29 @@ function post(url: string, headers: Record<string, string>, body: string, o: { l
   });
 }
 
-/** At most `limit` tasks at a time per key; the rest wait their turn. */
+/** At most `limit` tasks at a time per key; the rest wait their turn (a finished task hands its slot on). */
 class KeyedSlots {
   private readonly active = new Map<string, number>();
   private readonly waiting = new Map<string, (() => void)[]>();
   constructor(private readonly limit: number) {}
   async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    if ((this.active.get(key) ?? 0) >= this.limit) {
-      await new Promise<void>((r) => this.waiting.set(key, [...(this.waiting.get(key) ?? []), r]));
-    }
-    this.active.set(key, (this.active.get(key) ?? 0) + 1);
+    const n = this.active.get(key) ?? 0;
+    if (n >= this.limit) await new Promise<void>((r) => this.waiting.set(key, [...(this.waiting.get(key) ?? []), r]));
+    else this.active.set(key, n + 1);
     try {
       return await task();
     } finally {
-      const n = (this.active.get(key) ?? 1) - 1;
-      if (n) this.active.set(key, n);
-      else this.active.delete(key);
-      const next = this.waiting.get(key)?.shift();
-      if (!this.waiting.get(key)?.length) this.waiting.delete(key);
-      next?.();
+      this.release(key);
     }
+  }
+  private release(key: string): void {
+    const queue = this.waiting.get(key);
+    const next = queue?.shift();
+    if (!queue?.length) this.waiting.delete(key);
+    if (next) return next();
+    const n = (this.active.get(key) ?? 1) - 1;
+    if (n) this.active.set(key, n);
+    else this.active.delete(key);
   }
 }
 

@@ -12,12 +12,17 @@ import { errorMiddleware, sendData } from './http';
 import { memberRoutes } from './members';
 import { Waker } from './wake';
 import { extraRoutes } from './routes-extra';
+import { rateLimitMiddleware } from './limits';
+import { ClientReads } from './reads';
+import { config } from '../lib/config';
 
 export type DialerApi = Koa & {
   /** Every route as [METHOD, path] (the OpenAPI test compares it with the document). */
   routes: [string, string][];
   /** Waits until background work started by requests (campaign wake-ups) has finished. */
   drain(): Promise<void>;
+  /** drain(), then closes the client-shaped reads' connection pool. */
+  close(): Promise<void>;
 };
 
 /** Paths that need no credentials. */
@@ -33,9 +38,12 @@ export function createApp(deps: ApiDeps): DialerApi {
     updateTimeoutMs: deps.updateTimeoutMs ?? 10_000,
     maxJsonBytes: deps.maxJsonBytes ?? 16 * 1024 * 1024,
     maxCsvBytes: deps.maxCsvBytes ?? 2 * 1024 * 1024 * 1024,
+    queryTimeoutMs: deps.queryTimeoutMs ?? config.api.queryTimeoutMs,
+    reads: new ClientReads({ poolSize: config.api.readPoolSize, perDomain: config.api.readsPerDomain, ...deps.reads }),
     webhookDispatcher: deps.webhookDispatcher,
     waker,
   };
+  const rateLimit = deps.rateLimit ?? { perSecond: config.api.rateLimit, burst: config.api.rateBurst };
 
   const app = new Koa() as DialerApi;
   app.proxy = false;
@@ -59,7 +67,7 @@ export function createApp(deps: ApiDeps): DialerApi {
   memberRoutes(router, rd);
   extraRoutes(router, rd);
 
-  app.use(errorMiddleware(deps.log));
+  app.use(errorMiddleware(deps.log, rd.queryTimeoutMs));
   app.use(async (ctx, next) => {
     // CORS as in v3: any origin may call with the credential headers.
     ctx.set('Access-Control-Allow-Origin', '*');
@@ -71,13 +79,19 @@ export function createApp(deps: ApiDeps): DialerApi {
     }
     await next();
   });
+  // Credentials are checked before any body is read, then each credential spends one token.
   app.use(authMiddleware({ public: (ctx) => PUBLIC_PATHS.has(ctx.path) || (ctx.path === '/login' && ctx.method === 'POST') }));
+  app.use(rateLimitMiddleware(rateLimit));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: false }));
 
   app.routes = router.stack
     .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => [m, String(layer.path)] as [string, string]));
   app.drain = () => waker.drain();
+  app.close = async () => {
+    await waker.drain();
+    await rd.reads.close();
+  };
   void sendData;
   return app;
 }

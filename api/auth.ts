@@ -24,9 +24,14 @@ function fromHeaders(ctx: Context): { key?: string; token?: string } {
   return { key: ctx.get('x-key') || undefined, token: ctx.get('x-access-token') || undefined };
 }
 
-/** Where the body may carry credentials (v3): JSON requests only, never the CSV stream. */
+/** A body read to look for credentials is at most this long: nothing larger is read before the
+ *  credentials are known (send the headers with big bodies). */
+export const MAX_UNAUTHENTICATED_BODY = 64 * 1024;
+
+/** Where the body may carry credentials (v3): small JSON requests only, never the CSV stream. */
 function bodyMayCarryCredentials(ctx: Context): boolean {
-  return ['POST', 'PUT', 'DELETE', 'PATCH'].includes(ctx.method) && !!ctx.is('application/json', 'json', '+json');
+  const length = Number(ctx.get('content-length') || NaN);
+  return ['POST', 'PUT', 'DELETE', 'PATCH'].includes(ctx.method) && !!ctx.is('application/json', 'json', '+json') && length <= MAX_UNAUTHENTICATED_BODY;
 }
 
 export function authMiddleware(opts: { public: (ctx: Context) => boolean }) {
@@ -36,7 +41,7 @@ export function authMiddleware(opts: { public: (ctx: Context) => boolean }) {
     key ??= queryParam(ctx, 'x_key');
     token ??= queryParam(ctx, 'access_token');
     if ((!key || !token) && bodyMayCarryCredentials(ctx)) {
-      const body = await jsonBody(ctx);
+      const body = await jsonBody(ctx, MAX_UNAUTHENTICATED_BODY);
       if (body && typeof body === 'object' && !Array.isArray(body)) {
         const b = { ...(body as Record<string, unknown>) };
         if (typeof b.x_key === 'string') key ??= b.x_key;

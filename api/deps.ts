@@ -3,6 +3,8 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../lib/logger';
 import type { Waker } from './wake';
+import type { RateLimit } from './limits';
+import type { ClientReads, ReadLimits } from './reads';
 import type { WebhookDispatcherInput } from '../workflows/webhook';
 
 export interface ApiDeps {
@@ -19,12 +21,19 @@ export interface ApiDeps {
   maxJsonBytes?: number;
   /** Largest CSV upload accepted (default 2 GiB). */
   maxCsvBytes?: number;
+  /** maxTimeMS of the queries a client shapes (lists, counts, pipelines); over it → 422 (default config.api.queryTimeoutMs). */
+  queryTimeoutMs?: number;
+  /** The client-shaped queries' own pool and per-domain share (api/reads.ts); default config.api. */
+  reads?: Partial<ReadLimits>;
+  /** Requests per credential (default config.api.rateLimit / rateBurst). */
+  rateLimit?: RateLimit;
   /** Settings of the webhook dispatcher workflow started with the first webhook (tests: short retries). */
   webhookDispatcher?: WebhookDispatcherInput;
 }
 
-export interface RouteDeps extends Required<Omit<ApiDeps, 'taskQueue' | 'webhookDispatcher'>> {
+export interface RouteDeps extends Required<Omit<ApiDeps, 'taskQueue' | 'webhookDispatcher' | 'rateLimit' | 'reads'>> {
   taskQueue: string | undefined;
   webhookDispatcher: WebhookDispatcherInput | undefined;
   waker: Waker;
+  reads: ClientReads;
 }

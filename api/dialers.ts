@@ -80,11 +80,10 @@ export async function startDialer(deps: RouteDeps, doc: CampaignDoc, user: strin
 export function dialerRoutes(router: Router, deps: RouteDeps): void {
   router.get('/api/v2/dialer', async (ctx) => {
     const q = listQuery(ctx);
-    const docs = await Campaign.find(scoped(q.filter, domainFilter(ctx)), q.projection)
-      .sort(q.sort ?? { _id: 1 })
-      .skip(q.skip)
-      .limit(q.limit)
-      .lean();
+    const C = deps.reads.model(Campaign);
+    const docs = await deps.reads.run(ctx, () =>
+      C.find(scoped(q.filter, domainFilter(ctx)), q.projection).sort(q.sort ?? { _id: 1 }).skip(q.skip).limit(q.limit).maxTimeMS(deps.queryTimeoutMs).lean(),
+    );
     sendData(ctx, docs);
   });
 
@@ -191,11 +190,10 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
   router.get('/api/v2/dialer/:dialer/history', async (ctx) => {
     const doc = await findDialer(ctx, 'dialer');
     const q = listQuery(ctx);
-    const rows = await History.find(scoped(q.filter, { dialer: String(doc._id) }), q.projection)
-      .sort(q.sort ?? { createdOn: -1 })
-      .skip(q.skip)
-      .limit(q.limit)
-      .lean();
+    const H = deps.reads.model(History);
+    const rows = await deps.reads.run(ctx, () =>
+      H.find(scoped(q.filter, { dialer: String(doc._id) }), q.projection).sort(q.sort ?? { createdOn: -1 }).skip(q.skip).limit(q.limit).maxTimeMS(deps.queryTimeoutMs).lean(),
+    );
     sendInfo(ctx, rows);
   });
 }

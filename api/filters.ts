@@ -18,11 +18,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 }
 
-/** A field path: dot-separated segments, none empty, none starting with `$`, no NUL. */
+/** No `$` (operators, positional projection), whitespace or control characters: the database
+ *  answers such paths with an internal error (FerretDB: "path element must not contain spaces"). */
+const BAD_FIELD_CHAR = /[$\s\p{Cc}]/u;
+
+/** A field path: dot-separated segments, none empty, without `$`, whitespace or control characters. */
 export function checkField(name: string, where: string): string {
   if (name.length === 0 || name.length > 200) throw badRequest(`${where}: field name must be 1-200 characters`);
   for (const seg of name.split('.')) {
-    if (seg === '' || seg.startsWith('$') || seg.includes('\0')) throw badRequest(`${where}: "${name}" is not an allowed field name`);
+    if (seg === '' || BAD_FIELD_CHAR.test(seg)) throw badRequest(`${where}: "${name}" is not an allowed field name (no empty segments, "$", spaces or control characters)`);
   }
   return name;
 }
@@ -197,7 +201,7 @@ function fieldRef(v: unknown, where: string): string {
 }
 
 function outputName(k: string, where: string): string {
-  if (k.startsWith('$') || k.includes('.') || k.length === 0 || k.length > 100) throw badRequest(`${where}: "${k}" is not an allowed output field name`);
+  if (k.includes('.') || k.length === 0 || k.length > 100 || BAD_FIELD_CHAR.test(k)) throw badRequest(`${where}: "${k}" is not an allowed output field name`);
   return k;
 }
 

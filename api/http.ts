@@ -73,18 +73,36 @@ function isMongoUnavailable(err: unknown): boolean {
   return /MongoServerSelectionError|MongoNetworkError|MongoNotConnectedError|MongoTopologyClosedError/.test(name);
 }
 
-/** Outermost middleware: every error becomes a v3 error envelope; unexpected ones are logged. */
-export function errorMiddleware(log: Logger) {
+/** MongoDB error codes of a query the database refused to run (bad field path, projection, stage). */
+const BAD_QUERY_CODES = new Set([2, 9, 14, 15998, 16410, 16411, 28667, 31249, 31250, 31254, 31324, 40156, 40160, 40352, 40353]);
+const MAX_TIME_MS_EXPIRED = 50;
+
+function mongoCode(err: unknown): number | undefined {
+  const e = err as { name?: string; code?: unknown };
+  return /^Mongo/.test(e?.name ?? '') && typeof e.code === 'number' ? e.code : undefined;
+}
+
+/** Outermost middleware: every error becomes a v3 error envelope; unexpected ones are logged. A
+ *  query that ran past `queryTimeoutMs` (maxTimeMS) is a 422 telling the client to narrow it. */
+export function errorMiddleware(log: Logger, queryTimeoutMs = 0) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
       if (ctx.body === undefined && ctx.status === 404) sendError(ctx, 404, `no route ${ctx.method} ${ctx.path}`);
       else if (ctx.body === undefined && ctx.status === 405) sendError(ctx, 405, `method ${ctx.method} not allowed on ${ctx.path}`);
     } catch (err) {
+      // A request answered before its body arrived (401, 413, 429 …): close the connection rather
+      // than read and discard the rest of the body to keep it alive.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       if (err instanceof HttpError) return sendError(ctx, err.status, err.message);
       if (err instanceof ZodError) return sendError(ctx, 400, zodMessage(err));
       if (err instanceof mongoose.Error.ValidationError) return sendError(ctx, 400, mongooseMessage(err));
       if (err instanceof mongoose.Error.CastError) return sendError(ctx, 400, `${err.path}: must be a ${err.kind.toLowerCase()}`);
+      const code = mongoCode(err);
+      if (code === MAX_TIME_MS_EXPIRED) {
+        return sendError(ctx, 422, `query exceeded its time budget${queryTimeoutMs ? ` of ${queryTimeoutMs} ms` : ''}: narrow the filter, lower limit/page or project fewer columns`);
+      }
+      if (code !== undefined && BAD_QUERY_CODES.has(code)) return sendError(ctx, 400, `query: rejected by the database (${(err as Error).message})`);
       if (isMongoUnavailable(err)) {
         log.error({ err: String(err) }, 'database unavailable');
         return sendError(ctx, 503, 'database unavailable, retry later');

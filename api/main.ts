@@ -5,6 +5,7 @@ import mongoose from 'mongoose';
 import { config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createApp } from './app';
+import { createApiServer } from './limits';
 import { ensureWebhookDispatcher } from './routes-extra';
 import { connectMongo } from '../lib/db';
 
@@ -13,22 +14,23 @@ async function main(): Promise<void> {
   await connectMongo();
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ client, log, taskQueue: config.temporal.taskQueue });
+  // Every query of this process has a deadline (the routes a client shapes set it themselves).
+  mongoose.set('maxTimeMS', config.api.queryTimeoutMs);
+  const app = createApp({ client, log, taskQueue: config.temporal.taskQueue, reads: { uri: config.mongodbUri } });
   // Member-end webhook delivery runs as a Temporal workflow on the dialer worker's task queue.
   await ensureWebhookDispatcher(client, config.temporal.taskQueue).catch((err: unknown) =>
     log.warn({ err: String(err) }, 'could not start the webhook dispatcher (it is started again with the next webhook)'),
   );
-  const server = app.listen(config.api.port, config.api.host, () => {
+  const server = createApiServer(app, config.api).listen(config.api.port, config.api.host, () => {
     log.info({ host: config.api.host, port: config.api.port }, 'API listening');
   });
-  server.requestTimeout = 0; // long CSV uploads
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'API stopping');
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await app.drain();
+    await app.close();
     await connection.close();
     await mongoose.disconnect();
     process.exit(0);

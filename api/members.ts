@@ -107,14 +107,16 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
   router.get(P, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     const q = listQuery(ctx);
-    const docs = await Member.find(scoped(q.filter, base(dialer)), q.projection).sort(q.sort ?? { _id: 1 }).skip(q.skip).limit(q.limit).lean();
+    const M = deps.reads.model(Member);
+    const docs = await deps.reads.run(ctx, () => M.find(scoped(q.filter, base(dialer)), q.projection).sort(q.sort ?? { _id: 1 }).skip(q.skip).limit(q.limit).maxTimeMS(deps.queryTimeoutMs).lean());
     sendData(ctx, docs);
   });
 
   router.get(`${P}/count`, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     const { filter } = listQuery(ctx);
-    sendData(ctx, await Member.countDocuments(scoped(filter, base(dialer))));
+    const M = deps.reads.model(Member);
+    sendData(ctx, await deps.reads.run(ctx, () => M.countDocuments(scoped(filter, base(dialer))).maxTimeMS(deps.queryTimeoutMs)));
   });
 
   router.post(`${P}/aggregate`, async (ctx) => {
@@ -122,7 +124,8 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const body = await jsonBody(ctx);
     if (body === undefined) throw badRequest('body: a JSON array of pipeline stages is required');
     const pipeline = sanitizePipeline(body, 'body');
-    const rows = await Member.aggregate([{ $match: base(dialer) }, ...pipeline, { $limit: MAX_AGGREGATE_RESULTS }] as unknown as PipelineStage[]);
+    const M = deps.reads.model(Member);
+    const rows = await deps.reads.run(ctx, () => M.aggregate([{ $match: base(dialer) }, ...pipeline, { $limit: MAX_AGGREGATE_RESULTS }] as unknown as PipelineStage[]).option({ maxTimeMS: deps.queryTimeoutMs }).exec());
     sendData(ctx, rows);
   });
 
@@ -267,8 +270,11 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const out = await runUpdate(deps.client, deps.updateTimeoutMs, () => handle.executeUpdate(terminateUpdate, { args: [] }));
     if (out.ok) return sendInfo(ctx, out.value);
     if (out.kind === 'rejected') throw new HttpError(405, out.message.includes(MEMBER_ALREADY_ENDED) ? MEMBER_ALREADY_ENDED : out.message);
-    // No running workflow: end the idle member here (§9.4), once.
-    if (doc._lock || doc._waitingForResultStatusCb) throw new HttpError(405, 'member is in a call or waiting for a status');
+    // No running workflow: end the idle member here (§9.4), once. Read again: the workflow may have
+    // ended the member while the Update was on its way.
+    const now = (await Member.findById(doc._id).lean<MemberDoc>()) ?? doc;
+    if (now._endCause) throw new HttpError(405, MEMBER_ALREADY_ENDED);
+    if (now._lock || now._waitingForResultStatusCb) throw new HttpError(405, 'member is in a call or waiting for a status');
     const state = memberState(doc);
     for (const c of state.communications) c.state = 2;
     state.endCause = 'MANAGER_REQUEST';

@@ -72,7 +72,13 @@ interface Op {
   public?: boolean;
 }
 
-const common = { 401: errorResponse('Missing, invalid or revoked credentials'), 400: errorResponse('Bad input; `info` names the field') };
+const common = {
+  401: errorResponse('Missing, invalid or revoked credentials'),
+  400: errorResponse('Bad input; `info` names the field'),
+  429: errorResponse('Rate limit of the credential (or of the domain\'s list/count/aggregate queries); see Retry-After'),
+};
+/** Queries a client shapes have a time budget (API_QUERY_TIMEOUT_MS). */
+const budget = { 422: errorResponse('The query exceeded its time budget: narrow the filter, lower limit/page or project fewer columns') };
 const withDialer = { ...common, 404: errorResponse('Dialer not found (also: belongs to another domain)') };
 const withMember = { ...withDialer, 404: errorResponse('Dialer or member not found (also: another domain)') };
 
@@ -96,7 +102,7 @@ export const OPERATIONS: Op[] = [
     responses: { 200: { description: '{key, token, expires, username, domain, role} at the top level and in `data`', content: json({ type: 'object' }) }, 400: common[400], 401: common[401] },
   },
   // Dialers
-  { method: 'get', path: '/api/v2/dialer', tag: 'dialers', summary: 'List dialers', params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common } },
+  { method: 'get', path: '/api/v2/dialer', tag: 'dialers', summary: 'List dialers', params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, ...budget } },
   {
     method: 'post', path: '/api/v2/dialer', tag: 'dialers', summary: 'Create a dialer', params: [P.domain], body: ref('DialerCreate'), bodyRequired: true,
     responses: { 200: ok(ref('InsertResult')), ...common, 413: errorResponse('Body too large'), 415: errorResponse('Not JSON') },
@@ -119,9 +125,9 @@ export const OPERATIONS: Op[] = [
     responses: { 200: ok({ type: 'object', properties: { state: { type: 'integer' }, _cause: { type: 'string' }, active: { type: 'boolean' } } }), ...withDialer },
   },
   { method: 'put', path: '/api/v2/dialer/{id}/reset', tag: 'dialers', summary: 'Reset counters (§8.7)', params: [P.id, P.domain], body: ref('Reset'), responses: { 200: ok(ref('UpdateResult')), ...withDialer } },
-  { method: 'get', path: '/api/v2/dialer/{dialer}/history', tag: 'dialers', summary: 'Start/stop/reset history', params: [P.dialer, ...listParams], responses: { 200: okInfo({ type: 'array', items: { type: 'object' } }), ...withDialer } },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/history', tag: 'dialers', summary: 'Start/stop/reset history', params: [P.dialer, ...listParams], responses: { 200: okInfo({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
   // Members
-  { method: 'get', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'List members', params: [P.dialer, ...listParams], responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer } },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'List members', params: [P.dialer, ...listParams], responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
   {
     method: 'post', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'Add one member or an array (at most 10000); all or nothing',
     params: [P.dialer, P.domain, { name: 'autoRun', in: 'query', description: '"true" starts the dialer after the insert', schema: { type: 'string', enum: ['true', 'false'] } }],
@@ -133,10 +139,10 @@ export const OPERATIONS: Op[] = [
     params: [P.dialer, P.domain], body: { type: 'object', description: 'MongoDB filter (allow-listed operators)' }, bodyRequired: true,
     responses: { 200: ok({ type: 'object', properties: { deletedCount: { type: 'integer' }, skippedLocked: { type: 'integer' } } }), ...withDialer },
   },
-  { method: 'get', path: '/api/v2/dialer/{dialer}/members/count', tag: 'members', summary: 'Count members', params: [P.dialer, P.filter, P.domain], responses: { 200: ok({ type: 'integer' }), ...withDialer } },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/members/count', tag: 'members', summary: 'Count members', params: [P.dialer, P.filter, P.domain], responses: { 200: ok({ type: 'integer' }), ...withDialer, ...budget } },
   {
     method: 'post', path: '/api/v2/dialer/{dialer}/members/aggregate', tag: 'members', summary: 'Aggregate members (safe stages only; at most 10000 results)',
-    params: [P.dialer, P.domain], body: pipelineSchema, bodyRequired: true, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer },
+    params: [P.dialer, P.domain], body: pipelineSchema, bodyRequired: true, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget },
   },
   {
     method: 'put', path: '/api/v2/dialer/{dialer}/members/reset', tag: 'members', summary: 'Revive members created since `from` that ended without success (§8.7)',

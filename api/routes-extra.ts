@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { config } from '../lib/config';
+import { configuredAllowList, forbiddenUrl } from '../lib/outbound';
 import { Delivery, Webhook } from '../models/webhook';
 import { WEBHOOK_DISPATCHER_ID, type WebhookDispatcherInput } from '../workflows/webhook';
 import { authOf, domainOf } from './auth';
@@ -70,14 +71,17 @@ export function extraRoutes(router: Router, deps: RouteDeps): void {
 
   router.get('/api/v2/hooks', async (ctx) => {
     const d = domainOf(ctx);
-    const rows = await Webhook.find(d === null ? {} : { domain: d }, { secret: 0 }).sort({ createdOn: 1 }).limit(1000).lean();
+    const rows = await Webhook.find(d === null ? {} : { domain: d }, { secret: 0 }).sort({ createdOn: 1 }).limit(1000).maxTimeMS(deps.queryTimeoutMs).lean();
     sendData(ctx, rows);
   });
 
   router.post('/api/v2/hooks', async (ctx) => {
     const domain = domainOf(ctx, { required: true })!;
     const body = webhookCreateSchema.parse(await objectBody(ctx));
-    if ((await Webhook.countDocuments({ domain })) >= 100) throw badRequest('url: at most 100 webhooks per domain');
+    const refused = forbiddenUrl(body.url, configuredAllowList());
+    if (refused) throw badRequest(`url: ${refused} (the operator can allow it in WEBHOOK_ALLOW_HOSTS)`);
+    const max = config.webhooks.maxPerDomain;
+    if ((await Webhook.countDocuments({ domain })) >= max) throw badRequest(`url: at most ${max} webhooks per domain`);
     const secret = crypto.randomBytes(24).toString('base64url');
     const created = await Webhook.create({ ...body, event: 'engine::dialer_member_end', domain, secret });
     await ensureWebhookDispatcher(deps.client, deps.taskQueue, deps.webhookDispatcher);

@@ -185,6 +185,9 @@ export const resetSchema = z.object({
   skipActive: lenientBool.optional(),
 });
 
+/** Hop-by-hop, framing and routing headers, and the ones each delivery sets itself. */
+const RESERVED_HOOK_HEADERS = /^(host|content-length|content-type|transfer-encoding|connection|keep-alive|proxy-.*|te|trailer|upgrade|expect|user-agent|x-dialer-.*)$/i;
+
 /** POST /api/v2/hooks: a member-end webhook of the caller's domain. */
 export const webhookCreateSchema = z.object({
   url: z
@@ -200,6 +203,15 @@ export const webhookCreateSchema = z.object({
     }, 'must be an http(s) URL'),
   event: z.literal('engine::dialer_member_end', { error: 'must be "engine::dialer_member_end"' }).optional(),
   description: z.string().max(1000).optional(),
-  headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name'), z.string().max(2000)).optional(),
+  headers: z
+    .record(z.string(), z.string().max(2000).regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII (no CR, LF or control characters)'))
+    .superRefine((h, ctx) => {
+      for (const name of Object.keys(h)) {
+        if (!/^[A-Za-z0-9-]{1,100}$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'must be an HTTP header name (A-Z, 0-9, -)' });
+        else if (RESERVED_HOOK_HEADERS.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'is set by the dialer or the connection and cannot be given' });
+      }
+      if (Object.keys(h).length > 20) ctx.addIssue({ code: 'custom', message: 'at most 20 headers' });
+    })
+    .optional(),
   enabled: z.boolean().optional(),
 });

@@ -60,8 +60,30 @@ export async function terminateCampaignWorkflows(client: Client, campaignId: str
 
 export type UpdateOutcome<R> = { ok: true; value: R } | { ok: false; kind: 'not-found' | 'rejected'; message: string };
 
+/** gRPC status codes the Temporal service answers with. */
+const GRPC = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9, ABORTED: 10 } as const;
+const CLOSED = /not found|already completed|workflow execution already|completed before the update|aborted|closing|completing/i;
+
+/** The gRPC status code of a Temporal client error (the client wraps it as `cause` of a ServiceError). */
+function grpcCode(err: unknown): number | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 3; e = e.cause as typeof e, i++) {
+    if (typeof e.code === 'number') return e.code;
+  }
+  return undefined;
+}
+
+/** The whole message chain: "Workflow Update failed" alone does not say why. */
+function messages(err: unknown): string {
+  const out: string[] = [];
+  for (let e = err as { message?: unknown; details?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) {
+    out.push(String(e.message ?? ''), String(e.details ?? ''));
+  }
+  return out.filter(Boolean).join(': ');
+}
+
 /**
- * Runs an Update with a deadline. A workflow that does not exist or has closed → not-found; a
+ * Runs an Update with a deadline. A workflow that does not exist or closed meanwhile (NOT_FOUND;
+ * FAILED_PRECONDITION or ABORTED when it ended while the Update was on its way) → not-found; a
  * validator/handler rejection → rejected (its message); no answer in time → 503.
  */
 export async function runUpdate<R>(client: Client, timeoutMs: number, fn: () => Promise<R>): Promise<UpdateOutcome<R>> {
@@ -71,13 +93,18 @@ export async function runUpdate<R>(client: Client, timeoutMs: number, fn: () => 
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return { ok: false, kind: 'not-found', message: err.message };
     if (err instanceof WorkflowUpdateFailedError) {
-      return { ok: false, kind: 'rejected', message: err.cause?.message ?? err.message };
+      const message = err.cause?.message ?? err.message;
+      // The workflow completed before the Update did: the member has ended.
+      return { ok: false, kind: CLOSED.test(message) ? 'not-found' : 'rejected', message };
     }
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || /DEADLINE_EXCEEDED|deadline/i.test(String((err as Error).message))) {
+    const code = grpcCode(err);
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || code === GRPC.DEADLINE_EXCEEDED || /DEADLINE_EXCEEDED|deadline/i.test(String((err as Error).message))) {
       throw new HttpError(503, 'the member workflow did not answer in time (is a worker running?); retry later');
     }
-    const msg = String((err as Error).message);
-    if (/not found|already completed|workflow execution already/i.test(msg)) return { ok: false, kind: 'not-found', message: msg };
+    const msg = messages(err);
+    if (code === GRPC.NOT_FOUND || code === GRPC.FAILED_PRECONDITION || code === GRPC.ABORTED || CLOSED.test(msg)) {
+      return { ok: false, kind: 'not-found', message: msg };
+    }
     throw err;
   }
 }

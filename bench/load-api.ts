@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     SIMULATOR_SPS: '200',
     API_HOST: '127.0.0.1',
     API_PORT: String(ports.api),
+    API_RATE_LIMIT: '0', // the bench measures the stack, not the per-credential rate limit
     CDR_PORT: String(ports.cdr),
     SIMULATOR_CDR_URL: `http://127.0.0.1:${ports.cdr}/cdr`,
   };

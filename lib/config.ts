@@ -79,6 +79,28 @@ export const config = {
   api: {
     host: str('API_HOST', '127.0.0.1'),
     port: int('API_PORT', 10022),
+    /** maxTimeMS of every API query; a query over it is a 422 ("narrow it"). */
+    queryTimeoutMs: int('API_QUERY_TIMEOUT_MS', 20_000),
+    /** The client-shaped queries (lists, counts, pipelines) have their own pool of this many
+     *  connections (they only read), and each domain at most API_READS_PER_DOMAIN of them at once. */
+    readPoolSize: int('API_READ_POOL_SIZE', 4),
+    readsPerDomain: int('API_READS_PER_DOMAIN', 2),
+    /** Requests per second per credential (token bucket; 429 with Retry-After beyond); 0 = off. */
+    rateLimit: int('API_RATE_LIMIT', 50),
+    rateBurst: int('API_RATE_BURST', 100),
+    /** Whole request (headers and body) must arrive within this; raise it for slow multi-GB CSV uploads. */
+    requestTimeoutMs: int('API_REQUEST_TIMEOUT_MS', 300_000),
+    headersTimeoutMs: int('API_HEADERS_TIMEOUT_MS', 10_000),
+    keepAliveTimeoutMs: int('API_KEEPALIVE_TIMEOUT_MS', 5_000),
+  },
+  // Member-end webhooks (activities/webhooks.ts, lib/outbound.ts): URLs to loopback, private,
+  // link-local, metadata … addresses are refused unless listed here (comma-separated host names,
+  // IPs or CIDRs, e.g. "127.0.0.1/32,hooks.internal").
+  webhooks: {
+    allowHosts: str('WEBHOOK_ALLOW_HOSTS', ''),
+    maxPerDomain: int('WEBHOOK_MAX_PER_DOMAIN', 20),
+    /** POSTs in flight per domain in one worker process. */
+    concurrencyPerDomain: int('WEBHOOK_CONCURRENCY_PER_DOMAIN', 4),
   },
   // `npm test` (scripts/test.ts) runs its own servers on these ports, so it can run beside `npm start`.
   test: {

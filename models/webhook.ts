@@ -20,7 +20,8 @@ export interface DeliveryDoc {
   event: string;
   hook: string;
   domain: string;
-  status: 'pending' | 'delivered' | 'gone' | 'skipped';
+  /** `refused`: the URL or what its name resolved to is not an allowed target (never retried). */
+  status: 'pending' | 'delivered' | 'gone' | 'skipped' | 'refused';
   attempts: number;
   lastError: string | null;
   lastStatus: number | null;

@@ -11,7 +11,7 @@ import { connectMongo } from '../lib/db';
 import pino from 'pino';
 import { createApp, type DialerApi } from '../api/app';
 import { createCredential } from '../models/credential';
-import type { WebhookDispatcherInput } from '../workflows/webhook';
+import type { ApiDeps } from '../api/deps';
 
 export function requireEnv(name: string): string {
   const v = process.env[name];
@@ -49,7 +49,7 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApi(db: string, opts: { updateTimeoutMs?: number; maxJsonBytes?: number; webhookDispatcher?: WebhookDispatcherInput } = {}): Promise<ApiHarness> {
+export async function startApi(db: string, opts: Partial<Omit<ApiDeps, 'client' | 'log' | 'taskQueue'>> = {}): Promise<ApiHarness> {
   const uri = databaseUri(db);
   const address = requireEnv('TEMPORAL_ADDRESS');
   await connectMongo(uri);
@@ -58,7 +58,8 @@ export async function startApi(db: string, opts: { updateTimeoutMs?: number; max
   const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' });
   const taskQueue = `${db}-${process.pid}`;
   const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-  const app = createApp({ client, log, taskQueue, updateTimeoutMs: opts.updateTimeoutMs ?? 3000, maxJsonBytes: opts.maxJsonBytes, webhookDispatcher: opts.webhookDispatcher });
+  // No rate limit unless a test asks for one (tests send requests back to back with one credential).
+  const app = createApp({ client, log, taskQueue, rateLimit: { perSecond: 0, burst: 0 }, reads: { uri }, ...opts, updateTimeoutMs: opts.updateTimeoutMs ?? 3000 });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -76,7 +77,7 @@ export async function startApi(db: string, opts: { updateTimeoutMs?: number; max
     req,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await app.drain();
+      await app.close();
       await connection.close();
       await mongoose.disconnect();
     },

@@ -178,7 +178,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const connection = await Connection.connect({ address: temporalSrv.address });
   const client = new Client({ connection, namespace: 'default' });
   const taskQueue = 'bench';
-  const app = createApp({ client, log: pino({ level: 'silent' }), taskQueue });
+  // Benchmarks measure the stack, not the per-credential rate limit.
+  const app = createApp({ client, log: pino({ level: 'silent' }), taskQueue, rateLimit: { perSecond: 0, burst: 0 } });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

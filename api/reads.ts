@@ -1,0 +1,61 @@
+// The queries a client shapes (member lists, counts, pipelines, dialer and history lists) can scan a
+// whole collection on FerretDB v1 for seconds. They run on a connection pool of their own, so they
+// never queue the API's other queries (by-id lookups, writes: one connection, config.mongodbPoolSize)
+// behind them, and each domain has at most `perDomain` of them in flight (429 beyond), so one
+// tenant cannot take the whole pool. Reads only: nothing here writes.
+import type { Context } from 'koa';
+import mongoose, { type Model } from 'mongoose';
+import { domainOf } from './auth';
+import { HttpError } from './http';
+
+export interface ReadLimits {
+  /** Connection string of the reads' own pool; none → the default connection (no separate pool). */
+  uri?: string;
+  poolSize: number;
+  /** Client-shaped queries in flight per domain (0 = unlimited). */
+  perDomain: number;
+}
+
+export class ClientReads {
+  private conn: mongoose.Connection | null = null;
+  private readonly models = new Map<string, Model<any>>();
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(private readonly limits: ReadLimits) {}
+
+  /** `model` bound to the reads' pool. */
+  model<T>(model: Model<T>): Model<T> {
+    if (!this.limits.uri) return model;
+    this.conn ??= mongoose.createConnection(this.limits.uri, { maxPoolSize: Math.max(1, this.limits.poolSize), serverSelectionTimeoutMS: 15_000 });
+    let m = this.models.get(model.modelName);
+    if (!m) {
+      m = this.conn.model(model.modelName, model.schema, model.collection.collectionName);
+      this.models.set(model.modelName, m);
+    }
+    return m as Model<T>;
+  }
+
+  /** Runs one client-shaped query of the request's domain; 429 when the domain already has its share running. */
+  async run<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+    const domain = domainOf(ctx) ?? '*';
+    const n = this.inFlight.get(domain) ?? 0;
+    if (this.limits.perDomain > 0 && n >= this.limits.perDomain) {
+      ctx.set('Retry-After', '1');
+      throw new HttpError(429, `at most ${this.limits.perDomain} list, count or aggregate queries of one domain run at a time; retry when one has answered`);
+    }
+    this.inFlight.set(domain, n + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = (this.inFlight.get(domain) ?? 1) - 1;
+      if (left) this.inFlight.set(domain, left);
+      else this.inFlight.delete(domain);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.conn?.close();
+    this.conn = null;
+    this.models.clear();
+  }
+}

@@ -61,10 +61,12 @@ const CALL_MEMORY = 500;
 const TALK_MEMORY = 300;
 /** Integral step per answered call (log scale). */
 const ETA = 0.005;
-const G_MIN = -4;
+const G_MIN = -7;
 const G_MAX = 1.5;
 /** Horizon: the age by which this share of live calls has gone live. */
 const HORIZON_QUANTILE = 0.97;
+const HORIZON_FROM = 0.05;
+const GRID = 12;
 
 export interface ForecastState {
   params: ForecastParams;
@@ -76,6 +78,8 @@ export interface ForecastState {
   /** Integral term (log of the multiplier on the setpoint). */
   g: number;
   window: RollingCounts;
+  /** Time of the first event seen (the window is not full before startedAt + window). */
+  startedAt: number | null;
 }
 
 export function newForecastState(params: Partial<ForecastParams> = {}): ForecastState {
@@ -89,6 +93,7 @@ export function newForecastState(params: Partial<ForecastParams> = {}): Forecast
     talksSeen: 0,
     g: 0,
     window: newRolling(['live', 'abandoned'], p.windowMinutes),
+    startedAt: null,
   };
 }
 
@@ -96,21 +101,23 @@ function ageBin(age: number): number {
   return Math.min(AGE_BINS - 1, Math.max(0, Math.floor(age)));
 }
 
+const LOG_TALK_RATIO = Math.log(TALK_RATIO);
+/** Lower edge of each talk bin (and the last bin's lower edge repeated as its upper edge). */
+const TALK_EDGES = Array.from({ length: TALK_BINS + 1 }, (_, k) => (k === 0 ? 0 : Math.pow(TALK_RATIO, Math.min(k, TALK_BINS - 1) - 1)));
+
 function talkBin(sec: number): number {
   if (sec < 1) return 0;
-  return Math.min(TALK_BINS - 1, 1 + Math.floor(Math.log(sec) / Math.log(TALK_RATIO)));
-}
-
-function talkEdge(k: number): number {
-  return k === 0 ? 0 : Math.pow(TALK_RATIO, k - 1);
+  return Math.min(TALK_BINS - 1, 1 + Math.floor(Math.log(sec) / LOG_TALK_RATIO));
 }
 
 /** Adds a sample with forgetting: old weights shrink so the sum tends to `memory`. */
 function addSample(hist: number[], bin: number, memory: number, others: number[][] = []): [number[], ...number[][]] {
   const k = 1 - 1 / memory;
-  const h = hist.map((v) => v * k);
+  // Weights under 1e-9 are dropped: left to decay they turn subnormal, which is slow to compute with.
+  const decay = (v: number) => (v * k < 1e-9 ? 0 : v * k);
+  const h = hist.map(decay);
   h[bin] += 1;
-  return [h, ...others.map((o) => o.map((v) => v * k))];
+  return [h, ...others.map((o) => o.map(decay))];
 }
 
 /** Cumulative sums: c[i] = weight in bins < i (length bins + 1). */
@@ -132,10 +139,14 @@ function ageCdf(c: number[], x: number): number {
 function talkCdf(c: number[], x: number): number {
   if (x <= 0) return 0;
   const k = talkBin(x);
-  const lo = talkEdge(k);
-  const hi = k === TALK_BINS - 1 ? lo : talkEdge(k + 1);
+  const lo = TALK_EDGES[k];
+  const hi = TALK_EDGES[k + 1];
   const f = hi > lo ? Math.min(1, (x - lo) / (hi - lo)) : 1;
   return c[k] + (c[k + 1] - c[k]) * f;
+}
+
+function clamp01(x: number): number {
+  return Math.min(1, Math.max(0, x));
 }
 
 /** E[max(0, Z)] for Z ~ Normal(mu, var). */
@@ -157,11 +168,20 @@ function normalCdf(z: number): number {
 /** The per-answer abandon risk the controller accepts now (0 = progressive). */
 export function forecastRiskTarget(s: ForecastState, now: number): number {
   const p = s.params;
-  const live = windowSum(s.window, 'live', now);
   const abandoned = windowSum(s.window, 'abandoned', now);
-  const headroom = p.capRate * p.guardShare * live - abandoned;
-  const guard = Math.min(1, Math.max(0, headroom / 2));
-  return p.capRate * p.setpointShare * Math.exp(s.g) * guard;
+  // A window not yet full will hold about this many answers when it is.
+  const elapsed = s.startedAt === null ? 0 : now - s.startedAt;
+  const fill = Math.min(1, Math.max(elapsed, 60) / (60 * p.windowMinutes));
+  const live = windowSum(s.window, 'live', now) / fill;
+  const setpoint = p.capRate * p.setpointShare;
+  const ceiling = p.capRate * p.guardShare;
+  // Abandons the window can still take below the ceiling: fewer than two (one, and one more from
+  // the calls already in flight) → progressive.
+  const headroom = ceiling * live - abandoned;
+  // Proportional: full speed at or below the setpoint, none at the ceiling.
+  const rate = live > 0 ? abandoned / live : 0;
+  const guard = Math.min(clamp01(headroom - 2), clamp01((ceiling - rate) / (ceiling - setpoint)));
+  return setpoint * Math.exp(s.g) * guard;
 }
 
 export interface ForecastDetail {
@@ -184,37 +204,41 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
   const total = cl[AGE_BINS] + ce[AGE_BINS];
   const liveTotal = cl[AGE_BINS];
   if (liveTotal <= 0) return { callsToPlace: floor, risk, progressive: true };
-  // Horizon: the age by which HORIZON_QUANTILE of live calls have gone live, plus the wait limit.
-  let hMax = 1;
+  // Horizons: from the age by which a few live calls have gone live (earlier, new calls cannot add
+  // to the risk) to the age by which nearly all have, on a grid of at most GRID points.
+  let hMin = 1;
+  while (hMin < AGE_BINS - 1 && ageCdf(cl, hMin) < HORIZON_FROM * liveTotal) hMin++;
+  let hMax = hMin;
   while (hMax < AGE_BINS - 1 && ageCdf(cl, hMax) < HORIZON_QUANTILE * liveTotal) hMax++;
+  const step = Math.max(1, Math.ceil((hMax - hMin) / (GRID - 1)));
+  const hs: number[] = [];
+  for (let h = hMin; h < hMax; h += step) hs.push(h);
+  hs.push(hMax);
+  const K = hs.length;
   const W = obs.waitLimitSec;
   const ct = cumulative(s.talkHist);
   const talkTotal = ct[TALK_BINS];
 
-  // Per horizon h = 1..hMax: mean and variance of Z(h) without new calls, and new calls' q(h).
-  const mu = new Float64Array(hMax + 1);
-  const va = new Float64Array(hMax + 1);
-  const q = new Float64Array(hMax + 1);
-  for (let h = 1; h <= hMax; h++) {
-    mu[h] = obs.waiting - obs.freeAgents;
-    q[h] = ageCdf(cl, h) / total;
-  }
-  let answersInFlight = obs.waiting;
+  // Per horizon hs[k]: Z = X − F without new calls (mean, variance), E[X], and a new call's q.
+  const mu = new Float64Array(K).fill(obs.waiting - obs.freeAgents);
+  const va = new Float64Array(K);
+  const arrivals = new Float64Array(K).fill(obs.waiting);
+  const q = hs.map((h) => ageCdf(cl, h) / total);
   for (const placedAt of obs.dialing) {
     const a = Math.max(0, obs.now - placedAt);
     const la = ageCdf(cl, a);
     const surv = total - la - ageCdf(ce, a);
     if (surv <= 1e-9 * total) continue;
-    for (let h = 1; h <= hMax; h++) {
-      const pj = Math.min(1, Math.max(0, (ageCdf(cl, a + h) - la) / surv));
-      mu[h] += pj;
-      va[h] += pj * (1 - pj);
+    for (let k = 0; k < K; k++) {
+      const pj = Math.min(1, Math.max(0, (ageCdf(cl, a + hs[k]) - la) / surv));
+      mu[k] += pj;
+      va[k] += pj * (1 - pj);
+      arrivals[k] += pj;
     }
-    answersInFlight += Math.min(1, Math.max(0, (ageCdf(cl, a + hMax) - la) / surv));
   }
   for (const b of obs.busy) {
     if (b.state === 'wrap') {
-      for (let h = 1; h <= hMax; h++) if (b.until <= obs.now + h + W) mu[h] -= 1;
+      for (let k = 0; k < K; k++) if (b.until <= obs.now + hs[k] + W) mu[k] -= 1;
       continue;
     }
     if (talkTotal <= 0) continue;
@@ -222,33 +246,32 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
     const te = talkCdf(ct, e);
     const surv = talkTotal - te;
     if (surv <= 1e-9 * talkTotal) continue; // longer than any talk seen: no forecast, no supply
-    for (let h = 1; h <= hMax; h++) {
-      const r = Math.min(1, Math.max(0, (talkCdf(ct, e + h + W - b.wrapSec) - te) / surv));
-      mu[h] -= r;
-      va[h] += r * (1 - r);
+    for (let k = 0; k < K; k++) {
+      const r = Math.min(1, Math.max(0, (talkCdf(ct, e + hs[k] + W - b.wrapSec) - te) / surv));
+      mu[k] -= r;
+      va[k] += r * (1 - r);
     }
   }
-  const excess = (n: number): number => {
-    let m = 0;
-    for (let h = 1; h <= hMax; h++) {
-      const v = expectedPositive(mu[h] + n * q[h], va[h] + n * q[h] * (1 - q[h]));
-      if (v > m) m = v;
+  // Forecast share of the answers by h that find no agent, worst h, with n more calls placed now.
+  const abandonShare = (n: number): number => {
+    let worst = 0;
+    for (let k = 0; k < K; k++) {
+      const x = arrivals[k] + n * q[k];
+      if (x <= 1e-9) continue;
+      const v = expectedPositive(mu[k] + n * q[k], va[k] + n * q[k] * (1 - q[k])) / x;
+      if (v > worst) worst = v;
     }
-    return m;
+    return worst;
   };
   let n = floor;
-  while (n < room) {
-    const next = n + 1;
-    const answers = answersInFlight + next * q[hMax];
-    if (excess(next) > risk * Math.max(answers, 1e-9)) break;
-    n = next;
-  }
+  while (n < room && abandonShare(n + 1) <= risk) n++;
   return { callsToPlace: n, risk, progressive: false };
 }
 
 export const forecast: PacingController<ForecastState> = {
   name: 'forecast',
-  onEvent(s, e) {
+  onEvent(s0, e) {
+    const s = s0.startedAt === null ? { ...s0, startedAt: e.at } : s0;
     switch (e.type) {
       case 'live': {
         const [liveHist, endHist] = addSample(s.liveHist, ageBin(e.at - e.placedAt), CALL_MEMORY, [s.endHist]);

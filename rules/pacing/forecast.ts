@@ -66,7 +66,7 @@ const G_MAX = 1.5;
 /** Horizon: the age by which this share of live calls has gone live. */
 const HORIZON_QUANTILE = 0.97;
 const HORIZON_FROM = 0.05;
-const GRID = 12;
+const GRID = 8;
 
 export interface ForecastState {
   params: ForecastParams;
@@ -120,11 +120,17 @@ function addSample(hist: number[], bin: number, memory: number, others: number[]
   return [h, ...others.map((o) => o.map(decay))];
 }
 
+/** Histograms are never changed in place (events make new arrays), so their sums can be kept. */
+const cumulativeCache = new WeakMap<number[], number[]>();
+
 /** Cumulative sums: c[i] = weight in bins < i (length bins + 1). */
 function cumulative(hist: number[]): number[] {
+  const cached = cumulativeCache.get(hist);
+  if (cached) return cached;
   const c = new Array<number>(hist.length + 1);
   c[0] = 0;
   for (let i = 0; i < hist.length; i++) c[i + 1] = c[i] + hist[i];
+  cumulativeCache.set(hist, c);
   return c;
 }
 
@@ -154,6 +160,8 @@ function expectedPositive(mu: number, v: number): number {
   if (v <= 1e-12) return Math.max(0, mu);
   const sd = Math.sqrt(v);
   const z = mu / sd;
+  if (z < -8) return 0;
+  if (z > 8) return mu;
   return sd * Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI) + mu * normalCdf(z);
 }
 
@@ -220,9 +228,9 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
   const talkTotal = ct[TALK_BINS];
 
   // Per horizon hs[k]: Z = X − F without new calls (mean, variance), E[X], and a new call's q.
-  const mu = new Float64Array(K).fill(obs.waiting - obs.freeAgents);
-  const va = new Float64Array(K);
-  const arrivals = new Float64Array(K).fill(obs.waiting);
+  const supply = new Float64Array(K).fill(obs.freeAgents);
+  const supplyVar = new Float64Array(K);
+  const arrivals = new Float64Array(K);
   const q = hs.map((h) => ageCdf(cl, h) / total);
   for (const placedAt of obs.dialing) {
     const a = Math.max(0, obs.now - placedAt);
@@ -231,14 +239,12 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
     if (surv <= 1e-9 * total) continue;
     for (let k = 0; k < K; k++) {
       const pj = Math.min(1, Math.max(0, (ageCdf(cl, a + hs[k]) - la) / surv));
-      mu[k] += pj;
-      va[k] += pj * (1 - pj);
       arrivals[k] += pj;
     }
   }
   for (const b of obs.busy) {
     if (b.state === 'wrap') {
-      for (let k = 0; k < K; k++) if (b.until <= obs.now + hs[k] + W) mu[k] -= 1;
+      for (let k = 0; k < K; k++) if (b.until <= obs.now + hs[k] + W) supply[k] += 1;
       continue;
     }
     if (talkTotal <= 0) continue;
@@ -248,23 +254,35 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
     if (surv <= 1e-9 * talkTotal) continue; // longer than any talk seen: no forecast, no supply
     for (let k = 0; k < K; k++) {
       const r = Math.min(1, Math.max(0, (talkCdf(ct, e + hs[k] + W - b.wrapSec) - te) / surv));
-      mu[k] -= r;
-      va[k] += r * (1 - r);
+      supply[k] += r;
+      supplyVar[k] += r * (1 - r);
     }
   }
   // Forecast share of the answers by h that find no agent, worst h, with n more calls placed now.
-  const abandonShare = (n: number): number => {
-    let worst = 0;
+  // Answers by h: the waiting calls plus a Poisson number (mean Σ p_j + n·q: the right tail of a sum
+  // of rare events, slightly heavier than the exact Poisson-binomial); agents free by h + wait
+  // limit: normal (a sum of many agents' chances, the sure ones with no variance).
+  const sd = Array.from(supplyVar, (v) => Math.sqrt(v));
+  const withinRisk = (n: number): boolean => {
     for (let k = 0; k < K; k++) {
-      const x = arrivals[k] + n * q[k];
+      const lambda = arrivals[k] + n * q[k];
+      const x = obs.waiting + lambda;
       if (x <= 1e-9) continue;
-      const v = expectedPositive(mu[k] + n * q[k], va[k] + n * q[k] * (1 - q[k])) / x;
-      if (v > worst) worst = v;
+      // Z = waiting + j − supply is certainly ≤ 0 while j < from: those terms are 0.
+      const from = Math.max(0, Math.floor(supply[k] - obs.waiting - 8 * sd[k]));
+      let e = 0;
+      let pk = Math.exp(-lambda);
+      for (let j = 0; ; j++) {
+        if (j > 0) pk *= lambda / j;
+        if (j >= from) e += pk * expectedPositive(obs.waiting + j - supply[k], supplyVar[k]);
+        if (j > lambda && pk < 1e-12) break;
+      }
+      if (e > risk * x) return false;
     }
-    return worst;
+    return true;
   };
   let n = floor;
-  while (n < room && abandonShare(n + 1) <= risk) n++;
+  while (n < room && withinRisk(n + 1)) n++;
   return { callsToPlace: n, risk, progressive: false };
 }
 

@@ -126,11 +126,11 @@ describe('forecast', () => {
   const obs = (now: number, over: Partial<Observation> = {}): Observation => ({
     now,
     loggedAgents: 10,
-    freeAgents: 3,
-    busy: Array.from({ length: 7 }, (_, i) => ({ state: 'talk' as const, since: now - 20 - 10 * i, wrapSec: 10 })),
+    freeAgents: 4,
+    busy: Array.from({ length: 6 }, (_, i) => ({ state: 'talk' as const, since: now - 20 - 10 * i, wrapSec: 10 })),
     dialing: [],
     waiting: 0,
-    talking: 7,
+    talking: 6,
     maxLines: 30,
     waitLimitSec: 2,
     ...over,
@@ -141,7 +141,7 @@ describe('forecast', () => {
     const now = 4000;
     const base = forecastDecide(s, obs(now));
     assert.equal(base.progressive, false);
-    assert.ok(base.callsToPlace > 3, `placed ${base.callsToPlace}`);
+    assert.ok(base.callsToPlace > 4, `placed ${base.callsToPlace}`);
     const wrapping = obs(now, { busy: [...obs(now).busy.slice(2), { state: 'wrap', until: now + 3 }, { state: 'wrap', until: now + 4 }] });
     assert.ok(forecastDecide(s, wrapping).callsToPlace > base.callsToPlace);
   });
@@ -152,13 +152,13 @@ describe('forecast', () => {
     for (let i = 0; i < 3; i++) s = forecast.onEvent(s, { type: 'abandoned', at: 3990 + i, liveAt: 3988 + i });
     const d = forecastDecide(s, obs(4000));
     assert.equal(d.progressive, true);
-    assert.equal(d.callsToPlace, 3);
+    assert.equal(d.callsToPlace, 4);
     // an hour later they have left the window
     assert.equal(forecastDecide(s, obs(4000 + 3700)).progressive, true, 'no answers in the window: no headroom');
   });
 
   test('progressive before enough samples', () => {
-    assert.equal(forecastDecide(newForecastState(), obs(10)).callsToPlace, 3);
+    assert.equal(forecastDecide(newForecastState(), obs(10)).callsToPlace, 4);
   });
 
   test('small campaign: under the cap in every full hour, busier agents than progressive', () => {

@@ -9,19 +9,22 @@
 //    that age; S: share still unresolved), and for a new call it is L(h);
 //  - talk time: for an agent talking for e seconds, the probability of being free (after the known
 //    wrap-up) by h is (T(e+h−wrap) − T(e)) / (1 − T(e)); agents in wrap-up are free at a known time.
-// Decision: for every horizon h up to the time by which calls placed now have (almost all) gone
-// live, Z(h) = (live calls by h) − (agents free by h + wait limit) is a sum of independent
-// Bernoullis (normal approximation); a live call arriving when Z > 0 finds no agent, so the
-// forecast abandons are max_h E[Z(h)⁺] and the forecast answers E[live calls by the horizon]. The
-// controller places the largest n (calls now) with abandons(n) ≤ τ · answers(n), never fewer than
-// progressive and never more than the line cap.
+// Decision: for horizons h from the age by which a few live calls have gone live (sooner, new calls
+// add no risk) to the age by which nearly all have, answers by h are the waiting calls plus a
+// Poisson number with mean Σ p_j(h) + n·L(h) (n = calls placed now; Poisson because a normal
+// approximation of this sum of rare events was ~4× optimistic about over-runs), agents free by
+// h + wait limit are normal (the sure ones with no variance). An answer arriving when answers
+// outrun agents finds none, so E[(answers − agents)⁺] / E[answers] is the forecast share abandoned
+// by h. The controller places the largest n for which that share is ≤ τ at every h, never fewer
+// than progressive and never more than the line cap.
 // τ = setpoint · e^g · guard:
 //  - g is an integral term on the measured outcome of every answered call (+η per bridge, −η(1/sp−1)
 //    per abandon, so it rests where the measured rate equals the setpoint): it absorbs what the
-//    model gets wrong (dependence, normal tails, the greedy sequence of decisions);
-//  - guard is the hard cap on the rolling window: with N answers and A abandons in the last hour,
-//    the headroom cap·margin·N − A (abandons still allowed) scales τ down to 0 (progressive) as it
-//    runs out.
+//    model gets wrong (dependence, distribution tails, the greedy sequence of decisions);
+//  - guard holds the hard cap on the rolling window: 1 at or below the setpoint, falling to 0 when
+//    the window's rate reaches cap·guardShare, and 0 as soon as fewer than two abandons fit under
+//    that ceiling (one for the calls already in flight); a window not yet full counts as full at the
+//    current pace. Guard 0 is progressive: no new risk.
 // Until it has seen enough calls (or with too few agents) it dials progressively.
 import { progressiveCalls, type Observation, type PacingController } from './types';
 import { addCount, newRolling, windowSum, type RollingCounts } from './window';

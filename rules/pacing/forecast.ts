@@ -70,6 +70,10 @@ const G_MAX = 1.5;
 const HORIZON_QUANTILE = 0.97;
 const HORIZON_FROM = 0.05;
 const GRID = 8;
+/** The window guard goes progressive when fewer than this many abandons fit under its ceiling. */
+const GUARD_RESERVE = 2;
+/** Largest accepted chance that the forecast abandons exceed what the window can still take. */
+const BURST_CHANCE = 0.01;
 
 export interface ForecastState {
   params: ForecastParams;
@@ -176,8 +180,12 @@ function normalCdf(z: number): number {
   return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }
 
-/** The per-answer abandon risk the controller accepts now (0 = progressive). */
-export function forecastRiskTarget(s: ForecastState, now: number): number {
+/**
+ * What the controller accepts now: `risk`, the forecast share of answers abandoned (0 =
+ * progressive), and `budget`, the forecast abandons (calls in flight and new ones) that still fit
+ * under the window's ceiling with one to spare.
+ */
+export function forecastLimits(s: ForecastState, now: number): { risk: number; budget: number } {
   const p = s.params;
   const abandoned = windowSum(s.window, 'abandoned', now);
   // A window not yet full will hold about this many answers when it is.
@@ -191,8 +199,8 @@ export function forecastRiskTarget(s: ForecastState, now: number): number {
   const headroom = ceiling * live - abandoned;
   // Proportional: full speed at or below the setpoint, none at the ceiling.
   const rate = live > 0 ? abandoned / live : 0;
-  const guard = Math.min(clamp01(headroom - 2), clamp01((ceiling - rate) / (ceiling - setpoint)));
-  return setpoint * Math.exp(s.g) * guard;
+  const guard = Math.min(clamp01(headroom - GUARD_RESERVE), clamp01((ceiling - rate) / (ceiling - setpoint)));
+  return { risk: setpoint * Math.exp(s.g) * guard, budget: headroom - 1 };
 }
 
 export interface ForecastDetail {
@@ -206,7 +214,7 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
   const p = s.params;
   const floor = progressiveCalls(obs);
   const room = Math.max(0, obs.maxLines - obs.dialing.length - obs.waiting);
-  const risk = forecastRiskTarget(s, obs.now);
+  const { risk, budget } = forecastLimits(s, obs.now);
   if (obs.loggedAgents < p.minAgents || s.liveSeen < p.minLive || s.talksSeen < p.minTalks || risk <= 0 || room <= floor) {
     return { callsToPlace: floor, risk, progressive: true };
   }
@@ -274,13 +282,19 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
       // Z = waiting + j − supply is certainly ≤ 0 while j < from: those terms are 0.
       const from = Math.max(0, Math.floor(supply[k] - obs.waiting - 8 * sd[k]));
       let e = 0;
+      let burst = 0;
       let pk = Math.exp(-lambda);
       for (let j = 0; ; j++) {
         if (j > 0) pk *= lambda / j;
-        if (j >= from) e += pk * expectedPositive(obs.waiting + j - supply[k], supplyVar[k]);
+        if (j >= from) {
+          const z = obs.waiting + j - supply[k];
+          e += pk * expectedPositive(z, supplyVar[k]);
+          // P(more abandons than the budget): z − budget > 0, supply normal, continuity-corrected.
+          burst += pk * (sd[k] > 1e-6 ? normalCdf((z - budget - 0.5) / sd[k]) : z - budget > 0 ? 1 : 0);
+        }
         if (j > lambda && pk < 1e-12) break;
       }
-      if (e > risk * x) return false;
+      if (e > risk * x || burst > BURST_CHANCE) return false;
     }
     return true;
   };

@@ -1,6 +1,7 @@
 // Pacing bench: every controller (rules/pacing) on every workload (bench/pacing/workloads.ts),
 // simulated in discrete events (bench/pacing/sim.ts), several seeds each.
 //   npx tsx bench/pacing.ts [--seeds 5] [--hours 8] [--only forecast,progressive] [--workloads W1,X1] [--runs]
+//   npx tsx bench/pacing.ts --random 20 [--random-seed 1] --only forecast,progressive   (random workloads instead)
 // Prints per controller × workload: utilisation (talk + wrap share of logged time outside breaks),
 // abandon rate overall (abandoned / live answers), the worst full 1-hour window over all seeds, calls
 // per agent-hour; --runs prints every run. A live answer waits at most 2 s for an agent; at most 3
@@ -18,7 +19,7 @@ import {
   webitelV4,
 } from '../rules/pacing';
 import { simulate, type SimResult, type Workload } from './pacing/sim';
-import { EXTRA, STANDARD } from './pacing/workloads';
+import { EXTRA, STANDARD, describe, randomWorkloads } from './pacing/workloads';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(name);
@@ -41,7 +42,9 @@ function main(): void {
   const hours = Number(arg('--hours', '8'));
   const only = arg('--only', '').split(',').filter(Boolean);
   const wanted = arg('--workloads', '').split(',').filter(Boolean);
-  const workloads = [...STANDARD, ...EXTRA].filter((w) => wanted.length === 0 || wanted.includes(w.name));
+  const random = Number(arg('--random', '0'));
+  const workloads = random > 0 ? randomWorkloads(random, Number(arg('--random-seed', '1'))) : [...STANDARD, ...EXTRA].filter((w) => wanted.length === 0 || wanted.includes(w.name));
+  if (random > 0) for (const w of workloads) console.log(describe(w));
   const controllers = CONTROLLERS.filter((c) => only.length === 0 || only.includes(c.name));
   const started = process.hrtime.bigint();
   console.log(`pacing bench: ${seeds} seeds × ${hours} h simulated per run; wait limit 2 s; 3 lines per agent`);

@@ -15,8 +15,9 @@
 // approximation of this sum of rare events was ~4× optimistic about over-runs), agents free by
 // h + wait limit are normal (the sure ones with no variance). An answer arriving when answers
 // outrun agents finds none, so E[(answers − agents)⁺] / E[answers] is the forecast share abandoned
-// by h. The controller places the largest n for which that share is ≤ τ at every h, never fewer
-// than progressive and never more than the line cap.
+// by h. The controller places the largest n for which that share is ≤ τ at every h and the chance
+// of more abandons than the rolling window can still take is under 1 %, never fewer than
+// progressive and never more than the line cap.
 // τ = setpoint · e^g · guard:
 //  - g is an integral term on the measured outcome of every answered call (+η per bridge, −η(1/sp−1)
 //    per abandon, so it rests where the measured rate equals the setpoint): it absorbs what the
@@ -238,7 +239,8 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
   const ct = cumulative(s.talkHist);
   const talkTotal = ct[TALK_BINS];
 
-  // Per horizon hs[k]: Z = X − F without new calls (mean, variance), E[X], and a new call's q.
+  // Per horizon hs[k]: agents free by h + W (mean, variance), answers expected from the calls in
+  // flight, and the chance q that a call placed now has gone live.
   const supply = new Float64Array(K).fill(obs.freeAgents);
   const supplyVar = new Float64Array(K);
   const arrivals = new Float64Array(K);

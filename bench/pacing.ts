@@ -1,0 +1,73 @@
+// Pacing bench: every controller (rules/pacing) on every workload (bench/pacing/workloads.ts),
+// simulated in discrete events (bench/pacing/sim.ts), several seeds each.
+//   npx tsx bench/pacing.ts [--seeds 5] [--hours 8] [--only forecast,progressive] [--workloads W1,X1] [--runs]
+//   npx tsx bench/pacing.ts --random 20 [--random-seed 1] --only forecast,progressive   (random workloads instead)
+// Prints per controller × workload: utilisation (talk + wrap share of logged time outside breaks),
+// abandon rate overall (abandoned / live answers), the worst full 1-hour window over all seeds, calls
+// per agent-hour; --runs prints every run. A live answer waits at most 2 s for an agent; at most 3
+// lines (calls not yet bridged) per logged agent.
+import {
+  forecast,
+  newForecastState,
+  newG2State,
+  newProgressiveState,
+  newV4State,
+  newVicidialState,
+  progressive,
+  vicidialHardLimit,
+  webitelG2,
+  webitelV4,
+} from '../rules/pacing';
+import { simulate, type SimResult, type Workload } from './pacing/sim';
+import { EXTRA, STANDARD, describe, randomWorkloads } from './pacing/workloads';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
+}
+
+/** Each controller with a fresh state per run (the same call each time: runs are independent). */
+export const CONTROLLERS = [
+  { name: progressive.name, run: (w: Workload, o: Parameters<typeof simulate>[3]) => simulate(progressive, newProgressiveState(), w, o) },
+  { name: webitelG2.name, run: (w: Workload, o: Parameters<typeof simulate>[3]) => simulate(webitelG2, newG2State(), w, o) },
+  { name: webitelV4.name, run: (w: Workload, o: Parameters<typeof simulate>[3]) => simulate(webitelV4, newV4State(), w, o) },
+  { name: vicidialHardLimit.name, run: (w: Workload, o: Parameters<typeof simulate>[3]) => simulate(vicidialHardLimit, newVicidialState(), w, o) },
+  { name: forecast.name, run: (w: Workload, o: Parameters<typeof simulate>[3]) => simulate(forecast, newForecastState(), w, o) },
+];
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+
+function main(): void {
+  const seeds = Number(arg('--seeds', '5'));
+  const hours = Number(arg('--hours', '8'));
+  const only = arg('--only', '').split(',').filter(Boolean);
+  const wanted = arg('--workloads', '').split(',').filter(Boolean);
+  const random = Number(arg('--random', '0'));
+  const workloads = random > 0 ? randomWorkloads(random, Number(arg('--random-seed', '1'))) : [...STANDARD, ...EXTRA].filter((w) => wanted.length === 0 || wanted.includes(w.name));
+  if (random > 0) for (const w of workloads) console.log(describe(w));
+  const controllers = CONTROLLERS.filter((c) => only.length === 0 || only.includes(c.name));
+  const started = process.hrtime.bigint();
+  console.log(`pacing bench: ${seeds} seeds × ${hours} h simulated per run; wait limit 2 s; 3 lines per agent`);
+  console.log('| controller | workload | utilisation | abandon (overall) | max 1-h abandon | calls / agent-hour | AMD-dropped persons |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const c of controllers) {
+    for (const w of workloads) {
+      const runs: SimResult[] = [];
+      for (let s = 1; s <= seeds; s++) runs.push(c.run(w, { hours, seed: s * 7919 + w.agents, waitLimitSec: 2, linesPerAgent: 3 }));
+      const sum = (f: (r: SimResult) => number) => runs.reduce((a, r) => a + f(r), 0);
+      const hoursLogged = sum((r) => r.agentHours);
+      const util = sum((r) => r.utilisation * r.agentHours) / hoursLogged;
+      const ab = sum((r) => r.abandoned) / Math.max(1, sum((r) => r.live));
+      const maxHour = Math.max(...runs.map((r) => r.maxHourAbandonRate));
+      const cph = sum((r) => r.placed) / hoursLogged;
+      const dropped = sum((r) => r.amdDroppedHumans) / Math.max(1, sum((r) => r.live + r.amdDroppedHumans));
+      console.log(`| ${c.name} | ${w.name} | ${pct(util)} | ${pct(ab)} | ${pct(maxHour)}${maxHour > 0.03 ? ' ✗' : ''} | ${cph.toFixed(1)} | ${pct(dropped)} |`);
+      if (process.argv.includes('--runs')) {
+        for (const r of runs) console.log(`|   seed ${r.seed} | ${w.name} | ${pct(r.utilisation)} | ${pct(r.abandonRate)} | ${pct(r.maxHourAbandonRate)} | ${r.callsPerAgentHour.toFixed(1)} | ${r.amdDroppedHumans} |`);
+      }
+    }
+  }
+  console.log(`cpu ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
+}
+
+if (require.main === module) main();

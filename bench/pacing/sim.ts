@@ -1,6 +1,7 @@
 // Discrete-event simulation of a predictive campaign in simulated time (a priority queue of events,
 // no real waiting), driving any pacing controller through its pure interface (rules/pacing).
 // Seeded: the same workload, controller and seed give the same result.
+import { makeRng } from '../../simulator/rules';
 import type { BusyAgent, Observation, PacingController, PacingEvent } from '../../rules/pacing';
 
 export interface BreakWave {
@@ -64,17 +65,8 @@ export interface SimResult {
   agentHours: number;
 }
 
-/** mulberry32: small, fast, seeded. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded generator (mulberry32). */
+export const rng = makeRng;
 
 function normal(r: () => number): number {
   const u = Math.max(r(), 1e-12);

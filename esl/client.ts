@@ -109,6 +109,8 @@ interface Link {
   handshakeJob?: { jobUuid: string; resolve(coreUuid: string): void };
 }
 
+const ANSWERED_CALLSTATES = new Set(['ACTIVE', 'HELD', 'UNHELD']);
+
 export class EslClient extends EventEmitter {
   coreUuid: string | undefined;
 
@@ -217,6 +219,23 @@ export class EslClient extends EventEmitter {
     if (body === 'true') return true;
     if (body === 'false') return false;
     throw new EslCommandError(`uuid_exists: ${body}`);
+  }
+
+  /**
+   * The uuids of the channels that have been answered, from one `show channels as json`: its
+   * `callstate` is ACTIVE once a channel is answered (HELD/UNHELD after a hold), and DOWN, DIALING,
+   * RINGING or EARLY before (switch_channel_callstate2str; golden/esl api-with-active-call).
+   * An empty list is `{"row_count": 0}` with no `rows`.
+   */
+  async answeredChannels(): Promise<Set<string>> {
+    const body = await this.api('show channels as json');
+    let table: { rows?: { uuid?: string; callstate?: string }[] };
+    try {
+      table = JSON.parse(body) as typeof table;
+    } catch {
+      throw new EslCommandError(`show channels as json: ${body.trim().slice(0, 200)}`);
+    }
+    return new Set((table.rows ?? []).filter((r) => r.uuid && ANSWERED_CALLSTATES.has(r.callstate ?? '')).map((r) => r.uuid!));
   }
 
   /** false when the channel does not exist (`-ERR No such channel!`). */

@@ -40,6 +40,8 @@ export interface ReconcileReport {
   lost: number;
   /** Of those, answered before they vanished (CHANNEL_ANSWER recorded): not redialled. */
   answeredLost: number;
+  /** Live calls found answered that had no answer recorded (it came while nobody listened). */
+  answeredFound: number;
   /** Settled by another source during the grace period. */
   settledMeanwhile: number;
   resignalled: number;
@@ -125,14 +127,19 @@ export class Reconciler {
 
   async runOnce(reason: string): Promise<ReconcileReport> {
     const { esl, client, log } = this.o;
-    const report: ReconcileReport = { reason, open: 0, alive: 0, lost: 0, answeredLost: 0, settledMeanwhile: 0, resignalled: 0 };
+    const report: ReconcileReport = { reason, open: 0, alive: 0, answeredFound: 0, lost: 0, answeredLost: 0, settledMeanwhile: 0, resignalled: 0 };
     const open = await Attempt.find({ sentOn: { $ne: null }, result: null }, { _id: 1, workflowId: 1 }).lean<OpenAttempt[]>();
     report.open = open.length;
     const gone: OpenAttempt[] = [];
+    const alive: OpenAttempt[] = [];
     for (const a of open) {
-      if (await esl.uuidExists(a._id)) report.alive++;
+      if (await esl.uuidExists(a._id)) alive.push(a);
       else gone.push(a);
     }
+    report.alive = alive.length;
+    // An answer that came while no worker listened (worker down, ESL half-open) is recorded now,
+    // from the switch's own channel list: should the call vanish later, it is never redialled.
+    if (alive.length > 0) report.answeredFound = await this.recordAnswered(alive);
     if (gone.length > 0 && !this.stopped) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, this.graceMs);
@@ -178,6 +185,21 @@ export class Reconciler {
     this.totals.resignalled += report.resignalled;
     if (report.open > 0 || report.resignalled > 0 || reason !== 'periodic') log.info(report, 'reconciliation');
     return report;
+  }
+
+  /** Records `answeredOn` on the live attempts the switch lists as answered and the store does not. */
+  private async recordAnswered(alive: OpenAttempt[]): Promise<number> {
+    const answered = await this.o.esl.answeredChannels();
+    let n = 0;
+    for (const a of alive) {
+      if (!answered.has(a._id)) continue;
+      // By `_id` (FerretDB v1 pushes down nothing else); a CHANNEL_ANSWER written meanwhile says the same.
+      const doc = await Attempt.findById(a._id, { answeredOn: 1 }).lean<{ answeredOn?: number | null }>();
+      if (!doc || doc.answeredOn) continue;
+      await Attempt.updateOne({ _id: a._id }, { $set: { answeredOn: Date.now() } });
+      n++;
+    }
+    return n;
   }
 
   /** Results stored a while ago that their workflow has not applied yet (signal lost): again. */

@@ -6,41 +6,33 @@
 // only then deletes: the simulator has no channel left and the members are gone.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createDialerWorker } from '../lib/dialer-worker';
 import { Campaign, Member } from '../models';
-import { startSimulator, type Simulator } from '../simulator';
+import type { Simulator } from '../simulator';
 import { memberWorkflowId } from '../workflows/messages';
 import { workflowRunning } from '../api/workflows';
 import { startApi, type ApiHarness, type Cred } from './api-support';
-import { waitFor, workflowBundle } from './support/env';
+import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { waitFor } from './support/env';
 
 let api: ApiHarness;
+let dev: DevDialer;
 let sim: Simulator;
-let dialer: Awaited<ReturnType<typeof createDialerWorker>>;
-let running: Promise<void>;
 let cred: Cred;
 
 before(async () => {
   api = await startApi('campaign_delete_calls', { updateTimeoutMs: 15_000 });
   // Answered at once, never hung up by the callee: a person who stays on the line.
-  sim = await startSimulator({ port: 0, rules: { default: { type: 'answer', ringSec: 0, talkSec: null }, rules: [] } });
-  dialer = await createDialerWorker({
-    temporalAddress: process.env.TEMPORAL_ADDRESS,
+  dev = await startDevDialer({
     taskQueue: api.taskQueue,
-    esl: { host: '127.0.0.1', port: sim.eslPort, password: sim.password },
-    workflowBundle: await workflowBundle(),
-    cdr: false,
-    reconcile: false,
+    simulator: { rules: { default: { type: 'answer', ringSec: 0, talkSec: null }, rules: [] } },
+    worker: { cdr: false, reconcile: false },
   });
-  running = dialer.worker.run();
+  sim = dev.sim;
   cred = await api.credential('calls.local');
 });
 
 after(async () => {
-  dialer?.worker.shutdown();
-  await running;
-  await dialer?.close();
-  await sim?.stop();
+  await dev?.stop();
   await api?.close();
 });
 

@@ -5,40 +5,30 @@
 // that `npm test` started, so the member workflows are also checked in its visibility store.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createDialerWorker } from '../lib/dialer-worker';
 import { Attempt, Campaign, Member, type MemberDoc } from '../models';
-import { startSimulator, type Simulator } from '../simulator';
+import type { Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import { startApi, type ApiHarness, type Cred } from './api-support';
-import { waitFor, workflowBundle } from './support/env';
+import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { waitFor } from './support/env';
 
 let api: ApiHarness;
+let dev: DevDialer;
 let sim: Simulator;
-let dialer: Awaited<ReturnType<typeof createDialerWorker>>;
-let running: Promise<void>;
 let cred: Cred;
 
 before(async () => {
   api = await startApi('e2e_thin_slice');
-  sim = await startSimulator({
-    port: 0,
-    rules: { default: { type: 'answer', ringSec: 0.2, talkSec: 2 }, rules: [{ prefix: '0999', outcome: { type: 'busy' } }] },
-  });
-  dialer = await createDialerWorker({
-    temporalAddress: process.env.TEMPORAL_ADDRESS,
+  dev = await startDevDialer({
     taskQueue: api.taskQueue,
-    esl: { host: '127.0.0.1', port: sim.eslPort, password: sim.password },
-    workflowBundle: await workflowBundle(),
+    simulator: { rules: { default: { type: 'answer', ringSec: 0.2, talkSec: 2 }, rules: [{ prefix: '0999', outcome: { type: 'busy' } }] } },
   });
-  running = dialer.worker.run();
+  sim = dev.sim;
   cred = await api.credential('demo.local');
 });
 
 after(async () => {
-  dialer?.worker.shutdown();
-  await running;
-  await dialer?.close();
-  await sim?.stop();
+  await dev?.stop();
   await api?.close();
 });
 

@@ -9,15 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
-import { createDialerWorker } from '../lib/dialer-worker';
 import { historyFromFile } from '../lib/histories';
 import { wakeCampaignWorkflow } from '../lib/members';
-import { startSimulator, type Simulator } from '../simulator';
-import { connectTestDb, createCampaign, createMember, requireEnv, waitFor, workflowBundle } from './support/env';
+import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { connectTestDb, createCampaign, createMember, requireEnv, waitFor } from './support/env';
 
-let sim: Simulator;
-let dialer: Awaited<ReturnType<typeof createDialerWorker>>;
-let running: Promise<void>;
+let dev: DevDialer;
 const taskQueue = `replay-command-${process.pid}`;
 const saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-save-'));
 
@@ -30,22 +27,11 @@ function replay(...args: string[]) {
 
 before(async () => {
   await connectTestDb('replay_command');
-  sim = await startSimulator({ port: 0, rules: { default: { type: 'answer', ringSec: 0.2, talkSec: 0.5 } } });
-  dialer = await createDialerWorker({
-    temporalAddress: requireEnv('TEMPORAL_ADDRESS'),
-    taskQueue,
-    esl: { host: '127.0.0.1', port: sim.eslPort, password: sim.password },
-    workflowBundle: await workflowBundle(),
-    cdr: false,
-  });
-  running = dialer.worker.run();
+  dev = await startDevDialer({ taskQueue, simulator: { rules: { default: { type: 'answer', ringSec: 0.2, talkSec: 0.5 } } }, worker: { cdr: false } });
 });
 
 after(async () => {
-  dialer?.worker.shutdown();
-  await running;
-  await dialer?.close();
-  await sim?.stop();
+  await dev?.stop();
   await mongoose.disconnect();
   fs.rmSync(saveDir, { recursive: true, force: true });
 });
@@ -54,11 +40,11 @@ test('replays a finished campaign from the server, saves it, and reports non-det
   const campaign = await createCampaign({ domain: 'replay.local' });
   const id = String(campaign._id);
   await createMember(id, ['1005550001'], { domain: 'replay.local' });
-  await wakeCampaignWorkflow(dialer.client, { domain: 'replay.local', campaignId: id }, taskQueue);
+  await wakeCampaignWorkflow(dev.dialer.client, { domain: 'replay.local', campaignId: id }, taskQueue);
   const query = `CampaignId = "${id}"`;
   await waitFor('the campaign and its member to close', async () => {
     let closed = 0;
-    for await (const wf of dialer.client.workflow.list({ query })) if (wf.status.name !== 'RUNNING') closed += 1;
+    for await (const wf of dev.dialer.client.workflow.list({ query })) if (wf.status.name !== 'RUNNING') closed += 1;
     return closed >= 2;
   }, 90_000);
 

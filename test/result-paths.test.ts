@@ -14,13 +14,14 @@ import type { WorkflowHandle } from '@temporalio/client';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import { EslClient, buildOriginate } from '../esl';
-import { createDialerWorker } from '../lib/dialer-worker';
 import { parseCdrBody, resultFromCdr } from '../lib/cdr';
+import { Reconciler } from '../lib/reconcile';
 import { wakeCampaignWorkflow } from '../lib/members';
 import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../models';
 import { startSimulator, type CdrEncoding, type Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
-import { connectTestDb, createCampaign, createMember, requireEnv, waitFor, workflowBundle } from './support/env';
+import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { connectTestDb, createCampaign, createMember, waitFor } from './support/env';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -121,45 +122,41 @@ describe('simulator CDR posts (mod_json_cdr)', () => {
 });
 
 describe('result paths through the worker', () => {
+  let dev: DevDialer;
   let sim: Simulator;
-  let dialer: Awaited<ReturnType<typeof createDialerWorker>>;
-  let running: Promise<void>;
+  let dialer: DevDialer['dialer'];
   const taskQueue = `result-paths-${process.pid}`;
 
   before(async () => {
     await connectTestDb('result_paths_test');
     const cdrPort = await freePort();
-    sim = await startSimulator({
-      port: 0,
-      rules: {
-        rules: [
-          { prefix: '7201', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
-          { prefix: '7202', outcome: { type: 'answer', ringSec: 0, talkSec: 1 } },
-          { prefix: '7203', outcome: { type: 'no_answer' } },
-          { prefix: '7204', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
-          { prefix: '7205', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
-        ],
-      },
-      cdr: { url: `http://127.0.0.1:${cdrPort}/cdr`, retries: 20, delayMs: 200 },
-    });
-    dialer = await createDialerWorker({
-      temporalAddress: requireEnv('TEMPORAL_ADDRESS'),
+    dev = await startDevDialer({
       taskQueue,
-      esl: { host: '127.0.0.1', port: sim.eslPort, password: sim.password, reconnectMinMs: 50 },
-      workflowBundle: await workflowBundle(),
-      log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-      cdr: { host: '127.0.0.1', port: cdrPort },
-      reconcile: { graceMs: 500, intervalMs: 0 },
+      simulator: {
+        rules: {
+          rules: [
+            { prefix: '7201', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+            { prefix: '7202', outcome: { type: 'answer', ringSec: 0, talkSec: 1 } },
+            { prefix: '7203', outcome: { type: 'no_answer' } },
+            { prefix: '7204', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+            { prefix: '7205', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
+          ],
+        },
+        cdr: { url: `http://127.0.0.1:${cdrPort}/cdr`, retries: 20, delayMs: 200 },
+      },
+      esl: { reconnectMinMs: 50 },
+      worker: {
+        log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+        cdr: { host: '127.0.0.1', port: cdrPort },
+        reconcile: { graceMs: 500, intervalMs: 0 },
+      },
     });
-    running = dialer.worker.run();
+    ({ sim, dialer } = dev);
     await dialer.esl.waitConnected(10_000);
   });
 
   after(async () => {
-    dialer?.worker.shutdown();
-    await running;
-    await dialer?.close();
-    await sim?.stop();
+    await dev?.stop();
     await mongoose.disconnect();
   });
 
@@ -288,6 +285,38 @@ describe('result paths through the worker', () => {
     await waitFor('the member workflow ended', async () => (await h.query(memberInfoQuery)).phase === 'ended');
     assert.equal(callsOf(memberId).length, 1, 'no second originate');
     assert.equal(await Attempt.countDocuments({ member: memberId }), 1);
+  });
+
+  test('an answer nobody heard (no worker listening) is found in the switch\'s channel list at reconciliation: the lost call counts as answered', async () => {
+    // A second connection places the call, so the worker's router never sees its CHANNEL_ANSWER.
+    const esl = new EslClient({ host: '127.0.0.1', port: sim.eslPort, password: sim.password, reconnectMinMs: 50 });
+    const reconciler = new Reconciler({ esl, client: dialer.client, log: pino({ level: 'silent' }), graceMs: 100, intervalMs: 0 });
+    const uuid = crypto.randomUUID();
+    try {
+      esl.start();
+      await esl.waitConnected(5000);
+      const jobUuid = crypto.randomUUID();
+      await Attempt.create({
+        _id: uuid, dialer: 'unheard', domain: 'test.local', member: 'unheard-member', workflowId: 'member-unheard', attempt: 1,
+        number: '7205999', dialString: 'sofia/gateway/gw1/7205999', jobUuid, sentOn: Date.now(),
+      });
+      await esl.bgapi(buildOriginate({ uuid, dialString: 'sofia/gateway/gw1/7205999', timeoutSec: 5, vars: {} }), jobUuid);
+      await waitFor('the call answered', async () => sim.call(uuid)?.answeredAt);
+      assert.equal((await Attempt.findById(uuid).lean<{ answeredOn: number | null }>())?.answeredOn, null, 'the answer was not heard');
+      const first = await reconciler.runOnce('test');
+      assert.equal(first.answeredFound, 1);
+      assert.ok((await Attempt.findById(uuid).lean<{ answeredOn: number | null }>())?.answeredOn);
+      const reconnected = new Promise((resolve) => esl.once('connected', resolve));
+      await sim.restart(); // crash: the call vanishes with no event and no CDR
+      await reconnected;
+      const second = await reconciler.runOnce('test');
+      assert.equal(second.answeredLost, 1);
+      const attempt = await Attempt.findById(uuid).lean<{ result: { cause: string; answered: boolean } }>();
+      assert.deepEqual([attempt!.result.cause, attempt!.result.answered], ['LOST_CALL', true]);
+    } finally {
+      await reconciler.stop();
+      await esl.stop();
+    }
   });
 
   test('a graceful FreeSWITCH shutdown: the SYSTEM_SHUTDOWN result (event or CDR) is applied, not LOST_CALL', async () => {

@@ -14,11 +14,17 @@ export function nodeTestArgs(nodeArgs: string[], files: string[], tapFile: strin
   ];
 }
 
-/** Tests that ran (passed or failed) according to a TAP summary; null when there is no summary. */
-export function executedTests(tap: string): number | null {
+/** Passed and failed tests according to a TAP summary; null when there is no summary. */
+export function tapCounts(tap: string): { passed: number; failed: number } | null {
   const pass = /^# pass (\d+)$/m.exec(tap);
   const fail = /^# fail (\d+)$/m.exec(tap);
-  return pass && fail ? Number(pass[1]) + Number(fail[1]) : null;
+  return pass && fail ? { passed: Number(pass[1]), failed: Number(fail[1]) } : null;
+}
+
+/** Tests that ran (passed or failed) according to a TAP summary; null when there is no summary. */
+export function executedTests(tap: string): number | null {
+  const c = tapCounts(tap);
+  return c ? c.passed + c.failed : null;
 }
 
 /** The run's exit code: node's, or 1 with a message when it exited 0 but no test ran. */

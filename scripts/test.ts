@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { config } from '../lib/config';
-import { judgeRun, nodeTestArgs } from './node-test';
+import { judgeRun, nodeTestArgs, tapCounts } from './node-test';
 import { startFerret, startTemporalDev, temporalTestServerPath, toolPath, type Proc } from './servers';
 
 function findTests(dir: string): string[] {
@@ -125,7 +125,9 @@ async function main(): Promise<number> {
     };
     const tapFile = path.join(dataDir, 'results.tap');
     code = await run('node --test', nodeTestArgs(nodeArgs, files, tapFile), env);
-    const verdict = judgeRun(code, fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '', nodeArgs);
+    const tap = fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '';
+    tally = tapCounts(tap) ?? tally;
+    const verdict = judgeRun(code, tap, nodeArgs);
     if (verdict.message) console.error(`test: FAILED: ${verdict.message}`);
     code = verdict.code;
   } catch (err) {
@@ -142,11 +144,20 @@ async function main(): Promise<number> {
     console.error(`test: fault suite not run: the tests failed (run it alone with \`npm test -- ${FAULT_SUITE}\`)`);
     return code;
   }
-  return faultSuite();
+  const faultCode = await faultSuite();
+  if (faultCode === 0) tally.passed += 1;
+  else tally.failed += 1;
+  return faultCode;
 }
 
+/** Test files' results, and the fault suite counted as one test: the run's closing line. */
+let tally = { passed: 0, failed: 0 };
+
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    console.log(`test: ${tally.passed} passed, ${tally.failed} failed`);
+    process.exit(code);
+  },
   (err: unknown) => {
     console.error(`test: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

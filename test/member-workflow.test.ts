@@ -261,6 +261,7 @@ describe('waiting for result status (spec §6.5, §6.6)', () => {
     const timeout = (doc!._log as { callback?: { from: string } }[]).find((l) => l.callback)?.callback;
     assert.equal(timeout?.from, 'system');
     await h.terminate();
+    await recordHistory(h, 'status-timeout-refund');
   });
 
   test('keep mode: no status at the last attempt ends with MAX_TRY_COUNT', async () => {

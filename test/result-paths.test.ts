@@ -19,7 +19,7 @@ import { wakeCampaignWorkflow } from '../lib/members';
 import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../models';
 import { startSimulator, type CdrEncoding, type Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
-import { connectTestDb, createCampaign, createMember, requireEnv, waitFor, workflowBundle } from './support/env';
+import { connectTestDb, createCampaign, createMember, recordHistory, requireEnv, waitFor, workflowBundle } from './support/env';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -285,6 +285,7 @@ describe('result paths through the worker', () => {
     await waitFor('the member workflow ended', async () => (await h.query(memberInfoQuery)).phase === 'ended');
     assert.equal(callsOf(memberId).length, 1, 'no second originate');
     assert.equal(await Attempt.countDocuments({ member: memberId }), 1);
+    await recordHistory(h, 'answered-then-lost');
   });
 
   test('a graceful FreeSWITCH shutdown: the SYSTEM_SHUTDOWN result (event or CDR) is applied, not LOST_CALL', async () => {

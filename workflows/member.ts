@@ -14,7 +14,6 @@ import {
   workflowInfo,
   allHandlersFinished,
   setCurrentDetails,
-  patched,
   sleep,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
@@ -58,10 +57,6 @@ import {
   type MemberWorkflowResult,
 } from './messages';
 
-const db = proxyActivities<MemberActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
-});
 /** The steps that only touch Mongo (and placeCall's one bgapi): short and idempotent, so local
  *  activities (one history event each, no task-queue round trip) rather than activities (six events
  *  and two workflow tasks each). A worker that dies during one fails its workflow task; the next
@@ -113,25 +108,6 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   /** v5: the in-call timer still running after the result came (see firstCallWait). */
   let callTimer: CancellationScope | null = null;
 
-  // Code versions. Every patch marker costs two history events (the marker and an upsert of
-  // TemporalChangeVersion), so executions started by this code record ONE marker, 'patches-v5',
-  // which implies all earlier patches; older histories replay through the patches they recorded:
-  // - 'patches-v5' (issue 5, cost per attempt): a member that ends after a call records its end
-  //   event inside endAttempt instead of a separate memberEnded step, its last in-call timer is
-  //   left to lapse instead of cancelled (one event less each per member), and a grant that
-  //   arrives within 5 s of the campaign read is dialled without reading it again;
-  // - 'patches-v4': the three below, and a grant arriving during endAttempt is kept;
-  // - 'search-attributes-v2': EndCause/NextAttemptAt upserted (before: MemberState on every phase);
-  // - 'end-stored-before-grant-return': an ending member stores its end before giving an unused
-  //   grant back (before, the row was claimable in between and could be granted twice);
-  // - 'fewer-history-events' (issue 5, cost per attempt): Mongo steps as local activities, the
-  //   campaign not re-read right after a retry, one search-attribute upsert per phase change.
-  const v5 = patched('patches-v5');
-  const current = v5 || patched('patches-v4');
-  const richUi = current || patched('search-attributes-v2');
-  const endBeforeGrantReturn = current || patched('end-stored-before-grant-return');
-  const fewerEvents = current || patched('fewer-history-events');
-  const steps = fewerEvents ? local : db;
   /** The campaign as read just before the attempt that just ended: no need to read it again. */
   let justRead: CampaignRules | null = null;
 
@@ -182,7 +158,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       const applied = applyStatus(member!, camp, body, Date.now());
       member = applied.member;
       awaitingStatus = null;
-      await steps.saveMember({
+      await local.saveMember({
         campaignId,
         memberId,
         member,
@@ -221,7 +197,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
 
   /** Changes the phase shown in the UI; `also` are search attributes upserted with it. */
   function setPhase(p: MemberPhase, also: SearchAttributeUpdatePair[] = []): void {
-    if (p !== phase || !richUi || also.length) upsertSearchAttributes([{ key: SA.MemberState, value: p }, ...also]);
+    if (p !== phase || also.length) upsertSearchAttributes([{ key: SA.MemberState, value: p }, ...also]);
     phase = p;
     setCurrentDetails(details());
   }
@@ -256,7 +232,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (pendingPatch && member) {
       member = mergeClientPatch(member, pendingPatch);
       pendingPatch = null;
-      await steps.saveMember({ campaignId, memberId, member, step: 'Updated through the API' });
+      await local.saveMember({ campaignId, memberId, member, step: 'Updated through the API' });
     }
   }
 
@@ -264,7 +240,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (!member) return;
     const ended = endEvent(camp, cause, reason, from);
     markEnded(cause);
-    await steps.memberEnded(ended);
+    await local.memberEnded(ended);
   }
 
   /** The end in the workflow's state and the Web UI (the event is stored by the caller). */
@@ -274,8 +250,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       { key: SA.EndCause, value: cause },
       { key: SA.NextAttemptAt, value: null },
     ];
-    if (fewerEvents) setPhase('ended', endAttrs);
-    else if (richUi) upsertSearchAttributes(endAttrs);
+    setPhase('ended', endAttrs);
   }
 
   /** The dialer_member_end event (§10) of this member ending now with `cause`. */
@@ -309,9 +284,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     member = applied.member;
     // Ends without a call (terminate, expiry, status timeout) wake the campaign, which may be
     // waiting only for this member to finish (QUEUE_COMPLETE).
-    await steps.saveMember({ campaignId, memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: campaignId });
+    await local.saveMember({ campaignId, memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: campaignId });
     // Only now, with the end stored, can the row not be claimed again.
-    if (endBeforeGrantReturn) await returnGrant(null);
+    await returnGrant(null);
     const cause = applied.decision.kind === 'end' ? applied.decision.cause : (member.endCause ?? 'UNKNOWN');
     await announceEnd(camp, cause, reason);
     setPhase('ended');
@@ -320,7 +295,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   }
 
   // CampaignId and DomainId are set by whoever starts the workflow (typedSearchAttributes).
-  if (!member) member = await steps.loadMember(memberId);
+  if (!member) member = await local.loadMember(memberId);
   if (!member) throw ApplicationFailure.nonRetryable(`Member ${memberId} not found`, 'MemberNotFound');
 
   /** Gives an unused grant back, telling the campaign when this member may be granted again. */
@@ -328,7 +303,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (grant) {
       const leaseId = grant;
       grant = null;
-      await steps.releaseGrant({ campaignId, memberId, leaseId, readyAt });
+      await local.releaseGrant({ campaignId, memberId, leaseId, readyAt });
       readyAtStored = readyAt;
     }
   }
@@ -339,7 +314,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     if (readyAtStored === readyAt) return;
     const now = Date.now();
     const becameDue = readyAt !== null && readyAt <= now && readyAtStored !== undefined && readyAtStored !== null && readyAtStored > now;
-    await steps.saveMember({ campaignId, memberId, member: member!, readyAt, wakeCampaign: becameDue ? campaignId : undefined });
+    await local.saveMember({ campaignId, memberId, member: member!, readyAt, wakeCampaign: becameDue ? campaignId : undefined });
     readyAtStored = readyAt;
   }
 
@@ -347,21 +322,17 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     // Cleared before looking, so a wake-up that arrives while we look is not lost.
     wake = false;
     await applyPatch();
-    const camp: CampaignRules | null = justRead ?? (await steps.loadCampaign(campaignId));
+    const camp: CampaignRules | null = justRead ?? (await local.loadCampaign(campaignId));
     justRead = null;
     if (!camp) {
       // Campaign deleted (with its members): nothing left to do.
       return { endCause: 'CAMPAIGN_DELETED', attempts: member.probeCount };
     }
-    if (terminateRequested) {
-      if (!endBeforeGrantReturn) await returnGrant(null);
-      return finish(camp, terminateIdle(member), 'terminate');
-    }
+    if (terminateRequested) return finish(camp, terminateIdle(member), 'terminate');
 
     const now = Date.now();
     const action = nextAction(member, camp, now);
     if (action.kind === 'end') {
-      if (!endBeforeGrantReturn) await returnGrant(null);
       const ended = JSON.parse(JSON.stringify(member)) as MemberState;
       const applied: Applied = { member: ended, decision: { kind: 'end', cause: action.cause, success: false }, steps: [action.cause] };
       ended.endCause = action.cause;
@@ -376,8 +347,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       waitUntil = action.until;
       waitReason = action.reason;
       const nextAt: SearchAttributeUpdatePair = { key: SA.NextAttemptAt, value: action.until ? new Date(action.until) : null };
-      if (richUi && !fewerEvents) upsertSearchAttributes([nextAt]);
-      setPhase('waiting', fewerEvents ? [nextAt] : []);
+      setPhase('waiting', [nextAt]);
       const summary = action.until
         ? `${action.reason} until ${new Date(action.until).toISOString()}`
         : `${action.reason}: waiting for a change`;
@@ -395,8 +365,8 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       const expireIn = member.expire ? Math.max(member.expire - now, 1) : null;
       if (expireIn !== null) await condition(() => grant !== null || wake || terminateRequested, expireIn, { summary: 'ready: waiting for a line' });
       else await condition(() => grant !== null || wake || terminateRequested);
-      // A grant that came within seconds dials with the campaign just read (v5: one step less).
-      if (v5 && grant && !wake && Date.now() - now < 5_000) justRead = camp;
+      // A grant that came within seconds dials with the campaign just read (one step less).
+      if (grant && !wake && Date.now() - now < 5_000) justRead = camp;
       continue;
     }
     if (workflowInfo().continueAsNewSuggested) {
@@ -436,11 +406,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     currentUuid = uuid;
     lastUuid = uuid;
     result = null;
-    if (fewerEvents) {
-      phase = 'dialing'; // shown by the query and details; too short-lived for a search attribute
-      setCurrentDetails(details());
-    } else setPhase('dialing');
-    const placed = await steps.placeCall({
+    phase = 'dialing'; // shown by the query and details; too short-lived for a search attribute
+    setCurrentDetails(details());
+    const placed = await local.placeCall({
       uuid, jobUuid, domain, campaignId, memberId, workflowId, attempt: attemptNo, number: comm.number,
       limit: Math.min(camp.limit, maxResources(camp.resources)),
       routes: routesFor(comm.number, camp.resources, () => Math.random()).map((r) => ({
@@ -461,8 +429,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     member = reserved;
     seq += 1;
     const attemptAttr: SearchAttributeUpdatePair = { key: SA.Attempt, value: attemptNo };
-    if (!fewerEvents) upsertSearchAttributes([attemptAttr]);
-    setPhase('in-call', fewerEvents ? [attemptAttr] : []);
+    setPhase('in-call', [attemptAttr]);
     // Not sent (the command could not be built): nothing to wait for, and never sent again.
     const notSent = placed.sent ? undefined : (placed.notSent ?? 'not sent');
     const outcomeResult: CallResult = notSent === undefined
@@ -513,11 +480,11 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       statusApplied = false;
       writeBackPending = true;
     }
-    // With v5 the end event goes with the attempt.
-    const ended = v5 && applied.decision.kind === 'end'
+    // A member that ends with this attempt stores its end event with it.
+    const ended = applied.decision.kind === 'end'
       ? endEvent(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined)
       : null;
-    await steps.endAttempt({
+    await local.endAttempt({
       uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil, leaseId, readyAt,
       ...(ended ? { ended } : {}),
       stats: {
@@ -529,16 +496,15 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     });
     writeBackPending = false;
     // A grant that arrived during endAttempt (the row was claimable once the lease was given back)
-    // is a new one: keep it. Older executions dropped it, leaving its lease to the 10-min sweep.
-    if (!current || grant === leaseId) grant = null;
+    // is a new one: keep it.
+    if (grant === leaseId) grant = null;
     // A retry goes straight on to its wait: the campaign read for this attempt is fresh enough.
-    if (fewerEvents && applied.decision.kind === 'retry') justRead = camp;
+    if (applied.decision.kind === 'retry') justRead = camp;
     currentUuid = null;
     readyAtStored = readyAt;
 
     if (applied.decision.kind === 'end') {
-      if (ended) markEnded(applied.decision.cause);
-      else await announceEnd(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined);
+      markEnded(applied.decision.cause);
       setPhase('ended');
       await condition(allHandlersFinished);
       return { endCause: applied.decision.cause, attempts: member.probeCount };
@@ -556,7 +522,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
         const timedOut = applyStatusTimeout(member, camp, choice.index);
         member = timedOut.member;
         if (timedOut.decision.kind === 'end') return finish(camp, timedOut, 'callback');
-        await steps.saveMember({
+        await local.saveMember({
           campaignId,
           memberId, member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
           callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
@@ -595,7 +561,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     let hungUp = false;
     let goneOnce = false;
     for (let first = true; ; first = false) {
-      const got = v5 && first
+      const got = first
         ? await firstCallWait(() => result !== null || (terminateRequested && !hungUp), waitMs, `in call ${uuid}`)
         : await condition(() => result !== null || (terminateRequested && !hungUp), waitMs, {
           summary: `in call ${uuid}`,

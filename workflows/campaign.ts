@@ -122,6 +122,24 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     }
   }
 
+  /** Claims up to `n` ready members in the campaign's order and grants each a lease. */
+  async function grantFreeLines(camp: CampaignRules, n: number): Promise<{ filled: boolean; nextReadyAt: number | null; openMembers: number }> {
+    const leaseIds = Array.from({ length: n }, () => uuid4());
+    claiming = new Set(leaseIds);
+    const res = await claimActs.claimAndGrant({
+      campaignId, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
+    });
+    claiming = null;
+    const deadline = Date.now() + LEASE_TTL_MS;
+    for (const g of res.granted) {
+      if (earlyReleases.delete(g.leaseId)) wake = true; // already given back
+      else leases.set(g.leaseId, { memberId: g.memberId, deadline });
+    }
+    earlyReleases.clear();
+    dialled += res.granted.length;
+    return { filled: res.granted.length === n, nextReadyAt: res.nextReadyAt, openMembers: res.openMembers };
+  }
+
   async function drainAndEnd(endCause: string, action: string, final: CampaignStateName = 'End'): Promise<{ state: CampaignStateName; cause: string }> {
     // Calls in progress finish; their members give the leases back.
     while (leases.size > 0) {
@@ -165,20 +183,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const free = limit - leases.size;
     let nextReadyAt: number | null = null;
     if (free > 0) {
-      const leaseIds = Array.from({ length: Math.min(free, CLAIM_BATCH) }, () => uuid4());
-      claiming = new Set(leaseIds);
-      const res = await claimActs.claimAndGrant({
-        campaignId, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
-      });
-      claiming = null;
-      const deadline = Date.now() + LEASE_TTL_MS;
-      for (const g of res.granted) {
-        if (earlyReleases.delete(g.leaseId)) wake = true; // already given back
-        else leases.set(g.leaseId, { memberId: g.memberId, deadline });
-      }
-      earlyReleases.clear();
-      dialled += res.granted.length;
-      if (res.granted.length === leaseIds.length) continue; // maybe more ready members
+      const res = await grantFreeLines(camp, Math.min(free, CLAIM_BATCH));
+      if (res.filled) continue; // maybe more ready members
       nextReadyAt = res.nextReadyAt;
       if (res.openMembers === 0 && !camp.eternalQueue) {
         // §8.2/§8.4: nothing left to call.

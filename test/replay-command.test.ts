@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import mongoose from 'mongoose';
 import { createDialerWorker } from '../lib/dialer-worker';
 import { historyFromFile } from '../lib/histories';
 import { wakeCampaignWorkflow } from '../lib/members';
@@ -45,6 +46,7 @@ after(async () => {
   await running;
   await dialer?.close();
   await sim?.stop();
+  await mongoose.disconnect();
   fs.rmSync(saveDir, { recursive: true, force: true });
 });
 

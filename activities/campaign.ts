@@ -7,7 +7,8 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { Attempt, Campaign, Member } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory } from '../models/history';
-import { hasQueued, requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
+import { hasQueued, requeue, REQUEUE_FIELDS } from '../models/ready-queue';
+import type { DispatchFields } from '../rules/dispatch';
 import { maskNumber, startMemberWorkflowWithGrant } from '../lib/members';
 import { memberWorkflowId } from '../workflows/messages';
 import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf } from './claim';
@@ -101,7 +102,7 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
       for (const a of open) await LineLeases.release(campaignId, a._id);
       await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _lock: null } });
       // Claimable again (its queue entries went when it was claimed): back into the queue.
-      await requeue(campaignId, memberId, await Member.findById(memberId, REQUEUE_FIELDS).lean<QueuedMember>());
+      await requeue(campaignId, memberId, await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields>());
       return { held: false };
     },
 

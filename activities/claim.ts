@@ -15,11 +15,12 @@
 // bench/ferret-queries.ts). There the window is chosen here from a streamed cursor with a bounded
 // top-k, so FerretDB's memory stays flat on a million members. Both give the same order: the
 // comparison below follows MongoDB's sort rules for the values these fields hold (null/missing <
-// numbers < strings < ObjectIds), and the queue merge uses the same comparison.
+// numbers < strings < ObjectIds), and the queue merge uses the same comparison (rules/dispatch.ts).
 import { Context } from '@temporalio/activity';
 import { isMongoDB } from '../lib/db';
 import { Member } from '../models';
 import { consumeFresh, dropTimed, freshHeads, timedEntries, type FreshChunk } from '../models/ready-queue';
+import { CLAIM_SORTS, compareBySort, isReady, neverDialledKey, readyFilter, type MembersStrategy } from '../rules/dispatch';
 
 /** Tells Temporal the claim is alive while it reads (no-op outside an activity). */
 function heartbeat(): void {
@@ -39,50 +40,6 @@ export async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     clearInterval(timer);
   }
-}
-
-export type MembersStrategy = 'next-tries-circuit' | 'strict-circuit';
-
-export const CLAIM_SORTS: Record<MembersStrategy, Record<string, 1 | -1>> = {
-  // §5.4: retries (latest due first) before never-called members, then priority.
-  'next-tries-circuit': { _nextTryTime: -1, priority: -1, _id: 1 },
-  // §5.4: the whole list is circled (never-called first) before retries.
-  'strict-circuit': { lastCall: 1, priority: -1, _id: 1 },
-};
-
-/** Members the campaign may grant a line now. */
-export function readyFilter(campaignId: string, now: number): Record<string, unknown> {
-  return {
-    dialer: campaignId, _endCause: null, _lock: null, _dispatch: null, _waitingForResultStatusCb: null,
-    $or: [{ _readyAt: null }, { _readyAt: { $lte: now } }],
-  };
-}
-
-function rank(v: unknown): number {
-  if (v === null || v === undefined) return 0;
-  if (typeof v === 'number') return 1;
-  if (typeof v === 'string') return 2;
-  return 3; // ObjectId
-}
-function cmpValue(a: unknown, b: unknown): number {
-  const ra = rank(a);
-  const rb = rank(b);
-  if (ra !== rb) return ra - rb;
-  if (ra === 0) return 0;
-  if (ra === 1) return (a as number) - (b as number);
-  const sa = String(a);
-  const sb = String(b); // ObjectIds of one process compare as their hex strings do
-  return sa < sb ? -1 : sa > sb ? 1 : 0;
-}
-export function compareBySort(sort: Record<string, 1 | -1>): (a: Record<string, unknown>, b: Record<string, unknown>) => number {
-  const keys = Object.entries(sort);
-  return (a, b) => {
-    for (const [k, dir] of keys) {
-      const c = cmpValue(a[k], b[k]);
-      if (c !== 0) return dir * c;
-    }
-    return 0;
-  };
 }
 
 /** The first `k` ready members in the campaign's order: `_id`s only. */
@@ -125,14 +82,6 @@ export async function nextReadyAt(campaignId: string, now: number): Promise<numb
     if (typeof at === 'number' && at > now && (min === null || at < min)) min = at;
   }
   return min;
-}
-
-/** The claim conditions of readyFilter, checked on a document already read. */
-function isReady(d: Record<string, unknown> | null, campaignId: string, now: number): boolean {
-  if (!d || d.dialer !== campaignId) return false;
-  const nul = (k: string) => d[k] === null || d[k] === undefined;
-  if (!nul('_endCause') || !nul('_lock') || !nul('_dispatch') || !nul('_waitingForResultStatusCb')) return false;
-  return nul('_readyAt') || (typeof d._readyAt === 'number' && d._readyAt <= now);
 }
 
 /** Per campaign, in this process: when the fallback read of the members collection last ran, and
@@ -206,7 +155,7 @@ async function queueWindow(campaignId: string, strategy: MembersStrategy, now: n
     .filter((e) => e._readyAt === null || e._readyAt === undefined || (e._readyAt as number) <= now)
     .map((e) => ({ _id: e._id, key: e }));
   const fresh = (await freshHeads(campaignId, k)).flatMap((chunk) =>
-    chunk.ids.slice(0, k).map((_id) => ({ _id, chunk, key: { _id, _nextTryTime: null, priority: chunk.priority, lastCall: 0 } })),
+    chunk.ids.slice(0, k).map((_id) => ({ _id, chunk, key: neverDialledKey(_id, chunk.priority) })),
   );
   const cmp = compareBySort(CLAIM_SORTS[strategy]);
   return [...timed, ...fresh].sort((a, b) => cmp(a.key, b.key)).slice(0, k);

@@ -7,7 +7,8 @@ import { LineLeases } from '../models/lines';
 import { channelVariablesToSend, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
 import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
-import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type QueuedMember } from '../models/ready-queue';
+import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS } from '../models/ready-queue';
+import type { DispatchFields } from '../rules/dispatch';
 import { isMongoDB } from '../lib/db';
 import type { ActivityDeps } from './deps';
 import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './types';
@@ -54,7 +55,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
     // Read and written by `_id`: FerretDB v1 decodes the collection up to the match for any other
     // filter (activities/claim.ts). While this lease is on the document nobody else changes
     // `_dispatch` (claims take only null ones; checkLease only a dead member's).
-    const doc = await Member.findById(memberId, REQUEUE_FIELDS).lean<QueuedMember & { _dispatch: string | null }>();
+    const doc = await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields & { _dispatch: string | null }>();
     if (doc?._dispatch === leaseId) {
       if (await isMongoDB()) await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _readyAt: readyAt } });
       else await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });

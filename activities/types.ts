@@ -1,57 +1,9 @@
 // The activity surface the member workflow calls. Workflow code imports only these types.
 import type { CallResult } from '../workflows/messages';
 import type { CampaignRules, MemberState } from '../rules';
+import type { AttemptLogEntry, PlaceCallInput } from '../rules/attempt';
 
-export interface AttemptLogEntry {
-  state: 'reserved' | 'end';
-  session: string;
-  reservedTime?: number;
-  callTime?: number;
-  callNumber?: string;
-  callPriority?: number;
-  callDescription?: string | null;
-  callTypeCode?: string | null;
-  callPositionIndex?: number;
-  callAttempt?: number;
-  callUUID?: string;
-  destinationId?: string | null;
-  cause?: string;
-  causeQ850?: number;
-  callState?: number;
-  callSuccessful?: boolean;
-  /** null: the call was answered but its talk time is unknown (its result was lost). */
-  talkSec?: number | null;
-  steps?: { time: number; data: string }[];
-  callback?: { from: string; time: number; data: unknown };
-}
-
-export interface RouteOption {
-  destinationId: string;
-  destinationLimit: number;
-  dialString: string;
-  callerId: string;
-}
-
-/** Takes a destination line, records the attempt, and sends the originate — each step idempotent,
- *  so a retried activity never takes two lines or dials twice. */
-export interface PlaceCallInput {
-  uuid: string;
-  jobUuid: string;
-  domain: string;
-  campaignId: string;
-  memberId: string;
-  workflowId: string;
-  attempt: number;
-  number: string;
-  /** Campaign-wide cap re-checked atomically with the destination's own line limit. */
-  limit: number;
-  routes: RouteOption[];
-  member: MemberState;
-  log: AttemptLogEntry;
-  /** Channel variables without the caller ID, which depends on the destination. */
-  vars: Record<string, string>;
-  timeoutSec: number;
-}
+export type { AttemptLogEntry, PlaceCallInput, RouteOption } from '../rules/attempt';
 export type PlaceCallResult =
   | { placed: false }
   | {

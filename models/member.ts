@@ -3,6 +3,7 @@
 import { model, plainVariables } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import type { MemberState, NumberState } from '../rules';
+import { claimIndexKey, MEMBERS_STRATEGIES } from '../rules/dispatch';
 
 const communicationSchema = new Schema(
   {
@@ -60,11 +61,10 @@ export const memberSchema = new Schema(
   },
   { collection: 'members', minimize: false, versionKey: false },
 );
-// The claim's order (activities/claim.ts CLAIM_SORTS) after its equality prefix, `_id` included, so
-// MongoDB reads the ready window off the index and stops after k keys instead of sorting every open
-// member of the campaign (FerretDB v1 uses no index for this query either way).
-memberSchema.index({ dialer: 1, _endCause: 1, _nextTryTime: -1, priority: -1, _id: 1 });
-memberSchema.index({ dialer: 1, _endCause: 1, lastCall: 1, priority: -1, _id: 1 });
+// One index per dispatch order (rules/dispatch.ts claimIndexKey), so MongoDB reads the ready window
+// off the index and stops after k keys instead of sorting every open member of the campaign
+// (FerretDB v1 uses no index for this query either way).
+for (const strategy of MEMBERS_STRATEGIES) memberSchema.index(claimIndexKey(strategy));
 memberSchema.index({ dialer: 1, _dispatch: 1 });
 memberSchema.index({ dialer: 1, _endCause: 1, _readyAt: 1 });
 memberSchema.index({ domain: 1, dialer: 1 });

@@ -16,6 +16,7 @@
 // the queue misses (inserted straight into the collection, stored before this queue existed) is
 // found by the claim's fallback read of the members collection (activities/claim.ts).
 import mongoose from 'mongoose';
+import { byPriorityDescending, isNeverDialled, type DispatchFields } from '../rules/dispatch';
 
 type Id = unknown;
 /** Member ids arrive as ObjectIds (documents) or their hex strings (workflow inputs): store ObjectIds. */
@@ -27,22 +28,6 @@ const CHUNK = 1000;
 const coll = (name: string) => mongoose.connection.collection(name);
 const freshName = (campaignId: string, priority: number) => `${PREFIX}${campaignId}.p${priority}`;
 const timedName = (campaignId: string) => `${PREFIX}${campaignId}.timed`;
-
-/** A member's fields the claim order (activities/claim.ts CLAIM_SORTS) and readiness need. */
-export interface QueuedMember {
-  _id: Id;
-  priority?: number | null;
-  _readyAt?: number | null;
-  _nextTryTime?: number | null;
-  lastCall?: number | null;
-  _probeCount?: number | null;
-  _endCause?: string | null;
-}
-
-/** A member that was never claimed and has no time to wait for goes to the fresh queue. */
-function isFresh(m: QueuedMember): boolean {
-  return !m._probeCount && m._readyAt == null && m._nextTryTime == null;
-}
 
 /**
  * Queues members just stored (created, imported, reset): fresh ones as chunks per priority, in the
@@ -56,10 +41,10 @@ export class QueueWriter {
   private pendingCount = 0;
   constructor(readonly campaignId: string) {}
 
-  async add(members: QueuedMember[]): Promise<void> {
+  async add(members: DispatchFields[]): Promise<void> {
     for (const m of members) {
       if (m._endCause) continue;
-      if (!isFresh(m)) {
+      if (!isNeverDialled(m)) {
         await putTimed(this.campaignId, { ...m, _readyAt: m._readyAt ?? null });
         continue;
       }
@@ -86,7 +71,7 @@ export class QueueWriter {
   }
 }
 
-export async function enqueueMembers(campaignId: string, members: QueuedMember[]): Promise<void> {
+export async function enqueueMembers(campaignId: string, members: DispatchFields[]): Promise<void> {
   const w = new QueueWriter(campaignId);
   await w.add(members);
   await w.flush();
@@ -94,7 +79,7 @@ export async function enqueueMembers(campaignId: string, members: QueuedMember[]
 
 /** Records a member waiting for its next try; without `_readyAt`, only refreshes the order keys of
  *  an entry that exists (a member edited while it is not waiting). */
-export async function putTimed(campaignId: string, m: QueuedMember): Promise<void> {
+export async function putTimed(campaignId: string, m: DispatchFields): Promise<void> {
   const keys = { _nextTryTime: m._nextTryTime ?? null, priority: m.priority ?? 0, lastCall: m.lastCall ?? 0 };
   const c = coll(timedName(campaignId));
   if (m._readyAt === undefined) await c.updateOne({ _id: asId(m._id) }, { $set: keys });
@@ -114,7 +99,7 @@ export const REQUEUE_FIELDS = { _dispatch: 1, _endCause: 1, priority: 1, _readyA
 export async function requeue(
   campaignId: string,
   memberId: Id,
-  doc: (QueuedMember & { _waitingForResultStatusCb?: number | null; _waitingForResultStatus?: number | null }) | null,
+  doc: (DispatchFields & { _waitingForResultStatusCb?: number | null; _waitingForResultStatus?: number | null }) | null,
   readyAt: number | null = doc?._readyAt ?? null,
 ): Promise<void> {
   if (!doc || doc._endCause) return dropTimed(campaignId, memberId);
@@ -151,7 +136,7 @@ async function freshPriorities(campaignId: string): Promise<{ name: string; prio
     .filter((name) => name.startsWith(prefix))
     .map((name) => ({ name, priority: Number(name.slice(prefix.length)) }))
     .filter((c) => Number.isFinite(c.priority))
-    .sort((a, b) => b.priority - a.priority);
+    .sort(byPriorityDescending);
 }
 
 /** The first `k` fresh ids in claim order (priority descending, then `_id`), as the head chunks

@@ -4,4 +4,5 @@ export * from './causes';
 export * from './clock';
 export * from './numbers';
 export * from './member';
+export * from './attempt';
 export * from './channel-vars';

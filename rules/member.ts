@@ -366,6 +366,12 @@ export function applyStatusTimeout(m0: MemberState, camp: CampaignRules, numberI
   return { member: m, decision: { kind: 'retry', at: m.nextTryTime ?? 0 }, steps: ['No response result status, save attempts'] };
 }
 
+/** Ends the member before any call with a cause nextAction found (expiry, nothing left to dial). */
+export function endWithoutCall(m0: MemberState, cause: string): Applied {
+  const m = clone(m0);
+  return { member: m, decision: endMember(m, cause, false), steps: [cause] };
+}
+
 /** §9.4 on a member that is not in a call. v3 set callSuccessful=true here (§12 item 9); we do not. */
 export function terminateIdle(m0: MemberState): Applied {
   const m = clone(m0);

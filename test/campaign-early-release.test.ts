@@ -14,7 +14,7 @@ import { createActivities } from '../activities';
 import type { CampaignActivities } from '../activities/types';
 import { wakeCampaignWorkflow } from '../lib/members';
 import { releaseSignal, campaignWorkflowId } from '../workflows/messages';
-import { connectTestDb, createCampaign, registerSearchAttributes, requireEnv, workflowBundle } from './support/env';
+import { connectTestDb, createCampaign, recordHistory, registerSearchAttributes, requireEnv, workflowBundle } from './support/env';
 
 let env: TestWorkflowEnvironment;
 
@@ -58,4 +58,5 @@ test('a lease given back before its claim returned is not held: the campaign com
   });
   assert.equal(claims, 2);
   assert.deepEqual(checked, [], 'no lease was left to sweep');
+  await recordHistory(env.client.workflow.getHandle(campaignWorkflowId(String(camp._id))), 'early-release', 'campaign');
 });

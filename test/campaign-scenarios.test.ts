@@ -160,6 +160,7 @@ describe('completion (§8.2, §8.4)', () => {
     assert.deepEqual(await closed(h), { state: 'End', cause: 'NOT_FOUND_MEMBER' });
     await assert.rejects(stack.memberHandle(id, String(m._id)).describe(), /not found/i);
     assert.deepEqual(await actions(id), ['QUEUE_HUNTING', 'NOT_FOUND_MEMBER']);
+    await recordHistory(h, 'not-found-member', 'campaign');
   });
 });
 

@@ -124,6 +124,7 @@ describe('campaign workflow', () => {
     assert.equal(callsOf(id).length, 0, 'nobody else was dialled after stop');
     const untouched = await Member.findById(waiting._id).lean<MemberDoc>();
     assert.equal(untouched!._probeCount, 0, 'a member not yet dialled is not charged an attempt');
+    await recordHistory(h, 'stop-queue-stop', 'campaign');
   });
 
   test('a Progressive campaign stored before such types were refused never dials: state Error, the history says why', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Attempt, Campaign, Member, MemberEnd, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
-import { campaignWorkflowId, memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
+import { campaignInfoQuery, campaignWorkflowId, memberChangedSignal, memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
 import { closed, startStack, type Stack } from './support/stack';
 
@@ -201,7 +201,9 @@ describe('attempts that cannot be sent (poison members)', () => {
     assert.deepEqual([entry.cause, entry.causeQ850], ['INVALID_NUMBER_FORMAT', 28]);
     assert.ok(entry.steps.some((st) => st.data === 'Not sent: invalid dial string "sofia/gateway/gw1/9000001 x"'), JSON.stringify(entry.steps));
     // The line (limit 1) was given back: the other member is dialled and the campaign completes.
-    assert.deepEqual(await ended(stack.memberHandle(campaignId, String(good._id))), { endCause: 'NORMAL_CLEARING', attempts: 1 });
+    const next = stack.memberHandle(campaignId, String(good._id));
+    await waitFor('the other member granted the line', async () => next.describe().then(() => true, () => false));
+    assert.deepEqual(await ended(next), { endCause: 'NORMAL_CLEARING', attempts: 1 });
     assert.deepEqual(await closed(campaign), { state: 'End', cause: 'QUEUE_COMPLETE' });
     assert.equal((await LineLeases.snapshot(campaignId))!.active, 0, 'every line released');
     assert.equal(await Attempt.countDocuments({ dialer: campaignId, 'result.cause': 'LOST_CALL' }), 0);
@@ -261,6 +263,7 @@ describe('waiting for result status (spec §6.5, §6.6)', () => {
     const timeout = (doc!._log as { callback?: { from: string } }[]).find((l) => l.callback)?.callback;
     assert.equal(timeout?.from, 'system');
     await h.terminate();
+    await recordHistory(h, 'status-timeout-refund');
   });
 
   test('keep mode: no status at the last attempt ends with MAX_TRY_COUNT', async () => {
@@ -271,5 +274,57 @@ describe('waiting for result status (spec §6.5, §6.6)', () => {
     await env.sleep('61s');
     assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 1 });
     await recordHistory(h, 'status-timeout-keep');
+  });
+});
+
+describe('edits, busy lines and terminate in wrap-up', () => {
+  test('an edit during the retry wait is applied by the workflow (engine fields kept); the new number is dialled at the retry time', async () => {
+    const camp = await createCampaign();
+    const m = await createMember(String(camp._id), ['100011']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'waiting', 'retry wait');
+    await h.signal(memberChangedSignal, { name: 'renamed', communications: [{ number: '100011' }, { number: '200011' }] });
+    const doc = await waitFor('the edit stored by the workflow', async () => {
+      const d = await Member.findById(m._id).lean<MemberDoc>();
+      return d!.communications.length === 2 ? d : null;
+    });
+    assert.deepEqual(doc.communications.map((c) => [c.number, c._probe]), [['100011', 1], ['200011', 0]]);
+    const info = await phaseIs(h, 'waiting', 'retry wait');
+    assert.equal(info.member.name, 'renamed');
+    await env.sleep('61s');
+    assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 2 });
+    assert.deepEqual(callsTo(String(m._id)).map((c) => c.destination), ['100011', '200011']);
+    await recordHistory(h, 'edited-in-retry-wait');
+  });
+
+  test('every line busy (held by a lost attempt): no attempt, the grant goes back; dialled once the line is free', async () => {
+    const line = { gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 1, callerIdNumber: '15550000000' };
+    const camp = await createCampaign({ resources: [{ dialedNumber: '^(\\d+)$', destinations: [line] }] });
+    const id = String(camp._id);
+    const dest = (camp.resources[0].destinations[0] as { uuid: string }).uuid;
+    assert.ok(await LineLeases.acquire(id, 'stale-lease', 1, [{ uuid: dest, limit: 1 }]));
+    const m = await createMember(id, ['200012']);
+    const h = await start(id, String(m._id));
+    const campaign = env.client.workflow.getHandle(campaignWorkflowId(id));
+    await waitFor('the grant given back and granted again', async () => (await campaign.query(campaignInfoQuery)).dialled >= 2);
+    assert.equal(callsTo(String(m._id)).length, 0, 'nothing dialled while the line is held');
+    await LineLeases.release(id, 'stale-lease');
+    assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 1 });
+    assert.equal(callsTo(String(m._id)).length, 1);
+    assert.equal(await Attempt.countDocuments({ member: String(m._id) }), 1, 'the busy tries were no attempts');
+    await recordHistory(h, 'lines-busy-then-dialled');
+  });
+
+  test('terminate in wrap-up ends the member with MANAGER_REQUEST without waiting for the status', async () => {
+    const camp = await createCampaign({}, { waitingForResultStatus: true, wrapUpTime: 600 });
+    const m = await createMember(String(camp._id), ['200013']);
+    const h = await start(String(camp._id), String(m._id));
+    await phaseIs(h, 'awaiting-status');
+    assert.deepEqual(await h.executeUpdate(terminateUpdate, { args: [] }), { _id: String(m._id) });
+    assert.deepEqual(await ended(h), { endCause: 'MANAGER_REQUEST', attempts: 1 });
+    const doc = await Member.findById(m._id).lean<MemberDoc>();
+    assert.equal(doc!._endCause, 'MANAGER_REQUEST');
+    assert.equal(doc!._waitingForResultStatusCb, null);
+    await recordHistory(h, 'terminate-in-wrap-up');
   });
 });

@@ -21,7 +21,7 @@ import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../
 import { startSimulator, type CdrEncoding, type Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
-import { connectTestDb, createCampaign, createMember, waitFor } from './support/env';
+import { connectTestDb, createCampaign, createMember, recordHistory, waitFor } from './support/env';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -285,6 +285,7 @@ describe('result paths through the worker', () => {
     await waitFor('the member workflow ended', async () => (await h.query(memberInfoQuery)).phase === 'ended');
     assert.equal(callsOf(memberId).length, 1, 'no second originate');
     assert.equal(await Attempt.countDocuments({ member: memberId }), 1);
+    await recordHistory(h, 'answered-then-lost');
   });
 
   test('an answer nobody heard (no worker listening) is found in the switch\'s channel list at reconciliation: the lost call counts as answered', async () => {

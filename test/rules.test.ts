@@ -19,6 +19,7 @@ import {
   chooseNumber,
   classifyCause,
   dialDigits,
+  endWithoutCall,
   hasWorkToday,
   idleNumbers,
   localTime,
@@ -26,6 +27,7 @@ import {
   mergeClientPatch,
   nextAction,
   openWindow,
+  planAttempt,
   q850,
   reserveAttempt,
   routesFor,
@@ -1423,5 +1425,79 @@ describe('attempt cycle', () => {
     assert.deepEqual(next, { kind: 'wait', until: MON_10 + 60 * SEC, reason: 'retry wait' });
     const again = nextAction(timedOut.member, camp, MON_10 + 60 * SEC);
     assert.equal(again.kind === 'dial' && again.choice.index, 0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// What the member workflow computes before placeCall
+
+describe('planAttempt', () => {
+  const ids = { domain: 'acme.example.com', campaignId: 'dialer-1', memberId: 'm-1', workflowId: 'member-dialer-1-m-1', uuid: 'u-1', jobUuid: 'j-1' };
+
+  test('the mobile number in its morning window: the attempt counted, logged, its variables and route', () => {
+    const camp = campaign({ communicationTypes: [MOBILE, HOME], limit: 30 });
+    const m = member({
+      variables: { customer: 'A-17' },
+      communications: [num('380501112233', { type: 'home' }), num('380671112233', { type: 'mobile', description: 'cell' })],
+    });
+    const before = JSON.stringify(m);
+    const action = nextAction(m, camp, MON_10);
+    assert.ok(action.kind === 'dial');
+    const plan = planAttempt({ ...ids, member: m, camp, choice: action.choice, now: MON_10, random: () => 0 });
+    assert.equal(JSON.stringify(m), before, 'the member passed in is not changed');
+    assert.equal(plan.numberIndex, 1, 'the mobile window has the higher range priority');
+    assert.equal(plan.idleAtStart, 2);
+    const { call } = plan;
+    assert.deepEqual(
+      [call.uuid, call.jobUuid, call.domain, call.campaignId, call.memberId, call.workflowId, call.attempt, call.number, call.limit, call.timeoutSec],
+      ['u-1', 'j-1', 'acme.example.com', 'dialer-1', 'm-1', 'member-dialer-1-m-1', 1, '380671112233', 10, 60],
+      'the campaign limit is capped by the lines of its resources (10)',
+    );
+    assert.equal(call.member.probeCount, 1);
+    assert.deepEqual([call.member.communications[1].probe, call.member.communications[1].rangeAttempts], [1, 1]);
+    assert.deepEqual(call.log, {
+      state: 'reserved', session: 'u-1', reservedTime: MON_10, callNumber: '380671112233', callPriority: 0, callDescription: 'cell',
+      callTypeCode: 'mobile', callPositionIndex: 1, callAttempt: 1, callUUID: 'u-1', steps: [{ time: MON_10, data: 'set number: 380671112233' }],
+    });
+    assert.equal(call.vars.customer, 'A-17');
+    assert.deepEqual(
+      [call.vars.dlr_current_attempt, call.vars.dlr_session_id, call.vars.dlr_member_id, call.vars.dlr_communication_type_name, call.vars.dlr_member_number_description],
+      ['1', 'u-1', 'm-1', 'Mobile', 'cell'],
+    );
+    assert.ok(!('origination_caller_id_number' in call.vars), 'the caller ID goes with the route');
+    assert.deepEqual(call.routes, [
+      { destinationId: 'dest-kyivstar', destinationLimit: 10, dialString: 'sofia/gateway/kyivstar/380671112233', callerId: '380442000000' },
+    ]);
+  });
+
+  test('the random source orders random destinations and picks each one caller ID; the member\'s own caller ID wins', () => {
+    const a = destination({ uuid: 'a', callerIdNumbers: ['1', '2'] });
+    const b = destination({ uuid: 'b', callerIdNumbers: ['3', '4'] });
+    const camp = campaign({ resources: [resource({ strategy: 'random', destinations: [a, b] })] });
+    const choice = { index: 0, window: null };
+    const values = [0, 0.9, 0];
+    const plan = planAttempt({ ...ids, member: member(), camp, choice, now: MON_10, random: () => values.shift() ?? 0 });
+    // Shuffle: j = floor(0 × 2) = 0 swaps b first; then caller IDs: floor(0.9 × 2) = 1 of b, 0 of a.
+    assert.deepEqual(plan.call.routes.map((r) => [r.destinationId, r.callerId]), [['b', '4'], ['a', '1']]);
+    const own = planAttempt({ ...ids, member: member({ variables: { outbound_caller_id_number: '777' } }), camp, choice, now: MON_10, random: () => 0 });
+    assert.deepEqual(own.call.routes.map((r) => r.callerId), ['777', '777']);
+  });
+
+  test('a member that already used attempts: the attempt number follows its count', () => {
+    const m = member({ probeCount: 3, communications: [num('380501112233', { probe: 3 })] });
+    const plan = planAttempt({ ...ids, member: m, camp: campaign(), choice: { index: 0, window: null }, now: MON_10, random: () => 0 });
+    assert.deepEqual([plan.call.attempt, plan.call.log.callAttempt, plan.call.vars.dlr_current_attempt, plan.call.member.communications[0].probe], [4, 4, '4', 4]);
+  });
+});
+
+describe('endWithoutCall', () => {
+  test('every number ends, the member ends with the cause, not successful; the input is unchanged', () => {
+    const m = member({ communications: [num('380501112233'), num('380671112233', { state: 1 })] });
+    const out = endWithoutCall(m, END.MEMBER_EXPIRED);
+    assert.deepEqual(out.decision, { kind: 'end', cause: END.MEMBER_EXPIRED, success: false });
+    assert.deepEqual(out.steps, [END.MEMBER_EXPIRED]);
+    assert.equal(out.member.endCause, END.MEMBER_EXPIRED);
+    assert.deepEqual(out.member.communications.map((c) => c.state), [NUMBER_END, NUMBER_END]);
+    assert.equal(m.endCause, null);
   });
 });

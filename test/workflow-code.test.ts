@@ -1,5 +1,5 @@
 // Workflow code must bundle for Temporal's deterministic sandbox, and every committed history must
-// replay against today's code (a change that breaks replay must be patched()). No server needed.
+// replay against today's code (docs/versioning.md says when to re-record and when to patch). No server needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

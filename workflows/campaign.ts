@@ -6,7 +6,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -26,12 +25,12 @@ import {
   type Lease,
 } from './messages';
 
-const acts = proxyActivities<CampaignActivities & Pick<MemberActivities, 'loadCampaign'>>({
+const acts = proxyActivities<CampaignActivities>({
   startToCloseTimeout: '60 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 /** The campaign's configuration, read every round: a local activity (one history event, no
- *  task-queue round trip) in executions after the 'local-reads' patch. */
+ *  task-queue round trip). */
 const reads = proxyLocalActivities<Pick<MemberActivities, 'loadCampaign'>>({
   startToCloseTimeout: '60 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
@@ -62,11 +61,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let cause = 'INIT';
   let limit = 0;
   let wake = false;
-  const load = patched('local-reads') ? reads : acts;
   // A member is granted while its claim goes on, so it may give the lease back before the claim
-  // returns it: such a release is remembered and that lease is not taken up (before this patch it
-  // was held until its 10-min deadline, delaying QUEUE_COMPLETE — found by the fault suite).
-  const earlyReleases = patched('early-release') ? new Set<string>() : null;
+  // returns it: such a release is remembered and that lease is not taken up (else it would be held
+  // until its 10-min deadline, delaying QUEUE_COMPLETE).
+  const earlyReleases = new Set<string>();
   /** Lease ids of the claim in progress. */
   let claiming: Set<string> | null = null;
 
@@ -84,7 +82,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     releaseSignal,
     ({ leaseId }) => {
       if (leases.delete(leaseId)) wake = true;
-      else if (earlyReleases && claiming?.has(leaseId)) earlyReleases.add(leaseId);
+      else if (claiming?.has(leaseId)) earlyReleases.add(leaseId);
     },
     { description: 'A member gives its line back; unknown lease ids are ignored.' },
   );
@@ -124,6 +122,24 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     }
   }
 
+  /** Claims up to `n` ready members in the campaign's order and grants each a lease. */
+  async function grantFreeLines(camp: CampaignRules, n: number): Promise<{ filled: boolean; nextReadyAt: number | null; openMembers: number }> {
+    const leaseIds = Array.from({ length: n }, () => uuid4());
+    claiming = new Set(leaseIds);
+    const res = await claimActs.claimAndGrant({
+      campaignId, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
+    });
+    claiming = null;
+    const deadline = Date.now() + LEASE_TTL_MS;
+    for (const g of res.granted) {
+      if (earlyReleases.delete(g.leaseId)) wake = true; // already given back
+      else leases.set(g.leaseId, { memberId: g.memberId, deadline });
+    }
+    earlyReleases.clear();
+    dialled += res.granted.length;
+    return { filled: res.granted.length === n, nextReadyAt: res.nextReadyAt, openMembers: res.openMembers };
+  }
+
   async function drainAndEnd(endCause: string, action: string, final: CampaignStateName = 'End'): Promise<{ state: CampaignStateName; cause: string }> {
     // Calls in progress finish; their members give the leases back.
     while (leases.size > 0) {
@@ -138,7 +154,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   for (;;) {
     // Cleared before looking, so a wake-up that arrives while we look is not lost.
     wake = false;
-    const camp: CampaignRules | null = await load.loadCampaign(campaignId);
+    const camp: CampaignRules | null = await reads.loadCampaign(campaignId);
     if (!camp) return { state: 'End', cause: 'NOT_FOUND' };
     if (stopping) {
       await enter('ProcessStop', 'QUEUE_STOP', 'Stop');
@@ -167,20 +183,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const free = limit - leases.size;
     let nextReadyAt: number | null = null;
     if (free > 0) {
-      const leaseIds = Array.from({ length: Math.min(free, CLAIM_BATCH) }, () => uuid4());
-      claiming = new Set(leaseIds);
-      const res = await claimActs.claimAndGrant({
-        campaignId, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
-      });
-      claiming = null;
-      const deadline = Date.now() + LEASE_TTL_MS;
-      for (const g of res.granted) {
-        if (earlyReleases?.delete(g.leaseId)) wake = true; // already given back
-        else leases.set(g.leaseId, { memberId: g.memberId, deadline });
-      }
-      earlyReleases?.clear();
-      dialled += res.granted.length;
-      if (res.granted.length === leaseIds.length) continue; // maybe more ready members
+      const res = await grantFreeLines(camp, Math.min(free, CLAIM_BATCH));
+      if (res.filled) continue; // maybe more ready members
       nextReadyAt = res.nextReadyAt;
       if (res.openMembers === 0 && !camp.eternalQueue) {
         // §8.2/§8.4: nothing left to call.

@@ -1,6 +1,10 @@
 // One durable workflow per campaign member: waits (retry, windows, calendar), takes a line, dials,
 // waits for the call result and the optional result status, and applies the Webitel rules
 // (../rules) to decide what comes next. All I/O is in activities; all rules are in ../rules.
+//
+// The workflow is one loop (memberWorkflow) over one state object (MemberRun) that the message
+// handlers (setHandlers) and the steps below share: wait until due, await the campaign's grant,
+// dial once, await the result, apply the outcome, wrap up (result status), end.
 import {
   ApplicationFailure,
   CancellationScope,
@@ -14,31 +18,30 @@ import {
   workflowInfo,
   allHandlersFinished,
   setCurrentDetails,
-  patched,
   sleep,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { MemberActivities, AttemptLogEntry, MemberEndEvent } from '../activities/types';
+import type { MemberActivities, MemberEndEvent } from '../activities/types';
 import {
   applyOutcome,
   applyStatus,
   applyStatusTimeout,
-  attemptVariables,
-  callerIdFor,
-  idleNumbers,
-  maxResources,
+  endWithoutCall,
   maskNumber,
   mergeClientPatch,
   nextAction,
+  planAttempt,
   q850,
+  END,
   LOST_CALL,
   NOT_SENT_CAUSE,
-  reserveAttempt,
-  routesFor,
   terminateIdle,
   type Applied,
+  type AttemptPlan,
   type CampaignRules,
   type MemberState,
+  type NextAction,
+  type NumberChoice,
 } from '../rules';
 import { searchAttributes as SA } from '../lib/search-attributes';
 import {
@@ -58,10 +61,6 @@ import {
   type MemberWorkflowResult,
 } from './messages';
 
-const db = proxyActivities<MemberActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
-});
 /** The steps that only touch Mongo (and placeCall's one bgapi): short and idempotent, so local
  *  activities (one history event each, no task-queue round trip) rather than activities (six events
  *  and two workflow tasks each). A worker that dies during one fails its workflow task; the next
@@ -83,79 +82,138 @@ const LIVE_CALL_RECHECK_MS = 5 * 60_000;
 const LINE_BUSY_MIN_MS = 1_000;
 /** `_readyAt` of a member that waits for an outside event (a status, an edit): never due by itself. */
 const FAR_FUTURE = 8.64e15;
+/** A grant that arrives this soon after the campaign was read dials without reading it again. */
+const FRESH_READ_MS = 5_000;
+
+/** What one run of the member workflow knows; its handlers and steps read and change it. */
+interface MemberRun {
+  readonly domain: string;
+  readonly campaignId: string;
+  readonly memberId: string;
+  readonly workflowId: string;
+  /** Null only until it is loaded (a fresh start) or if it does not exist. */
+  member: MemberState | null;
+  /** Attempts started by this workflow, never decremented. */
+  seq: number;
+  /** End events made by this workflow: the suffix of their ids. */
+  endSeq: number;
+  phase: MemberPhase;
+  /** Something the current wait should look at arrived (reschedule, edit, terminate). */
+  wake: boolean;
+  terminateRequested: boolean;
+  /** Set once the member has ended (the terminate Update waits for it). */
+  endCause: string | null;
+  /** The campaign's lease for the next attempt, if granted. */
+  grant: string | null;
+  /** `_readyAt` as last stored, so it is only written when it changes. */
+  readyAtStored: number | null | undefined;
+  /** The campaign as read just before: no need to read it again. */
+  justRead: CampaignRules | null;
+  /** Client edits received through the API, not applied yet. */
+  pendingPatch: Parameters<typeof mergeClientPatch>[1] | null;
+  waitUntil: number | null;
+  waitReason: string | null;
+  /** The call in progress and its result, once one source reported it. */
+  currentUuid: string | null;
+  result: CallResult | null;
+  /** The uuid of this run's last attempt: the `session` of the member's end event (§11.2). */
+  lastUuid: string | null;
+  /** The in-call timer still running after the result came (see firstCallWait). */
+  callTimer: CancellationScope | null;
+  /** Wrap-up: the campaign of the attempt whose result status is awaited. */
+  awaitingStatus: { camp: CampaignRules } | null;
+  statusApplied: boolean;
+  /** The attempt's outcome is being stored (endAttempt): a status accepted meanwhile waits for it. */
+  writeBackPending: boolean;
+}
+/** A run whose member is loaded: every step after the start. */
+type Run = MemberRun & { member: MemberState };
+
+/** An attempt that was placed: its plan, the lease it used, and why it was not sent, if it was not. */
+interface Placed {
+  plan: AttemptPlan;
+  leaseId: string;
+  notSent?: { reason: string; cause: string };
+}
 
 export async function memberWorkflow(input: MemberWorkflowInput): Promise<MemberWorkflowResult> {
-  const { campaignId, memberId, domain } = input;
-  const workflowId = workflowInfo().workflowId;
-
-  let member: MemberState | null = input.carried?.member ?? null;
-  let seq = input.carried?.seq ?? 0; // attempts started by this workflow, never decremented
-  let endSeq = input.carried?.endSeq ?? 0;
-  let phase: MemberPhase = 'waiting';
-  let wake = false;
-  let currentUuid: string | null = null;
-  /** The uuid of this run's last attempt: the `session` of the member's end event (§11.2). */
-  let lastUuid: string | null = null;
-  let result: CallResult | null = null;
-  let terminateRequested = false;
-  let awaitingStatus: { numberIndex: number; camp: CampaignRules } | null = null;
-  let statusApplied = false;
-  /** The attempt's outcome is being stored (endAttempt): a status accepted meanwhile waits for it. */
-  let writeBackPending = false;
-  let waitUntil: number | null = null;
-  let waitReason: string | null = null;
-  let endCause: string | null = null;
-  let pendingPatch: Parameters<typeof mergeClientPatch>[1] | null = null;
-  /** The campaign's lease for the next attempt, if granted. */
-  let grant: string | null = null;
-  /** `_readyAt` as last stored, so it is only written when it changes. */
-  let readyAtStored: number | null | undefined;
-  /** v5: the in-call timer still running after the result came (see firstCallWait). */
-  let callTimer: CancellationScope | null = null;
-
-  // Code versions. Every patch marker costs two history events (the marker and an upsert of
-  // TemporalChangeVersion), so executions started by this code record ONE marker, 'patches-v5',
-  // which implies all earlier patches; older histories replay through the patches they recorded:
-  // - 'patches-v5' (issue 5, cost per attempt): a member that ends after a call records its end
-  //   event inside endAttempt instead of a separate memberEnded step, its last in-call timer is
-  //   left to lapse instead of cancelled (one event less each per member), and a grant that
-  //   arrives within 5 s of the campaign read is dialled without reading it again;
-  // - 'patches-v4': the three below, and a grant arriving during endAttempt is kept;
-  // - 'search-attributes-v2': EndCause/NextAttemptAt upserted (before: MemberState on every phase);
-  // - 'end-stored-before-grant-return': an ending member stores its end before giving an unused
-  //   grant back (before, the row was claimable in between and could be granted twice);
-  // - 'fewer-history-events' (issue 5, cost per attempt): Mongo steps as local activities, the
-  //   campaign not re-read right after a retry, one search-attribute upsert per phase change.
-  const v5 = patched('patches-v5');
-  const current = v5 || patched('patches-v4');
-  const richUi = current || patched('search-attributes-v2');
-  const endBeforeGrantReturn = current || patched('end-stored-before-grant-return');
-  const fewerEvents = current || patched('fewer-history-events');
-  const steps = fewerEvents ? local : db;
-  /** The campaign as read just before the attempt that just ended: no need to read it again. */
-  let justRead: CampaignRules | null = null;
-
+  const s: MemberRun = {
+    domain: input.domain, campaignId: input.campaignId, memberId: input.memberId, workflowId: workflowInfo().workflowId,
+    member: input.carried?.member ?? null, seq: input.carried?.seq ?? 0, endSeq: input.carried?.endSeq ?? 0,
+    phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
+    justRead: null, pendingPatch: null, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
+    callTimer: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
+  };
   // Handlers first: Updates with no registered handler are rejected.
+  setHandlers(s);
+  // CampaignId and DomainId are set by whoever starts the workflow (typedSearchAttributes).
+  s.member ??= await local.loadMember(s.memberId);
+  if (!isLoaded(s)) throw ApplicationFailure.nonRetryable(`Member ${s.memberId} not found`, 'MemberNotFound');
+
+  for (;;) {
+    // Cleared before looking, so a wake-up that arrives while we look is not lost.
+    s.wake = false;
+    await applyPatch(s);
+    const camp = s.justRead ?? (await local.loadCampaign(s.campaignId));
+    s.justRead = null;
+    // Campaign deleted (with its members): nothing left to do.
+    if (!camp) return { endCause: 'CAMPAIGN_DELETED', attempts: s.member.probeCount };
+    if (s.terminateRequested) return finish(s, camp, terminateIdle(s.member), 'terminate');
+
+    const now = Date.now();
+    const action = nextAction(s.member, camp, now);
+    if (action.kind === 'end') {
+      return finish(s, camp, endWithoutCall(s.member, action.cause), action.cause === END.MEMBER_EXPIRED ? 'expire' : undefined);
+    }
+    if (action.kind === 'wait') {
+      await waitUntilDue(s, action, now);
+      continue;
+    }
+    if (!s.grant) {
+      await awaitGrant(s, camp, now);
+      continue;
+    }
+    if (workflowInfo().continueAsNewSuggested) await carryOver(s, now);
+
+    const placed = await dialOnce(s, camp, action.choice);
+    if (!placed) continue; // every line busy: the grant went back
+    const result = placed.notSent ? notSentResult(placed) : await awaitResult(s, placed.plan.call.uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS);
+    const applied = await applyResult(s, camp, placed, result);
+    if (applied.decision.kind === 'end') return ended(s, applied.decision.cause);
+    if (applied.decision.kind === 'await-status') {
+      const end = await wrapUp(s, camp, placed.plan.numberIndex, applied.decision.deadline);
+      if (end) return end;
+    }
+  }
+}
+
+function isLoaded(s: MemberRun): s is Run {
+  return s.member !== null;
+}
+
+// ---- Messages ----------------------------------------------------------------------------------
+
+function setHandlers(s: MemberRun): void {
   setHandler(
     grantSignal,
     ({ leaseId }) => {
-      grant = leaseId;
+      s.grant = leaseId;
     },
     { description: 'The campaign grants one line (lease) for the next attempt.' },
   );
   setHandler(
     callResultSignal,
     (r) => {
-      if (r.uuid === currentUuid && result === null) result = r;
+      if (r.uuid === s.currentUuid && s.result === null) s.result = r;
     },
     { description: 'Result of the current call (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE or CDR); others are ignored.' },
   );
   setHandler(
     rescheduleSignal,
     ({ at }) => {
-      if (member && !member.endCause) {
-        member.nextTryTime = at ?? Date.now();
-        wake = true;
+      if (s.member && !s.member.endCause) {
+        s.member.nextTryTime = at ?? Date.now();
+        s.wake = true;
       }
     },
     { description: '"Call now" / reschedule: moves the next try to `at` (default now).' },
@@ -163,41 +221,45 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   setHandler(
     memberChangedSignal,
     (patch) => {
-      pendingPatch = { ...(pendingPatch ?? {}), ...patch };
-      wake = true;
+      s.pendingPatch = { ...(s.pendingPatch ?? {}), ...patch };
+      s.wake = true;
     },
     { description: 'Client-owned fields edited through the API; engine-owned number fields are kept.' },
   );
-  setHandler(memberInfoQuery, (): MemberInfo => ({ phase, member: member!, currentUuid, waitUntil, waitReason }), {
-    description: 'Phase, member state, current call and what the member waits for.',
-  });
+  setHandler(
+    memberInfoQuery,
+    (): MemberInfo => ({ phase: s.phase, member: s.member!, currentUuid: s.currentUuid, waitUntil: s.waitUntil, waitReason: s.waitReason }),
+    { description: 'Phase, member state, current call and what the member waits for.' },
+  );
   setHandler(
     statusUpdate,
     async (body) => {
-      const { camp } = awaitingStatus!;
-      statusApplied = true;
+      // Accepted only in wrap-up, after an attempt: the member is loaded.
+      const run = s as Run;
+      const { camp } = s.awaitingStatus!;
+      s.statusApplied = true;
       // Accepted while the attempt is still being stored (the read model already says "waiting"):
       // apply it on top of the stored attempt, never before it.
-      if (writeBackPending) await condition(() => !writeBackPending);
-      const applied = applyStatus(member!, camp, body, Date.now());
-      member = applied.member;
-      awaitingStatus = null;
-      await steps.saveMember({
-        campaignId,
-        memberId,
-        member,
+      if (s.writeBackPending) await condition(() => !s.writeBackPending);
+      const applied = applyStatus(run.member, camp, body, Date.now());
+      run.member = applied.member;
+      s.awaitingStatus = null;
+      await local.saveMember({
+        campaignId: s.campaignId,
+        memberId: s.memberId,
+        member: run.member,
         waitingForStatusUntil: null,
         callback: { from: body.from ?? 'api', time: Date.now(), data: body },
         step: applied.steps.join('; '),
         // The campaign may be waiting only for this member to finish (QUEUE_COMPLETE).
-        wakeCampaign: applied.decision.kind === 'end' ? campaignId : undefined,
+        wakeCampaign: applied.decision.kind === 'end' ? s.campaignId : undefined,
       });
-      if (applied.decision.kind === 'end') await announceEnd(camp, applied.decision.cause, 'callback', body.from);
+      if (applied.decision.kind === 'end') await announceEnd(run, camp, applied.decision.cause, 'callback', body.from);
       return { status: 'OK', info: 'success' };
     },
     {
       validator: (_body) => {
-        if (!awaitingStatus || statusApplied) throw new Error(NOT_WAITING_FOR_STATUS);
+        if (!s.awaitingStatus || s.statusApplied) throw new Error(NOT_WAITING_FOR_STATUS);
       },
       description: 'Result status (PUT …/members/:id/status, spec §6.5); rejected when not waiting for one.',
     },
@@ -205,426 +267,367 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   setHandler(
     terminateUpdate,
     async () => {
-      const inCall = phase === 'in-call' || phase === 'dialing';
-      terminateRequested = true;
-      wake = true;
-      await condition(() => endCause !== null);
-      return inCall ? { _id: memberId, waitHangupCause: 'MANAGER_REQUEST' } : { _id: memberId };
+      const inCall = s.phase === 'in-call' || s.phase === 'dialing';
+      s.terminateRequested = true;
+      s.wake = true;
+      await condition(() => s.endCause !== null);
+      return inCall ? { _id: s.memberId, waitHangupCause: 'MANAGER_REQUEST' } : { _id: s.memberId };
     },
     {
       validator: () => {
-        if (endCause !== null || member?.endCause) throw new Error(MEMBER_ALREADY_ENDED);
+        if (s.endCause !== null || s.member?.endCause) throw new Error(MEMBER_ALREADY_ENDED);
       },
       description: 'Terminate (spec §9.4): hangs up a live call with MANAGER_REQUEST and ends the member.',
     },
   );
+}
 
-  /** Changes the phase shown in the UI; `also` are search attributes upserted with it. */
-  function setPhase(p: MemberPhase, also: SearchAttributeUpdatePair[] = []): void {
-    if (p !== phase || !richUi || also.length) upsertSearchAttributes([{ key: SA.MemberState, value: p }, ...also]);
-    phase = p;
-    setCurrentDetails(details());
+/** Applies a client update received through the API and stores it (the workflow owns the doc). */
+async function applyPatch(s: Run): Promise<void> {
+  if (!s.pendingPatch) return;
+  s.member = mergeClientPatch(s.member, s.pendingPatch);
+  s.pendingPatch = null;
+  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, step: 'Updated through the API' });
+}
+
+// ---- Waiting -----------------------------------------------------------------------------------
+
+/** Not dialable now: a grant goes back, the campaign learns when to come back, and the member
+ *  sleeps until then or until something wakes it. */
+async function waitUntilDue(s: Run, action: Extract<NextAction, { kind: 'wait' }>, now: number): Promise<void> {
+  const readyAt = action.until ?? FAR_FUTURE;
+  if (s.grant) await returnGrant(s, readyAt);
+  else await storeReadyAt(s, readyAt);
+  s.waitUntil = action.until;
+  s.waitReason = action.reason;
+  setPhase(s, 'waiting', [{ key: SA.NextAttemptAt, value: action.until ? new Date(action.until) : null }]);
+  const woken = () => s.wake || s.terminateRequested;
+  if (action.until !== null) {
+    await condition(woken, Math.max(action.until - now, 1), { summary: `${action.reason} until ${new Date(action.until).toISOString()}` });
+  } else await condition(woken);
+  s.waitUntil = null;
+  s.waitReason = null;
+}
+
+/** Dialable: waits for the campaign's grant (it orders members and holds the limit). An expiry
+ *  still ends the member on time. */
+async function awaitGrant(s: Run, camp: CampaignRules, now: number): Promise<void> {
+  await storeReadyAt(s, Math.min(s.readyAtStored ?? now, now));
+  setPhase(s, 'ready');
+  const granted = () => s.grant !== null || s.wake || s.terminateRequested;
+  const expireIn = s.member.expire ? Math.max(s.member.expire - now, 1) : null;
+  if (expireIn !== null) await condition(granted, expireIn, { summary: 'ready: waiting for a line' });
+  else await condition(granted);
+  // A grant that came within seconds dials with the campaign just read.
+  if (s.grant && !s.wake && Date.now() - now < FRESH_READ_MS) s.justRead = camp;
+}
+
+/** Long histories continue as new, carrying the member's state; the grant goes back first. */
+async function carryOver(s: Run, now: number): Promise<never> {
+  await returnGrant(s, now);
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof memberWorkflow>({
+    domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, carried: { member: s.member, seq: s.seq, endSeq: s.endSeq },
+  });
+}
+
+/** Gives an unused grant back, telling the campaign when this member may be granted again. */
+async function returnGrant(s: Run, readyAt: number | null): Promise<void> {
+  if (!s.grant) return;
+  const leaseId = s.grant;
+  s.grant = null;
+  await local.releaseGrant({ campaignId: s.campaignId, memberId: s.memberId, leaseId, readyAt });
+  s.readyAtStored = readyAt;
+}
+
+/** Stores `_readyAt`, the campaign's cue for granting this member, when it changed; a member that
+ *  became due earlier than the campaign expected wakes the campaign. */
+async function storeReadyAt(s: Run, readyAt: number | null): Promise<void> {
+  if (s.readyAtStored === readyAt) return;
+  const now = Date.now();
+  const stored = s.readyAtStored;
+  const becameDue = readyAt !== null && readyAt <= now && stored !== undefined && stored !== null && stored > now;
+  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, readyAt, wakeCampaign: becameDue ? s.campaignId : undefined });
+  s.readyAtStored = readyAt;
+}
+
+// ---- One attempt -------------------------------------------------------------------------------
+
+/** Places one call with the granted line; null when every line of the number's destinations was
+ *  busy (the attempt never happened and the grant went back). */
+async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice): Promise<Placed | null> {
+  const leaseId = s.grant!;
+  const uuid = uuid4();
+  const jobUuid = uuid4();
+  const plan = planAttempt({
+    member: s.member, camp, choice, domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, workflowId: s.workflowId,
+    uuid, jobUuid, now: Date.now(), random: () => Math.random(),
+  });
+  const { call } = plan;
+  s.currentUuid = uuid;
+  s.lastUuid = uuid;
+  s.result = null;
+  s.phase = 'dialing'; // shown by the query and details; too short-lived for a search attribute
+  setCurrentDetails(details(s));
+  const placed = await local.placeCall(call);
+  if (!placed.placed) {
+    s.currentUuid = null;
+    await returnGrant(s, Date.now() + LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000));
+    return null;
   }
+  for (const data of placed.refusedVariables ?? []) (call.log.steps ??= []).push({ time: call.log.reservedTime!, data });
+  s.member = call.member;
+  s.seq += 1;
+  setPhase(s, 'in-call', [{ key: SA.Attempt, value: call.attempt }]);
+  // Not sent (the command could not be built): nothing to wait for, and never sent again.
+  const notSent = placed.sent ? undefined : { reason: placed.notSent ?? 'not sent', cause: placed.cause ?? NOT_SENT_CAUSE };
+  return { plan, leaseId, notSent };
+}
 
-  /** Markdown for the Web UI's "current details": what the member is doing and why. */
-  function details(): string {
-    if (!member) return `**${phase}**`;
-    const what: Record<MemberPhase, string> = {
-      waiting: waitUntil ? `waiting (${waitReason}) until ${new Date(waitUntil).toISOString()}` : `waiting (${waitReason ?? 'for a change'})`,
-      ready: 'due: waiting for the campaign to grant a line',
-      dialing: 'placing a call',
-      'in-call': `in a call (${currentUuid ?? ''})`,
-      'awaiting-status': 'wrap-up: waiting for the result status (PUT …/members/:id/status)',
-      ended: `ended: ${endCause ?? member.endCause ?? ''}`,
-    };
-    const numbers = member.communications
-      .map((c) => `| ${maskNumber(c.number)} | ${['idle', 'process', 'end'][c.state]} | ${c.probe} |`)
-      .join('\n');
-    return [
-      `**${what[phase]}**`,
-      '',
-      `Attempts: ${member.probeCount}${member.nextTryTime ? ` · next try ${new Date(member.nextTryTime).toISOString()}` : ''}`,
-      '',
-      '| number | state | attempts |',
-      '|---|---|---|',
-      numbers,
-    ].join('\n');
-  }
+function notSentResult(placed: Placed): CallResult {
+  return { uuid: placed.plan.call.uuid, cause: placed.notSent!.cause, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'engine' };
+}
 
-  /** Applies a client update received through the API and stores it (the workflow owns the doc). */
-  async function applyPatch(): Promise<void> {
-    if (pendingPatch && member) {
-      member = mergeClientPatch(member, pendingPatch);
-      pendingPatch = null;
-      await steps.saveMember({ campaignId, memberId, member, step: 'Updated through the API' });
-    }
-  }
-
-  async function announceEnd(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string) {
-    if (!member) return;
-    const ended = endEvent(camp, cause, reason, from);
-    markEnded(cause);
-    await steps.memberEnded(ended);
-  }
-
-  /** The end in the workflow's state and the Web UI (the event is stored by the caller). */
-  function markEnded(cause: string) {
-    endCause = cause;
-    const endAttrs: SearchAttributeUpdatePair[] = [
-      { key: SA.EndCause, value: cause },
-      { key: SA.NextAttemptAt, value: null },
-    ];
-    if (fewerEvents) setPhase('ended', endAttrs);
-    else if (richUi) upsertSearchAttributes(endAttrs);
-  }
-
-  /** The dialer_member_end event (§10) of this member ending now with `cause`. */
-  function endEvent(camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string, session = currentUuid ?? lastUuid ?? '') {
-    if (!member) throw new Error('no member');
-    const comm = member.communications[member.lastNumberIndex ?? 0];
-    const event: MemberEndEvent = {
-      'Event-Name': 'CUSTOM',
-      'Event-Subclass': 'engine::dialer_member_end',
-      variable_domain_name: domain,
-      dialerId: campaignId,
-      dialerName: camp.name,
-      id: memberId,
-      name: member.name,
-      currentNumber: comm?.number ?? '',
-      dlr_member_number_description: comm?.description ?? '',
-      currentProbe: member.probeCount,
-      session,
-      endCause: cause,
-      expire: member.expire,
-      agentId: null,
-    };
-    if (reason) event.reason = reason;
-    if (from) event.callback_user_id = from;
-    for (const [k, v] of Object.entries(member.variables)) event[`variable_${k}`] = v;
-    endSeq += 1;
-    return { eventId: `${workflowId}:${endSeq}`, domain, campaignId, memberId, event };
-  }
-
-  async function finish(camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason']): Promise<MemberWorkflowResult> {
-    member = applied.member;
-    // Ends without a call (terminate, expiry, status timeout) wake the campaign, which may be
-    // waiting only for this member to finish (QUEUE_COMPLETE).
-    await steps.saveMember({ campaignId, memberId, member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: campaignId });
-    // Only now, with the end stored, can the row not be claimed again.
-    if (endBeforeGrantReturn) await returnGrant(null);
-    const cause = applied.decision.kind === 'end' ? applied.decision.cause : (member.endCause ?? 'UNKNOWN');
-    await announceEnd(camp, cause, reason);
-    setPhase('ended');
-    await condition(allHandlersFinished);
-    return { endCause: cause, attempts: member.probeCount };
-  }
-
-  // CampaignId and DomainId are set by whoever starts the workflow (typedSearchAttributes).
-  if (!member) member = await steps.loadMember(memberId);
-  if (!member) throw ApplicationFailure.nonRetryable(`Member ${memberId} not found`, 'MemberNotFound');
-
-  /** Gives an unused grant back, telling the campaign when this member may be granted again. */
-  async function returnGrant(readyAt: number | null): Promise<void> {
-    if (grant) {
-      const leaseId = grant;
-      grant = null;
-      await steps.releaseGrant({ campaignId, memberId, leaseId, readyAt });
-      readyAtStored = readyAt;
-    }
-  }
-
-  /** Stores `_readyAt`, the campaign's cue for granting this member, when it changed; a member that
-   *  became due earlier than the campaign expected wakes the campaign. */
-  async function storeReadyAt(readyAt: number | null): Promise<void> {
-    if (readyAtStored === readyAt) return;
-    const now = Date.now();
-    const becameDue = readyAt !== null && readyAt <= now && readyAtStored !== undefined && readyAtStored !== null && readyAtStored > now;
-    await steps.saveMember({ campaignId, memberId, member: member!, readyAt, wakeCampaign: becameDue ? campaignId : undefined });
-    readyAtStored = readyAt;
-  }
-
-  for (;;) {
-    // Cleared before looking, so a wake-up that arrives while we look is not lost.
-    wake = false;
-    await applyPatch();
-    const camp: CampaignRules | null = justRead ?? (await steps.loadCampaign(campaignId));
-    justRead = null;
-    if (!camp) {
-      // Campaign deleted (with its members): nothing left to do.
-      return { endCause: 'CAMPAIGN_DELETED', attempts: member.probeCount };
-    }
-    if (terminateRequested) {
-      if (!endBeforeGrantReturn) await returnGrant(null);
-      return finish(camp, terminateIdle(member), 'terminate');
-    }
-
-    const now = Date.now();
-    const action = nextAction(member, camp, now);
-    if (action.kind === 'end') {
-      if (!endBeforeGrantReturn) await returnGrant(null);
-      const ended = JSON.parse(JSON.stringify(member)) as MemberState;
-      const applied: Applied = { member: ended, decision: { kind: 'end', cause: action.cause, success: false }, steps: [action.cause] };
-      ended.endCause = action.cause;
-      for (const c of ended.communications) c.state = 2;
-      return finish(camp, applied, action.cause === 'MEMBER_EXPIRED' ? 'expire' : undefined);
-    }
-    if (action.kind === 'wait') {
-      // Not dialable now: a grant goes back and the campaign learns when to come back.
-      const readyAt = action.until ?? FAR_FUTURE;
-      if (grant) await returnGrant(readyAt);
-      else await storeReadyAt(readyAt);
-      waitUntil = action.until;
-      waitReason = action.reason;
-      const nextAt: SearchAttributeUpdatePair = { key: SA.NextAttemptAt, value: action.until ? new Date(action.until) : null };
-      if (richUi && !fewerEvents) upsertSearchAttributes([nextAt]);
-      setPhase('waiting', fewerEvents ? [nextAt] : []);
-      const summary = action.until
-        ? `${action.reason} until ${new Date(action.until).toISOString()}`
-        : `${action.reason}: waiting for a change`;
-      if (action.until !== null) await condition(() => wake || terminateRequested, Math.max(action.until - now, 1), { summary });
-      else await condition(() => wake || terminateRequested);
-      waitUntil = null;
-      waitReason = null;
+/** Waits for the attempt's result from whichever source is first; reconciles when overdue. */
+async function awaitResult(s: Run, uuid: string, firstWaitMs: number): Promise<CallResult> {
+  let waitMs = firstWaitMs;
+  let hungUp = false;
+  let goneOnce = false;
+  const heard = () => s.result !== null || (s.terminateRequested && !hungUp);
+  for (let first = true; ; first = false) {
+    const got = first
+      ? await firstCallWait(s, heard, waitMs, `in call ${uuid}`)
+      : await condition(heard, waitMs, { summary: `in call ${uuid}` });
+    if (s.result) return s.result;
+    if (got && s.terminateRequested && !hungUp) {
+      hungUp = true;
+      await esl.hangup({ uuid, cause: 'MANAGER_REQUEST' });
+      waitMs = RESULT_GRACE_MS;
       continue;
     }
-    if (!grant) {
-      // Dialable: wait for the campaign's grant (it orders members and holds the limit). An expiry
-      // still ends the member on time.
-      await storeReadyAt(Math.min(readyAtStored ?? now, now));
-      setPhase('ready');
-      const expireIn = member.expire ? Math.max(member.expire - now, 1) : null;
-      if (expireIn !== null) await condition(() => grant !== null || wake || terminateRequested, expireIn, { summary: 'ready: waiting for a line' });
-      else await condition(() => grant !== null || wake || terminateRequested);
-      // A grant that came within seconds dials with the campaign just read (v5: one step less).
-      if (v5 && grant && !wake && Date.now() - now < 5_000) justRead = camp;
+    // Overdue: ask FreeSWITCH and the attempt store. The re-check after the grace settles a call
+    // still gone as LOST_CALL in the store (first wins), so a result arriving now is not applied
+    // differently from what is stored.
+    const check = await esl.checkCall(uuid, goneOnce ? { settleLost: true } : undefined);
+    if (s.result) return s.result;
+    if (check.result) return check.result;
+    if (!check.exists && !goneOnce) {
+      // Gone, but its hangup event may still be on its way to us: give it a moment.
+      goneOnce = true;
+      waitMs = RESULT_GRACE_MS;
       continue;
     }
-    if (workflowInfo().continueAsNewSuggested) {
-      await returnGrant(now);
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof memberWorkflow>({ domain, campaignId, memberId, carried: { member, seq, endSeq } });
+    if (!check.exists) {
+      // The call is gone and no source reported it: a documented outcome, never silence —
+      // retried without counting the attempt (see rules applyOutcome, `lost`).
+      return { uuid, cause: LOST_CALL, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'reconcile' };
     }
+    waitMs = LIVE_CALL_RECHECK_MS;
+  }
+}
 
-    // ---- Dial one attempt -------------------------------------------------------------------
-    const leaseId = grant;
-    const choice = action.choice;
-    const comm = member.communications[choice.index];
-    const idleAtStart = idleNumbers(member);
-    const reserved = reserveAttempt(member, camp, choice);
-    const attemptNo = reserved.probeCount;
-    const uuid = uuid4();
-    const jobUuid = uuid4();
-    const reservedTime = Date.now();
-    const typeName = camp.communicationTypes.find((t) => t.code === comm.type)?.name;
-    const log: AttemptLogEntry = {
-      state: 'reserved',
-      session: uuid,
-      reservedTime,
-      callNumber: comm.number,
-      callPriority: comm.priority,
-      callDescription: comm.description ?? null,
-      callTypeCode: comm.type ?? null,
-      callPositionIndex: choice.index,
-      callAttempt: attemptNo,
-      callUUID: uuid,
-      steps: [{ time: reservedTime, data: `set number: ${comm.number}` }],
-    };
-    const { origination_caller_id_number: _callerId, ...vars } = attemptVariables({
-      camp, member: reserved, memberId, workflowId, attempt: attemptNo, uuid, comm, callerId: '', typeName,
-    });
-    void _callerId;
-    currentUuid = uuid;
-    lastUuid = uuid;
-    result = null;
-    if (fewerEvents) {
-      phase = 'dialing'; // shown by the query and details; too short-lived for a search attribute
-      setCurrentDetails(details());
-    } else setPhase('dialing');
-    const placed = await steps.placeCall({
-      uuid, jobUuid, domain, campaignId, memberId, workflowId, attempt: attemptNo, number: comm.number,
-      limit: Math.min(camp.limit, maxResources(camp.resources)),
-      routes: routesFor(comm.number, camp.resources, () => Math.random()).map((r) => ({
-        destinationId: r.destination.uuid,
-        destinationLimit: r.destination.limit,
-        dialString: r.dialString,
-        callerId: callerIdFor(member!, r.destination, () => Math.random()),
-      })),
-      member: reserved, log, vars, timeoutSec: camp.originateTimeout,
-    });
-    if (!placed.placed) {
-      // Every line of this number's destinations is busy: the attempt never happened.
-      currentUuid = null;
-      await returnGrant(Date.now() + LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000));
-      continue;
-    }
-    for (const data of placed.refusedVariables ?? []) (log.steps ??= []).push({ time: reservedTime, data });
-    member = reserved;
-    seq += 1;
-    const attemptAttr: SearchAttributeUpdatePair = { key: SA.Attempt, value: attemptNo };
-    if (!fewerEvents) upsertSearchAttributes([attemptAttr]);
-    setPhase('in-call', fewerEvents ? [attemptAttr] : []);
-    // Not sent (the command could not be built): nothing to wait for, and never sent again.
-    const notSent = placed.sent ? undefined : (placed.notSent ?? 'not sent');
-    const outcomeResult: CallResult = notSent === undefined
-      ? await awaitResult(uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS)
-      : { uuid, cause: placed.cause ?? NOT_SENT_CAUSE, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'engine' };
-    const lost = outcomeResult.cause === LOST_CALL;
+/**
+ * The first in-call wait, as `condition(fn, ms)` but leaving its timer running when the result
+ * arrives: `s.callTimer` is cancelled by applyResult only if the member goes on, and a member that
+ * ends completes with it pending (one TIMER_CANCELED event less per member).
+ */
+async function firstCallWait(s: Run, fn: () => boolean, ms: number, summary: string): Promise<boolean> {
+  const scope = new CancellationScope();
+  let fired = false;
+  void scope.run(() => sleep(ms, { summary })).then(() => { fired = true; }, () => undefined);
+  await condition(() => fired || fn());
+  if (fired) return false;
+  if (s.result === null) scope.cancel(); // woken for a hangup: the usual waits take over
+  else s.callTimer = scope;
+  return true;
+}
 
-    // ---- Apply the Webitel rules ----------------------------------------------------------
-    const endTime = Date.now();
-    const applied = applyOutcome(
-      member,
-      camp,
-      { numberIndex: choice.index, attempt: attemptNo, idleAtStart, terminated: terminateRequested },
-      {
-        cause: outcomeResult.cause,
-        answered: outcomeResult.answered,
-        // Voice broadcasting: an answered call has reached the dialer's callflow.
-        bridged: outcomeResult.answered,
-        talkSec: outcomeResult.billsec,
-        minCount: outcomeResult.minCount,
-        lost,
-        notSent,
-      },
-      endTime,
-    );
-    member = applied.member;
-    const lapsing = callTimer as CancellationScope | null; // set by firstCallWait
-    callTimer = null;
-    if (lapsing && applied.decision.kind !== 'end') lapsing.cancel();
-    const endLog: AttemptLogEntry = {
-      ...log,
+/** Applies the Webitel rules to the call's result and stores the attempt (which gives the lease
+ *  back, and with it the member's end event when it ends). */
+async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: CallResult): Promise<Applied> {
+  const { call, numberIndex, idleAtStart } = placed.plan;
+  const lost = result.cause === LOST_CALL;
+  const endTime = Date.now();
+  const applied = applyOutcome(
+    s.member,
+    camp,
+    { numberIndex, attempt: call.attempt, idleAtStart, terminated: s.terminateRequested },
+    {
+      cause: result.cause,
+      answered: result.answered,
+      // Voice broadcasting: an answered call has reached the dialer's callflow.
+      bridged: result.answered,
+      talkSec: result.billsec,
+      minCount: result.minCount,
+      lost,
+      notSent: placed.notSent?.reason,
+    },
+    endTime,
+  );
+  s.member = applied.member;
+  const lapsing = s.callTimer;
+  s.callTimer = null;
+  if (lapsing && applied.decision.kind !== 'end') lapsing.cancel();
+  const { decision } = applied;
+  const success = decision.kind === 'end' && decision.success;
+  const readyAt = decision.kind === 'retry' ? decision.at : s.member.nextTryTime;
+  if (decision.kind === 'await-status') {
+    // Open the status window before endAttempt writes `_waitingForResultStatusCb: 1`, so a client
+    // that sees it and sends its status at once is accepted (the handler waits for the write).
+    s.awaitingStatus = { camp };
+    s.statusApplied = false;
+    s.writeBackPending = true;
+  }
+  await local.endAttempt({
+    uuid: call.uuid, campaignId: s.campaignId, memberId: s.memberId, member: s.member, result, leaseId: placed.leaseId, readyAt,
+    log: {
+      ...call.log,
       state: 'end',
       callTime: endTime,
-      cause: outcomeResult.cause,
-      causeQ850: q850(outcomeResult.cause),
-      callState: member.communications[choice.index].state,
-      callSuccessful: applied.decision.kind === 'end' && applied.decision.success,
+      cause: result.cause,
+      causeQ850: q850(result.cause),
+      callState: s.member.communications[numberIndex].state,
+      callSuccessful: success,
       // An answered call whose result was lost: its talk time is unknown.
-      talkSec: lost && outcomeResult.answered ? null : outcomeResult.billsec,
-      steps: [...(log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
-    };
-    const waitingForStatusUntil = applied.decision.kind === 'await-status' ? applied.decision.deadline : null;
-    const readyAt = applied.decision.kind === 'retry' ? applied.decision.at : member.nextTryTime;
-    if (applied.decision.kind === 'await-status') {
-      // Open the status window before endAttempt writes `_waitingForResultStatusCb: 1`, so a client
-      // that sees it and sends its status at once is accepted (the handler waits for the write).
-      awaitingStatus = { numberIndex: choice.index, camp };
-      statusApplied = false;
-      writeBackPending = true;
-    }
-    // With v5 the end event goes with the attempt.
-    const ended = v5 && applied.decision.kind === 'end'
-      ? endEvent(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined)
-      : null;
-    await steps.endAttempt({
-      uuid, campaignId, memberId, member, log: endLog, result: outcomeResult, waitingForStatusUntil, leaseId, readyAt,
-      ...(ended ? { ended } : {}),
-      stats: {
-        success: applied.decision.kind === 'end' && applied.decision.success,
-        connected: outcomeResult.answered,
-        bridged: outcomeResult.answered,
-        ended: applied.decision.kind === 'end',
-      },
+      talkSec: lost && result.answered ? null : result.billsec,
+      steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
+    },
+    waitingForStatusUntil: decision.kind === 'await-status' ? decision.deadline : null,
+    // A member that ends with this attempt stores its end event with it.
+    ...(decision.kind === 'end' ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : undefined) } : {}),
+    stats: { success, connected: result.answered, bridged: result.answered, ended: decision.kind === 'end' },
+  });
+  s.writeBackPending = false;
+  // A grant that arrived during endAttempt (the row was claimable once the lease was given back)
+  // is a new one: keep it.
+  if (s.grant === placed.leaseId) s.grant = null;
+  // A retry goes straight on to its wait: the campaign read for this attempt is fresh enough.
+  if (decision.kind === 'retry') s.justRead = camp;
+  s.currentUuid = null;
+  s.readyAtStored = readyAt;
+  return applied;
+}
+
+/** §6.5–6.6 wrap-up: the status arrives as an Update (statusUpdate); none within wrapUpTime →
+ *  the campaign's timeout mode. Returns the workflow's result if the member ended. */
+async function wrapUp(s: Run, camp: CampaignRules, numberIndex: number, deadline: number): Promise<MemberWorkflowResult | null> {
+  setPhase(s, 'awaiting-status');
+  const got = await condition(() => s.statusApplied || s.terminateRequested, Math.max(deadline - Date.now(), 1), {
+    summary: `wrap-up: waiting for result status until ${new Date(deadline).toISOString()}`,
+  });
+  if (!got) {
+    s.awaitingStatus = null;
+    const timedOut = applyStatusTimeout(s.member, camp, numberIndex);
+    s.member = timedOut.member;
+    if (timedOut.decision.kind === 'end') return finish(s, camp, timedOut, 'callback');
+    await local.saveMember({
+      campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
+      callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
     });
-    writeBackPending = false;
-    // A grant that arrived during endAttempt (the row was claimable once the lease was given back)
-    // is a new one: keep it. Older executions dropped it, leaving its lease to the 10-min sweep.
-    if (!current || grant === leaseId) grant = null;
-    // A retry goes straight on to its wait: the campaign read for this attempt is fresh enough.
-    if (fewerEvents && applied.decision.kind === 'retry') justRead = camp;
-    currentUuid = null;
-    readyAtStored = readyAt;
-
-    if (applied.decision.kind === 'end') {
-      if (ended) markEnded(applied.decision.cause);
-      else await announceEnd(camp, applied.decision.cause, terminateRequested ? 'terminate' : undefined);
-      setPhase('ended');
-      await condition(allHandlersFinished);
-      return { endCause: applied.decision.cause, attempts: member.probeCount };
-    }
-
-    if (applied.decision.kind === 'await-status') {
-      // §6.5–6.6: wrap-up. The status arrives as an Update; no status within wrapUpTime → timeout mode.
-      setPhase('awaiting-status');
-      const deadline = applied.decision.deadline;
-      const got = await condition(() => statusApplied || terminateRequested, Math.max(deadline - Date.now(), 1), {
-        summary: `wrap-up: waiting for result status until ${new Date(deadline).toISOString()}`,
-      });
-      if (!got) {
-        awaitingStatus = null;
-        const timedOut = applyStatusTimeout(member, camp, choice.index);
-        member = timedOut.member;
-        if (timedOut.decision.kind === 'end') return finish(camp, timedOut, 'callback');
-        await steps.saveMember({
-          campaignId,
-          memberId, member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
-          callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
-        });
-      } else if (terminateRequested && !statusApplied) {
-        awaitingStatus = null;
-        return finish(camp, terminateIdle(member), 'terminate');
-      }
-      await condition(allHandlersFinished);
-      if (member.endCause) {
-        setPhase('ended');
-        return { endCause: member.endCause, attempts: member.probeCount };
-      }
-    }
+  } else if (s.terminateRequested && !s.statusApplied) {
+    s.awaitingStatus = null;
+    return finish(s, camp, terminateIdle(s.member), 'terminate');
   }
+  await condition(allHandlersFinished);
+  return s.member.endCause ? ended(s, s.member.endCause) : null;
+}
 
-  /** Waits for this attempt's result from whichever source is first; reconciles when overdue. */
-  /**
-   * v5: the first in-call wait, as `condition(fn, ms)` but leaving its timer running when the
-   * result arrives: `callTimer` is cancelled by the caller only if the member goes on, and a member
-   * that ends completes with it pending (one TIMER_CANCELED event less per member).
-   */
-  async function firstCallWait(fn: () => boolean, ms: number, summary: string): Promise<boolean> {
-    const scope = new CancellationScope();
-    let fired = false;
-    void scope.run(() => sleep(ms, { summary })).then(() => { fired = true; }, () => undefined);
-    await condition(() => fired || fn());
-    if (fired) return false;
-    if (result === null) scope.cancel(); // woken for a hangup: the usual waits take over
-    else callTimer = scope;
-    return true;
-  }
+// ---- The end -----------------------------------------------------------------------------------
 
-  async function awaitResult(uuid: string, firstWaitMs: number): Promise<CallResult> {
-    let waitMs = firstWaitMs;
-    let hungUp = false;
-    let goneOnce = false;
-    for (let first = true; ; first = false) {
-      const got = v5 && first
-        ? await firstCallWait(() => result !== null || (terminateRequested && !hungUp), waitMs, `in call ${uuid}`)
-        : await condition(() => result !== null || (terminateRequested && !hungUp), waitMs, {
-          summary: `in call ${uuid}`,
-        });
-      if (result) return result;
-      if (got && terminateRequested && !hungUp) {
-        hungUp = true;
-        await esl.hangup({ uuid, cause: 'MANAGER_REQUEST' });
-        waitMs = RESULT_GRACE_MS;
-        continue;
-      }
-      // Overdue: ask FreeSWITCH and the attempt store. The re-check after the grace settles a
-      // call still gone as LOST_CALL in the store (first wins), so a result arriving now is not
-      // applied differently from what is stored.
-      const check = await esl.checkCall(uuid, goneOnce ? { settleLost: true } : undefined);
-      if (result) return result;
-      if (check.result) return check.result;
-      if (!check.exists && !goneOnce) {
-        // Gone, but its hangup event may still be on its way to us: give it a moment.
-        goneOnce = true;
-        waitMs = RESULT_GRACE_MS;
-        continue;
-      }
-      if (!check.exists) {
-        // The call is gone and no source reported it: a documented outcome, never silence —
-        // retried without counting the attempt (see rules applyOutcome, `lost`).
-        return { uuid, cause: LOST_CALL, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'reconcile' };
-      }
-      waitMs = LIVE_CALL_RECHECK_MS;
-    }
-  }
+/** Ends the member without a call (terminate, expiry, status timeout): stores the end, gives an
+ *  unused grant back, records the end event. */
+async function finish(s: Run, camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason']): Promise<MemberWorkflowResult> {
+  s.member = applied.member;
+  // Ends without a call wake the campaign, which may be waiting only for this member to finish
+  // (QUEUE_COMPLETE).
+  await local.saveMember({
+    campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: s.campaignId,
+  });
+  // Only now, with the end stored, can the row not be claimed again.
+  await returnGrant(s, null);
+  const cause = applied.decision.kind === 'end' ? applied.decision.cause : (s.member.endCause ?? 'UNKNOWN');
+  await announceEnd(s, camp, cause, reason);
+  return ended(s, cause);
+}
+
+/** The member has ended and its end is stored: the workflow completes once its handlers have. */
+async function ended(s: Run, cause: string): Promise<MemberWorkflowResult> {
+  // Not announced yet when it ended with an attempt (its end event went with endAttempt).
+  if (s.endCause === null) markEnded(s, cause);
+  await condition(allHandlersFinished);
+  return { endCause: cause, attempts: s.member.probeCount };
+}
+
+async function announceEnd(s: Run, camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string): Promise<void> {
+  const event = endEvent(s, camp, cause, reason, from);
+  markEnded(s, cause);
+  await local.memberEnded(event);
+}
+
+/** The end in the workflow's state and the Web UI (the event is stored by the caller). */
+function markEnded(s: MemberRun, cause: string): void {
+  s.endCause = cause;
+  setPhase(s, 'ended', [{ key: SA.EndCause, value: cause }, { key: SA.NextAttemptAt, value: null }]);
+}
+
+/** The dialer_member_end event (§10) of this member ending now with `cause`. */
+function endEvent(s: Run, camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string) {
+  const { member } = s;
+  const comm = member.communications[member.lastNumberIndex ?? 0];
+  const event: MemberEndEvent = {
+    'Event-Name': 'CUSTOM',
+    'Event-Subclass': 'engine::dialer_member_end',
+    variable_domain_name: s.domain,
+    dialerId: s.campaignId,
+    dialerName: camp.name,
+    id: s.memberId,
+    name: member.name,
+    currentNumber: comm?.number ?? '',
+    dlr_member_number_description: comm?.description ?? '',
+    currentProbe: member.probeCount,
+    session: s.currentUuid ?? s.lastUuid ?? '',
+    endCause: cause,
+    expire: member.expire,
+    agentId: null,
+  };
+  if (reason) event.reason = reason;
+  if (from) event.callback_user_id = from;
+  for (const [k, v] of Object.entries(member.variables)) event[`variable_${k}`] = v;
+  s.endSeq += 1;
+  return { eventId: `${s.workflowId}:${s.endSeq}`, domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, event };
+}
+
+// ---- The Web UI --------------------------------------------------------------------------------
+
+/** Changes the phase shown in the UI; `also` are search attributes upserted with it. */
+function setPhase(s: MemberRun, p: MemberPhase, also: SearchAttributeUpdatePair[] = []): void {
+  if (p !== s.phase || also.length) upsertSearchAttributes([{ key: SA.MemberState, value: p }, ...also]);
+  s.phase = p;
+  setCurrentDetails(details(s));
+}
+
+/** Markdown for the Web UI's "current details": what the member is doing and why. */
+function details(s: MemberRun): string {
+  const { member, phase } = s;
+  if (!member) return `**${phase}**`;
+  const what: Record<MemberPhase, string> = {
+    waiting: s.waitUntil ? `waiting (${s.waitReason}) until ${new Date(s.waitUntil).toISOString()}` : `waiting (${s.waitReason ?? 'for a change'})`,
+    ready: 'due: waiting for the campaign to grant a line',
+    dialing: 'placing a call',
+    'in-call': `in a call (${s.currentUuid ?? ''})`,
+    'awaiting-status': 'wrap-up: waiting for the result status (PUT …/members/:id/status)',
+    ended: `ended: ${s.endCause ?? member.endCause ?? ''}`,
+  };
+  const numbers = member.communications
+    .map((c) => `| ${maskNumber(c.number)} | ${['idle', 'process', 'end'][c.state]} | ${c.probe} |`)
+    .join('\n');
+  return [
+    `**${what[phase]}**`,
+    '',
+    `Attempts: ${member.probeCount}${member.nextTryTime ? ` · next try ${new Date(member.nextTryTime).toISOString()}` : ''}`,
+    '',
+    '| number | state | attempts |',
+    '|---|---|---|',
+    numbers,
+  ].join('\n');
 }

@@ -1,0 +1,126 @@
+// One attempt as the member workflow plans it before the call is placed: which number, the member
+// with the attempt counted, the attempt-log entry, the channel variables and the routes. Pure: the
+// ids, the clock and the random source come in, so the workflow's deterministic ones can be passed.
+import { idleNumbers, reserveAttempt } from './member';
+import { attemptVariables, callerIdFor, maxResources, routesFor, type NumberChoice } from './numbers';
+import type { CampaignRules, MemberState } from './types';
+
+/** One entry of the member's attempt log (`_log[]`, spec §5.8). */
+export interface AttemptLogEntry {
+  state: 'reserved' | 'end';
+  session: string;
+  reservedTime?: number;
+  callTime?: number;
+  callNumber?: string;
+  callPriority?: number;
+  callDescription?: string | null;
+  callTypeCode?: string | null;
+  callPositionIndex?: number;
+  callAttempt?: number;
+  callUUID?: string;
+  destinationId?: string | null;
+  cause?: string;
+  causeQ850?: number;
+  callState?: number;
+  callSuccessful?: boolean;
+  /** null: the call was answered but its talk time is unknown (its result was lost). */
+  talkSec?: number | null;
+  steps?: { time: number; data: string }[];
+  callback?: { from: string; time: number; data: unknown };
+}
+
+export interface RouteOption {
+  destinationId: string;
+  destinationLimit: number;
+  dialString: string;
+  callerId: string;
+}
+
+/** The call to place: takes a destination line, records the attempt, and sends the originate (the
+ *  placeCall activity, each step idempotent, so a retried activity never takes two lines or dials
+ *  twice). */
+export interface PlaceCallInput {
+  uuid: string;
+  jobUuid: string;
+  domain: string;
+  campaignId: string;
+  memberId: string;
+  workflowId: string;
+  attempt: number;
+  number: string;
+  /** Campaign-wide cap re-checked atomically with the destination's own line limit. */
+  limit: number;
+  routes: RouteOption[];
+  /** The member with this attempt counted (§5.4). */
+  member: MemberState;
+  log: AttemptLogEntry;
+  /** Channel variables without the caller ID, which depends on the destination. */
+  vars: Record<string, string>;
+  timeoutSec: number;
+}
+
+export interface PlanAttemptInput {
+  member: MemberState;
+  camp: CampaignRules;
+  /** The number nextAction chose. */
+  choice: NumberChoice;
+  domain: string;
+  campaignId: string;
+  memberId: string;
+  workflowId: string;
+  /** origination_uuid of the call, the attempt's id everywhere. */
+  uuid: string;
+  /** The bgapi job's uuid. */
+  jobUuid: string;
+  now: number;
+  random: () => number;
+}
+
+export interface AttemptPlan {
+  /** The placeCall input; `call.member` is the member with the attempt counted. */
+  call: PlaceCallInput;
+  /** Idle numbers before the attempt (applyOutcome: "was it the last idle number"). */
+  idleAtStart: number;
+  numberIndex: number;
+}
+
+export function planAttempt(i: PlanAttemptInput): AttemptPlan {
+  const { member, camp, choice, uuid } = i;
+  const comm = member.communications[choice.index];
+  const reserved = reserveAttempt(member, camp, choice);
+  const attempt = reserved.probeCount;
+  const log: AttemptLogEntry = {
+    state: 'reserved',
+    session: uuid,
+    reservedTime: i.now,
+    callNumber: comm.number,
+    callPriority: comm.priority,
+    callDescription: comm.description ?? null,
+    callTypeCode: comm.type ?? null,
+    callPositionIndex: choice.index,
+    callAttempt: attempt,
+    callUUID: uuid,
+    steps: [{ time: i.now, data: `set number: ${comm.number}` }],
+  };
+  const typeName = camp.communicationTypes.find((t) => t.code === comm.type)?.name;
+  // The caller ID is chosen per destination (routes), not here.
+  const { origination_caller_id_number: _callerId, ...vars } = attemptVariables({
+    camp, member: reserved, memberId: i.memberId, workflowId: i.workflowId, attempt, uuid, comm, callerId: '', typeName,
+  });
+  void _callerId;
+  const routes = routesFor(comm.number, camp.resources, i.random).map((r) => ({
+    destinationId: r.destination.uuid,
+    destinationLimit: r.destination.limit,
+    dialString: r.dialString,
+    callerId: callerIdFor(member, r.destination, i.random),
+  }));
+  return {
+    idleAtStart: idleNumbers(member),
+    numberIndex: choice.index,
+    call: {
+      uuid, jobUuid: i.jobUuid, domain: i.domain, campaignId: i.campaignId, memberId: i.memberId, workflowId: i.workflowId,
+      attempt, number: comm.number, limit: Math.min(camp.limit, maxResources(camp.resources)), routes,
+      member: reserved, log, vars, timeoutSec: camp.originateTimeout,
+    },
+  };
+}

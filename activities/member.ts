@@ -2,7 +2,7 @@
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
 import { buildOriginate, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
-import { Attempt, Campaign, campaignRules, updateAttemptIf, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
+import { Attempt, Campaign, loadCampaignRules, updateAttemptIf, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { channelVariablesToSend, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
 import { config } from '../lib/config';
@@ -91,7 +91,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
   return {
     async loadCampaign(campaignId) {
       const doc = await Campaign.findById(campaignId).lean<CampaignDoc>();
-      return doc ? campaignRules(doc) : null;
+      return doc ? loadCampaignRules(doc) : null;
     },
 
     async loadMember(memberId) {

@@ -7,6 +7,7 @@ import mongoose from 'mongoose';
 import type { Connection } from '@temporalio/client';
 import { authMiddleware, loginHandler } from './auth';
 import type { ApiDeps, RouteDeps } from './deps';
+import { calendarRoutes } from './calendars';
 import { dialerRoutes } from './dialers';
 import { errorMiddleware, sendData } from './http';
 import { memberRoutes } from './members';
@@ -64,6 +65,7 @@ export function createApp(deps: ApiDeps): DialerApi {
   });
   router.post('/login', loginHandler(rd.sessionTtlMs));
   dialerRoutes(router, rd);
+  calendarRoutes(router, rd);
   memberRoutes(router, rd);
   extraRoutes(router, rd);
 

@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type Router from '@koa/router';
 import mongoose from 'mongoose';
 import { calendarState, typeNotImplemented } from '../rules';
-import { Campaign, campaignRules, Member, type CampaignDoc } from '../models';
+import { Campaign, calendarOfDomain, loadCampaignRules, Member, type CampaignDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory, History } from '../models/history';
 import { dropQueues, hasQueued } from '../models/ready-queue';
@@ -53,12 +53,21 @@ export function assertTypeDialable(type: string): void {
   if (why) throw badRequest(`type: ${why}`);
 }
 
+/** A dialer's `calendar`: a reference must name a calendar of the dialer's own domain; it is stored
+ *  as v3 stores it, `{id, name}`. Inline calendars pass unchanged. */
+async function dialerCalendar<T extends { id?: string }>(cal: T | undefined, domain: string): Promise<T | { id: string; name: string } | undefined> {
+  if (cal?.id === undefined) return cal;
+  const doc = await calendarOfDomain(cal.id, domain);
+  if (!doc) throw badRequest(`calendar.id: no calendar ${cal.id} in domain ${domain}`);
+  return { id: String(doc._id), name: doc.name };
+}
+
 /** Start (state 1): §8.2 — calendar expired → End, outside working hours → Sleep, no members → End. */
 export async function startDialer(deps: RouteDeps, doc: CampaignDoc, user: string): Promise<{ state: number; _cause: string; active: boolean }> {
   assertTypeDialable(doc.type);
   const id = String(doc._id);
   const now = Date.now();
-  const cal = calendarState(campaignRules(doc).calendar, now);
+  const cal = calendarState((await loadCampaignRules(doc)).calendar, now);
   let next: { state: number; _cause: string; active: boolean };
   if (cal === 'expired') next = { state: 4, _cause: 'QUEUE_EXPIRE', active: false };
   else if (!doc.parameters?.eternalQueue && !(await hasQueued(id)) && !(await Member.exists({ dialer: id, _endCause: null }))) {
@@ -91,7 +100,8 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     const domain = domainOf(ctx, { required: true })!;
     const body = dialerCreateSchema.parse(await objectBody(ctx));
     assertTypeDialable(body.type);
-    const doc = await Campaign.create({ ...body, domain, lastModified: Date.now() });
+    const calendar = await dialerCalendar(body.calendar, domain);
+    const doc = await Campaign.create({ ...body, calendar, domain, lastModified: Date.now() });
     const plain = doc.toObject();
     sendData(ctx, { result: { ok: 1, n: 1 }, ops: [plain], insertedCount: 1, insertedIds: [String(plain._id)] });
   });
@@ -113,6 +123,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     const doc = await Campaign.findById(existing._id);
     if (!doc) throw notFound('dialer not found');
     const { parameters, ...rest } = patch;
+    if (rest.calendar) rest.calendar = await dialerCalendar(rest.calendar, existing.domain);
     doc.set(rest);
     // `parameters` is merged field by field so a partial update keeps the other settings.
     if (parameters) for (const [k, v] of Object.entries(parameters)) doc.set(`parameters.${k}`, v);

@@ -12,6 +12,7 @@ import {
   statusSchema,
   webhookCreateSchema,
 } from './schemas';
+import { calendarCreateSchema, calendarUpdateSchema } from '../models/calendar';
 
 type Json = Record<string, unknown>;
 
@@ -39,6 +40,7 @@ const P = {
   dialer: { name: 'dialer', in: 'path', required: true, description: 'Dialer id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   member: { name: 'id', in: 'path', required: true, description: 'Member id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   hook: { name: 'id', in: 'path', required: true, description: 'Webhook id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  calendar: { name: 'id', in: 'path', required: true, description: 'Calendar id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   state: { name: 'state', in: 'path', required: true, description: '1 = start, 3 = stop (anything else: 400)', schema: { type: 'string' } },
   domain: { name: 'domain', in: 'query', description: 'Root credentials only: the domain to act in', schema: { type: 'string' } },
   limit: { name: 'limit', in: 'query', description: 'Page size, 1-1000 (default 40)', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
@@ -80,6 +82,7 @@ const common = {
 /** Queries a client shapes have a time budget (API_QUERY_TIMEOUT_MS). */
 const budget = { 422: errorResponse('The query exceeded its time budget: narrow the filter, lower limit/page or project fewer columns') };
 const withDialer = { ...common, 404: errorResponse('Dialer not found (also: belongs to another domain)') };
+const withCalendar = { ...common, 404: errorResponse('Calendar not found (also: belongs to another domain)') };
 const withMember = { ...withDialer, 404: errorResponse('Dialer or member not found (also: another domain)') };
 
 export const OPERATIONS: Op[] = [
@@ -126,6 +129,21 @@ export const OPERATIONS: Op[] = [
   },
   { method: 'put', path: '/api/v2/dialer/{id}/reset', tag: 'dialers', summary: 'Reset counters (§8.7)', params: [P.id, P.domain], body: ref('Reset'), responses: { 200: ok(ref('UpdateResult')), ...withDialer } },
   { method: 'get', path: '/api/v2/dialer/{dialer}/history', tag: 'dialers', summary: 'Start/stop/reset history', params: [P.dialer, ...listParams], responses: { 200: okInfo({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
+  // Calendars
+  { method: 'get', path: '/api/v2/calendars', tag: 'calendars', summary: "List the domain's calendars", params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, ...budget } },
+  {
+    method: 'post', path: '/api/v2/calendars', tag: 'calendars', summary: 'Create a working-hours calendar (§3.2); dialers refer to it with calendar: {id}', params: [P.domain],
+    body: ref('CalendarCreate'), bodyRequired: true, responses: { 200: ok(ref('InsertResult')), ...common, 413: errorResponse('Body too large'), 415: errorResponse('Not JSON') },
+  },
+  { method: 'get', path: '/api/v2/calendars/{id}', tag: 'calendars', summary: 'Get a calendar', params: [P.calendar, P.domain], responses: { 200: ok({ type: 'object' }), ...withCalendar } },
+  {
+    method: 'put', path: '/api/v2/calendars/{id}', tag: 'calendars', summary: 'Update a calendar (the fields given replace the stored ones); running dialers using it look at it at once',
+    params: [P.calendar, P.domain], body: ref('CalendarUpdate'), bodyRequired: true, responses: { 200: ok(ref('UpdateResult')), ...withCalendar },
+  },
+  {
+    method: 'delete', path: '/api/v2/calendars/{id}', tag: 'calendars', summary: 'Delete a calendar no dialer uses', params: [P.calendar, P.domain],
+    responses: { 200: ok({ type: 'object' }), ...withCalendar, 409: errorResponse('Dialers use this calendar (named in `info`)') },
+  },
   // Members
   { method: 'get', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'List members', params: [P.dialer, ...listParams], responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
   {
@@ -230,7 +248,7 @@ export function openapiDocument(): Json {
     },
     servers: [{ url: '/' }],
     security: [{ XKey: [], XAccessToken: [] }],
-    tags: [{ name: 'dialers' }, { name: 'members' }, { name: 'webhooks' }, { name: 'auth' }, { name: 'system' }],
+    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'webhooks' }, { name: 'auth' }, { name: 'system' }],
     paths,
     components: {
       securitySchemes: {
@@ -252,6 +270,8 @@ export function openapiDocument(): Json {
         Webhook: { type: 'object' },
         DialerCreate: schema(dialerCreateSchema),
         DialerUpdate: schema(dialerUpdateSchema),
+        CalendarCreate: schema(calendarCreateSchema),
+        CalendarUpdate: schema(calendarUpdateSchema),
         MemberCreate: schema(memberCreateSchema),
         MemberUpdate: schema(memberUpdateSchema),
         Status: schema(statusSchema),

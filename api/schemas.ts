@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DIALER_TYPES, isValidZone, variableNameProblem } from '../rules';
 import { config } from '../lib/config';
 import { dialStringProblem } from '../esl/format';
+import { dialerCalendarSchema } from '../models/calendar';
 
 const isRegex = (v: string) => {
   try {
@@ -14,17 +15,8 @@ const isRegex = (v: string) => {
     return false;
   }
 };
-const isTimeZone = (z_: string) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: z_ });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
-const bool01 = z.union([z.boolean(), z.literal(0), z.literal(1)]).transform((v) => Boolean(v));
 
 const causeList = z.array(z.string().regex(/^[A-Z0-9_]{1,64}$/, 'must be FreeSWITCH cause names (A-Z, 0-9, _)')).max(200);
 const minute = int(0, 1440);
@@ -55,16 +47,6 @@ const resource = z.object({
   disabled: z.boolean().optional(),
   strategy: z.enum(['top_down', 'random']).optional(),
   destinations: z.array(destination).max(100).optional(),
-});
-
-const calendar = z.object({
-  id: z.string().max(100).optional(),
-  name: z.string().max(200).optional(),
-  timeZone: z.string().max(64).refine(isTimeZone, 'is not an IANA time zone').optional(),
-  startDate: z.number().int().min(0).nullable().optional(),
-  endDate: z.number().int().min(0).nullable().optional(),
-  accept: z.array(z.object({ weekDay: int(1, 7), startTime: minute, endTime: minute })).max(100).optional(),
-  except: z.array(z.object({ name: z.string().max(200).optional(), date: z.number().int(), repeat: bool01.optional() })).max(1000).optional(),
 });
 
 export const parametersSchema = z.object({
@@ -109,7 +91,7 @@ const dialerFields = {
       types: z.array(z.object({ code: z.string().min(1).max(64), name: z.string().max(200).optional(), ranges: z.array(range).max(48).optional() })).max(100).optional(),
     })
     .optional(),
-  calendar: calendar.optional(),
+  calendar: dialerCalendarSchema.optional(),
   resources: z.array(resource).max(100).optional(),
   variables: variables.optional(),
 };

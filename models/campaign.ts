@@ -4,6 +4,7 @@ import { model, plainVariables } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { DEFAULT_CAUSES, DIALER_TYPES, type CampaignRules } from '../rules';
 import { config } from '../lib/config';
+import { ALWAYS_OPEN, calendarOfDomain, calendarRule, NEVER_OPEN } from './calendar';
 
 const causeName = /^[A-Z0-9_]+$/;
 const causeList = {
@@ -65,13 +66,20 @@ const resourceSchema = new Schema(
   { _id: false },
 );
 
+/** Inline rules, or v3's reference `{id, name}` to a calendar document (then nothing else is stored
+ *  here: the defaults below apply to inline calendars only). */
+const inline = <T>(value: () => T) =>
+  function (this: { id?: string }) {
+    return this.id ? undefined : value();
+  };
+
 const calendarSchema = new Schema(
   {
     id: String,
     name: String,
     timeZone: {
       type: String,
-      default: 'UTC',
+      default: inline(() => 'UTC'),
       validate: {
         validator: (z: string) => {
           try {
@@ -94,11 +102,11 @@ const calendarSchema = new Schema(
         ),
       ],
       // No calendar given: every day, all day (v3 required a calendar; we default to always open).
-      default: () => [1, 2, 3, 4, 5, 6, 7].map((weekDay) => ({ weekDay, startTime: 0, endTime: 1439 })),
+      default: inline(() => ALWAYS_OPEN),
     },
     except: {
       type: [new Schema({ name: String, date: { type: Number, required: true }, repeat: { type: Boolean, default: false } }, { _id: false })],
-      default: [],
+      default: inline(() => []),
     },
   },
   { _id: false },
@@ -159,10 +167,18 @@ export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoo
 export const Campaign = model('Campaign', campaignSchema);
 
 
-/** The snapshot the rules work on, with defaults filled in. */
-export function campaignRules(doc: CampaignDoc): CampaignRules {
+/** The snapshot the rules work on, with defaults filled in. A referenced calendar (`calendar: {id}`)
+ *  is read now, so an edit of the calendar applies at the campaign's next look (v3 reloaded on
+ *  `lastModified`). */
+export async function loadCampaignRules(doc: CampaignDoc): Promise<CampaignRules> {
+  const ref = doc.calendar?.id;
+  if (!ref) return campaignRules(doc, calendarRule(doc.calendar ?? {}));
+  const cal = await calendarOfDomain(ref, doc.domain);
+  return campaignRules(doc, cal ? calendarRule(cal) : NEVER_OPEN);
+}
+
+function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): CampaignRules {
   const p = doc.parameters ?? ({} as NonNullable<CampaignDoc['parameters']>);
-  const cal = doc.calendar ?? ({} as NonNullable<CampaignDoc['calendar']>);
   const list = (l: string[] | undefined | null, def: string[]) => (l && l.length ? [...l] : [...def]);
   return {
     id: String(doc._id),
@@ -192,13 +208,7 @@ export function campaignRules(doc: CampaignDoc): CampaignRules {
       name: t.name ?? t.code,
       ranges: (t.ranges ?? []).map((r) => ({ startTime: r.startTime, endTime: r.endTime, attempts: r.attempts ?? 1, priority: r.priority ?? 0 })),
     })),
-    calendar: {
-      timeZone: cal.timeZone ?? 'UTC',
-      startDate: cal.startDate ?? null,
-      endDate: cal.endDate ?? null,
-      accept: (cal.accept ?? []).map((a) => ({ weekDay: a.weekDay, startTime: a.startTime, endTime: a.endTime })),
-      except: (cal.except ?? []).map((e) => ({ name: e.name ?? undefined, date: e.date, repeat: e.repeat ?? false })),
-    },
+    calendar,
     resources: (doc.resources ?? []).map((r) => ({
       dialedNumber: r.dialedNumber,
       disabled: r.disabled ?? false,

@@ -1,4 +1,5 @@
 export * from './campaign';
+export * from './calendar';
 export * from './member';
 export * from './attempt';
 export * from './member-end';

@@ -16,6 +16,7 @@ export function localTime(now: number, zone: string): LocalTime {
   return { minuteOfDay: t.hour * 60 + t.minute, weekday: t.weekday, day: t.toISODate() ?? '' };
 }
 
+/** `except` (§3.2): the day `date` falls on in the calendar's zone; `repeat` = that day and month every year. */
 function isHoliday(cal: CalendarRule, now: number): boolean {
   const today = DateTime.fromMillis(now, { zone: cal.timeZone });
   return cal.except.some((e) => {
@@ -76,12 +77,16 @@ export function boundaries(camp: CampaignRules, from: number, days: number): num
   return out.sort((a, b) => a - b);
 }
 
-/** The next moment (≥ now) the calendar is working, or null if it never will be again. */
+/** The next moment (≥ now) a sleeping campaign must look at its calendar again: when it opens, or
+ *  when it expires if that comes first (§8.3: the campaign then ends with QUEUE_EXPIRE, not at its
+ *  next opening that never comes); null if neither will happen. */
 export function calendarOpensAt(camp: CampaignRules, now: number): number | null {
-  if (calendarState(camp.calendar, now) === 'working') return now;
-  const start = camp.calendar.startDate && camp.calendar.startDate > now ? [camp.calendar.startDate] : [];
-  const candidates = [...start, ...boundaries(camp, now, 370)].sort((a, b) => a - b);
-  return candidates.find((t) => calendarState(camp.calendar, t) === 'working') ?? null;
+  const { startDate, endDate } = camp.calendar;
+  const looksAgain = (t: number) => ['working', 'expired'].includes(calendarState(camp.calendar, t));
+  if (looksAgain(now)) return now;
+  const start = startDate && startDate > now ? [startDate] : [];
+  const expiry = endDate && endDate >= now ? [endDate + 1] : [];
+  return [...start, ...expiry, ...boundaries(camp, now, 370)].sort((a, b) => a - b).find(looksAgain) ?? null;
 }
 
 export function isValidZone(zone: string): boolean {
@@ -90,8 +95,14 @@ export function isValidZone(zone: string): boolean {
 
 /** v3 stored the member's `timezone` but never used it (§13 q4). We do: when it is a valid IANA zone,
  *  the calendar's working hours and the communication-type windows are read in the member's local
- *  time (DST included); otherwise in the calendar's zone. Dates (start/end, holidays) stay absolute. */
+ *  time (DST included); otherwise in the calendar's zone. startDate/endDate stay absolute instants;
+ *  a holiday stays the same date (the day `date` falls on in the calendar's zone), in local time. */
 export function inMemberZone(camp: CampaignRules, m: Pick<MemberState, 'timezone'>): CampaignRules {
   const zone = m.timezone && isValidZone(m.timezone) ? m.timezone : null;
-  return zone && zone !== camp.calendar.timeZone ? { ...camp, calendar: { ...camp.calendar, timeZone: zone } } : camp;
+  if (!zone || zone === camp.calendar.timeZone) return camp;
+  const except = camp.calendar.except.map((e) => {
+    const { year, month, day } = DateTime.fromMillis(e.date, { zone: camp.calendar.timeZone });
+    return { ...e, date: DateTime.fromObject({ year, month, day }, { zone }).toMillis() };
+  });
+  return { ...camp, calendar: { ...camp.calendar, timeZone: zone, except } };
 }

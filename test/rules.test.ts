@@ -13,6 +13,7 @@ import {
   applyStatus,
   applyStatusTimeout,
   attemptVariables,
+  calendarOpensAt,
   calendarState,
   callerIdFor,
   candidateNumbers,
@@ -22,6 +23,7 @@ import {
   endWithoutCall,
   hasWorkToday,
   idleNumbers,
+  inMemberZone,
   localTime,
   maxResources,
   mergeClientPatch,
@@ -59,6 +61,7 @@ const MON_10 = at('2024-06-03T10:00');
 
 /** UI default working hours: Mon–Fri 09:00–17:00. */
 const WEEKDAYS_9_TO_17 = [1, 2, 3, 4, 5].map((weekDay) => ({ weekDay, startTime: 540, endTime: 1020 }));
+const EVERY_DAY_9_TO_17 = [1, 2, 3, 4, 5, 6, 7].map((weekDay) => ({ weekDay, startTime: 540, endTime: 1020 }));
 
 /** Mobile numbers: mornings (2 tries, high priority) and afternoons (1 try, low priority). */
 const MOBILE: CommunicationType = {
@@ -1139,6 +1142,51 @@ describe('§3.2 calendar', () => {
     assert.equal(calendarState(cal, Date.UTC(2024, 2, 31, 6, 0)), 'working');
     assert.equal(localTime(Date.UTC(2024, 2, 31, 6, 0), ZONE).minuteOfDay, 540);
     assert.equal(localTime(Date.UTC(2024, 2, 31, 1, 0), ZONE).minuteOfDay, 4 * 60, '01:00Z is 04:00 local');
+  });
+
+  test('a holiday is evaluated in the calendar zone across a year boundary, once or every year', () => {
+    // Midnight of 1 January in Kyiv is still 31 December in UTC.
+    const newYear = { name: 'New Year', date: at('2025-01-01T00:00'), repeat: true };
+    const cal = calendar({ accept: EVERY_DAY_9_TO_17, except: [newYear] });
+    assert.equal(calendarState(cal, at('2024-12-31T10:00')), 'working');
+    assert.equal(calendarState(cal, at('2026-01-01T10:00')), 'closed');
+    assert.equal(calendarState(cal, at('2023-01-01T10:00')), 'closed', 'every year, also before the stored one');
+    const once = calendar({ accept: EVERY_DAY_9_TO_17, except: [{ ...newYear, repeat: false }] });
+    assert.equal(calendarState(once, at('2025-01-01T10:00')), 'closed');
+    assert.equal(calendarState(once, at('2026-01-01T10:00')), 'working');
+  });
+
+  test("a holiday stays the same date for a member in another zone (year boundary, DST day)", () => {
+    const camp = campaign({
+      calendar: calendar({
+        accept: EVERY_DAY_9_TO_17,
+        except: [
+          { name: 'New Year', date: at('2024-01-01T00:00'), repeat: true },
+          // Kyiv's spring-forward day; midnight Kyiv is 22:00 the day before in London.
+          { name: 'Spring', date: at('2024-03-31T00:00'), repeat: true },
+        ],
+      }),
+    });
+    const ny = inMemberZone(camp, { timezone: 'America/New_York' }).calendar;
+    assert.equal(calendarState(ny, at('2024-12-31T10:00', 'America/New_York')), 'working');
+    assert.equal(calendarState(ny, at('2025-01-01T10:00', 'America/New_York')), 'closed');
+    const london = inMemberZone(camp, { timezone: 'Europe/London' }).calendar;
+    assert.equal(calendarState(london, at('2025-03-30T10:00', 'Europe/London')), 'working');
+    assert.equal(calendarState(london, at('2025-03-31T10:00', 'Europe/London')), 'closed');
+    assert.equal(camp.calendar.except[0].date, at('2024-01-01T00:00'), 'the campaign snapshot is not changed');
+  });
+
+  test('a sleeping campaign looks again when its calendar opens, or at its endDate if that comes first (§8.3)', () => {
+    const friday = at('2024-06-07T17:30');
+    assert.equal(calendarOpensAt(campaign(), friday), at('2024-06-10T09:00'));
+    const endsFriday = campaign({ calendar: calendar({ endDate: at('2024-06-07T20:00') }) });
+    assert.equal(calendarOpensAt(endsFriday, friday), at('2024-06-07T20:00') + 1);
+    assert.equal(calendarState(endsFriday.calendar, at('2024-06-07T20:00') + 1), 'expired');
+    const endsLater = campaign({ calendar: calendar({ endDate: at('2024-06-12T20:00') }) });
+    assert.equal(calendarOpensAt(endsLater, friday), at('2024-06-10T09:00'));
+    const notYet = campaign({ calendar: calendar({ startDate: at('2024-06-12T12:00'), endDate: at('2024-06-30T00:00') }) });
+    assert.equal(calendarOpensAt(notYet, MON_10), at('2024-06-12T12:00'));
+    assert.equal(calendarOpensAt(campaign({ calendar: calendar({ accept: [] }) }), MON_10), null, 'never opens, never expires');
   });
 
   test('DST change day in America/New_York (2024-11-03, 02:00 → 01:00)', () => {

@@ -82,7 +82,8 @@ describe('simulator CDR posts (mod_json_cdr)', () => {
           result: { uuid, cause: 'NORMAL_CLEARING', answered: true, billsec: rec.billsec, answersec: rec.answersec, duration: rec.duration, source: 'cdr' },
         });
         assert.equal(rec.billsec, 2);
-        assert.deepEqual((sim.stats() as { cdr: { posted: number } }).cdr.posted, 1);
+        // The simulator counts the post once it has read the answer, a moment after the server got it.
+        await waitFor('the post counted', async () => (sim.stats() as { cdr: { posted: number } }).cdr.posted === 1, 5000);
       } finally {
         await esl.stop();
         await sim.stop();

@@ -195,7 +195,11 @@ export function exportRoutes(router: Router, deps: RouteDeps): void {
     const body = pipeline(cursor, new CsvRows(columns, separator), (err) => {
       release();
       void cursor.close().catch(() => undefined);
-      if (err && (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+      if (!err) return;
+      // Koa leaves a response whose body stream failed open: end the connection without the last
+      // chunk, so the client sees an incomplete body rather than waiting or taking a short file.
+      ctx.res.destroy();
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
         deps.log.warn({ dialer: String(dialer._id), err: String(err) }, 'CSV export stopped');
       }
     });

@@ -23,7 +23,7 @@ import { flushQueue, insertAllOrNothing, memberDocument, type NewMember } from '
 export const MAX_NUMBERS = 100;
 /** Member-level columns the export writes that the import skips (engine-owned, not client input). */
 export const READ_ONLY_COLUMNS = ['_id', '_endCause', '_probeCount', 'callSuccessful', 'lastCall', '_nextTryTime', 'createdOn'] as const;
-/** Per-number read-only export columns: `state_N` (0 idle, 1 ended, 2 in use; §5.2), `attempts_N`. */
+/** Per-number read-only export columns: `state_N` (§5.2: 0 idle, 2 ended), `attempts_N`. */
 const READ_ONLY_NUMBER_COLUMN = /^(state|attempts)_(\d+)$/;
 /** Expire formats accepted when the request names none (v3 UI default first); ISO 8601 is always accepted. */
 export const DEFAULT_EXPIRE_FORMATS = ['DD-MM-YYYY HH:mm', 'DD.MM.YYYY HH:mm'];

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NumberIndex } from '../api/csv-import';
-import { MAX_RECORD_CHARS, readCsv, type CsvItem } from '../api/csv';
+import { detectSeparator, MAX_RECORD_CHARS, readCsv, type CsvItem } from '../api/csv';
 import { Campaign, Member } from '../models';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 
@@ -143,6 +143,28 @@ test('readCsv: the same records whatever the chunk boundaries (BOM, CRLF, split 
   const long = `${csv}${'x'.repeat(MAX_RECORD_CHARS * 4 + 70000)}\r\nlast,+380501110005`;
   const tail: CsvItem[] = [{ line: 8, error: `line longer than ${MAX_RECORD_CHARS * 4} characters` }, { line: 9, fields: ['last', '+380501110005'] }];
   for (const size of [4096, 65536]) assert.deepEqual(await read(long, size), [...expected, ...tail], `chunks of ${size} bytes`);
+});
+
+test('separator detection: the most frequent of , ; TAB outside quotes in the first non-empty line, whatever the chunks', async () => {
+  assert.equal(detectSeparator('Name;number_1;Expire'), ';');
+  assert.equal(detectSeparator('"Smith, John, Jr";+380501110001;x'), ';', 'commas inside quotes do not count');
+  assert.equal(detectSeparator('Name\tnumber_1'), '\t');
+  assert.equal(detectSeparator('a,b;c'), ',', 'a tie keeps ,');
+  assert.equal(detectSeparator('Name'), ',');
+  const csv = Buffer.from('\ufeff\r\n"Name; the full one";number_1\r\nx;+380501110001\r\n');
+  for (const size of [1, 2, 5, 64]) {
+    async function* chunks() {
+      for (let i = 0; i < csv.length; i += size) yield csv.subarray(i, i + size);
+    }
+    const items: CsvItem[] = [];
+    let separator: string | null = null;
+    for await (const reader of readCsv(chunks(), { charset: 'utf-8' })) {
+      for (const item of reader) items.push(item);
+      separator = reader.delimiter;
+    }
+    assert.equal(separator, ';', `chunks of ${size}`);
+    assert.deepEqual(items, [{ line: 2, fields: ['Name; the full one', 'number_1'] }, { line: 3, fields: ['x', '+380501110001'] }], `chunks of ${size}`);
+  }
 });
 
 test('default region, explicit mapping without header, separator and charset', async () => {

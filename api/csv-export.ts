@@ -192,7 +192,18 @@ export function exportRoutes(router: Router, deps: RouteDeps): void {
     // of the domain's client-shaped reads until the stream ends (or the client goes away).
     const release = deps.reads.enter(ctx);
     const cursor = M.find(where, { _log: 0 }).lean().cursor({ batchSize: BATCH_SIZE });
-    const body = pipeline(cursor, new CsvRows(columns, separator), (err) => {
+    let first: Row | null;
+    try {
+      // The first batch is read before answering, so a query the database refuses is still an error envelope.
+      first = await cursor.next();
+    } catch (err) {
+      release();
+      void cursor.close().catch(() => undefined);
+      throw err;
+    }
+    const rows = new CsvRows(columns, separator);
+    if (first) rows.write(first);
+    const body = pipeline(cursor, rows, (err) => {
       release();
       void cursor.close().catch(() => undefined);
       if (!err) return;

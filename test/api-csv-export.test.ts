@@ -79,6 +79,10 @@ test('columns, separator and filter; bad parameters are 400s naming them; anothe
   assert.equal(semi.text, `Name;number_1;debt;Variable:name;_endCause\r\n"a;b";'+380501110001;1;shadowed;\r\nc;'+380501110002;;;\r\n`);
   // A variable called like a column is exported as Variable:<name>, so it imports as the variable.
   assert.match((await exportCsv(d)).text, /^Name,Priority,Expire,Timezone,number_1,priority_1,description_1,type_1,Variable:name,debt,_id,/);
+  const empty = await exportCsv(await newDialer());
+  assert.equal(empty.text, 'Name,Priority,Expire,Timezone,number_1,priority_1,description_1,type_1,_id,_endCause,_probeCount,callSuccessful,lastCall,_nextTryTime,createdOn,state_1,attempts_1\r\n');
+  const refused = await exportCsv(d, `columns=Name&filter=${encodeURIComponent('{"name":{"$regex":"("}}')}`);
+  assert.deepEqual([refused.status, refused.headers.get('content-type')], [400, 'application/json; charset=utf-8'], 'a query the database refuses is an error envelope, not a cut CSV');
   const tab = await exportCsv(d, `separator=tab&columns=Name&filter=${encodeURIComponent('{"name":"c"}')}`);
   assert.equal(tab.text, 'Name\r\nc\r\n');
   for (const [qs, re] of [

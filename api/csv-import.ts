@@ -431,11 +431,11 @@ async function importRows(source: AsyncIterable<Buffer | string>, o: ImportOptio
   let campaignLoaded = false;
   // One async step per received chunk; its records are handled synchronously (apart from the batch writes).
   for await (const records of readCsv(source, { delimiter: o.delimiter, charset: o.charset })) {
+    report.separator ??= records.delimiter ?? undefined;
     for (const item of records) {
       if (headerPending) {
         headerPending = false;
         if ('error' in item) throw badRequest(`line ${item.line}: the header row is not valid CSV (${item.error})`);
-        report.separator = records.delimiter!;
         if (!cols) cols = headerColumns(item.fields, records.delimiter!, o.delimiter === undefined);
         continue;
       }

@@ -12,7 +12,7 @@ import { columnFor, READ_ONLY_COLUMNS, type Column } from './csv-import';
 import type { RouteDeps } from './deps';
 import { findDialer, scoped } from './dialers';
 import { parseJsonParam, sanitizeFilter } from './filters';
-import { badRequest, queryParam } from './http';
+import { badRequest, HttpError, queryParam } from './http';
 
 /** More distinct variable names than this in one campaign: the caller chooses with `columns`. */
 export const MAX_EXPORT_VARIABLES = 1000;
@@ -110,11 +110,13 @@ export function parseColumns(raw: string): ExportColumn[] {
   return cols;
 }
 
-/** The default columns of the members a first pass reads (numbers per member, variable names in first-seen order). */
-export async function columnsOf(members: AsyncIterable<Row>): Promise<ExportColumn[]> {
+/** The default columns of the members a first pass reads (numbers per member, variable names in
+ *  first-seen order). `gone()`: the client has left, stop reading. */
+export async function columnsOf(members: AsyncIterable<Row>, gone: () => boolean = () => false): Promise<ExportColumn[]> {
   let numbers = 1;
   const variables = new Set<string>();
   for await (const m of members) {
+    if (gone()) throw new HttpError(499, 'the client closed the request');
     numbers = Math.max(numbers, (m.communications as unknown[] | undefined)?.length ?? 0);
     for (const name of Object.keys(m.variables ?? {})) {
       variables.add(name);
@@ -187,7 +189,7 @@ export function exportRoutes(router: Router, deps: RouteDeps): void {
     const raw = queryParam(ctx, 'columns');
     const columns = raw
       ? parseColumns(raw)
-      : await deps.reads.run(ctx, () => columnsOf(M.find(where, { communications: 1, variables: 1 }).lean().cursor({ batchSize: BATCH_SIZE })));
+      : await deps.reads.run(ctx, () => columnsOf(M.find(where, { communications: 1, variables: 1 }).lean().cursor({ batchSize: BATCH_SIZE }), () => ctx.req.socket.destroyed));
     // No maxTimeMS: reading a million members takes as long as it takes; the export counts as one
     // of the domain's client-shaped reads until the stream ends (or the client goes away).
     const release = deps.reads.enter(ctx);

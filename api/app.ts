@@ -11,6 +11,7 @@ import { calendarRoutes } from './calendars';
 import { dialerRoutes } from './dialers';
 import { errorMiddleware, sendData } from './http';
 import { memberRoutes } from './members';
+import { exportRoutes } from './csv-export';
 import { Waker } from './wake';
 import { extraRoutes } from './routes-extra';
 import { rateLimitMiddleware } from './limits';
@@ -66,6 +67,8 @@ export function createApp(deps: ApiDeps): DialerApi {
   router.post('/login', loginHandler(rd.sessionTtlMs));
   dialerRoutes(router, rd);
   calendarRoutes(router, rd);
+  // Before the member routes: `members/export` is not a member id.
+  exportRoutes(router, rd);
   memberRoutes(router, rd);
   extraRoutes(router, rd);
 

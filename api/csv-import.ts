@@ -1,6 +1,8 @@
 // CSV member import (spec §10): v3 column mapping (Name, Priority, variables by name, number_N,
-// priority_N, description_N, type_N for N = 1…10, Expire with a moment-style format), separator,
-// charset, header row, optional "delete existing members first"; numbers normalised to E.164 with a
+// priority_N, description_N, type_N for N = 1…100, Expire with a moment-style format), separator
+// (given, or detected from the first line), charset, header row, optional "delete existing members
+// first"; the export's read-only columns skipped and its formula escaping undone, so an export
+// (api/csv-export.ts) imports as it is; numbers normalised to E.164 with a
 // default region; invalid numbers and duplicates (within the file, or the file and the campaign)
 // reported and not imported. Rows are atomic (a row is imported whole or reported), the import never
 // stops on a bad row, and memory stays bounded: rows are inserted in small batches as they stream in
@@ -10,14 +12,21 @@ import { DateTime } from 'luxon';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { Member } from '../models';
-import { readCsv } from './csv';
-import { badRequest } from './http';
+import { readCsv, unescapeCell } from './csv';
+import { badRequest, HttpError } from './http';
 import { config } from '../lib/config';
 import { variableNameFromHeader, variableNameProblem } from '../rules';
 import { QueueWriter } from '../models/ready-queue';
 import { flushQueue, insertAllOrNothing, memberDocument, type NewMember } from './member-docs';
 
-export const MAX_NUMBERS = 10;
+/** v3's UI mapped 10 numbers; the REST API stores up to 100, and an export must import again. */
+export const MAX_NUMBERS = 100;
+/** Member-level columns the export writes that the import skips (engine-owned, not client input). */
+export const READ_ONLY_COLUMNS = ['_id', '_endCause', '_probeCount', 'callSuccessful', 'lastCall', '_nextTryTime', 'createdOn'] as const;
+/** Per-number read-only export columns: `state_N` (§5.2: 0 idle, 2 ended), `attempts_N`. */
+const READ_ONLY_NUMBER_COLUMN = /^(state|attempts)_(\d+)$/;
+/** Expire formats accepted when the request names none (v3 UI default first); ISO 8601 is always accepted. */
+export const DEFAULT_EXPIRE_FORMATS = ['DD-MM-YYYY HH:mm', 'DD.MM.YYYY HH:mm'];
 export const MAX_REPORTED_ERRORS = 1000;
 /**
  * Rows per insertMany. Small on purpose: a batch's documents live until it is inserted, documents
@@ -38,18 +47,22 @@ export type Column =
   | { kind: 'number' | 'npriority' | 'description' | 'type'; n: number }
   /** `refused`: why a tenant may not set it (rules/channel-vars.ts): rows giving it a value are rejected. */
   | { kind: 'variable'; name: string; refused?: string }
+  /** A read-only column of the export (READ_ONLY_COLUMNS, state_N, attempts_N): skipped on import. */
+  | { kind: 'readonly'; name: string; n?: number }
   | { kind: 'skip' };
 
 export interface ImportOptions {
   dialer: string;
   domain: string;
-  delimiter: string;
+  /** Absent → detected from the first line. */
+  delimiter?: string;
   charset: string;
   /** Explicit mapping, one entry per column; absent → taken from the header row. */
   mapping?: Column[];
   skipHeader: boolean;
-  expireFormat: string;
-  /** IANA zone the Expire column is read in. */
+  /** moment.js-style format of Expire; absent → DEFAULT_EXPIRE_FORMATS. */
+  expireFormat?: string;
+  /** IANA zone the Expire column is read in (ISO 8601 values with an offset carry their own). */
   expireZone: string;
   /** Default region (ISO 3166-1 alpha-2) for numbers written without a country code. */
   region?: CountryCode;
@@ -64,6 +77,8 @@ export interface ImportOptions {
 }
 
 export interface ImportReport {
+  /** The separator used (given or detected). */
+  separator?: string;
   rows: number;
   imported: number;
   rejected: number;
@@ -75,30 +90,39 @@ export interface ImportReport {
   durationMs: number;
 }
 
-/** "Name", "number_3", "Variable:debt", "-" (skip) → Column. Unknown names become variables. */
-export function columnFor(raw: string, fromHeader: boolean): Column {
+/** "Name", "number_3", "Variable:debt", "_endCause" (read-only), "-" (skip) → Column. In a header
+ *  (and the export's `columns`) unknown names become variables. `field` names the parameter in errors. */
+export function columnFor(raw: string, fromHeader: boolean, field = 'mapping'): Column {
   const s = raw.trim();
   const lower = s.toLowerCase();
-  if (s === '' || s === '-') return fromHeader ? { kind: 'skip' } : { kind: 'skip' };
+  if (s === '' || s === '-') return { kind: 'skip' };
+  const readOnly = READ_ONLY_COLUMNS.find((c) => c.toLowerCase() === lower);
+  if (readOnly) return { kind: 'readonly', name: readOnly };
+  const ro = READ_ONLY_NUMBER_COLUMN.exec(lower);
+  if (ro) return { kind: 'readonly', name: ro[1], n: numberIndex(ro[2], s, field) };
   if (lower === 'name') return { kind: 'name' };
   if (lower === 'priority') return { kind: 'priority' };
   if (lower === 'expire') return { kind: 'expire' };
   if (lower === 'timezone') return { kind: 'timezone' };
   const m = /^(number|priority|description|type)_(\d+)$/.exec(lower);
   if (m) {
-    const n = Number(m[2]);
-    if (n < 1 || n > MAX_NUMBERS) throw badRequest(`mapping: "${s}": N must be 1…${MAX_NUMBERS}`);
     const kind = m[1] === 'priority' ? 'npriority' : (m[1] as 'number' | 'description' | 'type');
-    return { kind, n };
+    return { kind, n: numberIndex(m[2], s, field) };
   }
   const v = /^variable:(.+)$/i.exec(s);
-  if (!fromHeader && !v) throw badRequest(`mapping: "${s}" is not a column (Name, Priority, Expire, Timezone, number_N, priority_N, description_N, type_N, Variable:<name>, -)`);
+  if (!fromHeader && !v) throw badRequest(`${field}: "${s}" is not a column (Name, Priority, Expire, Timezone, number_N, priority_N, description_N, type_N, Variable:<name>, -)`);
   // Variables become FreeSWITCH channel variables: `First Name` → `First_Name`; a name that still
   // cannot be sent rejects the file, one FreeSWITCH or the dialer acts on rejects the rows using it.
   const name = variableNameFromHeader(v ? v[1] : s);
   const problem = variableNameProblem(name, config.channelVariablesAllow);
-  if (problem?.refusal === 'syntax') throw badRequest(`mapping: column "${s}": variable "${name}" ${problem.reason}`);
+  if (problem?.refusal === 'syntax') throw badRequest(`${field}: column "${s}": variable "${name}" ${problem.reason}`);
   return problem ? { kind: 'variable', name, refused: problem.reason } : { kind: 'variable', name };
+}
+
+function numberIndex(digits: string, col: string, field: string): number {
+  const n = Number(digits);
+  if (n < 1 || n > MAX_NUMBERS) throw badRequest(`${field}: "${col}": N must be 1…${MAX_NUMBERS}`);
+  return n;
 }
 
 export function parseMapping(raw: string): Column[] {
@@ -120,7 +144,7 @@ function checkMapping(cols: Column[]): Column[] {
   if (!cols.some((c) => c.kind === 'number')) throw badRequest('mapping: at least one number_N column is required');
   const seen = new Set<string>();
   for (const c of cols) {
-    if (c.kind === 'skip') continue;
+    if (c.kind === 'skip' || c.kind === 'readonly') continue;
     const key = 'n' in c ? `${c.kind}_${c.n}` : c.kind === 'variable' ? `var:${c.name}` : c.kind;
     if (seen.has(key)) throw badRequest(`mapping: column ${key} appears twice`);
     seen.add(key);
@@ -138,6 +162,24 @@ export function momentToLuxon(fmt: string): string {
     };
     return map[t];
   });
+}
+
+/** The Expire parser of an import: the given format (or DEFAULT_EXPIRE_FORMATS) in `zone`, or ISO
+ *  8601 (what the export writes); returns ms, or null when nothing matches. */
+export function expireParser(format: string | undefined, zone: string): { parse: (s: string) => number | null; formats: string } {
+  const formats = format ? [format] : DEFAULT_EXPIRE_FORMATS;
+  const luxon = formats.map(momentToLuxon);
+  return {
+    formats: `${formats.join(', ')} or ISO 8601`,
+    parse(s) {
+      for (const f of luxon) {
+        const d = DateTime.fromFormat(s, f, { zone });
+        if (d.isValid) return d.toMillis();
+      }
+      const iso = DateTime.fromISO(s, { zone });
+      return iso.isValid ? iso.toMillis() : null;
+    },
+  };
 }
 
 /**
@@ -274,13 +316,13 @@ function intField(raw: string, col: string): number {
 }
 
 /** Turns one record into a member (or a RowError). Numbers are checked for duplicates by the caller. */
-function rowToMember(fields: string[], cols: Column[], o: ImportOptions, luxonFmt: string): NewMember {
+function rowToMember(fields: string[], cols: Column[], o: ImportOptions, expire: ReturnType<typeof expireParser>): NewMember {
   const numbers: { number?: string; priority?: number; description?: string; type?: string }[] = [];
   const slot = (n: number) => (numbers[n - 1] ??= {});
   const m: NewMember & { variables: Record<string, unknown> } = { communications: [], variables: {} };
   for (let i = 0; i < cols.length && i < fields.length; i++) {
     const c = cols[i];
-    const v = fields[i];
+    const v = unescapeCell(fields[i]);
     switch (c.kind) {
       case 'name':
         if (v.length > 500) throw new RowError('Name: longer than 500 characters');
@@ -295,9 +337,9 @@ function rowToMember(fields: string[], cols: Column[], o: ImportOptions, luxonFm
       case 'expire': {
         const t = v.trim();
         if (t === '') break;
-        const d = DateTime.fromFormat(t, luxonFmt, { zone: o.expireZone });
-        if (!d.isValid) throw new RowError(`Expire: "${t}" does not match the format ${o.expireFormat}`);
-        m.expire = d.toMillis();
+        const ms = expire.parse(t);
+        if (ms === null) throw new RowError(`Expire: "${t}" does not match ${expire.formats}`);
+        m.expire = ms;
         break;
       }
       case 'number':
@@ -319,7 +361,8 @@ function rowToMember(fields: string[], cols: Column[], o: ImportOptions, luxonFm
           break;
         }
         if (v.length > 4096) throw new RowError(`${c.name}: longer than 4096 characters`);
-        m.variables[c.name] = v;
+        // An empty cell is no value (an export leaves the variables a member lacks empty).
+        if (v !== '') m.variables[c.name] = v;
         break;
       default:
         break;
@@ -365,7 +408,7 @@ async function importRows(source: AsyncIterable<Buffer | string>, o: ImportOptio
     if (report.errors.length < MAX_REPORTED_ERRORS) report.errors.push({ line, reason });
     else report.errorsTruncated = true;
   };
-  const luxonFmt = momentToLuxon(o.expireFormat);
+  const expire = expireParser(o.expireFormat, o.expireZone);
   const index = new NumberIndex();
   let cols = o.mapping;
   let headerPending = o.skipHeader || !o.mapping;
@@ -388,11 +431,12 @@ async function importRows(source: AsyncIterable<Buffer | string>, o: ImportOptio
   let campaignLoaded = false;
   // One async step per received chunk; its records are handled synchronously (apart from the batch writes).
   for await (const records of readCsv(source, { delimiter: o.delimiter, charset: o.charset })) {
+    report.separator ??= records.delimiter ?? undefined;
     for (const item of records) {
       if (headerPending) {
         headerPending = false;
         if ('error' in item) throw badRequest(`line ${item.line}: the header row is not valid CSV (${item.error})`);
-        if (!cols) cols = checkMapping(item.fields.map((f) => columnFor(f, true)));
+        if (!cols) cols = headerColumns(item.fields, records.delimiter!, o.delimiter === undefined);
         continue;
       }
       if (!campaignLoaded) {
@@ -411,7 +455,7 @@ async function importRows(source: AsyncIterable<Buffer | string>, o: ImportOptio
       }
       let member: NewMember;
       try {
-        member = rowToMember(item.fields, cols!, o, luxonFmt);
+        member = rowToMember(item.fields, cols!, o, expire);
       } catch (err) {
         if (err instanceof RowError) {
           reject(item.line, err.message);
@@ -437,6 +481,21 @@ async function importRows(source: AsyncIterable<Buffer | string>, o: ImportOptio
   await flush();
   report.durationMs = Date.now() - started;
   return report;
+}
+
+/** The columns a header row names (as a `mapping`); a header that cannot be read says which separator split it and what it found. */
+function headerColumns(fields: string[], separator: string, detected: boolean): Column[] {
+  try {
+    return checkMapping(fields.map((f) => columnFor(f, true)));
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    const shown = fields.slice(0, 20).map((f) => JSON.stringify(f.length > 60 ? `${f.slice(0, 60)}…` : f)).join(', ');
+    const sep = separator === '\t' ? 'TAB' : `"${separator}"`;
+    throw badRequest(
+      `${err.message} (header row read with separator ${sep} ${detected ? 'detected from the first line' : 'given'}; ` +
+        `${fields.length} column${fields.length === 1 ? '' : 's'} found: ${shown}${fields.length > 20 ? ', …' : ''})`,
+    );
+  }
 }
 
 export function regionParam(raw: string | undefined): CountryCode | undefined {

@@ -7,7 +7,8 @@
 //    started on, and reading restarts at the next line;
 //  - quotes inside an unquoted field are literal; text after a closing quote is an error for that
 //    record only;
-//  - a UTF-8 BOM is dropped; \r\n and \n both end lines.
+//  - a UTF-8 BOM is dropped; \r\n and \n both end lines;
+//  - without a given separator, it is detected from the first non-empty line (detectSeparator).
 // Input is decoded with TextDecoder (any WHATWG charset label, e.g. utf-8, windows-1251, latin1).
 // Records are read synchronously from the decoded text of the chunks received so far (CsvReader),
 // one at a time as the consumer asks: no async step and no object per line, and no more than one
@@ -17,6 +18,47 @@ import { TextDecoder } from 'node:util';
 
 export const MAX_RECORD_LINES = 100;
 export const MAX_RECORD_CHARS = 64 * 1024;
+
+/** The separators detectSeparator chooses from, in the order that wins a tie. */
+export const DETECTED_SEPARATORS = [',', ';', '\t'] as const;
+
+/** The separator of a file from its first line: whichever of `,` `;` TAB occurs most often outside
+ *  quotes (`,` when none does or on a tie). v3 G1 files use `;`, later ones `,`. */
+export function detectSeparator(line: string): string {
+  const counts = new Map<string, number>(DETECTED_SEPARATORS.map((s) => [s, 0]));
+  let quoted = false;
+  for (const ch of line) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1);
+  }
+  let best: string = DETECTED_SEPARATORS[0];
+  for (const [s, n] of counts) if (n > counts.get(best)!) best = s;
+  return best;
+}
+
+/** A cell a spreadsheet would run as a formula (OWASP "CSV injection"): `=` `+` `-` `@` TAB CR first. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** Import side: drops the `'` escapeCell added (a `'` before a formula character or another `'`);
+ *  any other leading `'` is part of the value. */
+export function unescapeCell(v: string): string {
+  return v[0] === "'" && (FORMULA_START.test(v.slice(1)) || v[1] === "'") ? v.slice(1) : v;
+}
+
+/**
+ * Export side: a cell starting like a formula gets a `'` in front (spreadsheets then show it as
+ * text); so does a value unescapeCell would change, so every value comes back exactly
+ * (`+380501112233` → `'+380501112233` → `+380501112233`; `''x` → `'''x` → `''x`).
+ */
+export function escapeCell(v: string): string {
+  return FORMULA_START.test(v) || unescapeCell(v) !== v ? `'${v}` : v;
+}
+
+/** One CSV field: formula-escaped, quoted when it holds the separator, a quote or a line break. */
+export function csvField(v: string, separator: string): string {
+  const e = escapeCell(v);
+  return e.includes(separator) || /["\r\n]/.test(e) ? `"${e.replace(/"/g, '""')}"` : e;
+}
 
 export type CsvItem =
   | { line: number; fields: string[] }
@@ -91,9 +133,17 @@ export class CsvReader {
   private started = false;
   private skipping = false; // dropping the rest of a too-long line
   private ended = false;
+  private sep: string | null;
 
-  constructor(private readonly delimiter: string, charset: string) {
+  /** `delimiter` null: detected from the first non-empty line. */
+  constructor(delimiter: string | null, charset: string) {
+    this.sep = delimiter;
     this.decoder = new TextDecoder(charset, { fatal: false, ignoreBOM: false });
+  }
+
+  /** The separator in use (null until the first line has arrived when it is detected). */
+  get delimiter(): string | null {
+    return this.sep;
   }
 
   push(chunk: Buffer | string): void {
@@ -131,7 +181,9 @@ export class CsvReader {
 
   /** The next record or record error; undefined when more input is needed (or, after end(), at EOF). */
   read(): CsvItem | undefined {
-    const { text, delimiter } = this;
+    if (this.sep === null && !this.detect()) return undefined;
+    const text = this.text;
+    const delimiter = this.sep!;
     for (;;) {
       const start = this.pos;
       if (start >= text.length) return undefined;
@@ -192,6 +244,20 @@ export class CsvReader {
     }
   }
 
+  /** Sets the separator from the first non-empty line once it is complete (or long enough); false while waiting. */
+  private detect(): boolean {
+    for (let p = this.pos; ; ) {
+      const nl = this.text.indexOf('\n', p);
+      if (nl < 0 && !this.ended && this.text.length - p <= TOO_LONG) return false;
+      const line = this.text.slice(p, nl < 0 ? undefined : nl);
+      if (line.trim() !== '' || nl < 0) {
+        this.sep = detectSeparator(line);
+        return true;
+      }
+      p = nl + 1;
+    }
+  }
+
   *[Symbol.iterator](): Generator<CsvItem> {
     for (let item = this.read(); item; item = this.read()) yield item;
   }
@@ -199,11 +265,11 @@ export class CsvReader {
 
 /**
  * Records (or per-record errors) of a CSV byte stream, numbered by their first line; empty lines are
- * skipped. One step per received chunk: each yields the reader, to iterate synchronously (the
+ * skipped; no delimiter: detected (reader.delimiter tells which). One step per received chunk: each yields the reader, to iterate synchronously (the
  * records of the text received so far).
  */
-export async function* readCsv(source: AsyncIterable<Buffer | string>, o: { delimiter: string; charset: string }): AsyncGenerator<Iterable<CsvItem>> {
-  const reader = new CsvReader(o.delimiter, o.charset);
+export async function* readCsv(source: AsyncIterable<Buffer | string>, o: { delimiter?: string; charset: string }): AsyncGenerator<CsvReader> {
+  const reader = new CsvReader(o.delimiter ?? null, o.charset);
   for await (const chunk of source) {
     reader.push(chunk);
     yield reader;

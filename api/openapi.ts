@@ -171,12 +171,12 @@ export const OPERATIONS: Op[] = [
     method: 'post', path: '/api/v2/dialer/{dialer}/members/import', tag: 'members', summary: 'Import members from a CSV stream (§10)',
     params: [
       P.dialer, P.domain,
-      { name: 'separator', in: 'query', schema: { type: 'string', default: ',' }, description: 'one character, or "tab"' },
+      { name: 'separator', in: 'query', schema: { type: 'string' }, description: 'one character, or "tab"; default: detected from the first line (the most frequent of , ; TAB outside quotes)' },
       { name: 'charset', in: 'query', schema: { type: 'string', default: 'utf-8' } },
-      { name: 'mapping', in: 'query', schema: { type: 'string' }, description: 'columns in order: Name, Priority, Expire, Timezone, number_N, priority_N, description_N, type_N (N=1…10), Variable:<name>, - ; default: the header row' },
+      { name: 'mapping', in: 'query', schema: { type: 'string' }, description: 'columns in order: Name, Priority, Expire, Timezone, number_N, priority_N, description_N, type_N (N=1…100), Variable:<name>, - ; default: the header row (state columns of an export are skipped)' },
       { name: 'skipHeader', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
-      { name: 'expireFormat', in: 'query', schema: { type: 'string', default: 'DD-MM-YYYY HH:mm' } },
-      { name: 'timezone', in: 'query', schema: { type: 'string', default: 'UTC' }, description: 'zone of the Expire column' },
+      { name: 'expireFormat', in: 'query', schema: { type: 'string' }, description: 'moment.js-style format of Expire; default: DD-MM-YYYY HH:mm or DD.MM.YYYY HH:mm; ISO 8601 is always accepted' },
+      { name: 'timezone', in: 'query', schema: { type: 'string' }, description: "zone of the Expire column; default: the campaign calendar's time zone" },
       { name: 'region', in: 'query', schema: { type: 'string' }, description: 'default region (ISO 3166-1 alpha-2) for numbers without a country code' },
       { name: 'normalize', in: 'query', schema: { type: 'string', enum: ['e164', 'none'] } },
       { name: 'dedupe', in: 'query', schema: { type: 'string', enum: ['campaign', 'file', 'none'] } },
@@ -185,6 +185,18 @@ export const OPERATIONS: Op[] = [
     ],
     body: { content: { 'text/csv': { schema: { type: 'string' } } }, required: true },
     responses: { 200: ok(ref('ImportReport')), ...withDialer, 413: errorResponse('Body too large'), 415: errorResponse('Not text/csv') },
+  },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/members/export', tag: 'members', summary: 'Export members as a CSV stream that the import reads back (§10)',
+    params: [
+      P.dialer, P.domain, P.filter,
+      { name: 'separator', in: 'query', schema: { type: 'string', default: ',' }, description: 'one character, or "tab"' },
+      { name: 'columns', in: 'query', schema: { type: 'string' }, description: 'comma-separated column names in order (import names: Name, Priority, Expire, Timezone, number_N, priority_N, description_N, type_N, variable names; state: _id, _endCause, _probeCount, callSuccessful, lastCall, _nextTryTime, createdOn, state_N, attempts_N); default: all, numbers and variables as the members have them' },
+    ],
+    responses: {
+      200: { description: 'CSV (chunked); cells starting with = + - @ TAB CR are prefixed with \'', content: { 'text/csv': { schema: { type: 'string' } } } },
+      ...withDialer, 429: errorResponse('The domain already runs its share of list/count/aggregate/export queries'),
+    },
   },
   { method: 'get', path: '/api/v2/dialer/{dialer}/members/{id}', tag: 'members', summary: 'Get a member', params: [P.dialer, P.member, P.domain], responses: { 200: ok({ type: 'object' }), ...withMember } },
   {
@@ -262,7 +274,7 @@ export function openapiDocument(): Json {
         ImportReport: {
           type: 'object',
           properties: {
-            rows: { type: 'integer' }, imported: { type: 'integer' }, rejected: { type: 'integer' }, duplicates: { type: 'integer' }, deletedBefore: { type: 'integer' },
+            separator: { type: 'string' }, rows: { type: 'integer' }, imported: { type: 'integer' }, rejected: { type: 'integer' }, duplicates: { type: 'integer' }, deletedBefore: { type: 'integer' },
             errors: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' }, reason: { type: 'string' } } } },
             errorsTruncated: { type: 'boolean' }, durationMs: { type: 'integer' },
           },

@@ -37,6 +37,17 @@ export class ClientReads {
 
   /** Runs one client-shaped query of the request's domain; 429 when the domain already has its share running. */
   async run<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+    const release = this.enter(ctx);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** Counts a client-shaped read of the request's domain that outlives the handler (a streamed
+   *  export) until the returned release() is called; 429 when the domain has its share running. */
+  enter(ctx: Context): () => void {
     const domain = domainOf(ctx) ?? '*';
     const n = this.inFlight.get(domain) ?? 0;
     if (this.limits.perDomain > 0 && n >= this.limits.perDomain) {
@@ -44,13 +55,14 @@ export class ClientReads {
       throw new HttpError(429, `at most ${this.limits.perDomain} list, count or aggregate queries of one domain run at a time; retry when one has answered`);
     }
     this.inFlight.set(domain, n + 1);
-    try {
-      return await fn();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const left = (this.inFlight.get(domain) ?? 1) - 1;
       if (left) this.inFlight.set(domain, left);
       else this.inFlight.delete(domain);
-    }
+    };
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { authOf, domainOf } from './auth';
 import { DOCS_HTML, openapiDocument } from './openapi';
 import { webhookCreateSchema } from './schemas';
 import { importCsv, parseMapping, regionParam } from './csv-import';
+import { campaignTimeZone, csvSeparator } from './csv-export';
 import type { RouteDeps } from './deps';
 import { assertTypeDialable, findDialer } from './dialers';
 import { badRequest, HttpError, notFound, objectBody, objectIdParam, queryParam, sendData } from './http';
@@ -113,11 +114,7 @@ export function extraRoutes(router: Router, deps: RouteDeps): void {
       throw new HttpError(415, `content-type: must be text/csv (got ${ctx.get('content-type') || 'none'})`);
     }
     if (Number(ctx.get('content-length') || 0) > deps.maxCsvBytes) throw new HttpError(413, `body too large: at most ${deps.maxCsvBytes} bytes`);
-    let delimiter = queryParam(ctx, 'separator') ?? ',';
-    if (delimiter === 'tab' || delimiter === '\\t') delimiter = '\t';
-    if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-      throw badRequest('separator: must be one character (not a quote or newline), or "tab"');
-    }
+    const delimiter = csvSeparator(queryParam(ctx, 'separator'));
     const charset = queryParam(ctx, 'charset') || ctx.request.charset || 'utf-8';
     try {
       new TextDecoder(charset);
@@ -128,7 +125,7 @@ export function extraRoutes(router: Router, deps: RouteDeps): void {
     const mapping = mappingRaw ? parseMapping(mappingRaw) : undefined;
     const skipHeader = boolParam(ctx, 'skipHeader', !mapping);
     if (!mapping && !skipHeader) throw badRequest('mapping: required when skipHeader=false (without it the header row names the columns)');
-    const expireZone = queryParam(ctx, 'timezone') || 'UTC';
+    const expireZone = queryParam(ctx, 'timezone') || (await campaignTimeZone(dialer));
     try {
       new Intl.DateTimeFormat('en', { timeZone: expireZone });
     } catch {
@@ -143,7 +140,7 @@ export function extraRoutes(router: Router, deps: RouteDeps): void {
       charset,
       mapping,
       skipHeader,
-      expireFormat: queryParam(ctx, 'expireFormat') || 'DD-MM-YYYY HH:mm',
+      expireFormat: queryParam(ctx, 'expireFormat') || undefined,
       expireZone,
       region: regionParam(queryParam(ctx, 'region')),
       normalize: enumParam(ctx, 'normalize', ['e164', 'none'] as const, 'e164'),

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NumberIndex } from '../api/csv-import';
-import { MAX_RECORD_CHARS, readCsv, type CsvItem } from '../api/csv';
+import { detectSeparator, MAX_RECORD_CHARS, readCsv, type CsvItem } from '../api/csv';
 import { Campaign, Member } from '../models';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 
@@ -145,6 +145,28 @@ test('readCsv: the same records whatever the chunk boundaries (BOM, CRLF, split 
   for (const size of [4096, 65536]) assert.deepEqual(await read(long, size), [...expected, ...tail], `chunks of ${size} bytes`);
 });
 
+test('separator detection: the most frequent of , ; TAB outside quotes in the first non-empty line, whatever the chunks', async () => {
+  assert.equal(detectSeparator('Name;number_1;Expire'), ';');
+  assert.equal(detectSeparator('"Smith, John, Jr";+380501110001;x'), ';', 'commas inside quotes do not count');
+  assert.equal(detectSeparator('Name\tnumber_1'), '\t');
+  assert.equal(detectSeparator('a,b;c'), ',', 'a tie keeps ,');
+  assert.equal(detectSeparator('Name'), ',');
+  const csv = Buffer.from('\ufeff\r\n"Name; the full one";number_1\r\nx;+380501110001\r\n');
+  for (const size of [1, 2, 5, 64]) {
+    async function* chunks() {
+      for (let i = 0; i < csv.length; i += size) yield csv.subarray(i, i + size);
+    }
+    const items: CsvItem[] = [];
+    let separator: string | null = null;
+    for await (const reader of readCsv(chunks(), { charset: 'utf-8' })) {
+      for (const item of reader) items.push(item);
+      separator = reader.delimiter;
+    }
+    assert.equal(separator, ';', `chunks of ${size}`);
+    assert.deepEqual(items, [{ line: 2, fields: ['Name; the full one', 'number_1'] }, { line: 3, fields: ['x', '+380501110001'] }], `chunks of ${size}`);
+  }
+});
+
 test('default region, explicit mapping without header, separator and charset', async () => {
   const d = await newDialer();
   const r = await upload(d, 'Олена;050 111 22 33;15-01-2031 10:00\nБогдан;(044) 123-45-67;\nX;123;\n', 'region=UA&separator=%3B&mapping=Name,number_1,Expire&skipHeader=false');
@@ -164,7 +186,47 @@ test('default region, explicit mapping without header, separator and charset', a
   const tsv = await upload(d, 'Name\tnumber_1\tpriority_1\nT\t+380501112211\tx\n', 'separator=tab');
   assert.deepEqual(tsv.body.data.errors, [{ line: 2, reason: 'priority_1: "x" is not an integer' }]);
   const exp = await upload(d, 'Name,number_1,Expire\nE,+380501112212,tomorrow\n');
-  assert.deepEqual(exp.body.data.errors, [{ line: 2, reason: 'Expire: "tomorrow" does not match the format DD-MM-YYYY HH:mm' }]);
+  assert.deepEqual(exp.body.data.errors, [{ line: 2, reason: 'Expire: "tomorrow" does not match DD-MM-YYYY HH:mm, DD.MM.YYYY HH:mm or ISO 8601' }]);
+});
+
+test('the help page\'s ";" file imports with no separator parameter; a header that cannot be read names the separator and the columns', async () => {
+  const d = await newDialer();
+  // The help page's member (spec §9.3 example): two numbers with priorities, its variables, a v3 Expire.
+  const csv =
+    'Name;Priority;number_1;priority_1;number_2;priority_2;debt;language;productID;Expire\n' +
+    'Ivan Petrenko;0;099998888;1;3434534534534;2;20000;ru;8fd26a17-eb28-4c74-aa6f-a3794f4f466c;31-12-2030 18:00\n' +
+    '"Smith, John";3;+14155552671;;;;;en;;\n';
+  const r = await upload(d, csv, 'normalize=none');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual([r.body.data.separator, r.body.data.imported, r.body.data.errors], [';', 2, []]);
+  const ivan = (await Member.findOne({ dialer: d, name: 'Ivan Petrenko' }).lean()) as any;
+  assert.deepEqual(ivan.communications.map((c: any) => [c.number, c.priority]), [['099998888', 1], ['3434534534534', 2]]);
+  assert.deepEqual(ivan.variables, { debt: '20000', language: 'ru', productID: '8fd26a17-eb28-4c74-aa6f-a3794f4f466c' });
+  assert.equal(ivan.expire, Date.UTC(2030, 11, 31, 18, 0));
+  const smith = (await Member.findOne({ dialer: d, name: 'Smith, John' }).lean()) as any;
+  assert.deepEqual([smith.priority, smith.variables], [3, { language: 'en' }], 'empty cells set no variable');
+  // A separator given wins over detection; a header it cannot split says what it saw.
+  const given = await upload(d, csv, 'normalize=none&separator=%2C');
+  assert.equal(given.status, 400);
+  assert.match(given.body.info, /^mapping: column "Name;Priority;.*\(header row read with separator "," given; 1 column found: "Name;Priority;number_1;priority_1;number_2;priority_2;debt;l…"\)$/);
+  const tabs = await upload(d, 'Name\tPhone\nx\t+380501110001\n');
+  assert.equal(tabs.status, 400);
+  assert.equal(tabs.body.info, 'mapping: at least one number_N column is required (header row read with separator TAB detected from the first line; 2 columns found: "Name", "Phone")');
+  assert.equal(await Member.countDocuments({ dialer: d }), 2);
+});
+
+test('Expire: DD-MM-YYYY HH:mm and DD.MM.YYYY HH:mm in the campaign calendar\'s zone, ISO 8601 as written; timezone= wins', async () => {
+  const created = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody({ calendar: { timeZone: 'Europe/Kyiv' } }) });
+  const d: string = created.body.data.insertedIds[0];
+  const csv = 'Name,number_1,Expire\na,+380501114401,15-01-2031 10:00\nb,+380501114402,15.07.2031 10:00\nc,+380501114403,2031-01-15T10:00:00.000Z\nd,+380501114404,32.01.2031 10:00\n';
+  const r = await upload(d, csv);
+  assert.deepEqual(r.body.data.errors, [{ line: 5, reason: 'Expire: "32.01.2031 10:00" does not match DD-MM-YYYY HH:mm, DD.MM.YYYY HH:mm or ISO 8601' }]);
+  const expire = async (name: string) => ((await Member.findOne({ dialer: d, name }).lean()) as any).expire;
+  assert.equal(await expire('a'), Date.UTC(2031, 0, 15, 8, 0), 'Kyiv winter time, UTC+2');
+  assert.equal(await expire('b'), Date.UTC(2031, 6, 15, 7, 0), 'Kyiv summer time, UTC+3');
+  assert.equal(await expire('c'), Date.UTC(2031, 0, 15, 10, 0));
+  await upload(d, 'Name,number_1,Expire\ne,+380501114405,15.07.2031 10:00\n', 'timezone=UTC');
+  assert.equal(await expire('e'), Date.UTC(2031, 6, 15, 10, 0));
 });
 
 test('a broken quote rejects only its own row; the rest of the file is imported', async () => {
@@ -199,7 +261,7 @@ test('bad requests: content type, parameters, empty file, credentials, other dom
     ['separator=ab', 400, /^separator: /],
     ['charset=klingon', 400, /^charset: /],
     ['mapping=Name,bogus', 400, /^mapping: "bogus" is not a column/],
-    ['mapping=Name,number_11', 400, /^mapping: "number_11": N must be 1…10/],
+    ['mapping=Name,number_101', 400, /^mapping: "number_101": N must be 1…100/],
     ['mapping=Name,number_1,number_1', 400, /appears twice/],
     ['skipHeader=false', 400, /^mapping: required when skipHeader=false/],
     ['normalize=maybe', 400, /^normalize: /],

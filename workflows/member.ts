@@ -372,7 +372,7 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice): Prom
   const placed = await local.placeCall(call);
   if (!placed.placed) {
     s.currentUuid = null;
-    await returnGrant(s, Date.now() + LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000));
+    await lineBusyPause(s);
     return null;
   }
   for (const data of placed.refusedVariables ?? []) (call.log.steps ??= []).push({ time: call.log.reservedTime!, data });
@@ -382,6 +382,19 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice): Prom
   // Not sent (the command could not be built): nothing to wait for, and never sent again.
   const notSent = placed.sent ? undefined : { reason: placed.notSent ?? 'not sent', cause: placed.cause ?? NOT_SENT_CAUSE };
   return { plan, leaseId, notSent };
+}
+
+/** Every line of the number's destinations is busy (held by calls of other campaigns sharing the
+ *  gateway, or by attempts not settled yet): the member keeps its grant and tries again after a
+ *  short pause, or at once when something wakes it. (Giving the grant back would have the campaign
+ *  grant it again at once: placeCall in a tight loop.) */
+async function lineBusyPause(s: Run): Promise<void> {
+  const pauseMs = LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000);
+  s.phase = 'ready'; // shown by the query and details, like 'dialing'
+  s.waitReason = 'every line busy';
+  setCurrentDetails(details(s));
+  await condition(() => s.wake || s.terminateRequested, pauseMs, { summary: 'every line busy: trying again' });
+  s.waitReason = null;
 }
 
 function notSentResult(placed: Placed): CallResult {
@@ -612,7 +625,7 @@ function details(s: MemberRun): string {
   if (!member) return `**${phase}**`;
   const what: Record<MemberPhase, string> = {
     waiting: s.waitUntil ? `waiting (${s.waitReason}) until ${new Date(s.waitUntil).toISOString()}` : `waiting (${s.waitReason ?? 'for a change'})`,
-    ready: 'due: waiting for the campaign to grant a line',
+    ready: s.waitReason ? `due: ${s.waitReason}` : 'due: waiting for the campaign to grant a line',
     dialing: 'placing a call',
     'in-call': `in a call (${s.currentUuid ?? ''})`,
     'awaiting-status': 'wrap-up: waiting for the result status (PUT …/members/:id/status)',

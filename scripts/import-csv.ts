@@ -84,6 +84,7 @@ async function main(): Promise<void> {
   const draw = (final = false) => {
     const now = Date.now();
     if (!final && now - lastDraw < (tty ? 200 : 2000)) return;
+    if (now - t0 < 2000 && (!tty || !final)) return; // a quick upload needs no progress bar
     lastDraw = now;
     const frac = size ? Math.min(1, sent / size) : 1;
     const width = 30;

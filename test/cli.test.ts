@@ -5,8 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
@@ -96,6 +98,12 @@ test("import-csv prints the API's refusal whole", async () => {
     const r = await run('import-csv.ts', ['--dialer', 'd', csv], { ...creds, API_URL: api.url });
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes(`HTTP 400 from ${api.url}: ${info}`), r.stderr);
+    assert.doesNotMatch(r.stderr, /--separator/, 'a comma file gets no separator hint');
+    const semi = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-')), 'semi.csv');
+    fs.writeFileSync(semi, 'Name;number_1\nIvan;1005550101\n');
+    const s = await run('import-csv.ts', ['--dialer', 'd', semi], { ...creds, API_URL: api.url });
+    assert.equal(s.code, 1);
+    assert.match(s.stderr, /the first line has no "," but has ";": try --separator ';'/);
   } finally {
     await api.close();
   }

@@ -51,7 +51,7 @@ async function apiHealth(url: string): Promise<StackState['apiHealth']> {
   }
 }
 
-/** Waits until notReady() is empty (saying what it waits for every 5 s); returns what is still missing at the deadline. */
+/** Waits until notReady() is empty (saying what it waits for every 10 s); returns what is still missing at the deadline. */
 async function waitStackReady(workerPid: () => number | undefined, apiUrl: string): Promise<string[]> {
   const t0 = Date.now();
   let lastSaid = t0;
@@ -64,7 +64,7 @@ async function waitStackReady(workerPid: () => number | undefined, apiUrl: strin
       apiHealth: await apiHealth(apiUrl),
     });
     if (!waiting.length || Date.now() - t0 > READY_TIMEOUT_MS) return waiting;
-    if (Date.now() - lastSaid >= 5_000) {
+    if (Date.now() - lastSaid >= 10_000) {
       lastSaid = Date.now();
       say(`  waiting ${Math.round((Date.now() - t0) / 1000)} s for ${waiting.join('; ')}`);
     }

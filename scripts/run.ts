@@ -51,8 +51,8 @@ async function apiHealth(url: string): Promise<StackState['apiHealth']> {
   }
 }
 
-/** Waits until notReady() is empty (saying what it waits for every 10 s); returns what is still missing at the deadline. */
-async function waitStackReady(workerPid: () => number | undefined, apiUrl: string): Promise<string[]> {
+/** Waits until notReady() is empty (saying what it waits for every 10 s unless quiet); returns what is still missing at the deadline. */
+async function waitStackReady(workerPid: () => number | undefined, apiUrl: string, timeoutMs = READY_TIMEOUT_MS, quiet = false): Promise<string[]> {
   const t0 = Date.now();
   let lastSaid = t0;
   for (;;) {
@@ -63,8 +63,8 @@ async function waitStackReady(workerPid: () => number | undefined, apiUrl: strin
       apiUrl,
       apiHealth: await apiHealth(apiUrl),
     });
-    if (!waiting.length || Date.now() - t0 > READY_TIMEOUT_MS) return waiting;
-    if (Date.now() - lastSaid >= 10_000) {
+    if (!waiting.length || Date.now() - t0 > timeoutMs || stopping) return waiting;
+    if (!quiet && Date.now() - lastSaid >= 10_000) {
       lastSaid = Date.now();
       say(`  waiting ${Math.round((Date.now() - t0) / 1000)} s for ${waiting.join('; ')}`);
     }
@@ -193,6 +193,10 @@ async function main(): Promise<void> {
   if (notYet.length) {
     console.log(['', `Durable Dialer started but is NOT READY after ${secs(Date.now() - tReady)}: still waiting for`,
       ...notYet.map((m) => `  - ${m}`), `Logs: ${logDir}`, ...lines.map((l) => `  ${l}`), '', 'Ctrl-C stops everything.'].join('\n'));
+    // Say so when it gets there (e.g. FreeSWITCH comes up later).
+    void waitStackReady(() => workerApp?.current()?.pid, apiUrl, Number.POSITIVE_INFINITY, true).then((w) => {
+      if (!w.length && !stopping) say(`${new Date().toISOString()} Durable Dialer is now ready: worker connected to Temporal and ESL, API healthy.`);
+    });
     return;
   }
   say(`  worker connected to Temporal and ESL, API healthy (${secs(Date.now() - tReady)} more)`);

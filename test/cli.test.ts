@@ -112,7 +112,7 @@ test("import-csv prints the API's refusal whole", async () => {
 test('import-csv: rows rejected as invalid numbers get a hint about --region and --normalize none', async () => {
   const report = {
     rows: 2, imported: 0, rejected: 2, duplicates: 0, deletedBefore: 0, errorsTruncated: false, durationMs: 3,
-    errors: [{ line: 2, reason: 'number_1: "1005550101" is not a valid phone number (no default region: give the country code or pass region=)' }],
+    errors: [{ line: 2, reason: 'number_1: "1005550101" is not a valid phone number (no default region: give the country code or pass region=; normalize=none keeps numbers as written)' }],
   };
   const api = await fakeApi(200, { status: 'OK', data: report });
   try {

@@ -2,10 +2,25 @@
 // call results to them. SIGINT/SIGTERM stop taking work, let running activities finish, exit 0.
 import mongoose from 'mongoose';
 import { createDialerWorker } from './lib/dialer-worker';
+import { writeWorkerStatus } from './lib/readiness';
 
 async function main(): Promise<void> {
-  const { worker, log, close } = await createDialerWorker();
+  const { worker, esl, log, close } = await createDialerWorker();
   log.info('worker started');
+  // For `npm start` (scripts/run.ts): it says "running" only once the worker is connected.
+  const statusFile = process.env.DIALER_WORKER_STATUS_FILE;
+  if (statusFile) {
+    const report = () => {
+      try {
+        writeWorkerStatus(statusFile, { temporal: true, esl: esl.isConnected() });
+      } catch (err) {
+        log.warn({ err: String(err), file: statusFile }, 'worker status file not written');
+      }
+    };
+    esl.on('connected', report);
+    esl.on('disconnected', report);
+    setImmediate(report); // after run() below has started polling
+  }
   // Worker.run() installs its own SIGINT/SIGTERM handlers (graceful shutdown).
   await worker.run();
   await close();

@@ -9,7 +9,7 @@ import { LineLeases } from '../models/lines';
 import { addHistory } from '../models/history';
 import { hasQueued, requeue, REQUEUE_FIELDS } from '../models/ready-queue';
 import type { DispatchFields } from '../rules/dispatch';
-import { maskNumber, startMemberWorkflowWithGrant } from '../lib/members';
+import { memberUiText, startMemberWorkflowWithGrant, type MemberUiText } from '../lib/members';
 import { memberWorkflowId } from '../workflows/messages';
 import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf } from './claim';
 import type { ActivityDeps } from './deps';
@@ -19,7 +19,7 @@ interface Claimed {
   _id: unknown;
   _dispatch?: string;
   name?: string;
-  communications?: { number: string }[];
+  communications?: { number: string; priority?: number; state?: number; lastCall?: number; description?: string }[];
 }
 
 /**
@@ -32,25 +32,28 @@ export const GRANT_LEAD_MS = 2_000;
 
 export function createCampaignActivities({ client, esl, taskQueue }: ActivityDeps): CampaignActivities {
   async function claimAndGrant({ campaignId, domain, leaseIds, membersStrategy, activeLeases, now }: Parameters<CampaignActivities['claimAndGrant']>[0]) {
-    const granted: { leaseId: string; memberId: string; summary: string }[] = [];
-    const summaryOf = (d: Claimed) => `${d.name ?? 'member'} ${maskNumber(d.communications?.[0]?.number ?? '')}`;
+    const granted: { leaseId: string; memberId: string; ui: MemberUiText }[] = [];
+    // The Temporal UI's summary names the campaign (one _id read per batch of grants).
+    const campaignName = (await Campaign.findById(campaignId, { name: 1 }).lean<{ name?: string }>())?.name;
+    const uiOf = (d: Claimed) =>
+      memberUiText({ memberId: String(d._id), name: d.name, campaignId, campaignName, domain, communications: d.communications });
     // A retried activity finds the members it already claimed with these lease ids (the workflow
     // made them up for this call, so on a first attempt no member can hold one: the query — a
     // scan of the whole collection on FerretDB — is skipped).
     const already = Context.current().info.attempt > 1
       ? await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1, name: 1, communications: 1 }).lean<Claimed[]>()
       : [];
-    for (const d of already) granted.push({ leaseId: d._dispatch!, memberId: String(d._id), summary: summaryOf(d) });
+    for (const d of already) granted.push({ leaseId: d._dispatch!, memberId: String(d._id), ui: uiOf(d) });
     // The ready window (activities/claim.ts): one ordered read, then claims by _id; each member is
     // granted (signal-with-start) as soon as it is claimed, while the next ones are claimed.
     const grants: Promise<unknown>[] = [];
-    const grant = (g: { leaseId: string; memberId: string; summary: string }) =>
-      grants.push(startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.summary));
+    const grant = (g: { leaseId: string; memberId: string; ui: MemberUiText }) =>
+      grants.push(startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.ui));
     for (const g of granted) grant(g);
     const wanted = leaseIds.filter((id) => !granted.some((g) => g.leaseId === id));
     let claimError: unknown = null;
     await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now: now + GRANT_LEAD_MS, leaseIds: wanted }, (leaseId, doc) => {
-      const g = { leaseId, memberId: String(doc._id), summary: summaryOf(doc) };
+      const g = { leaseId, memberId: String(doc._id), ui: uiOf(doc) };
       granted.push(g);
       grant(g);
     }).catch((err: unknown) => {

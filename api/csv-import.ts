@@ -304,7 +304,8 @@ function normalizeNumber(raw: string, col: string, o: ImportOptions): string {
   if (!o.region && !candidate.startsWith('+')) candidate = `+${candidate}`;
   const p = parsePhoneNumberFromString(candidate, o.region);
   if (!p || !p.isValid()) {
-    throw new RowError(`${col}: "${s}" is not a valid phone number${o.region ? ` (default region ${o.region})` : ' (no default region: give the country code or pass region=)'}`);
+    // The simulator's demo numbers (100…, 200…) are not real numbers: say how to keep them.
+    throw new RowError(`${col}: "${s}" is not a valid phone number (${o.region ? `default region ${o.region}` : 'no default region: give the country code or pass region='}; normalize=none keeps numbers as written)`);
   }
   return p.number; // E.164, e.g. +380501112233
 }

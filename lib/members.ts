@@ -2,7 +2,8 @@
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { searchAttributes as SA } from './search-attributes';
-export { maskNumber } from '../rules';
+import { maskNumber } from '../rules';
+export { maskNumber };
 import { config } from './config';
 import {
   campaignWorkflowId,
@@ -14,7 +15,50 @@ import {
   type MemberWorkflowInput,
 } from '../workflows/messages';
 
-function memberStartOptions(input: MemberWorkflowInput, taskQueue: string, summary?: string) {
+/** What the Temporal UI shows of a member workflow without opening it (static: set at start). */
+export interface MemberUiText {
+  /** One line in the workflow list: member name, campaign name, the numbers (masked). */
+  summary: string;
+  /** Markdown on the workflow page. */
+  details: string;
+}
+
+interface MemberForUi {
+  memberId: string;
+  name?: string | null;
+  campaignId: string;
+  campaignName?: string | null;
+  domain: string;
+  communications?: { number: string; priority?: number; state?: number; lastCall?: number; description?: string | null }[];
+}
+
+/**
+ * The summary and details of a member workflow for the Temporal UI. Numbers are masked (as in
+ * logs) and listed in the order a member without communication types dials them (§5.5: not yet
+ * ended, least recently called, then highest priority) — the first is the number dialled first.
+ */
+export function memberUiText(m: MemberForUi): MemberUiText {
+  const open = (m.communications ?? [])
+    .filter((c) => (c.state ?? 0) !== 2)
+    .sort((a, b) => (a.lastCall ?? 0) - (b.lastCall ?? 0) || (b.priority ?? 0) - (a.priority ?? 0));
+  const name = m.name?.trim() || `member ${m.memberId}`;
+  const campaign = m.campaignName?.trim() || m.campaignId;
+  const numbers = open.length ? open.slice(0, 3).map((c) => maskNumber(c.number)).join(', ') + (open.length > 3 ? ` +${open.length - 3}` : '') : 'no number left';
+  // The UI cuts long summaries; keep the list line short.
+  const summary = `${name} · ${campaign} · ${numbers}`.slice(0, 200);
+  const details = [
+    `**${name}** in campaign **${campaign}** (\`${m.campaignId}\`, domain \`${m.domain}\`)`,
+    '',
+    '| number | priority | description |',
+    '|---|---|---|',
+    ...(m.communications ?? []).map((c) => `| ${maskNumber(c.number)} | ${c.priority ?? 0} | ${(c.description ?? '').replace(/[|\n]/g, ' ')} |`),
+    '',
+    `Member \`${m.memberId}\`: GET /api/v2/dialer/${m.campaignId}/members/${m.memberId}`,
+  ].join('\n');
+  return { summary, details };
+}
+
+function memberStartOptions(input: MemberWorkflowInput, taskQueue: string, ui?: MemberUiText) {
   return {
     workflowId: memberWorkflowId(input.campaignId, input.memberId),
     taskQueue,
@@ -25,7 +69,8 @@ function memberStartOptions(input: MemberWorkflowInput, taskQueue: string, summa
       { key: SA.MemberId, value: input.memberId },
       { key: SA.MemberState, value: 'waiting' },
     ],
-    staticSummary: summary ?? `member ${input.memberId} of campaign ${input.campaignId}`,
+    staticSummary: ui?.summary ?? `member ${input.memberId} of campaign ${input.campaignId}`,
+    ...(ui ? { staticDetails: ui.details } : {}),
   };
 }
 
@@ -43,10 +88,10 @@ export async function startMemberWorkflowWithGrant(
   input: MemberWorkflowInput,
   leaseId: string,
   taskQueue = config.temporal.taskQueue,
-  summary?: string,
+  ui?: MemberUiText,
 ) {
   return client.workflow.signalWithStart('memberWorkflow', {
-    ...memberStartOptions(input, taskQueue, summary),
+    ...memberStartOptions(input, taskQueue, ui),
     signal: grantSignal,
     signalArgs: [{ leaseId }],
   });

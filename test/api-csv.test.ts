@@ -47,7 +47,7 @@ test('the example file: accepted rows stored in E.164, each rejected row reporte
     { rows: 7, imported: 4, rejected: 3, duplicates: 1 },
   );
   assert.deepEqual(r.body.data.errors, [
-    { line: 5, reason: 'number_1: "12ab" is not a valid phone number (no default region: give the country code or pass region=)' },
+    { line: 5, reason: 'number_1: "12ab" is not a valid phone number (no default region: give the country code or pass region=; normalize=none keeps numbers as written)' },
     { line: 6, reason: 'duplicate number +380501112233 (line 2)' },
     { line: 7, reason: 'no number: every number_N column is empty' },
   ]);
@@ -172,7 +172,7 @@ test('default region, explicit mapping without header, separator and charset', a
   const r = await upload(d, 'Олена;050 111 22 33;15-01-2031 10:00\nБогдан;(044) 123-45-67;\nX;123;\n', 'region=UA&separator=%3B&mapping=Name,number_1,Expire&skipHeader=false');
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.data.imported, 2);
-  assert.deepEqual(r.body.data.errors, [{ line: 3, reason: 'number_1: "123" is not a valid phone number (default region UA)' }]);
+  assert.deepEqual(r.body.data.errors, [{ line: 3, reason: 'number_1: "123" is not a valid phone number (default region UA; normalize=none keeps numbers as written)' }]);
   const olena = (await Member.findOne({ dialer: d, name: 'Олена' }).lean()) as any;
   assert.equal(olena.communications[0].number, '+380501112233');
   assert.equal(olena.expire, Date.UTC(2031, 0, 15, 10, 0));

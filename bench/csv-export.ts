@@ -6,63 +6,24 @@
 // rows/s, MB/s and the API process's peak RSS during the export (VmHWM): it should not grow with N.
 // Uses MONGODB_URI if set, else starts its own FerretDB on a free port.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import mongoose from 'mongoose';
 import { memberDocument } from '../api/member-docs';
 import { Campaign, Member } from '../models';
 import { createCredential } from '../models/credential';
-import { startFerret, type Proc } from '../scripts/servers';
+import { benchDatabase } from './lib/stack';
+import { arg, mb, vmBytes } from './lib/util';
 
 const BATCH = 1000;
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1];
-  const eq = process.argv.find((a) => a.startsWith(`${name}=`));
-  return eq ? eq.slice(name.length + 1) : def;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function vm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
   const rows = Number(arg('--rows', '1000000'));
   const nodeFlags = arg('--node-flags', '').split(' ').filter(Boolean);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-bench-'));
-  let ferret: Proc | null = null;
-  let uri = process.env.MONGODB_URI;
-  if (!uri) {
-    const port = await freePort();
-    const f = await startFerret({ port, dataDir: path.join(dir, 'ferret'), logDir: path.join(dir, 'logs'), portSetting: 'FERRETDB_PORT' });
-    ferret = f;
-    uri = `${f.uri}bench_export`;
-  } else {
-    const u = new URL(uri);
-    u.pathname = '/dialer_bench_export';
-    uri = u.toString();
-  }
+  const { uri, ferret } = await benchDatabase(dir, 'bench_export');
   try {
-    await mongoose.connect(uri);
-    await mongoose.connection.db!.dropDatabase();
-    await Member.createCollection();
-    await Member.syncIndexes();
     const dialer = await Campaign.create({ domain: 'bench', name: 'export', type: 'Voice Broadcasting' });
     const id = String(dialer._id);
     const t0 = performance.now();
@@ -90,7 +51,7 @@ async function main(): Promise<void> {
       server.once('exit', (c) => reject(new Error(`API server exited (${c})`)));
     });
     const cred = await createCredential({ domain: 'bench' });
-    const rssBefore = vm(server.pid!, 'VmRSS');
+    const rssBefore = vmBytes(server.pid!, 'VmRSS');
     const t1 = performance.now();
     const columns = arg('--columns', '');
     const qs = columns ? `?columns=${encodeURIComponent(columns)}` : '';
@@ -103,7 +64,7 @@ async function main(): Promise<void> {
       for (const b of chunk) if (b === 10) lines += 1;
     }
     const sec = (performance.now() - t1) / 1000;
-    const peak = vm(server.pid!, 'VmHWM');
+    const peak = vmBytes(server.pid!, 'VmHWM');
     server.kill('SIGTERM');
     if (lines !== rows + 1) throw new Error(`export has ${lines} lines, expected ${rows + 1}`);
     console.log(`export${columns ? ` of ${columns}` : ' (default columns: two passes)'}: ${rows} rows, ${mb(bytes)} in ${sec.toFixed(1)} s = ${Math.round(rows / sec)} rows/s; API process peak RSS ${mb(peak)} (idle ${mb(rssBefore)})`);

@@ -10,36 +10,19 @@
 // API process during the import (goal ≤ 300 MB; VmHWM of the child process running the app).
 // Uses MONGODB_URI if set, else starts its own FerretDB on a free port.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import mongoose from 'mongoose';
 import { memberDocument } from '../api/member-docs';
 import { Campaign, Member } from '../models';
 import { createCredential } from '../models/credential';
-import { startFerret, type Proc } from '../scripts/servers';
+import { benchDatabase } from './lib/stack';
+import { arg, mb, vmBytes } from './lib/util';
 
 const BATCH = 1000;
 
 /** `--name value` or `--name=value`. */
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1];
-  const eq = process.argv.find((a) => a.startsWith(`${name}=`));
-  return eq ? eq.slice(name.length + 1) : def;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 /** Row i: two distinct valid Ukrainian mobile numbers (050… and 067…), a name, a priority, a variable. */
 function row(i: number): { name: string; priority: number; n1: string; n2: string; debt: number } {
   const s = String(i).padStart(7, '0');
@@ -57,38 +40,13 @@ async function writeCsv(file: string, rows: number): Promise<number> {
   return fs.statSync(file).size;
 }
 
-/** A /proc/<pid>/status field in bytes (VmHWM = peak resident set size). */
-function vm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-function mb(n: number): string {
-  return `${(n / 1024 / 1024).toFixed(0)} MB`;
-}
-
 async function main(): Promise<void> {
   const rows = Number(arg('--rows', '1000000'));
   // Node flags for the API process, e.g. --node-flags=--max-old-space-size=160
   const nodeFlags = arg('--node-flags', '').split(' ').filter(Boolean);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-bench-'));
-  let ferret: Proc | null = null;
-  let uri = process.env.MONGODB_URI;
-  if (!uri) {
-    const port = await freePort();
-    const f = await startFerret({ port, dataDir: path.join(dir, 'ferret'), logDir: path.join(dir, 'logs'), portSetting: 'FERRETDB_PORT' });
-    ferret = f;
-    uri = `${f.uri}bench`;
-  } else {
-    const u = new URL(uri);
-    u.pathname = '/dialer_bench';
-    uri = u.toString();
-  }
+  const { uri, ferret } = await benchDatabase(dir, 'bench');
   try {
-    await mongoose.connect(uri);
-    await mongoose.connection.db!.dropDatabase();
-    await Member.createCollection();
-    await Member.syncIndexes();
     const file = path.join(dir, 'members.csv');
     const size = await writeCsv(file, rows);
     console.log(`generated ${rows} rows, ${mb(size)} (${file}); database ${uri}`);
@@ -113,7 +71,7 @@ async function main(): Promise<void> {
     const d1 = await Campaign.create({ domain: 'bench', name: 'import', type: 'Voice Broadcasting' });
     const d2 = await Campaign.create({ domain: 'bench', name: 'baseline', type: 'Voice Broadcasting' });
 
-    const rssBefore = vm(server.pid!, 'VmRSS');
+    const rssBefore = vmBytes(server.pid!, 'VmRSS');
     const t0 = performance.now();
     const res = await fetch(`${base}/api/v2/dialer/${d1._id}/members/import`, {
       method: 'POST',
@@ -124,7 +82,7 @@ async function main(): Promise<void> {
     } as RequestInit & { duplex: 'half' });
     const report = (await res.json()) as { status: string; data: { imported: number; rejected: number }; info?: string };
     const importSec = (performance.now() - t0) / 1000;
-    const peak = vm(server.pid!, 'VmHWM');
+    const peak = vmBytes(server.pid!, 'VmHWM');
     server.kill('SIGTERM');
     if (report.status !== 'OK') throw new Error(`import failed: ${res.status} ${report.info}`);
     console.log(`import:   ${report.data.imported} rows in ${importSec.toFixed(1)} s = ${Math.round(report.data.imported / importSec)} rows/s (rejected ${report.data.rejected}); API process peak RSS ${mb(peak)} (idle ${mb(rssBefore)})${nodeFlags.length ? ` with ${nodeFlags.join(' ')}` : ''}`);

@@ -20,42 +20,28 @@
 //      campaign (so only the API and the database work), --concurrency in flight (closed loop).
 // Prints throughput, p50/p90/p99/max and errors of each; the goal is p99 ≤ 200 ms for the status PUT.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { Client, Connection } from '@temporalio/client';
 import { memberWorkflowId } from '../workflows/messages';
 import { connectMongo } from '../lib/db';
 import { Member } from '../models';
 import { createCredential } from '../models/credential';
-import { portOpen, startFerret, startProcess, startTemporalDev, waitReady, type Proc } from '../scripts/servers';
+import { freePort, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type Proc } from '../scripts/servers';
+import { arg } from './lib/util';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
-}
-const POSTS = Number(arg('posts', '2000'));
-const CONCURRENCY = Number(arg('concurrency', '16'));
-const RATES = arg('rates', '1,2,5').split(',').map(Number).filter((n) => n > 0);
-const SECONDS = Number(arg('seconds', '10'));
+const POSTS = Number(arg('--posts', '2000'));
+const CONCURRENCY = Number(arg('--concurrency', '16'));
+const RATES = arg('--rates', '1,2,5').split(',').map(Number).filter((n) => n > 0);
+const SECONDS = Number(arg('--seconds', '10'));
 /** Calls in parallel while members are dialled into wrap-up (one Mongo connection per process: keep it modest). */
-const DIAL_LIMIT = Number(arg('dial-limit', '15'));
-const PRELOAD = Number(arg('preload', '0'));
+const DIAL_LIMIT = Number(arg('--dial-limit', '15'));
+const PRELOAD = Number(arg('--preload', '0'));
 const KEEP = process.argv.includes('--keep');
 const HARD_LIMIT_MS = 30 * 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];

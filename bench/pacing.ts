@@ -20,11 +20,7 @@ import {
 } from '../rules/pacing';
 import { simulate, type SimResult, type Workload } from './pacing/sim';
 import { EXTRA, STANDARD, describe, randomWorkloads } from './pacing/workloads';
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
-}
+import { arg } from './lib/util';
 
 /** Each controller with a fresh state per run (the same call each time: runs are independent). */
 export const CONTROLLERS = [

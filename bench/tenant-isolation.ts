@@ -12,37 +12,24 @@
 // query over API_QUERY_TIMEOUT_MS is a 422). --api-dir runs the API of another checkout (e.g. the
 // old main) against the same bench; --env passes settings to the API (e.g. API_QUERY_TIMEOUT_MS=2000).
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { memberDocument } from '../api/member-docs';
 import { connectMongo } from '../lib/db';
 import { createCredential } from '../models/credential';
 import { apiRequest, type ApiCredential } from '../scripts/api-request';
-import { portOpen, startFerret, startProcess, startTemporalDev, waitReady, type Proc } from '../scripts/servers';
+import { freePort, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type Proc } from '../scripts/servers';
+import { arg } from './lib/util';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
-}
-const MEMBERS = Number(arg('members', '10000'));
-const SECONDS = Number(arg('seconds', '20'));
-const LISTERS = Number(arg('listers', '2'));
-const API_DIR = path.resolve(arg('api-dir', path.join(__dirname, '..')));
-const EXTRA_ENV = Object.fromEntries(arg('env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+const MEMBERS = Number(arg('--members', '10000'));
+const SECONDS = Number(arg('--seconds', '20'));
+const LISTERS = Number(arg('--listers', '2'));
+const API_DIR = path.resolve(arg('--api-dir', path.join(__dirname, '..')));
+const EXTRA_ENV = Object.fromEntries(arg('--env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 const HARD_LIMIT_MS = 15 * 60_000;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-const port = async (name: string) => Number(arg(`${name}-port`, '0')) || freePort();
+const port = async (name: string) => Number(arg(`--${name}-port`, '0')) || freePort();
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;

@@ -9,6 +9,18 @@ import path from 'node:path';
 import { config } from '../lib/config';
 import { SEARCH_ATTRIBUTES } from '../lib/search-attributes';
 
+/** A port free on 127.0.0.1 right now (the OS picks it; whoever binds it next may race). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 export type ToolName = 'temporal' | 'temporal-test-server' | 'ferretdb';
 
 /** Absolute path of a binary installed by scripts/setup.sh; throws a clear error if it is missing. */

@@ -8,7 +8,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { WorkflowHandle } from '@temporalio/client';
 import mongoose from 'mongoose';
@@ -20,19 +19,9 @@ import { wakeCampaignWorkflow } from '../lib/members';
 import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../models';
 import { startSimulator, type CdrEncoding, type Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
+import { freePort } from '../scripts/servers';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
 import { connectTestDb, createCampaign, createMember, recordHistory, waitFor } from './support/env';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function callResultSignals(h: WorkflowHandle): Promise<number> {
   const history = await h.fetchHistory();

@@ -23,18 +23,13 @@ import { config } from '../../lib/config';
 import { isMongoDB } from '../../lib/db';
 import { Attempt, Campaign, Member, MemberEnd } from '../../models';
 import { createCredential } from '../../models/credential';
-import { assertPortFree, logTail, portOpen, startFerret, startProcess, startTemporalDev, toolPath, waitReady, type Proc } from '../../scripts/servers';
+import { assertPortFree, freePort, logTail, portOpen, startFerret, startProcess, startTemporalDev, toolPath, waitReady, type Proc } from '../../scripts/servers';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../simulator';
+import { vmBytes } from './util';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  if (i >= 0 && process.argv[i + 1] !== undefined) return process.argv[i + 1];
-  const eq = process.argv.find((a) => a.startsWith(`${name}=`));
-  return eq ? eq.slice(name.length + 1) : def;
-}
-export const flag = (name: string) => process.argv.includes(name);
+export { arg, flag } from './util';
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs: number, everyMs = 50): Promise<T> {
   const until = Date.now() + timeoutMs;
@@ -52,8 +47,7 @@ export function log(...a: unknown[]): void {
 
 /** /proc/<pid>/status field in MB (VmRSS = resident now, VmHWM = peak resident). */
 export function vmMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : 0;
+  return Math.round(vmBytes(pid, field) / 1024 / 1024);
 }
 
 /** CPU seconds (user+system) a process has used so far. */
@@ -285,4 +279,25 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** A clean members database for a bench: MONGODB_URI's server when set (database `dialer_<name>`),
+ *  else a FerretDB of its own on a free port with its data in `dir`. */
+export async function benchDatabase(dir: string, name: string): Promise<{ uri: string; ferret: Proc | null }> {
+  let uri = process.env.MONGODB_URI;
+  let ferret: Proc | null = null;
+  if (!uri) {
+    const f = await startFerret({ port: await freePort(), dataDir: path.join(dir, 'ferret'), logDir: path.join(dir, 'logs'), portSetting: 'FERRETDB_PORT' });
+    ferret = f;
+    uri = `${f.uri}${name}`;
+  } else {
+    const u = new URL(uri);
+    u.pathname = `/dialer_${name}`;
+    uri = u.toString();
+  }
+  await mongoose.connect(uri);
+  await mongoose.connection.db!.dropDatabase();
+  await Member.createCollection();
+  await Member.syncIndexes();
+  return { uri, ferret };
 }

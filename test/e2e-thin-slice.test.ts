@@ -10,7 +10,7 @@ import type { Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
-import { waitFor } from './support/env';
+import { recordHistory, waitFor } from './support/env';
 
 let api: ApiHarness;
 let dev: DevDialer;
@@ -182,6 +182,9 @@ test('a status PUT while the call is up is accepted and applied at hangup; count
   assert.equal(entry.callSuccessful, true);
   assert.deepEqual(entry.callback?.data, { ...status, from: cred.key });
   assert.ok(entry.steps.some((st) => st.data === 'Status received during the call'));
+  const aHandle = api.client.workflow.getHandle(memberWorkflowId(id, a));
+  await waitFor('member workflow closed', async () => (await aHandle.describe()).status.name !== 'RUNNING');
+  await recordHistory(aHandle, 'status-during-call');
 
   // Ringing, then busy: accepted (the call is up), but a call nobody answered awaits no status:
   // the hangup cause decides (retry), and the status is only recorded.

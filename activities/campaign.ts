@@ -4,7 +4,7 @@
 // (FerretDB v1 supports no projection on findAndModify, so none is used.)
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { Attempt, Campaign, Member } from '../models';
+import { Attempt, Campaign, Member, STATS_COUNTERS_ZERO } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory } from '../models/history';
 import { hasQueued, requeue, REQUEUE_FIELDS } from '../models/ready-queue';
@@ -107,6 +107,11 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
       // Claimable again (its queue entries went when it was claimed): back into the queue.
       await requeue(campaignId, memberId, await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields>());
       return { held: false };
+    },
+
+    async startStatsDay({ campaignId, day }) {
+      await Campaign.updateOne({ _id: campaignId, 'stats.day': { $exists: false } }, { $set: { 'stats.day': day } });
+      await Campaign.updateOne({ _id: campaignId, 'stats.day': { $ne: day } }, { $set: { ...STATS_COUNTERS_ZERO, 'stats.day': day } });
     },
 
     async setCampaignState({ campaignId, state, cause, active, action }) {

@@ -48,6 +48,34 @@ export async function settleLost(uuid: string): Promise<CallResult | null> {
   return won ? lost : null;
 }
 
+/**
+ * Adds `inc` to the campaign counters exactly once per attempt and `flag`, even if the activity is
+ * retried or dies half-way: the increment and its marker (`stats._counting`) are ONE update of the
+ * campaign document, the attempt's flag follows (with `set`), then the marker goes. (Flagging the
+ * attempt first lost the increment when the activity died in between.)
+ */
+async function countOnce(
+  campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Record<string, unknown>,
+): Promise<void> {
+  // `set` includes `flag`.
+  const done = await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
+  if (!done?.[flag]) {
+    await Campaign.updateOne({ _id: campaignId, 'stats._counting': { $ne: marker } }, { $inc: inc, $push: { 'stats._counting': marker } });
+    await Attempt.updateOne({ _id: uuid }, { $set: set });
+  }
+  // Exact-value $pull (FerretDB v1 ignores $pull conditions).
+  await Campaign.updateOne({ _id: campaignId, 'stats._counting': marker }, { $pull: { 'stats._counting': marker } });
+}
+
+/** §11.1: the success or failure of an attempt whose result status decided it (status, timeout,
+ *  terminate), once. */
+async function countOutcome(campaignId: string, uuid: string, outcome: 'success' | 'error'): Promise<void> {
+  await countOnce(campaignId, uuid, 'outcome', `${uuid}:outcome`, {
+    'stats.successCall': outcome === 'success' ? 1 : 0,
+    'stats.errorCall': outcome === 'error' ? 1 : 0,
+  }, { outcome });
+}
+
 export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow }: ActivityDeps): MemberActivities {
   /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
    *  ignores unknown lease ids. */
@@ -209,35 +237,23 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
           },
         },
       );
-      // Campaign counters (§11.1), counted exactly once per attempt even if this activity is retried
-      // or dies half-way: the increment and its marker (`stats._counting`) are ONE update of the
-      // campaign document, the attempt's `counted` flag follows, then the marker goes. (Flagging the
-      // attempt first lost the increment when the activity died in between.)
-      const done = await Attempt.findById(i.uuid, { counted: 1 }).lean<{ counted?: boolean }>();
-      if (!done?.counted) {
-        await Campaign.updateOne(
-          { _id: i.campaignId, 'stats._counting': { $ne: i.uuid } },
-          {
-            $inc: {
-              'stats.callCount': 1,
-              'stats.successCall': i.stats.success ? 1 : 0,
-              'stats.errorCall': i.stats.ended && !i.stats.success ? 1 : 0,
-              'stats.connectedCall': i.stats.connected ? 1 : 0,
-              'stats.bridgedCall': i.stats.bridged ? 1 : 0,
-            },
-            $push: { 'stats._counting': i.uuid },
-          },
-        );
-        await Attempt.updateOne({ _id: i.uuid }, { $set: { counted: true } });
-      }
-      // Exact-value $pull (FerretDB v1 ignores $pull conditions).
-      await Campaign.updateOne({ _id: i.campaignId, 'stats._counting': i.uuid }, { $pull: { 'stats._counting': i.uuid } });
+      // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
+      // decides that later (countOutcome).
+      const { outcome } = i.stats;
+      await countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
+        'stats.callCount': 1,
+        'stats.connectedCall': i.stats.connected ? 1 : 0,
+        'stats.bridgedCall': i.stats.bridged ? 1 : 0,
+        'stats.successCall': outcome === 'success' ? 1 : 0,
+        'stats.errorCall': outcome === 'error' ? 1 : 0,
+      }, { counted: true, ...(outcome ? { outcome } : {}) });
       await LineLeases.release(i.campaignId, i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
       if (i.ended) await recordEnd(i.ended);
     },
 
-    async saveMember({ campaignId, memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step }) {
+    async saveMember({ campaignId, memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step, decided }) {
+      if (decided && campaignId) await countOutcome(campaignId, decided.uuid, decided.outcome);
       const set: Record<string, unknown> = { ...memberStateSet(member) };
       if (waitingForStatusUntil !== undefined) {
         set._waitingForResultStatus = waitingForStatusUntil;

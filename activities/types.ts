@@ -21,8 +21,9 @@ export interface EndAttemptInput {
   member: MemberState;
   log: AttemptLogEntry;
   result: CallResult;
-  /** For the campaign counters of §11.1. */
-  stats: { success: boolean; connected: boolean; bridged: boolean; ended: boolean };
+  /** For the campaign counters of §11.1; `outcome` null: the result status decides it (saveMember
+   *  `decided`). */
+  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null };
   /** Deadline (epoch ms) of the result status, when the member now waits for one. */
   waitingForStatusUntil: number | null;
   /** Earliest moment the campaign may grant this member again (null: not before an outside event). */
@@ -77,6 +78,9 @@ export interface MemberActivities {
     wakeCampaign?: string;
     callback?: AttemptLogEntry['callback'];
     step?: string;
+    /** The result status (or its timeout, or a terminate) decided this attempt: counted in
+     *  `successCall` or `errorCall` (§11.1), once. */
+    decided?: { uuid: string; outcome: 'success' | 'error' };
   }): Promise<void>;
   /** Gives a campaign lease back without an attempt (nothing to dial now). */
   releaseGrant(i: { campaignId: string; memberId: string; leaseId: string; readyAt: number | null }): Promise<void>;
@@ -99,6 +103,9 @@ export interface CampaignActivities {
   checkLease(i: { campaignId: string; memberId: string; leaseId: string }): Promise<{ held: boolean }>;
   /** Records a state change on the campaign document and in its history (§8.1, §11.4). */
   setCampaignState(i: { campaignId: string; state: number; cause: string; active: boolean; action: string }): Promise<void>;
+  /** `autoResetStats` (§8.3): the counters belong to `day` (the calendar's `YYYY-MM-DD`); those of an
+   *  earlier day are zeroed. The first day seen is only recorded. */
+  startStatsDay(i: { campaignId: string; day: string }): Promise<void>;
 }
 
 export type DialerActivities = MemberActivities & CampaignActivities;

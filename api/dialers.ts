@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type Router from '@koa/router';
 import mongoose from 'mongoose';
 import { calendarState, typeNotImplemented } from '../rules';
-import { Campaign, calendarOfDomain, loadCampaignRules, Member, type CampaignDoc } from '../models';
+import { Campaign, calendarOfDomain, loadCampaignRules, Member, STATS_COUNTERS_ZERO, type CampaignDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { addHistory, History } from '../models/history';
 import { dropQueues, hasQueued } from '../models/ready-queue';
@@ -42,10 +42,14 @@ export function scoped(client: Record<string, unknown>, server: Record<string, u
   return Object.keys(client).length ? { $and: [client, server] } : server;
 }
 
-const ENGINE_STATS_RESET = {
-  'stats.callCount': 0, 'stats.errorCall': 0, 'stats.successCall': 0, 'stats.predictAbandoned': 0, 'stats.queueLimit': 0,
-  'stats.predictAdjust': 0, 'stats.bridgedCall': 0, 'stats.connectedCall': 0, 'stats.waitSec': 0, 'stats.amd': {},
-};
+
+/** A dialer as the API shows it: the counters' exactly-once markers (`stats._counting`, see
+ *  activities/member.ts countOnce) are internal. */
+export function publicDialer<T extends { stats?: unknown }>(doc: T): T {
+  if (!doc.stats || typeof doc.stats !== 'object') return doc;
+  const { _counting: _internal, ...stats } = doc.stats as Record<string, unknown>;
+  return { ...doc, stats };
+}
 
 /** 400 for a campaign type that cannot dial yet (creating, changing to, or starting one). */
 export function assertTypeDialable(type: string): void {
@@ -93,7 +97,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     const docs = await deps.reads.run(ctx, () =>
       C.find(scoped(q.filter, domainFilter(ctx)), q.projection).sort(q.sort ?? { _id: 1 }).skip(q.skip).limit(q.limit).maxTimeMS(deps.queryTimeoutMs).lean(),
     );
-    sendData(ctx, docs);
+    sendData(ctx, (docs as { stats?: unknown }[]).map(publicDialer));
   });
 
   router.post('/api/v2/dialer', async (ctx) => {
@@ -110,7 +114,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     const doc = await findDialer(ctx);
     const lines = await LineLeases.snapshot(String(doc._id));
     const stats = { ...((doc.stats as Record<string, unknown>) ?? {}), active: lines?.active ?? 0, resource: lines?.dest ?? {} };
-    sendData(ctx, { ...doc, stats });
+    sendData(ctx, publicDialer({ ...doc, stats }));
   });
 
   router.put('/api/v2/dialer/:id', async (ctx) => {
@@ -186,7 +190,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
       return;
     }
     const set: Record<string, unknown> = { lastModified: Date.now() };
-    if (body.resetStats) Object.assign(set, ENGINE_STATS_RESET);
+    if (body.resetStats) Object.assign(set, STATS_COUNTERS_ZERO);
     if (body.resetProcess) {
       Object.assign(set, { 'stats.active': 0, 'stats.resource': {} });
       await mongoose.connection

@@ -209,7 +209,7 @@ export const OPERATIONS: Op[] = [
     responses: { 200: ok({ type: 'object' }), ...withMember, 406: errorResponse('Member is in a call') },
   },
   {
-    method: 'put', path: '/api/v2/dialer/{dialer}/members/{id}/status', tag: 'members', summary: 'Result status of the last call (§6.5)',
+    method: 'put', path: '/api/v2/dialer/{dialer}/members/{id}/status', tag: 'members', summary: 'Result status of the last call (§6.5); during the call it is kept and applied when the call ends',
     params: [P.dialer, P.member, P.domain], body: ref('Status'), bodyRequired: true,
     responses: {
       200: { description: 'Accepted', content: json({ type: 'object', properties: { status: { const: 'OK' }, info: { const: 'success' } } }) },

@@ -94,6 +94,8 @@ const dialerFields = {
   calendar: dialerCalendarSchema.optional(),
   resources: z.array(resource).max(100).optional(),
   variables: variables.optional(),
+  // §3.1, §8.3: the counters are zeroed when the calendar's day changes.
+  autoResetStats: z.boolean().optional(),
 };
 
 /** POST /api/v2/dialer. */

@@ -23,6 +23,8 @@ export const attemptSchema = new Schema(
     answeredOn: { type: Number, default: null },
     /** Campaign counters were incremented for this attempt (so a retried activity counts once). */
     counted: { type: Boolean, default: false },
+    /** Counted in `successCall` or `errorCall` (§11.1); null while its result status is awaited. */
+    outcome: { type: String, enum: ['success', 'error', null], default: null },
     // Settled result (null until one arrives).
     result: {
       type: new Schema(

@@ -153,6 +153,7 @@ export const campaignSchema = new Schema(
     calendar: { type: calendarSchema, default: () => ({}) },
     resources: { type: [resourceSchema], default: [] },
     variables: { type: Schema.Types.Mixed, default: () => ({}) },
+    autoResetStats: { type: Boolean, default: false },
     // Engine-owned run state (§8.1); not writable through the API.
     state: { type: Number, default: 0 },
     _cause: { type: String, default: 'INIT' },
@@ -162,6 +163,13 @@ export const campaignSchema = new Schema(
   },
   { collection: 'dialer', minimize: false, versionKey: false },
 );
+
+/** §8.7 `resetStats` and §8.3 `autoResetStats`: the counters, as a `$set` (the lifecycle fields,
+ *  `active`, `resource` and the exactly-once markers `_counting` are not counters). */
+export const STATS_COUNTERS_ZERO = {
+  'stats.callCount': 0, 'stats.errorCall': 0, 'stats.successCall': 0, 'stats.predictAbandoned': 0, 'stats.queueLimit': 0,
+  'stats.predictAdjust': 0, 'stats.bridgedCall': 0, 'stats.connectedCall': 0, 'stats.waitSec': 0, 'stats.amd': {},
+};
 
 export type CampaignDoc = InferSchemaType<typeof campaignSchema> & { _id: mongoose.Types.ObjectId };
 export const Campaign = model('Campaign', campaignSchema);
@@ -225,5 +233,6 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
       })),
     })),
     variables: plainVariables(doc.variables),
+    autoResetStats: doc.autoResetStats ?? false,
   };
 }

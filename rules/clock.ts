@@ -89,6 +89,11 @@ export function calendarOpensAt(camp: CampaignRules, now: number): number | null
   return [...start, ...expiry, ...boundaries(camp, now, 370)].sort((a, b) => a - b).find(looksAgain) ?? null;
 }
 
+/** §8.3: the start of the next day in `zone` after `now` (the calendar's day change), DST included. */
+export function nextDayStart(zone: string, now: number): number {
+  return DateTime.fromMillis(now, { zone }).startOf('day').plus({ days: 1 }).toMillis();
+}
+
 export function isValidZone(zone: string): boolean {
   return IANAZone.isValidZone(zone);
 }

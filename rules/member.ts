@@ -416,3 +416,35 @@ export function mergeClientPatch(m0: MemberState, patch: ClientPatch): MemberSta
   }
   return m;
 }
+
+/**
+ * §6.5 with G2's acceptance from the reservation on: a status that arrived while the call was still
+ * up is applied when the attempt ends, if the attempt ends waiting for one (a bridged call of a
+ * campaign with waitingForResultStatus): it decides at once, with no wrap-up wait. An attempt that
+ * ends awaiting no status (not answered, Minus, terminated, never sent) is decided by its hangup
+ * cause alone and the early status is only recorded: it cannot be about a conversation that did
+ * not happen. `status: null` returns the outcome unchanged.
+ */
+export function settleAttempt(
+  outcome: Applied,
+  camp: CampaignRules,
+  status: StatusBody | null,
+  now: number,
+): Applied & { statusApplied: boolean } {
+  if (!status) return { ...outcome, statusApplied: false };
+  if (outcome.decision.kind !== 'await-status') {
+    return { ...outcome, steps: [...outcome.steps, 'Status received during the call not applied: no status expected for this attempt'], statusApplied: false };
+  }
+  const applied = applyStatus(outcome.member, camp, status, now);
+  return { member: applied.member, decision: applied.decision, steps: [...outcome.steps, 'Status received during the call', ...applied.steps], statusApplied: true };
+}
+
+/**
+ * §11.1 `successCall` / `errorCall`: every attempt counts in exactly one of them, as the attempt
+ * that succeeded or not. An attempt waiting for its result status is counted when the status (or
+ * its timeout, or a terminate) decides: null until then.
+ */
+export function attemptCountsAs(decision: Decision): 'success' | 'error' | null {
+  if (decision.kind === 'await-status') return null;
+  return decision.kind === 'end' && decision.success ? 'success' : 'error';
+}

@@ -99,6 +99,8 @@ export interface CampaignRules extends CauseLists {
   calendar: CalendarRule;
   resources: Resource[];
   variables: Record<string, string>;
+  /** Zero the counters when the calendar's day changes (§8.3, §11.1). */
+  autoResetStats?: boolean;
 }
 
 export interface Communication {

@@ -8,7 +8,23 @@ export interface AttemptRow {
   _id: string;
   member: string;
   counted?: boolean;
+  /** Counted in successCall or errorCall; null while its result status is awaited. */
+  outcome?: 'success' | 'error' | null;
   result: { cause: string; answered: boolean; source: string; billsec?: number } | null;
+}
+
+/** The campaign counters (§11.1) a recount of the attempt records gives: every counted attempt in
+ *  callCount; connected/bridged if answered (voice broadcasting); each decided attempt in exactly
+ *  one of successCall/errorCall (one awaiting its status in neither). */
+export function recountStats(attempts: AttemptRow[]): Record<'callCount' | 'connectedCall' | 'bridgedCall' | 'successCall' | 'errorCall', number> {
+  const counted = attempts.filter((a) => a.counted);
+  return {
+    callCount: counted.length,
+    connectedCall: counted.filter((a) => a.result?.answered).length,
+    bridgedCall: counted.filter((a) => a.result?.answered).length,
+    successCall: counted.filter((a) => a.outcome === 'success').length,
+    errorCall: counted.filter((a) => a.outcome === 'error').length,
+  };
 }
 
 /** One originate as the switch saw it. */

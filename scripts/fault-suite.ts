@@ -35,7 +35,7 @@ import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../
 import { createCredential } from '../models/credential';
 import { LineLeases } from '../models/lines';
 import { readCallLog } from '../simulator';
-import { checkSwitch } from './fault-invariants';
+import { checkSwitch, recountStats } from './fault-invariants';
 import { campaignInfoQuery, campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import {
   logTail, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type FerretServer, type Proc, type TemporalServer,
@@ -339,6 +339,7 @@ interface AttemptRow {
   workflowId: string;
   sentOn: number | null;
   counted: boolean;
+  outcome?: 'success' | 'error' | null;
   result: { cause: string; answered: boolean; source: string; billsec: number } | null;
 }
 
@@ -420,15 +421,11 @@ async function check(campaignId: string, client: Client) {
   violations.push(...sw.violations);
   notes.push(...sw.notes);
 
-  // 7. Campaign counters = a recount from the attempt records and members.
-  const counted = attempts.filter((a) => a.counted);
-  const recount = {
-    callCount: counted.length,
-    connectedCall: counted.filter((a) => a.result?.answered).length,
-    bridgedCall: counted.filter((a) => a.result?.answered).length,
-    successCall: members.filter((m) => m.callSuccessful).length,
-    errorCall: members.filter((m) => m._endCause && !m.callSuccessful).length,
-  };
+  // 7. Campaign counters = a recount from the attempt records (§11.1: success/error per attempt).
+  const recount = recountStats(attempts);
+  const waitingFor = new Set(members.filter((m) => m._waitingForResultStatusCb === 1).map((m) => m._lastSession));
+  const undecided = attempts.filter((a) => a.counted && !a.outcome && !waitingFor.has(a._id));
+  if (undecided.length) violations.push(`${undecided.length} attempt(s) counted in neither successCall nor errorCall though no status is awaited: ${undecided.slice(0, 5).map((a) => a._id).join(', ')}`);
   const stats = (camp?.stats ?? {}) as Record<string, number>;
   const statDiff = Object.entries(recount).filter(([k, v]) => (stats[k] ?? 0) !== v).map(([k, v]) => `${k} ${stats[k] ?? 0} ≠ ${v}`);
   if (statDiff.length) violations.push(`campaign stats differ from the recount: ${statDiff.join(', ')}`);

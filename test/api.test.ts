@@ -251,6 +251,20 @@ describe('dialers', () => {
     assert.match(bad.body.info, /^parameters\.originateTimeout: /);
   });
 
+  test('the counters\' internal exactly-once markers never appear: GET, list, list by stats column', async () => {
+    const d = await newDialer(acme, { name: 'markers' });
+    // As an endAttempt interrupted between its increment and the marker's removal leaves it.
+    await Campaign.updateOne({ _id: d }, { $set: { 'stats.callCount': 3, 'stats._counting': ['an-attempt-uuid'] } });
+    const one = (await h.req('GET', `/api/v2/dialer/${d}`, { cred: acme })).body.data;
+    assert.equal(one.stats.callCount, 3);
+    assert.equal('_counting' in one.stats, false);
+    for (const url of [`/api/v2/dialer?filter=${q({ name: 'markers' })}`, `/api/v2/dialer?filter=${q({ name: 'markers' })}&columns=stats`]) {
+      const [listed] = (await h.req('GET', url, { cred: acme })).body.data;
+      assert.equal(listed.stats.callCount, 3, url);
+      assert.equal('_counting' in listed.stats, false, url);
+    }
+  });
+
   test('list pages and projects columns (v3 list and JSON forms)', async () => {
     for (let i = 0; i < 3; i++) await newDialer(other, { name: `page-${i}` });
     const p1 = await h.req('GET', '/api/v2/dialer?limit=2&page=1&columns=name,type', { cred: other });

@@ -38,7 +38,7 @@ async function attempt() {
     uuid, campaignId: String(camp._id), memberId: String(m._id), member: memberState(doc!),
     log: { state: 'end', session: uuid, cause: 'USER_BUSY' } as EndAttemptInput['log'],
     result: { uuid, cause: 'USER_BUSY', answered: false, billsec: 0, answersec: 0, duration: 0, source: 'event' },
-    stats: { success: false, connected: false, bridged: false, ended: true },
+    stats: { connected: false, bridged: false, outcome: 'error' },
     waitingForStatusUntil: null, readyAt: null, leaseId: 'lease-1',
   };
   return { campaignId: String(camp._id), input };
@@ -90,4 +90,39 @@ test('the attempt is counted once when endAttempt dies right after the campaign 
   assert.deepEqual([s.callCount, s.errorCall], [1, 1]);
   assert.deepEqual(s._counting ?? [], []);
   assert.equal((await Attempt.findById(input.uuid).lean<{ counted: boolean }>())!.counted, true);
+});
+
+// §11.1: successCall/errorCall count attempts. One awaiting its result status is counted in neither
+// until the status decides (before, a success by status never reached successCall and errorCall
+// counted ended members).
+test('an attempt awaiting its status counts in callCount only; the status decides success, once', async () => {
+  const { campaignId, input } = await attempt();
+  const awaiting = { ...input, stats: { connected: true, bridged: true, outcome: null } };
+  await acts.endAttempt(awaiting);
+  await acts.endAttempt(awaiting);
+  let s = await stats(campaignId);
+  assert.deepEqual([s.callCount, s.connectedCall, s.successCall, s.errorCall], [1, 1, 0, 0]);
+  const decided = { campaignId, memberId: input.memberId, member: input.member, decided: { uuid: input.uuid, outcome: 'success' as const } };
+  const restore = failOnce(Attempt, 'updateOne', (_f, u) => (u as { $set?: { outcome?: string } }).$set?.outcome === 'success');
+  try {
+    await assert.rejects(acts.saveMember(decided), /simulated crash/);
+  } finally {
+    restore();
+  }
+  await acts.saveMember(decided);
+  await acts.saveMember(decided);
+  s = await stats(campaignId);
+  assert.deepEqual([s.callCount, s.successCall, s.errorCall], [1, 1, 0]);
+  assert.deepEqual(s._counting ?? [], []);
+  assert.equal((await Attempt.findById(input.uuid).lean<{ outcome: string }>())!.outcome, 'success');
+});
+
+test('a failed attempt counts in errorCall whether or not its member ends', async () => {
+  const { campaignId, input } = await attempt();
+  await acts.endAttempt(input);
+  const second = (await attempt()).input;
+  await Attempt.updateOne({ _id: second.uuid }, { $set: { dialer: campaignId } });
+  await acts.endAttempt({ ...second, campaignId });
+  const s = await stats(campaignId);
+  assert.deepEqual([s.callCount, s.errorCall, s.successCall], [2, 2, 0]);
 });

@@ -3,7 +3,8 @@
 // it, stop lets calls finish, and a limit raised on a running campaign applies at once.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Campaign, Member, type MemberDoc } from '../models';
+import { Campaign, Member, type CampaignDoc, type MemberDoc } from '../models';
+import { localTime, nextDayStart } from '../rules';
 import { History } from '../models/history';
 import { campaignInfoQuery, stopSignal, wakeSignal, type CampaignInfo } from '../workflows/messages';
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
@@ -157,5 +158,39 @@ describe('campaign workflow', () => {
     await h.signal(stopSignal);
     stack.sim.reset();
     await closed(h);
+  });
+});
+
+describe('autoResetStats (§8.3, §11.1)', () => {
+  test('the counters are zeroed at the calendar\'s day change (in its zone), also while the campaign sleeps', async () => {
+    const zone = 'America/New_York';
+    const camp = await createCampaign({
+      autoResetStats: true,
+      // Never open: the campaign sleeps, with no other reason to wake before its day changes.
+      calendar: { timeZone: zone, accept: [], except: [] },
+      stats: { active: 0, callCount: 5, successCall: 2, errorCall: 3, connectedCall: 4, bridgedCall: 4 },
+    });
+    const id = String(camp._id);
+    const stats = async () => (await Campaign.findById(id).lean<CampaignDoc>())!.stats as Record<string, unknown>;
+    const t0 = await stack.env.currentTimeMs();
+    const h = await stack.startCampaign(id);
+    await waitFor('asleep', async () => (await h.query(campaignInfoQuery)).state === 'Sleep');
+    // The first day seen is recorded, not reset: these counters may be today's.
+    const first = await waitFor('the day recorded', async () => ((await stats()).day ? stats() : null));
+    assert.equal(first.day, localTime(t0, zone).day);
+    assert.equal(first.callCount, 5);
+    const midnight = nextDayStart(zone, await stack.env.currentTimeMs());
+    await stack.env.sleep(midnight - (await stack.env.currentTimeMs()) - 60_000);
+    assert.equal((await stats()).callCount, 5, 'a minute before midnight in the calendar zone: kept');
+    await stack.env.sleep(120_000);
+    const next = await waitFor('the counters reset', async () => ((await stats()).callCount === 0 ? stats() : null));
+    assert.deepEqual(
+      [next.day, next.callCount, next.successCall, next.errorCall, next.connectedCall, next.bridgedCall],
+      [localTime(midnight, zone).day, 0, 0, 0, 0, 0],
+    );
+    assert.equal((await h.query(campaignInfoQuery)).state, 'Sleep');
+    await h.signal(stopSignal);
+    await closed(h);
+    await recordHistory(h, 'auto-reset-stats', 'campaign');
   });
 });

@@ -10,7 +10,7 @@ import type { Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
-import { waitFor } from './support/env';
+import { recordHistory, waitFor } from './support/env';
 
 let api: ApiHarness;
 let dev: DevDialer;
@@ -21,7 +21,17 @@ before(async () => {
   api = await startApi('e2e_thin_slice');
   dev = await startDevDialer({
     taskQueue: api.taskQueue,
-    simulator: { rules: { default: { type: 'answer', ringSec: 0.2, talkSec: 2 }, rules: [{ prefix: '0999', outcome: { type: 'busy' } }] } },
+    simulator: {
+      rules: {
+        default: { type: 'answer', ringSec: 0.2, talkSec: 2 },
+        rules: [
+          { prefix: '0999', outcome: { type: 'busy' } },
+          // Long enough for a status PUT while the call is still up.
+          { prefix: '0777', outcome: { type: 'answer', ringSec: 0.2, talkSec: 4 } },
+          { prefix: '0666', outcome: { type: 'busy', ringSec: 4 } },
+        ],
+      },
+    },
   });
   sim = dev.sim;
   cred = await api.credential('demo.local');
@@ -134,4 +144,65 @@ test('status PUT and terminate through HTTP reach the member workflow (§6.5, §
   assert.equal(term.status, 200, JSON.stringify(term.body));
   await waitFor('terminated', async () => (await Member.findById(a).lean<MemberDoc>())?._endCause === 'MANAGER_REQUEST');
   assert.equal((await api.req('PUT', `/api/v2/dialer/${id}/members/${a}/terminate`, { cred })).status, 405);
+});
+
+// G2 accepts a status from the reservation on (CRMs post before hangup); it is applied when the
+// attempt ends (§6.5). Before, the workflow refused it (400 "not waiting for a result status").
+test('a status PUT while the call is up is accepted and applied at hangup; counted as a success', { timeout: 90_000 }, async () => {
+  const campaign = await Campaign.create({
+    domain: 'demo.local',
+    name: 'Status during the call',
+    type: 'Voice Broadcasting',
+    parameters: { limit: 5, maxTryCount: 3, intervalTryCount: 600, originateTimeout: 10, waitingForResultStatus: true, wrapUpTime: 300 },
+    resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 5 }] }],
+  });
+  const id = String(campaign._id);
+  const post = async (number: string) => {
+    const res = await api.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, { cred, body: { name: number, communications: [{ number }] } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return String(res.body.data.insertedIds[0]);
+  };
+
+  // Answered, talking: success:true is accepted now and ends the member when the call ends.
+  const a = await post('07775550001');
+  const call = await waitFor('the call answered', async () => sim.calls().find((c) => c.channelVars.dlr_member_id === a && c.answeredAt));
+  const status = { success: true, description: 'sold' };
+  const ok = await api.req('PUT', `/api/v2/dialer/${id}/members/${a}/status`, { cred, body: status });
+  assert.deepEqual([ok.status, ok.body], [200, { status: 'OK', info: 'success' }]);
+  assert.equal(sim.call(call.originationUuid!)?.hangupCause ?? null, null, 'the call was still up');
+  assert.equal((await Member.findById(a).lean<MemberDoc>())!._endCause, null, 'not applied before the call ends');
+  const again = await api.req('PUT', `/api/v2/dialer/${id}/members/${a}/status`, { cred, body: status });
+  assert.equal(again.status, 400, 'one status per attempt');
+  const done = await waitFor('member ended at hangup', async () => {
+    const d = await Member.findById(a).lean<MemberDoc>();
+    return d?._endCause ? d : null;
+  }, 30_000);
+  assert.deepEqual([done._endCause, done.callSuccessful, done._waitingForResultStatusCb ?? null], ['NORMAL_CLEARING', true, null]);
+  const [entry] = done._log as { callSuccessful: boolean; callback?: { data: unknown }; steps: { data: string }[] }[];
+  assert.equal(entry.callSuccessful, true);
+  assert.deepEqual(entry.callback?.data, { ...status, from: cred.key });
+  assert.ok(entry.steps.some((st) => st.data === 'Status received during the call'));
+  const aHandle = api.client.workflow.getHandle(memberWorkflowId(id, a));
+  await waitFor('member workflow closed', async () => (await aHandle.describe()).status.name !== 'RUNNING');
+  await recordHistory(aHandle, 'status-during-call');
+
+  // Ringing, then busy: accepted (the call is up), but a call nobody answered awaits no status:
+  // the hangup cause decides (retry), and the status is only recorded.
+  const b = await post('06665550001');
+  await waitFor('the call ringing', async () => sim.calls().find((c) => c.channelVars.dlr_member_id === b));
+  const handle = api.client.workflow.getHandle(memberWorkflowId(id, b));
+  await waitFor('member in call', async () => (await handle.query(memberInfoQuery).catch(() => null))?.phase === 'in-call');
+  const early = await api.req('PUT', `/api/v2/dialer/${id}/members/${b}/status`, { cred, body: { success: true } });
+  assert.equal(early.status, 200);
+  const retried = await waitFor('attempt ended', async () => {
+    const d = await Member.findById(b).lean<MemberDoc>();
+    return (d?._log as { state: string }[] | undefined)?.[0]?.state === 'end' ? d : null;
+  }, 30_000);
+  assert.deepEqual([retried._endCause, retried.callSuccessful], [null, false]);
+  const [bEntry] = retried._log as { cause: string; steps: { data: string }[] }[];
+  assert.equal(bEntry.cause, 'USER_BUSY');
+  assert.ok(bEntry.steps.some((st) => /not applied/.test(st.data)));
+
+  const stats = (await Campaign.findById(id).lean<{ stats: Record<string, number> }>())!.stats;
+  assert.deepEqual([stats.callCount, stats.successCall, stats.errorCall], [2, 1, 1]);
 });

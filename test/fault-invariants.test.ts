@@ -4,7 +4,7 @@
 // an attempt, a wrong cause, the limit exceeded — and pass on a clean log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkSwitch, type AttemptRow } from '../scripts/fault-invariants';
+import { checkSwitch, recountStats, type AttemptRow } from '../scripts/fault-invariants';
 import type { CallLogEntry } from '../simulator/call-log';
 
 const Q = 'campaign1';
@@ -105,4 +105,19 @@ test('a call without an attempt, a cause the switch did not report, and the limi
   const r3 = check(overlapped, [attempt('x1', 'm8', 'NORMAL_CLEARING', true), attempt('x2', 'm9', 'NORMAL_CLEARING', true)], 1);
   assert.deepEqual([r3.peak, r3.limitBreaches], [2, 1]);
   assert.match(r3.violations.join('\n'), /limit 1 exceeded/);
+});
+
+test('the counters recount (§11.1): success/error per decided attempt, an attempt awaiting its status in neither', () => {
+  const rows: AttemptRow[] = [
+    { ...attempt('a1', 'm1', 'USER_BUSY'), outcome: 'error' },
+    { ...attempt('a2', 'm1', 'NORMAL_CLEARING', true), outcome: 'success' },
+    // Retried and refunded, then a member that ended: still one error each (not one per member).
+    { ...attempt('a3', 'm2', 'NORMAL_TEMPORARY_FAILURE'), outcome: 'error' },
+    { ...attempt('a4', 'm2', 'USER_BUSY'), outcome: 'error' },
+    // Answered, its result status not in yet.
+    { ...attempt('a5', 'm3', 'NORMAL_CLEARING', true), outcome: null },
+    // Not counted yet (endAttempt not run): nowhere.
+    { _id: 'a6', member: 'm4', counted: false, outcome: null, result: null },
+  ];
+  assert.deepEqual(recountStats(rows), { callCount: 5, connectedCall: 2, bridgedCall: 2, successCall: 1, errorCall: 3 });
 });

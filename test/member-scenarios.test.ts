@@ -61,7 +61,8 @@ describe('§4.1 cause categories through the member workflow', () => {
     assert.equal(call.result, '-ERR NORMAL_TEMPORARY_FAILURE', 'the simulator refused the originate with 503');
     const attempt = await Attempt.findById(call.originationUuid).lean<{ result?: { cause?: string } }>();
     assert.equal(attempt!.result?.cause, 'NORMAL_TEMPORARY_FAILURE');
-    assert.deepEqual([(await f.sc.stats(camp._id)).callCount, (await f.sc.stats(camp._id)).errorCall], [1, 0]);
+    // §11.1: every attempt is a success or an error, refunded or not.
+    assert.deepEqual([(await f.sc.stats(camp._id)).callCount, (await f.sc.stats(camp._id)).errorCall], [1, 1]);
 
     // maxTryCount = 1 and the attempt was refunded: the member is dialled again, still as attempt 1.
     await f.env.sleep('61s');
@@ -139,7 +140,7 @@ describe('§4.1 cause categories through the member workflow', () => {
     assert.deepEqual([end._endCause, end.callSuccessful, end.communications[0].state], ['MAX_TRY_COUNT', false, 2]);
     assert.deepEqual(f.sc.callsTo(String(m._id)).map((c) => c.result), ['-ERR USER_BUSY', '-ERR USER_BUSY']);
     const s = await f.sc.stats(camp._id);
-    assert.deepEqual([s.callCount, s.successCall, s.errorCall], [2, 0, 1]);
+    assert.deepEqual([s.callCount, s.successCall, s.errorCall], [2, 0, 2], '§11.1: errorCall counts failed attempts');
   });
 
   test('Error: the only idle number is retired and the member ends with the cause', async () => {
@@ -247,7 +248,7 @@ describe('attempt limit and number rotation (§5.5, §6.2)', () => {
     assert.deepEqual(d.communications.map((c) => [c._probe, c.state]), [[2, 2], [2, 2]]);
     assert.equal(await Attempt.countDocuments({ member: String(m._id) }), 4);
     const s = await f.sc.stats(camp._id);
-    assert.deepEqual([s.callCount, s.errorCall], [4, 1]);
+    assert.deepEqual([s.callCount, s.errorCall], [4, 4]);
     await recordHistory(h, 'scn-max-try-two-numbers');
   });
 

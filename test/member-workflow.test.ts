@@ -50,6 +50,12 @@ function callsTo(memberId: string) {
 
 const ended = (h: WorkflowHandle) => closed<MemberWorkflowResult>(h);
 
+/** §11.1 [callCount, successCall, errorCall] of a campaign. */
+async function counters(campaignId: unknown): Promise<number[]> {
+  const s = (await Campaign.findById(campaignId).lean<CampaignDoc>())!.stats as Record<string, number>;
+  return [s.callCount, s.successCall, s.errorCall];
+}
+
 describe('member workflow (spec §6.2)', () => {
   test('busy, retry after intervalTryCount on the next number (rotation), answered → success', async () => {
     const camp = await createCampaign();
@@ -248,6 +254,7 @@ describe('waiting for result status (spec §6.5, §6.6)', () => {
     const event = await MemberEnd.findOne({ member: String(m._id) }).lean<{ event: Record<string, unknown> }>();
     assert.equal((event!.event as { reason: string }).reason, 'callback');
     assert.equal((event!.event as { session: string }).session, (attempt as unknown as { session: string }).session, 'the end event names the last attempt');
+    assert.deepEqual(await counters(camp._id), [1, 1, 0], '§11.1: the success decided by the status is counted');
     await recordHistory(h, 'status-success');
   });
 
@@ -262,6 +269,8 @@ describe('waiting for result status (spec §6.5, §6.6)', () => {
     const doc = await Member.findById(m._id).lean<MemberDoc>();
     const timeout = (doc!._log as { callback?: { from: string } }[]).find((l) => l.callback)?.callback;
     assert.equal(timeout?.from, 'system');
+    // (The second attempt, if it ended yet, awaits its own status: counted in neither.)
+    assert.deepEqual((await counters(camp._id)).slice(1), [0, 1], 'the attempt whose status timed out counts as an error');
     await h.terminate();
     await recordHistory(h, 'status-timeout-refund');
   });
@@ -273,6 +282,7 @@ describe('waiting for result status (spec §6.5, §6.6)', () => {
     await phaseIs(h, 'awaiting-status');
     await env.sleep('61s');
     assert.deepEqual(await ended(h), { endCause: 'MAX_TRY_COUNT', attempts: 1 });
+    assert.deepEqual(await counters(camp._id), [1, 0, 1]);
     await recordHistory(h, 'status-timeout-keep');
   });
 });
@@ -332,6 +342,7 @@ describe('edits, busy lines and terminate in wrap-up', () => {
     const doc = await Member.findById(m._id).lean<MemberDoc>();
     assert.equal(doc!._endCause, 'MANAGER_REQUEST');
     assert.equal(doc!._waitingForResultStatusCb, null);
+    assert.deepEqual(await counters(camp._id), [1, 0, 1], 'the attempt decided by the terminate counts as an error');
     await recordHistory(h, 'terminate-in-wrap-up');
   });
 });

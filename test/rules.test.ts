@@ -12,6 +12,7 @@ import {
   applyOutcome,
   applyStatus,
   applyStatusTimeout,
+  attemptCountsAs,
   attemptVariables,
   calendarOpensAt,
   calendarState,
@@ -28,11 +29,13 @@ import {
   maxResources,
   mergeClientPatch,
   nextAction,
+  nextDayStart,
   openWindow,
   planAttempt,
   q850,
   reserveAttempt,
   routesFor,
+  settleAttempt,
   terminateIdle,
   typeNotImplemented,
   type Applied,
@@ -735,6 +738,64 @@ describe('§6.5 status callback (applyStatus)', () => {
     assert.equal(out.decision.kind, 'retry');
     assert.equal(out.member.endCause, null);
     assert.deepEqual(states(out.member), [NUMBER_END, NUMBER_END, NUMBER_IDLE]);
+  });
+});
+
+describe('§6.5 a status received during the call (settleAttempt)', () => {
+  const camp = campaign({ waitingForResultStatus: true, wrapUpTime: 120, intervalTryCount: 60, maxTryCount: 3 });
+  const two = () => member({ communications: [num('380501112233'), num('380671112233')] });
+
+  test('success:true decides the bridged attempt at once: ended as a success, no wrap-up', () => {
+    const out = settleAttempt(dial(two(), camp, call({ talkSec: 80 })), camp, { success: true }, MON_10);
+    assert.deepEqual(out.decision, ended('NORMAL_CLEARING', true));
+    assert.equal(out.statusApplied, true);
+    assert.equal(out.member.callSuccessful, true);
+    assert.ok(out.member.communications.every((c) => !c.checkResult));
+    assert.ok(out.steps.includes('Status received during the call'));
+  });
+
+  test('success:false with next_after_sec: retried at end of call + next_after_sec, the attempt counted', () => {
+    const out = settleAttempt(dial(two(), camp, call({ talkSec: 80 })), camp, { success: false, next_after_sec: 600 }, MON_10);
+    assert.deepEqual(out.decision, { kind: 'retry', at: MON_10 + 600 * SEC });
+    assert.equal(out.member.probeCount, 1);
+    assert.equal(out.member.endCause, null);
+  });
+
+  test('not applied when the attempt awaits no status (not answered): the hangup cause decides', () => {
+    const unanswered = dial(two(), camp, call({ cause: 'NO_ANSWER', bridged: false, answered: false, talkSec: 0 }));
+    const out = settleAttempt(unanswered, camp, { success: true }, MON_10);
+    assert.equal(out.statusApplied, false);
+    assert.deepEqual(out.decision, unanswered.decision);
+    assert.deepEqual(out.member, unanswered.member);
+    assert.equal(out.member.callSuccessful, false);
+    assert.match(out.steps.at(-1)!, /not applied/);
+  });
+
+  test('no status: the outcome unchanged', () => {
+    const bridged = dial(two(), camp, call({ talkSec: 80 }));
+    assert.deepEqual(settleAttempt(bridged, camp, null, MON_10), { ...bridged, statusApplied: false });
+  });
+});
+
+describe('§11.1 successCall / errorCall per attempt (attemptCountsAs)', () => {
+  test('success, failure (retry, minus, end without success), and undecided while awaiting the status', () => {
+    assert.equal(attemptCountsAs({ kind: 'end', cause: 'NORMAL_CLEARING', success: true }), 'success');
+    assert.equal(attemptCountsAs({ kind: 'end', cause: 'MANAGER_REQUEST', success: false }), 'error');
+    assert.equal(attemptCountsAs({ kind: 'retry', at: MON_10 }), 'error');
+    assert.equal(attemptCountsAs({ kind: 'await-status', deadline: MON_10 }), null);
+    const minus = dial(member(), campaign(), call({ cause: 'NORMAL_TEMPORARY_FAILURE', bridged: false, answered: false }));
+    assert.equal(attemptCountsAs(minus.decision), 'error', 'a refunded attempt did not succeed');
+  });
+});
+
+describe('§8.3 autoResetStats: the calendar\'s day change (nextDayStart)', () => {
+  test('the next local midnight in the zone, also across a DST change', () => {
+    assert.equal(nextDayStart(ZONE, MON_10), at('2024-06-04T00:00'));
+    assert.equal(nextDayStart(ZONE, at('2024-06-03T23:59:59.999')), at('2024-06-04T00:00'));
+    assert.equal(nextDayStart(ZONE, at('2024-06-04T00:00')), at('2024-06-05T00:00'));
+    // Kyiv goes to summer time on 2024-03-31 at 03:00: that day has 23 hours.
+    assert.equal(nextDayStart(ZONE, at('2024-03-31T12:00')) - at('2024-03-31T00:00'), 23 * 3600 * SEC);
+    assert.equal(nextDayStart('UTC', Date.UTC(2024, 0, 1, 22)), Date.UTC(2024, 0, 2));
   });
 });
 

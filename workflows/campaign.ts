@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CampaignActivities, MemberActivities } from '../activities/types';
-import { calendarOpensAt, calendarState, maxResources, typeNotImplemented, type CampaignRules } from '../rules';
+import { calendarOpensAt, calendarState, localTime, maxResources, nextDayStart, typeNotImplemented, type CampaignRules } from '../rules';
 import {
   CAMPAIGN_STATE,
   campaignInfoQuery,
@@ -61,6 +61,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let cause = 'INIT';
   let limit = 0;
   let wake = false;
+  /** autoResetStats: the calendar day the counters belong to, and when it ends. */
+  let statsDay = input.carried?.statsDay ?? null;
+  let dayChangeAt = Infinity;
   // A member is granted while its claim goes on, so it may give the lease back before the claim
   // returns it: such a release is remembered and that lease is not taken up (else it would be held
   // until its 10-min deadline, delaying QUEUE_COMPLETE).
@@ -106,7 +109,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
 
   /** Waits until `ms` passes, something wakes the campaign, or the earliest lease deadline. */
   async function pause(ms: number, summary: string): Promise<void> {
-    const earliest = Math.min(...[...leases.values()].map((l) => l.deadline), Date.now() + ms);
+    const earliest = Math.min(...[...leases.values()].map((l) => l.deadline), Date.now() + ms, dayChangeAt);
     await condition(() => wake, Math.max(earliest - Date.now(), 1), { summary });
     await sweepLeases();
   }
@@ -140,6 +143,19 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     return { filled: res.granted.length === n, nextReadyAt: res.nextReadyAt, openMembers: res.openMembers };
   }
 
+  /** §8.3 `autoResetStats`: at the calendar's day change the counters start again from zero (the
+   *  pause wakes the campaign then, working or sleeping). */
+  async function startStatsDay(camp: CampaignRules, now: number): Promise<void> {
+    if (!camp.autoResetStats) {
+      dayChangeAt = Infinity;
+      return;
+    }
+    const day = localTime(now, camp.calendar.timeZone).day;
+    if (day !== statsDay) await acts.startStatsDay({ campaignId, day });
+    statsDay = day;
+    dayChangeAt = nextDayStart(camp.calendar.timeZone, now);
+  }
+
   async function drainAndEnd(endCause: string, action: string, final: CampaignStateName = 'End'): Promise<{ state: CampaignStateName; cause: string }> {
     // Calls in progress finish; their members give the leases back.
     while (leases.size > 0) {
@@ -165,6 +181,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const unbuilt = typeNotImplemented(camp.type);
     if (unbuilt) return drainAndEnd('QUEUE_ERROR', unbuilt, 'Error');
     const now = Date.now();
+    await startStatsDay(camp, now);
     const cal = calendarState(camp.calendar, now);
     if (cal === 'expired') {
       await enter('ProcessStop', 'QUEUE_EXPIRE', 'Expired');
@@ -194,7 +211,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>({
-        campaignId, domain, carried: { leases: Object.fromEntries(leases), stopping, dialled, state },
+        campaignId, domain, carried: { leases: Object.fromEntries(leases), stopping, dialled, state, statsDay },
       });
     }
     const recheck = camp.eternalQueue ? ETERNAL_RECHECK_MS : IDLE_RECHECK_MS;

@@ -26,12 +26,14 @@ import {
   applyOutcome,
   applyStatus,
   applyStatusTimeout,
+  attemptCountsAs,
   endWithoutCall,
   maskNumber,
   mergeClientPatch,
   nextAction,
   planAttempt,
   q850,
+  settleAttempt,
   END,
   LOST_CALL,
   NOT_SENT_CAUSE,
@@ -42,6 +44,7 @@ import {
   type MemberState,
   type NextAction,
   type NumberChoice,
+  type StatusBody,
 } from '../rules';
 import { searchAttributes as SA } from '../lib/search-attributes';
 import {
@@ -120,6 +123,10 @@ interface MemberRun {
   lastUuid: string | null;
   /** The in-call timer still running after the result came (see firstCallWait). */
   callTimer: CancellationScope | null;
+  /** The current attempt's campaign waits for result statuses: one may come while the call is up. */
+  statusExpected: boolean;
+  /** A result status accepted while the call was up, applied when the attempt ends (§6.5). */
+  earlyStatus: { body: StatusBody & { from?: string }; at: number } | null;
   /** Wrap-up: the campaign of the attempt whose result status is awaited. */
   awaitingStatus: { camp: CampaignRules } | null;
   statusApplied: boolean;
@@ -142,7 +149,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     member: input.carried?.member ?? null, seq: input.carried?.seq ?? 0, endSeq: input.carried?.endSeq ?? 0,
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
     justRead: null, pendingPatch: null, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
-    callTimer: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
+    callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
   };
   // Handlers first: Updates with no registered handler are rejected.
   setHandlers(s);
@@ -234,7 +241,13 @@ function setHandlers(s: MemberRun): void {
   setHandler(
     statusUpdate,
     async (body) => {
-      // Accepted only in wrap-up, after an attempt: the member is loaded.
+      // During the call (G2 accepts a status from the reservation on): kept, and applied when the
+      // attempt ends (applyResult).
+      if (!s.awaitingStatus) {
+        s.earlyStatus = { body, at: Date.now() };
+        return { status: 'OK', info: 'success' };
+      }
+      // In wrap-up, after an attempt: the member is loaded.
       const run = s as Run;
       const { camp } = s.awaitingStatus!;
       s.statusApplied = true;
@@ -251,6 +264,7 @@ function setHandlers(s: MemberRun): void {
         waitingForStatusUntil: null,
         callback: { from: body.from ?? 'api', time: Date.now(), data: body },
         step: applied.steps.join('; '),
+        decided: decidedBy(s, applied),
         // The campaign may be waiting only for this member to finish (QUEUE_COMPLETE).
         wakeCampaign: applied.decision.kind === 'end' ? s.campaignId : undefined,
       });
@@ -259,9 +273,10 @@ function setHandlers(s: MemberRun): void {
     },
     {
       validator: (_body) => {
-        if (!s.awaitingStatus || s.statusApplied) throw new Error(NOT_WAITING_FOR_STATUS);
+        const duringCall = s.phase === 'in-call' && s.statusExpected && !s.earlyStatus && !s.awaitingStatus;
+        if (!duringCall && (!s.awaitingStatus || s.statusApplied)) throw new Error(NOT_WAITING_FOR_STATUS);
       },
-      description: 'Result status (PUT …/members/:id/status, spec §6.5); rejected when not waiting for one.',
+      description: 'Result status (PUT …/members/:id/status, spec §6.5): in wrap-up, or during the call of a campaign that waits for one (applied when the call ends); rejected otherwise.',
     },
   );
   setHandler(
@@ -367,6 +382,8 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice): Prom
   s.currentUuid = uuid;
   s.lastUuid = uuid;
   s.result = null;
+  s.earlyStatus = null;
+  s.statusExpected = camp.waitingForResultStatus;
   s.phase = 'dialing'; // shown by the query and details; too short-lived for a search attribute
   setCurrentDetails(details(s));
   const placed = await local.placeCall(call);
@@ -461,7 +478,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
   const { call, numberIndex, idleAtStart } = placed.plan;
   const lost = result.cause === LOST_CALL;
   const endTime = Date.now();
-  const applied = applyOutcome(
+  const outcome = applyOutcome(
     s.member,
     camp,
     { numberIndex, attempt: call.attempt, idleAtStart, terminated: s.terminateRequested },
@@ -477,6 +494,12 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     },
     endTime,
   );
+  // A status that came during the call decides now, if this attempt awaits one.
+  const early = s.earlyStatus;
+  s.earlyStatus = null;
+  s.statusExpected = false;
+  const applied = settleAttempt(outcome, camp, early?.body ?? null, endTime);
+  const byStatus = applied.statusApplied ? early : null;
   s.member = applied.member;
   const lapsing = s.callTimer;
   s.callTimer = null;
@@ -504,11 +527,14 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       // An answered call whose result was lost: its talk time is unknown.
       talkSec: lost && result.answered ? null : result.billsec,
       steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
+      ...(early ? { callback: { from: early.body.from ?? 'api', time: early.at, data: early.body } } : {}),
     },
     waitingForStatusUntil: decision.kind === 'await-status' ? decision.deadline : null,
     // A member that ends with this attempt stores its end event with it.
-    ...(decision.kind === 'end' ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : undefined) } : {}),
-    stats: { success, connected: result.answered, bridged: result.answered, ended: decision.kind === 'end' },
+    ...(decision.kind === 'end'
+      ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : byStatus ? 'callback' : undefined, byStatus?.body.from) }
+      : {}),
+    stats: { connected: result.answered, bridged: result.answered, outcome: attemptCountsAs(decision) },
   });
   s.writeBackPending = false;
   // A grant that arrived during endAttempt (the row was claimable once the lease was given back)
@@ -532,29 +558,40 @@ async function wrapUp(s: Run, camp: CampaignRules, numberIndex: number, deadline
     s.awaitingStatus = null;
     const timedOut = applyStatusTimeout(s.member, camp, numberIndex);
     s.member = timedOut.member;
-    if (timedOut.decision.kind === 'end') return finish(s, camp, timedOut, 'callback');
+    if (timedOut.decision.kind === 'end') return finish(s, camp, timedOut, 'callback', decidedBy(s, timedOut));
     await local.saveMember({
       campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
+      decided: decidedBy(s, timedOut),
       callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
     });
   } else if (s.terminateRequested && !s.statusApplied) {
     s.awaitingStatus = null;
-    return finish(s, camp, terminateIdle(s.member), 'terminate');
+    const terminated = terminateIdle(s.member);
+    return finish(s, camp, terminated, 'terminate', decidedBy(s, terminated));
   }
   await condition(allHandlersFinished);
   return s.member.endCause ? ended(s, s.member.endCause) : null;
+}
+
+/** The attempt awaiting its result status, decided by `applied` (a status, its timeout, a
+ *  terminate): counted as a success or an error (§11.1). */
+function decidedBy(s: MemberRun, applied: Applied): { uuid: string; outcome: 'success' | 'error' } {
+  return { uuid: s.lastUuid ?? '', outcome: attemptCountsAs(applied.decision) ?? 'error' };
 }
 
 // ---- The end -----------------------------------------------------------------------------------
 
 /** Ends the member without a call (terminate, expiry, status timeout): stores the end, gives an
  *  unused grant back, records the end event. */
-async function finish(s: Run, camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason']): Promise<MemberWorkflowResult> {
+async function finish(
+  s: Run, camp: CampaignRules, applied: Applied, reason?: MemberEndEvent['reason'], decided?: ReturnType<typeof decidedBy>,
+): Promise<MemberWorkflowResult> {
   s.member = applied.member;
   // Ends without a call wake the campaign, which may be waiting only for this member to finish
   // (QUEUE_COMPLETE).
   await local.saveMember({
     campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, step: applied.steps.join('; '), wakeCampaign: s.campaignId,
+    ...(decided ? { decided } : {}),
   });
   // Only now, with the end stored, can the row not be claimed again.
   await returnGrant(s, null);

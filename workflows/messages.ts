@@ -75,7 +75,7 @@ export interface CampaignWorkflowInput {
   domain: string;
   campaignId: string;
   /** Carried over continue-as-new. */
-  carried?: { leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName };
+  carried?: { leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName; statsDay?: string | null };
 }
 
 export interface Lease {

@@ -148,7 +148,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       const vars = { ...checked.vars, origination_caller_id_number: route.callerId };
       let command: string;
       try {
-        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec });
+        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app });
       } catch (err) {
         // It would fail the same way on every retry: not sent, an Error of this number (rules
         // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.

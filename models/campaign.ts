@@ -2,7 +2,7 @@
 // (spec §3), and its conversion to the CampaignRules snapshot the member workflow works on.
 import { model, plainVariables } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { DEFAULT_CAUSES, DIALER_TYPES, type CampaignRules } from '../rules';
+import { contentProblems, DEFAULT_CAUSES, DIALER_TYPES, effectiveContent, type BroadcastContent, type CampaignRules } from '../rules';
 import { config } from '../lib/config';
 import { ALWAYS_OPEN, calendarOfDomain, calendarRule, NEVER_OPEN } from './calendar';
 
@@ -153,6 +153,9 @@ export const campaignSchema = new Schema(
     calendar: { type: calendarSchema, default: () => ({}) },
     resources: { type: [resourceSchema], default: [] },
     variables: { type: Schema.Types.Mixed, default: () => ({}) },
+    // What an answered call runs (rules/content.ts; checked by the API) and v3's callflow document.
+    content: { type: Schema.Types.Mixed, default: null },
+    _cf: { type: Schema.Types.Mixed, default: null },
     // Engine-owned run state (§8.1); not writable through the API.
     state: { type: Number, default: 0 },
     _cause: { type: String, default: 'INIT' },
@@ -225,5 +228,14 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
       })),
     })),
     variables: plainVariables(doc.variables),
+    content: campaignContent(doc),
   };
+}
+
+/** The content an answered call runs. Re-checked here (defence in depth: documents may predate
+ *  the API check or be written straight into Mongo): content that fails the check parks. */
+function campaignContent(doc: CampaignDoc): BroadcastContent {
+  const c = effectiveContent(doc.content as BroadcastContent | null, doc._cf != null);
+  const ok = c && ['park', 'transfer', 'callflow'].includes(c.mode) && (c.mode !== 'callflow' || Array.isArray(c.play));
+  return ok && contentProblems(c, config.soundsAllow).length === 0 ? c : { mode: 'park' };
 }

@@ -3,6 +3,7 @@
 // ids, the clock and the random source come in, so the workflow's deterministic ones can be passed.
 import { idleNumbers, reserveAttempt } from './member';
 import { attemptVariables, callerIdFor, maxResources, routesFor, type NumberChoice } from './numbers';
+import { CONTENT_CONTEXT_VAR, CONTENT_VAR, contentApp } from './content';
 import type { CampaignRules, MemberState } from './types';
 
 /** One entry of the member's attempt log (`_log[]`, spec §5.8). */
@@ -25,6 +26,8 @@ export interface AttemptLogEntry {
   callSuccessful?: boolean;
   /** null: the call was answered but its talk time is unknown (its result was lost). */
   talkSec?: number | null;
+  /** The digit pressed in the campaign's menu (rules/content.ts). */
+  menuDigit?: string;
   steps?: { time: number; data: string }[];
   callback?: { from: string; time: number; data: unknown };
 }
@@ -57,6 +60,8 @@ export interface PlaceCallInput {
   /** Channel variables without the caller ID, which depends on the destination. */
   vars: Record<string, string>;
   timeoutSec: number;
+  /** The originate's application part (rules/content.ts); absent = `&park()`. */
+  app?: string;
 }
 
 export interface PlanAttemptInput {
@@ -108,6 +113,9 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
     camp, member: reserved, memberId: i.memberId, workflowId: i.workflowId, attempt, uuid, comm, callerId: '', typeName,
   });
   void _callerId;
+  const content = camp.content?.mode === 'park' ? undefined : camp.content;
+  if (content) vars[CONTENT_VAR] = content.mode;
+  if (content?.mode === 'transfer') vars[CONTENT_CONTEXT_VAR] = content.context ?? 'dialer';
   const routes = routesFor(comm.number, camp.resources, i.random).map((r) => ({
     destinationId: r.destination.uuid,
     destinationLimit: r.destination.limit,
@@ -121,6 +129,7 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
       uuid, jobUuid: i.jobUuid, domain: i.domain, campaignId: i.campaignId, memberId: i.memberId, workflowId: i.workflowId,
       attempt, number: comm.number, limit: Math.min(camp.limit, maxResources(camp.resources)), routes,
       member: reserved, log, vars, timeoutSec: camp.originateTimeout,
+      ...(content ? { app: contentApp(content, camp.id) } : {}),
     },
   };
 }

@@ -1,6 +1,8 @@
 // Plain data shapes the Webitel rules work on. They are what the member workflow holds in its
 // state and what the Mongoose models store, so they stay JSON-serialisable (no Dates, no classes).
 
+import type { BroadcastContent, MenuResult } from './content';
+
 export const DIALER_TYPES = ['Voice Broadcasting', 'Progressive Dialer', 'Predictive Dialer'] as const;
 export type DialerType = (typeof DIALER_TYPES)[number];
 
@@ -99,6 +101,8 @@ export interface CampaignRules extends CauseLists {
   calendar: CalendarRule;
   resources: Resource[];
   variables: Record<string, string>;
+  /** What an answered call runs (rules/content.ts); absent = park. */
+  content?: BroadcastContent;
 }
 
 export interface Communication {
@@ -156,4 +160,7 @@ export interface CallOutcome {
   /** The originate could not even be built for this number (a dial string with whitespace, a bad
    *  variable name …): why. Never sent, so never retried: an Error of the number. */
   notSent?: string;
+  /** The digit pressed in the campaign's menu, and what the campaign says it decides. */
+  menuDigit?: string;
+  menu?: MenuResult;
 }

@@ -6,7 +6,7 @@ import type { CallLogInput } from './call-log';
 import { cause2str, causeQ850, causeName, sipPhrase, sipStatusToCause, str2cause } from './causes';
 import { Channel, CallState, CALLSTATE_NUMBER, channelEvent, ChannelEventOptions } from './channel';
 import { formatLocal, formatUptime, SimClock } from './clock';
-import { OriginateArgs, parseAppExten, parseDialString } from './dialstring';
+import { OriginateArgs, parseAppExten, parseDialString, parseInlineApps } from './dialstring';
 import { EventFactory, heartbeatEvent, HeartbeatStats, ORIGIN, Origin, reScheduleEvent } from './events';
 import type { Header, SimEvent } from './protocol';
 import { CallScript, RuleBook } from './rules';
@@ -432,12 +432,18 @@ export class CallFlow {
   private readonly vars: Map<string, string>;
   private readonly url: string;
   private readonly app?: { app: string; arg: string };
+  /** `'app:data,…' inline`: the application list run on answer, in order. */
+  private readonly inline?: Array<{ app: string; arg: string }>;
+  /** Simulated seconds from the INVITE at which the running inline application is (timer jitter
+   *  never reaches the CDR: every step is stamped at its scripted time). */
+  private contentSec = 0;
 
   constructor(private readonly core: Core, private readonly args: OriginateArgs, private readonly ctx: OriginateContext) {
     const parsed = parseDialString(args.aleg);
     this.vars = parsed.vars;
     this.url = parsed.url;
     this.app = parseAppExten(args.exten);
+    if (!this.app && args.dialplan === 'inline') this.inline = parseInlineApps(args.exten);
   }
 
   start(): Promise<string | null> {
@@ -860,6 +866,13 @@ export class CallFlow {
   private runApp(): void {
     const ch = this.channel;
     if (!ch || ch.hangingUp || this.abandoned) return;
+    if (this.inline) {
+      this.emitState('CS_EXECUTE', 4);
+      ch.setVar('call_uuid', ch.getVar('call_uuid') ?? ch.uuid);
+      this.contentSec = (this.lastUs - this.t0) / 1e6;
+      this.runInline(0);
+      return;
+    }
     const app = this.app ?? { app: 'park', arg: '' };
     this.emitState('CS_EXECUTE', 4);
     const running = { name: app.app, arg: app.arg, uuid: randomUUID(), stampUs: this.lastUs };
@@ -875,6 +888,80 @@ export class CallFlow {
       this.emit('CHANNEL_PARK', ORIGIN.park, { vars: true });
     } else if (app.app === 'hangup') {
       this.hangupLocal(app.arg || 'NORMAL_CLEARING');
+    }
+  }
+
+  /**
+   * One application of an inline list, then the next; after the last one the channel hangs up
+   * (NORMAL_CLEARING), as FreeSWITCH does when an extension runs out of applications. Modelled:
+   * playback (lengths from the rules' `playback`), say (1 s), play_and_get_digits (the number's
+   * scripted `dtmf`, stored in its variable when it matches the regexp), transfer (Caller-Context
+   * and destination change; the extension hangs up after the script's `extensionSec`, else stays),
+   * hangup; anything else completes at once.
+   */
+  private runInline(i: number): void {
+    const ch = this.channel;
+    const list = this.inline ?? [];
+    if (!ch || ch.hangingUp || this.abandoned) return;
+    const stamp = this.at(this.contentSec);
+    const next = list[i];
+    if (!next) return this.hangupLocal('NORMAL_CLEARING', stamp);
+    const { app, arg } = next;
+    if (app === 'hangup') return this.hangupLocal(arg || 'NORMAL_CLEARING', stamp);
+    const running = { name: app, arg, uuid: randomUUID(), stampUs: this.lastUs };
+    ch.app = running;
+    ch.appLog.push(running);
+    ch.setVars([['current_application', app], ['current_application_data', arg]]);
+    const withArg: Header[] = arg ? [['Application-Data', arg]] : [];
+    this.emit('CHANNEL_EXECUTE', ORIGIN.execute, { vars: true, post: [['Application', app], ...withArg, ['Application-UUID', running.uuid]] });
+    const complete = (response: string) => {
+      if (!this.channel || this.channel.hangingUp || ch.app !== running) return false;
+      this.at(this.contentSec);
+      ch.app = undefined;
+      this.emit('CHANNEL_EXECUTE_COMPLETE', ORIGIN.executeComplete, { vars: true,
+        post: [['Application', app], ...withArg, ['Application-Response', response], ['Application-UUID', running.uuid]] });
+      return true;
+    };
+    const thenNext = (response = '_none_') => { if (complete(response)) this.runInline(i + 1); };
+    const rules = this.core.rules;
+    const wait = (sec: number, fn: () => void) => {
+      this.contentSec += sec;
+      this.schedule(sec, fn);
+    };
+    if (app === 'playback') {
+      wait(rules.playbackSec(arg), () => thenNext('FILE PLAYED'));
+    } else if (app === 'say') {
+      wait(1, () => thenNext());
+    } else if (app === 'play_and_get_digits') {
+      // <min> <max> <tries> <timeout ms> <terminators> <file> <invalid_file> <var_name> <regexp>
+      const a = arg.split(' ');
+      const max = Number(a[1]) || 1;
+      const tries = Number(a[2]) || 1;
+      const timeoutSec = (Number(a[3]) || 0) / 1000;
+      const prompt = rules.playbackSec(a[5] ?? '');
+      const dtmf = this.script.dtmf;
+      if (dtmf) {
+        wait(prompt, () => {
+          const digits = dtmf.slice(0, max);
+          let ok = false;
+          try { ok = new RegExp(a[8] ?? '').test(digits); } catch { ok = false; }
+          if (ok && a[7] && this.channel && !this.channel.hangingUp) ch.setVar(a[7], digits);
+          thenNext();
+        });
+      } else {
+        wait((prompt + timeoutSec) * tries, () => thenNext());
+      }
+    } else if (app === 'transfer') {
+      const [exten, , context] = arg.split(' ');
+      if (ch.profile) {
+        ch.profile.destination = exten ?? ch.profile.destination;
+        ch.profile.context = context ?? 'default';
+      }
+      complete('_none_');
+      const after = this.script.extensionSec;
+      if (after !== undefined) wait(after, () => this.hangupLocal('NORMAL_CLEARING', this.at(this.contentSec)));
+    } else {
+      thenNext();
     }
   }
 

@@ -24,6 +24,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MemberActivities, MemberEndEvent } from '../activities/types';
 import {
   applyOutcome,
+  menuResult,
   applyStatus,
   applyStatusTimeout,
   endWithoutCall,
@@ -468,12 +469,13 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     {
       cause: result.cause,
       answered: result.answered,
-      // Voice broadcasting: an answered call has reached the dialer's callflow.
-      bridged: result.answered,
+      // Voice broadcasting: the content was reached (lib/call-results.ts contentReached).
+      bridged: result.bridged ?? result.answered,
       talkSec: result.billsec,
       minCount: result.minCount,
       lost,
       notSent: placed.notSent?.reason,
+      ...(result.digit ? { menuDigit: result.digit, menu: menuResult(camp.content, result.digit) } : {}),
     },
     endTime,
   );
@@ -503,12 +505,13 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       callSuccessful: success,
       // An answered call whose result was lost: its talk time is unknown.
       talkSec: lost && result.answered ? null : result.billsec,
+      ...(result.digit ? { menuDigit: result.digit } : {}),
       steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
     },
     waitingForStatusUntil: decision.kind === 'await-status' ? decision.deadline : null,
     // A member that ends with this attempt stores its end event with it.
     ...(decision.kind === 'end' ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : undefined) } : {}),
-    stats: { success, connected: result.answered, bridged: result.answered, ended: decision.kind === 'end' },
+    stats: { success, connected: result.answered, bridged: result.bridged ?? result.answered, ended: decision.kind === 'end' },
   });
   s.writeBackPending = false;
   // A grant that arrived during endAttempt (the row was claimable once the lease was given back)

@@ -25,6 +25,8 @@ export interface CallRecord {
   gateway?: string;
   /** Variables from {} and [] of the dial string. */
   channelVars: Record<string, string>;
+  /** Applications of an inline list that ran, as `app:data` (CHANNEL_EXECUTE order). */
+  executed?: string[];
   originationUuid?: string;
   /** UUID of the channel, when one was created. */
   uuid?: string;
@@ -911,6 +913,7 @@ export class CallFlow {
     const running = { name: app, arg, uuid: randomUUID(), stampUs: this.lastUs };
     ch.app = running;
     ch.appLog.push(running);
+    (this.record.executed ??= []).push(`${app}:${arg}`);
     ch.setVars([['current_application', app], ['current_application_data', arg]]);
     const withArg: Header[] = arg ? [['Application-Data', arg]] : [];
     this.emit('CHANNEL_EXECUTE', ORIGIN.execute, { vars: true, post: [['Application', app], ...withArg, ['Application-UUID', running.uuid]] });

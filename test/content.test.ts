@@ -8,6 +8,7 @@ import {
 } from '../rules';
 import { buildOriginate } from '../esl/format';
 import { contentReached } from '../lib/call-results';
+import { resultFromCdr } from '../lib/cdr';
 import type { EslEvent } from '../esl';
 
 const NOW = Date.UTC(2024, 5, 3, 10);
@@ -114,6 +115,17 @@ describe('broadcast content: the result', () => {
     assert.equal(contentReached(ev({}), { dlr_content: 'callflow', current_application: 'playback' }, true), true);
     assert.equal(contentReached(ev({}), { dlr_content: 'callflow' }, false), false);
     assert.equal(contentReached(ev({}), {}, true), undefined, 'parked calls keep bridged = answered');
+  });
+
+  test("a CDR carries the same: Caller-Context from the callflow's caller_profile, the digit from its variables", () => {
+    const cdr = {
+      variables: { uuid: 'u1', dlr_workflow_id: 'w1', hangup_cause: 'NORMAL_CLEARING', billsec: '7', answer_epoch: '100', dlr_content: 'transfer', dlr_content_context: 'dialer', dlr_digit: '1' },
+      callflow: [{ caller_profile: { context: 'dialer' }, times: { answered_time: '100000000' } }],
+    };
+    const r = resultFromCdr(cdr)?.result;
+    assert.deepEqual([r?.bridged, r?.digit, r?.billsec, r?.source], [true, '1', 7, 'cdr']);
+    cdr.callflow[0]!.caller_profile.context = 'default';
+    assert.equal(resultFromCdr(cdr)?.result.bridged, false, 'answered but never transferred: content not reached');
   });
 
   const outcome = (digit: string | undefined) => ({

@@ -145,7 +145,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         placed: true as const, destinationId: route.destinationId, dialString: route.dialString,
         ...(refusedVariables.length ? { refusedVariables } : {}),
       };
-      const vars = { ...checked.vars, origination_caller_id_number: route.callerId };
+      const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
       let command: string;
       try {
         command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app });

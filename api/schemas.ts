@@ -125,6 +125,7 @@ const dialerFields = {
   resources: z.array(resource).max(100).optional(),
   variables: variables.optional(),
   content: contentSchema.nullable().optional(),
+  recordSession: z.boolean().optional(),
   _cf: callflowDocument.nullable().optional(),
 };
 

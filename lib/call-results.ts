@@ -62,11 +62,13 @@ export function resultFromHangup(ev: EslEvent): { workflowId: string; result: Ca
   const minCount = Number(h.vars.cc_min_count);
   const bridged = contentReached(ev, h.vars, h.answered);
   const digit = h.answered && /^[0-9*]$/.test(h.vars[MENU_DIGIT_VAR] ?? '') ? h.vars[MENU_DIGIT_VAR] : undefined;
+  const recordSec = /^\d+$/.test(h.vars.record_seconds ?? '') ? Number(h.vars.record_seconds) : undefined;
   return {
     workflowId,
     result: {
       uuid: h.uuid, cause: h.cause, answered: h.answered, billsec: h.billsec, answersec: h.answersec, duration: h.duration,
       source: 'event', ...(minCount > 0 ? { minCount } : {}), ...(bridged !== undefined ? { bridged } : {}), ...(digit ? { digit } : {}),
+      ...(recordSec !== undefined ? { recordSec } : {}),
     },
   };
 }

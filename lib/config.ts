@@ -2,8 +2,15 @@
 // that matches the embedded stack started by `npm start` (scripts/run.ts).
 import path from 'node:path';
 import { parseAllowList } from '../rules/channel-vars';
+import { RECORDINGS_DIR_PATTERN } from '../rules/content';
 
 const root = path.resolve(__dirname, '..');
+
+/** The folder goes into the originate's inline application list: no character that would end it. */
+function recordingsDir(v: string): string {
+  if (!RECORDINGS_DIR_PATTERN.test(v)) throw new Error(`Setting RECORDINGS_DIR="${v}" must be an absolute path of A-Z a-z 0-9 _ . / -`);
+  return v;
+}
 
 function int(name: string, def: number): number {
   const raw = process.env[name];
@@ -79,6 +86,11 @@ export const config = {
   /** Absolute path prefixes a campaign's content may play files from (comma-separated, e.g.
    *  "/var/lib/dialer/sounds/"); relative names (under FreeSWITCH's sound_prefix) are always allowed. */
   soundsAllow: str('SOUNDS_ALLOW', '').split(',').map((s) => s.trim()).filter(Boolean),
+  /** `recordSession` recordings: a folder on the FreeSWITCH host (files `<dialerId>/<uuid>.<format>`). */
+  recordings: {
+    dir: recordingsDir(str('RECORDINGS_DIR', '/var/lib/freeswitch/recordings/dialer')),
+    format: str('RECORDINGS_FORMAT', 'wav') === 'mp3' ? ('mp3' as const) : ('wav' as const),
+  },
   api: {
     host: str('API_HOST', '127.0.0.1'),
     port: int('API_PORT', 10022),

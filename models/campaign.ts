@@ -155,6 +155,8 @@ export const campaignSchema = new Schema(
     variables: { type: Schema.Types.Mixed, default: () => ({}) },
     // What an answered call runs (rules/content.ts; checked by the API) and v3's callflow document.
     content: { type: Schema.Types.Mixed, default: null },
+    // §3.8; off unless asked for (v3's UI defaulted it on).
+    recordSession: { type: Boolean, default: false },
     _cf: { type: Schema.Types.Mixed, default: null },
     // Engine-owned run state (§8.1); not writable through the API.
     state: { type: Number, default: 0 },
@@ -229,6 +231,9 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     })),
     variables: plainVariables(doc.variables),
     content: campaignContent(doc),
+    ...(doc.recordSession
+      ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
+      : {}),
   };
 }
 

@@ -3,7 +3,7 @@
 // ids, the clock and the random source come in, so the workflow's deterministic ones can be passed.
 import { idleNumbers, reserveAttempt } from './member';
 import { attemptVariables, callerIdFor, maxResources, routesFor, type NumberChoice } from './numbers';
-import { CONTENT_CONTEXT_VAR, CONTENT_VAR, contentApp } from './content';
+import { CONTENT_CONTEXT_VAR, CONTENT_VAR, contentApp, recording } from './content';
 import type { CampaignRules, MemberState } from './types';
 
 /** One entry of the member's attempt log (`_log[]`, spec §5.8). */
@@ -28,6 +28,8 @@ export interface AttemptLogEntry {
   talkSec?: number | null;
   /** The digit pressed in the campaign's menu (rules/content.ts). */
   menuDigit?: string;
+  /** Recorded seconds (§3.8, FreeSWITCH's record_seconds). */
+  recordSessionSec?: number;
   steps?: { time: number; data: string }[];
   callback?: { from: string; time: number; data: unknown };
 }
@@ -62,6 +64,9 @@ export interface PlaceCallInput {
   timeoutSec: number;
   /** The originate's application part (rules/content.ts); absent = `&park()`. */
   app?: string;
+  /** FreeSWITCH variables the engine itself sets for this call (recording, §3.8): sent as they are,
+   *  unlike `vars`, which hold tenant variables and go through the channel-variable check. */
+  engineVars?: Record<string, string>;
 }
 
 export interface PlanAttemptInput {
@@ -116,6 +121,7 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
   const content = camp.content?.mode === 'park' ? undefined : camp.content;
   if (content) vars[CONTENT_VAR] = content.mode;
   if (content?.mode === 'transfer') vars[CONTENT_CONTEXT_VAR] = content.context ?? 'dialer';
+  const rec = camp.record ? recording(camp.record, camp.id, uuid) : undefined;
   const routes = routesFor(comm.number, camp.resources, i.random).map((r) => ({
     destinationId: r.destination.uuid,
     destinationLimit: r.destination.limit,
@@ -129,7 +135,8 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
       uuid, jobUuid: i.jobUuid, domain: i.domain, campaignId: i.campaignId, memberId: i.memberId, workflowId: i.workflowId,
       attempt, number: comm.number, limit: Math.min(camp.limit, maxResources(camp.resources)), routes,
       member: reserved, log, vars, timeoutSec: camp.originateTimeout,
-      ...(content ? { app: contentApp(content, camp.id) } : {}),
+      ...(content || rec ? { app: contentApp(content ?? { mode: 'park' }, camp.id, rec?.app) } : {}),
+      ...(rec ? { engineVars: rec.vars } : {}),
     },
   };
 }

@@ -97,9 +97,10 @@ function playApp(item: string): string {
  * `'app:data,app:data' inline` (mod_dptools inline dialplan; the quotes keep the spaces of the
  * arguments in one originate argument).
  */
-export function contentApp(c: BroadcastContent, dialerId: string): string {
-  if (c.mode === 'park') return '&park()';
-  if (c.mode === 'transfer') return `'transfer:${c.extension ?? dialerId} XML ${c.context ?? 'dialer'}' inline`;
+export function contentApp(c: BroadcastContent, dialerId: string, first?: string): string {
+  const inline = (apps: string[]) => `'${[...(first ? [first] : []), ...apps].join(',')}' inline`;
+  if (c.mode === 'park') return first ? inline(['park']) : '&park()';
+  if (c.mode === 'transfer') return inline([`transfer:${c.extension ?? dialerId} XML ${c.context ?? 'dialer'}`]);
   const apps = c.play.map(playApp);
   if (c.menu) {
     const m = c.menu;
@@ -108,7 +109,27 @@ export function contentApp(c: BroadcastContent, dialerId: string): string {
     apps.push(`play_and_get_digits:1 1 ${m.tries ?? 1} ${timeoutMs} # ${inlineArg(m.prompt)} silence_stream://250 ${MENU_DIGIT_VAR} [${m.digits}]`);
   }
   apps.push('hangup:NORMAL_CLEARING');
-  return `'${apps.join(',')}' inline`;
+  return inline(apps);
+}
+
+/** Where `recordSession` recordings go (operator configuration, RECORDINGS_DIR / RECORDINGS_FORMAT)
+ *  and the dialer variable RECORD_STEREO (§3.8). */
+export interface RecordingRule {
+  dir: string;
+  format: 'wav' | 'mp3';
+  stereo: boolean;
+}
+
+/** A recordings folder FreeSWITCH can take as one inline argument. */
+export const RECORDINGS_DIR_PATTERN = /^\/[A-Za-z0-9_./-]*$/;
+
+/** §3.8: `record_session` on the member leg before the content, with v3's variables (voice:
+ *  RECORD_BRIDGE_REQ=false). The file is `<dir>/<dialerId>/<attempt uuid>.<format>`. */
+export function recording(rec: RecordingRule, dialerId: string, uuid: string): { app: string; vars: Record<string, string> } {
+  return {
+    app: `record_session:${rec.dir.replace(/\/+$/, '')}/${dialerId}/${uuid}.${rec.format}`,
+    vars: { RECORD_MIN_SEC: '2', RECORD_STEREO: String(rec.stereo), RECORD_BRIDGE_REQ: 'false', recording_follow_transfer: 'true' },
+  };
 }
 
 /** What a pressed digit decides (undefined: nothing configured for it). */

@@ -1,7 +1,7 @@
 // Plain data shapes the Webitel rules work on. They are what the member workflow holds in its
 // state and what the Mongoose models store, so they stay JSON-serialisable (no Dates, no classes).
 
-import type { BroadcastContent, MenuResult } from './content';
+import type { BroadcastContent, MenuResult, RecordingRule } from './content';
 
 export const DIALER_TYPES = ['Voice Broadcasting', 'Progressive Dialer', 'Predictive Dialer'] as const;
 export type DialerType = (typeof DIALER_TYPES)[number];
@@ -103,6 +103,8 @@ export interface CampaignRules extends CauseLists {
   variables: Record<string, string>;
   /** What an answered call runs (rules/content.ts); absent = park. */
   content?: BroadcastContent;
+  /** `recordSession` on: where the recording goes (rules/content.ts recording). */
+  record?: RecordingRule;
 }
 
 export interface Communication {

@@ -899,7 +899,7 @@ export class CallFlow {
    * playback (lengths from the rules' `playback`), say (1 s), play_and_get_digits (the number's
    * scripted `dtmf`, stored in its variable when it matches the regexp), transfer (Caller-Context
    * and destination change; the extension hangs up after the script's `extensionSec`, else stays),
-   * hangup; anything else completes at once.
+   * park (stays), hangup; anything else (record_session, set …) completes at once.
    */
   private runInline(i: number): void {
     const ch = this.channel;
@@ -954,6 +954,8 @@ export class CallFlow {
       } else {
         wait((prompt + timeoutSec) * tries, () => thenNext());
       }
+    } else if (app === 'park') {
+      this.emit('CHANNEL_PARK', ORIGIN.park, { vars: true }); // stays until hung up or moved
     } else if (app === 'transfer') {
       const [exten, , context] = arg.split(' ');
       if (ch.profile) {
@@ -1196,6 +1198,12 @@ function setTimestampVars(ch: Channel): { billsec: number; duration: number; ans
   ch.setVar('profile_start_stamp', formatLocal(t.profileCreated));
   if (t.answered) ch.setVar('answer_stamp', formatLocal(t.answered));
   if (t.bridged) ch.setVar('bridge_stamp', formatLocal(t.bridged));
+  // record_session (a media bug) stops with the channel and reports what it recorded.
+  const rec = ch.appLog.find((a) => a.name === 'record_session');
+  if (rec && t.hungup) {
+    const recMs = Math.floor((t.hungup - (rec.stampUs ?? t.hungup)) / 1e3);
+    ch.setVars([['record_ms', String(recMs)], ['record_seconds', String(Math.floor(recMs / 1000))], ['record_samples', String(recMs * 8)]]);
+  }
   if (t.progress) ch.setVar('progress_stamp', formatLocal(t.progress));
   if (t.progressMedia) ch.setVar('progress_media_stamp', formatLocal(t.progressMedia));
   ch.setVar('end_stamp', formatLocal(t.hungup));

@@ -76,6 +76,18 @@ describe('broadcast content: the originate application', () => {
     assert.equal(parked.call.app, undefined);
     assert.equal(parked.call.vars.dlr_content, undefined);
   });
+
+  test('recordSession: record_session first, v3\'s recording variables as engine variables (§3.8)', () => {
+    const record = { dir: '/rec/', format: 'wav' as const, stereo: false };
+    const plan = (content: BroadcastContent) => planAttempt({
+      member: member(), camp: campaign({ content, record }), choice: { index: 0, window: null }, domain: 'acme',
+      campaignId: 'd1', memberId: 'm1', workflowId: 'w1', uuid: 'u1', jobUuid: 'j1', now: NOW, random: () => 0,
+    }).call;
+    assert.equal(plan({ mode: 'transfer' }).app, "'record_session:/rec/d1/u1.wav,transfer:d1 XML dialer' inline");
+    assert.equal(plan({ mode: 'park' }).app, "'record_session:/rec/d1/u1.wav,park' inline");
+    assert.deepEqual(plan({ mode: 'park' }).engineVars, { RECORD_MIN_SEC: '2', RECORD_STEREO: 'false', RECORD_BRIDGE_REQ: 'false', recording_follow_transfer: 'true' });
+    assert.equal(plan({ mode: 'park' }).vars.RECORD_MIN_SEC, undefined, 'not among the tenant variables (those are checked)');
+  });
 });
 
 describe('broadcast content: tenant input never becomes another application', () => {

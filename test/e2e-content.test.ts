@@ -28,6 +28,7 @@ before(async () => {
         rules: [
           { match: '380500000001', outcome: { type: 'answer', ringSec: 0.2, talkSec: null, dtmf: '1' } },
           { match: '380500000002', outcome: { type: 'answer', ringSec: 0.2, talkSec: null, dtmf: '2' } },
+          { match: '380500000003', outcome: { type: 'answer', ringSec: 0.2, talkSec: 3 } },
         ],
       },
     },
@@ -56,7 +57,7 @@ async function dialOne(dialer: string, number: string) {
   assert.equal(res.status, 200, JSON.stringify(res.body));
   const memberId = String(res.body.data.insertedIds[0]);
   const log = await waitFor(`${number}: first attempt ended`, async () => {
-    const m = await Member.findById(memberId).lean<{ _log?: { state: string; callUUID: string; menuDigit?: string; steps?: { data: string }[] }[] }>();
+    const m = await Member.findById(memberId).lean<{ _log?: { state: string; callUUID: string; menuDigit?: string; recordSessionSec?: number; steps?: { data: string }[] }[] }>();
     return m?._log?.[0]?.state === 'end' ? m._log[0] : null;
   }, 60_000);
   const call = sim.call(log.callUUID);
@@ -87,6 +88,18 @@ describe('broadcast content end to end', () => {
     assert.ok(r.call.command.endsWith(" 'transfer:survey XML broadcast' inline"), r.call.command);
     assert.deepEqual(r.call.executed, ['transfer:survey XML broadcast']);
     assert.equal(r.attempt.result.bridged, true);
+  });
+
+  test('recordSession: record_session on the member leg before the content; recorded seconds in the attempt log', { timeout: 90_000 }, async () => {
+    const id = await createDialer({ name: 'recorded', recordSession: true });
+    const r = await dialOne(id, '380500000003');
+    assert.ok(r.call.command.endsWith(` 'record_session:/var/lib/freeswitch/recordings/dialer/${id}/${r.call.originationUuid}.wav,park' inline`), r.call.command);
+    assert.deepEqual(
+      [r.call.channelVars.RECORD_MIN_SEC, r.call.channelVars.RECORD_BRIDGE_REQ, r.call.channelVars.recording_follow_transfer],
+      ['2', 'false', 'true'],
+    );
+    assert.deepEqual(r.call.executed, [`record_session:/var/lib/freeswitch/recordings/dialer/${id}/${r.call.originationUuid}.wav`, 'park:']);
+    assert.equal(r.log.recordSessionSec, 3);
   });
 
   const menu = {

@@ -506,6 +506,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       // An answered call whose result was lost: its talk time is unknown.
       talkSec: lost && result.answered ? null : result.billsec,
       ...(result.digit ? { menuDigit: result.digit } : {}),
+      ...(result.recordSec !== undefined ? { recordSessionSec: result.recordSec } : {}),
       steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
     },
     waitingForStatusUntil: decision.kind === 'await-status' ? decision.deadline : null,

@@ -37,6 +37,8 @@ export interface CallResult {
   bridged?: boolean;
   /** The digit pressed in the campaign's menu (rules/content.ts). */
   digit?: string;
+  /** Recorded seconds (record_seconds), when the call was recorded (§3.8). */
+  recordSec?: number;
 }
 export const callResultSignal = defineSignal<[CallResult]>('callResult');
 

@@ -241,6 +241,16 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
  *  the API check or be written straight into Mongo): content that fails the check parks. */
 function campaignContent(doc: CampaignDoc): BroadcastContent {
   const c = effectiveContent(doc.content as BroadcastContent | null, doc._cf != null);
-  const ok = c && ['park', 'transfer', 'callflow'].includes(c.mode) && (c.mode !== 'callflow' || Array.isArray(c.play));
-  return ok && contentProblems(c, config.soundsAllow).length === 0 ? c : { mode: 'park' };
+  try {
+    return contentSchemaOk(c) && contentProblems(c, config.soundsAllow).length === 0 ? c : { mode: 'park' };
+  } catch {
+    return { mode: 'park' }; // a shape the checks cannot even read
+  }
+}
+
+function contentSchemaOk(c: BroadcastContent): boolean {
+  if (c.mode === 'park' || c.mode === 'transfer') return true;
+  if (c.mode !== 'callflow' || !Array.isArray(c.play) || !c.play.every((p) => typeof p === 'string')) return false;
+  const m = c.menu;
+  return m === undefined || m === null || (typeof m.prompt === 'string' && typeof m.digits === 'string');
 }

@@ -9,6 +9,7 @@ import {
 import { buildOriginate } from '../esl/format';
 import { contentReached } from '../lib/call-results';
 import { resultFromCdr } from '../lib/cdr';
+import { loadCampaignRules, type CampaignDoc } from '../models/campaign';
 import type { EslEvent } from '../esl';
 
 const NOW = Date.UTC(2024, 5, 3, 10);
@@ -111,6 +112,18 @@ describe('broadcast content: tenant input never becomes another application', ()
       assert.deepEqual(contentProblems(c, ALLOW).map(([f]) => f), [field]);
     });
   }
+
+  test('content stored without the API check (written straight into Mongo) parks the call', async () => {
+    const rules = async (content: unknown, extra: Record<string, unknown> = {}) =>
+      (await loadCampaignRules({ _id: 'd1', name: 'x', domain: 'acme', type: 'Voice Broadcasting', content, ...extra } as unknown as CampaignDoc)).content;
+    assert.deepEqual(await rules({ mode: 'callflow', play: ['/etc/passwd'] }), { mode: 'park' });
+    assert.deepEqual(await rules({ mode: 'callflow', play: 'x.wav' }), { mode: 'park' });
+    assert.deepEqual(await rules({ mode: 'callflow', play: [], menu: { prompt: 7 } }), { mode: 'park' });
+    assert.deepEqual(await rules({ mode: 'transfer', context: { $gt: '' } }), { mode: 'park' });
+    assert.deepEqual(await rules({ mode: 'lua' }), { mode: 'park' });
+    assert.deepEqual(await rules(null, { _cf: [{ answer: '' }] }), { mode: 'transfer' });
+    assert.deepEqual(await rules({ mode: 'callflow', play: ['ivr/ok.wav'] }), { mode: 'callflow', play: ['ivr/ok.wav'] });
+  });
 
   test('allowed: relative sound names, allowed absolute prefixes, TGML, say, silence', () => {
     assert.deepEqual(contentProblems({ mode: 'callflow', play: ['ivr/hi.wav', '/var/lib/dialer/sounds/acme/x.mp3', 'tone_stream://L=2;%(500,500,440)', 'silence_stream://500', 'say:en number iterated 42'] }, ALLOW), []);

@@ -64,8 +64,9 @@ export interface PlaceCallInput {
   timeoutSec: number;
   /** The originate's application part (rules/content.ts); absent = `&park()`. */
   app?: string;
-  /** FreeSWITCH variables the engine itself sets for this call (recording, §3.8): sent as they are,
-   *  unlike `vars`, which hold tenant variables and go through the channel-variable check. */
+  /** Variables the engine sets only for some calls (content mode, recording §3.8): sent as they
+   *  are, unlike `vars`, which hold tenant variables and go through the channel-variable check
+   *  (a tenant value under one of these names is refused there: `dlr_*`, `record_*`, …). */
   engineVars?: Record<string, string>;
 }
 
@@ -119,9 +120,10 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
   });
   void _callerId;
   const content = camp.content?.mode === 'park' ? undefined : camp.content;
-  if (content) vars[CONTENT_VAR] = content.mode;
-  if (content?.mode === 'transfer') vars[CONTENT_CONTEXT_VAR] = content.context ?? 'dialer';
   const rec = camp.record ? recording(camp.record, camp.id, uuid) : undefined;
+  const engineVars: Record<string, string> = { ...rec?.vars };
+  if (content) engineVars[CONTENT_VAR] = content.mode;
+  if (content?.mode === 'transfer') engineVars[CONTENT_CONTEXT_VAR] = content.context ?? 'dialer';
   const routes = routesFor(comm.number, camp.resources, i.random).map((r) => ({
     destinationId: r.destination.uuid,
     destinationLimit: r.destination.limit,
@@ -136,7 +138,7 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
       attempt, number: comm.number, limit: Math.min(camp.limit, maxResources(camp.resources)), routes,
       member: reserved, log, vars, timeoutSec: camp.originateTimeout,
       ...(content || rec ? { app: contentApp(content ?? { mode: 'park' }, camp.id, rec?.app) } : {}),
-      ...(rec ? { engineVars: rec.vars } : {}),
+      ...(Object.keys(engineVars).length ? { engineVars } : {}),
     },
   };
 }

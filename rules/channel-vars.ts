@@ -43,7 +43,7 @@ export const ENGINE_VARIABLES: readonly string[] = [
   'cc_member_attempt_count', 'cc_member_successful_count', 'dlr_session_id', 'dlr_workflow_id',
   'dlr_member_number_description', 'dlr_communication_type_code', 'dlr_communication_type_name',
   'origination_caller_id_number', 'origination_caller_id_name', 'origination_callee_id_number',
-  'origination_callee_id_name', 'webitel_direction', 'cc_side', 'dlr_content', 'dlr_content_context',
+  'origination_callee_id_name', 'webitel_direction', 'cc_side',
 ];
 
 /** Set by esl/format.ts buildOriginate itself (it refuses them in its `vars`). */

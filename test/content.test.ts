@@ -66,8 +66,7 @@ describe('broadcast content: the originate application', () => {
       campaignId: 'd1', memberId: 'm1', workflowId: 'w1', uuid: 'u1', jobUuid: 'j1', now: NOW, random: () => 0,
     });
     assert.equal(plan.call.app, "'transfer:d1 XML dialer' inline");
-    assert.equal(plan.call.vars.dlr_content, 'transfer');
-    assert.equal(plan.call.vars.dlr_content_context, 'dialer');
+    assert.deepEqual(plan.call.engineVars, { dlr_content: 'transfer', dlr_content_context: 'dialer' });
     const cmd = buildOriginate({ uuid: 'u1', dialString: 'sofia/gateway/gw/1', vars: {}, timeoutSec: 30, app: plan.call.app });
     assert.ok(cmd.endsWith("}sofia/gateway/gw/1 'transfer:d1 XML dialer' inline"), cmd);
     const parked = planAttempt({
@@ -75,7 +74,7 @@ describe('broadcast content: the originate application', () => {
       campaignId: 'd1', memberId: 'm1', workflowId: 'w1', uuid: 'u1', jobUuid: 'j1', now: NOW, random: () => 0,
     });
     assert.equal(parked.call.app, undefined);
-    assert.equal(parked.call.vars.dlr_content, undefined);
+    assert.equal(parked.call.engineVars, undefined);
   });
 
   test('recordSession: record_session first, v3\'s recording variables as engine variables (§3.8)', () => {

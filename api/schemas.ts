@@ -126,6 +126,7 @@ const dialerFields = {
   variables: variables.optional(),
   content: contentSchema.nullable().optional(),
   recordSession: z.boolean().optional(),
+  cps: int(0, 1000).optional(),
   _cf: callflowDocument.nullable().optional(),
 };
 

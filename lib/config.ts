@@ -86,6 +86,15 @@ export const config = {
   /** Absolute path prefixes a campaign's content may play files from (comma-separated, e.g.
    *  "/var/lib/dialer/sounds/"); relative names (under FreeSWITCH's sound_prefix) are always allowed. */
   soundsAllow: str('SOUNDS_ALLOW', '').split(',').map((s) => s.trim()).filter(Boolean),
+  /** Originations per second per sofia gateway, whatever campaign sends them: `gw1=10,gw2=5`
+   *  (a carrier's CPS; FreeSWITCH's own `sessions-per-second` is for the whole switch). */
+  gatewayCps: Object.fromEntries(
+    str('GATEWAY_CPS', '').split(',').map((s) => s.trim()).filter(Boolean).map((kv) => {
+      const [name, n] = kv.split('=');
+      if (!name || !/^\d+$/.test(n ?? '') || Number(n) <= 0) throw new Error(`Setting GATEWAY_CPS: "${kv}" is not <gateway>=<positive integer>`);
+      return [name, Number(n)] as const;
+    }),
+  ) as Record<string, number>,
   /** `recordSession` recordings: a folder on the FreeSWITCH host (files `<dialerId>/<uuid>.<format>`). */
   recordings: {
     dir: recordingsDir(str('RECORDINGS_DIR', '/var/lib/freeswitch/recordings/dialer')),

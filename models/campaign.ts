@@ -157,6 +157,8 @@ export const campaignSchema = new Schema(
     content: { type: Schema.Types.Mixed, default: null },
     // §3.8; off unless asked for (v3's UI defaulted it on).
     recordSession: { type: Boolean, default: false },
+    // Originations per second (v3.6); 0 = no limit of its own.
+    cps: { type: Number, min: 0, max: 1000, default: 0 },
     _cf: { type: Schema.Types.Mixed, default: null },
     // Engine-owned run state (§8.1); not writable through the API.
     state: { type: Number, default: 0 },
@@ -231,6 +233,7 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     })),
     variables: plainVariables(doc.variables),
     content: campaignContent(doc),
+    ...(doc.cps ? { cps: doc.cps } : {}),
     ...(doc.recordSession
       ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
       : {}),

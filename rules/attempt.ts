@@ -68,6 +68,8 @@ export interface PlaceCallInput {
    *  are, unlike `vars`, which hold tenant variables and go through the channel-variable check
    *  (a tenant value under one of these names is refused there: `dlr_*`, `record_*`, …). */
   engineVars?: Record<string, string>;
+  /** The campaign's originations per second (models/rate.ts), when limited. */
+  cps?: number;
 }
 
 export interface PlanAttemptInput {
@@ -139,6 +141,7 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
       member: reserved, log, vars, timeoutSec: camp.originateTimeout,
       ...(content || rec ? { app: contentApp(content ?? { mode: 'park' }, camp.id, rec?.app) } : {}),
       ...(Object.keys(engineVars).length ? { engineVars } : {}),
+      ...(camp.cps ? { cps: camp.cps } : {}),
     },
   };
 }

@@ -103,6 +103,8 @@ export interface CampaignRules extends CauseLists {
   variables: Record<string, string>;
   /** What an answered call runs (rules/content.ts); absent = park. */
   content?: BroadcastContent;
+  /** Originations per second of this campaign (v3.6 `cps`); absent or 0 = no limit of its own. */
+  cps?: number;
   /** `recordSession` on: where the recording goes (rules/content.ts recording). */
   record?: RecordingRule;
 }

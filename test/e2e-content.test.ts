@@ -29,6 +29,7 @@ before(async () => {
           { match: '380500000001', outcome: { type: 'answer', ringSec: 0.2, talkSec: null, dtmf: '1' } },
           { match: '380500000002', outcome: { type: 'answer', ringSec: 0.2, talkSec: null, dtmf: '2' } },
           { match: '380500000003', outcome: { type: 'answer', ringSec: 0.2, talkSec: 3 } },
+          { prefix: '3805000001', outcome: { type: 'answer', ringSec: 0.2, talkSec: 1 } },
         ],
       },
     },
@@ -130,6 +131,20 @@ describe('broadcast content end to end', () => {
     assert.equal(r.member._endCause, null);
     assert.ok((r.member._nextTryTime ?? 0) >= before + 3590_000, `next try ${r.member._nextTryTime}`);
   });
+});
+
+test('cps: a campaign at 2 originations per second spaces its calls 500 ms apart', { timeout: 90_000 }, async () => {
+  const id = await createDialer({ name: 'paced', cps: 2, parameters: { limit: 5, maxTryCount: 1, intervalTryCount: 1, originateTimeout: 10 } });
+  for (let k = 0; k < 5; k++) {
+    const res = await api.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, { cred, body: { name: `p${k}`, communications: [{ number: `38050000010${k}` }] } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  await waitFor('members ended', async () => ((await Member.countDocuments({ dialer: id, _endCause: { $ne: null } })) === 5 ? true : null), 60_000);
+  // When each originate was sent (real time; the simulator's clock runs faster).
+  const sent = await Attempt.find({ dialer: id }, { sentOn: 1 }).lean<{ sentOn: number }[]>();
+  assert.equal(sent.length, 5);
+  const starts = sent.map((a) => a.sentOn).sort((a, b) => a - b);
+  for (let i = 1; i < starts.length; i++) assert.ok(starts[i]! - starts[i - 1]! >= 450, `calls ${i - 1} and ${i} ${starts[i]! - starts[i - 1]!} ms apart`);
 });
 
 describe('broadcast content validation', () => {

@@ -35,15 +35,16 @@ const DIALPLAN_NAME = /^[A-Za-z0-9_+.-]{1,64}$/;
 const FILE = /^[A-Za-z0-9_./-]{1,255}$/;
 /** tone_stream://…: TGML only (digits, `%(…)`, `,` `;` `=` `.` `L` `v` `>` `<` `+` `-`). */
 const TONE = /^tone_stream:\/\/[0-9A-Za-z%(),;=.+<>-]{1,200}$/;
-/** say:<lang> <type> <method> <text>: mod_say's fixed vocabulary and a plain text. */
-const SAY = /^say:([a-z]{2}) (number|items|persons|messages|currency|time_measurement|current_date|current_time|current_date_time|telephone_number|telephone_extension|url|ip_address|email_address|postal_address|account_number|name_spelled|name_phonetic|short_date_time) (pronounced|iterated|counted) ([A-Za-z0-9 .@+-]{1,100})$/;
+/** say:<lang> <type> <method> <text>: mod_say's fixed vocabulary and one plain word (the say
+ *  application splits its data on spaces: a fifth word would be read as the gender). */
+const SAY = /^say:([a-z]{2}) (number|items|persons|messages|currency|time_measurement|current_date|current_time|current_date_time|telephone_number|telephone_extension|url|ip_address|email_address|postal_address|account_number|name_spelled|name_phonetic|short_date_time) (pronounced|iterated|counted) ([A-Za-z0-9.@+-]{1,100})$/;
 const SILENCE = /^silence_stream:\/\/[0-9]{1,6}$/;
 const DIGITS = /^[0-9*]{1,12}$/;
 
 /** Why this play item is refused, or null. `allow`: absolute path prefixes (SOUNDS_ALLOW). */
 export function playItemProblem(item: string, allow: readonly string[]): string | null {
   if (item.startsWith('tone_stream://')) return TONE.test(item) ? null : 'tone_stream:// must be plain TGML (digits, %(), , ; = . + - < > letters)';
-  if (item.startsWith('say:')) return SAY.test(item) ? null : 'say: must be "say:<lang> <type> <method> <text>" with mod_say names and plain text';
+  if (item.startsWith('say:')) return SAY.test(item) ? null : 'say: must be "say:<lang> <type> <method> <text>" with mod_say names and one word of A-Z 0-9 . @ + -';
   if (item.startsWith('silence_stream://')) return SILENCE.test(item) ? null : 'silence_stream:// takes milliseconds';
   if (!FILE.test(item) || item.split('/').includes('..')) return 'must be a sound file name (A-Z, 0-9, _ . / -, no ..), tone_stream://, silence_stream:// or say:';
   if (item.startsWith('/') && !allow.some((p) => p !== '' && item.startsWith(p))) {

@@ -100,6 +100,7 @@ describe('broadcast content: tenant input never becomes another application', ()
     [{ mode: 'callflow', play: ['ok.wav', '${system(id)}'] }, 'play.1'],
     [{ mode: 'callflow', play: ['http://evil/x.wav'] }, 'play.0'],
     [{ mode: 'callflow', play: ['say:en number pronounced 1,hangup:x'] }, 'play.0'],
+    [{ mode: 'callflow', play: ['say:en number pronounced 4 2'] }, 'play.0'],
     [{ mode: 'callflow', play: ['tone_stream://%(1,1,1)\'x'] }, 'play.0'],
     [{ mode: 'callflow', play: [], menu: { prompt: 'a.wav', digits: '1 2' } }, 'menu.digits'],
     [{ mode: 'callflow', play: [], menu: { prompt: 'a.wav', digits: '1', results: { 2: { success: true } } } }, 'menu.results.2'],

@@ -12,4 +12,6 @@ export interface ActivityDeps {
   taskQueue: string;
   /** Tenant variables FreeSWITCH acts on that may be sent anyway; default config.channelVariablesAllow. */
   channelVariablesAllow?: ChannelVariableAllowList;
+  /** Originations per second per sofia gateway; default config.gatewayCps (GATEWAY_CPS). */
+  gatewayCps?: Record<string, number>;
 }

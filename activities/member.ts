@@ -4,6 +4,7 @@ import { buildOriginate, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
 import { Attempt, Campaign, loadCampaignRules, updateAttemptIf, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
+import { gatewayOf, paceOrigination } from '../models/rate';
 import { channelVariablesToSend, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
 import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
@@ -76,7 +77,7 @@ async function countOutcome(campaignId: string, uuid: string, outcome: 'success'
   }, { outcome });
 }
 
-export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow }: ActivityDeps): MemberActivities {
+export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, gatewayCps: gatewayCpsOf = config.gatewayCps }: ActivityDeps): MemberActivities {
   /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
    *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
@@ -173,10 +174,10 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         placed: true as const, destinationId: route.destinationId, dialString: route.dialString,
         ...(refusedVariables.length ? { refusedVariables } : {}),
       };
-      const vars = { ...checked.vars, origination_caller_id_number: route.callerId };
+      const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
       let command: string;
       try {
-        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec });
+        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app });
       } catch (err) {
         // It would fail the same way on every retry: not sent, an Error of this number (rules
         // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.
@@ -184,6 +185,15 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         log.warn({ uuid: i.uuid, memberId: i.memberId, notSent }, 'originate not sent');
         return { ...base, sent: false, cause: NOT_SENT_CAUSE, notSent };
       }
+      // Originations per second (campaign `cps`, GATEWAY_CPS): wait for this call's place, before
+      // the send claim, so a worker dying while it waits leaves the attempt unsent.
+      const gateway = gatewayOf(route.dialString);
+      const gatewayCps = gateway ? gatewayCpsOf[gateway] : undefined;
+      const limits: [string, number][] = [
+        ...(i.cps ? [[`campaign:${i.campaignId}`, i.cps] as [string, number]] : []),
+        ...(gateway && gatewayCps ? [[`gateway:${gateway}`, gatewayCps] as [string, number]] : []),
+      ];
+      if (limits.length) await paceOrigination(limits);
       // An attempt already settled (reconciled as lost while un-claimed) is never sent.
       const claimed = await updateAttemptIf(i.uuid, { unsent: true }, { sentOn: Date.now() });
       if (!claimed) return { ...base, sent: true };

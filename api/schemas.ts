@@ -2,7 +2,7 @@
 // dropped (v3 clients send whole documents with UI-only fields); engine-owned fields are not part
 // of any schema, so a client can never write them. The OpenAPI document is generated from these.
 import { z } from 'zod';
-import { DIALER_TYPES, isValidZone, variableNameProblem } from '../rules';
+import { contentProblems, DIALER_TYPES, isValidZone, variableNameProblem, type BroadcastContent } from '../rules';
 import { config } from '../lib/config';
 import { dialStringProblem } from '../esl/format';
 import { dialerCalendarSchema } from '../models/calendar';
@@ -75,6 +75,36 @@ const variables = z
     }
   });
 
+/** What an answered broadcast call runs (rules/content.ts checks every piece FreeSWITCH would see). */
+const menuResult = z.object({ success: z.boolean().optional(), next_after_sec: int(0, 315_360_000).optional() });
+const contentSchema = z
+  .discriminatedUnion('mode', [
+    z.object({ mode: z.literal('park') }),
+    z.object({ mode: z.literal('transfer'), extension: z.string().optional(), context: z.string().optional() }),
+    z.object({
+      mode: z.literal('callflow'),
+      play: z.array(z.string()).max(20),
+      menu: z.object({
+        prompt: z.string({ error: 'required' }),
+        digits: z.string({ error: 'required' }),
+        timeoutSec: int(1, 60).optional(),
+        tries: int(1, 5).optional(),
+        results: z.record(z.string(), menuResult).optional(),
+      }).optional(),
+    }),
+  ], { error: 'mode: must be one of park, transfer, callflow' })
+  .superRefine((c, ctx) => {
+    if (c.mode === 'callflow' && c.play.length === 0 && !c.menu) ctx.addIssue({ code: 'custom', path: ['play'], message: 'play something or set a menu' });
+    for (const [path, message] of contentProblems(c as BroadcastContent, config.soundsAllow)) {
+      ctx.addIssue({ code: 'custom', path: path.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message });
+    }
+  });
+
+/** v3's callflow document: stored as given for a dialplan that reads it (by dialer id). */
+const callflowDocument = z
+  .union([z.array(z.unknown()), z.record(z.string(), z.unknown())], { error: 'must be a callflow array or object' })
+  .refine((v) => JSON.stringify(v).length <= 256 * 1024, 'at most 256 KiB');
+
 const dialerFields = {
   name: z.string({ error: 'required' }).trim().min(1, 'required').max(200),
   description: z.string().max(4000).optional(),
@@ -96,6 +126,10 @@ const dialerFields = {
   variables: variables.optional(),
   // §3.1, §8.3: the counters are zeroed when the calendar's day changes.
   autoResetStats: z.boolean().optional(),
+  content: contentSchema.nullable().optional(),
+  recordSession: z.boolean().optional(),
+  cps: int(0, 1000).optional(),
+  _cf: callflowDocument.nullable().optional(),
 };
 
 /** POST /api/v2/dialer. */

@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
 import { Attempt, updateAttemptIf } from '../models';
+import { CONTENT_CONTEXT_VAR, CONTENT_VAR, MENU_DIGIT_VAR } from '../rules/content';
 import { callResultSignal, type CallResult } from '../workflows/messages';
 
 /** `origination_uuid=…` and `dlr_workflow_id=…` out of a BACKGROUND_JOB's Job-Command-Arg. */
@@ -19,7 +20,10 @@ export function originateArg(arg: string): { uuid?: string; workflowId?: string 
 
 export async function settleAndSignal(client: Client, workflowId: string, result: CallResult, log: Logger): Promise<boolean> {
   const won = await updateAttemptIf(result.uuid, {}, {
-    result: { cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now() },
+    result: {
+      cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now(),
+      ...(result.bridged !== undefined ? { bridged: result.bridged } : {}), ...(result.digit ? { digit: result.digit } : {}),
+    },
   });
   if (!won) return false;
   await client.workflow.getHandle(workflowId).signal(callResultSignal, result);
@@ -36,16 +40,35 @@ export function resultFromJob(ev: EslEvent): { workflowId: string; result: CallR
   return { workflowId, result: { uuid, cause: job.cause, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job' } };
 }
 
+/**
+ * Whether an answered call reached the campaign's content ("bridged" for a broadcast, §2.2), when
+ * the attempt ran content (undefined: parked, bridged = answered as before). Transfer: the hangup
+ * event's Caller-Context is the dialplan context transferred to (v3: `dialer`). Built-in callflow:
+ * an application of the list ran (current_application / last_app set); FreeSWITCH starts the list
+ * right after the answer, so this is "the first playback started".
+ */
+export function contentReached(ev: EslEvent, vars: Record<string, string>, answered: boolean): boolean | undefined {
+  const mode = vars[CONTENT_VAR];
+  if (!mode) return undefined;
+  if (!answered) return false;
+  if (mode === 'transfer') return ev['Caller-Context'] === (vars[CONTENT_CONTEXT_VAR] || 'dialer');
+  return !!(vars.current_application || vars.last_app);
+}
+
 export function resultFromHangup(ev: EslEvent): { workflowId: string; result: CallResult } | null {
   const workflowId = ev.variable_dlr_workflow_id;
   if (!workflowId) return null;
   const h = hangupFromEvent(ev);
   const minCount = Number(h.vars.cc_min_count);
+  const bridged = contentReached(ev, h.vars, h.answered);
+  const digit = h.answered && /^[0-9*]$/.test(h.vars[MENU_DIGIT_VAR] ?? '') ? h.vars[MENU_DIGIT_VAR] : undefined;
+  const recordSec = /^\d+$/.test(h.vars.record_seconds ?? '') ? Number(h.vars.record_seconds) : undefined;
   return {
     workflowId,
     result: {
       uuid: h.uuid, cause: h.cause, answered: h.answered, billsec: h.billsec, answersec: h.answersec, duration: h.duration,
-      source: 'event', ...(minCount > 0 ? { minCount } : {}),
+      source: 'event', ...(minCount > 0 ? { minCount } : {}), ...(bridged !== undefined ? { bridged } : {}), ...(digit ? { digit } : {}),
+      ...(recordSec !== undefined ? { recordSec } : {}),
     },
   };
 }

@@ -109,6 +109,8 @@ export function cdrAsEvent(cdr: Record<string, unknown>, uuid?: string): EslEven
   const flow = Array.isArray(cdr.callflow) ? (cdr.callflow[0] as { times?: Record<string, unknown> } | undefined) : undefined;
   const answered = flow?.times?.answered_time;
   if (answered !== undefined) ev['Caller-Channel-Answered-Time'] = String(answered);
+  const context = (flow as { caller_profile?: { context?: unknown } } | undefined)?.caller_profile?.context;
+  if (typeof context === 'string') ev['Caller-Context'] = context;
   if (!ev.variable_hangup_cause) return null; // not a finished channel's CDR
   return ev as EslEvent;
 }

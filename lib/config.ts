@@ -2,8 +2,15 @@
 // that matches the embedded stack started by `npm start` (scripts/run.ts).
 import path from 'node:path';
 import { parseAllowList } from '../rules/channel-vars';
+import { RECORDINGS_DIR_PATTERN } from '../rules/content';
 
 const root = path.resolve(__dirname, '..');
+
+/** The folder goes into the originate's inline application list: no character that would end it. */
+function recordingsDir(v: string): string {
+  if (!RECORDINGS_DIR_PATTERN.test(v)) throw new Error(`Setting RECORDINGS_DIR="${v}" must be an absolute path of A-Z a-z 0-9 _ . / -`);
+  return v;
+}
 
 function int(name: string, def: number): number {
   const raw = process.env[name];
@@ -76,6 +83,23 @@ export const config = {
   /** Tenant variables FreeSWITCH acts on that tenants may set anyway: exact names and `prefix*`,
    *  comma-separated (rules/channel-vars.ts; README "Security"). Operator-only: no API sets it. */
   channelVariablesAllow: parseAllowList(str('CHANNEL_VARIABLES_ALLOW', '')),
+  /** Absolute path prefixes a campaign's content may play files from (comma-separated, e.g.
+   *  "/var/lib/dialer/sounds/"); relative names (under FreeSWITCH's sound_prefix) are always allowed. */
+  soundsAllow: str('SOUNDS_ALLOW', '').split(',').map((s) => s.trim()).filter(Boolean),
+  /** Originations per second per sofia gateway, whatever campaign sends them: `gw1=10,gw2=5`
+   *  (a carrier's CPS; FreeSWITCH's own `sessions-per-second` is for the whole switch). */
+  gatewayCps: Object.fromEntries(
+    str('GATEWAY_CPS', '').split(',').map((s) => s.trim()).filter(Boolean).map((kv) => {
+      const [name, n] = kv.split('=');
+      if (!name || !/^\d+$/.test(n ?? '') || Number(n) <= 0) throw new Error(`Setting GATEWAY_CPS: "${kv}" is not <gateway>=<positive integer>`);
+      return [name, Number(n)] as const;
+    }),
+  ) as Record<string, number>,
+  /** `recordSession` recordings: a folder on the FreeSWITCH host (files `<dialerId>/<uuid>.<format>`). */
+  recordings: {
+    dir: recordingsDir(str('RECORDINGS_DIR', '/var/lib/freeswitch/recordings/dialer')),
+    format: str('RECORDINGS_FORMAT', 'wav') === 'mp3' ? ('mp3' as const) : ('wav' as const),
+  },
   api: {
     host: str('API_HOST', '127.0.0.1'),
     port: int('API_PORT', 10022),

@@ -35,6 +35,9 @@ export const attemptSchema = new Schema(
           billsec: Number,
           duration: Number,
           source: { type: String, enum: ['job', 'event', 'cdr', 'reconcile', 'engine'] },
+          // Broadcast content (rules/content.ts): reached, and the menu digit pressed.
+          bridged: Boolean,
+          digit: String,
           settledOn: Number,
         },
         { _id: false },

@@ -2,7 +2,7 @@
 // (spec §3), and its conversion to the CampaignRules snapshot the member workflow works on.
 import { model, plainVariables } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { DEFAULT_CAUSES, DIALER_TYPES, type CampaignRules } from '../rules';
+import { contentProblems, DEFAULT_CAUSES, DIALER_TYPES, effectiveContent, type BroadcastContent, type CampaignRules } from '../rules';
 import { config } from '../lib/config';
 import { ALWAYS_OPEN, calendarOfDomain, calendarRule, NEVER_OPEN } from './calendar';
 
@@ -154,6 +154,13 @@ export const campaignSchema = new Schema(
     resources: { type: [resourceSchema], default: [] },
     variables: { type: Schema.Types.Mixed, default: () => ({}) },
     autoResetStats: { type: Boolean, default: false },
+    // What an answered call runs (rules/content.ts; checked by the API) and v3's callflow document.
+    content: { type: Schema.Types.Mixed, default: null },
+    // §3.8; off unless asked for (v3's UI defaulted it on).
+    recordSession: { type: Boolean, default: false },
+    // Originations per second (v3.6); 0 = no limit of its own.
+    cps: { type: Number, min: 0, max: 1000, default: 0 },
+    _cf: { type: Schema.Types.Mixed, default: null },
     // Engine-owned run state (§8.1); not writable through the API.
     state: { type: Number, default: 0 },
     _cause: { type: String, default: 'INIT' },
@@ -234,5 +241,28 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     })),
     variables: plainVariables(doc.variables),
     autoResetStats: doc.autoResetStats ?? false,
+    content: campaignContent(doc),
+    ...(doc.cps ? { cps: doc.cps } : {}),
+    ...(doc.recordSession
+      ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
+      : {}),
   };
+}
+
+/** The content an answered call runs. Re-checked here (defence in depth: documents may predate
+ *  the API check or be written straight into Mongo): content that fails the check parks. */
+function campaignContent(doc: CampaignDoc): BroadcastContent {
+  const c = effectiveContent(doc.content as BroadcastContent | null, doc._cf != null);
+  try {
+    return contentSchemaOk(c) && contentProblems(c, config.soundsAllow).length === 0 ? c : { mode: 'park' };
+  } catch {
+    return { mode: 'park' }; // a shape the checks cannot even read
+  }
+}
+
+function contentSchemaOk(c: BroadcastContent): boolean {
+  if (c.mode === 'park' || c.mode === 'transfer') return true;
+  if (c.mode !== 'callflow' || !Array.isArray(c.play) || !c.play.every((p) => typeof p === 'string')) return false;
+  const m = c.menu;
+  return m === undefined || m === null || (typeof m.prompt === 'string' && typeof m.digits === 'string');
 }

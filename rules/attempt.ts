@@ -3,6 +3,7 @@
 // ids, the clock and the random source come in, so the workflow's deterministic ones can be passed.
 import { idleNumbers, reserveAttempt } from './member';
 import { attemptVariables, callerIdFor, maxResources, routesFor, type NumberChoice } from './numbers';
+import { CONTENT_CONTEXT_VAR, CONTENT_VAR, contentApp, recording } from './content';
 import type { CampaignRules, MemberState } from './types';
 
 /** One entry of the member's attempt log (`_log[]`, spec §5.8). */
@@ -25,6 +26,10 @@ export interface AttemptLogEntry {
   callSuccessful?: boolean;
   /** null: the call was answered but its talk time is unknown (its result was lost). */
   talkSec?: number | null;
+  /** The digit pressed in the campaign's menu (rules/content.ts). */
+  menuDigit?: string;
+  /** Recorded seconds (§3.8, FreeSWITCH's record_seconds). */
+  recordSessionSec?: number;
   steps?: { time: number; data: string }[];
   callback?: { from: string; time: number; data: unknown };
 }
@@ -57,6 +62,14 @@ export interface PlaceCallInput {
   /** Channel variables without the caller ID, which depends on the destination. */
   vars: Record<string, string>;
   timeoutSec: number;
+  /** The originate's application part (rules/content.ts); absent = `&park()`. */
+  app?: string;
+  /** Variables the engine sets only for some calls (content mode, recording §3.8): sent as they
+   *  are, unlike `vars`, which hold tenant variables and go through the channel-variable check
+   *  (a tenant value under one of these names is refused there: `dlr_*`, `record_*`, …). */
+  engineVars?: Record<string, string>;
+  /** The campaign's originations per second (models/rate.ts), when limited. */
+  cps?: number;
 }
 
 export interface PlanAttemptInput {
@@ -108,6 +121,11 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
     camp, member: reserved, memberId: i.memberId, workflowId: i.workflowId, attempt, uuid, comm, callerId: '', typeName,
   });
   void _callerId;
+  const content = camp.content?.mode === 'park' ? undefined : camp.content;
+  const rec = camp.record ? recording(camp.record, camp.id, uuid) : undefined;
+  const engineVars: Record<string, string> = { ...rec?.vars };
+  if (content) engineVars[CONTENT_VAR] = content.mode;
+  if (content?.mode === 'transfer') engineVars[CONTENT_CONTEXT_VAR] = content.context ?? 'dialer';
   const routes = routesFor(comm.number, camp.resources, i.random).map((r) => ({
     destinationId: r.destination.uuid,
     destinationLimit: r.destination.limit,
@@ -121,6 +139,9 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
       uuid, jobUuid: i.jobUuid, domain: i.domain, campaignId: i.campaignId, memberId: i.memberId, workflowId: i.workflowId,
       attempt, number: comm.number, limit: Math.min(camp.limit, maxResources(camp.resources)), routes,
       member: reserved, log, vars, timeoutSec: camp.originateTimeout,
+      ...(content || rec ? { app: contentApp(content ?? { mode: 'park' }, camp.id, rec?.app) } : {}),
+      ...(Object.keys(engineVars).length ? { engineVars } : {}),
+      ...(camp.cps ? { cps: camp.cps } : {}),
     },
   };
 }

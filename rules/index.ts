@@ -6,3 +6,4 @@ export * from './numbers';
 export * from './member';
 export * from './attempt';
 export * from './channel-vars';
+export * from './content';

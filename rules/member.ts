@@ -186,6 +186,21 @@ export function applyOutcome(
       steps.push('Terminated by manager');
       return endMember(m, END.MANAGER_REQUEST, false);
     }
+    // 2. The campaign's menu: a digit with a configured effect decides like a status (§6.5).
+    if (outcome.menu && outcome.answered && (outcome.menu.success || outcome.menu.next_after_sec !== undefined)) {
+      if (outcome.menu.success) {
+        m.successfulCount += 1;
+        steps.push(`Menu digit ${outcome.menuDigit}: success`);
+        return endMember(m, outcome.cause, true);
+      }
+      if (attempt.attempt >= camp.maxTryCount) {
+        steps.push(`Menu digit ${outcome.menuDigit}: max try count`);
+        return endMember(m, END.MAX_TRY_COUNT, false);
+      }
+      m.nextTryTime = now + (outcome.menu.next_after_sec ?? 0) * 1000;
+      steps.push(`Menu digit ${outcome.menuDigit}: next try in ${outcome.menu.next_after_sec}s`);
+      return { kind: 'retry', at: m.nextTryTime };
+    }
     // 3. Waiting for a result status after a bridged call: the status (or its timeout) decides.
     if (camp.waitingForResultStatus && outcome.cause !== END.MEMBER_EXPIRED && outcome.bridged) {
       m.nextTryTime = Math.max(m.nextTryTime ?? 0, retryAt);

@@ -1,6 +1,8 @@
 // Plain data shapes the Webitel rules work on. They are what the member workflow holds in its
 // state and what the Mongoose models store, so they stay JSON-serialisable (no Dates, no classes).
 
+import type { BroadcastContent, MenuResult, RecordingRule } from './content';
+
 export const DIALER_TYPES = ['Voice Broadcasting', 'Progressive Dialer', 'Predictive Dialer'] as const;
 export type DialerType = (typeof DIALER_TYPES)[number];
 
@@ -101,6 +103,12 @@ export interface CampaignRules extends CauseLists {
   variables: Record<string, string>;
   /** Zero the counters when the calendar's day changes (§8.3, §11.1). */
   autoResetStats?: boolean;
+  /** What an answered call runs (rules/content.ts); absent = park. */
+  content?: BroadcastContent;
+  /** Originations per second of this campaign (v3.6 `cps`); absent or 0 = no limit of its own. */
+  cps?: number;
+  /** `recordSession` on: where the recording goes (rules/content.ts recording). */
+  record?: RecordingRule;
 }
 
 export interface Communication {
@@ -158,4 +166,7 @@ export interface CallOutcome {
   /** The originate could not even be built for this number (a dial string with whitespace, a bad
    *  variable name …): why. Never sent, so never retried: an Error of the number. */
   notSent?: string;
+  /** The digit pressed in the campaign's menu, and what the campaign says it decides. */
+  menuDigit?: string;
+  menu?: MenuResult;
 }

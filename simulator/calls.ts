@@ -6,7 +6,7 @@ import type { CallLogInput } from './call-log';
 import { cause2str, causeQ850, causeName, sipPhrase, sipStatusToCause, str2cause } from './causes';
 import { Channel, CallState, CALLSTATE_NUMBER, channelEvent, ChannelEventOptions } from './channel';
 import { formatLocal, formatUptime, SimClock } from './clock';
-import { OriginateArgs, parseAppExten, parseDialString } from './dialstring';
+import { OriginateArgs, parseAppExten, parseDialString, parseInlineApps } from './dialstring';
 import { EventFactory, heartbeatEvent, HeartbeatStats, ORIGIN, Origin, reScheduleEvent } from './events';
 import type { Header, SimEvent } from './protocol';
 import { CallScript, RuleBook } from './rules';
@@ -25,6 +25,8 @@ export interface CallRecord {
   gateway?: string;
   /** Variables from {} and [] of the dial string. */
   channelVars: Record<string, string>;
+  /** Applications of an inline list that ran, as `app:data` (CHANNEL_EXECUTE order). */
+  executed?: string[];
   originationUuid?: string;
   /** UUID of the channel, when one was created. */
   uuid?: string;
@@ -432,12 +434,18 @@ export class CallFlow {
   private readonly vars: Map<string, string>;
   private readonly url: string;
   private readonly app?: { app: string; arg: string };
+  /** `'app:data,…' inline`: the application list run on answer, in order. */
+  private readonly inline?: Array<{ app: string; arg: string }>;
+  /** Simulated seconds from the INVITE at which the running inline application is (timer jitter
+   *  never reaches the CDR: every step is stamped at its scripted time). */
+  private contentSec = 0;
 
   constructor(private readonly core: Core, private readonly args: OriginateArgs, private readonly ctx: OriginateContext) {
     const parsed = parseDialString(args.aleg);
     this.vars = parsed.vars;
     this.url = parsed.url;
     this.app = parseAppExten(args.exten);
+    if (!this.app && args.dialplan === 'inline') this.inline = parseInlineApps(args.exten);
   }
 
   start(): Promise<string | null> {
@@ -860,6 +868,13 @@ export class CallFlow {
   private runApp(): void {
     const ch = this.channel;
     if (!ch || ch.hangingUp || this.abandoned) return;
+    if (this.inline) {
+      this.emitState('CS_EXECUTE', 4);
+      ch.setVar('call_uuid', ch.getVar('call_uuid') ?? ch.uuid);
+      this.contentSec = (this.lastUs - this.t0) / 1e6;
+      this.runInline(0);
+      return;
+    }
     const app = this.app ?? { app: 'park', arg: '' };
     this.emitState('CS_EXECUTE', 4);
     const running = { name: app.app, arg: app.arg, uuid: randomUUID(), stampUs: this.lastUs };
@@ -875,6 +890,83 @@ export class CallFlow {
       this.emit('CHANNEL_PARK', ORIGIN.park, { vars: true });
     } else if (app.app === 'hangup') {
       this.hangupLocal(app.arg || 'NORMAL_CLEARING');
+    }
+  }
+
+  /**
+   * One application of an inline list, then the next; after the last one the channel hangs up
+   * (NORMAL_CLEARING), as FreeSWITCH does when an extension runs out of applications. Modelled:
+   * playback (lengths from the rules' `playback`), say (1 s), play_and_get_digits (the number's
+   * scripted `dtmf`, stored in its variable when it matches the regexp), transfer (Caller-Context
+   * and destination change; the extension hangs up after the script's `extensionSec`, else stays),
+   * park (stays), hangup; anything else (record_session, set …) completes at once.
+   */
+  private runInline(i: number): void {
+    const ch = this.channel;
+    const list = this.inline ?? [];
+    if (!ch || ch.hangingUp || this.abandoned) return;
+    const stamp = this.at(this.contentSec);
+    const next = list[i];
+    if (!next) return this.hangupLocal('NORMAL_CLEARING', stamp);
+    const { app, arg } = next;
+    if (app === 'hangup') return this.hangupLocal(arg || 'NORMAL_CLEARING', stamp);
+    const running = { name: app, arg, uuid: randomUUID(), stampUs: this.lastUs };
+    ch.app = running;
+    ch.appLog.push(running);
+    (this.record.executed ??= []).push(`${app}:${arg}`);
+    ch.setVars([['current_application', app], ['current_application_data', arg]]);
+    const withArg: Header[] = arg ? [['Application-Data', arg]] : [];
+    this.emit('CHANNEL_EXECUTE', ORIGIN.execute, { vars: true, post: [['Application', app], ...withArg, ['Application-UUID', running.uuid]] });
+    const complete = (response: string) => {
+      if (!this.channel || this.channel.hangingUp || ch.app !== running) return false;
+      this.at(this.contentSec);
+      ch.app = undefined;
+      this.emit('CHANNEL_EXECUTE_COMPLETE', ORIGIN.executeComplete, { vars: true,
+        post: [['Application', app], ...withArg, ['Application-Response', response], ['Application-UUID', running.uuid]] });
+      return true;
+    };
+    const thenNext = (response = '_none_') => { if (complete(response)) this.runInline(i + 1); };
+    const rules = this.core.rules;
+    const wait = (sec: number, fn: () => void) => {
+      this.contentSec += sec;
+      this.schedule(sec, fn);
+    };
+    if (app === 'playback') {
+      wait(rules.playbackSec(arg), () => thenNext('FILE PLAYED'));
+    } else if (app === 'say') {
+      wait(1, () => thenNext());
+    } else if (app === 'play_and_get_digits') {
+      // <min> <max> <tries> <timeout ms> <terminators> <file> <invalid_file> <var_name> <regexp>
+      const a = arg.split(' ');
+      const max = Number(a[1]) || 1;
+      const tries = Number(a[2]) || 1;
+      const timeoutSec = (Number(a[3]) || 0) / 1000;
+      const prompt = rules.playbackSec(a[5] ?? '');
+      const dtmf = this.script.dtmf;
+      if (dtmf) {
+        wait(prompt, () => {
+          const digits = dtmf.slice(0, max);
+          let ok = false;
+          try { ok = new RegExp(a[8] ?? '').test(digits); } catch { ok = false; }
+          if (ok && a[7] && this.channel && !this.channel.hangingUp) ch.setVar(a[7], digits);
+          thenNext();
+        });
+      } else {
+        wait((prompt + timeoutSec) * tries, () => thenNext());
+      }
+    } else if (app === 'park') {
+      this.emit('CHANNEL_PARK', ORIGIN.park, { vars: true }); // stays until hung up or moved
+    } else if (app === 'transfer') {
+      const [exten, , context] = arg.split(' ');
+      if (ch.profile) {
+        ch.profile.destination = exten ?? ch.profile.destination;
+        ch.profile.context = context ?? 'default';
+      }
+      complete('_none_');
+      const after = this.script.extensionSec;
+      if (after !== undefined) wait(after, () => this.hangupLocal('NORMAL_CLEARING', this.at(this.contentSec)));
+    } else {
+      thenNext();
     }
   }
 
@@ -1106,6 +1198,12 @@ function setTimestampVars(ch: Channel): { billsec: number; duration: number; ans
   ch.setVar('profile_start_stamp', formatLocal(t.profileCreated));
   if (t.answered) ch.setVar('answer_stamp', formatLocal(t.answered));
   if (t.bridged) ch.setVar('bridge_stamp', formatLocal(t.bridged));
+  // record_session (a media bug) stops with the channel and reports what it recorded.
+  const rec = ch.appLog.find((a) => a.name === 'record_session');
+  if (rec && t.hungup) {
+    const recMs = Math.floor((t.hungup - (rec.stampUs ?? t.hungup)) / 1e3);
+    ch.setVars([['record_ms', String(recMs)], ['record_seconds', String(Math.floor(recMs / 1000))], ['record_samples', String(recMs * 8)]]);
+  }
   if (t.progress) ch.setVar('progress_stamp', formatLocal(t.progress));
   if (t.progressMedia) ch.setVar('progress_media_stamp', formatLocal(t.progressMedia));
   ch.setVar('end_stamp', formatLocal(t.hungup));

@@ -187,6 +187,16 @@ function splitLegs(s: string): string[] {
 }
 
 /** `&park()` -> {app:'park', arg:''}; a plain extension -> undefined. */
+/** mod_dptools inline_dialplan_hunt: `app:data,app:data` (switch_separate_string on `,`, so `\,`
+ *  and quotes keep a comma in the data; `^^<c>` picks another separator), split at the first `:`. */
+export function parseInlineApps(exten: string): Array<{ app: string; arg: string }> {
+  return separateChar(exten, ',', 128).filter((s) => s !== '').map((s) => {
+    const colon = s.indexOf(':');
+    const app = (colon < 0 ? s : s.slice(0, colon)).replace(/^ +/, '');
+    return { app, arg: colon < 0 ? '' : s.slice(colon + 1) };
+  });
+}
+
 export function parseAppExten(exten: string): { app: string; arg: string } | undefined {
   if (!exten.startsWith('&') || exten.length < 2) return undefined;
   let body = exten.slice(1);

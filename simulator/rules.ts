@@ -5,7 +5,12 @@ import { isCauseName, sipStatusToCause } from './causes';
 export type Outcome =
   /** 200 OK after ringSec; remote BYE after talkSec (omit talkSec: stays up until killed). */
   | { type: 'answer'; ringSec?: number; talkSec?: number | null; hangupCause?: string; earlyMedia?: boolean;
-    progressSec?: number | null }
+    progressSec?: number | null;
+    /** Digits the callee presses at a play_and_get_digits prompt (after the prompt; none: timeout). */
+    dtmf?: string;
+    /** After a `transfer`, the dialplan extension hangs the call up after this many seconds
+     *  (omit: it stays up until the callee hangs up). */
+    extensionSec?: number }
   /** Final SIP failure after ringSec: busy=486, reject=603, unallocated=404, temp_failure=503. */
   | { type: 'busy' | 'reject' | 'unallocated' | 'temp_failure'; ringSec?: number; progressSec?: number | null }
   /** Any final SIP status; the cause follows mod_sofia's mapping. */
@@ -41,6 +46,8 @@ export interface RulesConfig {
    * applies to every unlisted name. Omitted entirely: every gateway is up.
    */
   gateways?: Record<string, GatewayStatus>;
+  /** Length of played files in seconds: per file (as in the playback argument), else `defaultSec` (1). */
+  playback?: { defaultSec?: number; files?: Record<string, number> };
   /** Outcome when no rule matches (default: answer after 1 s, talk 5 s). */
   default?: Outcome;
   rules?: Rule[];
@@ -58,6 +65,8 @@ export interface CallScript {
   talkSec: number | null;
   byeCause: string;
   noChannelCause?: string;
+  dtmf?: string;
+  extensionSec?: number;
 }
 
 export const DEFAULT_OUTCOME: Outcome = { type: 'answer', ringSec: 1, talkSec: 5 };
@@ -90,6 +99,10 @@ function validateOutcome(o: unknown, where: string): void {
       num(out.ringSec, `${where}.ringSec`);
       num(out.talkSec, `${where}.talkSec`, true);
       num(out.progressSec, `${where}.progressSec`, true);
+      num(out.extensionSec, `${where}.extensionSec`);
+      if (out.dtmf !== undefined && (typeof out.dtmf !== 'string' || !/^[0-9*#A-D]{0,20}$/.test(out.dtmf))) {
+        throw new Error(`${where}.dtmf must be a string of DTMF digits`);
+      }
       if (out.hangupCause !== undefined && !isCauseName(String(out.hangupCause))) {
         throw new Error(`${where}.hangupCause: unknown cause ${String(out.hangupCause)}`);
       }
@@ -141,6 +154,12 @@ export function validateRules(input: unknown): RulesConfig {
       if (v !== 'up' && v !== 'down') throw new Error(`gateways.${k} must be "up" or "down"`);
     }
   }
+  if (cfg.playback !== undefined) {
+    const pb = cfg.playback as Record<string, unknown>;
+    if (!pb || typeof pb !== 'object') throw new Error('playback must be an object');
+    num(pb.defaultSec, 'playback.defaultSec');
+    for (const [k, v] of Object.entries((pb.files ?? {}) as Record<string, unknown>)) num(v, `playback.files.${k}`);
+  }
   if (cfg.default !== undefined) validateOutcome(cfg.default, 'default');
   if (cfg.rules !== undefined) {
     if (!Array.isArray(cfg.rules)) throw new Error('rules must be an array');
@@ -164,6 +183,14 @@ export class RuleBook {
     validateRules(config);
     this.rng = makeRng(config.seed ?? Date.now());
     this.compiled = (config.rules ?? []).map((rule) => ({ rule, re: rule.regex ? new RegExp(rule.regex) : undefined }));
+  }
+
+  /** Simulated length of a played file (playback, play_and_get_digits prompts). */
+  playbackSec(file: string): number {
+    const pb = this.config.playback;
+    const silence = /^silence_stream:\/\/(\d+)/.exec(file);
+    if (silence) return Number(silence[1]) / 1000;
+    return pb?.files?.[file] ?? pb?.defaultSec ?? 1;
   }
 
   gatewayStatus(name: string): GatewayStatus | 'unknown' {
@@ -206,7 +233,9 @@ export class RuleBook {
         const progress = outcome.progressSec === undefined ? (ring > 0 ? 0 : null) : outcome.progressSec;
         return { ...base, kind: 'answer', progressSec: outcome.earlyMedia ? null : progress,
           earlyMediaSec: outcome.earlyMedia ? (progress ?? 0) : null, answerSec: ring,
-          talkSec: outcome.talkSec ?? null, byeCause: outcome.hangupCause ?? 'NORMAL_CLEARING' };
+          talkSec: outcome.talkSec ?? null, byeCause: outcome.hangupCause ?? 'NORMAL_CLEARING',
+          ...(outcome.dtmf !== undefined ? { dtmf: outcome.dtmf } : {}),
+          ...(outcome.extensionSec !== undefined ? { extensionSec: outcome.extensionSec } : {}) };
       }
       case 'busy': case 'reject': case 'unallocated': case 'temp_failure': case 'sip': {
         const ring = outcome.ringSec ?? 0;

@@ -24,6 +24,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MemberActivities, MemberEndEvent } from '../activities/types';
 import {
   applyOutcome,
+  menuResult,
   applyStatus,
   applyStatusTimeout,
   attemptCountsAs,
@@ -485,12 +486,13 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     {
       cause: result.cause,
       answered: result.answered,
-      // Voice broadcasting: an answered call has reached the dialer's callflow.
-      bridged: result.answered,
+      // Voice broadcasting: the content was reached (lib/call-results.ts contentReached).
+      bridged: result.bridged ?? result.answered,
       talkSec: result.billsec,
       minCount: result.minCount,
       lost,
       notSent: placed.notSent?.reason,
+      ...(result.digit ? { menuDigit: result.digit, menu: menuResult(camp.content, result.digit) } : {}),
     },
     endTime,
   );
@@ -526,6 +528,8 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       callSuccessful: success,
       // An answered call whose result was lost: its talk time is unknown.
       talkSec: lost && result.answered ? null : result.billsec,
+      ...(result.digit ? { menuDigit: result.digit } : {}),
+      ...(result.recordSec !== undefined ? { recordSessionSec: result.recordSec } : {}),
       steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
       ...(early ? { callback: { from: early.body.from ?? 'api', time: early.at, data: early.body } } : {}),
     },
@@ -534,7 +538,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     ...(decision.kind === 'end'
       ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : byStatus ? 'callback' : undefined, byStatus?.body.from) }
       : {}),
-    stats: { connected: result.answered, bridged: result.answered, outcome: attemptCountsAs(decision) },
+    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision) },
   });
   s.writeBackPending = false;
   // A grant that arrived during endAttempt (the row was claimable once the lease was given back)

@@ -33,6 +33,12 @@ export interface CallResult {
   duration: number;
   source: 'job' | 'event' | 'cdr' | 'reconcile' | 'engine';
   minCount?: number;
+  /** The content was reached (§2.2; lib/call-results.ts contentReached); absent: = answered. */
+  bridged?: boolean;
+  /** The digit pressed in the campaign's menu (rules/content.ts). */
+  digit?: string;
+  /** Recorded seconds (record_seconds), when the call was recorded (§3.8). */
+  recordSec?: number;
 }
 export const callResultSignal = defineSignal<[CallResult]>('callResult');
 

@@ -1,10 +1,10 @@
 // Call model: scripted outcomes, CDR values, early media, kill/hupall/bridge, show/status, limits.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { startSimulator, Simulator } from '../simulator/index';
+import { after, before, describe, it } from 'node:test';
+import { startSimulator } from '../simulator/index';
 import type { RulesConfig } from '../simulator/rules';
-import { header, ParsedEvent, RawEslClient, sleep } from './simulator-support';
+import { header, ParsedEvent, RawEslClient, sleep, simulatorWithRawClient } from './simulator-support';
 
 const RULES: RulesConfig = {
   gateways: { gw1: 'up', gwdown: 'down' },
@@ -31,19 +31,18 @@ interface Result {
 }
 
 describe('call model', () => {
-  let sim: Simulator;
-  let c: RawEslClient;
+  const t = simulatorWithRawClient(RULES);
 
   /** bgapi originate and collect the channel's events until CHANNEL_DESTROY (or the job if none). */
   async function dial(number: string, vars = '', opts: { gateway?: string; app?: string; wait?: boolean } = {}): Promise<Result & { uuid: string }> {
     const uuid = randomUUID();
     const job = randomUUID();
     const dial = `{origination_uuid=${uuid},ignore_early_media=true,originate_timeout=5${vars}}sofia/gateway/${opts.gateway ?? 'gw1'}/${number}`;
-    await c.command(`bgapi originate ${dial} ${opts.app ?? '&park()'}`, `Job-UUID: ${job}\n`);
-    const bg = await c.waitEvent((e) => header(e.headers, 'Job-UUID') === job);
-    const mine = () => c.events().filter((e) => header(e.headers, 'Unique-ID') === uuid);
-    if (opts.wait !== false && sim.call(uuid)?.uuid) {
-      await c.waitFor(() => mine().some((e) => header(e.headers, 'Event-Name') === 'CHANNEL_STATE' &&
+    await t.c.command(`bgapi originate ${dial} ${opts.app ?? '&park()'}`, `Job-UUID: ${job}\n`);
+    const bg = await t.c.waitEvent((e) => header(e.headers, 'Job-UUID') === job);
+    const mine = () => t.c.events().filter((e) => header(e.headers, 'Unique-ID') === uuid);
+    if (opts.wait !== false && t.sim.call(uuid)?.uuid) {
+      await t.c.waitFor(() => mine().some((e) => header(e.headers, 'Event-Name') === 'CHANNEL_STATE' &&
         header(e.headers, 'Channel-State') === 'CS_DESTROY'));
     }
     const events = mine();
@@ -52,16 +51,6 @@ describe('call model', () => {
 
   const v = (e: ParsedEvent | undefined, n: string) => (e ? header(e.headers, n) : undefined);
 
-  before(async () => {
-    sim = await startSimulator({ port: 0, timeScale: 0.01, heartbeatSec: 0, rules: RULES });
-    c = await RawEslClient.authed(sim.eslPort);
-    await c.command('event json ALL');
-  });
-  after(async () => {
-    c.close();
-    await sim.stop();
-  });
-  beforeEach(() => sim.reset());
 
   it('answer after N s, talk M s, remote BYE: consistent CDR values', async () => {
     const r = await dial('100', ',campaign_id=42');
@@ -76,7 +65,7 @@ describe('call model', () => {
     const ans = Number(v(hc, 'variable_answer_uepoch'));
     const end = Number(v(hc, 'variable_end_uepoch'));
     assert.equal(end - ans, 7_000_000, 'billusec is exactly the scripted talk time');
-    const rec = sim.call(r.uuid);
+    const rec = t.sim.call(r.uuid);
     assert.equal(rec?.state, 'ended');
     assert.equal(rec?.billsec, 7);
     assert.equal(rec?.hangupCause, 'NORMAL_CLEARING');
@@ -109,7 +98,7 @@ describe('call model', () => {
       assert.equal(v(r.hangupComplete, 'variable_hangup_cause_q850'), q850);
       assert.equal(v(r.hangupComplete, 'variable_sip_term_status'), sip);
       assert.equal(v(r.hangupComplete, 'variable_billsec'), '0');
-      assert.equal(sim.call(r.uuid)?.state, 'failed');
+      assert.equal(t.sim.call(r.uuid)?.state, 'failed');
     });
   }
 
@@ -127,14 +116,14 @@ describe('call model', () => {
       assert.equal(r.body, `-ERR ${cause}\n`);
       assert.deepEqual(r.events.map((e) => header(e.headers, 'Event-Name')), ['CHANNEL_DESTROY', 'CHANNEL_STATE']);
       assert.equal(v(r.events[0], 'Channel-Name'), 'N/A');
-      assert.equal((await c.command(`api uuid_exists ${r.uuid}`)).body.toString(), 'false');
+      assert.equal((await t.c.command(`api uuid_exists ${r.uuid}`)).body.toString(), 'false');
     }
   });
 
   it('error/<CAUSE> and "fail" outcomes produce no channel events at all', async () => {
     const job = randomUUID();
-    await c.command('bgapi originate error/user_busy &park()', `Job-UUID: ${job}\n`);
-    assert.equal((await c.waitEvent((e) => header(e.headers, 'Job-UUID') === job)).body, '-ERR USER_BUSY\n');
+    await t.c.command('bgapi originate error/user_busy &park()', `Job-UUID: ${job}\n`);
+    assert.equal((await t.c.waitEvent((e) => header(e.headers, 'Job-UUID') === job)).body, '-ERR USER_BUSY\n');
     const r = await dial('810');
     assert.equal(r.body, '-ERR NORMAL_CIRCUIT_CONGESTION\n');
     assert.equal(r.events.length, 0);
@@ -143,39 +132,39 @@ describe('call model', () => {
   it('answer-and-stay: uuid_kill with a cause, hupall with a variable match', async () => {
     const a = await dial('700', ',campaign_id=1', { wait: false });
     const b = await dial('700', ',campaign_id=2', { wait: false });
-    assert.equal(sim.activeChannels(), 2);
-    assert.equal((await c.command(`api uuid_kill ${a.uuid} USER_BUSY`)).body.toString(), '+OK\n');
-    const hcA = await c.waitEvent((e) => header(e.headers, 'Unique-ID') === a.uuid && header(e.headers, 'Event-Name') === 'CHANNEL_HANGUP_COMPLETE');
+    assert.equal(t.sim.activeChannels(), 2);
+    assert.equal((await t.c.command(`api uuid_kill ${a.uuid} USER_BUSY`)).body.toString(), '+OK\n');
+    const hcA = await t.c.waitEvent((e) => header(e.headers, 'Unique-ID') === a.uuid && header(e.headers, 'Event-Name') === 'CHANNEL_HANGUP_COMPLETE');
     assert.equal(v(hcA, 'variable_hangup_cause'), 'USER_BUSY');
     assert.equal(v(hcA, 'variable_sip_hangup_disposition'), 'send_bye');
-    assert.equal((await c.command('api hupall NORMAL_CLEARING campaign_id 3')).body.toString(),
+    assert.equal((await t.c.command('api hupall NORMAL_CLEARING campaign_id 3')).body.toString(),
       '+OK hangup all channels matching [campaign_id]=[3] with cause: NORMAL_CLEARING\n');
-    assert.equal((await c.command(`api uuid_exists ${b.uuid}`)).body.toString(), 'true');
-    await c.command('api hupall');
-    const hcB = await c.waitEvent((e) => header(e.headers, 'Unique-ID') === b.uuid && header(e.headers, 'Event-Name') === 'CHANNEL_HANGUP_COMPLETE');
+    assert.equal((await t.c.command(`api uuid_exists ${b.uuid}`)).body.toString(), 'true');
+    await t.c.command('api hupall');
+    const hcB = await t.c.waitEvent((e) => header(e.headers, 'Unique-ID') === b.uuid && header(e.headers, 'Event-Name') === 'CHANNEL_HANGUP_COMPLETE');
     assert.equal(v(hcB, 'Hangup-Cause'), 'MANAGER_REQUEST');
-    await c.waitFor(() => sim.activeChannels() === 0);
-    assert.equal(sim.peakChannels(), 2);
+    await t.c.waitFor(() => t.sim.activeChannels() === 0);
+    assert.equal(t.sim.peakChannels(), 2);
   });
 
   it('uuid_kill while ringing fails the originate with that cause', async () => {
     const uuid = randomUUID();
     const job = randomUUID();
-    await c.command(`bgapi originate {origination_uuid=${uuid}}sofia/gateway/gw1/300 &park()`, `Job-UUID: ${job}\n`);
-    await c.waitEvent((e) => header(e.headers, 'Unique-ID') === uuid && header(e.headers, 'Event-Name') === 'CHANNEL_PROGRESS');
-    await c.command(`api uuid_kill ${uuid}`);
-    assert.equal((await c.waitEvent((e) => header(e.headers, 'Job-UUID') === job)).body, '-ERR NORMAL_CLEARING\n');
+    await t.c.command(`bgapi originate {origination_uuid=${uuid}}sofia/gateway/gw1/300 &park()`, `Job-UUID: ${job}\n`);
+    await t.c.waitEvent((e) => header(e.headers, 'Unique-ID') === uuid && header(e.headers, 'Event-Name') === 'CHANNEL_PROGRESS');
+    await t.c.command(`api uuid_kill ${uuid}`);
+    assert.equal((await t.c.waitEvent((e) => header(e.headers, 'Job-UUID') === job)).body, '-ERR NORMAL_CLEARING\n');
   });
 
   it('early media: +OK on 183 unless ignore_early_media=true', async () => {
     const uuid = randomUUID();
     const job = randomUUID();
-    await c.command(`bgapi originate {origination_uuid=${uuid}}sofia/gateway/gw1/900 &park()`, `Job-UUID: ${job}\n`);
-    const bg = await c.waitEvent((e) => header(e.headers, 'Job-UUID') === job);
+    await t.c.command(`bgapi originate {origination_uuid=${uuid}}sofia/gateway/gw1/900 &park()`, `Job-UUID: ${job}\n`);
+    const bg = await t.c.waitEvent((e) => header(e.headers, 'Job-UUID') === job);
     assert.equal(bg.body, `+OK ${uuid}\n`);
-    const hc = await c.waitEvent((e) => header(e.headers, 'Unique-ID') === uuid && header(e.headers, 'Event-Name') === 'CHANNEL_HANGUP_COMPLETE');
+    const hc = await t.c.waitEvent((e) => header(e.headers, 'Unique-ID') === uuid && header(e.headers, 'Event-Name') === 'CHANNEL_HANGUP_COMPLETE');
     assert.equal(v(hc, 'variable_billsec'), '1');
-    const names = c.events().filter((e) => header(e.headers, 'Unique-ID') === uuid || header(e.headers, 'Job-UUID') === job)
+    const names = t.c.events().filter((e) => header(e.headers, 'Unique-ID') === uuid || header(e.headers, 'Job-UUID') === job)
       .map((e) => header(e.headers, 'Event-Name'));
     assert.ok(names.indexOf('CHANNEL_PROGRESS_MEDIA') < names.indexOf('BACKGROUND_JOB'));
     assert.ok(names.indexOf('BACKGROUND_JOB') < names.indexOf('CHANNEL_ANSWER'), 'returned before the answer');
@@ -187,40 +176,40 @@ describe('call model', () => {
   it('uuid_bridge joins two channels; hanging up one ends the other', async () => {
     const a = await dial('700', '', { wait: false });
     const b = await dial('700', '', { wait: false });
-    assert.equal((await c.command(`api uuid_bridge ${a.uuid} ${b.uuid}`)).body.toString(), `+OK ${b.uuid}\n`);
-    const br = await c.waitEvent((e) => header(e.headers, 'Event-Name') === 'CHANNEL_BRIDGE');
+    assert.equal((await t.c.command(`api uuid_bridge ${a.uuid} ${b.uuid}`)).body.toString(), `+OK ${b.uuid}\n`);
+    const br = await t.c.waitEvent((e) => header(e.headers, 'Event-Name') === 'CHANNEL_BRIDGE');
     assert.equal(v(br, 'Bridge-B-Unique-ID'), b.uuid);
-    const calls = JSON.parse((await c.command('api show calls as json')).body.toString()) as { row_count: number; rows: Array<Record<string, string>> };
+    const calls = JSON.parse((await t.c.command('api show calls as json')).body.toString()) as { row_count: number; rows: Array<Record<string, string>> };
     assert.equal(calls.row_count, 1);
     assert.equal(calls.rows[0]?.b_uuid, b.uuid);
-    await c.command(`api uuid_kill ${a.uuid}`);
-    await c.waitFor(() => sim.activeChannels() === 0);
-    assert.equal((await c.command('api uuid_bridge nope other')).body.toString(), '-ERR Invalid uuid\n');
+    await t.c.command(`api uuid_kill ${a.uuid}`);
+    await t.c.waitFor(() => t.sim.activeChannels() === 0);
+    assert.equal((await t.c.command('api uuid_bridge nope other')).body.toString(), '-ERR Invalid uuid\n');
   });
 
   it('show channels / status reflect live channels', async () => {
     const a = await dial('700', '', { wait: false });
-    const csv = (await c.command('api show channels')).body.toString();
+    const csv = (await t.c.command('api show channels')).body.toString();
     const lines = csv.split('\n');
     assert.match(lines[0] ?? '', /^uuid,direction,created,created_epoch,name,state,cid_name/);
     assert.ok(lines[1]?.startsWith(`${a.uuid},outbound,`));
     assert.ok(csv.endsWith('\n\n1 total.\n'));
-    const json = JSON.parse((await c.command('api show channels as json')).body.toString()) as { row_count: number; rows: Array<Record<string, string>> };
+    const json = JSON.parse((await t.c.command('api show channels as json')).body.toString()) as { row_count: number; rows: Array<Record<string, string>> };
     assert.equal(json.rows[0]?.callstate, 'ACTIVE');
     assert.equal(json.rows[0]?.application, 'park');
-    assert.match((await c.command('api status')).body.toString(), /\n1 session\(s\) - peak \d+, last 5min \d+ \n/);
-    await c.command('api hupall');
-    await c.waitFor(() => sim.activeChannels() === 0);
+    assert.match((await t.c.command('api status')).body.toString(), /\n1 session\(s\) - peak \d+, last 5min \d+ \n/);
+    await t.c.command('api hupall');
+    await t.c.waitFor(() => t.sim.activeChannels() === 0);
   });
 
   it('originate usage errors and duplicate origination_uuid', async () => {
-    assert.match((await c.command('api originate')).body.toString(), /^-USAGE: <call url> <exten>/);
+    assert.match((await t.c.command('api originate')).body.toString(), /^-USAGE: <call url> <exten>/);
     const a = await dial('700', '', { wait: false });
     const job = randomUUID();
-    await c.command(`bgapi originate {origination_uuid=${a.uuid}}sofia/gateway/gw1/700 &park()`, `Job-UUID: ${job}\n`);
-    assert.equal((await c.waitEvent((e) => header(e.headers, 'Job-UUID') === job)).body, '-ERR DESTINATION_OUT_OF_ORDER\n');
-    await c.command('api hupall');
-    await c.waitFor(() => sim.activeChannels() === 0);
+    await t.c.command(`bgapi originate {origination_uuid=${a.uuid}}sofia/gateway/gw1/700 &park()`, `Job-UUID: ${job}\n`);
+    assert.equal((await t.c.waitEvent((e) => header(e.headers, 'Job-UUID') === job)).body, '-ERR DESTINATION_OUT_OF_ORDER\n');
+    await t.c.command('api hupall');
+    await t.c.waitFor(() => t.sim.activeChannels() === 0);
   });
 });
 

@@ -3,13 +3,12 @@
 // digit and "bridged" read back from the hangup event (lib/call-results.ts).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { startSimulator, Simulator } from '../simulator/index';
+import { describe, it } from 'node:test';
 import type { RulesConfig } from '../simulator/rules';
 import { contentApp, type BroadcastContent } from '../rules/content';
 import { resultFromHangup } from '../lib/call-results';
 import type { EslEvent } from '../esl';
-import { header, ParsedEvent, RawEslClient } from './simulator-support';
+import { header, ParsedEvent, simulatorWithRawClient } from './simulator-support';
 
 const RULES: RulesConfig = {
   playback: { defaultSec: 1, files: { 'ivr/long.wav': 3 } },
@@ -29,15 +28,14 @@ const CALLFLOW: BroadcastContent = {
 };
 
 describe('simulator: broadcast content', () => {
-  let sim: Simulator;
-  let c: RawEslClient;
+  const t = simulatorWithRawClient(RULES);
 
   async function dial(number: string, content: BroadcastContent, vars = '') {
     const uuid = randomUUID();
     const dialString = `{origination_uuid=${uuid},ignore_early_media=true,originate_timeout=5,dlr_workflow_id=wf-${uuid}${vars}}sofia/gateway/gw1/${number}`;
-    await c.command(`bgapi originate ${dialString} ${contentApp(content, 'd1')}`, `Job-UUID: ${randomUUID()}\n`);
-    const mine = () => c.events().filter((e) => header(e.headers, 'Unique-ID') === uuid);
-    await c.waitFor(() => mine().some((e) => header(e.headers, 'Event-Name') === 'CHANNEL_HANGUP_COMPLETE'), 20_000);
+    await t.c.command(`bgapi originate ${dialString} ${contentApp(content, 'd1')}`, `Job-UUID: ${randomUUID()}\n`);
+    const mine = () => t.c.events().filter((e) => header(e.headers, 'Unique-ID') === uuid);
+    await t.c.waitFor(() => mine().some((e) => header(e.headers, 'Event-Name') === 'CHANNEL_HANGUP_COMPLETE'), 20_000);
     const events = mine();
     const named = (n: string) => events.filter((e) => header(e.headers, 'Event-Name') === n);
     const hangup = named('CHANNEL_HANGUP_COMPLETE')[0] as ParsedEvent;
@@ -51,16 +49,6 @@ describe('simulator: broadcast content', () => {
     };
   }
 
-  before(async () => {
-    sim = await startSimulator({ port: 0, timeScale: 0.01, heartbeatSec: 0, rules: RULES });
-    c = await RawEslClient.authed(sim.eslPort);
-    await c.command('event json ALL');
-  });
-  after(async () => {
-    c.close();
-    await sim.stop();
-  });
-  beforeEach(() => sim.reset());
 
   it('callflow: plays each item in turn, asks for a digit, stores it, hangs up by itself', async () => {
     const r = await dial('101', CALLFLOW, ',dlr_content=callflow');

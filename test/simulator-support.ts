@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { after, before, beforeEach } from 'node:test';
+import { startSimulator, type RulesConfig, type Simulator } from '../simulator/index';
 
 export type Header = [string, string];
 
@@ -249,3 +251,20 @@ export function httpJson(port: number, method: string, p: string, body?: unknown
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** For one describe block: a simulator on fast time and a raw client subscribed to every event,
+ *  reset before each test. Read them through the returned object once the block runs. */
+export function simulatorWithRawClient(rules: RulesConfig): { readonly sim: Simulator; readonly c: RawEslClient } {
+  const t = {} as { sim: Simulator; c: RawEslClient };
+  before(async () => {
+    t.sim = await startSimulator({ port: 0, timeScale: 0.01, heartbeatSec: 0, rules });
+    t.c = await RawEslClient.authed(t.sim.eslPort);
+    await t.c.command('event json ALL');
+  });
+  after(async () => {
+    t.c.close();
+    await t.sim.stop();
+  });
+  beforeEach(() => t.sim.reset());
+  return t;
+}

@@ -31,10 +31,8 @@ interface Claimed {
 export const GRANT_LEAD_MS = 2_000;
 
 export function createCampaignActivities({ client, esl, taskQueue }: ActivityDeps): CampaignActivities {
-  async function claimAndGrant({ campaignId, domain, leaseIds, membersStrategy, activeLeases, now }: Parameters<CampaignActivities['claimAndGrant']>[0]) {
+  async function claimAndGrant({ campaignId, campaignName, domain, leaseIds, membersStrategy, activeLeases, now }: Parameters<CampaignActivities['claimAndGrant']>[0]) {
     const granted: { leaseId: string; memberId: string; ui: MemberUiText }[] = [];
-    // The Temporal UI's summary names the campaign (one _id read per batch of grants).
-    const campaignName = (await Campaign.findById(campaignId, { name: 1 }).lean<{ name?: string }>())?.name;
     const uiOf = (d: Claimed) =>
       memberUiText({ memberId: String(d._id), name: d.name, campaignId, campaignName, domain, communications: d.communications });
     // A retried activity finds the members it already claimed with these lease ids (the workflow

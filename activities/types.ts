@@ -92,6 +92,8 @@ export interface CampaignActivities {
    *  order and grants them (signal-with-start of their workflows). */
   claimAndGrant(i: {
     campaignId: string;
+    /** For the member workflows' summaries in the Temporal UI (absent in older histories). */
+    campaignName?: string;
     domain: string;
     leaseIds: string[];
     membersStrategy: CampaignRules['membersStrategy'];

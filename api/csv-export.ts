@@ -174,8 +174,7 @@ export function csvSeparator(raw: string | undefined): string | undefined {
   return s;
 }
 
-/** The zone a campaign's dates are written in: its calendar's. */
-/** The time zone of the campaign's calendar (inline or referenced; UTC without one). */
+/** The zone a campaign's dates are written in: its calendar's (inline or referenced; UTC without one). */
 export async function campaignTimeZone(dialer: CampaignDoc): Promise<string> {
   return (await loadCampaignRules(dialer)).calendar.timeZone;
 }

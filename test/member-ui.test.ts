@@ -59,7 +59,7 @@ test('a member workflow started by its campaign\'s grant carries the summary and
   const taskQueue = `member-ui-${process.pid}`;
   const acts = createCampaignActivities({ client, esl: {} as ActivityDeps['esl'], log: pino({ level: 'silent' }), taskQueue });
   const r: Awaited<ReturnType<typeof acts.claimAndGrant>> = await new MockActivityEnvironment().run(acts.claimAndGrant, {
-    campaignId: String(camp._id), domain: 'test.local', leaseIds: ['lease-1'], membersStrategy: 'next-tries-circuit' as const, activeLeases: 0, now: Date.now(),
+    campaignId: String(camp._id), campaignName: camp.name, domain: 'test.local', leaseIds: ['lease-1'], membersStrategy: 'next-tries-circuit' as const, activeLeases: 0, now: Date.now(),
   });
   assert.deepEqual(r.granted.map((g) => g.memberId), [String(m._id)]);
   const h = client.workflow.getHandle(memberWorkflowId(String(camp._id), String(m._id)));

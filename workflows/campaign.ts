@@ -130,7 +130,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const leaseIds = Array.from({ length: n }, () => uuid4());
     claiming = new Set(leaseIds);
     const res = await claimActs.claimAndGrant({
-      campaignId, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
+      campaignId, campaignName: camp.name, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
     });
     claiming = null;
     const deadline = Date.now() + LEASE_TTL_MS;

@@ -1,7 +1,7 @@
 // The dialer worker process: runs member workflows and their activities, and routes FreeSWITCH
 // call results to them. SIGINT/SIGTERM stop taking work, let running activities finish, exit 0.
 import mongoose from 'mongoose';
-import { createDialerWorker } from './lib/dialer-worker';
+import { createDialerWorker } from './services/dialer-worker';
 import { writeWorkerStatus } from './lib/readiness';
 
 async function main(): Promise<void> {

@@ -9,7 +9,7 @@ import { LineLeases } from '../models/lines';
 import { addHistory } from '../models/history';
 import { hasQueued, requeue, REQUEUE_FIELDS } from '../models/ready-queue';
 import type { DispatchFields } from '../rules/dispatch';
-import { memberUiText, startMemberWorkflowWithGrant, type MemberUiText } from '../lib/members';
+import { memberUiText, startMemberWorkflowWithGrant, type MemberUiText } from '../workflows/start';
 import { memberWorkflowId } from '../workflows/messages';
 import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf } from './claim';
 import type { ActivityDeps } from './deps';

@@ -13,7 +13,9 @@ import { errorMiddleware, sendData } from './http';
 import { memberRoutes } from './members';
 import { exportRoutes } from './csv-export';
 import { Waker } from './wake';
-import { extraRoutes } from './routes-extra';
+import { csvImportRoute } from './csv-import-route';
+import { webhookRoutes } from './hooks';
+import { docsRoutes } from './openapi';
 import { rateLimitMiddleware } from './limits';
 import { ClientReads } from './reads';
 import { config } from '../lib/config';
@@ -70,7 +72,9 @@ export function createApp(deps: ApiDeps): DialerApi {
   // Before the member routes: `members/export` is not a member id.
   exportRoutes(router, rd);
   memberRoutes(router, rd);
-  extraRoutes(router, rd);
+  docsRoutes(router);
+  webhookRoutes(router, rd);
+  csvImportRoute(router, rd);
 
   app.use(errorMiddleware(deps.log, rd.queryTimeoutMs));
   app.use(async (ctx, next) => {

@@ -8,7 +8,7 @@
 // running and own their calls until they end (§8.2).
 import type { Client } from '@temporalio/client';
 import { Member } from '../models';
-import { stopCampaignWorkflow } from '../lib/members';
+import { stopCampaignWorkflow } from '../workflows/start';
 import { memberWorkflowId, terminateUpdate } from '../workflows/messages';
 import { HttpError } from './http';
 import { mapLimit } from './wake';

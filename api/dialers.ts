@@ -9,7 +9,7 @@ import { Campaign, calendarOfDomain, loadCampaignRules, Member, STATS_COUNTERS_Z
 import { LineLeases } from '../models/lines';
 import { addHistory, History } from '../models/history';
 import { dropQueues, hasQueued } from '../models/ready-queue';
-import { stopCampaignWorkflow } from '../lib/members';
+import { stopCampaignWorkflow } from '../workflows/start';
 import { authOf, domainFilter, domainOf } from './auth';
 import type { RouteDeps } from './deps';
 import { parseJsonParam, pageParams, sanitizeFilter, sanitizeProjection, sanitizeSort } from './filters';

@@ -198,3 +198,18 @@ export function objectIdParam(ctx: Context, name: string): string {
   if (!isObjectId(v)) throw badRequest(`${name}: must be a 24-character hex ObjectId`);
   return v.toLowerCase();
 }
+
+export function boolParam(ctx: Context, name: string, def: boolean): boolean {
+  const v = queryParam(ctx, name);
+  if (v === undefined || v === '') return def;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw badRequest(`${name}: must be true or false`);
+}
+
+export function enumParam<T extends string>(ctx: Context, name: string, allowed: readonly T[], def: T): T {
+  const v = queryParam(ctx, name);
+  if (v === undefined || v === '') return def;
+  if (!(allowed as readonly string[]).includes(v)) throw badRequest(`${name}: must be one of ${allowed.join(', ')}`);
+  return v as T;
+}

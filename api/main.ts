@@ -6,7 +6,7 @@ import { config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createApp } from './app';
 import { createApiServer } from './limits';
-import { ensureWebhookDispatcher } from './routes-extra';
+import { ensureWebhookDispatcher } from '../workflows/start';
 import { connectMongo } from '../lib/db';
 
 async function main(): Promise<void> {

@@ -2,6 +2,7 @@
 // docs page (GET /api/v2/docs). Request body schemas are generated from the zod schemas the routes
 // validate with, so the document and the validation cannot drift apart; test/api-openapi.test.ts
 // fails when a route exists that the document lacks, or the reverse.
+import type Router from '@koa/router';
 import { z } from 'zod';
 import {
   dialerCreateSchema,
@@ -325,3 +326,16 @@ fetch('/api/v2/openapi.json').then(r => r.json()).then(doc => {
   document.getElementById('ops').innerHTML = html;
 });
 </script></body></html>`;
+
+/** The OpenAPI document and its docs page. */
+export function docsRoutes(router: Router): void {
+  let doc: Record<string, unknown> | null = null;
+  router.get('/api/v2/openapi.json', (ctx) => {
+    doc ??= openapiDocument();
+    ctx.body = doc;
+  });
+  router.get('/api/v2/docs', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = DOCS_HTML;
+  });
+}

@@ -1,7 +1,7 @@
 // Starting and waking a campaign: everything the API does to "start/wake" a campaign goes through
 // wakeCampaign, which signals-with-start the campaign workflow (workflows/campaign.ts).
 import type { Client } from '@temporalio/client';
-import { wakeCampaignWorkflow } from '../lib/members';
+import { wakeCampaignWorkflow } from '../workflows/start';
 import type { Logger } from '../lib/logger';
 
 export interface WakeResult {

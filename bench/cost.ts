@@ -10,7 +10,7 @@
 // lookup scans its table (bench/ferret-queries.ts), so part 2 is only practical with --id-index.
 import { temporal } from '@temporalio/proto';
 import { memberDocument } from '../api/member-docs';
-import { startMemberWorkflow } from '../lib/members';
+import { startMemberWorkflow } from '../workflows/start';
 import { Campaign, Member } from '../models';
 import { campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
 import { arg, flag, log, median, sleep, startStack, vmMb, waitFor, type Stack } from './lib/stack';

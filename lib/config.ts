@@ -55,7 +55,7 @@ export const config = {
     /** Nothing received for this long = dead connection (> 2 × FreeSWITCH's 20 s HEARTBEAT). */
     heartbeatTimeoutMs: int('ESL_HEARTBEAT_TIMEOUT_MS', 60_000),
   },
-  // mod_json_cdr posts (lib/cdr.ts) are received by the worker on CDR_HOST:CDR_PORT, path /cdr;
+  // mod_json_cdr posts (services/cdr.ts) are received by the worker on CDR_HOST:CDR_PORT, path /cdr;
   // CDR_PORT=0 turns the endpoint off. CDR_CRED (`user:password`) = mod_json_cdr's `cred`: posts
   // without it get 401. CDR_ERROR_DIR = mod_json_cdr's `err-log-dir` when it is on this machine:
   // the worker imports the CDRs left there at start (scripts/import-cdrs.ts does it on demand).
@@ -66,7 +66,7 @@ export const config = {
     cred: str('CDR_CRED', ''),
     errorDir: str('CDR_ERROR_DIR', ''),
   },
-  // Reconciliation of open attempts after every ESL (re)connect and periodically (lib/reconcile.ts).
+  // Reconciliation of open attempts after every ESL (re)connect and periodically (services/reconcile.ts).
   reconcile: {
     graceMs: int('RECONCILE_GRACE_MS', 10_000),
     intervalMs: int('RECONCILE_INTERVAL_MS', 60_000),

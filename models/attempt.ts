@@ -18,7 +18,7 @@ export const attemptSchema = new Schema(
     jobUuid: { type: String, required: true },
     createdOn: { type: Number, default: () => Date.now() },
     sentOn: { type: Number, default: null },
-    /** When the call was answered (its CHANNEL_ANSWER, lib/call-results.ts): such a call is never
+    /** When the call was answered (its CHANNEL_ANSWER, services/call-results.ts): such a call is never
      *  redialled as lost. */
     answeredOn: { type: Number, default: null },
     /** Campaign counters were incremented for this attempt (so a retried activity counts once). */

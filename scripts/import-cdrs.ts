@@ -1,11 +1,11 @@
-// Imports the CDRs mod_json_cdr left in its err-log-dir (lib/cdr-import.ts) by posting each file to
+// Imports the CDRs mod_json_cdr left in its err-log-dir (services/cdr-import.ts) by posting each file to
 // the worker's CDR endpoint, the same path as a live post (first source wins; idempotent):
 //   npm run import-cdrs -- <dir> [--url http://<CDR_HOST>:<CDR_PORT>/cdr] [--cred user:password]
 // Run it on the machine that holds the directory (usually the FreeSWITCH host); the credentials
 // default to CDR_CRED. A file applied is renamed (.imported / .unknown / .ignored); one that failed
 // stays for the next run. Prints the report (JSON) on stdout; exit 1 when a file failed.
 import { config } from '../lib/config';
-import { applyByPost, importCdrDir } from '../lib/cdr-import';
+import { applyByPost, importCdrDir } from '../services/cdr-import';
 import { createLogger } from '../lib/logger';
 
 function usage(msg: string): never {

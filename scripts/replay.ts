@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { config } from '../lib/config';
-import { WORKFLOWS_PATH } from '../lib/dialer-worker';
+import { WORKFLOWS_PATH } from '../services/dialer-worker';
 import { bundleWorkflows, historyFileName, replayAll, saveHistory } from '../lib/histories';
 
 const USAGE = `usage: npm run replay -- --query '<visibility query>' [--limit N] [--save DIR] [--workflows FILE] [--address host:port] [--namespace NS]

@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     ESL_PASSWORD: config.esl.password,
     API_HOST: config.api.host,
     API_PORT: String(config.api.port),
-    // The simulator posts CDRs (mod_json_cdr) to the worker's endpoint (lib/cdr.ts).
+    // The simulator posts CDRs (mod_json_cdr) to the worker's endpoint (services/cdr.ts).
     SIMULATOR_CDR_URL: config.cdr.enabled ? `http://${config.cdr.host}:${config.cdr.port}/cdr` : '',
     DIALER_WORKER_STATUS_FILE: workerStatusFile,
   };

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { createWebhookActivities, signBody } from '../activities/webhooks';
 import { config } from '../lib/config';
 import { Webhook } from '../models/webhook';
-import { WORKFLOWS_PATH } from '../lib/dialer-worker';
+import { WORKFLOWS_PATH } from '../services/dialer-worker';
 import { MemberEnd } from '../models';
 import { Delivery } from '../models/webhook';
 import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';

@@ -7,7 +7,7 @@ import { Campaign, Member, MemberEnd, type CampaignDoc } from '../models';
 import { History } from '../models/history';
 import { revokeCredential } from '../models/credential';
 import { campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
-import { startMemberWorkflow } from '../lib/members';
+import { startMemberWorkflow } from '../workflows/start';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;

@@ -1,4 +1,4 @@
-// lib/call-results.ts against real FreeSWITCH frames (../shared/golden/esl-dialer/): the answered
+// services/call-results.ts against real FreeSWITCH frames (../shared/golden/esl-dialer/): the answered
 // call's CHANNEL_ANSWER (which arrives BEFORE the BACKGROUND_JOB +OK) names our attempt and its
 // answer time; the +OK itself is no result; the hangup carries the result.
 import { test } from 'node:test';
@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EslEvent } from '../esl';
-import { answerFromEvent, resultFromHangup, resultFromJob } from '../lib/call-results';
+import { answerFromEvent, resultFromHangup, resultFromJob } from '../services/call-results';
 
 const GOLDEN = path.join(__dirname, '..', '..', 'shared', 'golden', 'esl-dialer');
 

@@ -12,7 +12,7 @@ import mongoose from 'mongoose';
 import pino from 'pino';
 import { createActivities } from '../activities';
 import type { CampaignActivities } from '../activities/types';
-import { wakeCampaignWorkflow } from '../lib/members';
+import { wakeCampaignWorkflow } from '../workflows/start';
 import { releaseSignal, campaignWorkflowId } from '../workflows/messages';
 import { connectTestDb, createCampaign, recordHistory, registerSearchAttributes, requireEnv, workflowBundle } from './support/env';
 

@@ -1,4 +1,4 @@
-// The worker's mod_json_cdr endpoint (lib/cdr.ts) and the err-log-dir importer (lib/cdr-import.ts)
+// The worker's mod_json_cdr endpoint (services/cdr.ts) and the err-log-dir importer (services/cdr-import.ts)
 // against what real FreeSWITCH 1.10.12 sends: the golden requests of ../shared/golden/esl-dialer/
 // (form-urlencoded content type, raw JSON body, ?uuid=), every `encode` setting with and without
 // disable-100-continue, Basic credentials (mod_json_cdr `cred`), and error-directory files as
@@ -11,9 +11,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import mongoose from 'mongoose';
 import pino from 'pino';
-import { startCdrServer, type CdrServer } from '../lib/cdr';
-import { createDialerWorker } from '../lib/dialer-worker';
-import { applyByPost, applyInProcess, importCdrDir } from '../lib/cdr-import';
+import { startCdrServer, type CdrServer } from '../services/cdr';
+import { createDialerWorker } from '../services/dialer-worker';
+import { applyByPost, applyInProcess, importCdrDir } from '../services/cdr-import';
 import { Attempt } from '../models';
 import { connectTestDb, requireEnv, workflowBundle } from './support/env';
 

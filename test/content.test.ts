@@ -7,8 +7,8 @@ import {
   type BroadcastContent, type CampaignRules, type MemberState,
 } from '../rules';
 import { buildOriginate } from '../esl/format';
-import { contentReached } from '../lib/call-results';
-import { resultFromCdr } from '../lib/cdr';
+import { contentReached } from '../services/call-results';
+import { resultFromCdr } from '../services/cdr';
 import { loadCampaignRules, type CampaignDoc } from '../models/campaign';
 import type { EslEvent } from '../esl';
 

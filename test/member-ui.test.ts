@@ -1,6 +1,6 @@
 // What the Temporal UI shows of a member workflow without opening it: the static summary (member
 // name, campaign name, numbers masked, the first one dialled first) and details set when its
-// campaign grants it a line (lib/members.ts memberUiText, activities/campaign.ts).
+// campaign grants it a line (workflows/start.ts memberUiText, activities/campaign.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createCampaignActivities } from '../activities/campaign';
 import type { ActivityDeps } from '../activities/deps';
-import { memberUiText } from '../lib/members';
+import { memberUiText } from '../workflows/start';
 import { memberWorkflowId } from '../workflows/messages';
 import { connectTestDb, createCampaign, createMember, requireEnv } from './support/env';
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { historyFromFile } from '../lib/histories';
-import { wakeCampaignWorkflow } from '../lib/members';
+import { wakeCampaignWorkflow } from '../workflows/start';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
 import { connectTestDb, createCampaign, createMember, requireEnv, waitFor } from './support/env';
 

@@ -13,9 +13,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import { EslClient, buildOriginate } from '../esl';
-import { parseCdrBody, resultFromCdr } from '../lib/cdr';
-import { Reconciler } from '../lib/reconcile';
-import { wakeCampaignWorkflow } from '../lib/members';
+import { parseCdrBody, resultFromCdr } from '../services/cdr';
+import { Reconciler } from '../services/reconcile';
+import { wakeCampaignWorkflow } from '../workflows/start';
 import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../models';
 import { startSimulator, type CdrEncoding, type Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
@@ -45,7 +45,7 @@ describe('simulator CDR posts (mod_json_cdr)', () => {
       const sim = await startSimulator({
         port: 0, heartbeatSec: 0, rules: { default: { type: 'answer', ringSec: 0.1, talkSec: 2 } },
         // form + encode-values: FreeSWITCH does not re-encode the values' %XX, so a `"` in a value
-        // cannot be told from JSON after decoding (lib/cdr.ts) — that combination is not usable.
+        // cannot be told from JSON after decoding (services/cdr.ts) — that combination is not usable.
         cdr: { url, encoding, retries: 1, encodeValues: encoding !== 'form' },
       });
       const esl = new EslClient({ host: '127.0.0.1', port: sim.eslPort, password: sim.password });

@@ -1,12 +1,12 @@
 // What an answered broadcast call runs (rules/content.ts) as the simulator plays it: the originate's
 // application part, the applications FreeSWITCH would execute (CHANNEL_EXECUTE events), the menu
-// digit and "bridged" read back from the hangup event (lib/call-results.ts).
+// digit and "bridged" read back from the hangup event (services/call-results.ts).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { RulesConfig } from '../simulator/rules';
 import { contentApp, type BroadcastContent } from '../rules/content';
-import { resultFromHangup } from '../lib/call-results';
+import { resultFromHangup } from '../services/call-results';
 import type { EslEvent } from '../esl';
 import { header, ParsedEvent, simulatorWithRawClient } from './simulator-support';
 

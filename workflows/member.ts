@@ -486,7 +486,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     {
       cause: result.cause,
       answered: result.answered,
-      // Voice broadcasting: the content was reached (lib/call-results.ts contentReached).
+      // Voice broadcasting: the content was reached (services/call-results.ts contentReached).
       bridged: result.bridged ?? result.answered,
       talkSec: result.billsec,
       minCount: result.minCount,

@@ -33,7 +33,7 @@ export interface CallResult {
   duration: number;
   source: 'job' | 'event' | 'cdr' | 'reconcile' | 'engine';
   minCount?: number;
-  /** The content was reached (§2.2; lib/call-results.ts contentReached); absent: = answered. */
+  /** The content was reached (§2.2; services/call-results.ts contentReached); absent: = answered. */
   bridged?: boolean;
   /** The digit pressed in the campaign's menu (rules/content.ts). */
   digit?: string;

@@ -1,7 +1,7 @@
 // A dialer worker on the Temporal dev server `npm test` started, dialling into a simulator of its
 // own: the worker process's real pieces (ESL client, call-result router, CDR endpoint, reconciler)
 // running in the test's process.
-import { createDialerWorker, type DialerWorkerOptions } from '../../lib/dialer-worker';
+import { createDialerWorker, type DialerWorkerOptions } from '../../services/dialer-worker';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../simulator';
 import { requireEnv, workflowBundle } from './env';
 

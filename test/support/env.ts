@@ -6,7 +6,7 @@ import { connectMongo } from '../../lib/db';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Campaign, Member } from '../../models';
 import { enqueueMembers } from '../../models/ready-queue';
-import { WORKFLOWS_PATH } from '../../lib/dialer-worker';
+import { WORKFLOWS_PATH } from '../../services/dialer-worker';
 import { bundleWorkflows, saveHistory } from '../../lib/histories';
 
 export function requireEnv(name: string): string {

@@ -1,10 +1,11 @@
-// Starting and messaging dialer workflows from outside them (API, activities, CLI, tests).
+// Starting and messaging dialer workflows from outside them (API, activities, CLI, tests): typed
+// helpers that take the workflow function, never its name as a string.
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import { searchAttributes as SA } from './search-attributes';
+import { searchAttributes as SA } from '../lib/search-attributes';
 import { maskNumber } from '../rules';
 export { maskNumber };
-import { config } from './config';
+import { config } from '../lib/config';
 import {
   campaignWorkflowId,
   grantSignal,
@@ -13,7 +14,10 @@ import {
   wakeSignal,
   type CampaignWorkflowInput,
   type MemberWorkflowInput,
-} from '../workflows/messages';
+} from './messages';
+import { memberWorkflow } from './member';
+import { campaignWorkflow } from './campaign';
+import { WEBHOOK_DISPATCHER_ID, webhookDispatcherWorkflow, type WebhookDispatcherInput } from './webhook';
 
 /** What the Temporal UI shows of a member workflow without opening it (static: set at start). */
 export interface MemberUiText {
@@ -76,7 +80,7 @@ function memberStartOptions(input: MemberWorkflowInput, taskQueue: string, ui?: 
 
 /** Starts the member's workflow unless it is already running (idempotent). */
 export async function startMemberWorkflow(client: Client, input: MemberWorkflowInput, taskQueue = config.temporal.taskQueue) {
-  return client.workflow.start('memberWorkflow', {
+  return client.workflow.start(memberWorkflow, {
     ...memberStartOptions(input, taskQueue),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
   });
@@ -90,7 +94,7 @@ export async function startMemberWorkflowWithGrant(
   taskQueue = config.temporal.taskQueue,
   ui?: MemberUiText,
 ) {
-  return client.workflow.signalWithStart('memberWorkflow', {
+  return client.workflow.signalWithStart(memberWorkflow, {
     ...memberStartOptions(input, taskQueue, ui),
     signal: grantSignal,
     signalArgs: [{ leaseId }],
@@ -99,7 +103,7 @@ export async function startMemberWorkflowWithGrant(
 
 /** Starts the campaign (§8.2) or wakes it if it runs: members added, configuration changed. */
 export async function wakeCampaignWorkflow(client: Client, input: CampaignWorkflowInput, taskQueue = config.temporal.taskQueue) {
-  return client.workflow.signalWithStart('campaignWorkflow', {
+  return client.workflow.signalWithStart(campaignWorkflow, {
     workflowId: campaignWorkflowId(input.campaignId),
     taskQueue,
     args: [input],
@@ -122,4 +126,14 @@ export async function stopCampaignWorkflow(client: Client, campaignId: string): 
     if ((err as Error).name === 'WorkflowNotFoundError') return false;
     throw err;
   }
+}
+
+/** Starts the webhook dispatcher of this task queue unless it runs (idempotent). */
+export async function ensureWebhookDispatcher(client: Client, taskQueue = config.temporal.taskQueue, input: WebhookDispatcherInput = {}): Promise<void> {
+  await client.workflow.start(webhookDispatcherWorkflow, {
+    workflowId: `${WEBHOOK_DISPATCHER_ID}-${taskQueue}`,
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
 }

@@ -4,7 +4,7 @@
 // CHANNEL_HANGUP_COMPLETE is (resultFromHangup) and applied with settleAndSignal: first source
 // wins in Mongo, then the member workflow is signalled; later sources are ignored.
 //
-// It runs in the worker process (lib/dialer-worker.ts), not the API: every write of
+// It runs in the worker process (services/dialer-worker.ts), not the API: every write of
 // `attempts.result` — BACKGROUND_JOB, hangup event, CDR, reconciliation — then goes through the
 // worker's single Mongo connection, so "first wins" holds even on FerretDB v1, which applies
 // concurrent updates of one document from different connections non-atomically

@@ -83,7 +83,7 @@ export function answerFromEvent(ev: EslEvent): { uuid: string; answeredOn: numbe
 
 /** Records the answer on the attempt (one `_id`-keyed write; the attempt exists: it is recorded
  *  before the originate is sent, and the answer can come before the job's +OK). An attempt known
- *  to be answered is never redialled as lost (lib/reconcile.ts, activities checkCall). */
+ *  to be answered is never redialled as lost (services/reconcile.ts, activities checkCall). */
 export async function recordAnswer(found: { uuid: string; answeredOn: number }): Promise<void> {
   await Attempt.updateOne({ _id: found.uuid }, { $set: { answeredOn: found.answeredOn } });
 }

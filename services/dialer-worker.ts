@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { connectMongo } from './db';
+import { connectMongo } from '../lib/db';
 import { createActivities } from '../activities';
 import { createWebhookActivities } from '../activities/webhooks';
 import { EslClient, type EslClientOptions } from '../esl';
@@ -11,8 +11,8 @@ import { routeCallResults } from './call-results';
 import { startCdrServer, type CdrServer } from './cdr';
 import { applyInProcess, importCdrDir } from './cdr-import';
 import { Reconciler } from './reconcile';
-import { config } from './config';
-import { createLogger, type Logger } from './logger';
+import { config } from '../lib/config';
+import { createLogger, type Logger } from '../lib/logger';
 
 export interface DialerWorkerOptions {
   temporalAddress?: string;
@@ -23,11 +23,11 @@ export interface DialerWorkerOptions {
   /** Pre-built workflow bundle (tests share one to save bundling time). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   log?: Logger;
-  /** mod_json_cdr endpoint (lib/cdr.ts); port 0 = a free port; default config.cdr (CDR_PORT=0: none); false = none. */
+  /** mod_json_cdr endpoint (services/cdr.ts); port 0 = a free port; default config.cdr (CDR_PORT=0: none); false = none. */
   cdr?: { host: string; port: number; cred?: string } | false;
   /** mod_json_cdr's err-log-dir, imported at start before reconciliation (default config.cdr.errorDir; '' = none). */
   cdrErrorDir?: string;
-  /** Reconciliation of open attempts (lib/reconcile.ts); default config.reconcile; false = none. */
+  /** Reconciliation of open attempts (services/reconcile.ts); default config.reconcile; false = none. */
   reconcile?: { graceMs?: number; intervalMs?: number } | false;
 }
 

@@ -77,7 +77,7 @@ async function countOutcome(campaignId: string, uuid: string, outcome: 'success'
   }, { outcome });
 }
 
-export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, gatewayCps: gatewayCpsOf = config.gatewayCps }: ActivityDeps): MemberActivities {
+export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, dialEndpointsAllow = config.dialEndpointsAllow, gatewayCps: gatewayCpsOf = config.gatewayCps }: ActivityDeps): MemberActivities {
   /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
    *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
@@ -177,7 +177,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
       let command: string;
       try {
-        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app });
+        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app, endpoints: dialEndpointsAllow });
       } catch (err) {
         // It would fail the same way on every retry: not sent, an Error of this number (rules
         // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.

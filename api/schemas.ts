@@ -2,9 +2,9 @@
 // dropped (v3 clients send whole documents with UI-only fields); engine-owned fields are not part
 // of any schema, so a client can never write them. The OpenAPI document is generated from these.
 import { z } from 'zod';
-import { contentProblems, DIALER_TYPES, isValidZone, variableNameProblem, type BroadcastContent } from '../rules';
+import { contentProblems, destinationEndpoint, DIALER_TYPES, isValidZone, variableNameProblem, type BroadcastContent } from '../rules';
 import { config } from '../lib/config';
-import { dialStringProblem } from '../esl/format';
+import { dialEndpointProblem, dialStringProblem } from '../esl/format';
 import { dialerCalendarSchema } from '../models/calendar';
 
 const isRegex = (v: string) => {
@@ -40,6 +40,11 @@ const destination = z.object({
   dialString: z.string({ error: 'required' }).min(1, 'required').max(1000).superRefine(dialStringRule),
   callerIdNumber: z.string().max(64).optional(),
   callerIdNumbers: z.array(z.string().max(64)).max(1000).optional(),
+}).superRefine((d, ctx) => {
+  if (dialStringProblem(d.dialString) || (d.gwName && dialStringProblem(d.gwName))) return; // reported on the field
+  // The endpoint type of what routesFor will dial (a gateway name makes it sofia/gateway/…).
+  const problem = dialEndpointProblem(destinationEndpoint(d), config.dialEndpointsAllow);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['dialString'] });
 });
 
 const resource = z.object({

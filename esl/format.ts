@@ -15,6 +15,8 @@ export interface OriginateOptions {
   timeoutSec: number;
   /** Application run on answer; default `&park()`. */
   app?: string;
+  /** Endpoint prefixes the dial string may start with; default DEFAULT_DIAL_ENDPOINTS. */
+  endpoints?: readonly string[];
 }
 
 const RESERVED_VARS = new Set(['origination_uuid', 'ignore_early_media', 'originate_timeout']);
@@ -35,6 +37,22 @@ export function dialStringProblem(dialString: string): string | null {
   if (dialString === '') return 'is empty';
   const bad = DIAL_STRING_FORBIDDEN.exec(dialString);
   return bad ? `must not contain ${JSON.stringify(bad[0])} (whitespace, {}, [], <>, ",", "|", ":_:", "^", quotes and backslashes are originate syntax)` : null;
+}
+
+/**
+ * Endpoint types a tenant's destination may dial unless the operator allows more: a gateway the
+ * operator configured. Others reach further than a carrier: `loopback/…` runs the dialplan in any
+ * context, `sofia/<profile>/…@host` and `user/…@domain` call any SIP host or another domain's users,
+ * `error/…`, `group/…` and the rest are not for customers.
+ */
+export const DEFAULT_DIAL_ENDPOINTS: readonly string[] = ['sofia/gateway/'];
+
+/** Why this endpoint type may not be dialled, or null. Compared without case (FreeSWITCH reads
+ *  `gateway/` without case; a prefix in another case is refused or not an endpoint at all). */
+export function dialEndpointProblem(dialString: string, endpoints: readonly string[] = DEFAULT_DIAL_ENDPOINTS): string | null {
+  const lower = dialString.toLowerCase();
+  if (endpoints.some((e) => lower.startsWith(e.toLowerCase()))) return null;
+  return `must dial an allowed endpoint: ${endpoints.join(', ')} (the operator can allow more in DIAL_ENDPOINTS_ALLOW)`;
 }
 
 /**
@@ -77,7 +95,7 @@ export function sanitizeVarValue(value: string | number | boolean): string {
  */
 export function buildOriginate(o: OriginateOptions): string {
   if (!/^[0-9A-Za-z-]{1,64}$/.test(o.uuid)) throw new Error(`buildOriginate: invalid uuid ${JSON.stringify(o.uuid)}`);
-  if (dialStringProblem(o.dialString)) {
+  if (dialStringProblem(o.dialString) || dialEndpointProblem(o.dialString, o.endpoints)) {
     throw new Error(`buildOriginate: invalid dial string ${JSON.stringify(o.dialString)}`);
   }
   if (!Number.isInteger(o.timeoutSec) || o.timeoutSec <= 0) {

@@ -83,6 +83,8 @@ export const config = {
   /** Tenant variables FreeSWITCH acts on that tenants may set anyway: exact names and `prefix*`,
    *  comma-separated (rules/channel-vars.ts; README "Security"). Operator-only: no API sets it. */
   channelVariablesAllow: parseAllowList(str('CHANNEL_VARIABLES_ALLOW', '')),
+  /** Endpoint prefixes a destination may dial (esl/format.ts dialEndpointProblem; README "Security"). */
+  dialEndpointsAllow: str('DIAL_ENDPOINTS_ALLOW', 'sofia/gateway/').split(',').map((s) => s.trim()).filter(Boolean),
   /** Absolute path prefixes a campaign's content may play files from (comma-separated, e.g.
    *  "/var/lib/dialer/sounds/"); relative names (under FreeSWITCH's sound_prefix) are always allowed. */
   soundsAllow: str('SOUNDS_ALLOW', '').split(',').map((s) => s.trim()).filter(Boolean),

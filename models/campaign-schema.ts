@@ -81,15 +81,15 @@ export const parametersSchema = z.strictObject({
   // No default: unset means the worker's LOST_CALL_REDIALS.
   lostCallRedials: int(0, 100).optional(),
   // Later (predictive, §7.5): stored and checked, no default until they take effect.
-  retryAbandoned: z.boolean().optional(),
-  predictAdjust: int(0, 1000).optional(),
-  targetPredictiveSilentCalls: z.number().min(0).max(100).optional(),
-  maxPredictiveSilentCalls: z.number().min(0).max(100).optional(),
-  maxLocateAgentSec: int(1, 300).optional(),
-  predictStartBridgedCount: int(0, 200).optional(),
-  predictStartCallCount: int(0, 1000).optional(),
+  retryAbandoned: z.boolean().optional().describe('stored; takes effect with predictive dialing'),
+  predictAdjust: int(0, 1000).optional().describe('stored; takes effect with predictive dialing'),
+  targetPredictiveSilentCalls: z.number().min(0).max(100).optional().describe('stored; takes effect with predictive dialing'),
+  maxPredictiveSilentCalls: z.number().min(0).max(100).optional().describe('stored and returned; not used (v3 neither)'),
+  maxLocateAgentSec: int(1, 300).optional().describe('stored; takes effect with predictive dialing'),
+  predictStartBridgedCount: int(0, 200).optional().describe('stored; takes effect with predictive dialing'),
+  predictStartCallCount: int(0, 1000).optional().describe('stored; takes effect with predictive dialing'),
   // Unused since 2017 (v3 neither); kept so a v3 document round-trips.
-  avgProgressSec: int(0, 86_400).optional(),
+  avgProgressSec: int(0, 86_400).optional().describe('stored and returned; not used (v3 neither)'),
 });
 
 // Names are checked by rules/channel-vars.ts: they become FreeSWITCH channel variables.
@@ -148,7 +148,7 @@ const amdSchema = z.strictObject({
   greeting: ms.optional(),
   initialSilence: ms.optional(),
   silenceNotSure: z.boolean().optional(),
-  playbackFile: fileRef.nullable().optional(),
+  playbackFile: fileRef.nullable().optional().describe('stored; takes effect with predictive dialing'),
   beforePlaybackFileTime: ms.optional(),
 });
 
@@ -182,10 +182,10 @@ export const campaignClientFields = {
   name: z.string({ error: 'required' }).trim().min(1, 'required').max(200),
   description: z.string().max(4000).optional(),
   // v3: "defaults to name"; stored, not used.
-  number: z.string().max(200).optional(),
+  number: z.string().max(200).optional().describe('stored and returned; not used'),
   type: z.enum(DIALER_TYPES, { error: `must be one of: ${DIALER_TYPES.join(', ')}` }),
   // v3 documented it as the order of campaigns sharing lines and never read it; stored (docs/api.md).
-  priority: int(0, 999).optional(),
+  priority: int(0, 999).optional().describe('stored and returned; not used: campaigns share no lines here (docs/rules.md)'),
   parameters: parametersSchema.prefault({}),
   numberStrategy: z.enum(['by-priority', 'top-down']).default('by-priority'),
   membersStrategy: z.enum(MEMBERS_STRATEGIES).default('next-tries-circuit'),
@@ -206,19 +206,19 @@ export const campaignClientFields = {
   content: contentSchema.nullable().default(null),
   // v3's callflow document, stored as given for a dialplan that reads it (by dialer id), and its diagram.
   _cf: document('a callflow', 256 * 1024).nullable().default(null),
-  _cfDiagram: document('a diagram', 256 * 1024).nullable().optional(),
+  _cfDiagram: document('a diagram', 256 * 1024).nullable().optional().describe('stored and returned; not used (the UI\'s drawing of _cf)'),
   // Later (agents, predictive).
-  agents: z.array(agentName).max(1000).optional(),
-  agentStrategy: z.enum(AGENT_STRATEGIES, { error: `must be one of: ${AGENT_STRATEGIES.join(', ')}` }).optional(),
-  agentParams: agentParamsSchema.optional(),
-  callResult: z.array(callResultSchema).max(100).optional(),
-  amd: amdSchema.optional(),
-  playbackFile: fileRef.nullable().optional(),
+  agents: z.array(agentName).max(1000).optional().describe('stored; takes effect with agents (progressive/predictive)'),
+  agentStrategy: z.enum(AGENT_STRATEGIES, { error: `must be one of: ${AGENT_STRATEGIES.join(', ')}` }).optional().describe('stored; takes effect with agents (progressive/predictive)'),
+  agentParams: agentParamsSchema.optional().describe('stored; takes effect with agents (progressive/predictive)'),
+  callResult: z.array(callResultSchema).max(100).optional().describe('stored; takes effect with agents (progressive/predictive)'),
+  amd: amdSchema.optional().describe('stored; takes effect with predictive dialing (AMD); a broadcast dials without AMD today'),
+  playbackFile: fileRef.nullable().optional().describe('stored; takes effect with predictive dialing'),
   // Stored, not used (v3 G2 ignored them too): skills, the UI's agentSkills/strategy, owners (v3 ACL).
-  skills: names.optional(),
-  agentSkills: names.optional(),
-  strategy: z.string().max(200).optional(),
-  owners: names.optional(),
+  skills: names.optional().describe('stored and returned; not used (v3 G2 neither)'),
+  agentSkills: names.optional().describe('stored and returned; not used'),
+  strategy: z.string().max(200).optional().describe('stored and returned; not used'),
+  owners: names.optional().describe('stored and returned; not used'),
 };
 
 /** Engine-owned (§8.1, §11.1): never written through the API. */

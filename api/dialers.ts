@@ -14,7 +14,7 @@ import { authOf, domainFilter, domainOf } from './auth';
 import type { RouteDeps } from './deps';
 import { parseJsonParam, pageParams, sanitizeFilter, sanitizeProjection, sanitizeSort } from './filters';
 import { badRequest, HttpError, notFound, objectBody, objectIdParam, queryParam, sendData, sendInfo } from './http';
-import { dialerCreateSchema, dialerUpdateSchema, resetSchema } from './schemas';
+import { dialerCreateSchema, dialerUpdateSchema, resetSchema, withoutIgnoredFields } from './schemas';
 import { terminateCampaignWorkflows } from './workflows';
 import { hangUpCampaignCalls, membersInCall } from './campaign-calls';
 
@@ -102,7 +102,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
 
   router.post('/api/v2/dialer', async (ctx) => {
     const domain = domainOf(ctx, { required: true })!;
-    const body = dialerCreateSchema.parse(await objectBody(ctx));
+    const body = dialerCreateSchema.parse(withoutIgnoredFields(await objectBody(ctx)));
     assertTypeDialable(body.type);
     const calendar = await dialerCalendar(body.calendar, domain);
     const doc = await Campaign.create({ ...body, calendar, domain, lastModified: Date.now() });
@@ -119,7 +119,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
 
   router.put('/api/v2/dialer/:id', async (ctx) => {
     const existing = await findDialer(ctx);
-    const patch = dialerUpdateSchema.parse(await objectBody(ctx));
+    const patch = dialerUpdateSchema.parse(withoutIgnoredFields(await objectBody(ctx)));
     if (patch.type !== undefined && patch.type !== existing.type) assertTypeDialable(patch.type);
     if (patch.type !== undefined && patch.type !== existing.type && existing.active) {
       throw new HttpError(406, 'type: cannot change while the dialer is active (stop it first)');

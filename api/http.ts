@@ -41,7 +41,9 @@ export function zodMessage(err: ZodError, prefix = ''): string {
   return err.issues
     .slice(0, 10)
     .map((i) => {
-      const path = [prefix, ...i.path.map(String)].filter((s) => s !== '').join('.');
+      const at = (more: string[]) => [prefix, ...i.path.map(String), ...more].filter((s) => s !== '').join('.');
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${at([k])}: unknown field`).join('; ');
+      const path = at([]);
       return path ? `${path}: ${i.message}` : i.message;
     })
     .join('; ');

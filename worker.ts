@@ -7,7 +7,7 @@ import { config } from './lib/config';
 
 async function main(): Promise<void> {
   const { host, workerPort, temporalSdk } = config.metrics;
-  const metrics = workerPort > 0 ? { host, port: workerPort, temporalSdk: temporalSdk ? await installTemporalMetrics() : undefined } : false;
+  const metrics = workerPort > 0 ? { host, port: workerPort, setting: 'WORKER_METRICS_PORT', temporalSdk: temporalSdk ? await installTemporalMetrics() : undefined } : false;
   const { worker, esl, log, close } = await createDialerWorker({ metrics });
   log.info('worker started');
   // For `npm start` (scripts/run.ts): it says "running" only once the worker is connected.

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     log.info({ host: config.api.host, port: config.api.port }, 'API listening');
   });
   // Unauthenticated, so on its own port (loopback by default: README "Metrics and logs").
-  const metrics = config.metrics.apiPort > 0 ? await serveMetrics({ host: config.metrics.host, port: config.metrics.apiPort }) : undefined;
+  const metrics = config.metrics.apiPort > 0 ? await serveMetrics({ host: config.metrics.host, port: config.metrics.apiPort, setting: 'API_METRICS_PORT' }) : undefined;
   if (metrics) log.info({ url: metrics.url }, 'metrics listening');
   let stopping = false;
   const stop = async (signal: string) => {

@@ -181,7 +181,7 @@ export interface MetricsServer {
  * loopback or management address only. `extra` URLs (another exporter of this process, e.g. the
  * Temporal Core's) are fetched and appended on each scrape; one that does not answer is left out.
  */
-export async function serveMetrics(o: { host: string; port: number; extra?: string[] }): Promise<MetricsServer> {
+export async function serveMetrics(o: { host: string; port: number; extra?: string[]; setting?: string }): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('only GET /metrics here\n');
@@ -196,7 +196,9 @@ export async function serveMetrics(o: { host: string; port: number; extra?: stri
     })().catch((err: unknown) => res.writeHead(500).end(String(err)));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
+      ? new Error(`metrics port ${o.host}:${o.port} is in use: stop what uses it, or set ${o.setting ?? 'its setting'} to another port (0 = no metrics)`)
+      : err));
     server.listen(o.port, o.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;

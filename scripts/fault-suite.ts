@@ -144,6 +144,8 @@ function appEnv(): NodeJS.ProcessEnv {
     API_PORT: String(ports.api),
     CDR_HOST: '127.0.0.1',
     CDR_PORT: String(ports.cdr),
+    WORKER_METRICS_PORT: '0', // two workers at once; and never npm start's metrics ports
+    API_METRICS_PORT: '0',
     RECONCILE_GRACE_MS: '3000',
     RECONCILE_INTERVAL_MS: '20000',
     SIMULATOR_CONTROL_PORT: String(ports.simControl),

@@ -33,7 +33,7 @@ export interface DialerWorkerOptions {
   reconcile?: { graceMs?: number; intervalMs?: number } | false;
   /** Prometheus /metrics (lib/metrics.ts) on host:port (0 = a free port); default none (worker.ts
    *  passes config.metrics). `temporalSdk`: the URL installTemporalMetrics returned, appended. */
-  metrics?: { host: string; port: number; temporalSdk?: string } | false;
+  metrics?: { host: string; port: number; temporalSdk?: string; setting?: string } | false;
 }
 
 /**
@@ -96,7 +96,7 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
   });
 
   const metrics: MetricsServer | undefined = o.metrics
-    ? await serveMetrics({ host: o.metrics.host, port: o.metrics.port, extra: o.metrics.temporalSdk ? [o.metrics.temporalSdk] : [] })
+    ? await serveMetrics({ host: o.metrics.host, port: o.metrics.port, extra: o.metrics.temporalSdk ? [o.metrics.temporalSdk] : [], setting: o.metrics.setting })
     : undefined;
   if (metrics) log.info({ url: metrics.url }, 'metrics listening');
 

@@ -86,6 +86,8 @@ test('a campaign runs two calls through the API and the worker', { timeout: 90_0
   await waitFor('both members ended', async () => (await MemberEnd.countDocuments({ dialer: campaignId })) === 2, 60_000);
   const res = await api.req('GET', `/api/v2/dialer/${campaignId}`, { cred });
   assert.equal(res.status, 200);
+  const list = await api.req('GET', `/api/v2/dialer/${campaignId}/members`, { cred });
+  assert.equal(list.status, 200);
   await dev.dialer.reconciler!.runOnce('test');
 });
 
@@ -115,6 +117,7 @@ test("the API's /metrics has request latency by route pattern, not by raw path",
   assert.equal(m.value('dialer_http_request_duration_seconds_count', { method: 'GET', route: '/api/v2/dialer/:id', status: '200' }), 1);
   assert.doesNotMatch(m.text.split('\n').filter((l) => l.startsWith('dialer_http')).join('\n'), new RegExp(campaignId), 'no campaign id in a route label');
   assert.ok((m.value('dialer_mongo_command_duration_seconds_count', { pool: 'main' }) ?? 0) > 0);
+  assert.ok((m.value('dialer_mongo_command_duration_seconds_count', { pool: 'reads' }) ?? 0) > 0, 'the list queries\' own pool');
   // Only /metrics is served there.
   assert.equal((await fetch(apiMetrics.url.replace('/metrics', '/health'))).status, 404);
 });

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Campaign, MemberEnd } from '../models';
+import { Attempt, Campaign, MemberEnd } from '../models';
 import { createLogger } from '../lib/logger';
 import { TEMPORAL_METRICS, serveMetrics, type MetricsServer } from '../lib/metrics';
 import { installTemporalMetrics } from '../services/dialer-worker';
@@ -122,10 +122,13 @@ test("the API's /metrics has request latency by route pattern, not by raw path",
   assert.equal((await fetch(apiMetrics.url.replace('/metrics', '/health'))).status, 404);
 });
 
-test('every JSON log line of a call carries campaignId, memberId, attempt and callUuid', () => {
+test('every JSON log line of a call carries campaignId, memberId, attempt and callUuid', async () => {
   fs.writeFileSync(path.join(logDir(), 'metrics-test-worker.log'), logLines.map((l) => JSON.stringify(l)).join('\n'));
-  const ofCalls = logLines.filter((l) => typeof l.callUuid === 'string' || (typeof l.uuid === 'string' && l.msg !== 'ESL'));
-  assert.ok(ofCalls.length > 0, 'some log lines of the calls');
+  // A line of a call: one that mentions the call's uuid anywhere.
+  const uuids = (await Attempt.find({ dialer: campaignId }, { _id: 1 }).lean<{ _id: string }[]>()).map((a) => String(a._id));
+  assert.equal(uuids.length, 2);
+  const ofCalls = logLines.filter((l) => uuids.some((u) => JSON.stringify(l).includes(u)));
+  assert.ok(ofCalls.length >= 4, `the calls' result and member-end lines at least (${ofCalls.length})`);
   const result = logLines.find((l) => l.msg === 'call result' && l.memberId === answeredMember);
   assert.ok(result, `a "call result" line of member ${answeredMember}`);
   for (const l of ofCalls) {

@@ -139,8 +139,9 @@ export const config = {
   test: {
     ferretdbPort: int('TEST_FERRETDB_PORT', 27117),
     temporalPort: int('TEST_TEMPORAL_PORT', 7333),
-    /** The test Temporal server's Web UI (browser tests open it). */
-    temporalUiPort: int('TEST_TEMPORAL_UI_PORT', 8333),
+    /** The test Temporal server's Web UI (browser tests open it); by default its port + 1000, as
+     *  Temporal does, so runs with different TEST_TEMPORAL_PORTs do not clash. */
+    temporalUiPort: int('TEST_TEMPORAL_UI_PORT', int('TEST_TEMPORAL_PORT', 7333) + 1000),
   },
 };
 export type Config = typeof config;

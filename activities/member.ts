@@ -11,6 +11,7 @@ import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '
 import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS } from '../models/ready-queue';
 import type { DispatchFields } from '../rules/dispatch';
 import { isMongoDB } from '../lib/db';
+import { attemptEnded, callStarted } from '../lib/metrics';
 import type { ActivityDeps } from './deps';
 import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './types';
 
@@ -199,6 +200,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       if (!claimed) return { ...base, sent: true };
       try {
         await esl.bgapi(command, i.jobUuid);
+        callStarted(i.campaignId, i.uuid);
         return { ...base, sent: true };
       } catch (err) {
         if (err instanceof EslNotConnectedError) {
@@ -260,6 +262,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       await LineLeases.release(i.campaignId, i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
       if (i.ended) await recordEnd(i.ended);
+      attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);
     },
 
     async saveMember({ campaignId, memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step, decided }) {

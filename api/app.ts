@@ -19,6 +19,7 @@ import { docsRoutes } from './openapi';
 import { rateLimitMiddleware } from './limits';
 import { ClientReads } from './reads';
 import { config } from '../lib/config';
+import { httpRequests } from '../lib/metrics';
 
 export type DialerApi = Koa & {
   /** Every route as [METHOD, path] (the OpenAPI test compares it with the document). */
@@ -76,6 +77,17 @@ export function createApp(deps: ApiDeps): DialerApi {
   webhookRoutes(router, rd);
   csvImportRoute(router, rd);
 
+  // Latency by route pattern (`/api/v2/dialer/:id`), never the raw path (ids are tenant data).
+  app.use(async (ctx, next) => {
+    const end = httpRequests.startTimer({ method: ctx.method });
+    try {
+      await next();
+    } finally {
+      const routes = router.match(ctx.path, ctx.method).pathAndMethod.filter((l) => l.methods.length > 0);
+      const route = routes[routes.length - 1]?.path;
+      end({ route: route === undefined ? 'unmatched' : String(route), status: String(ctx.status) });
+    }
+  });
   app.use(errorMiddleware(deps.log, rd.queryTimeoutMs));
   app.use(async (ctx, next) => {
     // CORS as in v3: any origin may call with the credential headers.

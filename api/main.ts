@@ -8,6 +8,7 @@ import { createApp } from './app';
 import { createApiServer } from './limits';
 import { ensureWebhookDispatcher } from '../workflows/start';
 import { connectMongo } from '../lib/db';
+import { serveMetrics } from '../lib/metrics';
 
 async function main(): Promise<void> {
   const log = createLogger('api');
@@ -24,12 +25,16 @@ async function main(): Promise<void> {
   const server = createApiServer(app, config.api).listen(config.api.port, config.api.host, () => {
     log.info({ host: config.api.host, port: config.api.port }, 'API listening');
   });
+  // Unauthenticated, so on its own port (loopback by default: README "Metrics and logs").
+  const metrics = config.metrics.apiPort > 0 ? await serveMetrics({ host: config.metrics.host, port: config.metrics.apiPort, setting: 'API_METRICS_PORT' }) : undefined;
+  if (metrics) log.info({ url: metrics.url }, 'metrics listening');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'API stopping');
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await metrics?.close();
     await app.close();
     await connection.close();
     await mongoose.disconnect();

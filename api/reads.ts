@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import mongoose, { type Model } from 'mongoose';
 import { domainOf } from './auth';
 import { HttpError } from './http';
+import { monitorMongo } from '../lib/metrics';
 
 export interface ReadLimits {
   /** Connection string of the reads' own pool; none → the default connection (no separate pool). */
@@ -26,7 +27,10 @@ export class ClientReads {
   /** `model` bound to the reads' pool. */
   model<T>(model: Model<T>): Model<T> {
     if (!this.limits.uri) return model;
-    this.conn ??= mongoose.createConnection(this.limits.uri, { maxPoolSize: Math.max(1, this.limits.poolSize), serverSelectionTimeoutMS: 15_000 });
+    if (!this.conn) {
+      this.conn = mongoose.createConnection(this.limits.uri, { maxPoolSize: Math.max(1, this.limits.poolSize), serverSelectionTimeoutMS: 15_000, monitorCommands: true });
+      monitorMongo(this.conn.getClient(), 'reads');
+    }
     let m = this.models.get(model.modelName);
     if (!m) {
       m = this.conn.model(model.modelName, model.schema, model.collection.collectionName);

@@ -128,10 +128,22 @@ export const config = {
     /** POSTs in flight per domain in one worker process. */
     concurrencyPerDomain: int('WEBHOOK_CONCURRENCY_PER_DOMAIN', 4),
   },
+  // Prometheus /metrics (lib/metrics.ts), unauthenticated: each process serves it on its own port,
+  // on METRICS_HOST (loopback by default; a management address in production). Port 0 = off.
+  // WORKER_TEMPORAL_METRICS=off leaves out the Temporal SDK's own metrics from the worker's page.
+  metrics: {
+    host: str('METRICS_HOST', '127.0.0.1'),
+    apiPort: int('API_METRICS_PORT', 10024),
+    workerPort: int('WORKER_METRICS_PORT', 10025),
+    temporalSdk: str('WORKER_TEMPORAL_METRICS', 'on') !== 'off',
+  },
   // `npm test` (scripts/test.ts) runs its own servers on these ports, so it can run beside `npm start`.
   test: {
     ferretdbPort: int('TEST_FERRETDB_PORT', 27117),
     temporalPort: int('TEST_TEMPORAL_PORT', 7333),
+    /** The test Temporal server's Web UI (browser tests open it); by default its port + 1000, as
+     *  Temporal does, so runs with different TEST_TEMPORAL_PORTs do not clash. */
+    temporalUiPort: int('TEST_TEMPORAL_UI_PORT', int('TEST_TEMPORAL_PORT', 7333) + 1000),
   },
 };
 export type Config = typeof config;

@@ -1,10 +1,13 @@
 // The one way every process connects to MongoDB (see config.mongodbPoolSize for why one connection).
 import mongoose from 'mongoose';
 import { config } from './config';
+import { monitorMongo } from './metrics';
 
 export async function connectMongo(uri = config.mongodbUri, o: { serverSelectionTimeoutMS?: number } = {}): Promise<typeof mongoose> {
   if (mongoose.connection.readyState === 1) return mongoose;
-  return mongoose.connect(uri, { maxPoolSize: config.mongodbPoolSize, serverSelectionTimeoutMS: o.serverSelectionTimeoutMS ?? 15_000 });
+  const m = await mongoose.connect(uri, { maxPoolSize: config.mongodbPoolSize, serverSelectionTimeoutMS: o.serverSelectionTimeoutMS ?? 15_000, monitorCommands: true });
+  monitorMongo(m.connection.getClient(), 'main');
+  return m;
 }
 
 let mongo: Promise<boolean> | undefined;

@@ -10,6 +10,9 @@ import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '
 import { Attempt, updateAttemptIf } from '../models';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, MENU_DIGIT_VAR } from '../rules/content';
 import { callResultSignal, type CallResult } from '../workflows/messages';
+import { callGone } from '../lib/metrics';
+import { withAttemptContext } from '../lib/logger';
+import { attemptFields } from './attempt-context';
 
 /** `origination_uuid=…` and `dlr_workflow_id=…` out of a BACKGROUND_JOB's Job-Command-Arg. */
 export function originateArg(arg: string): { uuid?: string; workflowId?: string } {
@@ -89,14 +92,16 @@ export async function recordAnswer(found: { uuid: string; answeredOn: number }):
 }
 
 export function routeCallResults(esl: EslClient, client: Client, log: Logger): void {
-  const handle = (found: { workflowId: string; result: CallResult } | null) => {
+  const handle = (found: { workflowId: string; result: CallResult } | null, attempt?: number) => {
     if (!found) return;
-    settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) =>
-      log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile'),
-    );
+    callGone(found.result.uuid);
+    void withAttemptContext(attemptFields(found.workflowId, found.result.uuid, attempt), () =>
+      settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) =>
+        log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile'),
+      ));
   };
   esl.on('BACKGROUND_JOB', (ev: EslEvent) => handle(resultFromJob(ev)));
-  esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev)));
+  esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev), Number(ev.variable_dlr_current_attempt)));
   esl.on('CHANNEL_ANSWER', (ev: EslEvent) => {
     const found = answerFromEvent(ev);
     if (found) recordAnswer(found).catch((err: unknown) => log.warn({ err: String(err), ...found }, 'could not record the answer'));

@@ -20,6 +20,8 @@ import type { EslClient, EslConnectedInfo } from '../esl';
 import { settleLost, storedResult } from '../activities/member';
 import { Attempt } from '../models';
 import { callResultSignal } from '../workflows/messages';
+import { reconciled } from '../lib/metrics';
+import { attemptFields } from './attempt-context';
 
 export interface ReconcilerOptions {
   esl: EslClient;
@@ -111,6 +113,7 @@ export class Reconciler {
         this.again = undefined;
         await this.runOnce(next).catch((err: unknown) => {
           this.totals.failedPasses++;
+          reconciled(null);
           this.o.log.warn({ reason: next, err: String(err) }, 'reconciliation pass failed; the next (re)connect or period retries');
         });
         next = this.again;
@@ -173,10 +176,10 @@ export class Reconciler {
         report.lost++;
         if (lost.answered) report.answeredLost++;
         await client.workflow.getHandle(a.workflowId).signal(callResultSignal, lost);
-        log.info({ workflowId: a.workflowId, ...lost }, 'call result');
+        log.child(attemptFields(a.workflowId, a._id)).info({ workflowId: a.workflowId, ...lost }, 'call result');
       } catch (err) {
         // Stored but not signalled (Temporal down): the re-signal below / the workflow's own check apply it.
-        log.warn({ uuid: a._id, err: String(err) }, 'reconcile: LOST_CALL not signalled');
+        log.child(attemptFields(a.workflowId, a._id)).warn({ uuid: a._id, err: String(err) }, 'reconcile: LOST_CALL not signalled');
       }
     }
     report.resignalled = await this.resignal();
@@ -184,6 +187,7 @@ export class Reconciler {
     this.totals.lost += report.lost;
     this.totals.resignalled += report.resignalled;
     if (report.open > 0 || report.resignalled > 0 || reason !== 'periodic') log.info(report, 'reconciliation');
+    reconciled(report);
     return report;
   }
 

@@ -21,6 +21,11 @@ export interface MemberWorkflowResult {
 export function memberWorkflowId(campaignId: string, memberId: string): string {
   return `member-${campaignId}-${memberId}`;
 }
+/** The campaign and member of a member workflow id (ids are ObjectId hex: no `-` inside). */
+export function parseMemberWorkflowId(workflowId: string): { campaignId: string; memberId: string } | null {
+  const m = /^member-([^-]+)-([^-]+)$/.exec(workflowId);
+  return m ? { campaignId: m[1], memberId: m[2] } : null;
+}
 
 /** A call result from any source (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE, CDR, reconciliation). */
 export interface CallResult {

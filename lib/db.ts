@@ -2,9 +2,9 @@
 import mongoose from 'mongoose';
 import { config } from './config';
 
-export async function connectMongo(uri = config.mongodbUri, o: { serverSelectionTimeoutMS?: number } = {}): Promise<typeof mongoose> {
+export async function connectMongo(uri = config.mongodbUri, o: { serverSelectionTimeoutMS?: number; maxPoolSize?: number } = {}): Promise<typeof mongoose> {
   if (mongoose.connection.readyState === 1) return mongoose;
-  return mongoose.connect(uri, { maxPoolSize: config.mongodbPoolSize, serverSelectionTimeoutMS: o.serverSelectionTimeoutMS ?? 15_000 });
+  return mongoose.connect(uri, { maxPoolSize: o.maxPoolSize ?? config.mongodbPoolSize, serverSelectionTimeoutMS: o.serverSelectionTimeoutMS ?? 15_000 });
 }
 
 let mongo: Promise<boolean> | undefined;

@@ -1,7 +1,7 @@
 // Every write of a campaign ("dialer") document, named by what it does. The configuration is the
 // API's (create, edit, delete, calendar rename); the run state and the counters are the campaign's
-// and its members' (docs/architecture.md, "Who writes what"). Writes made in the worker go one at a
-// time per campaign (models/serial.ts), so counters incremented by many members never overlap.
+// and its members' (docs/architecture.md, "Who writes what"). Writes of one campaign go one at a
+// time within a process (models/serial.ts), so counters incremented by many members never overlap.
 import type { Document } from 'mongoose';
 import { Campaign, STATS_COUNTERS_ZERO, type CampaignDoc } from './campaign';
 import { setAttempt, Attempt } from './attempt';
@@ -20,21 +20,23 @@ export const CampaignStore = {
 
   /** A partial edit: top-level fields replaced, `parameters` merged field by field. */
   async edit(campaignId: string, rest: Record<string, unknown>, parameters?: Record<string, unknown>): Promise<boolean> {
-    const doc = await Campaign.findById(campaignId);
-    if (!doc) return false;
-    doc.set(rest);
-    if (parameters) for (const [k, v] of Object.entries(parameters)) doc.set(`parameters.${k}`, v);
-    doc.set('lastModified', Date.now());
-    await doc.save();
-    return true;
+    return one(campaignId, async () => {
+      const doc = await Campaign.findById(campaignId);
+      if (!doc) return false;
+      doc.set(rest);
+      if (parameters) for (const [k, v] of Object.entries(parameters)) doc.set(`parameters.${k}`, v);
+      doc.set('lastModified', Date.now());
+      await doc.save();
+      return true;
+    });
   },
 
   /** Start/stop pressed (§8.2): the run state and when it changed. */
   async setRunState(campaignId: string, next: { state: number; _cause: string; active: boolean }, now = Date.now()): Promise<void> {
-    await Campaign.updateOne(
+    await one(campaignId, () => Campaign.updateOne(
       { _id: campaignId },
       { $set: { ...next, ...(next.active ? { 'stats.readyOn': now, 'stats.stopOn': null } : { 'stats.stopOn': now }) } },
-    );
+    ));
   },
 
   /** §8.7 reset of an inactive dialer: counters and/or the live line counters shown. */
@@ -42,7 +44,7 @@ export const CampaignStore = {
     const set: Record<string, unknown> = { lastModified: Date.now() };
     if (o.stats) Object.assign(set, STATS_COUNTERS_ZERO);
     if (o.process) Object.assign(set, { 'stats.active': 0, 'stats.resource': {} });
-    const res = await Campaign.updateOne({ _id: campaignId }, { $set: set });
+    const res = await one(campaignId, () => Campaign.updateOne({ _id: campaignId }, { $set: set }));
     return { matched: res.matchedCount, modified: res.modifiedCount };
   },
 

@@ -99,7 +99,7 @@ export const MemberStore = {
   async editUnclaimed(doc: MemberDoc, patch: ClientPatch, fields: Record<string, unknown>): Promise<{ matched: number; modified: number }> {
     const set: Record<string, unknown> = { ...fields, lastModified: Date.now() };
     if (patch.communications !== undefined) set.communications = clientSet(mergeClientPatch(memberState(doc), { communications: patch.communications })).communications;
-    const res = await Member.updateOne({ _id: doc._id, _dispatch: null, _lock: null }, { $set: set });
+    const res = await one(doc._id, () => Member.updateOne({ _id: doc._id, _dispatch: null, _lock: null }, { $set: set }));
     if (res.matchedCount && fields.priority !== undefined && fields.priority !== doc.priority) await queueStored([{ ...doc, priority: fields.priority }]);
     return { matched: res.matchedCount, modified: res.modifiedCount };
   },
@@ -107,7 +107,7 @@ export const MemberStore = {
   /** §9.4 terminate of a member no workflow owns: ended with MANAGER_REQUEST; false if it ended,
    *  was claimed or is in a call meanwhile. */
   async endUnclaimed(doc: MemberDoc, ended: MemberState): Promise<boolean> {
-    const res = await Member.updateOne({ _id: doc._id, _endCause: null, _lock: null, _dispatch: null }, { $set: memberStateSet(ended) });
+    const res = await one(doc._id, () => Member.updateOne({ _id: doc._id, _endCause: null, _lock: null, _dispatch: null }, { $set: memberStateSet(ended) }));
     if (res.matchedCount) await dropTimed(String(doc.dialer), doc._id);
     return res.matchedCount > 0;
   },
@@ -142,7 +142,7 @@ export const MemberStore = {
   /** Deletes one member not in a call; its timed queue entry goes (a fresh id is dropped when the
    *  claim reaches it). */
   async remove(campaignId: string, memberId: Id): Promise<boolean> {
-    const res = await Member.deleteOne({ _id: memberId, _lock: null });
+    const res = await one(memberId, () => Member.deleteOne({ _id: memberId, _lock: null }));
     if (res.deletedCount) await dropTimed(campaignId, memberId);
     return res.deletedCount > 0;
   },
@@ -187,8 +187,13 @@ export const MemberStore = {
 
   /** A lease whose member workflow is gone (checkLease): the member is unclaimed and queued again. */
   async reclaim(campaignId: string, memberId: string, leaseId: string): Promise<void> {
-    await one(memberId, () => Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _lock: null } }));
-    await requeue(campaignId, memberId, await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields>());
+    const doc = await one(memberId, async () => {
+      const d = await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields & { _dispatch: string | null }>();
+      if (d?._dispatch !== leaseId) return d;
+      await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _lock: null } });
+      return { ...d, _dispatch: null };
+    });
+    await requeue(campaignId, memberId, doc);
   },
 
   // ---- The member's own workflow ----

@@ -18,6 +18,7 @@ import { MemberStore } from '../models/member-store';
 import { freshHeads } from '../models/ready-queue';
 import { claimReady } from '../activities/claim';
 import { editUpdate, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
+import { startMemberWorkflowWithGrant } from '../workflows/start';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
 import { waitFor } from './support/env';
@@ -270,5 +271,31 @@ describe('the API asks the owner of a running member', () => {
     assert.equal(doc._endCause, 'NORMAL_CLEARING', 'nor is the attempt');
     assert.equal(doc._probeCount, 1);
     assert.equal((doc._log as { cause?: string }[])[0].cause, 'NORMAL_CLEARING');
+  });
+
+  test('the claim rule: an edit of a member claimed under the API is stored by its workflow once it starts', { timeout: 60_000 }, async () => {
+    const campaign = await CampaignStore.create({
+      domain: 'owners.local', name: `Claim rule ${Date.now()}`, type: 'Voice Broadcasting',
+      parameters: { limit: 5, maxTryCount: 3, intervalTryCount: 600, originateTimeout: 10 },
+      resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 5 }] }],
+    });
+    const id = String(campaign._id);
+    const res = await api.req('POST', `/api/v2/dialer/${id}/members`, { cred, body: { name: 'Claimed Clara', communications: [{ number: `2004${Date.now() % 100000}` }] } });
+    const memberId = String(res.body.data.insertedIds[0]);
+    // The campaign claims the member (its workflow is not started yet) ...
+    const doc = await Member.findById(memberId).lean<Record<string, unknown>>();
+    assert.ok(await MemberStore.claim(doc!, { campaignId: id, now: Date.now(), fresh: true }, 'lease-claim-rule'));
+    // ... while the API edits it: the conditional write finds it claimed and nothing is written.
+    const edit = api.req('PUT', `/api/v2/dialer/${id}/members/${memberId}`, { cred, body: { name: 'Clara B' } });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await Member.findById(memberId).lean<MemberDoc>())!.name, 'Claimed Clara', 'the API did not write a claimed member');
+    // The grant starts its workflow, which takes the edit.
+    await startMemberWorkflowWithGrant(api.client, { domain: 'owners.local', campaignId: id, memberId }, 'lease-claim-rule', api.taskQueue);
+    const r = await edit;
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const wf = memberWorkflowId(id, memberId);
+    assert.ok((await updatesIn(wf)).includes('edit'), 'the edit went to the workflow');
+    await waitFor('the edit stored', async () => (await Member.findById(memberId).lean<MemberDoc>())!.name === 'Clara B');
+    assert.equal((await api.client.workflow.getHandle(wf).query(memberInfoQuery)).member.name, 'Clara B');
   });
 });

@@ -197,7 +197,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       await MemberStore.save({ campaignId: campaignId ?? wakeCampaign, memberId, member, waitingForStatusUntil, readyAt, edited, callback, step });
       // The campaign may be asleep with no other cue to claim it: the member became due earlier, or
       // a status window closed without ending it.
-      const statusClosed = waitingForStatusUntil === null && readyAt === undefined && !member.endCause;
+      const statusClosed = waitingForStatusUntil === null && !member.endCause;
       if (wakeCampaign ?? (statusClosed ? campaignId : undefined)) wake((wakeCampaign ?? campaignId)!);
     },
 

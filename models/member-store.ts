@@ -244,12 +244,11 @@ export const MemberStore = {
   /**
    * Everything else the member's workflow stores: its state (a wait, `_readyAt`, a result status,
    * its timeout, the end), client fields edited through the API, a callback/step on the newest
-   * attempt-log entry. The timed queue entry follows: dropped at the end; otherwise refreshed, and a
-   * status window that closes without ending the member makes it claimable again at its `_readyAt`.
+   * attempt-log entry. The timed queue entry follows: dropped at the end, otherwise refreshed —
+   * claimable from `readyAt` when given (and not before a result status it now awaits).
    */
   async save({ campaignId, memberId, member, waitingForStatusUntil, readyAt, edited, callback, step }: SaveInput): Promise<void> {
-    const statusClosed = waitingForStatusUntil === null && readyAt === undefined && !member.endCause;
-    const storedReadyAt = await one(memberId, async () => {
+    await one(memberId, async () => {
       const set: Record<string, unknown> = { ...memberStateSet(member), ...(edited ?? {}) };
       if (waitingForStatusUntil !== undefined) {
         set._waitingForResultStatus = waitingForStatusUntil;
@@ -271,13 +270,12 @@ export const MemberStore = {
         }
       }
       await Member.updateOne({ _id: memberId }, { $set: set });
-      return statusClosed ? ((await Member.findById(memberId, { _readyAt: 1 }).lean<{ _readyAt?: number | null }>())?._readyAt ?? null) : readyAt;
     });
     if (!campaignId) return;
     if (member.endCause) return dropTimed(campaignId, memberId);
     await putTimed(campaignId, {
       _id: memberId, priority: member.priority, _nextTryTime: member.nextTryTime, lastCall: member.lastCall,
-      ...(storedReadyAt !== undefined ? { _readyAt: notBeforeStatus(storedReadyAt, waitingForStatusUntil) } : {}),
+      ...(readyAt !== undefined ? { _readyAt: notBeforeStatus(readyAt, waitingForStatusUntil) } : {}),
     });
   },
 };

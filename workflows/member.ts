@@ -277,7 +277,9 @@ function setHandlers(s: MemberRun): void {
         campaignId: s.campaignId,
         memberId: s.memberId,
         member: run.member,
+        // The status window closes: claimable again from the `_readyAt` stored with the attempt.
         waitingForStatusUntil: null,
+        readyAt: s.readyAtStored,
         callback: { from: body.from ?? 'api', time: Date.now(), data: body },
         step: applied.steps.join('; '),
         decided: decidedBy(s, applied),
@@ -584,8 +586,8 @@ async function wrapUp(s: Run, camp: CampaignRules, numberIndex: number, deadline
     s.member = timedOut.member;
     if (timedOut.decision.kind === 'end') return finish(s, camp, timedOut, 'callback', decidedBy(s, timedOut));
     await local.saveMember({
-      campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
-      decided: decidedBy(s, timedOut),
+      campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, readyAt: s.readyAtStored,
+      step: timedOut.steps.join('; '), decided: decidedBy(s, timedOut),
       callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
     });
   } else if (s.terminateRequested && !s.statusApplied) {

@@ -36,25 +36,8 @@ export interface EndAttemptInput {
 
 export interface MemberEndedInput { eventId: string; domain: string; campaignId: string; memberId: string; event: MemberEndEvent }
 
-export interface MemberEndEvent {
-  'Event-Name': 'CUSTOM';
-  'Event-Subclass': 'engine::dialer_member_end';
-  variable_domain_name: string;
-  dialerId: string;
-  dialerName: string;
-  id: string;
-  name: string;
-  currentNumber: string;
-  dlr_member_number_description: string;
-  currentProbe: number;
-  session: string;
-  endCause: string;
-  expire: number | null;
-  agentId: string | null;
-  reason?: 'expire' | 'callback' | 'terminate';
-  callback_user_id?: string;
-  [variable: `variable_${string}`]: string;
-}
+export type { MemberEndEvent } from '../rules/member-end';
+import type { MemberEndEvent } from '../rules/member-end';
 
 export interface MemberActivities {
   loadCampaign(campaignId: string): Promise<CampaignRules | null>;
@@ -74,6 +57,8 @@ export interface MemberActivities {
     member: MemberState;
     waitingForStatusUntil?: number | null;
     readyAt?: number | null;
+    /** Client fields edited through the API, as the API stores them. */
+    edited?: Record<string, unknown>;
     /** Campaign to wake because this member became due earlier than it expected. */
     wakeCampaign?: string;
     callback?: AttemptLogEntry['callback'];

@@ -6,15 +6,8 @@ import mongoose from 'mongoose';
 import { ZodError } from 'zod';
 import type { Logger } from '../lib/logger';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
+export { HttpError } from '../lib/http-error';
+import { HttpError } from '../lib/http-error';
 
 export const badRequest = (info: string) => new HttpError(400, info);
 export const notFound = (info: string) => new HttpError(404, info);

@@ -12,7 +12,10 @@ import { serveMetrics } from '../lib/metrics';
 
 async function main(): Promise<void> {
   const log = createLogger('api');
-  await connectMongo();
+  // One connection for the API's own writes: concurrent requests are its writers, and FerretDB v1
+  // applies overlapping updates of one document non-atomically (docs/architecture.md, "FerretDB and
+  // atomicity"). Its client-shaped reads have a pool of their own (api/reads.ts).
+  await connectMongo(undefined, { maxPoolSize: 1 });
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   // Every query of this process has a deadline (the routes a client shapes set it themselves).

@@ -43,10 +43,11 @@ export const config = {
   },
   // Setting MONGODB_URI means "use that MongoDB": `npm start` then starts no FerretDB.
   mongodbUri: str('MONGODB_URI', `mongodb://127.0.0.1:${ferretdbPort}/dialer`),
-  /** Connections per process. 1 by default: FerretDB v1 (SQLite) applies concurrent updates to one
-   *  document non-atomically (lost $inc, double findOneAndUpdate claims — see docs/architecture.md),
-   *  so each process serialises its own writes. Raise it on a real MongoDB. */
-  mongodbPoolSize: int('MONGODB_POOL_SIZE', 1) || 1,
+  /** Connections per process. Every document has one writer, and a document written from more than
+   *  one place in a process is written one update at a time (models/serial.ts), so the pool need not
+   *  order writes (FerretDB v1 applies overlapping updates of one document non-atomically; see
+   *  docs/architecture.md, "FerretDB and atomicity"). */
+  mongodbPoolSize: int('MONGODB_POOL_SIZE', 4) || 4,
   ferretdb: { port: ferretdbPort, embedded: !process.env.MONGODB_URI },
   esl: {
     host: str('ESL_HOST', '127.0.0.1'),

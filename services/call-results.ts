@@ -7,7 +7,7 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
-import { Attempt, updateAttemptIf } from '../models';
+import { setAttempt, updateAttemptIf } from '../models';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, MENU_DIGIT_VAR } from '../rules/content';
 import { callResultSignal, type CallResult } from '../workflows/messages';
 import { callGone } from '../lib/metrics';
@@ -88,7 +88,7 @@ export function answerFromEvent(ev: EslEvent): { uuid: string; answeredOn: numbe
  *  before the originate is sent, and the answer can come before the job's +OK). An attempt known
  *  to be answered is never redialled as lost (services/reconcile.ts, activities checkCall). */
 export async function recordAnswer(found: { uuid: string; answeredOn: number }): Promise<void> {
-  await Attempt.updateOne({ _id: found.uuid }, { $set: { answeredOn: found.answeredOn } });
+  await setAttempt(found.uuid, { answeredOn: found.answeredOn });
 }
 
 export function routeCallResults(esl: EslClient, client: Client, log: Logger): void {

@@ -18,7 +18,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { EslClient, EslConnectedInfo } from '../esl';
 import { settleLost, storedResult } from '../activities/member';
-import { Attempt } from '../models';
+import { Attempt, setAttempt } from '../models';
 import { callResultSignal } from '../workflows/messages';
 import { reconciled } from '../lib/metrics';
 import { attemptFields } from './attempt-context';
@@ -200,7 +200,7 @@ export class Reconciler {
       // By `_id` (FerretDB v1 pushes down nothing else); a CHANNEL_ANSWER written meanwhile says the same.
       const doc = await Attempt.findById(a._id, { answeredOn: 1 }).lean<{ answeredOn?: number | null }>();
       if (!doc || doc.answeredOn) continue;
-      await Attempt.updateOne({ _id: a._id }, { $set: { answeredOn: Date.now() } });
+      await setAttempt(a._id, { answeredOn: Date.now() });
       n++;
     }
     return n;

@@ -30,6 +30,7 @@ import {
   attemptCountsAs,
   endWithoutCall,
   maskNumber,
+  memberEndEvent,
   mergeClientPatch,
   nextAction,
   planAttempt,
@@ -50,8 +51,8 @@ import {
 import { searchAttributes as SA } from '../lib/search-attributes';
 import {
   callResultSignal,
+  editUpdate,
   grantSignal,
-  memberChangedSignal,
   memberInfoQuery,
   MEMBER_ALREADY_ENDED,
   NOT_WAITING_FOR_STATUS,
@@ -113,8 +114,12 @@ interface MemberRun {
   readyAtStored: number | null | undefined;
   /** The campaign as read just before: no need to read it again. */
   justRead: CampaignRules | null;
-  /** Client edits received through the API, not applied yet. */
+  /** Client edits received through the API, not applied yet, with their stored form. */
   pendingPatch: Parameters<typeof mergeClientPatch>[1] | null;
+  pendingFields: Record<string, unknown> | null;
+  /** Edits accepted and edits stored so far (an edit's Update waits for its number to be stored). */
+  editsAccepted: number;
+  editsStored: number;
   waitUntil: number | null;
   waitReason: string | null;
   /** The call in progress and its result, once one source reported it. */
@@ -149,7 +154,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     domain: input.domain, campaignId: input.campaignId, memberId: input.memberId, workflowId: workflowInfo().workflowId,
     member: input.carried?.member ?? null, seq: input.carried?.seq ?? 0, endSeq: input.carried?.endSeq ?? 0,
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
-    justRead: null, pendingPatch: null, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
+    justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
   };
   // Handlers first: Updates with no registered handler are rejected.
@@ -227,12 +232,22 @@ function setHandlers(s: MemberRun): void {
     { description: '"Call now" / reschedule: moves the next try to `at` (default now).' },
   );
   setHandler(
-    memberChangedSignal,
-    (patch) => {
+    editUpdate,
+    async ({ patch, fields }) => {
       s.pendingPatch = { ...(s.pendingPatch ?? {}), ...patch };
+      s.pendingFields = { ...(s.pendingFields ?? {}), ...fields };
+      const n = ++s.editsAccepted;
       s.wake = true;
+      // Waiting or ready: the loop stores it now. In a call or wrap-up: when that is over.
+      if (s.phase === 'waiting' || s.phase === 'ready') await condition(() => s.editsStored >= n || s.endCause !== null);
+      return { stored: s.editsStored >= n };
     },
-    { description: 'Client-owned fields edited through the API; engine-owned number fields are kept.' },
+    {
+      validator: (_edit) => {
+        if (s.endCause !== null || s.member?.endCause) throw new Error(MEMBER_ALREADY_ENDED);
+      },
+      description: 'Client-owned fields edited through the API (§5.2; engine-owned number fields are kept), applied and stored by the workflow.',
+    },
   );
   setHandler(
     memberInfoQuery,
@@ -262,7 +277,9 @@ function setHandlers(s: MemberRun): void {
         campaignId: s.campaignId,
         memberId: s.memberId,
         member: run.member,
+        // The status window closes: claimable again from the `_readyAt` stored with the attempt.
         waitingForStatusUntil: null,
+        readyAt: s.readyAtStored,
         callback: { from: body.from ?? 'api', time: Date.now(), data: body },
         step: applied.steps.join('; '),
         decided: decidedBy(s, applied),
@@ -298,12 +315,16 @@ function setHandlers(s: MemberRun): void {
   );
 }
 
-/** Applies a client update received through the API and stores it (the workflow owns the doc). */
+/** Applies the client edits received through the API and stores them (the workflow owns the doc). */
 async function applyPatch(s: Run): Promise<void> {
   if (!s.pendingPatch) return;
+  const n = s.editsAccepted;
   s.member = mergeClientPatch(s.member, s.pendingPatch);
+  const edited = s.pendingFields ?? undefined;
   s.pendingPatch = null;
-  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, step: 'Updated through the API' });
+  s.pendingFields = null;
+  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, edited, step: 'Updated through the API' });
+  s.editsStored = n;
 }
 
 // ---- Waiting -----------------------------------------------------------------------------------
@@ -341,6 +362,7 @@ async function awaitGrant(s: Run, camp: CampaignRules, now: number): Promise<voi
 /** Long histories continue as new, carrying the member's state; the grant goes back first. */
 async function carryOver(s: Run, now: number): Promise<never> {
   await returnGrant(s, now);
+  await applyPatch(s);
   await condition(allHandlersFinished);
   return continueAsNew<typeof memberWorkflow>({
     domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, carried: { member: s.member, seq: s.seq, endSeq: s.endSeq },
@@ -564,8 +586,8 @@ async function wrapUp(s: Run, camp: CampaignRules, numberIndex: number, deadline
     s.member = timedOut.member;
     if (timedOut.decision.kind === 'end') return finish(s, camp, timedOut, 'callback', decidedBy(s, timedOut));
     await local.saveMember({
-      campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
-      decided: decidedBy(s, timedOut),
+      campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, readyAt: s.readyAtStored,
+      step: timedOut.steps.join('; '), decided: decidedBy(s, timedOut),
       callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
     });
   } else if (s.terminateRequested && !s.statusApplied) {
@@ -608,6 +630,8 @@ async function finish(
 async function ended(s: Run, cause: string): Promise<MemberWorkflowResult> {
   // Not announced yet when it ended with an attempt (its end event went with endAttempt).
   if (s.endCause === null) markEnded(s, cause);
+  // An edit accepted during the last call or wrap-up is stored before the workflow completes.
+  await applyPatch(s);
   await condition(allHandlersFinished);
   return { endCause: cause, attempts: s.member.probeCount };
 }
@@ -626,27 +650,10 @@ function markEnded(s: MemberRun, cause: string): void {
 
 /** The dialer_member_end event (§10) of this member ending now with `cause`. */
 function endEvent(s: Run, camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string) {
-  const { member } = s;
-  const comm = member.communications[member.lastNumberIndex ?? 0];
-  const event: MemberEndEvent = {
-    'Event-Name': 'CUSTOM',
-    'Event-Subclass': 'engine::dialer_member_end',
-    variable_domain_name: s.domain,
-    dialerId: s.campaignId,
-    dialerName: camp.name,
-    id: s.memberId,
-    name: member.name,
-    currentNumber: comm?.number ?? '',
-    dlr_member_number_description: comm?.description ?? '',
-    currentProbe: member.probeCount,
-    session: s.currentUuid ?? s.lastUuid ?? '',
-    endCause: cause,
-    expire: member.expire,
-    agentId: null,
-  };
-  if (reason) event.reason = reason;
-  if (from) event.callback_user_id = from;
-  for (const [k, v] of Object.entries(member.variables)) event[`variable_${k}`] = v;
+  const event = memberEndEvent({
+    domain: s.domain, campaignId: s.campaignId, campaignName: camp.name, memberId: s.memberId, member: s.member, cause,
+    session: s.currentUuid ?? s.lastUuid ?? '', reason, from,
+  });
   s.endSeq += 1;
   return { eventId: `${s.workflowId}:${s.endSeq}`, domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, event };
 }

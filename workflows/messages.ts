@@ -52,7 +52,15 @@ export const rescheduleSignal = defineSignal<[{ at?: number }]>('reschedule');
 
 /** Client-owned fields changed through the API (§5.2: engine-owned number fields are kept). */
 export type MemberPatch = ClientPatch;
-export const memberChangedSignal = defineSignal<[MemberPatch]>('memberChanged');
+/** An edit through the API (PUT …/members/:id): the change of the member's state, and the client
+ *  fields as the API stores them (variables as sent). The workflow owns the document, so it applies
+ *  and stores the edit; the Update returns once it is stored (`stored`), or at once while a call or
+ *  a wrap-up is in progress (then it is stored when that ends). */
+export interface MemberEdit {
+  patch: MemberPatch;
+  fields: Record<string, unknown>;
+}
+export const editUpdate = defineUpdate<{ stored: boolean }, [MemberEdit]>('edit');
 
 /** §6.5 result status. The validator rejects when the member is not waiting for one (→ HTTP 400). */
 export const statusUpdate = defineUpdate<{ status: 'OK'; info: 'success' }, [StatusBody & { from?: string }]>('memberStatus');

@@ -69,7 +69,7 @@ const TALK_MEMORY = 300;
 /** Integral step per answered call (log scale). */
 const ETA = 0.005;
 const G_MIN = -7;
-const G_MAX = 1.5;
+const G_MAX = 1;
 /** Horizon: the age by which this share of live calls has gone live. */
 const HORIZON_QUANTILE = 0.97;
 const HORIZON_FROM = 0.05;

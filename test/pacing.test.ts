@@ -152,7 +152,7 @@ describe('forecast', () => {
 
   test('falls back to progressive when the rolling window has no headroom under the cap', () => {
     let s = seasoned();
-    // 3 abandons among the ~100 answers of the last hour: 3 % > 2.7 % ceiling
+    // 3 abandons among the ~93 answers of the last hour: the window allows floor(3 % · (93 − √93)) = 2
     for (let i = 0; i < 3; i++) s = forecast.onEvent(s, { type: 'abandoned', at: 3990 + i, liveAt: 3988 + i });
     const d = forecastDecide(s, obs(4000));
     assert.equal(d.progressive, true);

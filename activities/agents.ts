@@ -50,7 +50,7 @@ export async function huntAgent(deps: Pick<ActivityDeps, 'client' | 'log'>, i: H
   const docs = await Agent.find({ domain: i.domain, name: { $in: [...levels.keys()] } }).lean<AgentDoc[]>();
   // A retry of this activity: the agent already reserved for this offer answers again.
   const mine = docs.filter((d) => d.offer?.offerId === i.offerId);
-  const free = docs.filter((d) => notOfferable(d, d.params?.wrapUpTime ?? 0, now) === null);
+  const free = docs.filter((d) => notOfferable(d, now) === null);
   const order = [
     ...mine,
     ...huntOrder(free.map((d) => ({ doc: d, name: d.name, level: levels.get(d.name) ?? 1, stats: d.stats?.[i.campaignId] ?? null })), i.strategy, Math.random).map((c) => c.doc),

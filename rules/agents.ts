@@ -100,13 +100,15 @@ export function newAgentRuntime(): AgentRuntime {
   return { status: 'Logged Out', state: 'Idle', readyAt: 0, readyReason: null, lastBridgeEnd: null, noAnswerCount: 0, offer: null, idleSince: null, stats: {} };
 }
 
-/** §7.3 eligibility, without the campaign's list: why this agent cannot be offered a call now, or null. */
-export function notOfferable(a: AgentRuntime, agentWrapUpSec: number, now: number): string | null {
+/** §7.3 eligibility, without the campaign's list: why this agent cannot be offered a call now, or
+ *  null. Wrap-up is `readyAt`, set with the offer's resolved wrap-up time (v3 also required the
+ *  agent's own mod_callcenter wrap-up since the last bridge, so a campaign could lengthen the
+ *  wrap-up but not shorten it; here the campaign's value wins both ways, as §7.2 says). */
+export function notOfferable(a: AgentRuntime, now: number): string | null {
   if (a.status !== 'Available' && a.status !== 'Available (On Demand)') return `status is ${a.status}`;
   if (a.offer || a.state === 'Reserved') return 'already reserved';
   if (a.state !== 'Waiting') return `state is ${a.state}`;
   if (a.readyAt > now) return `not ready before ${new Date(a.readyAt).toISOString()} (${a.readyReason ?? 'delay'})`;
-  if (a.lastBridgeEnd !== null && a.lastBridgeEnd + agentWrapUpSec * 1000 > now) return 'in wrap-up';
   return null;
 }
 

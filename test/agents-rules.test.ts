@@ -45,16 +45,14 @@ describe('agent parameters (§7.2)', () => {
 });
 
 describe('offerable (§7.3 eligibility)', () => {
-  test('Available or On Demand, Waiting, not reserved, past ready time and the agent wrap-up', () => {
-    assert.equal(notOfferable(available(), 0, T0), null);
-    assert.equal(notOfferable(available({ status: 'Available (On Demand)' }), 0, T0), null);
-    assert.match(notOfferable(newAgentRuntime(), 0, T0)!, /status is Logged Out/);
-    assert.match(notOfferable(available({ status: 'On Break' }), 0, T0)!, /On Break/);
-    assert.match(notOfferable(available({ state: 'Idle' }), 0, T0)!, /state is Idle/);
-    assert.match(notOfferable(reserved(), 0, T0)!, /already reserved/);
-    assert.match(notOfferable(available({ readyAt: T0 + 1, readyReason: 'wrap-up' }), 0, T0)!, /not ready/);
-    assert.match(notOfferable(available({ lastBridgeEnd: T0 - 5000 }), 10, T0)!, /wrap-up/);
-    assert.equal(notOfferable(available({ lastBridgeEnd: T0 - 10_000 }), 10, T0), null);
+  test('Available or On Demand, Waiting, not reserved, past ready time (wrap-up and delays)', () => {
+    assert.equal(notOfferable(available(), T0), null);
+    assert.equal(notOfferable(available({ status: 'Available (On Demand)' }), T0), null);
+    assert.match(notOfferable(newAgentRuntime(), T0)!, /status is Logged Out/);
+    assert.match(notOfferable(available({ status: 'On Break' }), T0)!, /On Break/);
+    assert.match(notOfferable(available({ state: 'Idle' }), T0)!, /state is Idle/);
+    assert.match(notOfferable(reserved(), T0)!, /already reserved/);
+    assert.match(notOfferable(available({ readyAt: T0 + 1, readyReason: 'wrap-up' }), T0)!, /not ready/);
   });
 });
 
@@ -75,8 +73,8 @@ describe('after an offer (§7.4)', () => {
     assert.equal(a.readyReason, 'wrap-up');
     assert.equal(a.noAnswerCount, 0);
     assert.deepEqual([a.stats.c1.bridgedCount, a.stats.c1.callTimeSec, a.stats.c1.connectedTimeSec, a.stats.c1.wrapTimeSec], [1, 42, 4, 30]);
-    assert.match(notOfferable(a, 0, T0 + 79_999)!, /not ready/);
-    assert.equal(notOfferable(a, 0, T0 + 80_000), null);
+    assert.match(notOfferable(a, T0 + 79_999)!, /not ready/);
+    assert.equal(notOfferable(a, T0 + 80_000), null);
   });
 
   test('hold rule: a pending result status holds for the campaign wrap-up time; the status shortens it to 2 s', () => {
@@ -91,10 +89,10 @@ describe('after an offer (§7.4)', () => {
   test('On Demand: stays Reserved after a bridged call until the agent sets itself Waiting', () => {
     let a = endOffer(reserved({}, { status: 'Available (On Demand)' }), { kind: 'bridged', talkSec: 1, statusPending: false, campaignWrapUpSec: 0 }, T0);
     assert.equal(a.state, 'Reserved');
-    assert.match(notOfferable(a, 0, T0 + 1)!, /already reserved/);
+    assert.match(notOfferable(a, T0 + 1)!, /already reserved/);
     assert.equal(statusChangeProblem(a, { state: 'Waiting' }), null);
     a = setAgentStatus(a, { state: 'Waiting' }, T0 + 5000);
-    assert.equal(notOfferable(a, 0, T0 + 5000), null);
+    assert.equal(notOfferable(a, T0 + 5000), null);
   });
 
   test('no answer: no-answer delay, miss count +1; at max no answer → On Break without delay', () => {

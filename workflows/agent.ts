@@ -84,7 +84,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       validator: (req) => {
         if (removed) throw new Error('the agent was removed');
         if (rt.offer?.offerId === req.offerId) return;
-        const why = notOfferable(rt, resolveAgentParams(agentParamsOf(config)).wrapUpTime, Date.now());
+        const why = notOfferable(rt, Date.now());
         if (why) throw new Error(`agent ${id} cannot be offered a call: ${why}`);
       },
       description: 'Reserves the agent for one member (§7.3); rejected unless the agent can take a call now.',

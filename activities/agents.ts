@@ -3,7 +3,7 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Agent, AgentEvent, agentId, type AgentDoc } from '../models/agent';
-import { huntOrder, notOfferable } from '../rules';
+import { huntOrder, isLogged, notOfferable } from '../rules';
 import { agentWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
 import type { AgentActivities, HuntInput } from './types';
@@ -38,6 +38,15 @@ export function createAgentActivities(deps: ActivityDeps): AgentActivities {
 
     async huntAgent(i: HuntInput): Promise<Reservation | null> {
       return huntAgent(deps, i);
+    },
+
+    async agentCounts({ domain, tiers, now }) {
+      if (!tiers.length) return { available: 0, logged: 0 };
+      const docs = await Agent.find({ domain, name: { $in: tiers.map((t) => t.name) } }, { status: 1, state: 1, offer: 1, readyAt: 1, readyReason: 1 }).lean<AgentDoc[]>();
+      return {
+        available: docs.filter((d) => notOfferable(d, now) === null).length,
+        logged: docs.filter((d) => isLogged(d.status)).length,
+      };
     },
   };
 }

@@ -1,6 +1,6 @@
 // Activities of the member workflow: Mongo reads and writes, the ESL commands, and giving the
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
-import { buildOriginate, EslNotConnectedError } from '../esl';
+import { bridgeApp, buildOriginate, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
 import { Attempt, Campaign, loadCampaignRules, updateAttemptIf, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
@@ -12,7 +12,7 @@ import { dropTimed, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS } from '.
 import type { DispatchFields } from '../rules/dispatch';
 import { isMongoDB } from '../lib/db';
 import type { ActivityDeps } from './deps';
-import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './types';
+import type { AttemptLogEntry, MemberActivities, MemberEndedInput, PlaceCallInput } from './types';
 
 type LogArray = (AttemptLogEntry & Record<string, unknown>)[];
 
@@ -22,14 +22,28 @@ async function readLog(memberId: string): Promise<LogArray> {
   return doc?._log ?? [];
 }
 
+/** Progressive (§2.3): the member leg the answered agent leg bridges to, with v3's member-leg
+ *  variables (the member counts as answered at its 200 OK: ignore_early_media). */
+function memberBridge(i: PlaceCallInput, route: PlaceCallInput['routes'][number]): string {
+  return bridgeApp(route.dialString, {
+    ignore_early_media: 'true', originate_timeout: i.timeoutSec, cc_side: 'member', ignore_display_updates: 'true',
+    origination_caller_id_number: route.callerId, origination_callee_id_number: i.number,
+  });
+}
+
 export function storedResult(
   uuid: string,
-  r: { cause?: string | null; answered?: boolean | null; billsec?: number | null; duration?: number | null; source?: string | null } | null | undefined,
+  r: {
+    cause?: string | null; answered?: boolean | null; billsec?: number | null; duration?: number | null; source?: string | null;
+    bridged?: boolean | null; agentAnswered?: boolean | null;
+  } | null | undefined,
 ): CallResult | null {
   if (!r || !r.cause) return null;
   return {
     uuid, cause: r.cause, answered: !!r.answered, billsec: r.billsec ?? 0, answersec: 0, duration: r.duration ?? 0,
     source: (r.source as CallResult['source']) ?? 'reconcile',
+    // Progressive: which leg the stored result is about (services/call-results.ts agentLegResult).
+    ...(typeof r.agentAnswered === 'boolean' ? { agentAnswered: r.agentAnswered, bridged: !!r.bridged } : {}),
   };
 }
 
@@ -177,7 +191,9 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
       let command: string;
       try {
-        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app });
+        command = i.agent
+          ? buildOriginate({ uuid: i.uuid, dialString: i.agent.contact, vars: { ...vars, ...i.agent.vars }, timeoutSec: i.agent.callTimeoutSec, app: memberBridge(i, route) })
+          : buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app });
       } catch (err) {
         // It would fail the same way on every retry: not sent, an Error of this number (rules
         // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.

@@ -143,4 +143,7 @@ export interface AgentActivities {
   /** §7.3: tries the campaign's free agents in hunting order, reserving the first that accepts (an
    *  Update to its workflow); null when none does. */
   huntAgent(i: HuntInput): Promise<Reservation | null>;
+  /** §2.3 engine counts of a campaign's tiers: available (could take a call now) and logged (neither
+   *  Logged Out nor On Break), from the agents' documents. */
+  agentCounts(i: { domain: string; tiers: { name: string }[]; now: number }): Promise<{ available: number; logged: number }>;
 }

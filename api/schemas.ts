@@ -2,10 +2,11 @@
 // dropped (v3 clients send whole documents with UI-only fields); engine-owned fields are not part
 // of any schema, so a client can never write them. The OpenAPI document is generated from these.
 import { z } from 'zod';
-import { contentProblems, DIALER_TYPES, isValidZone, variableNameProblem, type BroadcastContent } from '../rules';
+import { AGENT_STRATEGIES, contentProblems, DIALER_TYPES, isValidZone, variableNameProblem, type BroadcastContent } from '../rules';
 import { config } from '../lib/config';
 import { dialStringProblem } from '../esl/format';
 import { dialerCalendarSchema } from '../models/calendar';
+import { AGENT_NAME_RE, agentParamsSchema } from '../models/agent';
 
 const isRegex = (v: string) => {
   try {
@@ -105,6 +106,8 @@ const callflowDocument = z
   .union([z.array(z.unknown()), z.record(z.string(), z.unknown())], { error: 'must be a callflow array or object' })
   .refine((v) => JSON.stringify(v).length <= 256 * 1024, 'at most 256 KiB');
 
+const agentName = z.string().regex(AGENT_NAME_RE, 'must be an agent name (extension)');
+
 const dialerFields = {
   name: z.string({ error: 'required' }).trim().min(1, 'required').max(200),
   description: z.string().max(4000).optional(),
@@ -130,6 +133,14 @@ const dialerFields = {
   recordSession: z.boolean().optional(),
   cps: int(0, 1000).optional(),
   _cf: callflowDocument.nullable().optional(),
+  // Progressive (§3.3, §7): the tiers — v3's agent names, or {name, level} (level 1 offered first).
+  agents: z
+    .array(z.union([agentName, z.object({ name: agentName, level: int(1, 100).optional() })]))
+    .max(1000)
+    .optional(),
+  // `top-down` (v3's G1 UI) is hunted as with_fewest_calls, as G2 did.
+  agentStrategy: z.enum([...AGENT_STRATEGIES, 'top-down'], { error: `must be one of: ${AGENT_STRATEGIES.join(', ')}` }).optional(),
+  agentParams: agentParamsSchema.optional(),
 };
 
 /** POST /api/v2/dialer. */

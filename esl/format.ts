@@ -98,6 +98,23 @@ export function buildOriginate(o: OriginateOptions): string {
   return `originate {${parts.join(',')}}${o.dialString} ${app}`;
 }
 
+/**
+ * `&bridge({<vars>}<dial string>)`: the application of an agent-first originate (§2.3) that calls
+ * the member from the answered agent leg. The single-application form, because an inline list is
+ * split at every comma outside quotes, including those of the `{…}` block. mod_commands cuts the
+ * application at its first `)`, so neither the dial string nor a value may contain one.
+ */
+export function bridgeApp(dialString: string, vars: Record<string, string | number | boolean>): string {
+  if (dialStringProblem(dialString) || /[()]/.test(dialString)) throw new Error(`bridgeApp: invalid dial string ${JSON.stringify(dialString)}`);
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(vars)) {
+    if (!VAR_NAME.test(name)) throw new Error(`bridgeApp: invalid variable name ${JSON.stringify(name)}`);
+    const v = sanitizeVarValue(value).replace(/[()]/g, '');
+    if (v !== '') parts.push(`${name}=${v}`);
+  }
+  return `&bridge({${parts.join(',')}}${dialString})`;
+}
+
 export type JobResult = { ok: true; uuid?: string } | { ok: false; cause: string };
 
 /**

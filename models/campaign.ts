@@ -2,7 +2,7 @@
 // (spec §3), and its conversion to the CampaignRules snapshot the member workflow works on.
 import { model, plainVariables } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { contentProblems, DEFAULT_CAUSES, DIALER_TYPES, effectiveContent, type BroadcastContent, type CampaignRules } from '../rules';
+import { contentProblems, DEFAULT_CAUSES, DIALER_TYPES, effectiveContent, tierList, type BroadcastContent, type CampaignRules, type TierEntry } from '../rules';
 import { config } from '../lib/config';
 import { ALWAYS_OPEN, calendarOfDomain, calendarRule, NEVER_OPEN } from './calendar';
 
@@ -161,6 +161,10 @@ export const campaignSchema = new Schema(
     // Originations per second (v3.6); 0 = no limit of its own.
     cps: { type: Number, min: 0, max: 1000, default: 0 },
     _cf: { type: Schema.Types.Mixed, default: null },
+    // Progressive (§3.3, §7): tiers (names, or {name, level}), hunting strategy, parameter overrides.
+    agents: { type: [Schema.Types.Mixed], default: undefined },
+    agentStrategy: { type: String, default: undefined },
+    agentParams: { type: Schema.Types.Mixed, default: undefined },
     // Engine-owned run state (§8.1); not writable through the API.
     state: { type: Number, default: 0 },
     _cause: { type: String, default: 'INIT' },
@@ -243,10 +247,20 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     autoResetStats: doc.autoResetStats ?? false,
     content: campaignContent(doc),
     ...(doc.cps ? { cps: doc.cps } : {}),
+    ...(doc.agents ? { agents: tierList(doc.agents as TierEntry[]) } : {}),
+    ...(doc.agentStrategy ? { agentStrategy: doc.agentStrategy } : {}),
+    ...(doc.agentParams ? { agentParams: numericParams(doc.agentParams) } : {}),
     ...(doc.recordSession
       ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
       : {}),
   };
+}
+
+/** The `agentParams` overrides that are finite numbers (§7.2: only those win). */
+function numericParams(p: unknown): CampaignRules['agentParams'] {
+  const out: Record<string, number> = {};
+  if (p && typeof p === 'object') for (const [k, v] of Object.entries(p)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  return out;
 }
 
 /** The content an answered call runs. Re-checked here (defence in depth: documents may predate

@@ -41,6 +41,10 @@ export interface CallResult {
   digit?: string;
   /** Recorded seconds (record_seconds), when the call was recorded (§3.8). */
   recordSec?: number;
+  /** Progressive (§2.3): whether the agent leg answered. False: the agent failed with `cause` and
+   *  the member was never called; true: `cause`, `answered`, `bridged` and `billsec` are the
+   *  member's, read from the agent leg (originate_failed_cause, bridge time). */
+  agentAnswered?: boolean;
 }
 export const callResultSignal = defineSignal<[CallResult]>('callResult');
 

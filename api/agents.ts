@@ -4,7 +4,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { Agent, AGENT_NAME_RE, agentCreateSchema, agentId, agentStatusSchema, agentUpdateSchema, type AgentDoc } from '../models/agent';
+import { Agent, AGENT_NAME_RE, agentCreateSchema, agentId, agentStatsSchema, agentStatusSchema, agentUpdateSchema, type AgentDoc } from '../models/agent';
 import {
   AGENT_BUSY,
   agentConfigUpdate,
@@ -18,6 +18,9 @@ import { domainOf } from './auth';
 import type { RouteDeps } from './deps';
 import { badRequest, HttpError, notFound, objectBody, sendData } from './http';
 import { runUpdate } from './workflows';
+import { findDialer } from './dialers';
+import { emptyAgentStats, tierList, type TierEntry } from '../rules';
+
 import { agentEventStream } from './agent-events';
 
 const P = '/api/v2/agents';
@@ -89,6 +92,27 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
     if (change.status === undefined && change.state === undefined) throw badRequest('status: status or state required');
     const view = await update(ctx, (h) => h.executeUpdate(agentStatusUpdate, { args: [change] }));
     sendData(ctx, publicAgent(view));
+  });
+
+  // §9.2, §11.3: per-agent statistics of one dialer, in v3's fields (mod_callcenter's agent columns
+  // and `agent_in_dialer`; times in epoch seconds).
+  router.post('/api/v2/dialer/:dialer/agents/stats', async (ctx) => {
+    const dialer = await findDialer(ctx, 'dialer');
+    const body = agentStatsSchema.parse(await objectBody(ctx));
+    const names = body.agents.map((a) => a.split('@')[0]!).filter((n) => AGENT_NAME_RE.test(n));
+    const docs = await Agent.find({ domain: dialer.domain, name: { $in: names } }).maxTimeMS(deps.queryTimeoutMs).lean<AgentDoc[]>();
+    const tiers = new Set(tierList((dialer.agents ?? []) as TierEntry[]).map((t) => t.name));
+    const sec = (ms: number | null | undefined) => (ms ? Math.floor(ms / 1000) : 0);
+    sendData(ctx, docs.map((d) => {
+      const s = d.stats?.[String(dialer._id)] ?? emptyAgentStats();
+      return {
+        name: d._id, state: d.state, status: d.status, ready_time: sec(d.readyAt), wrap_up_time: d.params?.wrapUpTime ?? 0,
+        last_bridge_end: sec(d.lastBridgeEnd), logged_in: 0, logged_out: 0, last_set_stats: 0,
+        call_count: s.callCount, missed_call: s.missedCall, call_time_sec: s.callTimeSec, connected_time_sec: Math.round(s.connectedTimeSec),
+        idle_sec: Math.round(s.idleSec), on_break_sec: 0, wrap_time_sec: s.wrapTimeSec, active: tiers.has(d.name),
+        bridged_count: s.bridgedCount, last_offered_call: sec(s.lastOfferedCall),
+      };
+    }));
   });
 
   router.delete(`${P}/:name`, async (ctx) => {

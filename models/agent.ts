@@ -57,6 +57,12 @@ export type AgentCreate = z.infer<typeof agentCreateSchema>;
 export const agentUpdateSchema = z.object({ contact, description: z.string().max(2000).optional(), ...agentParamsSchema.shape }).partial();
 export type AgentConfig = Omit<AgentCreate, 'status' | 'state'>;
 
+/** POST /api/v2/dialer/:dialer/agents/stats (v3): both arrays required; skills are ignored, as G2 did. */
+export const agentStatsSchema = z.object({
+  agents: z.array(z.string().max(200), { error: 'required (an array of agent names)' }).max(1000),
+  skills: z.array(z.unknown(), { error: 'required (an array; ignored)' }).max(1000),
+});
+
 export interface AgentDoc extends AgentRuntime {
   /** `<name>@<domain>`. */
   _id: string;

@@ -28,6 +28,7 @@ before(async () => {
           // Agent phones.
           1000: { type: 'answer', ringSec: 0.3 },
           1001: { type: 'answer', ringSec: 0.3 },
+          1003: { type: 'answer', ringSec: 0.2 },
           2000: { type: 'no_answer' },
           2001: { type: 'busy', ringSec: 0.2 },
         },
@@ -107,6 +108,15 @@ describe('progressive dialing', () => {
     const offered = await AgentEvent.findOne({ agent: `1000@${DOMAIN}`, type: 'offered' }).lean();
     assert.equal((offered!.data.webitel_data as Record<string, unknown>).dlr_member_id, m);
     assert.equal((offered!.data.variables as Record<string, unknown>).crm, 'x1');
+    // v3's per-agent statistics route (§11.3 fields).
+    const st = await api.req('POST', `/api/v2/dialer/${d}/agents/stats`, { cred, body: { agents: [`1000@${DOMAIN}`], skills: [] } });
+    assert.equal(st.status, 200, JSON.stringify(st.body));
+    const row = st.body.data[0];
+    assert.deepEqual([row.name, row.call_count, row.bridged_count, row.call_time_sec, row.missed_call, row.active], [`1000@${DOMAIN}`, 1, 1, 2, 0, true]);
+    assert.equal(row.wrap_up_time, 3);
+    const bad = await api.req('POST', `/api/v2/dialer/${d}/agents/stats`, { cred, body: { agents: [] } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.info, /^skills: /);
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'progressive-bridged');
     // Once the agent's wrap-up is over the campaign finds no member left.
     const camp = api.client.workflow.getHandle(campaignWorkflowId(d));
@@ -144,6 +154,24 @@ describe('progressive dialing', () => {
     const a = await waitFor('agent released', async () => { const x = await agentDoc('1000'); return x?.offer === null && x.stats[d] ? x : null; });
     assert.equal(a.stats[d].missedCall, 0);
     assert.equal(a.noAnswerCount, 0);
+  });
+
+  test('hold rule (§7.4): while the member waits for its result status the campaign wrap-up holds the agent; the status frees it in 2 s', { timeout: 60_000 }, async () => {
+    await agent('1003', { wrapUpTime: 5 });
+    const d = await campaign(['1003'], { parameters: { limit: 5, maxTryCount: 3, intervalTryCount: 600, originateTimeout: 10, wrapUpTime: 120, waitingForResultStatus: true } });
+    const m = await member(d, '1005550005');
+    await waitFor('member waits for its status', async () => (await memberDoc(m))?._waitingForResultStatusCb === 1, 30_000);
+    const held = await waitFor('agent held', async () => { const x = await agentDoc('1003'); return x?.offer === null && x.readyReason === 'wrap-up' ? x : null; });
+    assert.ok(held.readyAt - Date.now() > 100_000, `held for the campaign wrap-up (${held.readyAt - Date.now()} ms left)`);
+    const put = await api.req('PUT', `/api/v2/dialer/${d}/members/${m}/status`, { cred, body: { success: true } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const freed = await waitFor('hold shortened', async () => { const x = await agentDoc('1003'); return x && x.readyAt - Date.now() < 3000 ? x : null; });
+    assert.equal(freed.readyReason, 'wrap-up');
+    await waitFor('wrap-up ended', async () => AgentEvent.exists({ agent: `1003@${DOMAIN}`, type: 'wrap-up-ended' }), 10_000);
+    await ended(m);
+    const h = api.client.workflow.getHandle(memberWorkflowId(d, m));
+    await waitFor('member workflow completed', async () => (await h.describe()).status.name === 'COMPLETED');
+    await recordHistory(h, 'progressive-hold-status');
   });
 
   test('no agent logged in: the campaign grants no line and nobody is called', { timeout: 30_000 }, async () => {

@@ -15,6 +15,7 @@ import {
   setAgentStatus,
   settleIdle,
   statusChangeProblem,
+  statusSent,
   type AgentRuntime,
 } from '../rules';
 import {
@@ -52,6 +53,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   let events: AgentEventInput[] = [];
   let removed = false;
   let deleted = false;
+  /** The offer that ended last: its member's result status ends the hold (§7.4). */
+  let lastOfferId: string | null = null;
 
   const view = (): AgentView => ({
     ...rt, id, domain, name, contact: config.contact, description: config.description ?? '', params: agentParamsOf(config),
@@ -93,6 +96,10 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   setHandler(
     offerEventSignal,
     (e) => {
+      if (e.kind === 'status-sent') {
+        if (e.offerId === lastOfferId) changed(statusSent(rt, Date.now()));
+        return;
+      }
       if (!rt.offer || rt.offer.offerId !== e.offerId) return;
       const offer = rt.offer;
       if (e.kind === 'connected') {
@@ -100,6 +107,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
         emit('connected', { offerId: offer.offerId, campaignId: offer.campaignId, memberId: offer.memberId });
         return;
       }
+      lastOfferId = offer.offerId;
       changed(endOffer(rt, e.outcome, Date.now()));
       emit('ended', { offerId: offer.offerId, campaignId: offer.campaignId, memberId: offer.memberId, outcome: e.outcome.kind, ...('cause' in e.outcome ? { cause: e.outcome.cause } : {}) });
       if (rt.readyReason === 'wrap-up') emit('wrap-up-started', { until: rt.readyAt, campaignId: offer.campaignId, memberId: offer.memberId });

@@ -64,6 +64,7 @@ import {
   agentWorkflowId,
   offerEventSignal,
   type CallResult,
+  type OfferEvent,
   type OfferOutcome,
   type Reservation,
   type MemberInfo,
@@ -140,6 +141,8 @@ interface MemberRun {
   statusApplied: boolean;
   /** The attempt's outcome is being stored (endAttempt): a status accepted meanwhile waits for it. */
   writeBackPending: boolean;
+  /** Progressive: the agent of the attempt awaiting its status, held in wrap-up until it comes (§7.4). */
+  heldAgent: Reservation | null;
 }
 /** A run whose member is loaded: every step after the start. */
 type Run = MemberRun & { member: MemberState };
@@ -158,6 +161,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
     justRead: null, pendingPatch: null, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
+    heldAgent: null,
   };
   // Handlers first: Updates with no registered handler are rejected.
   setHandlers(s);
@@ -202,6 +206,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     const result = placed.notSent ? notSentResult(placed) : await awaitResult(s, placed.plan.call.uuid, ringMs + RESULT_GRACE_MS);
     const applied = await applyResult(s, camp, placed, result);
     if (agent) await offerEnded(s, agent, agentOutcome(camp, result, applied));
+    s.heldAgent = agent && applied.decision.kind === 'await-status' ? agent : null;
     if (applied.decision.kind === 'end') return ended(s, applied.decision.cause);
     if (applied.decision.kind === 'await-status') {
       const end = await wrapUp(s, camp, placed.plan.numberIndex, applied.decision.deadline);
@@ -285,6 +290,9 @@ function setHandlers(s: MemberRun): void {
         wakeCampaign: applied.decision.kind === 'end' ? s.campaignId : undefined,
       });
       if (applied.decision.kind === 'end') await announceEnd(run, camp, applied.decision.cause, 'callback', body.from);
+      const held = s.heldAgent;
+      s.heldAgent = null;
+      if (held) await tellAgent(s, held, { offerId: held.offerId, kind: 'status-sent' });
       return { status: 'OK', info: 'success' };
     },
     {
@@ -659,9 +667,13 @@ function agentOutcome(camp: CampaignRules, result: CallResult, applied: Applied)
   return { kind: 'released', cause: result.cause };
 }
 
-async function offerEnded(s: Run, agent: Reservation, outcome: OfferOutcome): Promise<void> {
+function offerEnded(s: Run, agent: Reservation, outcome: OfferOutcome): Promise<void> {
+  return tellAgent(s, agent, { offerId: agent.offerId, kind: 'ended', outcome });
+}
+
+async function tellAgent(s: MemberRun, agent: Reservation, e: OfferEvent): Promise<void> {
   try {
-    await getExternalWorkflowHandle(agentWorkflowId(s.domain, agent.name)).signal(offerEventSignal, { offerId: agent.offerId, kind: 'ended', outcome });
+    await getExternalWorkflowHandle(agentWorkflowId(s.domain, agent.name)).signal(offerEventSignal, e);
   } catch {
     // The agent's workflow is gone (removed): nothing to tell it.
   }

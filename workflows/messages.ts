@@ -171,7 +171,9 @@ export const reserveAgentUpdate = defineUpdate<Reservation, [ReserveRequest]>('r
  *  another offer are ignored. */
 export type OfferEvent =
   | { offerId: string; kind: 'connected' }
-  | { offerId: string; kind: 'ended'; outcome: OfferOutcome };
+  | { offerId: string; kind: 'ended'; outcome: OfferOutcome }
+  /** The member of this (ended) offer got its result status: the §7.4 hold ends in 2 s. */
+  | { offerId: string; kind: 'status-sent' };
 export const offerEventSignal = defineSignal<[OfferEvent]>('offerEvent');
 
 /** §7.1 status/state by REST; answers once the change is stored. */

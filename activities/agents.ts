@@ -67,7 +67,7 @@ export async function huntAgent(deps: Pick<ActivityDeps, 'client' | 'log'>, i: H
   for (const d of order) {
     try {
       return await deps.client.workflow.getHandle(agentWorkflowId(i.domain, d.name)).executeUpdate(reserveAgentUpdate, {
-        args: [{ offerId: i.offerId, campaignId: i.campaignId, memberId: i.memberId, overrides: i.overrides, offered: i.offered }],
+        args: [{ offerId: i.offerId, campaignId: i.campaignId, memberId: i.memberId, overrides: i.overrides, offered: i.offered, ...(i.previewSec ? { previewSec: i.previewSec } : {}) }],
       });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) continue;

@@ -134,6 +134,8 @@ export interface HuntInput {
   strategy: string;
   overrides?: Partial<AgentParams>;
   offered?: Record<string, unknown>;
+  /** Preview: seconds the agent has to decide before the call. */
+  previewSec?: number;
 }
 
 export interface AgentActivities {

@@ -4,9 +4,11 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { Agent, AGENT_NAME_RE, agentCreateSchema, agentId, agentStatsSchema, agentStatusSchema, agentUpdateSchema, type AgentDoc } from '../models/agent';
+import { Agent, AGENT_NAME_RE, agentCreateSchema, agentId, agentStatsSchema, agentStatusSchema, agentUpdateSchema, previewDecisionSchema, type AgentDoc } from '../models/agent';
 import {
   AGENT_BUSY,
+  NO_SUCH_PREVIEW,
+  previewUpdate,
   agentConfigUpdate,
   agentRemoveUpdate,
   agentStatusUpdate,
@@ -44,7 +46,7 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
     const out = await runUpdate(deps.client, deps.updateTimeoutMs, () => fn(deps.client.workflow.getHandle(agentWorkflowId(domain, name))));
     if (out.ok) return out.value;
     if (out.kind === 'not-found') throw notFound('agent not found');
-    throw new HttpError(out.message.includes(AGENT_BUSY) ? 409 : 400, out.message);
+    throw new HttpError(out.message.includes(AGENT_BUSY) || out.message.includes(NO_SUCH_PREVIEW) ? 409 : 400, out.message);
   };
 
   router.get(P, async (ctx) => {
@@ -113,6 +115,13 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
         bridged_count: s.bridgedCount, last_offered_call: sec(s.lastOfferedCall),
       };
     }));
+  });
+
+  // Preview (beyond v3): the agent's decision on the member offered to it.
+  router.put(`${P}/:name/preview`, async (ctx) => {
+    const d = previewDecisionSchema.parse(await objectBody(ctx));
+    const view = await update(ctx, (h) => h.executeUpdate(previewUpdate, { args: [d] }));
+    sendData(ctx, publicAgent(view));
   });
 
   router.delete(`${P}/:name`, async (ctx) => {

@@ -14,7 +14,7 @@ import {
   webhookCreateSchema,
 } from './schemas';
 import { calendarCreateSchema, calendarUpdateSchema } from '../models/calendar';
-import { agentCreateSchema, agentStatsSchema, agentStatusSchema, agentUpdateSchema } from '../models/agent';
+import { agentCreateSchema, agentStatsSchema, agentStatusSchema, agentUpdateSchema, previewDecisionSchema } from '../models/agent';
 
 type Json = Record<string, unknown>;
 
@@ -256,6 +256,10 @@ export const OPERATIONS: Op[] = [
     method: 'post', path: '/api/v2/dialer/{dialer}/agents/stats', tag: 'agents', summary: "Per-agent statistics of this dialer in v3's fields (§11.3)", params: [P.dialer, P.domain],
     body: ref('AgentStats'), bodyRequired: true, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, 404: errorResponse('Dialer not found') },
   },
+  {
+    method: 'put', path: '/api/v2/agents/{name}/preview', tag: 'agents', summary: 'Preview: accept, skip or reschedule the member offered to the agent (before the call)', params: [P.agent, P.domain],
+    body: ref('PreviewDecision'), bodyRequired: true, responses: { 200: ok(ref('Agent')), ...common, 404: errorResponse('Not found'), 409: errorResponse('No preview of this offer awaits a decision') },
+  },
   { method: 'delete', path: '/api/v2/agents/{name}', tag: 'agents', summary: 'Remove an agent (409 while a call is offered to it)', params: [P.agent, P.domain], responses: { 200: ok({ type: 'object' }), ...common, 404: errorResponse('Not found'), 409: errorResponse('A call is offered to the agent') } },
 ];
 
@@ -322,6 +326,7 @@ export function openapiDocument(): Json {
         AgentUpdate: schema(agentUpdateSchema),
         AgentStatus: schema(agentStatusSchema),
         AgentStats: schema(agentStatsSchema),
+        PreviewDecision: schema(previewDecisionSchema),
       },
     },
   };

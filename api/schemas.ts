@@ -141,6 +141,8 @@ const dialerFields = {
   // `top-down` (v3's G1 UI) is hunted as with_fewest_calls, as G2 did.
   agentStrategy: z.enum([...AGENT_STRATEGIES, 'top-down'], { error: `must be one of: ${AGENT_STRATEGIES.join(', ')}` }).optional(),
   agentParams: agentParamsSchema.optional(),
+  // Preview (beyond v3): seconds the agent has to accept, skip or reschedule before the call; 0 = off.
+  previewTimeoutSec: int(0, 600).optional(),
 };
 
 /** POST /api/v2/dialer. */

@@ -57,6 +57,15 @@ export type AgentCreate = z.infer<typeof agentCreateSchema>;
 export const agentUpdateSchema = z.object({ contact, description: z.string().max(2000).optional(), ...agentParamsSchema.shape }).partial();
 export type AgentConfig = Omit<AgentCreate, 'status' | 'state'>;
 
+/** PUT /api/v2/agents/:name/preview. */
+export const previewDecisionSchema = z
+  .object({
+    offerId: z.string({ error: 'required (the offered event\'s offerId)' }).min(1).max(64),
+    decision: z.enum(['accept', 'skip', 'reschedule'], { error: 'must be one of: accept, skip, reschedule' }),
+    nextTryAt: z.number().int().min(0).optional().describe('epoch ms; reschedule only'),
+  })
+  .refine((d) => d.decision !== 'reschedule' || d.nextTryAt !== undefined, { message: 'required with decision reschedule', path: ['nextTryAt'] });
+
 /** POST /api/v2/dialer/:dialer/agents/stats (v3): both arrays required; skills are ignored, as G2 did. */
 export const agentStatsSchema = z.object({
   agents: z.array(z.string().max(200), { error: 'required (an array of agent names)' }).max(1000),
@@ -104,7 +113,7 @@ export function agentId(domain: string, name: string): string {
 }
 
 /** What agent applications are told (§7.6 for `offered`). */
-export const AGENT_EVENT_TYPES = ['status', 'offered', 'connected', 'ended', 'wrap-up-started', 'wrap-up-ended'] as const;
+export const AGENT_EVENT_TYPES = ['status', 'offered', 'preview-decided', 'connected', 'ended', 'wrap-up-started', 'wrap-up-ended'] as const;
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
 
 export interface AgentEventDoc {

@@ -165,6 +165,7 @@ export const campaignSchema = new Schema(
     agents: { type: [Schema.Types.Mixed], default: undefined },
     agentStrategy: { type: String, default: undefined },
     agentParams: { type: Schema.Types.Mixed, default: undefined },
+    previewTimeoutSec: { type: Number, min: 0, max: 600, default: undefined },
     // Engine-owned run state (§8.1); not writable through the API.
     state: { type: Number, default: 0 },
     _cause: { type: String, default: 'INIT' },
@@ -250,6 +251,7 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     ...(doc.agents ? { agents: tierList(doc.agents as TierEntry[]) } : {}),
     ...(doc.agentStrategy ? { agentStrategy: doc.agentStrategy } : {}),
     ...(doc.agentParams ? { agentParams: numericParams(doc.agentParams) } : {}),
+    ...(doc.previewTimeoutSec ? { previewTimeoutSec: doc.previewTimeoutSec } : {}),
     ...(doc.recordSession
       ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
       : {}),

@@ -77,6 +77,21 @@ export interface AgentOffer {
   params: AgentParams;
   /** The agent's phone answered (epoch ms). */
   connectedAt: number | null;
+  /** Preview (beyond v3): the agent decides before the call, until `until` (epoch ms). */
+  preview?: { until: number; decision: PreviewDecision['decision'] | null };
+}
+
+/** The agent's answer to a previewed member: call it now, skip it (tried again after the campaign's
+ *  retry interval, not counted), or reschedule it to `nextTryAt`. */
+export interface PreviewDecision {
+  decision: 'accept' | 'skip' | 'reschedule';
+  /** Epoch ms; reschedule only. */
+  nextTryAt?: number;
+}
+
+/** When an offer nobody reports on is released: the ring time (after the preview) plus `graceMs`. */
+export function offerDeadline(o: AgentOffer, graceMs: number): number {
+  return (o.preview?.until ?? o.at) + o.params.callTimeout * 1000 + graceMs;
 }
 
 /** What the agent workflow holds and stores (the agent document's engine-owned part). */

@@ -114,6 +114,9 @@ export interface CampaignRules extends CauseLists {
   agents?: { name: string; level: number }[];
   agentStrategy?: string;
   agentParams?: Partial<Record<'callTimeout' | 'wrapUpTime' | 'maxNoAnswer' | 'busyDelayTime' | 'rejectDelayTime' | 'noAnswerDelayTime', number>>;
+  /** Preview (beyond v3, progressive campaigns): the agent sees the member this many seconds
+   *  before the call and may skip or reschedule it; absent or 0 = no preview. */
+  previewTimeoutSec?: number;
 }
 
 export interface Communication {

@@ -3,7 +3,7 @@
 // whichever campaigns and workers hunt it. Status changes by REST are Updates too. The workflow
 // stores the agent document and the agent's events (activities) after each decision, and keeps
 // the timers: end of wrap-up and delays, and the deadline of an offer nobody reports on.
-import { condition, continueAsNew, proxyLocalActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { condition, continueAsNew, getExternalWorkflowHandle, proxyLocalActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import type { AgentActivities, AgentEventInput } from '../activities/types';
 import {
   agentConnected,
@@ -13,6 +13,7 @@ import {
   reserveAgent,
   resolveAgentParams,
   setAgentStatus,
+  offerDeadline,
   settleIdle,
   statusChangeProblem,
   statusSent,
@@ -24,7 +25,11 @@ import {
   agentInfoQuery,
   agentRemoveUpdate,
   agentStatusUpdate,
+  memberWorkflowId,
+  NO_SUCH_PREVIEW,
   offerEventSignal,
+  previewDecisionSignal,
+  previewUpdate,
   reserveAgentUpdate,
   type AgentConfig,
   type AgentView,
@@ -78,8 +83,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     (req): Reservation => {
       if (rt.offer?.offerId !== req.offerId) {
         const params = resolveAgentParams(agentParamsOf(config), req.overrides);
-        changed(reserveAgent(rt, { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, at: Date.now(), params }, Date.now()));
-        emit('offered', { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, ...(req.offered ?? {}) });
+        const preview = req.previewSec ? { until: Date.now() + req.previewSec * 1000, decision: null } : undefined;
+        changed(reserveAgent(rt, { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, at: Date.now(), params, ...(preview ? { preview } : {}) }, Date.now()));
+        emit('offered', { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, ...(req.offered ?? {}), ...(preview ? { preview: { until: preview.until } } : {}) });
       }
       return { offerId: req.offerId, agent: id, name, contact: config.contact, params: rt.offer!.params };
     },
@@ -154,6 +160,24 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       description: 'Removes the agent: its document is deleted and the workflow ends.',
     },
   );
+  setHandler(
+    previewUpdate,
+    async (d) => {
+      const offer = rt.offer!;
+      changed({ ...rt, offer: { ...offer, preview: { ...offer.preview!, decision: d.decision } } });
+      emit('preview-decided', { offerId: offer.offerId, campaignId: offer.campaignId, memberId: offer.memberId, decision: d.decision });
+      await getExternalWorkflowHandle(memberWorkflowId(offer.campaignId, offer.memberId)).signal(previewDecisionSignal, d);
+      return view();
+    },
+    {
+      validator: (d) => {
+        const p = rt.offer?.preview;
+        if (!rt.offer || rt.offer.offerId !== d.offerId || !p) throw new Error(`${NO_SUCH_PREVIEW}: offerId ${d.offerId}`);
+        if (p.decision !== null) throw new Error(`${NO_SUCH_PREVIEW}: already decided (${p.decision})`);
+      },
+      description: 'Preview: the agent accepts, skips or reschedules the member offered to it.',
+    },
+  );
   setHandler(agentInfoQuery, view);
 
   for (;;) {
@@ -183,7 +207,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     // End of wrap-up or a delay: tell the agent's application, restart the idle clock.
     if (rt.readyReason && !rt.offer) timers.push(rt.readyAt);
     // An offer nobody reports on: released without penalty.
-    if (rt.offer && rt.offer.connectedAt === null) timers.push(rt.offer.at + rt.offer.params.callTimeout * 1000 + OFFER_GRACE_MS);
+    if (rt.offer && rt.offer.connectedAt === null) timers.push(offerDeadline(rt.offer, OFFER_GRACE_MS));
     const due = timers.length ? Math.min(...timers) : null;
     const v = version;
     const woken = () => version !== v || events.length > 0 || removed;
@@ -191,7 +215,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     else if (due > now) await condition(woken, due - now);
     if (version !== v || events.length || removed) continue;
     const at = Date.now();
-    if (rt.offer && rt.offer.connectedAt === null && at >= rt.offer.at + rt.offer.params.callTimeout * 1000 + OFFER_GRACE_MS) {
+    if (rt.offer && rt.offer.connectedAt === null && at >= offerDeadline(rt.offer, OFFER_GRACE_MS)) {
       const offer = rt.offer;
       changed(endOffer(rt, { kind: 'released', cause: 'OFFER_TIMEOUT' }, at));
       emit('ended', { offerId: offer.offerId, campaignId: offer.campaignId, memberId: offer.memberId, outcome: 'released', cause: 'OFFER_TIMEOUT' });

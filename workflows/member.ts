@@ -55,6 +55,7 @@ import {
   callResultSignal,
   grantSignal,
   memberChangedSignal,
+  previewDecisionSignal,
   memberInfoQuery,
   MEMBER_ALREADY_ENDED,
   NOT_WAITING_FOR_STATUS,
@@ -65,6 +66,7 @@ import {
   offerEventSignal,
   type CallResult,
   type OfferEvent,
+  type PreviewDecision,
   type OfferOutcome,
   type Reservation,
   type MemberInfo,
@@ -143,6 +145,9 @@ interface MemberRun {
   writeBackPending: boolean;
   /** Progressive: the agent of the attempt awaiting its status, held in wrap-up until it comes (§7.4). */
   heldAgent: Reservation | null;
+  /** Preview: the offer whose agent decides now, and its decision once it came. */
+  previewOfferId: string | null;
+  previewDecision: PreviewDecision | null;
 }
 /** A run whose member is loaded: every step after the start. */
 type Run = MemberRun & { member: MemberState };
@@ -161,7 +166,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
     justRead: null, pendingPatch: null, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
-    heldAgent: null,
+    heldAgent: null, previewOfferId: null, previewDecision: null,
   };
   // Handlers first: Updates with no registered handler are rejected.
   setHandlers(s);
@@ -197,6 +202,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     // Progressive (§2.3): an agent first; none free: try again in 1 s, keeping the line.
     const agent = camp.type === 'Progressive Dialer' ? await reserveAgent(s, camp) : null;
     if (camp.type === 'Progressive Dialer' && !agent) continue;
+    if (agent && camp.previewTimeoutSec && !(await previewAccepted(s, camp, agent))) continue;
     const placed = await dialOnce(s, camp, action.choice, agent);
     if (!placed) {
       if (agent) await offerEnded(s, agent, { kind: 'released', cause: 'LINE_BUSY' });
@@ -235,6 +241,13 @@ function setHandlers(s: MemberRun): void {
       if (r.uuid === s.currentUuid && s.result === null) s.result = r;
     },
     { description: 'Result of the current call (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE or CDR); others are ignored.' },
+  );
+  setHandler(
+    previewDecisionSignal,
+    (d) => {
+      if (d.offerId === s.previewOfferId && s.previewDecision === null) s.previewDecision = d;
+    },
+    { description: 'Preview: the agent accepted, skipped or rescheduled this member (from the agent workflow).' },
   );
   setHandler(
     rescheduleSignal,
@@ -621,6 +634,7 @@ async function reserveAgent(s: Run, camp: CampaignRules): Promise<Reservation | 
   const agent = await agentActs.huntAgent({
     domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, offerId: uuid4(), tiers: camp.agents ?? [],
     strategy: camp.agentStrategy ?? 'with_fewest_calls', overrides: camp.agentParams, offered: offeredData(s, camp),
+    ...(camp.previewTimeoutSec ? { previewSec: camp.previewTimeoutSec } : {}),
   });
   if (agent) return agent;
   s.waitReason = 'no agent free';
@@ -665,6 +679,32 @@ function agentOutcome(camp: CampaignRules, result: CallResult, applied: Applied)
     return { kind: 'bridged', talkSec: result.billsec, statusPending: applied.decision.kind === 'await-status', campaignWrapUpSec: camp.wrapUpTime };
   }
   return { kind: 'released', cause: result.cause };
+}
+
+/** Preview (beyond v3): the agent was shown the member with the offer and decides within the
+ *  campaign's `previewTimeoutSec`: accept (or no answer in time) calls now; skip tries the member
+ *  again after the retry interval, reschedule at the agent's time — neither counts an attempt. */
+async function previewAccepted(s: Run, camp: CampaignRules, agent: Reservation): Promise<boolean> {
+  s.previewOfferId = agent.offerId;
+  s.previewDecision = null;
+  s.waitReason = `preview by agent ${agent.agent}`;
+  setCurrentDetails(details(s));
+  await condition(() => s.previewDecision !== null || s.terminateRequested, camp.previewTimeoutSec! * 1000, { summary: `preview by agent ${agent.agent}` });
+  const d = s.previewDecision as PreviewDecision | null; // set by the signal handler meanwhile
+  s.previewOfferId = null;
+  s.previewDecision = null;
+  s.waitReason = null;
+  if (s.terminateRequested) {
+    await offerEnded(s, agent, { kind: 'released', cause: 'MANAGER_REQUEST' });
+    return false;
+  }
+  if (!d || d.decision === 'accept') return true;
+  await offerEnded(s, agent, { kind: 'released', cause: d.decision === 'skip' ? 'PREVIEW_SKIPPED' : 'PREVIEW_RESCHEDULED' });
+  const at = d.decision === 'skip' ? Date.now() + camp.intervalTryCount * 1000 : (d.nextTryAt ?? Date.now());
+  s.member = { ...s.member, nextTryTime: at };
+  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, step: `Preview: ${d.decision} by agent ${agent.agent}` });
+  await returnGrant(s, at);
+  return false;
 }
 
 function offerEnded(s: Run, agent: Reservation, outcome: OfferOutcome): Promise<void> {

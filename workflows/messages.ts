@@ -2,7 +2,7 @@
 // ESL event router and the REST API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CampaignRules, ClientPatch, MemberState, StatusBody } from '../rules';
-import type { AGENT_SETTABLE_STATES, AgentParams, AgentRuntime, AgentStatus, OfferOutcome } from '../rules';
+import type { AGENT_SETTABLE_STATES, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision } from '../rules';
 import type { AgentConfig } from '../models/agent';
 
 export const TASK_QUEUE_DEFAULT = 'dialer';
@@ -157,6 +157,8 @@ export interface ReserveRequest {
   overrides?: Partial<AgentParams>;
   /** What the agent application is shown with the offer (§7.6): member, variables, webitel_data. */
   offered?: Record<string, unknown>;
+  /** Preview: the agent has this many seconds to accept, skip or reschedule before the call. */
+  previewSec?: number;
 }
 export interface Reservation {
   offerId: string;
@@ -186,5 +188,11 @@ export const agentInfoQuery = defineQuery<AgentView>('agentInfo');
 
 export const AGENT_BUSY = 'The agent has a call offered';
 
-export type { AgentConfig, AgentParams, AgentRuntime, AgentStatus, OfferOutcome };
+/** Preview (beyond v3): the agent's decision on the member offered to it (PUT …/agents/:name/preview). */
+export const previewUpdate = defineUpdate<AgentView, [PreviewDecision & { offerId: string }]>('agentPreview');
+/** The agent workflow passes the decision on to the member's workflow. */
+export const previewDecisionSignal = defineSignal<[PreviewDecision & { offerId: string }]>('previewDecision');
+export const NO_SUCH_PREVIEW = 'No preview awaits a decision';
+
+export type { AgentConfig, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision };
 type AgentSettableState = (typeof AGENT_SETTABLE_STATES)[number];

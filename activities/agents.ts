@@ -26,9 +26,8 @@ export function createAgentActivities(deps: ActivityDeps): AgentActivities {
       } catch (err) {
         // A retry after a crash: the events already stored stay as they were.
         const codes = ((err as { writeErrors?: { code?: number }[] }).writeErrors ?? []).map((w) => w.code);
-        if (!codes.length || codes.some((c) => c !== DUPLICATE_KEY)) {
-          if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
-        }
+        const duplicates = (err as { code?: number }).code === DUPLICATE_KEY || (codes.length > 0 && codes.every((c) => c === DUPLICATE_KEY));
+        if (!duplicates) throw err;
       }
     },
 

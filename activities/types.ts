@@ -116,7 +116,7 @@ export type DialerActivities = MemberActivities & CampaignActivities & AgentActi
 
 /** One event for the agent's applications (models/agent.ts AgentEvent). */
 export interface AgentEventInput {
-  /** `<agent workflow id>:<seq>`. */
+  /** `<agent workflow id>:<first run id>:<seq>`. */
   id: string;
   type: AgentEventType;
   at: number;

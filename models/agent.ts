@@ -117,7 +117,7 @@ export const AGENT_EVENT_TYPES = ['status', 'offered', 'preview-decided', 'conne
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
 
 export interface AgentEventDoc {
-  /** `<agent workflow id>:<seq>`: written again after a crash, stored once. */
+  /** `<agent workflow id>:<first run id>:<seq>`: written again after a crash, stored once. */
   _id: string;
   domain: string;
   agent: string;

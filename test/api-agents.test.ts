@@ -86,7 +86,7 @@ describe('agent directory', () => {
   });
 
   test('settings change through the workflow; delete removes the document and ends the workflow', async () => {
-    await api.req('POST', A, { cred, body: { name: '3000', contact: 'user/3000' } });
+    await api.req('POST', A, { cred, body: { name: '3000', contact: 'user/3000', status: 'Available' } });
     const put = await api.req('PUT', `${A}/3000`, { cred, body: { contact: 'sofia/gateway/gw1/3000', noAnswerDelayTime: 30 } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     assert.equal((await Agent.findById('3000@acme.local').lean())!.contact, 'sofia/gateway/gw1/3000');
@@ -99,8 +99,10 @@ describe('agent directory', () => {
     assert.equal((await api.req('GET', `${A}/3000`, { cred })).status, 404);
     const h = api.client.workflow.getHandle(agentWorkflowId('acme.local', '3000'));
     await waitFor('agent workflow completed', async () => (await h.describe()).status.name === 'COMPLETED');
-    // The name can be used again.
-    assert.equal((await api.req('POST', A, { cred, body: { name: '3000', contact: 'user/3000' } })).status, 200);
+    // The name can be used again, and the new agent's events are its own (not taken for the old one's).
+    const before_ = await AgentEvent.countDocuments({ agent: '3000@acme.local' });
+    assert.equal((await api.req('POST', A, { cred, body: { name: '3000', contact: 'user/3000', status: 'Available', state: 'Waiting' } })).status, 200);
+    assert.equal(await AgentEvent.countDocuments({ agent: '3000@acme.local' }), before_ + 1);
   });
 
   test('a domain never sees or changes another domain’s agents', async () => {

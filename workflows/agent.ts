@@ -66,7 +66,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   });
   const emit = (type: AgentEventInput['type'], data: Record<string, unknown> = {}) => {
     seq += 1;
-    events.push({ id: `${workflowInfo().workflowId}:${seq}`, type, at: Date.now(), data });
+    // Unique per agent ever created under this name (a removed agent's name may be used again).
+    events.push({ id: `${workflowInfo().workflowId}:${workflowInfo().firstExecutionRunId}:${seq}`, type, at: Date.now(), data });
   };
   const changed = (next: AgentRuntime) => {
     if (next.status !== rt.status || next.state !== rt.state) emit('status', { status: next.status, state: next.state });

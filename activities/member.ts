@@ -1,6 +1,6 @@
 // Activities of the member workflow: Mongo reads and writes, the ESL commands, and giving the
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
-import { buildOriginate, EslNotConnectedError } from '../esl';
+import { bridgeApp, buildOriginate, dialEndpointProblem, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
 import { Attempt, Campaign, loadCampaignRules, recordAttempt, setAttempt, updateAttemptIf, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
@@ -13,16 +13,31 @@ import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { attemptEnded, callStarted } from '../lib/metrics';
 import type { ActivityDeps } from './deps';
-import type { AttemptLogEntry, MemberActivities, MemberEndedInput } from './types';
+import type { AttemptLogEntry, MemberActivities, MemberEndedInput, PlaceCallInput } from './types';
+
+/** Progressive (§2.3): the member leg the answered agent leg bridges to, with v3's member-leg
+ *  variables (the member counts as answered at its 200 OK: ignore_early_media). */
+function memberBridge(i: PlaceCallInput, route: PlaceCallInput['routes'][number], endpoints: readonly string[]): string {
+  if (dialEndpointProblem(route.dialString, endpoints)) throw new Error(`bridgeApp: invalid dial string ${JSON.stringify(route.dialString)}`);
+  return bridgeApp(route.dialString, {
+    ignore_early_media: 'true', originate_timeout: i.timeoutSec, cc_side: 'member', ignore_display_updates: 'true',
+    origination_caller_id_number: route.callerId, origination_callee_id_number: i.number,
+  });
+}
 
 export function storedResult(
   uuid: string,
-  r: { cause?: string | null; answered?: boolean | null; billsec?: number | null; duration?: number | null; source?: string | null } | null | undefined,
+  r: {
+    cause?: string | null; answered?: boolean | null; billsec?: number | null; duration?: number | null; source?: string | null;
+    bridged?: boolean | null; agentAnswered?: boolean | null;
+  } | null | undefined,
 ): CallResult | null {
   if (!r || !r.cause) return null;
   return {
     uuid, cause: r.cause, answered: !!r.answered, billsec: r.billsec ?? 0, answersec: 0, duration: r.duration ?? 0,
     source: (r.source as CallResult['source']) ?? 'reconcile',
+    // Progressive: which leg the stored result is about (services/call-results.ts agentLegResult).
+    ...(typeof r.agentAnswered === 'boolean' ? { agentAnswered: r.agentAnswered, bridged: !!r.bridged } : {}),
   };
 }
 
@@ -51,7 +66,7 @@ async function countOutcome(campaignId: string, uuid: string, outcome: 'success'
   }, { outcome });
 }
 
-export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, dialEndpointsAllow = config.dialEndpointsAllow, gatewayCps: gatewayCpsOf = config.gatewayCps }: ActivityDeps): MemberActivities {
+export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, dialEndpointsAllow = config.dialEndpointsAllow, agentEndpointsAllow = config.agentEndpointsAllow, gatewayCps: gatewayCpsOf = config.gatewayCps }: ActivityDeps): MemberActivities {
   /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
    *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
@@ -120,7 +135,9 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
       let command: string;
       try {
-        command = buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app, endpoints: dialEndpointsAllow });
+        command = i.agent
+          ? buildOriginate({ uuid: i.uuid, dialString: i.agent.contact, vars: { ...vars, ...i.agent.vars }, timeoutSec: i.agent.callTimeoutSec, app: memberBridge(i, route, dialEndpointsAllow), endpoints: agentEndpointsAllow })
+          : buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app, endpoints: dialEndpointsAllow });
       } catch (err) {
         // It would fail the same way on every retry: not sent, an Error of this number (rules
         // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.

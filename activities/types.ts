@@ -1,5 +1,7 @@
 // The activity surface the member workflow calls. Workflow code imports only these types.
-import type { CallResult } from '../workflows/messages';
+import type { AgentView, CallResult, Reservation } from '../workflows/messages';
+import type { AgentEventType } from '../models/agent';
+import type { AgentParams } from '../rules';
 import type { CampaignRules, MemberState } from '../rules';
 import type { AttemptLogEntry, PlaceCallInput } from '../rules/attempt';
 
@@ -95,4 +97,40 @@ export interface CampaignActivities {
   startStatsDay(i: { campaignId: string; day: string }): Promise<void>;
 }
 
-export type DialerActivities = MemberActivities & CampaignActivities;
+export type DialerActivities = MemberActivities & CampaignActivities & AgentActivities;
+
+/** One event for the agent's applications (models/agent.ts AgentEvent). */
+export interface AgentEventInput {
+  /** `<agent workflow id>:<first run id>:<seq>`. */
+  id: string;
+  type: AgentEventType;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+export interface HuntInput {
+  domain: string;
+  campaignId: string;
+  memberId: string;
+  /** Same on a retry of the activity: an agent already reserved for it answers again. */
+  offerId: string;
+  /** The campaign's tiers (`agents`, with levels) and `agentStrategy` (§7.3). */
+  tiers: { name: string; level: number }[];
+  strategy: string;
+  overrides?: Partial<AgentParams>;
+  offered?: Record<string, unknown>;
+  /** Preview: seconds the agent has to decide before the call. */
+  previewSec?: number;
+}
+
+export interface AgentActivities {
+  /** Stores the agent document and its new events (only the agent's workflow calls it). */
+  saveAgent(i: { domain: string; name: string; agent: AgentView; events: AgentEventInput[] }): Promise<void>;
+  removeAgent(i: { id: string }): Promise<void>;
+  /** §7.3: tries the campaign's free agents in hunting order, reserving the first that accepts (an
+   *  Update to its workflow); null when none does. */
+  huntAgent(i: HuntInput): Promise<Reservation | null>;
+  /** §2.3 engine counts of a campaign's tiers: available (could take a call now) and logged (neither
+   *  Logged Out nor On Break), from the agents' documents. */
+  agentCounts(i: { domain: string; tiers: { name: string }[]; now: number }): Promise<{ available: number; logged: number }>;
+}

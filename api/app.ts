@@ -7,6 +7,7 @@ import mongoose from 'mongoose';
 import type { Connection } from '@temporalio/client';
 import { authMiddleware, loginHandler } from './auth';
 import type { ApiDeps, RouteDeps } from './deps';
+import { agentRoutes } from './agents';
 import { calendarRoutes } from './calendars';
 import { dialerRoutes } from './dialers';
 import { errorMiddleware, sendData } from './http';
@@ -75,6 +76,7 @@ export function createApp(deps: ApiDeps): DialerApi {
   memberRoutes(router, rd);
   docsRoutes(router);
   webhookRoutes(router, rd);
+  agentRoutes(router, rd);
   csvImportRoute(router, rd);
 
   // Latency by route pattern (`/api/v2/dialer/:id`), never the raw path (ids are tenant data).

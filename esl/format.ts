@@ -49,10 +49,10 @@ export const DEFAULT_DIAL_ENDPOINTS: readonly string[] = ['sofia/gateway/'];
 
 /** Why this endpoint type may not be dialled, or null. Compared without case (FreeSWITCH reads
  *  `gateway/` without case; a prefix in another case is refused or not an endpoint at all). */
-export function dialEndpointProblem(dialString: string, endpoints: readonly string[] = DEFAULT_DIAL_ENDPOINTS): string | null {
+export function dialEndpointProblem(dialString: string, endpoints: readonly string[] = DEFAULT_DIAL_ENDPOINTS, setting = 'DIAL_ENDPOINTS_ALLOW'): string | null {
   const lower = dialString.toLowerCase();
   if (endpoints.some((e) => lower.startsWith(e.toLowerCase()))) return null;
-  return `must dial an allowed endpoint: ${endpoints.join(', ')} (the operator can allow more in DIAL_ENDPOINTS_ALLOW)`;
+  return `must dial an allowed endpoint: ${endpoints.join(', ')} (the operator can allow more in ${setting})`;
 }
 
 /**
@@ -114,6 +114,23 @@ export function buildOriginate(o: OriginateOptions): string {
     parts.push(`${name}=${v}`);
   }
   return `originate {${parts.join(',')}}${o.dialString} ${app}`;
+}
+
+/**
+ * `&bridge({<vars>}<dial string>)`: the application of an agent-first originate (§2.3) that calls
+ * the member from the answered agent leg. The single-application form, because an inline list is
+ * split at every comma outside quotes, including those of the `{…}` block. mod_commands cuts the
+ * application at its first `)`, so neither the dial string nor a value may contain one.
+ */
+export function bridgeApp(dialString: string, vars: Record<string, string | number | boolean>): string {
+  if (dialStringProblem(dialString) || /[()]/.test(dialString)) throw new Error(`bridgeApp: invalid dial string ${JSON.stringify(dialString)}`);
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(vars)) {
+    if (!VAR_NAME.test(name)) throw new Error(`bridgeApp: invalid variable name ${JSON.stringify(name)}`);
+    const v = sanitizeVarValue(value).replace(/[()]/g, '');
+    if (v !== '') parts.push(`${name}=${v}`);
+  }
+  return `&bridge({${parts.join(',')}}${dialString})`;
 }
 
 export type JobResult = { ok: true; uuid?: string } | { ok: false; cause: string };

@@ -38,6 +38,8 @@ export const attemptSchema = new Schema(
           // Broadcast content (rules/content.ts): reached, and the menu digit pressed.
           bridged: Boolean,
           digit: String,
+          // Progressive: the agent leg answered (false: the agent failed, the member was not called).
+          agentAnswered: Boolean,
           settledOn: Number,
         },
         { _id: false },

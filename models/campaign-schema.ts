@@ -4,11 +4,12 @@
 // from it. Every v3 field is here: honoured now, or stored and checked for the agents/predictive
 // work (marked "later" below; docs/api.md lists each field's status).
 import { z } from 'zod';
-import { contentProblems, destinationEndpoint, DIALER_TYPES, playItemProblem, variableNameProblem, type BroadcastContent } from '../rules';
+import { AGENT_STRATEGIES, contentProblems, destinationEndpoint, DIALER_TYPES, playItemProblem, variableNameProblem, type BroadcastContent } from '../rules';
 import { MEMBERS_STRATEGIES } from '../rules/dispatch';
 import { config } from '../lib/config';
 import { dialEndpointProblem, dialStringProblem } from '../esl/format';
 import { dialerCalendarSchema } from './calendar';
+import { AGENT_NAME_RE, agentParamsSchema } from './agent';
 
 const isRegex = (v: string) => {
   try {
@@ -159,22 +160,14 @@ const amdSchema = z.strictObject({
   beforePlaybackFileTime: ms.optional(),
 });
 
-/** §7.2 (later: agents). Seconds, or a count; null = the agent's own value. */
-const agentParamsSchema = z.strictObject({
-  callTimeout: int(0, 999).nullable().optional(),
-  wrapUpTime: int(0, 86_400).nullable().optional(),
-  maxNoAnswer: int(0, 1000).nullable().optional(),
-  busyDelayTime: int(0, 86_400).nullable().optional(),
-  rejectDelayTime: int(0, 86_400).nullable().optional(),
-  noAnswerDelayTime: int(0, 86_400).nullable().optional(),
-});
+/** §7.2 per-campaign overrides of the agents' parameters (models/agent.ts); null = the agent's own value. */
+const agentParamsOverrides = z.strictObject(
+  Object.fromEntries(Object.entries(agentParamsSchema.shape).map(([k, t]) => [k, t.nullable()])) as {
+    [K in keyof typeof agentParamsSchema.shape]: z.ZodNullable<(typeof agentParamsSchema.shape)[K]>;
+  },
+);
 
-export const AGENT_STRATEGIES = [
-  'random', 'with_fewest_calls', 'with_least_talk_time', 'longest_idle_agent', 'with_least_utilization', 'with_highest_waiting_time', 'top-down',
-] as const;
-
-/** An agent extension without the domain (v3 appends `@<domain>`). */
-const agentName = z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/, 'must be an extension: 1-64 of A-Z a-z 0-9 _ . + -');
+const agentName = z.string().regex(AGENT_NAME_RE, 'must be an agent name (extension): letters, digits, _ . - (at most 64)');
 const names = z.array(z.string().min(1).max(200)).max(1000);
 
 /** §7.6 (later: agents): the result codes shown to the agent; t = success, f = failure, n = call back at a time. */
@@ -214,11 +207,14 @@ export const campaignClientFields = {
   // v3's callflow document, stored as given for a dialplan that reads it (by dialer id), and its diagram.
   _cf: document('a callflow', 256 * 1024).nullable().default(null),
   _cfDiagram: document('a diagram', 256 * 1024).nullable().optional().describe('stored and returned; not used (the UI\'s drawing of _cf)'),
-  // Later (agents, predictive).
-  agents: z.array(agentName).max(1000).optional().describe('stored; takes effect with agents (progressive/predictive)'),
-  agentStrategy: z.enum(AGENT_STRATEGIES, { error: `must be one of: ${AGENT_STRATEGIES.join(', ')}` }).optional().describe('stored; takes effect with agents (progressive/predictive)'),
-  agentParams: agentParamsSchema.optional().describe('stored; takes effect with agents (progressive/predictive)'),
-  callResult: z.array(callResultSchema).max(100).optional().describe('stored; takes effect with agents (progressive/predictive)'),
+  // Progressive (§3.3, §7): the tiers — v3's agent names, or {name, level} (level 1 offered first).
+  agents: z.array(z.union([agentName, z.strictObject({ name: agentName, level: int(1, 100).optional() })])).max(1000).optional(),
+  // `top-down` (v3's G1 UI) is hunted as with_fewest_calls, as G2 did.
+  agentStrategy: z.enum([...AGENT_STRATEGIES, 'top-down'], { error: `must be one of: ${AGENT_STRATEGIES.join(', ')}` }).optional(),
+  agentParams: agentParamsOverrides.optional(),
+  // Preview (beyond v3): seconds the agent has to accept, skip or reschedule before the call; 0 = off.
+  previewTimeoutSec: int(0, 600).optional(),
+  callResult: z.array(callResultSchema).max(100).optional().describe('stored; the form codes shown to the agent (§7.6)'),
   amd: amdSchema.optional().describe('stored; takes effect with predictive dialing (AMD); a broadcast dials without AMD today'),
   playbackFile: fileRef.nullable().optional().describe('stored; takes effect with predictive dialing'),
   // Stored, not used (v3 G2 ignored them too): skills, the UI's agentSkills/strategy, owners (v3 ACL).

@@ -3,7 +3,7 @@
 import { model, plainVariables } from './model';
 import mongoose, { Schema } from 'mongoose';
 import type { z } from 'zod';
-import { DEFAULT_CAUSES, effectiveContent, type BroadcastContent, type CampaignRules } from '../rules';
+import { DEFAULT_CAUSES, effectiveContent, tierList, type BroadcastContent, type CampaignRules, type TierEntry } from '../rules';
 import { config } from '../lib/config';
 import { defaultOf, mongooseSchema } from '../lib/zod-mongoose';
 import { ALWAYS_OPEN, calendarOfDomain, calendarRule, NEVER_OPEN } from './calendar';
@@ -116,10 +116,21 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     autoResetStats: doc.autoResetStats ?? false,
     content: campaignContent(doc),
     ...(p.cps ? { cps: p.cps } : {}),
+    ...(doc.agents ? { agents: tierList(doc.agents as TierEntry[]) } : {}),
+    ...(doc.agentStrategy ? { agentStrategy: doc.agentStrategy } : {}),
+    ...(doc.agentParams ? { agentParams: numericParams(doc.agentParams) } : {}),
+    ...(doc.previewTimeoutSec ? { previewTimeoutSec: doc.previewTimeoutSec } : {}),
     ...(p.recordSession
       ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
       : {}),
   };
+}
+
+/** The `agentParams` overrides that are finite numbers (§7.2: only those win; null = the agent's own). */
+function numericParams(p: unknown): CampaignRules['agentParams'] {
+  const out: Record<string, number> = {};
+  if (p && typeof p === 'object') for (const [k, v] of Object.entries(p)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  return out;
 }
 
 /** The content an answered call runs. Re-checked here with the API's schema (defence in depth:

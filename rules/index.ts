@@ -8,3 +8,4 @@ export * from './attempt';
 export * from './channel-vars';
 export * from './content';
 export * from './member-end';
+export * from './agents';

@@ -306,10 +306,10 @@ describe('dialers', () => {
     assert.equal((await h.req('GET', `/api/v2/dialer/${d}`, { cred: acme })).status, 404);
   });
 
-  test('Progressive/Predictive: creating, changing to, or starting one is 400 saying why; nothing is written or started', async () => {
+  test('Predictive: creating, changing to, or starting one is 400 saying why; nothing is written or started', async () => {
     const count = async () => (await h.req('GET', '/api/v2/dialer?limit=1000', { cred: acme })).body.data.length;
     const before_ = await count();
-    for (const type of ['Progressive Dialer', 'Predictive Dialer']) {
+    for (const type of ['Predictive Dialer']) {
       const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody({ type }) });
       assert.equal(r.status, 400);
       assert.match(r.body.info, new RegExp(`^type: "${type}" campaigns are not implemented yet \\(they need agents\\)`));
@@ -323,12 +323,12 @@ describe('dialers', () => {
     assert.deepEqual([kept.type, kept.name], ['Voice Broadcasting', dialerBody().name]);
 
     // One stored before such types were refused: it cannot be started, nor by a member POST ?autoRun.
-    const old = await Campaign.create({ ...dialerBody({ type: 'Progressive Dialer' }), domain: 'acme' });
+    const old = await Campaign.create({ ...dialerBody({ type: 'Predictive Dialer' }), domain: 'acme' });
     const id = String(old._id);
     assert.equal((await h.req('PUT', `/api/v2/dialer/${id}`, { cred: acme, body: { name: 'same type is fine' } })).status, 200);
     const start = await h.req('PUT', `/api/v2/dialer/${id}/state/1`, { cred: acme });
     assert.equal(start.status, 400);
-    assert.match(start.body.info, /^type: "Progressive Dialer" campaigns are not implemented yet/);
+    assert.match(start.body.info, /^type: "Predictive Dialer" campaigns are not implemented yet/);
     const auto = await h.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, { cred: acme, body: { communications: [{ number: '380501112233' }] } });
     assert.equal(auto.status, 400);
     assert.equal(await Member.countDocuments({ dialer: id }), 0, 'no member stored by the refused request');

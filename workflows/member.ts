@@ -17,11 +17,12 @@ import {
   uuid4,
   workflowInfo,
   allHandlersFinished,
+  getExternalWorkflowHandle,
   setCurrentDetails,
   sleep,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { MemberActivities, MemberEndEvent } from '../activities/types';
+import type { AgentActivities, MemberActivities, MemberEndEvent } from '../activities/types';
 import {
   applyOutcome,
   menuResult,
@@ -40,6 +41,8 @@ import {
   LOST_CALL,
   NOT_SENT_CAUSE,
   terminateIdle,
+  agentLegOutcome,
+  AGENT_FAILED_RETRY_MS,
   type Applied,
   type AttemptPlan,
   type CampaignRules,
@@ -53,13 +56,20 @@ import {
   callResultSignal,
   editUpdate,
   grantSignal,
+  previewDecisionSignal,
   memberInfoQuery,
   MEMBER_ALREADY_ENDED,
   NOT_WAITING_FOR_STATUS,
   rescheduleSignal,
   statusUpdate,
   terminateUpdate,
+  agentWorkflowId,
+  offerEventSignal,
   type CallResult,
+  type OfferEvent,
+  type PreviewDecision,
+  type OfferOutcome,
+  type Reservation,
   type MemberInfo,
   type MemberPhase,
   type MemberWorkflowInput,
@@ -138,6 +148,11 @@ interface MemberRun {
   statusApplied: boolean;
   /** The attempt's outcome is being stored (endAttempt): a status accepted meanwhile waits for it. */
   writeBackPending: boolean;
+  /** Progressive: the agent of the attempt awaiting its status, held in wrap-up until it comes (§7.4). */
+  heldAgent: Reservation | null;
+  /** Preview: the offer whose agent decides now, and its decision once it came. */
+  previewOfferId: string | null;
+  previewDecision: PreviewDecision | null;
 }
 /** A run whose member is loaded: every step after the start. */
 type Run = MemberRun & { member: MemberState };
@@ -156,6 +171,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
     justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
+    heldAgent: null, previewOfferId: null, previewDecision: null,
   };
   // Handlers first: Updates with no registered handler are rejected.
   setHandlers(s);
@@ -188,10 +204,20 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     }
     if (workflowInfo().continueAsNewSuggested) await carryOver(s, now);
 
-    const placed = await dialOnce(s, camp, action.choice);
-    if (!placed) continue; // every line busy: the grant went back
-    const result = placed.notSent ? notSentResult(placed) : await awaitResult(s, placed.plan.call.uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS);
+    // Progressive (§2.3): an agent first; none free: try again in 1 s, keeping the line.
+    const agent = camp.type === 'Progressive Dialer' ? await reserveAgent(s, camp) : null;
+    if (camp.type === 'Progressive Dialer' && !agent) continue;
+    if (agent && camp.previewTimeoutSec && !(await previewAccepted(s, camp, agent))) continue;
+    const placed = await dialOnce(s, camp, action.choice, agent);
+    if (!placed) {
+      if (agent) await offerEnded(s, agent, { kind: 'released', cause: 'LINE_BUSY' });
+      continue; // every line busy
+    }
+    const ringMs = (camp.originateTimeout + (agent?.params.callTimeout ?? 0)) * 1000;
+    const result = placed.notSent ? notSentResult(placed) : await awaitResult(s, placed.plan.call.uuid, ringMs + RESULT_GRACE_MS);
     const applied = await applyResult(s, camp, placed, result);
+    if (agent) await offerEnded(s, agent, agentOutcome(camp, result, applied));
+    s.heldAgent = agent && applied.decision.kind === 'await-status' ? agent : null;
     if (applied.decision.kind === 'end') return ended(s, applied.decision.cause);
     if (applied.decision.kind === 'await-status') {
       const end = await wrapUp(s, camp, placed.plan.numberIndex, applied.decision.deadline);
@@ -220,6 +246,13 @@ function setHandlers(s: MemberRun): void {
       if (r.uuid === s.currentUuid && s.result === null) s.result = r;
     },
     { description: 'Result of the current call (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE or CDR); others are ignored.' },
+  );
+  setHandler(
+    previewDecisionSignal,
+    (d) => {
+      if (d.offerId === s.previewOfferId && s.previewDecision === null) s.previewDecision = d;
+    },
+    { description: 'Preview: the agent accepted, skipped or rescheduled this member (from the agent workflow).' },
   );
   setHandler(
     rescheduleSignal,
@@ -287,6 +320,9 @@ function setHandlers(s: MemberRun): void {
         wakeCampaign: applied.decision.kind === 'end' ? s.campaignId : undefined,
       });
       if (applied.decision.kind === 'end') await announceEnd(run, camp, applied.decision.cause, 'callback', body.from);
+      const held = s.heldAgent;
+      s.heldAgent = null;
+      if (held) await tellAgent(s, held, { offerId: held.offerId, kind: 'status-sent' });
       return { status: 'OK', info: 'success' };
     },
     {
@@ -393,7 +429,7 @@ async function storeReadyAt(s: Run, readyAt: number | null): Promise<void> {
 
 /** Places one call with the granted line; null when every line of the number's destinations was
  *  busy (the attempt never happened and the grant went back). */
-async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice): Promise<Placed | null> {
+async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice, agent: Reservation | null = null): Promise<Placed | null> {
   const leaseId = s.grant!;
   const uuid = uuid4();
   const jobUuid = uuid4();
@@ -402,6 +438,7 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice): Prom
     uuid, jobUuid, now: Date.now(), random: () => Math.random(),
   });
   const { call } = plan;
+  if (agent) call.agent = agentLeg(s, agent, call.number);
   s.currentUuid = uuid;
   s.lastUuid = uuid;
   s.result = null;
@@ -515,6 +552,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       lost,
       notSent: placed.notSent?.reason,
       ...(result.digit ? { menuDigit: result.digit, menu: menuResult(camp.content, result.digit) } : {}),
+      ...(result.agentAnswered === false ? { agentFailed: result.cause } : {}),
     },
     endTime,
   );
@@ -603,6 +641,104 @@ async function wrapUp(s: Run, camp: CampaignRules, numberIndex: number, deadline
  *  terminate): counted as a success or an error (§11.1). */
 function decidedBy(s: MemberRun, applied: Applied): { uuid: string; outcome: 'success' | 'error' } {
   return { uuid: s.lastUuid ?? '', outcome: attemptCountsAs(applied.decision) ?? 'error' };
+}
+
+// ---- Progressive: the agent (§2.3, §7) ---------------------------------------------------------
+
+const agentActs = proxyActivities<Pick<AgentActivities, 'huntAgent'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '15 seconds', backoffCoefficient: 2 },
+});
+
+/** Reserves an agent of the campaign's tiers (§7.3) for this member; none free: waits 1 s (or
+ *  until woken) keeping the line, and answers null so the loop looks again. */
+async function reserveAgent(s: Run, camp: CampaignRules): Promise<Reservation | null> {
+  const agent = await agentActs.huntAgent({
+    domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, offerId: uuid4(), tiers: camp.agents ?? [],
+    strategy: camp.agentStrategy ?? 'with_fewest_calls', overrides: camp.agentParams, offered: offeredData(s, camp),
+    ...(camp.previewTimeoutSec ? { previewSec: camp.previewTimeoutSec } : {}),
+  });
+  if (agent) return agent;
+  s.waitReason = 'no agent free';
+  setCurrentDetails(details(s));
+  await condition(() => s.wake || s.terminateRequested, AGENT_FAILED_RETRY_MS, { summary: 'no agent free: trying again' });
+  s.waitReason = null;
+  return null;
+}
+
+/** What the agent's application is shown with the offer (§7.6): the member, its variables and
+ *  `webitel_data` (with the wrap-up deadline when the campaign waits for a result status). */
+function offeredData(s: Run, camp: CampaignRules): Record<string, unknown> {
+  const variables = { ...camp.variables, ...s.member.variables };
+  return {
+    member: { id: s.memberId, name: s.member.name, priority: s.member.priority, attempts: s.member.probeCount },
+    dialer: { id: s.campaignId, name: camp.name },
+    variables,
+    webitel_data: {
+      dlr_member_id: s.memberId, dlr_id: s.campaignId, domain_name: s.domain, ...variables,
+      ...(camp.waitingForResultStatus ? { dlr_wrap: camp.wrapUpTime } : {}),
+    },
+  };
+}
+
+/** The agent leg of the call: the agent is rung first and shown the member as the caller. */
+function agentLeg(s: Run, agent: Reservation, number: string): NonNullable<AttemptPlan['call']['agent']> {
+  return {
+    contact: agent.contact,
+    callTimeoutSec: Math.max(1, agent.params.callTimeout),
+    vars: {
+      cc_side: 'agent', cc_agent: agent.agent, dlr_offer_id: agent.offerId, dlr_agent_workflow_id: agentWorkflowId(s.domain, agent.name),
+      webitel_direction: 'outbound', origination_caller_id_number: number, origination_caller_id_name: s.member.name,
+    },
+  };
+}
+
+/** §7.4 from the agent leg: its own failure, a bridged call (talk time, the hold rule), or a
+ *  member not reached (no penalty for the agent). */
+function agentOutcome(camp: CampaignRules, result: CallResult, applied: Applied): OfferOutcome {
+  if (result.agentAnswered === false) return { kind: agentLegOutcome(result.cause), cause: result.cause };
+  if (result.bridged) {
+    return { kind: 'bridged', talkSec: result.billsec, statusPending: applied.decision.kind === 'await-status', campaignWrapUpSec: camp.wrapUpTime };
+  }
+  return { kind: 'released', cause: result.cause };
+}
+
+/** Preview (beyond v3): the agent was shown the member with the offer and decides within the
+ *  campaign's `previewTimeoutSec`: accept (or no answer in time) calls now; skip tries the member
+ *  again after the retry interval, reschedule at the agent's time — neither counts an attempt. */
+async function previewAccepted(s: Run, camp: CampaignRules, agent: Reservation): Promise<boolean> {
+  s.previewOfferId = agent.offerId;
+  s.previewDecision = null;
+  s.waitReason = `preview by agent ${agent.agent}`;
+  setCurrentDetails(details(s));
+  await condition(() => s.previewDecision !== null || s.terminateRequested, camp.previewTimeoutSec! * 1000, { summary: `preview by agent ${agent.agent}` });
+  const d = s.previewDecision as PreviewDecision | null; // set by the signal handler meanwhile
+  s.previewOfferId = null;
+  s.previewDecision = null;
+  s.waitReason = null;
+  if (s.terminateRequested) {
+    await offerEnded(s, agent, { kind: 'released', cause: 'MANAGER_REQUEST' });
+    return false;
+  }
+  if (!d || d.decision === 'accept') return true;
+  await offerEnded(s, agent, { kind: 'released', cause: d.decision === 'skip' ? 'PREVIEW_SKIPPED' : 'PREVIEW_RESCHEDULED' });
+  const at = d.decision === 'skip' ? Date.now() + camp.intervalTryCount * 1000 : (d.nextTryAt ?? Date.now());
+  s.member = { ...s.member, nextTryTime: at };
+  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, step: `Preview: ${d.decision} by agent ${agent.agent}` });
+  await returnGrant(s, at);
+  return false;
+}
+
+function offerEnded(s: Run, agent: Reservation, outcome: OfferOutcome): Promise<void> {
+  return tellAgent(s, agent, { offerId: agent.offerId, kind: 'ended', outcome });
+}
+
+async function tellAgent(s: MemberRun, agent: Reservation, e: OfferEvent): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(agentWorkflowId(s.domain, agent.name)).signal(offerEventSignal, e);
+  } catch {
+    // The agent's workflow is gone (removed): nothing to tell it.
+  }
 }
 
 // ---- The end -----------------------------------------------------------------------------------

@@ -86,8 +86,8 @@ export const config = {
   channelVariablesAllow: parseAllowList(str('CHANNEL_VARIABLES_ALLOW', '')),
   /** Endpoint prefixes a destination may dial (esl/format.ts dialEndpointProblem; README "Security"). */
   dialEndpointsAllow: str('DIAL_ENDPOINTS_ALLOW', 'sofia/gateway/').split(',').map((s) => s.trim()).filter(Boolean),
-  /** Endpoint prefixes an agent's contact may dial (registered users and WebRTC by default). */
-  agentEndpointsAllow: str('AGENT_ENDPOINTS_ALLOW', 'user/,verto.rtc/').split(',').map((s) => s.trim()).filter(Boolean),
+  /** Endpoint prefixes an agent's contact may dial (registered users, WebRTC, a carrier gateway). */
+  agentEndpointsAllow: str('AGENT_ENDPOINTS_ALLOW', 'user/,verto.rtc/,sofia/gateway/').split(',').map((s) => s.trim()).filter(Boolean),
   /** Absolute path prefixes a campaign's content may play files from (comma-separated, e.g.
    *  "/var/lib/dialer/sounds/"); relative names (under FreeSWITCH's sound_prefix) are always allowed. */
   soundsAllow: str('SOUNDS_ALLOW', '').split(',').map((s) => s.trim()).filter(Boolean),

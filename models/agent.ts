@@ -22,9 +22,11 @@ const contact = z
   .string({ error: 'required' })
   .max(500)
   .superRefine((v, ctx) => {
-    const problem = dialStringProblem(v) ?? dialEndpointProblem(v, config.agentEndpointsAllow, 'AGENT_ENDPOINTS_ALLOW');
+    const problem =
+      dialStringProblem(v) ??
+      (/^[a-z][a-z0-9_.]*\/[^/]/.test(v) ? null : 'must be an endpoint dial string such as user/1000') ??
+      dialEndpointProblem(v, config.agentEndpointsAllow, 'AGENT_ENDPOINTS_ALLOW');
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    else if (!/^[a-z][a-z0-9_.]*\/[^/]/.test(v)) ctx.addIssue({ code: 'custom', message: 'must be an endpoint dial string such as user/1000' });
   });
 
 const seconds = z.number().int().min(0).max(86_400);

@@ -167,7 +167,7 @@ const agentParamsOverrides = z.strictObject(
   },
 );
 
-const agentName = z.string().regex(AGENT_NAME_RE, 'must be an agent name (extension): letters, digits, _ . - (at most 64)');
+const agentName = z.string().regex(AGENT_NAME_RE, 'must be an extension: letters, digits, _ . - (at most 64)');
 const names = z.array(z.string().min(1).max(200)).max(1000);
 
 /** §7.6 (later: agents): the result codes shown to the agent; t = success, f = failure, n = call back at a time. */

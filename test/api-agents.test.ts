@@ -53,6 +53,7 @@ describe('agent directory', () => {
       [{ name: '1001', contact: '{api_on_answer=system}user/1001' }, /^contact: must not contain "\{"/],
       [{ name: '1001', contact: 'user/1001 &bridge(x)' }, /^contact: must not contain " "/],
       [{ name: '1001', contact: '1001' }, /^contact: must be an endpoint dial string/],
+      [{ name: '1001', contact: 'loopback/1001/default' }, /^contact: must dial an allowed endpoint: user\/, verto\.rtc\/, sofia\/gateway\/ \(the operator can allow more in AGENT_ENDPOINTS_ALLOW\)/],
       [{ name: '10 01', contact: 'user/1001' }, /^name: must be an extension/],
       [{ name: '1001', contact: 'user/1001', wrapUpTime: -1 }, /^wrapUpTime: /],
       [{ name: '1001', contact: 'user/1001', status: 'Busy' }, /^status: must be one of/],

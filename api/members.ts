@@ -8,6 +8,7 @@ import type { PipelineStage } from 'mongoose';
 import { mergeClientPatch } from '../rules';
 import { Campaign, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { addHistory } from '../models/history';
+import { isMongoDB } from '../lib/db';
 import {
   memberChangedSignal,
   memberWorkflowId,
@@ -25,6 +26,7 @@ import { badRequest, HttpError, jsonBody, notFound, objectBody, objectIdParam, q
 import { dropTimed } from '../models/ready-queue';
 import { insertAllOrNothing, memberDocument, queueStored } from './member-docs';
 import { memberCreateSchema, memberUpdateSchema, statusSchema } from './schemas';
+import { afterParam, findPage } from './reads';
 import { mapLimit } from './wake';
 import { runningMemberWorkflows, runUpdate, terminateIfRunning, workflowRunning } from './workflows';
 
@@ -104,11 +106,16 @@ export async function deleteMembers(deps: RouteDeps, dialer: CampaignDoc, filter
 export function memberRoutes(router: Router, deps: RouteDeps): void {
   const P = '/api/v2/dialer/:dialer/members';
 
+  // Reads select by dialer alone: the dialer was found in the caller's domain and its members carry
+  // its id, and a second equality (domain) could lead the embedded store to an index without `_id` order.
   router.get(P, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     const q = listQuery(ctx);
+    const after = afterParam(queryParam(ctx, 'after'), q);
     const M = deps.reads.model(Member);
-    const docs = await deps.reads.run(ctx, () => M.find(scoped(q.filter, base(dialer)), q.projection).sort(q.sort ?? { _id: 1 }).skip(q.skip).limit(q.limit).maxTimeMS(deps.queryTimeoutMs).lean());
+    const mongo = await isMongoDB();
+    const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, scoped(q.filter, { dialer: String(dialer._id) }), { ...q, after }, mongo, deps.queryTimeoutMs));
+    if (next) ctx.set('X-Next-After', next);
     sendData(ctx, docs);
   });
 
@@ -116,7 +123,7 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const dialer = await findDialer(ctx, 'dialer');
     const { filter } = listQuery(ctx);
     const M = deps.reads.model(Member);
-    sendData(ctx, await deps.reads.run(ctx, () => M.countDocuments(scoped(filter, base(dialer))).maxTimeMS(deps.queryTimeoutMs)));
+    sendData(ctx, await deps.reads.run(ctx, () => M.countDocuments(scoped(filter, { dialer: String(dialer._id) })).maxTimeMS(deps.queryTimeoutMs)));
   });
 
   router.post(`${P}/aggregate`, async (ctx) => {

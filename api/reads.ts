@@ -6,7 +6,7 @@
 import type { Context } from 'koa';
 import mongoose, { type Model } from 'mongoose';
 import { domainOf } from './auth';
-import { HttpError } from './http';
+import { badRequest, HttpError } from './http';
 
 export interface ReadLimits {
   /** Connection string of the reads' own pool; none → the default connection (no separate pool). */
@@ -70,4 +70,56 @@ export class ClientReads {
     this.conn = null;
     this.models.clear();
   }
+}
+
+/** How deep `page` may go on the embedded store: every skipped document is read and decoded there. */
+export const MAX_EMBEDDED_SKIP = 10_000;
+const MIN_OBJECT_ID = new mongoose.Types.ObjectId('000000000000000000000000');
+
+export interface PageQuery {
+  filter: Record<string, unknown>;
+  sort?: Record<string, 1 | -1>;
+  projection?: Record<string, 0 | 1>;
+  skip: number;
+  limit: number;
+  /** `_id` of the last document of the previous page: the next page in `_id` order (a cursor). */
+  after?: string;
+}
+
+/** The `after` query parameter: an ObjectId, not together with `sort` or `page`; 400 naming it. */
+export function afterParam(raw: string | undefined, q: { sort?: unknown; skip: number }): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!mongoose.isObjectIdOrHexString(raw) || raw.length !== 24) throw badRequest('after: must be the 24-character hex _id of the last member of the previous page');
+  if (q.sort) throw badRequest('after: pages in _id order; leave out sort');
+  if (q.skip) throw badRequest('after: leave out page (after already says where the page starts)');
+  return raw.toLowerCase();
+}
+
+/**
+ * One page of `model` matching `where` (the server part already merged in, see `scoped`): in the
+ * client's sort, else in `_id` order. On FerretDB the `_id` order comes from an `_id` range the
+ * store serves from its index in `_id` order (docs/setup.md, "sqlite-pushdown"), so a page reads
+ * about `limit` documents whatever the collection holds; a `page` deeper than MAX_EMBEDDED_SKIP
+ * is refused there with a 400 that names `after`. MongoDB sorts by `_id` with its index.
+ * Returns the page and the cursor of the next one (null when this page is the last).
+ */
+export async function findPage<T extends { _id: unknown }>(
+  M: Model<any>, where: Record<string, unknown>, q: PageQuery, mongo: boolean, timeoutMs?: number,
+): Promise<{ docs: T[]; next: string | null }> {
+  const byId = !q.sort;
+  if (!mongo && q.skip > MAX_EMBEDDED_SKIP) {
+    throw badRequest(`page: the embedded store reads every skipped member, so at most ${MAX_EMBEDDED_SKIP} are skipped; page with after=<_id of the last member of the previous page> (or add a filter)`);
+  }
+  const filter = { ...where };
+  // The store returns an `_id` range in `_id` order only when the range is the filter's own `_id`.
+  const rangeOrdered = byId && !mongo && !('_id' in where);
+  if (rangeOrdered) filter._id = { $gt: q.after ? new mongoose.Types.ObjectId(q.after) : MIN_OBJECT_ID };
+  else if (q.after) filter.$and = [...((filter.$and as unknown[]) ?? []), { _id: { $gt: new mongoose.Types.ObjectId(q.after) } }];
+  let find = M.find(filter, q.projection);
+  if (!rangeOrdered) find = find.sort(q.sort ?? { _id: 1 });
+  find = find.skip(q.skip).limit(q.limit);
+  if (timeoutMs) find = find.maxTimeMS(timeoutMs);
+  const docs = (await find.lean()) as T[];
+  const next = byId && docs.length === q.limit && docs[docs.length - 1]._id !== undefined ? String(docs[docs.length - 1]._id) : null;
+  return { docs, next };
 }

@@ -29,7 +29,7 @@ async function newDialer(): Promise<string> {
 }
 
 async function store(dialer: string, n: number, ended = (_i: number) => false): Promise<string[]> {
-  const docs = Array.from({ length: n }, (_, i) => ({
+  const docs = Array.from({ length: n }, (_, i): Record<string, unknown> => ({
     ...memberDocument({ name: `m${i}`, communications: [{ number: `38050${String(i).padStart(7, '0')}` }] }, dialer, 'acme'),
     ...(ended(i) ? { _endCause: 'MANAGER_REQUEST' } : {}),
   }));
@@ -43,7 +43,7 @@ async function allPages(path: string, limit: number): Promise<{ ids: string[]; p
   let pages = 0;
   do {
     const sep = path.includes('?') ? '&' : '?';
-    const r = await h.req('GET', `${path}${sep}limit=${limit}${next ? `&after=${next}` : ''}`, { cred: acme });
+    const r: { status: number; body: any; headers: Headers } = await h.req('GET', `${path}${sep}limit=${limit}${next ? `&after=${next}` : ''}`, { cred: acme });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     ids.push(...(r.body.data as { _id: string }[]).map((d) => d._id));
     next = r.headers.get('x-next-after');

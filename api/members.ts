@@ -26,7 +26,7 @@ import { badRequest, HttpError, jsonBody, notFound, objectBody, objectIdParam, q
 import { dropTimed } from '../models/ready-queue';
 import { insertAllOrNothing, memberDocument, queueStored } from './member-docs';
 import { memberCreateSchema, memberUpdateSchema, statusSchema } from './schemas';
-import { afterParam, findPage } from './reads';
+import { afterParam, batchesById, findPage } from './reads';
 import { mapLimit } from './wake';
 import { runningMemberWorkflows, runUpdate, terminateIfRunning, workflowRunning } from './workflows';
 
@@ -93,12 +93,10 @@ export async function deleteMembers(deps: RouteDeps, dialer: CampaignDoc, filter
     deleted += res.deletedCount;
     batch = [];
   };
-  const cursor = Member.find(scoped(where, { _lock: null }), { _id: 1, _endCause: 1 }).lean().cursor({ batchSize: 1000 });
-  for await (const d of cursor) {
-    batch.push(d as unknown as { _id: unknown; _endCause: string | null });
-    if (batch.length >= 1000) await flush();
+  for await (const docs of batchesById<{ _id: unknown; _endCause: string | null }>(Member, scoped(where, { _lock: null }), { _id: 1, _endCause: 1 }, 1000)) {
+    batch = docs;
+    await flush();
   }
-  await flush();
   const locked = await Member.countDocuments(scoped(where, { _lock: { $ne: null } }));
   return { deleted, locked };
 }
@@ -333,15 +331,18 @@ async function resetMembers(dialer: CampaignDoc, from: number, replaceLog: boole
   const reset: Record<string, unknown>[] = []; // queued again once stored
   const flush = async () => {
     if (!ops.length) return;
-    const res = await Member.bulkWrite(ops, { ordered: false });
-    n += res.modifiedCount;
+    // At most 50 updates per command: FerretDB 1.24 keeps each update's read open (one SQLite
+    // connection of its 100) until the command ends, so a command of ~100 updates never finishes.
+    for (let i = 0; i < ops.length; i += 50) n += (await Member.bulkWrite(ops.slice(i, i + 50), { ordered: false })).modifiedCount;
     ops = [];
     await queueStored(reset.splice(0));
   };
   const now = Date.now();
-  const cursor = Member.find(where, { communications: 1, _log: 1, priority: 1, dialer: 1 }).lean().cursor({ batchSize: 500 });
-  for await (const raw of cursor) {
-    const d = raw as unknown as { _id: unknown; dialer: string; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };
+  type Stored = { _id: unknown; dialer: string; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };
+  const read = async function* () {
+    for await (const docs of batchesById<Stored>(Member, where, { communications: 1, _log: 1, priority: 1, dialer: 1 }, 500)) yield* docs;
+  };
+  for await (const d of read()) {
     if (!(d.communications ?? []).some((c) => c.stopCommunication !== true)) continue;
     const communications = (d.communications ?? []).map((c) =>
       c.stopCommunication ? c : { ...c, state: 0, _probe: 0, lastCall: 0, rangeId: null, rangeAttempts: 0, checkResult: null },

@@ -5,6 +5,7 @@
 // tenant cannot take the whole pool. Reads only: nothing here writes.
 import type { Context } from 'koa';
 import mongoose, { type Model } from 'mongoose';
+import { isMongoDB } from '../lib/db';
 import { domainOf } from './auth';
 import { badRequest, HttpError } from './http';
 
@@ -122,4 +123,21 @@ export async function findPage<T extends { _id: unknown }>(
   const docs = (await find.lean()) as T[];
   const next = byId && docs.length === q.limit && docs[docs.length - 1]._id !== undefined ? String(docs[docs.length - 1]._id) : null;
   return { docs, next };
+}
+
+/**
+ * The documents matching `where` in `_id` order, `size` at a time, each batch read to the end
+ * before the caller works on it: no cursor stays open while the caller writes (on FerretDB an open
+ * cursor and writes to the same collection on one connection stalled: a reset of over 500 members
+ * never finished). Each batch is one `_id`-range page (see findPage).
+ */
+export async function* batchesById<T extends { _id: unknown }>(M: Model<any>, where: Record<string, unknown>, projection: Record<string, 0 | 1>, size: number): AsyncGenerator<T[]> {
+  const mongo = await isMongoDB();
+  let after: string | undefined;
+  for (;;) {
+    const { docs, next } = await findPage<T>(M, where, { filter: {}, projection, skip: 0, limit: size, after }, mongo);
+    if (docs.length) yield docs;
+    if (!next) return;
+    after = next;
+  }
 }

@@ -8,7 +8,6 @@ import type { PipelineStage } from 'mongoose';
 import { mergeClientPatch } from '../rules';
 import { Campaign, Member, MemberEnd, memberState, memberStateSet, type CampaignDoc, type MemberDoc } from '../models';
 import { addHistory } from '../models/history';
-import { isMongoDB } from '../lib/db';
 import {
   memberChangedSignal,
   memberWorkflowId,
@@ -26,7 +25,7 @@ import { badRequest, HttpError, jsonBody, notFound, objectBody, objectIdParam, q
 import { dropTimed } from '../models/ready-queue';
 import { insertAllOrNothing, memberDocument, queueStored } from './member-docs';
 import { memberCreateSchema, memberUpdateSchema, statusSchema } from './schemas';
-import { afterParam, batchesById, findPage } from './reads';
+import { afterParam, batchesById, findPage, pageStore } from './reads';
 import { mapLimit } from './wake';
 import { runningMemberWorkflows, runUpdate, terminateIfRunning, workflowRunning } from './workflows';
 
@@ -111,8 +110,8 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const q = listQuery(ctx);
     const after = afterParam(queryParam(ctx, 'after'), q);
     const M = deps.reads.model(Member);
-    const mongo = await isMongoDB();
-    const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, scoped(q.filter, { dialer: String(dialer._id) }), { ...q, after }, mongo, deps.queryTimeoutMs));
+    const store = await pageStore(M);
+    const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, scoped(q.filter, { dialer: String(dialer._id) }), { ...q, after }, store, deps.queryTimeoutMs));
     if (next) ctx.set('X-Next-After', next);
     sendData(ctx, docs);
   });

@@ -87,6 +87,22 @@ export interface PageQuery {
   after?: string;
 }
 
+/** How the store serves a page in `_id` order: MongoDB sorts with its index; FerretDB built with
+ *  the `sqlite-pushdown` patch returns an `_id` range in `_id` order from its index (its plan says
+ *  `USING INDEX`); any other FerretDB has to be asked to sort (correct, but it reads every match). */
+export type PageStore = 'mongodb' | 'ferretdb-ordered' | 'ferretdb';
+let pageStoreKnown: PageStore | undefined;
+
+export async function pageStore(M: Model<any>): Promise<PageStore> {
+  if (pageStoreKnown) return pageStoreKnown;
+  if (await isMongoDB()) return (pageStoreKnown = 'mongodb');
+  const e = (await M.find({ _id: { $gt: MIN_OBJECT_ID } }).limit(1).explain()) as unknown as { queryPlanner?: { Plan?: unknown[] } };
+  const plan = JSON.stringify(e.queryPlanner?.Plan ?? []);
+  // No plan yet (the collection does not exist): ask again next time.
+  if (plan === '[]') return 'ferretdb';
+  return (pageStoreKnown = /USING (COVERING )?INDEX/.test(plan) ? 'ferretdb-ordered' : 'ferretdb');
+}
+
 /** The `after` query parameter: an ObjectId, not together with `sort` or `page`; 400 naming it. */
 export function afterParam(raw: string | undefined, q: { sort?: unknown; skip: number }): string | undefined {
   if (raw === undefined || raw === '') return undefined;
@@ -105,15 +121,15 @@ export function afterParam(raw: string | undefined, q: { sort?: unknown; skip: n
  * Returns the page and the cursor of the next one (null when this page is the last).
  */
 export async function findPage<T extends { _id: unknown }>(
-  M: Model<any>, where: Record<string, unknown>, q: PageQuery, mongo: boolean, timeoutMs?: number,
+  M: Model<any>, where: Record<string, unknown>, q: PageQuery, store: PageStore, timeoutMs?: number,
 ): Promise<{ docs: T[]; next: string | null }> {
   const byId = !q.sort;
-  if (!mongo && q.skip > MAX_EMBEDDED_SKIP) {
+  if (store !== 'mongodb' && q.skip > MAX_EMBEDDED_SKIP) {
     throw badRequest(`page: the embedded store reads every skipped member, so at most ${MAX_EMBEDDED_SKIP} are skipped; page with after=<_id of the last member of the previous page> (or add a filter)`);
   }
   const filter = { ...where };
   // The store returns an `_id` range in `_id` order only when the range is the filter's own `_id`.
-  const rangeOrdered = byId && !mongo && !('_id' in where);
+  const rangeOrdered = byId && store === 'ferretdb-ordered' && !('_id' in where);
   if (rangeOrdered) filter._id = { $gt: q.after ? new mongoose.Types.ObjectId(q.after) : MIN_OBJECT_ID };
   else if (q.after) filter.$and = [...((filter.$and as unknown[]) ?? []), { _id: { $gt: new mongoose.Types.ObjectId(q.after) } }];
   let find = M.find(filter, q.projection);
@@ -132,10 +148,10 @@ export async function findPage<T extends { _id: unknown }>(
  * never finished). Each batch is one `_id`-range page (see findPage).
  */
 export async function* batchesById<T extends { _id: unknown }>(M: Model<any>, where: Record<string, unknown>, projection: Record<string, 0 | 1>, size: number): AsyncGenerator<T[]> {
-  const mongo = await isMongoDB();
+  const store = await pageStore(M);
   let after: string | undefined;
   for (;;) {
-    const { docs, next } = await findPage<T>(M, where, { filter: {}, projection, skip: 0, limit: size, after }, mongo);
+    const { docs, next } = await findPage<T>(M, where, { filter: {}, projection, skip: 0, limit: size, after }, store);
     if (docs.length) yield docs;
     if (!next) return;
     after = next;

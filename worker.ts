@@ -1,11 +1,14 @@
 // The dialer worker process: runs member workflows and their activities, and routes FreeSWITCH
 // call results to them. SIGINT/SIGTERM stop taking work, let running activities finish, exit 0.
 import mongoose from 'mongoose';
-import { createDialerWorker } from './services/dialer-worker';
+import { createDialerWorker, installTemporalMetrics } from './services/dialer-worker';
 import { writeWorkerStatus } from './lib/readiness';
+import { config } from './lib/config';
 
 async function main(): Promise<void> {
-  const { worker, esl, log, close } = await createDialerWorker();
+  const { host, workerPort, temporalSdk } = config.metrics;
+  const metrics = workerPort > 0 ? { host, port: workerPort, setting: 'WORKER_METRICS_PORT', temporalSdk: temporalSdk ? await installTemporalMetrics() : undefined } : false;
+  const { worker, esl, log, close } = await createDialerWorker({ metrics });
   log.info('worker started');
   // For `npm start` (scripts/run.ts): it says "running" only once the worker is connected.
   const statusFile = process.env.DIALER_WORKER_STATUS_FILE;

@@ -1,14 +1,13 @@
-// Activities of the campaign workflow: the ready queue lives in Mongo (members with `_readyAt` due
-// and no lease), read in order once per batch and claimed one document at a time with
-// findOneAndUpdate so no member is granted twice (activities/claim.ts).
-// (FerretDB v1 supports no projection on findAndModify, so none is used.)
+// Activities of the campaign workflow: claiming ready members from the campaign's ready queue and
+// granting them (activities/claim.ts), lease checks, the campaign's run state and counters. Writes go
+// through the owning modules (models/member-store.ts, models/campaign-store.ts, models/lines.ts).
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { Attempt, Campaign, Member, STATS_COUNTERS_ZERO } from '../models';
+import { Attempt, Member } from '../models';
+import { CampaignStore } from '../models/campaign-store';
 import { LineLeases } from '../models/lines';
-import { addHistory } from '../models/history';
-import { hasQueued, requeue, REQUEUE_FIELDS } from '../models/ready-queue';
-import type { DispatchFields } from '../rules/dispatch';
+import { MemberStore } from '../models/member-store';
+import { hasQueued } from '../models/ready-queue';
 import { memberUiText, startMemberWorkflowWithGrant, type MemberUiText } from '../workflows/start';
 import { memberWorkflowId } from '../workflows/messages';
 import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf } from './claim';
@@ -61,7 +60,7 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
     const failed = (await Promise.allSettled(grants)).find((r) => r.status === 'rejected');
     if (claimError) throw claimError;
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    await Campaign.updateOne({ _id: campaignId }, { $set: { 'stats.active': activeLeases + granted.length } });
+    await CampaignStore.setActive(campaignId, activeLeases + granted.length);
     let nextReadyAt: number | null = null;
     let openMembers = -1;
     if (granted.length < leaseIds.length) {
@@ -101,24 +100,17 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
         if (a.sentOn !== null && !a.result && (await esl.uuidExists(a._id))) return { held: true };
       }
       for (const a of open) await LineLeases.release(campaignId, a._id);
-      await Member.updateOne({ _id: memberId, _dispatch: leaseId }, { $set: { _dispatch: null, _lock: null } });
       // Claimable again (its queue entries went when it was claimed): back into the queue.
-      await requeue(campaignId, memberId, await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields>());
+      await MemberStore.reclaim(campaignId, memberId, leaseId);
       return { held: false };
     },
 
     async startStatsDay({ campaignId, day }) {
-      await Campaign.updateOne({ _id: campaignId, 'stats.day': { $exists: false } }, { $set: { 'stats.day': day } });
-      await Campaign.updateOne({ _id: campaignId, 'stats.day': { $ne: day } }, { $set: { ...STATS_COUNTERS_ZERO, 'stats.day': day } });
+      await CampaignStore.startStatsDay(campaignId, day);
     },
 
     async setCampaignState({ campaignId, state, cause, active, action }) {
-      // Only a real change is recorded: the API already wrote the state it set itself (start/stop).
-      const doc = await Campaign.findOneAndUpdate(
-        { _id: campaignId, $or: [{ state: { $ne: state } }, { _cause: { $ne: cause } }] },
-        { $set: { state, _cause: cause, active } },
-      ).lean<{ domain: string }>();
-      if (doc) await addHistory({ dialer: campaignId, domain: doc.domain, action: cause, value: action });
+      await CampaignStore.setState(campaignId, { state, cause, active, action });
     },
   };
 }

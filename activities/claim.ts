@@ -8,18 +8,17 @@
 // skipped, never double-granted.
 //
 // The fallback when the queue cannot fill a claim is the members collection itself ("the ready
-// window"). Where its sort runs depends on the server: MongoDB walks the index of models/member.ts
-// (the equality prefix, then the whole sort key with `_id`) and stops after `k` keys; FerretDB v1
-// (SQLite) uses no index for any filter or sort (it pushes down only a filter that is exactly
-// `{_id}`): it decodes every document of the collection (~0.3 ms each on the 2-core bench machine,
-// bench/ferret-queries.ts). There the window is chosen here from a streamed cursor with a bounded
-// top-k, so FerretDB's memory stays flat on a million members. Both give the same order: the
-// comparison below follows MongoDB's sort rules for the values these fields hold (null/missing <
-// numbers < strings < ObjectIds), and the queue merge uses the same comparison (rules/dispatch.ts).
+// window"), chosen here from a streamed cursor with a bounded top-k: FerretDB v1 (SQLite) uses no
+// index for any filter or sort (it pushes down only a filter that is exactly `{_id}`) and would
+// decode and sort every document of the collection in memory; streamed, its memory stays flat on a
+// million members. One code path on every server (on MongoDB it reads the ready members' sort keys
+// instead of walking an index: the fallback runs at most every FALLBACK_INTERVAL_MS while it finds
+// nothing). The comparison follows MongoDB's sort rules for the values these fields hold
+// (null/missing < numbers < strings < ObjectIds), and the queue merge uses the same (rules/dispatch.ts).
 import { Context } from '@temporalio/activity';
-import { isMongoDB } from '../lib/db';
 import { Member } from '../models';
-import { consumeFresh, dropTimed, freshHeads, timedEntries, type FreshChunk } from '../models/ready-queue';
+import { MemberStore } from '../models/member-store';
+import { freshHeads, timedEntries, type FreshChunk } from '../models/ready-queue';
 import { CLAIM_SORTS, compareBySort, isReady, neverDialledKey, readyFilter, type MembersStrategy } from '../rules/dispatch';
 
 /** Tells Temporal the claim is alive while it reads (no-op outside an activity). */
@@ -51,10 +50,6 @@ async function readWindow(campaignId: string, strategy: MembersStrategy, now: nu
   const sort = CLAIM_SORTS[strategy];
   const filter = readyFilter(campaignId, now);
   if (k <= 0) return [];
-  if (await isMongoDB()) {
-    const docs = await Member.find(filter, { _id: 1 }).sort(sort).limit(k).lean<{ _id: unknown }[]>();
-    return docs.map((d) => d._id);
-  }
   const cmp = compareBySort(sort);
   const projection = Object.fromEntries(Object.keys(sort).map((f) => [f, 1]));
   const top: Record<string, unknown>[] = []; // sorted, at most k
@@ -108,14 +103,11 @@ function fallbackDue(campaignId: string, now: number): boolean {
  * (the old ready window) for members the queue missed — at most every FALLBACK_INTERVAL_MS while it
  * finds none.
  *
- * The claim write: on MongoDB a conditional findOneAndUpdate. FerretDB v1 decodes the collection up to
- * the match for any filter but `{_id}` (bench/ferret-queries.ts), so there the member is read and set
- * by `_id` alone and the conditions are checked here. Safe because this process is the only writer of
- * `_dispatch` while it is null (claims; the member's own workflow writes it only to give its lease
- * back) and its one connection runs its operations in order; the other fields that may change in
- * between (`_readyAt`, `_endCause`, written by the member's workflow) make at worst an unneeded
- * grant, which the member gives back (workflows/member.ts). FerretDB's own findAndModify is a read
- * and then a write too (see "FerretDB and atomicity").
+ * The claim write is models/member-store.ts `claim`: by `_id`, the conditions checked on the
+ * document just read (FerretDB v1 decodes the collection up to the match for any other filter).
+ * Only this campaign's claim sets `_dispatch` while it is null (one claim at a time per campaign);
+ * the fields the member's own workflow may change in between (`_readyAt`, `_endCause`) make at worst
+ * an unneeded grant, which the member gives back (workflows/member.ts).
  */
 export async function claimReady<D>(
   o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
@@ -130,16 +122,6 @@ export async function claimReady<D>(
     }
     return used;
   });
-}
-
-/** Sets the lease on a member just read as ready; null if it is not ready after all. */
-async function claimMember<D>(doc: Record<string, unknown>, o: { campaignId: string; now: number }, leaseId: string): Promise<D | null> {
-  if (!isReady(doc, o.campaignId, o.now)) return null;
-  if (await isMongoDB()) {
-    return Member.findOneAndUpdate({ _id: doc._id, ...readyFilter(o.campaignId, o.now) }, { $set: { _dispatch: leaseId } }).lean<D>();
-  }
-  await Member.updateOne({ _id: doc._id }, { $set: { _dispatch: leaseId } });
-  return doc as D;
 }
 
 interface Candidate {
@@ -181,13 +163,13 @@ async function claimFromQueue<D>(
       const gone = !doc || String(doc.dialer) !== o.campaignId || !!doc._endCause;
       // A fresh entry is used once: claimed now, or its member was claimed, edited or ended meanwhile.
       const stale = gone || (c.chunk !== undefined && ((doc!.priority ?? 0) !== c.chunk.priority || !isReady(doc, o.campaignId, o.now)));
-      const claimed = !stale && doc ? await claimMember<D>(doc, o, o.leaseIds[used]) : null;
+      const claimed = !stale && doc ? await MemberStore.claim<D>(doc, { ...o, fresh: c.chunk !== undefined }, o.leaseIds[used]) : null;
       if (c.chunk) {
         if (!taken.has(c.chunk)) taken.set(c.chunk, new Set());
         taken.get(c.chunk)!.add(String(c._id));
-      } else if (gone || claimed) {
-        await dropTimed(o.campaignId, c._id);
-      } else {
+      } else if (gone) {
+        await MemberStore.dropQueued(o.campaignId, c._id);
+      } else if (!claimed) {
         skipped.add(String(c._id));
       }
       if (!claimed) {
@@ -197,7 +179,7 @@ async function claimFromQueue<D>(
       onClaim(o.leaseIds[used], claimed);
       used++;
     }
-    for (const [chunk, ids] of taken) await consumeFresh(chunk, ids);
+    for (const [chunk, ids] of taken) await MemberStore.passFresh(chunk, ids);
     if (lost === 0) break;
   }
   return used;
@@ -214,12 +196,11 @@ async function claimFromMembers<D>(
     let lost = 0;
     for (const _id of ids) {
       const doc = await Member.findById(_id).lean<Record<string, unknown>>();
-      const claimed = doc ? await claimMember<D>(doc, o, o.leaseIds[used]) : null;
+      const claimed = doc ? await MemberStore.claim<D>(doc, o, o.leaseIds[used]) : null;
       if (!claimed) {
         lost++;
         continue;
       }
-      await dropTimed(o.campaignId, _id);
       onClaim(o.leaseIds[used], claimed);
       used++;
     }

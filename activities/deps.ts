@@ -12,6 +12,10 @@ export interface ActivityDeps {
   taskQueue: string;
   /** Tenant variables FreeSWITCH acts on that may be sent anyway; default config.channelVariablesAllow. */
   channelVariablesAllow?: ChannelVariableAllowList;
+  /** Endpoint prefixes a destination may dial; default config.dialEndpointsAllow. */
+  dialEndpointsAllow?: readonly string[];
+  /** Endpoint prefixes an agent's contact may dial; default config.agentEndpointsAllow. */
+  agentEndpointsAllow?: readonly string[];
   /** Originations per second per sofia gateway; default config.gatewayCps (GATEWAY_CPS). */
   gatewayCps?: Record<string, number>;
 }

@@ -1,4 +1,5 @@
 // All activities the dialer worker serves, built from injected dependencies.
+import { createAgentActivities } from './agents';
 import { createCampaignActivities } from './campaign';
 import type { ActivityDeps } from './deps';
 import { createMemberActivities } from './member';
@@ -7,5 +8,5 @@ import type { DialerActivities } from './types';
 export type { ActivityDeps } from './deps';
 
 export function createActivities(deps: ActivityDeps): DialerActivities {
-  return { ...createMemberActivities(deps), ...createCampaignActivities(deps) };
+  return { ...createMemberActivities(deps), ...createCampaignActivities(deps), ...createAgentActivities(deps) };
 }

@@ -1,5 +1,7 @@
 // The activity surface the member workflow calls. Workflow code imports only these types.
-import type { CallResult } from '../workflows/messages';
+import type { AgentView, CallResult, Reservation } from '../workflows/messages';
+import type { AgentEventType } from '../models/agent';
+import type { AgentParams } from '../rules';
 import type { CampaignRules, MemberState } from '../rules';
 import type { AttemptLogEntry, PlaceCallInput } from '../rules/attempt';
 
@@ -36,25 +38,8 @@ export interface EndAttemptInput {
 
 export interface MemberEndedInput { eventId: string; domain: string; campaignId: string; memberId: string; event: MemberEndEvent }
 
-export interface MemberEndEvent {
-  'Event-Name': 'CUSTOM';
-  'Event-Subclass': 'engine::dialer_member_end';
-  variable_domain_name: string;
-  dialerId: string;
-  dialerName: string;
-  id: string;
-  name: string;
-  currentNumber: string;
-  dlr_member_number_description: string;
-  currentProbe: number;
-  session: string;
-  endCause: string;
-  expire: number | null;
-  agentId: string | null;
-  reason?: 'expire' | 'callback' | 'terminate';
-  callback_user_id?: string;
-  [variable: `variable_${string}`]: string;
-}
+export type { MemberEndEvent } from '../rules/member-end';
+import type { MemberEndEvent } from '../rules/member-end';
 
 export interface MemberActivities {
   loadCampaign(campaignId: string): Promise<CampaignRules | null>;
@@ -74,6 +59,8 @@ export interface MemberActivities {
     member: MemberState;
     waitingForStatusUntil?: number | null;
     readyAt?: number | null;
+    /** Client fields edited through the API, as the API stores them. */
+    edited?: Record<string, unknown>;
     /** Campaign to wake because this member became due earlier than it expected. */
     wakeCampaign?: string;
     callback?: AttemptLogEntry['callback'];
@@ -110,4 +97,40 @@ export interface CampaignActivities {
   startStatsDay(i: { campaignId: string; day: string }): Promise<void>;
 }
 
-export type DialerActivities = MemberActivities & CampaignActivities;
+export type DialerActivities = MemberActivities & CampaignActivities & AgentActivities;
+
+/** One event for the agent's applications (models/agent.ts AgentEvent). */
+export interface AgentEventInput {
+  /** `<agent workflow id>:<first run id>:<seq>`. */
+  id: string;
+  type: AgentEventType;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+export interface HuntInput {
+  domain: string;
+  campaignId: string;
+  memberId: string;
+  /** Same on a retry of the activity: an agent already reserved for it answers again. */
+  offerId: string;
+  /** The campaign's tiers (`agents`, with levels) and `agentStrategy` (§7.3). */
+  tiers: { name: string; level: number }[];
+  strategy: string;
+  overrides?: Partial<AgentParams>;
+  offered?: Record<string, unknown>;
+  /** Preview: seconds the agent has to decide before the call. */
+  previewSec?: number;
+}
+
+export interface AgentActivities {
+  /** Stores the agent document and its new events (only the agent's workflow calls it). */
+  saveAgent(i: { domain: string; name: string; agent: AgentView; events: AgentEventInput[] }): Promise<void>;
+  removeAgent(i: { id: string }): Promise<void>;
+  /** §7.3: tries the campaign's free agents in hunting order, reserving the first that accepts (an
+   *  Update to its workflow); null when none does. */
+  huntAgent(i: HuntInput): Promise<Reservation | null>;
+  /** §2.3 engine counts of a campaign's tiers: available (could take a call now) and logged (neither
+   *  Logged Out nor On Break), from the agents' documents. */
+  agentCounts(i: { domain: string; tiers: { name: string }[]; now: number }): Promise<{ available: number; logged: number }>;
+}

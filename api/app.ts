@@ -7,6 +7,7 @@ import mongoose from 'mongoose';
 import type { Connection } from '@temporalio/client';
 import { authMiddleware, loginHandler } from './auth';
 import type { ApiDeps, RouteDeps } from './deps';
+import { agentRoutes } from './agents';
 import { calendarRoutes } from './calendars';
 import { dialerRoutes } from './dialers';
 import { errorMiddleware, sendData } from './http';
@@ -19,6 +20,7 @@ import { docsRoutes } from './openapi';
 import { rateLimitMiddleware } from './limits';
 import { ClientReads } from './reads';
 import { config } from '../lib/config';
+import { httpRequests } from '../lib/metrics';
 
 export type DialerApi = Koa & {
   /** Every route as [METHOD, path] (the OpenAPI test compares it with the document). */
@@ -74,8 +76,20 @@ export function createApp(deps: ApiDeps): DialerApi {
   memberRoutes(router, rd);
   docsRoutes(router);
   webhookRoutes(router, rd);
+  agentRoutes(router, rd);
   csvImportRoute(router, rd);
 
+  // Latency by route pattern (`/api/v2/dialer/:id`), never the raw path (ids are tenant data).
+  app.use(async (ctx, next) => {
+    const end = httpRequests.startTimer({ method: ctx.method });
+    try {
+      await next();
+    } finally {
+      const routes = router.match(ctx.path, ctx.method).pathAndMethod.filter((l) => l.methods.length > 0);
+      const route = routes[routes.length - 1]?.path;
+      end({ route: route === undefined ? 'unmatched' : String(route), status: String(ctx.status) });
+    }
+  });
   app.use(errorMiddleware(deps.log, rd.queryTimeoutMs));
   app.use(async (ctx, next) => {
     // CORS as in v3: any origin may call with the credential headers.

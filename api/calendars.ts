@@ -4,6 +4,7 @@
 import type { Context } from 'koa';
 import type Router from '@koa/router';
 import { Calendar, calendarCreateSchema, calendarUpdateSchema, Campaign, type CalendarDoc, type CampaignDoc } from '../models';
+import { CampaignStore } from '../models/campaign-store';
 import { domainFilter, domainOf } from './auth';
 import type { RouteDeps } from './deps';
 import { listQuery, scoped } from './dialers';
@@ -52,7 +53,7 @@ export function calendarRoutes(router: Router, deps: RouteDeps): void {
     const next = calendarCreateSchema.parse({ ...stored, ...patch });
     await Calendar.updateOne({ _id }, { $set: { ...next, lastModified: Date.now() } });
     const users = await dialersUsing(existing);
-    if (next.name !== existing.name) await Campaign.updateMany({ domain, 'calendar.id': String(_id) }, { $set: { 'calendar.name': next.name } });
+    if (next.name !== existing.name) await CampaignStore.renameCalendar(domain, String(_id), next.name);
     // Running or sleeping campaigns look at the edited calendar now, not at their next timer.
     for (const d of users) if (d.active && d.state !== 3) deps.waker.wake(d);
     sendData(ctx, { result: { ok: 1, n: 1, nModified: 1 } });

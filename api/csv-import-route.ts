@@ -6,7 +6,7 @@ import { campaignTimeZone, csvSeparator } from './csv-export';
 import type { RouteDeps } from './deps';
 import { assertTypeDialable, findDialer } from './dialers';
 import { badRequest, boolParam, enumParam, HttpError, queryParam, sendData } from './http';
-import { afterImport, deleteMembers } from './members';
+import { afterImport, deleteMatching } from './members';
 
 /** Counts bytes through a stream and stops past the limit (413). */
 async function* limited(source: AsyncIterable<Buffer>, limit: number): AsyncGenerator<Buffer> {
@@ -58,10 +58,10 @@ export function csvImportRoute(router: Router, deps: RouteDeps): void {
       normalize: enumParam(ctx, 'normalize', ['e164', 'none'] as const, 'e164'),
       dedupe: enumParam(ctx, 'dedupe', ['campaign', 'file', 'none'] as const, 'campaign'),
       deleteExisting,
-      deleteMembers: async () => (await deleteMembers(deps, dialer, {})).deleted,
+      deleteMembers: async () => (await deleteMatching(deps, dialer, {})).deleted,
     });
     deps.log.info({ dialer: String(dialer._id), user, ...report, errors: undefined }, 'CSV import');
-    if (report.imported > 0) await afterImport(deps, ctx, dialer, queryParam(ctx, 'autoRun') === 'true');
+    if (report.imported > 0) await afterImport(deps, dialer, { autoRun: queryParam(ctx, 'autoRun') === 'true', user });
     sendData(ctx, report);
   });
 }

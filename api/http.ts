@@ -6,15 +6,8 @@ import mongoose from 'mongoose';
 import { ZodError } from 'zod';
 import type { Logger } from '../lib/logger';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
+export { HttpError } from '../lib/http-error';
+import { HttpError } from '../lib/http-error';
 
 export const badRequest = (info: string) => new HttpError(400, info);
 export const notFound = (info: string) => new HttpError(404, info);
@@ -41,7 +34,9 @@ export function zodMessage(err: ZodError, prefix = ''): string {
   return err.issues
     .slice(0, 10)
     .map((i) => {
-      const path = [prefix, ...i.path.map(String)].filter((s) => s !== '').join('.');
+      const at = (more: string[]) => [prefix, ...i.path.map(String), ...more].filter((s) => s !== '').join('.');
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${at([k])}: unknown field`).join('; ');
+      const path = at([]);
       return path ? `${path}: ${i.message}` : i.message;
     })
     .join('; ');

@@ -8,10 +8,14 @@ import { createApp } from './app';
 import { createApiServer } from './limits';
 import { ensureWebhookDispatcher } from '../workflows/start';
 import { connectMongo } from '../lib/db';
+import { serveMetrics } from '../lib/metrics';
 
 async function main(): Promise<void> {
   const log = createLogger('api');
-  await connectMongo();
+  // One connection for the API's own writes: concurrent requests are its writers, and FerretDB v1
+  // applies overlapping updates of one document non-atomically (docs/architecture.md, "FerretDB and
+  // atomicity"). Its client-shaped reads have a pool of their own (api/reads.ts).
+  await connectMongo(undefined, { maxPoolSize: 1 });
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   // Every query of this process has a deadline (the routes a client shapes set it themselves).
@@ -24,12 +28,16 @@ async function main(): Promise<void> {
   const server = createApiServer(app, config.api).listen(config.api.port, config.api.host, () => {
     log.info({ host: config.api.host, port: config.api.port }, 'API listening');
   });
+  // Unauthenticated, so on its own port (loopback by default: README "Metrics and logs").
+  const metrics = config.metrics.apiPort > 0 ? await serveMetrics({ host: config.metrics.host, port: config.metrics.apiPort, setting: 'API_METRICS_PORT' }) : undefined;
+  if (metrics) log.info({ url: metrics.url }, 'metrics listening');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'API stopping');
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await metrics?.close();
     await app.close();
     await connection.close();
     await mongoose.disconnect();

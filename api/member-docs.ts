@@ -1,11 +1,6 @@
-// Building new member documents (§5.1) for the REST insert and the CSV import, and inserting a
-// batch all-or-nothing: ids are chosen before the insert, so a failed batch is removed again.
+// Building new member documents (§5.1) for the REST insert and the CSV import.
 import mongoose from 'mongoose';
-import { Member } from '../models';
-import { enqueueMembers, type QueueWriter } from '../models/ready-queue';
-import { createLogger } from '../lib/logger';
-
-const log = createLogger('api');
+import { MemberStore } from '../models/member-store';
 
 export interface NewMember {
   name?: string;
@@ -63,39 +58,7 @@ export function memberDocument(m: NewMember, dialer: string, domain: string, now
   };
 }
 
-/** Inserts every document or none: on a failure the part already written is deleted again. Then
- *  queues them (through `queue` when the caller batches queue writes, as the CSV import does). */
-export async function insertAllOrNothing(docs: Record<string, unknown>[], queue?: QueueWriter): Promise<void> {
-  if (!docs.length) return;
-  try {
-    await Member.collection.insertMany(docs, { ordered: true });
-  } catch (err) {
-    await Member.collection.deleteMany({ _id: { $in: docs.map((d) => d._id as mongoose.Types.ObjectId) } }).catch(() => undefined);
-    throw err;
-  }
-  if (queue) await queue.add(docs as never).catch(notQueued(String(docs[0].dialer), docs.length));
-  else await queueStored(docs);
-}
-
-/** Writes the queue ids a QueueWriter still holds; a failure is logged (the fallback finds them). */
-export async function flushQueue(queue: QueueWriter): Promise<void> {
-  await queue.flush().catch(notQueued(queue.campaignId, -1));
-}
-
-const notQueued = (dialer: string, n: number) => (err: unknown) => {
-  log.warn({ dialer, n, err: String(err) }, 'members stored but not queued; the claim fallback will find them');
-};
-
-/** Puts members just stored into their campaign's ready queue (models/ready-queue.ts). A failure
- *  loses nothing: the claim's fallback read of the members collection finds what the queue lacks. */
-export async function queueStored(docs: Record<string, unknown>[]): Promise<void> {
-  const byDialer = new Map<string, Record<string, unknown>[]>();
-  for (const d of docs) {
-    const k = String(d.dialer);
-    if (!byDialer.has(k)) byDialer.set(k, []);
-    byDialer.get(k)!.push(d);
-  }
-  for (const [dialer, list] of byDialer) {
-    await enqueueMembers(dialer, list as never).catch(notQueued(dialer, list.length));
-  }
-}
+// Storing them is models/member-store.ts's (the one writer of members and the ready queue).
+export const insertAllOrNothing = MemberStore.insert;
+export const flushQueue = MemberStore.flushQueue;
+export const queueStored = MemberStore.queueStored;

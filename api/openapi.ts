@@ -14,6 +14,7 @@ import {
   webhookCreateSchema,
 } from './schemas';
 import { calendarCreateSchema, calendarUpdateSchema } from '../models/calendar';
+import { agentCreateSchema, agentStatsSchema, agentStatusSchema, agentUpdateSchema, previewDecisionSchema } from '../models/agent';
 
 type Json = Record<string, unknown>;
 
@@ -41,6 +42,7 @@ const P = {
   dialer: { name: 'dialer', in: 'path', required: true, description: 'Dialer id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   member: { name: 'id', in: 'path', required: true, description: 'Member id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   hook: { name: 'id', in: 'path', required: true, description: 'Webhook id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  agent: { name: 'name', in: 'path', required: true, description: 'Agent extension (the agent is <name>@<domain>)', schema: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$' } },
   calendar: { name: 'id', in: 'path', required: true, description: 'Calendar id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   state: { name: 'state', in: 'path', required: true, description: '1 = start, 3 = stop (anything else: 400)', schema: { type: 'string' } },
   domain: { name: 'domain', in: 'query', description: 'Root credentials only: the domain to act in', schema: { type: 'string' } },
@@ -230,6 +232,35 @@ export const OPERATIONS: Op[] = [
   },
   { method: 'get', path: '/api/v2/hooks/{id}', tag: 'webhooks', summary: 'Get a webhook with delivery counters', params: [P.hook, P.domain], responses: { 200: ok(ref('Webhook')), ...common, 404: errorResponse('Not found') } },
   { method: 'delete', path: '/api/v2/hooks/{id}', tag: 'webhooks', summary: 'Delete a webhook', params: [P.hook, P.domain], responses: { 200: ok({ type: 'object' }), ...common, 404: errorResponse('Not found') } },
+  // Agents
+  { method: 'get', path: '/api/v2/agents', tag: 'agents', summary: "List the domain's agents (status, state, parameters, per-campaign statistics)", params: [P.domain], responses: { 200: ok({ type: 'array', items: ref('Agent') }), ...common } },
+  {
+    method: 'post', path: '/api/v2/agents', tag: 'agents', summary: 'Create an agent (starts its workflow; answers once stored)', params: [P.domain],
+    body: ref('AgentCreate'), bodyRequired: true, responses: { 200: ok(ref('Agent')), ...common, 409: errorResponse('The agent exists') },
+  },
+  {
+    method: 'get', path: '/api/v2/agents/events', tag: 'agents', summary: 'Server-Sent Events of the domain\'s agents: status, offered (§7.6 data), connected, ended, wrap-up-started, wrap-up-ended',
+    params: [P.domain, { name: 'agent', in: 'query', description: 'Only this agent', schema: { type: 'string' } }, { name: 'since', in: 'query', description: 'Resume after this event id (or send Last-Event-ID)', schema: { type: 'string' } }],
+    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...common },
+  },
+  { method: 'get', path: '/api/v2/agents/{name}', tag: 'agents', summary: 'Get an agent', params: [P.agent, P.domain], responses: { 200: ok(ref('Agent')), ...common, 404: errorResponse('Not found') } },
+  {
+    method: 'put', path: '/api/v2/agents/{name}', tag: 'agents', summary: "Change an agent's contact, description or parameters", params: [P.agent, P.domain],
+    body: ref('AgentUpdate'), bodyRequired: true, responses: { 200: ok(ref('Agent')), ...common, 404: errorResponse('Not found') },
+  },
+  {
+    method: 'put', path: '/api/v2/agents/{name}/status', tag: 'agents', summary: 'Set status and/or state (§7.1), e.g. {"status":"Available","state":"Waiting"}', params: [P.agent, P.domain],
+    body: ref('AgentStatus'), bodyRequired: true, responses: { 200: ok(ref('Agent')), ...common, 404: errorResponse('Not found') },
+  },
+  {
+    method: 'post', path: '/api/v2/dialer/{dialer}/agents/stats', tag: 'agents', summary: "Per-agent statistics of this dialer in v3's fields (§11.3)", params: [P.dialer, P.domain],
+    body: ref('AgentStats'), bodyRequired: true, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, 404: errorResponse('Dialer not found') },
+  },
+  {
+    method: 'put', path: '/api/v2/agents/{name}/preview', tag: 'agents', summary: 'Preview: accept, skip or reschedule the member offered to the agent (before the call)', params: [P.agent, P.domain],
+    body: ref('PreviewDecision'), bodyRequired: true, responses: { 200: ok(ref('Agent')), ...common, 404: errorResponse('Not found'), 409: errorResponse('No preview of this offer awaits a decision') },
+  },
+  { method: 'delete', path: '/api/v2/agents/{name}', tag: 'agents', summary: 'Remove an agent (409 while a call is offered to it)', params: [P.agent, P.domain], responses: { 200: ok({ type: 'object' }), ...common, 404: errorResponse('Not found'), 409: errorResponse('A call is offered to the agent') } },
 ];
 
 export function openapiDocument(): Json {
@@ -261,7 +292,7 @@ export function openapiDocument(): Json {
     },
     servers: [{ url: '/' }],
     security: [{ XKey: [], XAccessToken: [] }],
-    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'webhooks' }, { name: 'auth' }, { name: 'system' }],
+    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'webhooks' }, { name: 'agents' }, { name: 'auth' }, { name: 'system' }],
     paths,
     components: {
       securitySchemes: {
@@ -290,6 +321,12 @@ export function openapiDocument(): Json {
         Status: schema(statusSchema),
         Reset: schema(resetSchema),
         WebhookCreate: schema(webhookCreateSchema),
+        Agent: { type: 'object' },
+        AgentCreate: schema(agentCreateSchema),
+        AgentUpdate: schema(agentUpdateSchema),
+        AgentStatus: schema(agentStatusSchema),
+        AgentStats: schema(agentStatsSchema),
+        PreviewDecision: schema(previewDecisionSchema),
       },
     },
   };

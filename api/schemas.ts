@@ -1,141 +1,27 @@
-// Request schemas (zod). Every error names its field (see zodMessage in ./http). Unknown fields are
-// dropped (v3 clients send whole documents with UI-only fields); engine-owned fields are not part
-// of any schema, so a client can never write them. The OpenAPI document is generated from these.
+// Request schemas (zod). Every error names its field (see zodMessage in ./http); engine-owned fields
+// are not part of any schema, so a client can never write them. The OpenAPI document is generated
+// from these.
 import { z } from 'zod';
-import { contentProblems, DIALER_TYPES, isValidZone, variableNameProblem, type BroadcastContent } from '../rules';
-import { config } from '../lib/config';
-import { dialStringProblem } from '../esl/format';
-import { dialerCalendarSchema } from '../models/calendar';
+import { isValidZone } from '../rules';
+import { withoutDefaults } from '../lib/zod-mongoose';
+import { campaignClientFields, IGNORED_CLIENT_FIELDS, int, variablesSchema as variables } from '../models/campaign-schema';
 
-const isRegex = (v: string) => {
-  try {
-    new RegExp(v);
-    return true;
-  } catch {
-    return false;
-  }
-};
+// The dialer's fields, bounds and defaults are models/campaign-schema.ts; here they are parsed as
+// sent (Mongoose fills the defaults on create; a partial update leaves out what it does not name).
+const dialerFields = withoutDefaults(z.strictObject(campaignClientFields));
 
-const int = (min: number, max: number) => z.number().int().min(min).max(max);
+/** POST /api/v2/dialer. A field that is not a v3 dialer field is a 400 naming it. */
+export const dialerCreateSchema = dialerFields;
+/** PUT /api/v2/dialer/:id — partial. */
+export const dialerUpdateSchema = dialerFields.partial();
 
-const causeList = z.array(z.string().regex(/^[A-Z0-9_]{1,64}$/, 'must be FreeSWITCH cause names (A-Z, 0-9, _)')).max(200);
-const minute = int(0, 1440);
-
-const range = z
-  .object({ startTime: minute, endTime: minute, attempts: int(0, 1000).optional(), priority: int(-1000, 1000).optional() })
-  .refine((r) => r.endTime > r.startTime, { message: 'must be after startTime', path: ['endTime'] });
-
-/** Destinations' gateway names and dial strings end up in the originate's dial string. */
-const dialStringRule = (v: string, ctx: z.RefinementCtx) => {
-  const problem = v === '' ? null : dialStringProblem(v);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-};
-
-const destination = z.object({
-  uuid: z.string().min(1).max(64).optional(),
-  enabled: z.boolean().optional(),
-  limit: int(0, 10000).optional(),
-  gwProto: z.string().max(32).optional(),
-  gwName: z.string().max(200).superRefine(dialStringRule).optional(),
-  dialString: z.string({ error: 'required' }).min(1, 'required').max(1000).superRefine(dialStringRule),
-  callerIdNumber: z.string().max(64).optional(),
-  callerIdNumbers: z.array(z.string().max(64)).max(1000).optional(),
-});
-
-const resource = z.object({
-  dialedNumber: z.string({ error: 'required' }).min(1, 'required').max(500).refine(isRegex, 'is not a valid regular expression'),
-  disabled: z.boolean().optional(),
-  strategy: z.enum(['top_down', 'random']).optional(),
-  destinations: z.array(destination).max(100).optional(),
-});
-
-export const parametersSchema = z.object({
-  limit: int(0, 10000),
-  intervalTryCount: int(0, 31_536_000),
-  maxTryCount: int(1, 999),
-  minBillSec: int(0, 86_400),
-  waitingForResultStatus: z.boolean(),
-  wrapUpTime: int(1, 86_400),
-  originateTimeout: int(1, 999),
-  eternalQueue: z.boolean(),
-  oneDayTask: z.boolean(),
-  retriesByNumber: z.boolean(),
-  statusTimeoutMode: z.enum(['refund', 'keep']),
-  lostCallRedials: int(0, 100),
-}).partial();
-
-// Names are checked by rules/channel-vars.ts: they become FreeSWITCH channel variables.
-const variables = z
-  .record(z.string(), z.union([z.string().max(4096), z.number(), z.boolean(), z.null()]))
-  .refine((v) => Object.keys(v).length <= 200, 'at most 200 variables')
-  .superRefine((v, ctx) => {
-    for (const name of Object.keys(v)) {
-      const problem = variableNameProblem(name, config.channelVariablesAllow);
-      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem.reason });
-    }
-  });
-
-/** What an answered broadcast call runs (rules/content.ts checks every piece FreeSWITCH would see). */
-const menuResult = z.object({ success: z.boolean().optional(), next_after_sec: int(0, 315_360_000).optional() });
-const contentSchema = z
-  .discriminatedUnion('mode', [
-    z.object({ mode: z.literal('park') }),
-    z.object({ mode: z.literal('transfer'), extension: z.string().optional(), context: z.string().optional() }),
-    z.object({
-      mode: z.literal('callflow'),
-      play: z.array(z.string()).max(20),
-      menu: z.object({
-        prompt: z.string({ error: 'required' }),
-        digits: z.string({ error: 'required' }),
-        timeoutSec: int(1, 60).optional(),
-        tries: int(1, 5).optional(),
-        results: z.record(z.string(), menuResult).optional(),
-      }).optional(),
-    }),
-  ], { error: 'mode: must be one of park, transfer, callflow' })
-  .superRefine((c, ctx) => {
-    if (c.mode === 'callflow' && c.play.length === 0 && !c.menu) ctx.addIssue({ code: 'custom', path: ['play'], message: 'play something or set a menu' });
-    for (const [path, message] of contentProblems(c as BroadcastContent, config.soundsAllow)) {
-      ctx.addIssue({ code: 'custom', path: path.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message });
-    }
-  });
-
-/** v3's callflow document: stored as given for a dialplan that reads it (by dialer id). */
-const callflowDocument = z
-  .union([z.array(z.unknown()), z.record(z.string(), z.unknown())], { error: 'must be a callflow array or object' })
-  .refine((v) => JSON.stringify(v).length <= 256 * 1024, 'at most 256 KiB');
-
-const dialerFields = {
-  name: z.string({ error: 'required' }).trim().min(1, 'required').max(200),
-  description: z.string().max(4000).optional(),
-  type: z.enum(DIALER_TYPES, { error: `must be one of: ${DIALER_TYPES.join(', ')}` }),
-  parameters: parametersSchema.optional(),
-  numberStrategy: z.enum(['by-priority', 'top-down']).optional(),
-  membersStrategy: z.enum(['next-tries-circuit', 'strict-circuit']).optional(),
-  causesError: causeList.optional(),
-  causesRetry: causeList.optional(),
-  causesOK: causeList.optional(),
-  causesMinus: causeList.optional(),
-  communications: z
-    .object({
-      types: z.array(z.object({ code: z.string().min(1).max(64), name: z.string().max(200).optional(), ranges: z.array(range).max(48).optional() })).max(100).optional(),
-    })
-    .optional(),
-  calendar: dialerCalendarSchema.optional(),
-  resources: z.array(resource).max(100).optional(),
-  variables: variables.optional(),
-  // §3.1, §8.3: the counters are zeroed when the calendar's day changes.
-  autoResetStats: z.boolean().optional(),
-  content: contentSchema.nullable().optional(),
-  recordSession: z.boolean().optional(),
-  cps: int(0, 1000).optional(),
-  _cf: callflowDocument.nullable().optional(),
-};
-
-/** POST /api/v2/dialer. */
-export const dialerCreateSchema = z.object(dialerFields);
-/** PUT /api/v2/dialer/:id — partial; `_id, domain, stats, active, state, _cause` are not fields here. */
-export const dialerUpdateSchema = z.object(dialerFields).partial();
+/** Drops the fields a v3 client sends back with a whole document and the API ignores
+ *  (`_id, domain, state, _cause, active, stats, lastModified, nextTick, lockId`). */
+export function withoutIgnoredFields(body: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...body };
+  for (const k of IGNORED_CLIENT_FIELDS) delete out[k];
+  return out;
+}
 
 /** v3 numbers are strings; a JSON number is taken as its decimal digits. */
 const phoneNumber = (what: string) =>

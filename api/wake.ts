@@ -9,24 +9,6 @@ export interface WakeResult {
   failed: number;
 }
 
-/** Runs fn over items with at most `limit` in flight. */
-export async function mapLimit<T>(items: AsyncIterable<T> | Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const running = new Set<Promise<void>>();
-  let firstError: unknown = null;
-  for await (const item of items as AsyncIterable<T>) {
-    if (firstError) break;
-    const p: Promise<void> = fn(item)
-      .catch((err: unknown) => {
-        firstError ??= err;
-      })
-      .finally(() => running.delete(p));
-    running.add(p);
-    if (running.size >= limit) await Promise.race(running);
-  }
-  await Promise.all(running);
-  if (firstError) throw firstError;
-}
-
 /** Starts the campaign's workflow, or wakes it if it runs (members added, configuration edited). The
  *  campaign grants its members lines in order; members never dialled have no workflow of their own. */
 export async function wakeCampaign(

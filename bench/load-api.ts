@@ -79,6 +79,8 @@ async function main(): Promise<void> {
     API_PORT: String(ports.api),
     API_RATE_LIMIT: '0', // the bench measures the stack, not the per-credential rate limit
     CDR_PORT: String(ports.cdr),
+    WORKER_METRICS_PORT: '0',
+    API_METRICS_PORT: '0',
     SIMULATOR_CDR_URL: `http://127.0.0.1:${ports.cdr}/cdr`,
   };
   const app = async (name: string, entry: string, port: number) => {

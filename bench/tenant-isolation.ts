@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       TEMPORAL_TASK_QUEUE: 'dialer-isolation',
       API_HOST: '127.0.0.1',
       API_PORT: String(ports.api),
+      API_METRICS_PORT: '0',
       ...EXTRA_ENV,
     };
     const api = startProcess({ name: 'api', command: process.execPath, args: ['--import', 'tsx', 'api/main.ts'], env, cwd: API_DIR, logFile: path.join(logDir, 'api.log') });

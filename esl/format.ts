@@ -15,6 +15,8 @@ export interface OriginateOptions {
   timeoutSec: number;
   /** Application run on answer; default `&park()`. */
   app?: string;
+  /** Endpoint prefixes the dial string may start with; default DEFAULT_DIAL_ENDPOINTS. */
+  endpoints?: readonly string[];
 }
 
 const RESERVED_VARS = new Set(['origination_uuid', 'ignore_early_media', 'originate_timeout']);
@@ -35,6 +37,22 @@ export function dialStringProblem(dialString: string): string | null {
   if (dialString === '') return 'is empty';
   const bad = DIAL_STRING_FORBIDDEN.exec(dialString);
   return bad ? `must not contain ${JSON.stringify(bad[0])} (whitespace, {}, [], <>, ",", "|", ":_:", "^", quotes and backslashes are originate syntax)` : null;
+}
+
+/**
+ * Endpoint types a tenant's destination may dial unless the operator allows more: a gateway the
+ * operator configured. Others reach further than a carrier: `loopback/…` runs the dialplan in any
+ * context, `sofia/<profile>/…@host` and `user/…@domain` call any SIP host or another domain's users,
+ * `error/…`, `group/…` and the rest are not for customers.
+ */
+export const DEFAULT_DIAL_ENDPOINTS: readonly string[] = ['sofia/gateway/'];
+
+/** Why this endpoint type may not be dialled, or null. Compared without case (FreeSWITCH reads
+ *  `gateway/` without case; a prefix in another case is refused or not an endpoint at all). */
+export function dialEndpointProblem(dialString: string, endpoints: readonly string[] = DEFAULT_DIAL_ENDPOINTS, setting = 'DIAL_ENDPOINTS_ALLOW'): string | null {
+  const lower = dialString.toLowerCase();
+  if (endpoints.some((e) => lower.startsWith(e.toLowerCase()))) return null;
+  return `must dial an allowed endpoint: ${endpoints.join(', ')} (the operator can allow more in ${setting})`;
 }
 
 /**
@@ -77,7 +95,7 @@ export function sanitizeVarValue(value: string | number | boolean): string {
  */
 export function buildOriginate(o: OriginateOptions): string {
   if (!/^[0-9A-Za-z-]{1,64}$/.test(o.uuid)) throw new Error(`buildOriginate: invalid uuid ${JSON.stringify(o.uuid)}`);
-  if (dialStringProblem(o.dialString)) {
+  if (dialStringProblem(o.dialString) || dialEndpointProblem(o.dialString, o.endpoints)) {
     throw new Error(`buildOriginate: invalid dial string ${JSON.stringify(o.dialString)}`);
   }
   if (!Number.isInteger(o.timeoutSec) || o.timeoutSec <= 0) {
@@ -96,6 +114,23 @@ export function buildOriginate(o: OriginateOptions): string {
     parts.push(`${name}=${v}`);
   }
   return `originate {${parts.join(',')}}${o.dialString} ${app}`;
+}
+
+/**
+ * `&bridge({<vars>}<dial string>)`: the application of an agent-first originate (§2.3) that calls
+ * the member from the answered agent leg. The single-application form, because an inline list is
+ * split at every comma outside quotes, including those of the `{…}` block. mod_commands cuts the
+ * application at its first `)`, so neither the dial string nor a value may contain one.
+ */
+export function bridgeApp(dialString: string, vars: Record<string, string | number | boolean>): string {
+  if (dialStringProblem(dialString) || /[()]/.test(dialString)) throw new Error(`bridgeApp: invalid dial string ${JSON.stringify(dialString)}`);
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(vars)) {
+    if (!VAR_NAME.test(name)) throw new Error(`bridgeApp: invalid variable name ${JSON.stringify(name)}`);
+    const v = sanitizeVarValue(value).replace(/[()]/g, '');
+    if (v !== '') parts.push(`${name}=${v}`);
+  }
+  return `&bridge({${parts.join(',')}}${dialString})`;
 }
 
 export type JobResult = { ok: true; uuid?: string } | { ok: false; cause: string };

@@ -11,5 +11,5 @@ export {
   subscriptionCommand,
 } from './client';
 export type { EslClientOptions, EslConnectedInfo, EslLogger } from './client';
-export { buildOriginate, dialStringProblem, parseJobResult, hangupFromEvent, sanitizeVarValue } from './format';
+export { bridgeApp, buildOriginate, dialEndpointProblem, dialStringProblem, DEFAULT_DIAL_ENDPOINTS, parseJobResult, hangupFromEvent, sanitizeVarValue } from './format';
 export type { EslEvent, OriginateOptions, JobResult, HangupInfo } from './format';

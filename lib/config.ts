@@ -43,10 +43,11 @@ export const config = {
   },
   // Setting MONGODB_URI means "use that MongoDB": `npm start` then starts no FerretDB.
   mongodbUri: str('MONGODB_URI', `mongodb://127.0.0.1:${ferretdbPort}/dialer`),
-  /** Connections per process. 1 by default: FerretDB v1 (SQLite) applies concurrent updates to one
-   *  document non-atomically (lost $inc, double findOneAndUpdate claims — see docs/architecture.md),
-   *  so each process serialises its own writes. Raise it on a real MongoDB. */
-  mongodbPoolSize: int('MONGODB_POOL_SIZE', 1) || 1,
+  /** Connections per process. Every document has one writer, and a document written from more than
+   *  one place in a process is written one update at a time (models/serial.ts), so the pool need not
+   *  order writes (FerretDB v1 applies overlapping updates of one document non-atomically; see
+   *  docs/architecture.md, "FerretDB and atomicity"). */
+  mongodbPoolSize: int('MONGODB_POOL_SIZE', 4) || 4,
   ferretdb: { port: ferretdbPort, embedded: !process.env.MONGODB_URI },
   esl: {
     host: str('ESL_HOST', '127.0.0.1'),
@@ -83,6 +84,10 @@ export const config = {
   /** Tenant variables FreeSWITCH acts on that tenants may set anyway: exact names and `prefix*`,
    *  comma-separated (rules/channel-vars.ts; README "Security"). Operator-only: no API sets it. */
   channelVariablesAllow: parseAllowList(str('CHANNEL_VARIABLES_ALLOW', '')),
+  /** Endpoint prefixes a destination may dial (esl/format.ts dialEndpointProblem; README "Security"). */
+  dialEndpointsAllow: str('DIAL_ENDPOINTS_ALLOW', 'sofia/gateway/').split(',').map((s) => s.trim()).filter(Boolean),
+  /** Endpoint prefixes an agent's contact may dial (registered users and WebRTC by default). */
+  agentEndpointsAllow: str('AGENT_ENDPOINTS_ALLOW', 'user/,verto.rtc/').split(',').map((s) => s.trim()).filter(Boolean),
   /** Absolute path prefixes a campaign's content may play files from (comma-separated, e.g.
    *  "/var/lib/dialer/sounds/"); relative names (under FreeSWITCH's sound_prefix) are always allowed. */
   soundsAllow: str('SOUNDS_ALLOW', '').split(',').map((s) => s.trim()).filter(Boolean),
@@ -126,10 +131,22 @@ export const config = {
     /** POSTs in flight per domain in one worker process. */
     concurrencyPerDomain: int('WEBHOOK_CONCURRENCY_PER_DOMAIN', 4),
   },
+  // Prometheus /metrics (lib/metrics.ts), unauthenticated: each process serves it on its own port,
+  // on METRICS_HOST (loopback by default; a management address in production). Port 0 = off.
+  // WORKER_TEMPORAL_METRICS=off leaves out the Temporal SDK's own metrics from the worker's page.
+  metrics: {
+    host: str('METRICS_HOST', '127.0.0.1'),
+    apiPort: int('API_METRICS_PORT', 10024),
+    workerPort: int('WORKER_METRICS_PORT', 10025),
+    temporalSdk: str('WORKER_TEMPORAL_METRICS', 'on') !== 'off',
+  },
   // `npm test` (scripts/test.ts) runs its own servers on these ports, so it can run beside `npm start`.
   test: {
     ferretdbPort: int('TEST_FERRETDB_PORT', 27117),
     temporalPort: int('TEST_TEMPORAL_PORT', 7333),
+    /** The test Temporal server's Web UI (browser tests open it); by default its port + 1000, as
+     *  Temporal does, so runs with different TEST_TEMPORAL_PORTs do not clash. */
+    temporalUiPort: int('TEST_TEMPORAL_UI_PORT', int('TEST_TEMPORAL_PORT', 7333) + 1000),
   },
 };
 export type Config = typeof config;

@@ -2,7 +2,7 @@
 // origination_uuid) and settled exactly once with the first result that arrives.
 import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { isMongoDB } from '../lib/db';
+import { serially } from './serial';
 
 export const attemptSchema = new Schema(
   {
@@ -38,6 +38,8 @@ export const attemptSchema = new Schema(
           // Broadcast content (rules/content.ts): reached, and the menu digit pressed.
           bridged: Boolean,
           digit: String,
+          // Progressive: the agent leg answered (false: the agent failed, the member was not called).
+          agentAnswered: Boolean,
           settledOn: Number,
         },
         { _id: false },
@@ -53,32 +55,28 @@ attemptSchema.index({ member: 1 });
 export type AttemptDoc = InferSchemaType<typeof attemptSchema>;
 export const Attempt = model('Attempt', attemptSchema);
 
-/** Per attempt, the tail of this process's conditional writes (see updateAttemptIf). */
-const attemptLocks = new Map<string, Promise<unknown>>();
-
 /**
  * Sets `set` on the attempt only while it is unsettled (`result` null) and, with `unsent`, not yet
  * sent; returns the attempt as it was before, or null when the condition failed. This is the
- * first-wins settle of every result source and the once-only send claim.
- * MongoDB: one conditional findOneAndUpdate. FerretDB v1 would decode the whole attempts collection
- * (one document per call ever made) for that filter, so there it is a read and a write by `_id`,
- * serialised per attempt within this process. Across processes this is as atomic as FerretDB's own
- * findAndModify, i.e. not (docs/architecture.md, "FerretDB and atomicity").
+ * first-wins settle of every result source and the once-only send claim. A read and a write by
+ * `_id` (FerretDB v1 decodes the whole attempts collection for any other filter), one at a time per
+ * attempt in this process (models/serial.ts). Every writer of attempts runs in the worker process.
  */
 export async function updateAttemptIf(uuid: string, o: { unsent?: boolean }, set: Record<string, unknown>): Promise<AttemptDoc | null> {
-  const filter = { _id: uuid, result: null, ...(o.unsent ? { sentOn: null } : {}) };
-  if (await isMongoDB()) return Attempt.findOneAndUpdate(filter, { $set: set }).lean<AttemptDoc>();
-  const prev = attemptLocks.get(uuid) ?? Promise.resolve();
-  const run = prev.catch(() => undefined).then(async () => {
+  return serially(`attempt:${uuid}`, async () => {
     const doc = await Attempt.findById(uuid).lean<AttemptDoc>();
     if (!doc || doc.result || (o.unsent && doc.sentOn !== null && doc.sentOn !== undefined)) return null;
     await Attempt.updateOne({ _id: uuid }, { $set: set });
     return doc;
   });
-  attemptLocks.set(uuid, run);
-  try {
-    return await run;
-  } finally {
-    if (attemptLocks.get(uuid) === run) attemptLocks.delete(uuid);
-  }
+}
+
+/** The attempt record, written once before anything is sent (a retried activity finds it). */
+export async function recordAttempt(uuid: string, fields: Record<string, unknown>): Promise<void> {
+  await serially(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true }));
+}
+
+/** Fields of the attempt outside its result (the send claim undone, the answer seen, counted). */
+export async function setAttempt(uuid: string, set: Record<string, unknown>): Promise<void> {
+  await serially(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $set: set }));
 }

@@ -1,10 +1,13 @@
 // The concurrency gate of spec §2.1 step 3 and §2.5: a campaign never has more than
 // min(limit, sum of destination limits) calls, and a destination never more than its own limit.
-// One document per campaign holds the counters and the leases that hold them, changed only with
-// single-document atomic updates (works on FerretDB and MongoDB alike). A lease id is chosen by
+// One document per campaign holds the counters and the leases that hold them. This module is its
+// only writer; the member activities acquire and release lines through it, one write at a time per
+// campaign in the worker (models/serial.ts: FerretDB v1 applies overlapping updates of one document
+// non-atomically), and the API resets or drops it only through `reset`/`drop`. A lease id is chosen by
 // the caller before the activity runs, so a retried acquire or release is idempotent.
 import { Schema } from 'mongoose';
 import { model } from './model';
+import { serially } from './serial';
 
 const leaseSchema = new Schema({ id: String, dest: String, at: Number }, { _id: false });
 export const linesSchema = new Schema(
@@ -36,41 +39,64 @@ export const LineLeases = {
     limit: number,
     destinations: { uuid: string; limit: number }[],
   ): Promise<{ destinationId: string } | null> {
-    await ensure(campaignId);
-    const held = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
-    const mine = held?.leases.find((l) => l.id === leaseId);
-    if (mine) return { destinationId: mine.dest };
-    for (const d of destinations) {
-      const key = `dest.${d.uuid}`;
-      const won = await Lines.findOneAndUpdate(
-        {
-          _id: campaignId,
-          active: { $lt: limit },
-          'leases.id': { $ne: leaseId },
-          $or: [{ [key]: { $exists: false } }, { [key]: { $lt: d.limit } }],
-        },
-        { $inc: { active: 1, [key]: 1 }, $push: { leases: { id: leaseId, dest: d.uuid, at: Date.now() } } },
-      );
-      if (won) return { destinationId: d.uuid };
-      const now = await Lines.findById(campaignId, { active: 1 }).lean<LinesDoc>();
-      if (!now || now.active >= limit) return null; // campaign limit reached: no destination will do
-    }
-    return null;
+    return serially(`lines:${campaignId}`, () => acquire(campaignId, leaseId, limit, destinations));
   },
 
   async release(campaignId: string, leaseId: string): Promise<void> {
-    const doc = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
-    const lease = doc?.leases.find((l) => l.id === leaseId);
-    if (!lease) return; // already released
-    // $pull of the exact element as read: FerretDB v1 silently ignores a $pull condition
-    // ({ id: leaseId }), which left the lease in place — and a retried release decremented again.
-    await Lines.updateOne(
-      { _id: campaignId, 'leases.id': leaseId },
-      { $inc: { active: -1, [`dest.${lease.dest}`]: -1 }, $pull: { leases: lease } },
-    );
+    await serially(`lines:${campaignId}`, () => release(campaignId, leaseId));
+  },
+
+  /** Forgets every line and lease (dialer reset with `resetProcess`). */
+  async reset(campaignId: string): Promise<void> {
+    await serially(`lines:${campaignId}`, () => Lines.updateOne({ _id: campaignId }, { $set: { active: 0, dest: {}, leases: [] } }));
+  },
+
+  /** The campaign is being deleted. */
+  async drop(campaignId: string): Promise<void> {
+    await serially(`lines:${campaignId}`, () => Lines.deleteOne({ _id: campaignId }));
   },
 
   async snapshot(campaignId: string): Promise<LinesDoc | null> {
     return Lines.findById(campaignId).lean<LinesDoc>();
   },
 };
+
+async function acquire(
+  campaignId: string,
+  leaseId: string,
+  limit: number,
+  destinations: { uuid: string; limit: number }[],
+): Promise<{ destinationId: string } | null> {
+  await ensure(campaignId);
+  const held = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
+  const mine = held?.leases.find((l) => l.id === leaseId);
+  if (mine) return { destinationId: mine.dest };
+  for (const d of destinations) {
+    const key = `dest.${d.uuid}`;
+    const won = await Lines.findOneAndUpdate(
+      {
+        _id: campaignId,
+        active: { $lt: limit },
+        'leases.id': { $ne: leaseId },
+        $or: [{ [key]: { $exists: false } }, { [key]: { $lt: d.limit } }],
+      },
+      { $inc: { active: 1, [key]: 1 }, $push: { leases: { id: leaseId, dest: d.uuid, at: Date.now() } } },
+    );
+    if (won) return { destinationId: d.uuid };
+    const now = await Lines.findById(campaignId, { active: 1 }).lean<LinesDoc>();
+    if (!now || now.active >= limit) return null; // campaign limit reached: no destination will do
+  }
+  return null;
+}
+
+async function release(campaignId: string, leaseId: string): Promise<void> {
+  const doc = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
+  const lease = doc?.leases.find((l) => l.id === leaseId);
+  if (!lease) return; // already released
+  // $pull of the exact element as read: FerretDB v1 silently ignores a $pull condition
+  // ({ id: leaseId }), which left the lease in place — and a retried release decremented again.
+  await Lines.updateOne(
+    { _id: campaignId, 'leases.id': leaseId },
+    { $inc: { active: -1, [`dest.${lease.dest}`]: -1 }, $pull: { leases: lease } },
+  );
+}

@@ -17,3 +17,10 @@ export const memberEndSchema = new Schema(
 memberEndSchema.index({ domain: 1, createdOn: 1 });
 
 export const MemberEnd = model('MemberEnd', memberEndSchema);
+
+/** Stores a member's end event once per `eventId`; true when this call stored it. */
+export async function recordMemberEnd(eventId: string, e: { domain: string; dialer: string; member: string; event: unknown }): Promise<boolean> {
+  const res = await MemberEnd.updateOne({ _id: eventId }, { $setOnInsert: { ...e, createdOn: Date.now() } }, { upsert: true });
+  return res.upsertedCount > 0;
+}
+

@@ -1,10 +1,13 @@
 // Originations per second (`cps`, spec §3.1; per campaign, and per gateway for the operator), across
 // every worker: one document per key and second counts the originations given a place in that
-// second, taken with one atomic `$inc` upsert each (works on FerretDB and MongoDB alike). The n-th
-// place of a second goes at `second + (n-1)/cps`, so originations are evenly spaced and no sliding
-// second ever holds more than `cps` of them, whichever worker sends them.
+// second, taken with one `$inc` upsert each, one at a time per key within a process
+// (models/serial.ts: FerretDB v1 applies overlapping updates of one document non-atomically, so
+// across worker processes only MongoDB makes it exact). The n-th place of a second goes at
+// `second + (n-1)/cps`, so originations are evenly spaced and no sliding second ever holds more
+// than `cps` of them.
 import { Schema } from 'mongoose';
 import { model } from './model';
+import { serially } from './serial';
 
 const rateSchema = new Schema(
   { _id: { type: String, required: true }, n: { type: Number, default: 0 }, at: Number },
@@ -20,6 +23,10 @@ const MAX_AHEAD_SEC = 15;
  * be sent (now or later), or null when the next MAX_AHEAD_SEC seconds are full.
  */
 export async function reserveOrigination(key: string, perSec: number, now = Date.now()): Promise<number | null> {
+  return serially(`rate:${key}`, () => reserve(key, perSec, now));
+}
+
+async function reserve(key: string, perSec: number, now: number): Promise<number | null> {
   const first = Math.floor(now / 1000);
   const spacing = 1000 / perSec;
   for (let s = first; s < first + MAX_AHEAD_SEC; s++) {

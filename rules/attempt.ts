@@ -70,6 +70,18 @@ export interface PlaceCallInput {
   engineVars?: Record<string, string>;
   /** The campaign's originations per second (models/rate.ts), when limited. */
   cps?: number;
+  /** Progressive (§2.3): the agent is called first and its leg bridges the member. */
+  agent?: AgentLeg;
+}
+
+/** The agent leg of an agent-first call. */
+export interface AgentLeg {
+  /** The agent's contact (checked like every dial string): the originate's first leg. */
+  contact: string;
+  /** Ring time of the agent leg (§7.2 call timeout). */
+  callTimeoutSec: number;
+  /** The agent leg's own variables (cc_side=agent, cc_agent, dlr_offer_id, the member as caller ID). */
+  vars: Record<string, string>;
 }
 
 export interface PlanAttemptInput {

@@ -5,7 +5,7 @@
 import type { CampaignRules } from './types';
 
 export type MembersStrategy = CampaignRules['membersStrategy'];
-export const MEMBERS_STRATEGIES: readonly MembersStrategy[] = ['next-tries-circuit', 'strict-circuit'];
+export const MEMBERS_STRATEGIES = ['next-tries-circuit', 'strict-circuit'] as const satisfies readonly MembersStrategy[];
 
 /** The claim's order per strategy; `_id` last, so the order is total. */
 export const CLAIM_SORTS: Record<MembersStrategy, Record<string, 1 | -1>> = {

@@ -7,3 +7,5 @@ export * from './member';
 export * from './attempt';
 export * from './channel-vars';
 export * from './content';
+export * from './member-end';
+export * from './agents';

@@ -159,6 +159,9 @@ export interface AttemptInfo {
   terminated?: boolean;
 }
 
+/** §2.3: a member whose agent leg failed is tried again this soon. */
+export const AGENT_FAILED_RETRY_MS = 1000;
+
 /** G2 `Member.end` (§6.2 steps 1–8) on a reserved member. */
 export function applyOutcome(
   m0: MemberState,
@@ -209,6 +212,17 @@ export function applyOutcome(
       return { kind: 'await-status', deadline: now + camp.wrapUpTime * 1000 };
     }
     let category: CauseCategory;
+    if (outcome.agentFailed) {
+      // §2.3: the agent's phone failed before the member was called: the attempt is refunded and
+      // the member tried again in 1 s (with another agent, or this one after its delay).
+      refund(m, camp, comm);
+      m.lastMinusProbe = true;
+      m.lastCall = 0;
+      comm.lastCall = 0;
+      m.nextTryTime = now + AGENT_FAILED_RETRY_MS;
+      steps.push(`Agent failed: ${outcome.agentFailed}; attempt refunded, next try in 1 s`);
+      return { kind: 'retry', at: m.nextTryTime };
+    }
     if (outcome.notSent) {
       // Never sent: the same command would fail the same way on every retry.
       steps.push(`Not sent: ${outcome.notSent}`);

@@ -39,11 +39,15 @@ export function routesFor(number: string, resources: Resource[], random: () => n
     const dests = res.destinations.filter((d) => d.enabled && d.limit > 0);
     if (res.strategy === 'random') shuffle(dests, random);
     for (const d of dests) {
-      const endpoint = d.gwProto === 'sip' && d.gwName ? `sofia/gateway/${d.gwName}/${d.dialString}` : d.dialString;
-      routes.push({ destination: d, dialString: digits.replace(re, endpoint) });
+      routes.push({ destination: d, dialString: digits.replace(re, destinationEndpoint(d)) });
     }
   }
   return routes;
+}
+
+/** A destination's endpoint pattern (§3.4): a Webitel gateway by name, else the dial string as is. */
+export function destinationEndpoint(d: { gwProto?: string; gwName?: string; dialString: string }): string {
+  return d.gwProto === 'sip' && d.gwName ? `sofia/gateway/${d.gwName}/${d.dialString}` : d.dialString;
 }
 
 function shuffle<T>(a: T[], random: () => number): void {

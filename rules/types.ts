@@ -6,13 +6,13 @@ import type { BroadcastContent, MenuResult, RecordingRule } from './content';
 export const DIALER_TYPES = ['Voice Broadcasting', 'Progressive Dialer', 'Predictive Dialer'] as const;
 export type DialerType = (typeof DIALER_TYPES)[number];
 
-/** Why a campaign of this type cannot dial yet (null: it can). Progressive and predictive campaigns
- *  connect answered calls to agents, which do not exist yet: dialled like a broadcast, their
+/** Why a campaign of this type cannot dial yet (null: it can). Predictive campaigns connect answered
+ *  calls to agents found after the answer, which is not built yet: dialled like a broadcast, their
  *  customers would be called with nobody to talk to. */
 export function typeNotImplemented(type: string): string | null {
-  return type === 'Voice Broadcasting'
+  return type === 'Voice Broadcasting' || type === 'Progressive Dialer'
     ? null
-    : `"${type}" campaigns are not implemented yet (they need agents); only "Voice Broadcasting" can be created or started`;
+    : `"${type}" campaigns are not implemented yet (they need agents); only "Voice Broadcasting" and "Progressive Dialer" can be created or started`;
 }
 
 /** Communication (phone number) states of spec §5.2. */
@@ -109,6 +109,14 @@ export interface CampaignRules extends CauseLists {
   cps?: number;
   /** `recordSession` on: where the recording goes (rules/content.ts recording). */
   record?: RecordingRule;
+  /** Progressive/predictive (§3.3, §7): the tiers (v3 `agents`, plus a level per agent), the
+   *  hunting strategy and the per-campaign parameter overrides. */
+  agents?: { name: string; level: number }[];
+  agentStrategy?: string;
+  agentParams?: Partial<Record<'callTimeout' | 'wrapUpTime' | 'maxNoAnswer' | 'busyDelayTime' | 'rejectDelayTime' | 'noAnswerDelayTime', number>>;
+  /** Preview (beyond v3, progressive campaigns): the agent sees the member this many seconds
+   *  before the call and may skip or reschedule it; absent or 0 = no preview. */
+  previewTimeoutSec?: number;
 }
 
 export interface Communication {
@@ -169,4 +177,6 @@ export interface CallOutcome {
   /** The digit pressed in the campaign's menu, and what the campaign says it decides. */
   menuDigit?: string;
   menu?: MenuResult;
+  /** Progressive: the agent leg failed with this cause before the member was called (§2.3). */
+  agentFailed?: string;
 }

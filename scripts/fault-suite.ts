@@ -77,8 +77,8 @@ const KEEP = process.argv.includes('--keep');
 const HEARTBEAT_TIMEOUT_MS = 6000;
 /** Never these (`npm start`'s and the test servers' ports, also as set by TEST_*_PORT and friends). */
 const RESERVED_PORTS = new Set([
-  27017, 7233, 8233, 10022, 27117, 7333, 27217, 7433, 8021, 8022, 10023,
-  ...['TEST_FERRETDB_PORT', 'TEST_TEMPORAL_PORT', 'FERRETDB_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'API_PORT']
+  27017, 7233, 8233, 10022, 27117, 7333, 8333, 27217, 7433, 8021, 8022, 10023, 10024, 10025,
+  ...['TEST_FERRETDB_PORT', 'TEST_TEMPORAL_PORT', 'TEST_TEMPORAL_UI_PORT', 'FERRETDB_PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'API_PORT']
     .map((k) => Number(process.env[k]))
     .filter((n) => Number.isInteger(n) && n > 0),
 ]);
@@ -144,6 +144,8 @@ function appEnv(): NodeJS.ProcessEnv {
     API_PORT: String(ports.api),
     CDR_HOST: '127.0.0.1',
     CDR_PORT: String(ports.cdr),
+    WORKER_METRICS_PORT: '0', // two workers at once; and never npm start's metrics ports
+    API_METRICS_PORT: '0',
     RECONCILE_GRACE_MS: '3000',
     RECONCILE_INTERVAL_MS: '20000',
     SIMULATOR_CONTROL_PORT: String(ports.simControl),

@@ -179,6 +179,9 @@ async function main(): Promise<void> {
   } else {
     lines.push(`Simulator     off (SIMULATOR=off); ESL at ${config.esl.host}:${config.esl.port}`);
   }
+  const { host: mHost, workerPort, apiPort } = config.metrics;
+  if (workerPort > 0) await assertPortFree(workerPort, 'worker metrics', 'WORKER_METRICS_PORT', mHost);
+  if (apiPort > 0) await assertPortFree(apiPort, 'API metrics', 'API_METRICS_PORT', mHost);
   // The worker bundles its workflows while the API starts; both are waited for below.
   say('starting the worker (bundles the workflows, then connects to Temporal and ESL; usually 5-20 s) ...');
   const worker = await startApp('worker', 'worker.ts', env);
@@ -187,6 +190,8 @@ async function main(): Promise<void> {
   const api = await step(`the REST API on port ${config.api.port}`, '2-5 s', () =>
     startApp('api', 'api/main.ts', env, { port: config.api.port, setting: 'API_PORT' }));
   lines.push(`REST API      ${apiUrl}  (log ${api.logFile})`);
+  const metricsUrl = (port: number) => (port > 0 ? `http://${mHost}:${port}/metrics` : 'off');
+  lines.push(`Metrics       worker ${metricsUrl(workerPort)}, API ${metricsUrl(apiPort)}  (Prometheus, no credentials)`);
 
   const tReady = Date.now();
   const notYet = await waitStackReady(() => workerApp?.current()?.pid, apiUrl);

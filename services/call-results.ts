@@ -7,15 +7,18 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
-import { Attempt, updateAttemptIf } from '../models';
+import { setAttempt, updateAttemptIf } from '../models';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, MENU_DIGIT_VAR } from '../rules/content';
-import { callResultSignal, type CallResult } from '../workflows/messages';
+import { callResultSignal, offerEventSignal, type CallResult } from '../workflows/messages';
+import { callGone } from '../lib/metrics';
+import { withAttemptContext } from '../lib/logger';
+import { attemptFields } from './attempt-context';
 
 /** `origination_uuid=…` and `dlr_workflow_id=…` out of a BACKGROUND_JOB's Job-Command-Arg. */
-export function originateArg(arg: string): { uuid?: string; workflowId?: string } {
+export function originateArg(arg: string): { uuid?: string; workflowId?: string; side?: string } {
   const block = /^\{([^}]*)\}/.exec(arg)?.[1] ?? '';
   const get = (name: string) => new RegExp(`(?:^|,)${name}=([^,]*)`).exec(block)?.[1];
-  return { uuid: get('origination_uuid'), workflowId: get('dlr_workflow_id') };
+  return { uuid: get('origination_uuid'), workflowId: get('dlr_workflow_id'), side: get('cc_side') };
 }
 
 export async function settleAndSignal(client: Client, workflowId: string, result: CallResult, log: Logger): Promise<boolean> {
@@ -23,6 +26,7 @@ export async function settleAndSignal(client: Client, workflowId: string, result
     result: {
       cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now(),
       ...(result.bridged !== undefined ? { bridged: result.bridged } : {}), ...(result.digit ? { digit: result.digit } : {}),
+      ...(result.agentAnswered !== undefined ? { agentAnswered: result.agentAnswered } : {}),
     },
   });
   if (!won) return false;
@@ -35,9 +39,12 @@ export function resultFromJob(ev: EslEvent): { workflowId: string; result: CallR
   if ((ev['Job-Command'] ?? '') !== 'originate') return null;
   const job = parseJobResult(ev._body ?? '');
   if (job.ok) return null; // answered: the hangup event will carry the result
-  const { uuid, workflowId } = originateArg(ev['Job-Command-Arg'] ?? '');
+  const { uuid, workflowId, side } = originateArg(ev['Job-Command-Arg'] ?? '');
   if (!uuid || !workflowId) return null;
-  return { workflowId, result: { uuid, cause: job.cause, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job' } };
+  return {
+    workflowId,
+    result: { uuid, cause: job.cause, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job', ...(side === 'agent' ? { agentAnswered: false } : {}) },
+  };
 }
 
 /**
@@ -55,10 +62,28 @@ export function contentReached(ev: EslEvent, vars: Record<string, string>, answe
   return !!(vars.current_application || vars.last_app);
 }
 
+/**
+ * Progressive (§2.3): the result of the agent leg of an agent-first call. Not answered: the agent
+ * failed. Answered: the member's result — bridged when `bridge_uepoch > 0`, talk time from the
+ * bridge; unbridged, the member's cause is `originate_failed_cause` (after NO_ANSWER the agent leg
+ * itself ends NORMAL_CLEARING).
+ */
+function agentLegResult(h: ReturnType<typeof hangupFromEvent>): CallResult {
+  const base = { uuid: h.uuid, answersec: h.answersec, duration: h.duration, source: 'event' as const };
+  if (!h.answered) return { ...base, cause: h.cause, answered: false, bridged: false, billsec: 0, agentAnswered: false };
+  const bridged = Number(h.vars.bridge_uepoch) > 0;
+  const talk = bridged ? Math.max(0, Number(h.vars.end_epoch) - Number(h.vars.bridge_epoch)) : 0;
+  return {
+    ...base, cause: bridged ? h.cause : (h.vars.originate_failed_cause || h.cause), answered: bridged, bridged,
+    billsec: Number.isFinite(talk) ? talk : 0, agentAnswered: true,
+  };
+}
+
 export function resultFromHangup(ev: EslEvent): { workflowId: string; result: CallResult } | null {
   const workflowId = ev.variable_dlr_workflow_id;
   if (!workflowId) return null;
   const h = hangupFromEvent(ev);
+  if (h.vars.cc_side === 'agent') return { workflowId, result: agentLegResult(h) };
   const minCount = Number(h.vars.cc_min_count);
   const bridged = contentReached(ev, h.vars, h.answered);
   const digit = h.answered && /^[0-9*]$/.test(h.vars[MENU_DIGIT_VAR] ?? '') ? h.vars[MENU_DIGIT_VAR] : undefined;
@@ -85,20 +110,29 @@ export function answerFromEvent(ev: EslEvent): { uuid: string; answeredOn: numbe
  *  before the originate is sent, and the answer can come before the job's +OK). An attempt known
  *  to be answered is never redialled as lost (services/reconcile.ts, activities checkCall). */
 export async function recordAnswer(found: { uuid: string; answeredOn: number }): Promise<void> {
-  await Attempt.updateOne({ _id: found.uuid }, { $set: { answeredOn: found.answeredOn } });
+  await setAttempt(found.uuid, { answeredOn: found.answeredOn });
 }
 
 export function routeCallResults(esl: EslClient, client: Client, log: Logger): void {
-  const handle = (found: { workflowId: string; result: CallResult } | null) => {
+  const handle = (found: { workflowId: string; result: CallResult } | null, attempt?: number) => {
     if (!found) return;
-    settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) =>
-      log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile'),
-    );
+    callGone(found.result.uuid);
+    void withAttemptContext(attemptFields(found.workflowId, found.result.uuid, attempt), () =>
+      settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) =>
+        log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile'),
+      ));
   };
   esl.on('BACKGROUND_JOB', (ev: EslEvent) => handle(resultFromJob(ev)));
-  esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev)));
+  esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev), Number(ev.variable_dlr_current_attempt)));
   esl.on('CHANNEL_ANSWER', (ev: EslEvent) => {
     const found = answerFromEvent(ev);
     if (found) recordAnswer(found).catch((err: unknown) => log.warn({ err: String(err), ...found }, 'could not record the answer'));
+    // Progressive: the agent's phone answered (connected time, the agent application's event).
+    const offerId = ev.variable_dlr_offer_id;
+    const agentWf = ev.variable_dlr_agent_workflow_id;
+    if (offerId && agentWf && ev.variable_cc_side === 'agent') {
+      client.workflow.getHandle(agentWf).signal(offerEventSignal, { offerId, kind: 'connected' })
+        .catch((err: unknown) => log.warn({ err: String(err), offerId }, 'could not tell the agent its call was answered'));
+    }
   });
 }

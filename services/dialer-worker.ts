@@ -2,7 +2,7 @@
 // code runs in `worker.ts` and in integration tests.
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { connectMongo } from '../lib/db';
 import { createActivities } from '../activities';
 import { createWebhookActivities } from '../activities/webhooks';
@@ -13,6 +13,8 @@ import { applyInProcess, importCdrDir } from './cdr-import';
 import { Reconciler } from './reconcile';
 import { config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
+import { freeLoopbackPort, serveMetrics, watchEsl, type MetricsServer } from '../lib/metrics';
+import { attemptLogInterceptor } from './attempt-context';
 
 export interface DialerWorkerOptions {
   temporalAddress?: string;
@@ -29,6 +31,22 @@ export interface DialerWorkerOptions {
   cdrErrorDir?: string;
   /** Reconciliation of open attempts (services/reconcile.ts); default config.reconcile; false = none. */
   reconcile?: { graceMs?: number; intervalMs?: number } | false;
+  /** Prometheus /metrics (lib/metrics.ts) on host:port (0 = a free port); default none (worker.ts
+   *  passes config.metrics). `temporalSdk`: the URL installTemporalMetrics returned, appended. */
+  metrics?: { host: string; port: number; temporalSdk?: string; setting?: string } | false;
+}
+
+/**
+ * Makes the Temporal SDK (Core) export its worker metrics in Prometheus format on a loopback port
+ * of its own; returns that /metrics URL, which the worker's /metrics appends. Must run before any
+ * NativeConnection or Worker is created in this process, and once.
+ */
+export async function installTemporalMetrics(): Promise<string> {
+  const bindAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+  Runtime.install({
+    telemetryOptions: { metrics: { prometheus: { bindAddress, useSecondsForDurations: true, unitSuffix: true } } },
+  });
+  return `http://${bindAddress}/metrics`;
 }
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
@@ -42,6 +60,7 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
 
   const esl = new EslClient({ ...(o.esl ?? config.esl), logger: log });
   esl.start();
+  watchEsl(esl);
   esl.on('connected', (info: { coreUuid: string; coreUuidChanged: boolean }) => log.info(info, 'ESL connected'));
   esl.on('disconnected', (reason: unknown) => log.warn({ reason: String(reason) }, 'ESL disconnected'));
 
@@ -72,15 +91,22 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
     taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: { ...createActivities({ esl, log, client, taskQueue }), ...createWebhookActivities({ log }) },
+    interceptors: { activity: [attemptLogInterceptor] },
     shutdownGraceTime: '30 seconds',
   });
 
+  const metrics: MetricsServer | undefined = o.metrics
+    ? await serveMetrics({ host: o.metrics.host, port: o.metrics.port, extra: o.metrics.temporalSdk ? [o.metrics.temporalSdk] : [], setting: o.metrics.setting })
+    : undefined;
+  if (metrics) log.info({ url: metrics.url }, 'metrics listening');
+
   async function close(): Promise<void> {
+    await metrics?.close();
     await reconciler?.stop();
     await cdr?.close();
     await esl.stop();
     await clientConnection.close();
     await connection.close();
   }
-  return { worker, esl, client, log, cdr, reconciler, close };
+  return { worker, esl, client, log, cdr, reconciler, metrics, close };
 }

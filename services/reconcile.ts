@@ -18,8 +18,10 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { EslClient, EslConnectedInfo } from '../esl';
 import { settleLost, storedResult } from '../activities/member';
-import { Attempt } from '../models';
+import { Attempt, setAttempt } from '../models';
 import { callResultSignal } from '../workflows/messages';
+import { reconciled } from '../lib/metrics';
+import { attemptFields } from './attempt-context';
 
 export interface ReconcilerOptions {
   esl: EslClient;
@@ -111,6 +113,7 @@ export class Reconciler {
         this.again = undefined;
         await this.runOnce(next).catch((err: unknown) => {
           this.totals.failedPasses++;
+          reconciled(null);
           this.o.log.warn({ reason: next, err: String(err) }, 'reconciliation pass failed; the next (re)connect or period retries');
         });
         next = this.again;
@@ -173,10 +176,10 @@ export class Reconciler {
         report.lost++;
         if (lost.answered) report.answeredLost++;
         await client.workflow.getHandle(a.workflowId).signal(callResultSignal, lost);
-        log.info({ workflowId: a.workflowId, ...lost }, 'call result');
+        log.child(attemptFields(a.workflowId, a._id)).info({ workflowId: a.workflowId, ...lost }, 'call result');
       } catch (err) {
         // Stored but not signalled (Temporal down): the re-signal below / the workflow's own check apply it.
-        log.warn({ uuid: a._id, err: String(err) }, 'reconcile: LOST_CALL not signalled');
+        log.child(attemptFields(a.workflowId, a._id)).warn({ uuid: a._id, err: String(err) }, 'reconcile: LOST_CALL not signalled');
       }
     }
     report.resignalled = await this.resignal();
@@ -184,6 +187,7 @@ export class Reconciler {
     this.totals.lost += report.lost;
     this.totals.resignalled += report.resignalled;
     if (report.open > 0 || report.resignalled > 0 || reason !== 'periodic') log.info(report, 'reconciliation');
+    reconciled(report);
     return report;
   }
 
@@ -196,7 +200,7 @@ export class Reconciler {
       // By `_id` (FerretDB v1 pushes down nothing else); a CHANNEL_ANSWER written meanwhile says the same.
       const doc = await Attempt.findById(a._id, { answeredOn: 1 }).lean<{ answeredOn?: number | null }>();
       if (!doc || doc.answeredOn) continue;
-      await Attempt.updateOne({ _id: a._id }, { $set: { answeredOn: Date.now() } });
+      await setAttempt(a._id, { answeredOn: Date.now() });
       n++;
     }
     return n;

@@ -14,7 +14,8 @@ import { CallScript, RuleBook } from './rules';
 export interface CallRecord {
   /** Order in which the simulator handled the originate (1, 2, ...). */
   seq: number;
-  via: 'api' | 'bgapi';
+  /** `bridge`: the second leg a `bridge` application originated (it has no job of its own). */
+  via: 'api' | 'bgapi' | 'bridge';
   jobUuid?: string;
   /** Full originate argument string as received. */
   command: string;
@@ -55,7 +56,7 @@ export interface CallRecord {
 }
 
 export interface OriginateContext {
-  via: 'api' | 'bgapi';
+  via: 'api' | 'bgapi' | 'bridge';
   jobUuid?: string;
   rawArg: string;
 }
@@ -88,6 +89,11 @@ const SOFIA_PROFILES = ['external', 'internal'];
 const LOCAL_IP = '127.0.0.1';
 const GATEWAY_HOST = '127.0.0.1';
 const GATEWAY_PORT = '5090';
+/** Where registered users (agent phones, `user/<ext>`) are reached. */
+const USER_HOST = '127.0.0.1:5070';
+/** Causes after which `bridge` lets the application list go on (mod_dptools audio_bridge_function):
+ *  the caller leg then ends NORMAL_CLEARING; any other cause hangs it up with that cause. */
+const BRIDGE_CONTINUE_CAUSES = new Set(['NO_ANSWER', 'NO_USER_RESPONSE', 'ORIGINATOR_CANCEL']);
 const PROFILE_PORT = '5080';
 
 type Listener = (ev: SimEvent) => void;
@@ -314,6 +320,14 @@ export class Core {
     return p;
   }
 
+  /** Runs a flow that is not an API originate (the second leg of a bridge). */
+  startFlow(flow: CallFlow): Promise<string | null> {
+    this.pendingFlows.add(flow);
+    const p = flow.start();
+    void p.finally(() => this.pendingFlows.delete(flow));
+    return p;
+  }
+
   addRecord(r: Omit<CallRecord, 'seq'>): CallRecord {
     const rec: CallRecord = { seq: ++this.recordSeq, ...r };
     this.records.push(rec);
@@ -413,6 +427,8 @@ interface Target {
   destination: string;
   channelName: string;
   gateway?: string;
+  /** A registered user (`user/<ext>`): its script comes from the rules' `users`. */
+  user?: string;
   profile: string;
   host: string;
 }
@@ -439,6 +455,10 @@ export class CallFlow {
   /** Simulated seconds from the INVITE at which the running inline application is (timer jitter
    *  never reaches the CDR: every step is stamped at its scripted time). */
   private contentSec = 0;
+  /** The member leg a running `bridge` application is calling, until it is bridged or fails. */
+  private bLeg?: CallFlow;
+  /** This flow is the second leg of a `bridge` run by this caller leg. */
+  private bridgeCaller?: CallFlow;
 
   constructor(private readonly core: Core, private readonly args: OriginateArgs, private readonly ctx: OriginateContext) {
     const parsed = parseDialString(args.aleg);
@@ -468,7 +488,7 @@ export class CallFlow {
       return promise;
     }
     this.target = target.t;
-    const script = this.core.rules.resolve(target.t.destination, target.t.gateway);
+    const script = target.t.user !== undefined ? this.core.rules.resolveUser(target.t.user) : this.core.rules.resolve(target.t.destination, target.t.gateway);
     this.script = script;
     this.record.outcome = script.kind;
     this.record.rule = script.rule;
@@ -508,7 +528,12 @@ export class CallFlow {
       const code = str2cause(rest);
       return { ok: false, cause: code === 0 ? 'DESTINATION_OUT_OF_ORDER' : cause2str(code), kind: 'error_endpoint' };
     }
-    if (tech === 'user') return { ok: false, cause: 'USER_NOT_REGISTERED', kind: 'user_endpoint' };
+    if (tech === 'user') {
+      // mod_dptools' user endpoint: the directory user's dial string, a sofia contact when registered.
+      const ext = rest.split('@')[0] ?? '';
+      if (!ext || !this.core.rules.userRegistered(ext)) return { ok: false, cause: 'USER_NOT_REGISTERED', kind: 'user_endpoint' };
+      return { ok: true, t: { tech: 'sofia', destination: ext, user: ext, channelName: `sofia/internal/${ext}@${USER_HOST}`, profile: 'internal', host: USER_HOST } };
+    }
     if (tech === 'loopback') {
       const dest = rest.split('/')[0] ?? '';
       return { ok: true, t: { tech: 'loopback', destination: dest, channelName: `loopback/${dest}-a`, profile: '', host: '' } };
@@ -861,6 +886,14 @@ export class CallFlow {
     }
     this.emit('CALL_UPDATE', ORIGIN.callUpdate, { vars: true, pre: [['Direction', 'RECV']] });
     this.finish(`+OK ${ch.uuid}\n`);
+    const caller = this.bridgeCaller;
+    if (caller) {
+      // The second leg of a bridge runs no application: the two legs are bridged.
+      caller.bLeg = undefined;
+      if (caller.channel && !caller.channel.hangingUp) caller.bridgeWith(this, this.lastUs);
+      else this.hangupLocal('NORMAL_CLEARING');
+      return;
+    }
     // The session thread runs the application after the API has returned (BACKGROUND_JOB first).
     setImmediate(() => this.runApp());
   }
@@ -890,7 +923,33 @@ export class CallFlow {
       this.emit('CHANNEL_PARK', ORIGIN.park, { vars: true });
     } else if (app.app === 'hangup') {
       this.hangupLocal(app.arg || 'NORMAL_CLEARING');
+    } else if (app.app === 'bridge') {
+      this.startBridge(app.arg);
     }
+  }
+
+  /**
+   * `bridge <dial string>` on this (answered) leg: originates the second leg; when it answers the
+   * legs are bridged (CHANNEL_BRIDGE); when it fails this leg carries `originate_failed_cause` and
+   * ends NORMAL_CLEARING after NO_ANSWER / NO_USER_RESPONSE / ORIGINATOR_CANCEL (the extension goes
+   * on and runs out), or with the failure's cause otherwise (audio_bridge_function).
+   */
+  private startBridge(dialString: string): void {
+    const p = this.channel?.profile;
+    const leg = new CallFlow(this.core, {
+      aleg: dialString, exten: '', dialplan: '', context: 'default', cidName: p?.callerIdName, cidNum: p?.callerIdNumber, timeoutSec: 60,
+    }, { via: 'bridge', rawArg: dialString });
+    leg.bridgeCaller = this;
+    this.bLeg = leg;
+    void this.core.startFlow(leg).then((body) => {
+      if (body === null || body.startsWith('+OK')) return;
+      const cause = body.replace(/^-ERR\s*/, '').trim() || 'DESTINATION_OUT_OF_ORDER';
+      this.bLeg = undefined;
+      const ch = this.channel;
+      if (!ch || ch.hangingUp || this.abandoned) return;
+      ch.setVar('originate_failed_cause', cause);
+      this.hangupLocal(BRIDGE_CONTINUE_CAUSES.has(cause) ? 'NORMAL_CLEARING' : cause);
+    });
   }
 
   /**
@@ -1066,12 +1125,15 @@ export class CallFlow {
     this.emit('CHANNEL_HANGUP', ORIGIN.hangup, { vars: true });
     this.record.hangupCause = cause;
     this.core.record({ ev: 'hangup', seq: this.record.seq, uuid: ch.uuid, cause, answered: ch.times.answered > 0 });
+    const ringing = this.bLeg;
+    this.bLeg = undefined;
+    if (ringing) ringing.hangupLocal('ORIGINATOR_CANCEL');
     const partner = ch.bridgedTo ? this.core.flow(ch.bridgedTo) : undefined;
     if (partner) {
       ch.bridgedTo = undefined;
       if (partner.channel) partner.channel.bridgedTo = undefined;
       this.emit('CHANNEL_UNBRIDGE', ORIGIN.unbridge, { vars: true });
-      partner.hangupLocal('NORMAL_CLEARING');
+      partner.hangupLocal('NORMAL_CLEARING', this.lastUs);
     }
   }
 
@@ -1130,10 +1192,13 @@ export class CallFlow {
     this.core.releaseChannel(ch);
   }
 
-  bridgeWith(other: CallFlow): void {
+  /** Bridges this leg with `other` now, or at `timeUs` (the scripted time of the event that
+   *  bridged them, e.g. the second leg's answer). */
+  bridgeWith(other: CallFlow, timeUs?: number): void {
     const a = this.channel as Channel;
     const b = other.channel as Channel;
-    const t = this.now();
+    const t = timeUs === undefined ? this.now() : Math.max(this.lastUs, timeUs);
+    this.lastUs = t;
     for (const [flow, ch, peer] of [[this, a, b], [other, b, a]] as const) {
       ch.bridgedTo = peer.uuid;
       ch.times.bridged = t;

@@ -48,6 +48,11 @@ export interface RulesConfig {
   gateways?: Record<string, GatewayStatus>;
   /** Length of played files in seconds: per file (as in the playback argument), else `defaultSec` (1). */
   playback?: { defaultSec?: number; files?: Record<string, number> };
+  /** Registered users (`user/<ext>`, e.g. agent phones) and what each phone does when called:
+   *  answer after ringSec (talkSec: the agent hangs up; omitted: stays until the other side does),
+   *  no_answer, busy (also DND: 486), reject (603), any SIP status. Not listed: not registered
+   *  (USER_NOT_REGISTERED, as FreeSWITCH's user endpoint without a registration). */
+  users?: Record<string, Outcome>;
   /** Outcome when no rule matches (default: answer after 1 s, talk 5 s). */
   default?: Outcome;
   rules?: Rule[];
@@ -161,6 +166,10 @@ export function validateRules(input: unknown): RulesConfig {
     for (const [k, v] of Object.entries((pb.files ?? {}) as Record<string, unknown>)) num(v, `playback.files.${k}`);
   }
   if (cfg.default !== undefined) validateOutcome(cfg.default, 'default');
+  if (cfg.users !== undefined) {
+    if (!cfg.users || typeof cfg.users !== 'object' || Array.isArray(cfg.users)) throw new Error('users must be an object');
+    for (const [ext, o] of Object.entries(cfg.users)) validateOutcome(o, `users.${ext}`);
+  }
   if (cfg.rules !== undefined) {
     if (!Array.isArray(cfg.rules)) throw new Error('rules must be an array');
     cfg.rules.forEach((r: unknown, i: number) => {
@@ -197,6 +206,15 @@ export class RuleBook {
     const gws = this.config.gateways;
     if (!gws) return 'up';
     return gws[name] ?? gws['*'] ?? 'unknown';
+  }
+
+  userRegistered(ext: string): boolean {
+    return Object.prototype.hasOwnProperty.call(this.config.users ?? {}, ext);
+  }
+
+  /** The script of a registered user's phone. */
+  resolveUser(ext: string): CallScript {
+    return this.toScript((this.config.users ?? {})[ext] as Outcome, `user/${ext}`);
   }
 
   /** Picks the first matching rule (or the default) and resolves mixes into one concrete script. */

@@ -104,6 +104,18 @@ describe('tenant variables through the API', () => {
       assert.match(r.body.info, re);
     }
     assert.equal(await Campaign.countDocuments(), count);
-    assert.equal((await h.req('POST', '/api/v2/dialer', { cred: acme, body: dest({ dialString: 'sofia/external/$1@127.0.0.1:5060' }) })).status, 200);
+    assert.equal((await h.req('POST', '/api/v2/dialer', { cred: acme, body: dest({ dialString: 'sofia/gateway/gw/$1' }) })).status, 200);
+    assert.equal((await h.req('POST', '/api/v2/dialer', { cred: acme, body: dest({ gwProto: 'sip', gwName: 'gw', dialString: '$1' }) })).status, 200);
+  });
+
+  test('a destination dialling another endpoint type than a gateway is a 400 naming the field', async () => {
+    const count = await Campaign.countDocuments();
+    const dest = (o: Record<string, unknown>) => dialerBody({ resources: [{ dialedNumber: '.*', destinations: [{ limit: 1, ...o }] }] });
+    for (const o of [{ dialString: 'loopback/$1/default' }, { dialString: 'sofia/external/$1@127.0.0.1:5060' }, { dialString: 'user/$1' }, { dialString: '$1' }, { gwProto: 'sip', dialString: '$1' }]) {
+      const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dest(o) });
+      assert.equal(r.status, 400, JSON.stringify(o));
+      assert.match(r.body.info, /^resources\.0\.destinations\.0\.dialString: must dial an allowed endpoint: sofia\/gateway\/ \(the operator can allow more in DIAL_ENDPOINTS_ALLOW\)/);
+    }
+    assert.equal(await Campaign.countDocuments(), count);
   });
 });

@@ -15,7 +15,7 @@ import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '
 import { createApp } from '../api/app';
 import type { ApiDeps } from '../api/deps';
 import { createApiServer, TokenBuckets } from '../api/limits';
-import { runUpdate } from '../api/workflows';
+import { runUpdate } from '../services/workflows';
 import { memberDocument } from '../api/member-docs';
 import { apiRequest } from '../scripts/api-request';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';

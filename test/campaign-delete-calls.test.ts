@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Campaign, Member } from '../models';
 import type { Simulator } from '../simulator';
 import { memberWorkflowId } from '../workflows/messages';
-import { workflowRunning } from '../api/workflows';
+import { workflowRunning } from '../services/workflows';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
 import { waitFor } from './support/env';

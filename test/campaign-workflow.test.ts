@@ -128,8 +128,8 @@ describe('campaign workflow', () => {
     await recordHistory(h, 'stop-queue-stop', 'campaign');
   });
 
-  test('a Progressive campaign stored before such types were refused never dials: state Error, the history says why', async () => {
-    const camp = await createCampaign({ type: 'Progressive Dialer' });
+  test('a Predictive campaign stored before such types were refused never dials: state Error, the history says why', async () => {
+    const camp = await createCampaign({ type: 'Predictive Dialer' });
     const id = String(camp._id);
     const m = await createMember(id, ['200002']);
     const h = await stack.startCampaign(id);
@@ -139,7 +139,7 @@ describe('campaign workflow', () => {
     assert.deepEqual([doc!.state, doc!._cause, doc!.active], [5, 'QUEUE_ERROR', false]);
     const [entry] = await History.find({ dialer: id }).lean();
     assert.equal(entry.action, 'QUEUE_ERROR');
-    assert.match(String(entry.value), /"Progressive Dialer" campaigns are not implemented yet \(they need agents\)/);
+    assert.match(String(entry.value), /"Predictive Dialer" campaigns are not implemented yet \(they need agents\)/);
     assert.equal((await Member.findById(m._id).lean<MemberDoc>())!._probeCount, 0);
     await recordHistory(h, 'type-not-implemented', 'campaign');
   });

@@ -92,7 +92,7 @@ describe('broadcast content end to end', () => {
   });
 
   test('recordSession: record_session on the member leg before the content; recorded seconds in the attempt log', { timeout: 90_000 }, async () => {
-    const id = await createDialer({ name: 'recorded', recordSession: true });
+    const id = await createDialer({ name: 'recorded', parameters: { limit: 2, maxTryCount: 3, intervalTryCount: 1, originateTimeout: 10, recordSession: true } });
     const r = await dialOne(id, '380500000003');
     assert.ok(r.call.command.endsWith(` 'record_session:/var/lib/freeswitch/recordings/dialer/${id}/${r.call.originationUuid}.wav,park' inline`), r.call.command);
     assert.deepEqual(
@@ -134,7 +134,7 @@ describe('broadcast content end to end', () => {
 });
 
 test('cps: a campaign at 2 originations per second spaces its calls 500 ms apart', { timeout: 90_000 }, async () => {
-  const id = await createDialer({ name: 'paced', cps: 2, parameters: { limit: 5, maxTryCount: 1, intervalTryCount: 1, originateTimeout: 10 } });
+  const id = await createDialer({ name: 'paced', parameters: { limit: 5, maxTryCount: 1, intervalTryCount: 1, originateTimeout: 10, cps: 2 } });
   for (let k = 0; k < 5; k++) {
     const res = await api.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, { cred, body: { name: `p${k}`, communications: [{ number: `38050000010${k}` }] } });
     assert.equal(res.status, 200, JSON.stringify(res.body));

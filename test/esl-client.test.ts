@@ -20,6 +20,7 @@ import {
   EslTimeoutError,
   EslConnectionLostError,
   buildOriginate,
+  dialEndpointProblem,
   dialStringProblem,
   parseJobResult,
   hangupFromEvent,
@@ -411,8 +412,19 @@ describe('buildOriginate', () => {
     }
     for (const d of ['sofia/gateway/gw1/15551234567', 'sofia/external/380501112233@10.0.0.7:5060', 'error/USER_BUSY', 'user/1001@acme']) {
       assert.equal(dialStringProblem(d), null, d);
-      assert.match(buildOriginate({ ...base, dialString: d }), new RegExp(`}${d.replace(/[.]/g, '\\.')} &park\\(\\)$`));
+      assert.match(buildOriginate({ ...base, dialString: d, endpoints: ['sofia/', 'error/', 'user/'] }), new RegExp(`}${d.replace(/[.]/g, '\\.')} &park\\(\\)$`));
     }
+  });
+
+  test('only allowed endpoint types are dialled: a gateway by default, more when the operator allows them', () => {
+    const base = { uuid: 'u1', vars: {}, timeoutSec: 30 };
+    for (const d of ['loopback/1000/default', 'sofia/internal/1000@127.0.0.1', 'user/1001@other.example', 'error/USER_BUSY', 'group/sales', '15551234567', 'sofia/gatewayx/1']) {
+      assert.match(dialEndpointProblem(d) ?? '', /allowed endpoint: sofia\/gateway\//, d);
+      assert.throws(() => buildOriginate({ ...base, dialString: d }), /invalid dial string/, d);
+    }
+    for (const d of ['sofia/gateway/gw1/15551234567', 'SOFIA/Gateway/gw1/1']) assert.equal(dialEndpointProblem(d), null, d);
+    assert.equal(dialEndpointProblem('user/1001', ['sofia/gateway/', 'user/']), null);
+    assert.ok(dialEndpointProblem('loopback/1', ['sofia/gateway/', 'user/']));
   });
 });
 
@@ -545,7 +557,7 @@ describe('EslClient against the fake server', () => {
 
     const job2 = randomUUID();
     const ev2 = nextEvent(c, 'BACKGROUND_JOB', (x) => x['Job-UUID'] === job2);
-    await c.bgapi(buildOriginate({ uuid: randomUUID(), dialString: 'error/USER_BUSY', vars: {}, timeoutSec: 5 }), job2);
+    await c.bgapi(buildOriginate({ uuid: randomUUID(), dialString: 'error/USER_BUSY', vars: {}, timeoutSec: 5, endpoints: ['error/'] }), job2);
     assert.deepEqual(parseJobResult((await ev2)._body!), { ok: false, cause: 'USER_BUSY' });
   });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Attempt, Campaign, Member, MemberEnd, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
-import { campaignInfoQuery, campaignWorkflowId, memberChangedSignal, memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
+import { campaignInfoQuery, campaignWorkflowId, editUpdate, memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
 import { closed, startStack, type Stack } from './support/stack';
 
@@ -293,7 +293,7 @@ describe('edits, busy lines and terminate in wrap-up', () => {
     const m = await createMember(String(camp._id), ['100011']);
     const h = await start(String(camp._id), String(m._id));
     await phaseIs(h, 'waiting', 'retry wait');
-    await h.signal(memberChangedSignal, { name: 'renamed', communications: [{ number: '100011' }, { number: '200011' }] });
+    assert.deepEqual(await h.executeUpdate(editUpdate, { args: [{ patch: { name: 'renamed', communications: [{ number: '100011' }, { number: '200011' }] }, fields: { name: 'renamed' } }] }), { stored: true });
     const doc = await waitFor('the edit stored by the workflow', async () => {
       const d = await Member.findById(m._id).lean<MemberDoc>();
       return d!.communications.length === 2 ? d : null;

@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  bernoulliSumPmf,
   forecast,
   forecastDecide,
   g2Limit,
@@ -11,12 +12,14 @@ import {
   newForecastState,
   newG2State,
   newProgressiveState,
+  newComplianceState,
   newV4State,
   newVicidialState,
   progressive,
   vicidialHardLimit,
   webitelG2,
   webitelV4,
+  withCompliance,
   wrapOverDial,
   type ForecastState,
   type Observation,
@@ -98,6 +101,7 @@ describe('controller state is plain JSON', () => {
     [webitelV4 as PacingController<never>, () => newV4State()],
     [vicidialHardLimit as PacingController<never>, () => newVicidialState()],
     [forecast as PacingController<never>, () => newForecastState()],
+    [withCompliance(forecast) as PacingController<never>, () => ({ pacing: newForecastState(), compliance: newComplianceState() })],
   ];
   for (const [c, init] of cases) {
     test(`${c.name}: the same run with the state serialised at every step`, () => {
@@ -148,13 +152,33 @@ describe('forecast', () => {
 
   test('falls back to progressive when the rolling window has no headroom under the cap', () => {
     let s = seasoned();
-    // 3 abandons among the ~100 answers of the last hour: 3 % > 2.7 % ceiling
+    // 3 abandons among the ~93 answers of the last hour: the window allows floor(3 % · (93 − √93)) = 2
     for (let i = 0; i < 3; i++) s = forecast.onEvent(s, { type: 'abandoned', at: 3990 + i, liveAt: 3988 + i });
     const d = forecastDecide(s, obs(4000));
     assert.equal(d.progressive, true);
     assert.equal(d.callsToPlace, 4);
     // an hour later they have left the window
     assert.equal(forecastDecide(s, obs(4000 + 3700)).progressive, true, 'no answers in the window: no headroom');
+  });
+
+  test('state → JSON → state (continue-as-new): the same decisions, the same state after more events', () => {
+    let s = seasoned();
+    s = forecast.onEvent(s, { type: 'abandoned', at: 3995, liveAt: 3993 });
+    const back = JSON.parse(JSON.stringify(s)) as ForecastState;
+    assert.deepEqual(back, s);
+    const busy = obs(4000, { dialing: [3990, 3995, 3998], busy: [...obs(4000).busy.slice(1), { state: 'wrap', until: 4006 }] });
+    assert.deepEqual(forecastDecide(back, busy), forecastDecide(s, busy));
+    const next = (x: ForecastState) => forecast.onEvent(forecast.onEvent(x, { type: 'live', at: 4010, placedAt: 3998 }), { type: 'talkEnded', at: 4011, talkSec: 95 });
+    assert.deepEqual(next(back), next(s));
+  });
+
+  test('a sum of Bernoulli chances is the binomial with the same mean and variance (exact for equal chances)', () => {
+    // three calls at 0.3: Binomial(3, 0.3)
+    const pmf = bernoulliSumPmf(0.9, 0.63);
+    [0.343, 0.441, 0.189, 0.027].forEach((v, i) => assert.ok(Math.abs(pmf[i] - v) < 1e-12, `P(${i}) = ${pmf[i]}`));
+    // a Poisson would give two answers from one call at 0.3 (3.7 %): the binomial gives none
+    assert.deepEqual(bernoulliSumPmf(0.3, 0.21).length, 2);
+    assert.deepEqual(bernoulliSumPmf(0, 0), [1]);
   });
 
   test('progressive before enough samples', () => {

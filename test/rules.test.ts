@@ -546,9 +546,10 @@ describe('§6.2 attempt outcome (applyOutcome)', () => {
     assert.equal(q850('INVALID_GATEWAY'), 608);
   });
 
-  test('typeNotImplemented: only Voice Broadcasting campaigns can dial', () => {
+  test('typeNotImplemented: Voice Broadcasting and Progressive campaigns can dial, Predictive not yet', () => {
     assert.equal(typeNotImplemented('Voice Broadcasting'), null);
-    assert.match(typeNotImplemented('Progressive Dialer')!, /not implemented yet \(they need agents\)/);
+    assert.equal(typeNotImplemented('Progressive Dialer'), null);
+    assert.match(typeNotImplemented('Predictive Dialer')!, /not implemented yet \(they need agents\)/);
     assert.match(typeNotImplemented('Predictive Dialer')!, /Predictive Dialer/);
   });
 

@@ -12,7 +12,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CampaignActivities, MemberActivities } from '../activities/types';
+import type { AgentActivities, CampaignActivities, MemberActivities } from '../activities/types';
 import { calendarOpensAt, calendarState, localTime, maxResources, nextDayStart, typeNotImplemented, type CampaignRules } from '../rules';
 import {
   CAMPAIGN_STATE,
@@ -31,7 +31,7 @@ const acts = proxyActivities<CampaignActivities>({
 });
 /** The campaign's configuration, read every round: a local activity (one history event, no
  *  task-queue round trip). */
-const reads = proxyLocalActivities<Pick<MemberActivities, 'loadCampaign'>>({
+const reads = proxyLocalActivities<Pick<MemberActivities, 'loadCampaign'> & Pick<AgentActivities, 'agentCounts'>>({
   startToCloseTimeout: '60 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
@@ -51,6 +51,8 @@ const LEASE_TTL_MS = 10 * 60_000;
 /** Re-check even without a wake-up (members fed by the API, eternal queues). */
 const IDLE_RECHECK_MS = 60_000;
 const ETERNAL_RECHECK_MS = 5_000;
+/** Progressive: with every agent busy, look again this often (§2.3: 1 s). */
+const AGENT_RECHECK_MS = 1_000;
 
 export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ state: CampaignStateName; cause: string }> {
   const { campaignId, domain } = input;
@@ -197,6 +199,12 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     await enter('Work', 'QUEUE_HUNTING', 'Start');
 
     limit = Math.min(camp.limit, maxResources(camp.resources));
+    const progressive = camp.type === 'Progressive Dialer';
+    if (progressive) {
+      // §2.3: one more call only while `active < logged` and an agent is available.
+      const agents = await reads.agentCounts({ domain, tiers: camp.agents ?? [], now: Date.now() });
+      limit = Math.min(limit, agents.logged, leases.size + agents.available);
+    }
     const free = limit - leases.size;
     let nextReadyAt: number | null = null;
     if (free > 0) {
@@ -214,7 +222,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
         campaignId, domain, carried: { leases: Object.fromEntries(leases), stopping, dialled, state, statsDay },
       });
     }
-    const recheck = camp.eternalQueue ? ETERNAL_RECHECK_MS : IDLE_RECHECK_MS;
+    const recheck = progressive && free <= 0 ? AGENT_RECHECK_MS : camp.eternalQueue ? ETERNAL_RECHECK_MS : IDLE_RECHECK_MS;
     const until = Math.min(nextReadyAt ?? Infinity, Date.now() + recheck);
     await pause(until - Date.now(), free > 0 ? 'no member ready' : `all ${limit} line(s) busy`);
   }

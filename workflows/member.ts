@@ -17,11 +17,12 @@ import {
   uuid4,
   workflowInfo,
   allHandlersFinished,
+  getExternalWorkflowHandle,
   setCurrentDetails,
   sleep,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { MemberActivities, MemberEndEvent } from '../activities/types';
+import type { AgentActivities, MemberActivities, MemberEndEvent } from '../activities/types';
 import {
   applyOutcome,
   menuResult,
@@ -30,6 +31,7 @@ import {
   attemptCountsAs,
   endWithoutCall,
   maskNumber,
+  memberEndEvent,
   mergeClientPatch,
   nextAction,
   planAttempt,
@@ -39,6 +41,8 @@ import {
   LOST_CALL,
   NOT_SENT_CAUSE,
   terminateIdle,
+  agentLegOutcome,
+  AGENT_FAILED_RETRY_MS,
   type Applied,
   type AttemptPlan,
   type CampaignRules,
@@ -50,15 +54,22 @@ import {
 import { searchAttributes as SA } from '../lib/search-attributes';
 import {
   callResultSignal,
+  editUpdate,
   grantSignal,
-  memberChangedSignal,
+  previewDecisionSignal,
   memberInfoQuery,
   MEMBER_ALREADY_ENDED,
   NOT_WAITING_FOR_STATUS,
   rescheduleSignal,
   statusUpdate,
   terminateUpdate,
+  agentWorkflowId,
+  offerEventSignal,
   type CallResult,
+  type OfferEvent,
+  type PreviewDecision,
+  type OfferOutcome,
+  type Reservation,
   type MemberInfo,
   type MemberPhase,
   type MemberWorkflowInput,
@@ -113,8 +124,12 @@ interface MemberRun {
   readyAtStored: number | null | undefined;
   /** The campaign as read just before: no need to read it again. */
   justRead: CampaignRules | null;
-  /** Client edits received through the API, not applied yet. */
+  /** Client edits received through the API, not applied yet, with their stored form. */
   pendingPatch: Parameters<typeof mergeClientPatch>[1] | null;
+  pendingFields: Record<string, unknown> | null;
+  /** Edits accepted and edits stored so far (an edit's Update waits for its number to be stored). */
+  editsAccepted: number;
+  editsStored: number;
   waitUntil: number | null;
   waitReason: string | null;
   /** The call in progress and its result, once one source reported it. */
@@ -133,6 +148,11 @@ interface MemberRun {
   statusApplied: boolean;
   /** The attempt's outcome is being stored (endAttempt): a status accepted meanwhile waits for it. */
   writeBackPending: boolean;
+  /** Progressive: the agent of the attempt awaiting its status, held in wrap-up until it comes (§7.4). */
+  heldAgent: Reservation | null;
+  /** Preview: the offer whose agent decides now, and its decision once it came. */
+  previewOfferId: string | null;
+  previewDecision: PreviewDecision | null;
 }
 /** A run whose member is loaded: every step after the start. */
 type Run = MemberRun & { member: MemberState };
@@ -149,8 +169,9 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     domain: input.domain, campaignId: input.campaignId, memberId: input.memberId, workflowId: workflowInfo().workflowId,
     member: input.carried?.member ?? null, seq: input.carried?.seq ?? 0, endSeq: input.carried?.endSeq ?? 0,
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
-    justRead: null, pendingPatch: null, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
+    justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
+    heldAgent: null, previewOfferId: null, previewDecision: null,
   };
   // Handlers first: Updates with no registered handler are rejected.
   setHandlers(s);
@@ -183,10 +204,20 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     }
     if (workflowInfo().continueAsNewSuggested) await carryOver(s, now);
 
-    const placed = await dialOnce(s, camp, action.choice);
-    if (!placed) continue; // every line busy: the grant went back
-    const result = placed.notSent ? notSentResult(placed) : await awaitResult(s, placed.plan.call.uuid, camp.originateTimeout * 1000 + RESULT_GRACE_MS);
+    // Progressive (§2.3): an agent first; none free: try again in 1 s, keeping the line.
+    const agent = camp.type === 'Progressive Dialer' ? await reserveAgent(s, camp) : null;
+    if (camp.type === 'Progressive Dialer' && !agent) continue;
+    if (agent && camp.previewTimeoutSec && !(await previewAccepted(s, camp, agent))) continue;
+    const placed = await dialOnce(s, camp, action.choice, agent);
+    if (!placed) {
+      if (agent) await offerEnded(s, agent, { kind: 'released', cause: 'LINE_BUSY' });
+      continue; // every line busy
+    }
+    const ringMs = (camp.originateTimeout + (agent?.params.callTimeout ?? 0)) * 1000;
+    const result = placed.notSent ? notSentResult(placed) : await awaitResult(s, placed.plan.call.uuid, ringMs + RESULT_GRACE_MS);
     const applied = await applyResult(s, camp, placed, result);
+    if (agent) await offerEnded(s, agent, agentOutcome(camp, result, applied));
+    s.heldAgent = agent && applied.decision.kind === 'await-status' ? agent : null;
     if (applied.decision.kind === 'end') return ended(s, applied.decision.cause);
     if (applied.decision.kind === 'await-status') {
       const end = await wrapUp(s, camp, placed.plan.numberIndex, applied.decision.deadline);
@@ -217,6 +248,13 @@ function setHandlers(s: MemberRun): void {
     { description: 'Result of the current call (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE or CDR); others are ignored.' },
   );
   setHandler(
+    previewDecisionSignal,
+    (d) => {
+      if (d.offerId === s.previewOfferId && s.previewDecision === null) s.previewDecision = d;
+    },
+    { description: 'Preview: the agent accepted, skipped or rescheduled this member (from the agent workflow).' },
+  );
+  setHandler(
     rescheduleSignal,
     ({ at }) => {
       if (s.member && !s.member.endCause) {
@@ -227,12 +265,22 @@ function setHandlers(s: MemberRun): void {
     { description: '"Call now" / reschedule: moves the next try to `at` (default now).' },
   );
   setHandler(
-    memberChangedSignal,
-    (patch) => {
+    editUpdate,
+    async ({ patch, fields }) => {
       s.pendingPatch = { ...(s.pendingPatch ?? {}), ...patch };
+      s.pendingFields = { ...(s.pendingFields ?? {}), ...fields };
+      const n = ++s.editsAccepted;
       s.wake = true;
+      // Waiting or ready: the loop stores it now. In a call or wrap-up: when that is over.
+      if (s.phase === 'waiting' || s.phase === 'ready') await condition(() => s.editsStored >= n || s.endCause !== null);
+      return { stored: s.editsStored >= n };
     },
-    { description: 'Client-owned fields edited through the API; engine-owned number fields are kept.' },
+    {
+      validator: (_edit) => {
+        if (s.endCause !== null || s.member?.endCause) throw new Error(MEMBER_ALREADY_ENDED);
+      },
+      description: 'Client-owned fields edited through the API (§5.2; engine-owned number fields are kept), applied and stored by the workflow.',
+    },
   );
   setHandler(
     memberInfoQuery,
@@ -262,7 +310,9 @@ function setHandlers(s: MemberRun): void {
         campaignId: s.campaignId,
         memberId: s.memberId,
         member: run.member,
+        // The status window closes: claimable again from the `_readyAt` stored with the attempt.
         waitingForStatusUntil: null,
+        readyAt: s.readyAtStored,
         callback: { from: body.from ?? 'api', time: Date.now(), data: body },
         step: applied.steps.join('; '),
         decided: decidedBy(s, applied),
@@ -270,6 +320,9 @@ function setHandlers(s: MemberRun): void {
         wakeCampaign: applied.decision.kind === 'end' ? s.campaignId : undefined,
       });
       if (applied.decision.kind === 'end') await announceEnd(run, camp, applied.decision.cause, 'callback', body.from);
+      const held = s.heldAgent;
+      s.heldAgent = null;
+      if (held) await tellAgent(s, held, { offerId: held.offerId, kind: 'status-sent' });
       return { status: 'OK', info: 'success' };
     },
     {
@@ -298,12 +351,16 @@ function setHandlers(s: MemberRun): void {
   );
 }
 
-/** Applies a client update received through the API and stores it (the workflow owns the doc). */
+/** Applies the client edits received through the API and stores them (the workflow owns the doc). */
 async function applyPatch(s: Run): Promise<void> {
   if (!s.pendingPatch) return;
+  const n = s.editsAccepted;
   s.member = mergeClientPatch(s.member, s.pendingPatch);
+  const edited = s.pendingFields ?? undefined;
   s.pendingPatch = null;
-  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, step: 'Updated through the API' });
+  s.pendingFields = null;
+  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, edited, step: 'Updated through the API' });
+  s.editsStored = n;
 }
 
 // ---- Waiting -----------------------------------------------------------------------------------
@@ -341,6 +398,7 @@ async function awaitGrant(s: Run, camp: CampaignRules, now: number): Promise<voi
 /** Long histories continue as new, carrying the member's state; the grant goes back first. */
 async function carryOver(s: Run, now: number): Promise<never> {
   await returnGrant(s, now);
+  await applyPatch(s);
   await condition(allHandlersFinished);
   return continueAsNew<typeof memberWorkflow>({
     domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, carried: { member: s.member, seq: s.seq, endSeq: s.endSeq },
@@ -371,7 +429,7 @@ async function storeReadyAt(s: Run, readyAt: number | null): Promise<void> {
 
 /** Places one call with the granted line; null when every line of the number's destinations was
  *  busy (the attempt never happened and the grant went back). */
-async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice): Promise<Placed | null> {
+async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice, agent: Reservation | null = null): Promise<Placed | null> {
   const leaseId = s.grant!;
   const uuid = uuid4();
   const jobUuid = uuid4();
@@ -380,6 +438,7 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice): Prom
     uuid, jobUuid, now: Date.now(), random: () => Math.random(),
   });
   const { call } = plan;
+  if (agent) call.agent = agentLeg(s, agent, call.number);
   s.currentUuid = uuid;
   s.lastUuid = uuid;
   s.result = null;
@@ -493,6 +552,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       lost,
       notSent: placed.notSent?.reason,
       ...(result.digit ? { menuDigit: result.digit, menu: menuResult(camp.content, result.digit) } : {}),
+      ...(result.agentAnswered === false ? { agentFailed: result.cause } : {}),
     },
     endTime,
   );
@@ -564,8 +624,8 @@ async function wrapUp(s: Run, camp: CampaignRules, numberIndex: number, deadline
     s.member = timedOut.member;
     if (timedOut.decision.kind === 'end') return finish(s, camp, timedOut, 'callback', decidedBy(s, timedOut));
     await local.saveMember({
-      campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, step: timedOut.steps.join('; '),
-      decided: decidedBy(s, timedOut),
+      campaignId: s.campaignId, memberId: s.memberId, member: s.member, waitingForStatusUntil: null, readyAt: s.readyAtStored,
+      step: timedOut.steps.join('; '), decided: decidedBy(s, timedOut),
       callback: { from: 'system', time: Date.now(), data: { success: 'timeout', system: timedOut.steps[0] } },
     });
   } else if (s.terminateRequested && !s.statusApplied) {
@@ -581,6 +641,104 @@ async function wrapUp(s: Run, camp: CampaignRules, numberIndex: number, deadline
  *  terminate): counted as a success or an error (§11.1). */
 function decidedBy(s: MemberRun, applied: Applied): { uuid: string; outcome: 'success' | 'error' } {
   return { uuid: s.lastUuid ?? '', outcome: attemptCountsAs(applied.decision) ?? 'error' };
+}
+
+// ---- Progressive: the agent (§2.3, §7) ---------------------------------------------------------
+
+const agentActs = proxyActivities<Pick<AgentActivities, 'huntAgent'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '15 seconds', backoffCoefficient: 2 },
+});
+
+/** Reserves an agent of the campaign's tiers (§7.3) for this member; none free: waits 1 s (or
+ *  until woken) keeping the line, and answers null so the loop looks again. */
+async function reserveAgent(s: Run, camp: CampaignRules): Promise<Reservation | null> {
+  const agent = await agentActs.huntAgent({
+    domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, offerId: uuid4(), tiers: camp.agents ?? [],
+    strategy: camp.agentStrategy ?? 'with_fewest_calls', overrides: camp.agentParams, offered: offeredData(s, camp),
+    ...(camp.previewTimeoutSec ? { previewSec: camp.previewTimeoutSec } : {}),
+  });
+  if (agent) return agent;
+  s.waitReason = 'no agent free';
+  setCurrentDetails(details(s));
+  await condition(() => s.wake || s.terminateRequested, AGENT_FAILED_RETRY_MS, { summary: 'no agent free: trying again' });
+  s.waitReason = null;
+  return null;
+}
+
+/** What the agent's application is shown with the offer (§7.6): the member, its variables and
+ *  `webitel_data` (with the wrap-up deadline when the campaign waits for a result status). */
+function offeredData(s: Run, camp: CampaignRules): Record<string, unknown> {
+  const variables = { ...camp.variables, ...s.member.variables };
+  return {
+    member: { id: s.memberId, name: s.member.name, priority: s.member.priority, attempts: s.member.probeCount },
+    dialer: { id: s.campaignId, name: camp.name },
+    variables,
+    webitel_data: {
+      dlr_member_id: s.memberId, dlr_id: s.campaignId, domain_name: s.domain, ...variables,
+      ...(camp.waitingForResultStatus ? { dlr_wrap: camp.wrapUpTime } : {}),
+    },
+  };
+}
+
+/** The agent leg of the call: the agent is rung first and shown the member as the caller. */
+function agentLeg(s: Run, agent: Reservation, number: string): NonNullable<AttemptPlan['call']['agent']> {
+  return {
+    contact: agent.contact,
+    callTimeoutSec: Math.max(1, agent.params.callTimeout),
+    vars: {
+      cc_side: 'agent', cc_agent: agent.agent, dlr_offer_id: agent.offerId, dlr_agent_workflow_id: agentWorkflowId(s.domain, agent.name),
+      webitel_direction: 'outbound', origination_caller_id_number: number, origination_caller_id_name: s.member.name,
+    },
+  };
+}
+
+/** §7.4 from the agent leg: its own failure, a bridged call (talk time, the hold rule), or a
+ *  member not reached (no penalty for the agent). */
+function agentOutcome(camp: CampaignRules, result: CallResult, applied: Applied): OfferOutcome {
+  if (result.agentAnswered === false) return { kind: agentLegOutcome(result.cause), cause: result.cause };
+  if (result.bridged) {
+    return { kind: 'bridged', talkSec: result.billsec, statusPending: applied.decision.kind === 'await-status', campaignWrapUpSec: camp.wrapUpTime };
+  }
+  return { kind: 'released', cause: result.cause };
+}
+
+/** Preview (beyond v3): the agent was shown the member with the offer and decides within the
+ *  campaign's `previewTimeoutSec`: accept (or no answer in time) calls now; skip tries the member
+ *  again after the retry interval, reschedule at the agent's time — neither counts an attempt. */
+async function previewAccepted(s: Run, camp: CampaignRules, agent: Reservation): Promise<boolean> {
+  s.previewOfferId = agent.offerId;
+  s.previewDecision = null;
+  s.waitReason = `preview by agent ${agent.agent}`;
+  setCurrentDetails(details(s));
+  await condition(() => s.previewDecision !== null || s.terminateRequested, camp.previewTimeoutSec! * 1000, { summary: `preview by agent ${agent.agent}` });
+  const d = s.previewDecision as PreviewDecision | null; // set by the signal handler meanwhile
+  s.previewOfferId = null;
+  s.previewDecision = null;
+  s.waitReason = null;
+  if (s.terminateRequested) {
+    await offerEnded(s, agent, { kind: 'released', cause: 'MANAGER_REQUEST' });
+    return false;
+  }
+  if (!d || d.decision === 'accept') return true;
+  await offerEnded(s, agent, { kind: 'released', cause: d.decision === 'skip' ? 'PREVIEW_SKIPPED' : 'PREVIEW_RESCHEDULED' });
+  const at = d.decision === 'skip' ? Date.now() + camp.intervalTryCount * 1000 : (d.nextTryAt ?? Date.now());
+  s.member = { ...s.member, nextTryTime: at };
+  await local.saveMember({ campaignId: s.campaignId, memberId: s.memberId, member: s.member, step: `Preview: ${d.decision} by agent ${agent.agent}` });
+  await returnGrant(s, at);
+  return false;
+}
+
+function offerEnded(s: Run, agent: Reservation, outcome: OfferOutcome): Promise<void> {
+  return tellAgent(s, agent, { offerId: agent.offerId, kind: 'ended', outcome });
+}
+
+async function tellAgent(s: MemberRun, agent: Reservation, e: OfferEvent): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(agentWorkflowId(s.domain, agent.name)).signal(offerEventSignal, e);
+  } catch {
+    // The agent's workflow is gone (removed): nothing to tell it.
+  }
 }
 
 // ---- The end -----------------------------------------------------------------------------------
@@ -608,6 +766,8 @@ async function finish(
 async function ended(s: Run, cause: string): Promise<MemberWorkflowResult> {
   // Not announced yet when it ended with an attempt (its end event went with endAttempt).
   if (s.endCause === null) markEnded(s, cause);
+  // An edit accepted during the last call or wrap-up is stored before the workflow completes.
+  await applyPatch(s);
   await condition(allHandlersFinished);
   return { endCause: cause, attempts: s.member.probeCount };
 }
@@ -626,27 +786,10 @@ function markEnded(s: MemberRun, cause: string): void {
 
 /** The dialer_member_end event (§10) of this member ending now with `cause`. */
 function endEvent(s: Run, camp: CampaignRules, cause: string, reason?: MemberEndEvent['reason'], from?: string) {
-  const { member } = s;
-  const comm = member.communications[member.lastNumberIndex ?? 0];
-  const event: MemberEndEvent = {
-    'Event-Name': 'CUSTOM',
-    'Event-Subclass': 'engine::dialer_member_end',
-    variable_domain_name: s.domain,
-    dialerId: s.campaignId,
-    dialerName: camp.name,
-    id: s.memberId,
-    name: member.name,
-    currentNumber: comm?.number ?? '',
-    dlr_member_number_description: comm?.description ?? '',
-    currentProbe: member.probeCount,
-    session: s.currentUuid ?? s.lastUuid ?? '',
-    endCause: cause,
-    expire: member.expire,
-    agentId: null,
-  };
-  if (reason) event.reason = reason;
-  if (from) event.callback_user_id = from;
-  for (const [k, v] of Object.entries(member.variables)) event[`variable_${k}`] = v;
+  const event = memberEndEvent({
+    domain: s.domain, campaignId: s.campaignId, campaignName: camp.name, memberId: s.memberId, member: s.member, cause,
+    session: s.currentUuid ?? s.lastUuid ?? '', reason, from,
+  });
   s.endSeq += 1;
   return { eventId: `${s.workflowId}:${s.endSeq}`, domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, event };
 }

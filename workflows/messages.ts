@@ -1,7 +1,9 @@
-// Every message the member workflow understands, in one module shared by the workflow, the worker's
+// Every message the dialer workflows understand (member, campaign, agent), in one module shared by the workflows, the worker's
 // ESL event router and the REST API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CampaignRules, ClientPatch, MemberState, StatusBody } from '../rules';
+import type { AGENT_SETTABLE_STATES, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision } from '../rules';
+import type { AgentConfig } from '../models/agent';
 
 export const TASK_QUEUE_DEFAULT = 'dialer';
 
@@ -21,6 +23,11 @@ export interface MemberWorkflowResult {
 export function memberWorkflowId(campaignId: string, memberId: string): string {
   return `member-${campaignId}-${memberId}`;
 }
+/** The campaign and member of a member workflow id (ids are ObjectId hex: no `-` inside). */
+export function parseMemberWorkflowId(workflowId: string): { campaignId: string; memberId: string } | null {
+  const m = /^member-([^-]+)-([^-]+)$/.exec(workflowId);
+  return m ? { campaignId: m[1], memberId: m[2] } : null;
+}
 
 /** A call result from any source (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE, CDR, reconciliation). */
 export interface CallResult {
@@ -39,6 +46,10 @@ export interface CallResult {
   digit?: string;
   /** Recorded seconds (record_seconds), when the call was recorded (§3.8). */
   recordSec?: number;
+  /** Progressive (§2.3): whether the agent leg answered. False: the agent failed with `cause` and
+   *  the member was never called; true: `cause`, `answered`, `bridged` and `billsec` are the
+   *  member's, read from the agent leg (originate_failed_cause, bridge time). */
+  agentAnswered?: boolean;
 }
 export const callResultSignal = defineSignal<[CallResult]>('callResult');
 
@@ -47,7 +58,15 @@ export const rescheduleSignal = defineSignal<[{ at?: number }]>('reschedule');
 
 /** Client-owned fields changed through the API (§5.2: engine-owned number fields are kept). */
 export type MemberPatch = ClientPatch;
-export const memberChangedSignal = defineSignal<[MemberPatch]>('memberChanged');
+/** An edit through the API (PUT …/members/:id): the change of the member's state, and the client
+ *  fields as the API stores them (variables as sent). The workflow owns the document, so it applies
+ *  and stores the edit; the Update returns once it is stored (`stored`), or at once while a call or
+ *  a wrap-up is in progress (then it is stored when that ends). */
+export interface MemberEdit {
+  patch: MemberPatch;
+  fields: Record<string, unknown>;
+}
+export const editUpdate = defineUpdate<{ stored: boolean }, [MemberEdit]>('edit');
 
 /** §6.5 result status. The validator rejects when the member is not waiting for one (→ HTTP 400). */
 export const statusUpdate = defineUpdate<{ status: 'OK'; info: 'success' }, [StatusBody & { from?: string }]>('memberStatus');
@@ -113,3 +132,80 @@ export interface CampaignInfo {
   dialled: number;
 }
 export const campaignInfoQuery = defineQuery<CampaignInfo>('campaignInfo');
+
+// ---- Agent workflow ----------------------------------------------------------------------------
+
+export interface AgentWorkflowInput {
+  domain: string;
+  name: string;
+  config: AgentConfig;
+  /** Status and state the agent starts in (POST with status). */
+  initial?: { status?: AgentStatus; state?: AgentSettableState };
+  /** Carried over continue-as-new. */
+  carried?: { runtime: AgentRuntime; seq: number };
+}
+
+export function agentWorkflowId(domain: string, name: string): string {
+  return `agent-${domain}-${name}`;
+}
+
+/** The agent as its workflow knows it (GET /api/v2/agents/:name answers the stored copy). */
+export interface AgentView extends AgentRuntime {
+  id: string;
+  domain: string;
+  name: string;
+  contact: string;
+  description: string;
+  params: Partial<AgentParams>;
+}
+
+/** A campaign asks to reserve the agent for one member (§7.3). Rejected by the validator (the
+ *  hunter tries the next agent) unless the agent can be offered a call now; the same offerId again
+ *  returns the same reservation. */
+export interface ReserveRequest {
+  offerId: string;
+  campaignId: string;
+  memberId: string;
+  /** The campaign's `agentParams` overrides (§7.2). */
+  overrides?: Partial<AgentParams>;
+  /** What the agent application is shown with the offer (§7.6): member, variables, webitel_data. */
+  offered?: Record<string, unknown>;
+  /** Preview: the agent has this many seconds to accept, skip or reschedule before the call. */
+  previewSec?: number;
+}
+export interface Reservation {
+  offerId: string;
+  agent: string;
+  name: string;
+  contact: string;
+  params: AgentParams;
+}
+export const reserveAgentUpdate = defineUpdate<Reservation, [ReserveRequest]>('reserveAgent');
+
+/** What happened to the offer: the agent's phone answered, or the offer ended (§7.4). Events for
+ *  another offer are ignored. */
+export type OfferEvent =
+  | { offerId: string; kind: 'connected' }
+  | { offerId: string; kind: 'ended'; outcome: OfferOutcome }
+  /** The member of this (ended) offer got its result status: the §7.4 hold ends in 2 s. */
+  | { offerId: string; kind: 'status-sent' };
+export const offerEventSignal = defineSignal<[OfferEvent]>('offerEvent');
+
+/** §7.1 status/state by REST; answers once the change is stored. */
+export const agentStatusUpdate = defineUpdate<AgentView, [{ status?: AgentStatus; state?: AgentSettableState }]>('agentStatus');
+/** The agent's settings (contact, description, parameters); answers once stored. */
+export const agentConfigUpdate = defineUpdate<AgentView, [Partial<AgentConfig>]>('agentConfig');
+/** Removes the agent (refused while a call is offered); the workflow deletes its document and ends. */
+export const agentRemoveUpdate = defineUpdate<{ removed: true }, []>('agentRemove');
+export const agentInfoQuery = defineQuery<AgentView>('agentInfo');
+
+export const AGENT_BUSY = 'The agent has a call offered';
+
+/** Preview (beyond v3): the agent's decision on the member offered to it (PUT …/agents/:name/preview). */
+export const previewUpdate = defineUpdate<AgentView, [PreviewDecision & { offerId: string }]>('agentPreview');
+/** The agent workflow passes the decision on to the member's workflow. */
+export const previewDecisionSignal = defineSignal<[PreviewDecision & { offerId: string }]>('previewDecision');
+export const NO_SUCH_PREVIEW = 'No preview awaits a decision';
+
+export type { AgentConfig, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision };
+type AgentSettableState = (typeof AGENT_SETTABLE_STATES)[number];

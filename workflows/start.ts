@@ -7,16 +7,19 @@ import { maskNumber } from '../rules';
 export { maskNumber };
 import { config } from '../lib/config';
 import {
+  agentWorkflowId,
   campaignWorkflowId,
   grantSignal,
   memberWorkflowId,
   stopSignal,
   wakeSignal,
+  type AgentWorkflowInput,
   type CampaignWorkflowInput,
   type MemberWorkflowInput,
 } from './messages';
 import { memberWorkflow } from './member';
 import { campaignWorkflow } from './campaign';
+import { agentWorkflow } from './agent';
 import { WEBHOOK_DISPATCHER_ID, webhookDispatcherWorkflow, type WebhookDispatcherInput } from './webhook';
 
 /** What the Temporal UI shows of a member workflow without opening it (static: set at start). */
@@ -135,5 +138,18 @@ export async function ensureWebhookDispatcher(client: Client, taskQueue = config
     taskQueue,
     args: [input],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+}
+
+/** Starts an agent's workflow (POST /api/v2/agents); fails with WorkflowExecutionAlreadyStartedError
+ *  when the agent exists. */
+export async function startAgentWorkflow(client: Client, input: AgentWorkflowInput, taskQueue = config.temporal.taskQueue) {
+  return client.workflow.start(agentWorkflow, {
+    workflowId: agentWorkflowId(input.domain, input.name),
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    typedSearchAttributes: [{ key: SA.DomainId, value: input.domain }],
+    staticSummary: `agent ${input.name}@${input.domain}`,
   });
 }

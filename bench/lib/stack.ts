@@ -194,6 +194,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     ESL_PASSWORD: sim.password,
     // Per-call info lines ("call result") would cost the worker more than some activities do.
     LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'warn',
+    WORKER_METRICS_PORT: '0', // beside npm start's
     ...o.workerEnv,
   };
   let worker!: Proc;

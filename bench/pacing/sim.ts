@@ -142,6 +142,8 @@ interface Agent {
 
 interface Call {
   placedAt: number;
+  /** Answered and classified machine by AMD (a machine, or a person AMD got wrong). */
+  amdMachine: boolean;
   /** What happens at `resolve`: goes live (needs an agent) or ends. */
   live: boolean;
   answered: boolean;
@@ -208,13 +210,16 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
     const id = nextCall++;
     placed++;
     const u = r();
-    const c: Call = { placedAt: now, live: false, answered: false, droppedHuman: false, liveAt: 0, talkSec: 0 };
+    const c: Call = { placedAt: now, amdMachine: false, live: false, answered: false, droppedHuman: false, liveAt: 0, talkSec: 0 };
     let resolveAt: number;
     if (u < w.pHuman) {
       const ring = Math.min(w.noAnswerTimeoutSec - 1, Math.max(1, lognormalWithMean(r, w.ringHumanMeanSec, 0.5)));
       c.answered = true;
       resolveAt = now + ring + uniform(r, w.amd.humanSec);
-      if (r() < w.amd.humanAsMachine) c.droppedHuman = true;
+      if (r() < w.amd.humanAsMachine) {
+        c.droppedHuman = true;
+        c.amdMachine = true;
+      }
       else {
         c.live = true;
         c.talkSec = w.talk.dist === 'lognormal' ? lognormalWithMean(r, w.talkMeanSec, w.talk.sigma) : -w.talkMeanSec * Math.log(Math.max(r(), 1e-12));
@@ -225,7 +230,7 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
       if (r() < w.amd.machineAsHuman) {
         c.live = true;
         c.talkSec = w.amd.machineTalkSec;
-      }
+      } else c.amdMachine = true;
     } else if (u < w.pHuman + w.pMachine + w.pBusy) {
       resolveAt = now + uniform(r, [2, 6]);
     } else {
@@ -282,7 +287,7 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
         if (!c.live) {
           if (c.droppedHuman) amdDroppedHumans++;
           calls.delete(e.id);
-          feed({ type: 'ended', at: now, placedAt: c.placedAt, answered: c.answered });
+          feed({ type: 'ended', at: now, placedAt: c.placedAt, answered: c.answered, ...(c.amdMachine ? { amdMachine: true } : {}) });
           break;
         }
         c.liveAt = now;

@@ -9,23 +9,26 @@
 //    that age; S: share still unresolved), and for a new call it is L(h);
 //  - talk time: for an agent talking for e seconds, the probability of being free (after the known
 //    wrap-up) by h is (T(e+h−wrap) − T(e)) / (1 − T(e)); agents in wrap-up are free at a known time.
-// Decision: for horizons h from the age by which a few live calls have gone live (sooner, new calls
-// add no risk) to the age by which nearly all have, answers by h are the waiting calls plus a
-// Poisson number with mean Σ p_j(h) + n·L(h) (n = calls placed now; Poisson because a normal
-// approximation of this sum of rare events was ~4× optimistic about over-runs), agents free by
-// h + wait limit are normal (the sure ones with no variance). An answer arriving when answers
-// outrun agents finds none, so E[(answers − agents)⁺] / E[answers] is the forecast share abandoned
-// by h. The controller places the largest n for which that share is ≤ τ at every h and the chance
-// of more abandons than the rolling window can still take is under 1 %, never fewer than
-// progressive and never more than the line cap.
+// Forecast: on a grid of horizons h (from the age by which a few live calls have gone live to the
+// age by which nearly all have), D(h) = answers by h − agents free by h + wait limit. Agents taken
+// stay taken within the horizon (talks last longer), so the answers that find no agent are
+// max_h D(h)⁺, a random walk's running maximum: computed exactly over the walk's distribution (each
+// step's answers and frees are sums of Bernoulli chances, taken as the binomial with the same mean
+// and variance: the sure frees of agents in wrap-up have none), as E[max D⁺] and P(max D > budget).
+// Decision: add calls one at a time, never fewer than progressive nor more than the line cap, while
+// (1) the call's own forecast abandons per live answer (the marginal share) stay ≤ τ, weighted by
+// the agents idle now (risk is spent where agents wait for answers), and
+// (2) it adds at most burstChance to the chance that the forecast abandons exceed what the rolling
+// window can still take.
 // τ = setpoint · e^g · guard:
 //  - g is an integral term on the measured outcome of every answered call (+η per bridge, −η(1/sp−1)
 //    per abandon, so it rests where the measured rate equals the setpoint): it absorbs what the
 //    model gets wrong (dependence, distribution tails, the greedy sequence of decisions);
-//  - guard holds the hard cap on the rolling window: 1 at or below the setpoint, falling to 0 when
-//    the window's rate reaches cap·guardShare, and 0 as soon as fewer than two abandons fit under
-//    that ceiling (one for the calls already in flight); a window not yet full counts as full at the
-//    current pace. Guard 0 is progressive: no new risk.
+//  - guard holds the hard cap on the rolling window: abandons are whole, so the window allows
+//    floor(cap · (live − √live)) (the windows ahead may hold fewer answers); guard is 1 at or below
+//    the setpoint, falls to 0 at the cap, and is 0 when no abandon is left or the window allows a
+//    single one (agents leaving with calls in flight can spend it unseen). A window not yet full
+//    counts as full at the current pace. Guard 0 is progressive: no new risk.
 // Until it has seen enough calls (or with too few agents) it dials progressively.
 import { progressiveCalls, type Observation, type PacingController } from './types';
 import { addCount, newRolling, windowSum, type RollingCounts } from './window';
@@ -35,24 +38,24 @@ export interface ForecastParams {
   capRate: number;
   /** Long-run target as a share of the cap. */
   setpointShare: number;
-  /** The window guard keeps the window at most cap · this. */
-  guardShare: number;
   windowMinutes: number;
   /** Progressive below this many logged agents. */
   minAgents: number;
   /** Progressive until this many calls went live and this many talks ended. */
   minLive: number;
   minTalks: number;
+  /** Most each call may add to the chance that the forecast abandons exceed what the window can take. */
+  burstChance: number;
 }
 
 export const FORECAST_DEFAULTS: ForecastParams = {
   capRate: 0.03,
   setpointShare: 0.6,
-  guardShare: 0.9,
   windowMinutes: 60,
   minAgents: 2,
   minLive: 20,
   minTalks: 10,
+  burstChance: 0.0001,
 };
 
 /** Call-age histogram: 1-s bins, the last one open-ended. */
@@ -66,15 +69,11 @@ const TALK_MEMORY = 300;
 /** Integral step per answered call (log scale). */
 const ETA = 0.005;
 const G_MIN = -7;
-const G_MAX = 1.5;
+const G_MAX = 1;
 /** Horizon: the age by which this share of live calls has gone live. */
 const HORIZON_QUANTILE = 0.97;
 const HORIZON_FROM = 0.05;
 const GRID = 8;
-/** The window guard goes progressive when fewer than this many abandons fit under its ceiling. */
-const GUARD_RESERVE = 2;
-/** Largest accepted chance that the forecast abandons exceed what the window can still take. */
-const BURST_CHANCE = 0.01;
 
 export interface ForecastState {
   params: ForecastParams;
@@ -163,28 +162,31 @@ function clamp01(x: number): number {
   return Math.min(1, Math.max(0, x));
 }
 
-/** E[max(0, Z)] for Z ~ Normal(mu, var). */
-function expectedPositive(mu: number, v: number): number {
-  if (v <= 1e-12) return Math.max(0, mu);
-  const sd = Math.sqrt(v);
-  const z = mu / sd;
-  if (z < -8) return 0;
-  if (z > 8) return mu;
-  return sd * Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI) + mu * normalCdf(z);
-}
-
-function normalCdf(z: number): number {
-  // Abramowitz–Stegun 7.1.26 on erf; error < 1.5e-7.
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
-  return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
+/**
+ * The pmf of a sum of independent Bernoulli trials with this mean and variance (a Poisson-binomial),
+ * as the binomial with the same two moments (Ehm 1991): exact for equal chances, and far closer in
+ * the tails than a Poisson (which over-states them when chances are large, i.e. small teams) or a
+ * normal (which under-states them). Entries below 1e-13 past the mean are cut off.
+ */
+export function bernoulliSumPmf(mean: number, variance: number): number[] {
+  if (mean <= 1e-12) return [1];
+  const p = Math.min(1, Math.max(1e-9, 1 - variance / mean));
+  const n = Math.max(1, Math.round(mean / p));
+  const pp = Math.min(1, mean / n);
+  if (pp >= 1 - 1e-12) return [...new Array<number>(n).fill(0), 1];
+  const pmf: number[] = [Math.pow(1 - pp, n)];
+  const odds = pp / (1 - pp);
+  for (let k = 0; k < n; k++) {
+    const next = (pmf[k] * (n - k) * odds) / (k + 1);
+    if (k > mean && next < 1e-13) break;
+    pmf.push(next);
+  }
+  return pmf;
 }
 
 /**
- * What the controller accepts now: `risk`, the forecast share of answers abandoned (0 =
- * progressive), and `budget`, the forecast abandons (calls in flight and new ones) that still fit
- * under the window's ceiling with one to spare.
+ * What the controller accepts now: `risk`, the forecast share of answers abandoned that a further
+ * call may add (0 = progressive), and `budget`, the abandons the window can still take.
  */
 export function forecastLimits(s: ForecastState, now: number): { risk: number; budget: number } {
   const p = s.params;
@@ -193,15 +195,17 @@ export function forecastLimits(s: ForecastState, now: number): { risk: number; b
   const elapsed = s.startedAt === null ? 0 : now - s.startedAt;
   const fill = Math.min(1, Math.max(elapsed, 60) / (60 * p.windowMinutes));
   const live = windowSum(s.window, 'live', now) / fill;
+  // Abandons are whole, and the windows ahead, which keep today's abandons, may hold fewer answers
+  // than this one (by about a Poisson spread): the cap allows floor(cap · (live − √live)).
+  const allowed = Math.floor(p.capRate * Math.max(0, live - Math.sqrt(live)) + 1e-9);
+  const left = allowed - abandoned;
+  // Progressive when nothing is left, and when the window takes a single abandon at most: an agent
+  // leaving with calls in flight can spend that one, and no forecast sees it coming.
+  if (left <= 0 || allowed < 2) return { risk: 0, budget: left };
+  // Proportional: full risk at or below the setpoint, none at the cap.
   const setpoint = p.capRate * p.setpointShare;
-  const ceiling = p.capRate * p.guardShare;
-  // Abandons the window can still take below the ceiling: fewer than two (one, and one more from
-  // the calls already in flight) → progressive.
-  const headroom = ceiling * live - abandoned;
-  // Proportional: full speed at or below the setpoint, none at the ceiling.
   const rate = live > 0 ? abandoned / live : 0;
-  const guard = Math.min(clamp01(headroom - GUARD_RESERVE), clamp01((ceiling - rate) / (ceiling - setpoint)));
-  return { risk: setpoint * Math.exp(s.g) * guard, budget: headroom - 1 };
+  return { risk: setpoint * Math.exp(s.g) * clamp01((p.capRate - rate) / (p.capRate - setpoint)), budget: left };
 }
 
 export interface ForecastDetail {
@@ -239,11 +243,14 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
   const ct = cumulative(s.talkHist);
   const talkTotal = ct[TALK_BINS];
 
-  // Per horizon hs[k]: agents free by h + W (mean, variance), answers expected from the calls in
-  // flight, and the chance q that a call placed now has gone live.
-  const supply = new Float64Array(K).fill(obs.freeAgents);
+  // Per horizon hs[k]: agents free by h + W (sure ones, and the mean and variance of the others),
+  // answers expected from the calls in flight (mean, variance), and the chance q that a call placed
+  // now has gone live.
+  const sure = new Float64Array(K).fill(obs.freeAgents);
+  const supplyMean = new Float64Array(K);
   const supplyVar = new Float64Array(K);
   const arrivals = new Float64Array(K);
+  const arrivalsVar = new Float64Array(K);
   const q = hs.map((h) => ageCdf(cl, h) / total);
   for (const placedAt of obs.dialing) {
     const a = Math.max(0, obs.now - placedAt);
@@ -253,11 +260,12 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
     for (let k = 0; k < K; k++) {
       const pj = Math.min(1, Math.max(0, (ageCdf(cl, a + hs[k]) - la) / surv));
       arrivals[k] += pj;
+      arrivalsVar[k] += pj * (1 - pj);
     }
   }
   for (const b of obs.busy) {
     if (b.state === 'wrap') {
-      for (let k = 0; k < K; k++) if (b.until <= obs.now + hs[k] + W) supply[k] += 1;
+      for (let k = 0; k < K; k++) if (b.until <= obs.now + hs[k] + W) sure[k] += 1;
       continue;
     }
     if (talkTotal <= 0) continue;
@@ -267,42 +275,87 @@ export function forecastDecide(s: ForecastState, obs: Observation): ForecastDeta
     if (surv <= 1e-9 * talkTotal) continue; // longer than any talk seen: no forecast, no supply
     for (let k = 0; k < K; k++) {
       const r = Math.min(1, Math.max(0, (talkCdf(ct, e + hs[k] + W - b.wrapSec) - te) / surv));
-      supply[k] += r;
+      supplyMean[k] += r;
       supplyVar[k] += r * (1 - r);
     }
   }
-  // Forecast share of the answers by h that find no agent, worst h, with n more calls placed now.
-  // Answers by h: the waiting calls plus a Poisson number (mean Σ p_j + n·q: the right tail of a sum
-  // of rare events, slightly heavier than the exact Poisson-binomial); agents free by h + wait
-  // limit: normal (a sum of many agents' chances, the sure ones with no variance).
-  const sd = Array.from(supplyVar, (v) => Math.sqrt(v));
-  const withinRisk = (n: number): boolean => {
+  // D_k = answers by h_k − agents free by h_k + wait limit is a random walk over the horizons; an
+  // answer finds no agent when D reaches a new high (agents taken stay taken within the horizon),
+  // so the abandons are max_k D_k⁺. Per step: the frees' pmf (sure + a Bernoulli sum), fixed.
+  // Each call goes live (each agent frees) at most once, so its steps are not independent: the steps'
+  // variances are the differences of the cumulative ones, which makes the walk's spread right at
+  // every horizon (independent steps would overstate it, and the bursts with it).
+  const stepVarOf = (cum: Float64Array, k: number) => Math.max(0, cum[k] - (k > 0 ? cum[k - 1] : 0));
+  const freePmf: number[][] = [];
+  for (let k = 0; k < K; k++) {
+    const sureStep = sure[k] - (k > 0 ? sure[k - 1] : 0);
+    const stepMean = supplyMean[k] - (k > 0 ? supplyMean[k - 1] : 0);
+    const pmf = bernoulliSumPmf(stepMean, Math.min(stepMean, stepVarOf(supplyVar, k)));
+    freePmf.push([...new Array<number>(sureStep).fill(0), ...pmf]);
+  }
+  /** E[max D⁺] and P(max D > budget) with n more calls. */
+  const overrun = (n: number): { abandons: number; burst: number } => {
+    // Per step: pmf of the increment D_k − D_{k−1}, as an array from its lowest value `low`.
+    const steps: { low: number; pmf: number[] }[] = [];
     for (let k = 0; k < K; k++) {
-      const lambda = arrivals[k] + n * q[k];
-      const x = obs.waiting + lambda;
-      if (x <= 1e-9) continue;
-      // Z = waiting + j − supply is certainly ≤ 0 while j < from: those terms are 0.
-      const from = Math.max(0, Math.floor(supply[k] - obs.waiting - 8 * sd[k]));
-      let e = 0;
-      let burst = 0;
-      let pk = Math.exp(-lambda);
-      for (let j = 0; ; j++) {
-        if (j > 0) pk *= lambda / j;
-        if (j >= from) {
-          const z = obs.waiting + j - supply[k];
-          e += pk * expectedPositive(z, supplyVar[k]);
-          // P(more abandons than the budget): z − budget > 0, supply normal, continuity-corrected.
-          burst += pk * (sd[k] > 1e-6 ? normalCdf((z - budget - 0.5) / sd[k]) : z - budget > 0 ? 1 : 0);
-        }
-        if (j > lambda && pk < 1e-12) break;
-      }
-      if (e > risk * x || burst > BURST_CHANCE) return false;
+      const qStep = q[k] - (k > 0 ? q[k - 1] : 0);
+      const stepMean = arrivals[k] - (k > 0 ? arrivals[k - 1] : 0) + n * qStep;
+      const stepVar = Math.min(stepMean, stepVarOf(arrivalsVar, k) + n * Math.max(0, q[k] * (1 - q[k]) - (k > 0 ? q[k - 1] * (1 - q[k - 1]) : 0)));
+      const arr = bernoulliSumPmf(stepMean, stepVar);
+      const fr = freePmf[k];
+      const pmf = new Array<number>(arr.length + fr.length - 1).fill(0);
+      for (let i = 0; i < arr.length; i++) for (let j = 0; j < fr.length; j++) pmf[i - j + fr.length - 1] += arr[i] * fr[j];
+      steps.push({ low: -(fr.length - 1), pmf });
     }
-    return true;
+    const burstLevel = Math.floor(budget + 1e-9) + 1;
+    let abandons = 0;
+    let burst = burstLevel <= 0 ? 1 : 0;
+    // P(max D ≥ m) for m = 1, 2, …: the walk absorbed at m. D below `bottom` is held at it (it
+    // cannot climb back within the horizon by more than the answers still to come).
+    for (let m = 1; ; m++) {
+      const bottom = -(obs.freeAgents + obs.busy.length + 1);
+      let dist = new Array<number>(m - bottom).fill(0); // index d − bottom, d in [bottom, m)
+      if (obs.waiting >= m) dist = [];
+      else dist[obs.waiting - bottom] = 1;
+      let hit = dist.length === 0 ? 1 : 0;
+      for (let k = 0; k < K && dist.length > 0; k++) {
+        const { low, pmf } = steps[k];
+        const next = new Array<number>(m - bottom).fill(0);
+        for (let i = 0; i < dist.length; i++) {
+          const pi = dist[i];
+          if (pi < 1e-15) continue;
+          for (let j = 0; j < pmf.length; j++) {
+            const d = i + bottom + low + j;
+            const v = pi * pmf[j];
+            if (d >= m) hit += v;
+            else next[Math.max(0, d - bottom)] += v;
+          }
+        }
+        dist = next;
+      }
+      abandons += hit;
+      if (m === burstLevel) burst = hit;
+      // P(max D ≥ m) falls with m: the higher levels add nothing that matters.
+      if (hit < 1e-6) break;
+    }
+    return { abandons, burst };
   };
-  let n = floor;
-  while (n < room && withinRisk(n + 1)) n++;
-  return { callsToPlace: n, risk, progressive: false };
+  // Each further call adds q live answers and some forecast abandons: place it while its own share
+  // of abandons (the marginal one) is within the risk, weighted by the agents idle now (1 when half
+  // the team is: an answer is worth most where agents wait for one, while with all of them busy a
+  // later call does as well), and while it adds less than burstChance to the chance of more
+  // abandons than the window can still take.
+  const qAll = q[K - 1];
+  const limit = risk * qAll * ((1 + obs.freeAgents) / (1 + obs.loggedAgents / 2));
+  let lo = floor;
+  let prev = overrun(lo);
+  while (lo < room) {
+    const next = overrun(lo + 1);
+    if (next.abandons - prev.abandons > limit || next.burst - prev.burst > p.burstChance) break;
+    lo++;
+    prev = next;
+  }
+  return { callsToPlace: lo, risk, progressive: false };
 }
 
 export const forecast: PacingController<ForecastState> = {

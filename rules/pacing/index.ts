@@ -6,3 +6,4 @@ export * from './g2';
 export * from './v4';
 export * from './vicidial';
 export * from './forecast';
+export * from './compliance';

@@ -33,8 +33,8 @@ export type PacingEvent =
   | { type: 'placed'; at: number }
   /** Answered and classified human (or AMD off / NOTSURE routed to an agent): it needs an agent now. */
   | { type: 'live'; at: number; placedAt: number }
-  /** Ended without needing an agent: no answer, busy, failed, or AMD said machine. */
-  | { type: 'ended'; at: number; placedAt: number; answered: boolean }
+  /** Ended without needing an agent: no answer, busy, failed, or AMD said machine (`amdMachine`). */
+  | { type: 'ended'; at: number; placedAt: number; answered: boolean; amdMachine?: boolean }
   /** A live call was bridged to an agent. */
   | { type: 'bridged'; at: number; liveAt: number }
   /** A live call found no agent within the wait limit and was dropped. */

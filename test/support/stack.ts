@@ -17,6 +17,8 @@ import { connectTestDb, registerSearchAttributes, requireEnv, waitFor, workflowB
 export interface Stack {
   env: TestWorkflowEnvironment;
   sim: Simulator;
+  /** The worker's task queue (workflows started by a test go there). */
+  taskQueue: string;
   /** Starts a campaign the real way (signal-with-start); its members get workflows when granted. */
   startCampaign(campaignId: string): Promise<WorkflowHandle>;
   memberHandle(campaignId: string, memberId: string): WorkflowHandle;
@@ -46,6 +48,7 @@ export async function startStack(db: string, rules: RulesConfig): Promise<Stack>
   return {
     env,
     sim,
+    taskQueue,
     async startCampaign(campaignId) {
       await wakeCampaignWorkflow(env.client, { domain: 'test.local', campaignId }, taskQueue);
       return env.client.workflow.getHandle(campaignWorkflowId(campaignId));

@@ -10,8 +10,8 @@ import type { Client } from '@temporalio/client';
 import { Member } from '../models';
 import { stopCampaignWorkflow } from '../workflows/start';
 import { memberWorkflowId, terminateUpdate } from '../workflows/messages';
-import { HttpError } from './http';
-import { mapLimit } from './wake';
+import { HttpError } from '../lib/http-error';
+import { mapLimit } from '../lib/map-limit';
 import { runUpdate } from './workflows';
 
 /** Members of the campaign in a call or placing one (`_lock` set by placeCall until the attempt ends). */

@@ -1,10 +1,10 @@
-// Talking to member workflows from the API: is one running, terminate, updates with a deadline and
+// Talking to member workflows from the API's services: is one running, terminate, updates with a deadline and
 // the mapping of their failures to HTTP codes.
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
-import { HttpError } from './http';
+import { HttpError } from '../lib/http-error';
 import { memberWorkflowId } from '../workflows/messages';
-import { mapLimit } from './wake';
+import { mapLimit } from '../lib/map-limit';
 
 export async function workflowRunning(client: Client, workflowId: string): Promise<boolean> {
   try {

@@ -1,0 +1,77 @@
+// Activities of the agent workflow (its document and events: it is their only writer) and the
+// hunter that reserves an agent for a member (§7.3) by asking the agents' workflows.
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { Agent, AgentEvent, agentId, type AgentDoc } from '../models/agent';
+import { huntOrder, isLogged, notOfferable } from '../rules';
+import { agentWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
+import type { ActivityDeps } from './deps';
+import type { AgentActivities, HuntInput } from './types';
+
+const DUPLICATE_KEY = 11000;
+
+export function createAgentActivities(deps: ActivityDeps): AgentActivities {
+  return {
+    async saveAgent({ domain, name, agent, events }) {
+      const { id: _id, ...fields } = agent;
+      await Agent.replaceOne({ _id: agentId(domain, name) }, { ...fields, _id: agentId(domain, name), domain, name, updatedAt: Date.now() }, { upsert: true });
+      if (!events.length) return;
+      // The stream's cursor: insertion order (ms, then position in the batch).
+      const base = Date.now() * 1000;
+      try {
+        await AgentEvent.insertMany(
+          events.map((e, i) => ({ _id: e.id, domain, agent: agentId(domain, name), type: e.type, at: e.at, seq: base + i, data: e.data })),
+          { ordered: false },
+        );
+      } catch (err) {
+        // A retry after a crash: the events already stored stay as they were.
+        const codes = ((err as { writeErrors?: { code?: number }[] }).writeErrors ?? []).map((w) => w.code);
+        const duplicates = (err as { code?: number }).code === DUPLICATE_KEY || (codes.length > 0 && codes.every((c) => c === DUPLICATE_KEY));
+        if (!duplicates) throw err;
+      }
+    },
+
+    async removeAgent({ id }) {
+      await Agent.deleteOne({ _id: id });
+    },
+
+    async huntAgent(i: HuntInput): Promise<Reservation | null> {
+      return huntAgent(deps, i);
+    },
+
+    async agentCounts({ domain, tiers, now }) {
+      if (!tiers.length) return { available: 0, logged: 0 };
+      const docs = await Agent.find({ domain, name: { $in: tiers.map((t) => t.name) } }, { status: 1, state: 1, offer: 1, readyAt: 1, readyReason: 1 }).lean<AgentDoc[]>();
+      return {
+        available: docs.filter((d) => notOfferable(d, now) === null).length,
+        logged: docs.filter((d) => isLogged(d.status)).length,
+      };
+    },
+  };
+}
+
+/** Tries the campaign's agents that look free in the read model, in §7.3 order; each agent's
+ *  workflow decides (its validator refuses one that is no longer free, and the next is tried). */
+export async function huntAgent(deps: Pick<ActivityDeps, 'client' | 'log'>, i: HuntInput, now = Date.now()): Promise<Reservation | null> {
+  const levels = new Map(i.tiers.map((t) => [t.name, t.level]));
+  if (!levels.size) return null;
+  const docs = await Agent.find({ domain: i.domain, name: { $in: [...levels.keys()] } }).lean<AgentDoc[]>();
+  // A retry of this activity: the agent already reserved for this offer answers again.
+  const mine = docs.filter((d) => d.offer?.offerId === i.offerId);
+  const free = docs.filter((d) => notOfferable(d, now) === null);
+  const order = [
+    ...mine,
+    ...huntOrder(free.map((d) => ({ doc: d, name: d.name, level: levels.get(d.name) ?? 1, stats: d.stats?.[i.campaignId] ?? null })), i.strategy, Math.random).map((c) => c.doc),
+  ];
+  for (const d of order) {
+    try {
+      return await deps.client.workflow.getHandle(agentWorkflowId(i.domain, d.name)).executeUpdate(reserveAgentUpdate, {
+        args: [{ offerId: i.offerId, campaignId: i.campaignId, memberId: i.memberId, overrides: i.overrides, offered: i.offered, ...(i.previewSec ? { previewSec: i.previewSec } : {}) }],
+      });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) continue;
+      throw err;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,102 @@
+// Every write of a campaign ("dialer") document, named by what it does. The configuration is the
+// API's (create, edit, delete, calendar rename); the run state and the counters are the campaign's
+// and its members' (docs/architecture.md, "Who writes what"). Writes of one campaign go one at a
+// time within a process (models/serial.ts), so counters incremented by many members never overlap.
+import type { Document } from 'mongoose';
+import { Campaign, STATS_COUNTERS_ZERO, type CampaignDoc } from './campaign';
+import { setAttempt, Attempt } from './attempt';
+import { addHistory } from './history';
+import { serially } from './serial';
+
+const one = <T>(campaignId: string, fn: () => Promise<T>) => serially(`campaign:${campaignId}`, fn);
+
+export const CampaignStore = {
+  // ---- The API (configuration; start and stop) ----
+
+  async create(fields: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const doc = await Campaign.create({ ...fields, lastModified: Date.now() });
+    return (doc as Document).toObject();
+  },
+
+  /** A partial edit: top-level fields replaced, `parameters` merged field by field. */
+  async edit(campaignId: string, rest: Record<string, unknown>, parameters?: Record<string, unknown>): Promise<boolean> {
+    return one(campaignId, async () => {
+      const doc = await Campaign.findById(campaignId);
+      if (!doc) return false;
+      doc.set(rest);
+      if (parameters) for (const [k, v] of Object.entries(parameters)) doc.set(`parameters.${k}`, v);
+      doc.set('lastModified', Date.now());
+      await doc.save();
+      return true;
+    });
+  },
+
+  /** Start/stop pressed (§8.2): the run state and when it changed. */
+  async setRunState(campaignId: string, next: { state: number; _cause: string; active: boolean }, now = Date.now()): Promise<void> {
+    await one(campaignId, () => Campaign.updateOne(
+      { _id: campaignId },
+      { $set: { ...next, ...(next.active ? { 'stats.readyOn': now, 'stats.stopOn': null } : { 'stats.stopOn': now }) } },
+    ));
+  },
+
+  /** §8.7 reset of an inactive dialer: counters and/or the live line counters shown. */
+  async reset(campaignId: string, o: { stats?: boolean; process?: boolean }): Promise<{ matched: number; modified: number }> {
+    const set: Record<string, unknown> = { lastModified: Date.now() };
+    if (o.stats) Object.assign(set, STATS_COUNTERS_ZERO);
+    if (o.process) Object.assign(set, { 'stats.active': 0, 'stats.resource': {} });
+    const res = await one(campaignId, () => Campaign.updateOne({ _id: campaignId }, { $set: set }));
+    return { matched: res.matchedCount, modified: res.modifiedCount };
+  },
+
+  /** A referenced calendar was renamed: the `{id, name}` references follow. */
+  async renameCalendar(domain: string, calendarId: string, name: string): Promise<void> {
+    await Campaign.updateMany({ domain, 'calendar.id': calendarId }, { $set: { 'calendar.name': name } });
+  },
+
+  async remove(campaignId: string, domain: string): Promise<number> {
+    return (await Campaign.deleteOne({ _id: campaignId, domain })).deletedCount;
+  },
+
+  // ---- The campaign workflow's activities ----
+
+  /** A state change of the running campaign (§8.1), recorded in its history; a no-op when nothing
+   *  changed (the API already wrote the state it set itself). */
+  async setState(campaignId: string, o: { state: number; cause: string; active: boolean; action: string }): Promise<void> {
+    const doc = await one(campaignId, () => Campaign.findOneAndUpdate(
+      { _id: campaignId, $or: [{ state: { $ne: o.state } }, { _cause: { $ne: o.cause } }] },
+      { $set: { state: o.state, _cause: o.cause, active: o.active } },
+    ).lean<Pick<CampaignDoc, 'domain'>>());
+    if (doc) await addHistory({ dialer: campaignId, domain: doc.domain, action: o.cause, value: o.action });
+  },
+
+  /** Lines held now (shown as `stats.active`). */
+  async setActive(campaignId: string, active: number): Promise<void> {
+    await one(campaignId, () => Campaign.updateOne({ _id: campaignId }, { $set: { 'stats.active': active } }));
+  },
+
+  /** `autoResetStats` (§8.3): counters of an earlier day are zeroed; the first day is only noted. */
+  async startStatsDay(campaignId: string, day: string): Promise<void> {
+    await one(campaignId, async () => {
+      await Campaign.updateOne({ _id: campaignId, 'stats.day': { $exists: false } }, { $set: { 'stats.day': day } });
+      await Campaign.updateOne({ _id: campaignId, 'stats.day': { $ne: day } }, { $set: { ...STATS_COUNTERS_ZERO, 'stats.day': day } });
+    });
+  },
+
+  /**
+   * Adds `inc` to the counters exactly once per attempt and `flag`, even if the activity is retried
+   * or dies half-way: the increment and its marker (`stats._counting`) are ONE update of the
+   * campaign document, the attempt's flag follows (with `set`, which includes `flag`), then the
+   * marker goes. (Flagging the attempt first lost the increment when the activity died in between.)
+   */
+  async countOnce(
+    campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Record<string, unknown>,
+  ): Promise<void> {
+    const done = await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
+    if (!done?.[flag]) {
+      await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': { $ne: marker } }, { $inc: inc, $push: { 'stats._counting': marker } }));
+      await setAttempt(uuid, set);
+    }
+    // Exact-value $pull (FerretDB v1 ignores $pull conditions).
+    await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': marker }, { $pull: { 'stats._counting': marker } }));
+  },
+};

@@ -1,0 +1,288 @@
+// Every write of a member document (collection `members`), named by the transition it makes, with
+// the campaign's ready queue (models/ready-queue.ts) kept in step in the same call. Nothing else
+// writes members or the queue (test/single-writer.test.ts).
+//
+// Who may call which transition (docs/architecture.md, "Who writes what"):
+// - the API, for members no workflow owns: `insert`, `editUnclaimed`, `endUnclaimed`, `resetEnded`,
+//   `remove`/`removeMany`/`removeCampaign` (the API's routes reach these through services/);
+// - the campaign workflow's claim: `claim` (and `passFresh`/`dropQueued` for queue entries it used),
+//   `reclaim` for a lease whose member workflow is gone;
+// - the member's own workflow, once granted: `reserve` (a call placed), `settle` (the call's outcome
+//   stored), `save` (wait, status, edit, end), `release` (the lease given back).
+//
+// The claim rule, which keeps the API and the campaign from both winning a never-granted member:
+// the API writes a member only with `_dispatch: null, _lock: null` in the filter and only when no
+// member workflow runs for it; the claim re-reads the member by `_id` and sets `_dispatch` only if
+// it is still ready. A member claimed meanwhile is edited through its workflow instead
+// (services/members.ts). In the worker, writes of one member run one at a time (models/serial.ts).
+import mongoose from 'mongoose';
+import { mergeClientPatch, type ClientPatch, type MemberState } from '../rules';
+import { isReady, type DispatchFields } from '../rules/dispatch';
+import { createLogger } from '../lib/logger';
+import { Member, memberState, memberStateSet, type MemberDoc } from './member';
+import { consumeFresh, dropQueues, dropTimed, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
+import { serially } from './serial';
+
+const log = createLogger('member-store');
+type LogEntry = Record<string, unknown> & { session?: string; steps?: { time: number; data: string }[] };
+type Id = unknown;
+
+const one = <T>(memberId: Id, fn: () => Promise<T>) => serially(`member:${String(memberId)}`, fn);
+
+/** `_log` is newest-first (v3). Read-modify-write is safe: only the member's owner writes it. */
+async function readLog(memberId: Id): Promise<LogEntry[]> {
+  const doc = await Member.findById(memberId, { _log: 1 }).lean<{ _log?: LogEntry[] }>();
+  return doc?._log ?? [];
+}
+
+/** The client-owned fields of a member state, as a `$set` (engine fields: memberStateSet). */
+function clientSet(m: MemberState): Record<string, unknown> {
+  return { name: m.name, priority: m.priority, timezone: m.timezone ?? '', expire: m.expire, communications: memberStateSet(m).communications };
+}
+
+const notQueued = (dialer: string, n: number) => (err: unknown) => {
+  log.warn({ dialer, n, err: String(err) }, 'members stored but not queued; the claim fallback will find them');
+};
+
+/** Puts members just stored into their campaign's ready queue. A failure loses nothing: the
+ *  claim's fallback read of the members collection finds what the queue lacks. */
+async function queueStored(docs: Record<string, unknown>[]): Promise<void> {
+  const byDialer = new Map<string, Record<string, unknown>[]>();
+  for (const d of docs) {
+    const k = String(d.dialer);
+    if (!byDialer.has(k)) byDialer.set(k, []);
+    byDialer.get(k)!.push(d);
+  }
+  for (const [dialer, list] of byDialer) await enqueueMembers(dialer, list as never).catch(notQueued(dialer, list.length));
+}
+
+export interface SaveInput {
+  campaignId?: string;
+  memberId: string;
+  member: MemberState;
+  waitingForStatusUntil?: number | null;
+  readyAt?: number | null;
+  /** Client fields edited through the API, as the API stores them (raw variables). */
+  edited?: Record<string, unknown>;
+  /** Changes the newest attempt-log entry: the result status that decided it, a step. */
+  callback?: Record<string, unknown> & { data?: unknown };
+  step?: string;
+}
+
+export const MemberStore = {
+  // ---- The API: members no workflow owns ----
+
+  /** New members (POST, CSV import): every document or none (ids are chosen before the insert, so
+   *  a failed batch is deleted again), then queued (through `queue` when the caller batches). */
+  async insert(docs: Record<string, unknown>[], queue?: QueueWriter): Promise<void> {
+    if (!docs.length) return;
+    try {
+      await Member.collection.insertMany(docs, { ordered: true });
+    } catch (err) {
+      await Member.collection.deleteMany({ _id: { $in: docs.map((d) => d._id as mongoose.Types.ObjectId) } }).catch(() => undefined);
+      throw err;
+    }
+    if (queue) await queue.add(docs as never).catch(notQueued(String(docs[0].dialer), docs.length));
+    else await queueStored(docs);
+  },
+
+  /** Writes the queue ids a QueueWriter still holds (the end of an import). */
+  async flushQueue(queue: QueueWriter): Promise<void> {
+    await queue.flush().catch(notQueued(queue.campaignId, -1));
+  },
+
+  /** Queues members stored elsewhere (benchmarks and tests seed documents directly). */
+  queueStored,
+
+  /** An edit of a member that no workflow owns and no claim holds: false when it is claimed or in
+   *  a call (then its workflow owns it). Numbers merge as §5.2 says; a new priority re-queues it. */
+  async editUnclaimed(doc: MemberDoc, patch: ClientPatch, fields: Record<string, unknown>): Promise<{ matched: number; modified: number }> {
+    const set: Record<string, unknown> = { ...fields, lastModified: Date.now() };
+    if (patch.communications !== undefined) set.communications = clientSet(mergeClientPatch(memberState(doc), { communications: patch.communications })).communications;
+    const res = await one(doc._id, () => Member.updateOne({ _id: doc._id, _dispatch: null, _lock: null }, { $set: set }));
+    if (res.matchedCount && fields.priority !== undefined && fields.priority !== doc.priority) await queueStored([{ ...doc, priority: fields.priority }]);
+    return { matched: res.matchedCount, modified: res.modifiedCount };
+  },
+
+  /** §9.4 terminate of a member no workflow owns: ended with MANAGER_REQUEST; false if it ended,
+   *  was claimed or is in a call meanwhile. */
+  async endUnclaimed(doc: MemberDoc, ended: MemberState): Promise<boolean> {
+    const res = await one(doc._id, () => Member.updateOne({ _id: doc._id, _endCause: null, _lock: null, _dispatch: null }, { $set: memberStateSet(ended) }));
+    if (res.matchedCount) await dropTimed(String(doc.dialer), doc._id);
+    return res.matchedCount > 0;
+  },
+
+  /** §8.7 members reset, one batch: each ended member back to never dialled (numbers not stopped by
+   *  a callback), then queued again. Returns how many changed. */
+  async resetEnded(
+    batch: { _id: Id; dialer: string; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] }[],
+    o: { step: Record<string, unknown>; replaceLog: boolean; now: number },
+  ): Promise<number> {
+    if (!batch.length) return 0;
+    const ops = batch.map((d) => ({
+      updateOne: {
+        filter: { _id: d._id, _endCause: { $ne: null }, _lock: null },
+        update: {
+          $set: {
+            communications: d.communications.map((c) =>
+              c.stopCommunication ? c : { ...c, state: 0, _probe: 0, lastCall: 0, rangeId: null, rangeAttempts: 0, checkResult: null },
+            ),
+            _endCause: null, _probeCount: 0, callSuccessful: false, _lastMinusProbe: false, _lostRedials: 0, _nextTryTime: null,
+            lastCall: 0, _waitingForResultStatus: null, _waitingForResultStatusCb: null, _readyAt: null, lastModified: o.now,
+            _log: o.replaceLog ? [o.step] : [o.step, ...(d._log ?? [])],
+          },
+        },
+      },
+    }));
+    // At most 50 updates per command: FerretDB 1.24 keeps each update's read open (one SQLite
+    // connection of its 100) until the command ends, so a command of ~100 updates never finishes.
+    let modified = 0;
+    for (let i = 0; i < ops.length; i += 50) {
+      modified += (await Member.bulkWrite(ops.slice(i, i + 50) as Parameters<typeof Member.bulkWrite>[0], { ordered: false })).modifiedCount;
+    }
+    await queueStored(batch.map((d) => ({ _id: d._id, dialer: d.dialer, priority: d.priority ?? 0 })));
+    return modified;
+  },
+
+  /** Deletes one member not in a call; its timed queue entry goes (a fresh id is dropped when the
+   *  claim reaches it). */
+  async remove(campaignId: string, memberId: Id): Promise<boolean> {
+    const res = await one(memberId, () => Member.deleteOne({ _id: memberId, _lock: null }));
+    if (res.deletedCount) await dropTimed(campaignId, memberId);
+    return res.deletedCount > 0;
+  },
+
+  /** Deletes members not in a call (their workflows are stopped first by the caller). */
+  async removeMany(campaignId: string, ids: Id[]): Promise<number> {
+    const res = await Member.deleteMany({ _id: { $in: ids }, _lock: null });
+    for (const id of ids) await dropTimed(campaignId, id);
+    return res.deletedCount;
+  },
+
+  /** The campaign is being deleted: every member and its queues. */
+  async removeCampaign(campaignId: string, domain: string): Promise<number> {
+    const res = await Member.deleteMany({ dialer: campaignId, domain });
+    await dropQueues(campaignId);
+    return res.deletedCount;
+  },
+
+  // ---- The campaign workflow's claim ----
+
+  /** Gives a member just read by `_id` and ready the lease `leaseId` (`_dispatch`), and takes it out
+   *  of the timed queue; null if it is not ready. Written by `_id` (FerretDB v1 decodes the
+   *  collection for any other filter), in this member's turn. A change its workflow stored between
+   *  the read and this write makes at worst an unneeded grant, which the member gives back. */
+  async claim<D>(doc: Record<string, unknown>, o: { campaignId: string; now: number; fresh?: boolean }, leaseId: string): Promise<D | null> {
+    if (!isReady(doc, o.campaignId, o.now)) return null;
+    await one(doc._id, () => Member.updateOne({ _id: doc._id }, { $set: { _dispatch: leaseId } }));
+    // A member taken off a fresh chunk has no timed entry.
+    if (!o.fresh) await dropTimed(o.campaignId, doc._id);
+    return { ...doc, _dispatch: leaseId } as D;
+  },
+
+  /** Fresh ids the claim used (claimed, or found stale) leave their chunk. */
+  async passFresh(chunk: FreshChunk, ids: Set<string>): Promise<void> {
+    await consumeFresh(chunk, ids);
+  },
+
+  /** A timed entry whose member is gone or ended. */
+  async dropQueued(campaignId: string, memberId: Id): Promise<void> {
+    await dropTimed(campaignId, memberId);
+  },
+
+  /** A lease whose member workflow is gone (checkLease): the member is unclaimed and queued again. */
+  async reclaim(campaignId: string, memberId: string, leaseId: string): Promise<void> {
+    const doc = await one(memberId, async () => {
+      const d = await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields & { _dispatch: string | null }>();
+      if (d?._dispatch !== leaseId) return d;
+      await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _lock: null } });
+      return { ...d, _dispatch: null };
+    });
+    await requeue(campaignId, memberId, doc);
+  },
+
+  // ---- The member's own workflow ----
+
+  /** A call is being placed: the member's state with the attempt counted, the call's session and
+   *  its attempt-log entry (once per session, so a retried activity adds it once). */
+  async reserve(i: { memberId: string; member: MemberState; workflowId: string; uuid: string; entry: object }): Promise<void> {
+    await one(i.memberId, async () => {
+      const logArr = await readLog(i.memberId);
+      await Member.updateOne(
+        { _id: i.memberId },
+        { $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid, _log: logArr.some((e) => e.session === i.uuid) ? logArr : [i.entry as LogEntry, ...logArr] } },
+      );
+    });
+  },
+
+  /** The call's outcome: the member's state, the attempt's final log entry, unlocked, and the
+   *  result-status window (§6.5) if one is awaited. */
+  async settle(i: { memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null }): Promise<void> {
+    await one(i.memberId, async () => {
+      const logArr = await readLog(i.memberId);
+      await Member.updateOne(
+        { _id: i.memberId },
+        {
+          $set: {
+            ...memberStateSet(i.member),
+            _lock: null,
+            _log: [i.entry as LogEntry, ...logArr.filter((e) => e.session !== i.uuid)],
+            _waitingForResultStatus: i.waitingForStatusUntil,
+            _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
+          },
+        },
+      );
+    });
+  },
+
+  /** The lease goes back (`_dispatch` cleared if it is still this lease) and the member into the
+   *  queue as its document says, claimable from `readyAt`. */
+  async release(campaignId: string, memberId: string, leaseId: string, readyAt: number | null): Promise<void> {
+    const doc = await one(memberId, async () => {
+      const d = await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields & { _dispatch: string | null }>();
+      if (d?._dispatch === leaseId) await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+      return d;
+    });
+    await requeue(campaignId, memberId, doc, readyAt);
+  },
+
+  /**
+   * Everything else the member's workflow stores: its state (a wait, `_readyAt`, a result status,
+   * its timeout, the end), client fields edited through the API, a callback/step on the newest
+   * attempt-log entry. The timed queue entry follows: dropped at the end, otherwise refreshed —
+   * claimable from `readyAt` when given (and not before a result status it now awaits).
+   */
+  async save({ campaignId, memberId, member, waitingForStatusUntil, readyAt, edited, callback, step }: SaveInput): Promise<void> {
+    await one(memberId, async () => {
+      const set: Record<string, unknown> = { ...memberStateSet(member), ...(edited ?? {}) };
+      if (waitingForStatusUntil !== undefined) {
+        set._waitingForResultStatus = waitingForStatusUntil;
+        set._waitingForResultStatusCb = waitingForStatusUntil ? 1 : null;
+      }
+      if (readyAt !== undefined) set._readyAt = readyAt;
+      if (callback || step) {
+        const logArr = await readLog(memberId);
+        if (logArr.length > 0) {
+          const newest = { ...logArr[0] };
+          if (callback) newest.callback = callback;
+          // §12 item 15: a successful status marks the attempt it belongs to (v3 marked the oldest).
+          if ((callback?.data as { success?: unknown } | undefined)?.success === true) {
+            newest.callSuccessful = true;
+            newest.callState = 2;
+          }
+          if (step) newest.steps = [...(newest.steps ?? []), { time: Date.now(), data: step }];
+          set._log = [newest, ...logArr.slice(1)];
+        }
+      }
+      await Member.updateOne({ _id: memberId }, { $set: set });
+    });
+    if (!campaignId) return;
+    if (member.endCause) return dropTimed(campaignId, memberId);
+    await putTimed(campaignId, {
+      _id: memberId, priority: member.priority, _nextTryTime: member.nextTryTime, lastCall: member.lastCall,
+      ...(readyAt !== undefined ? { _readyAt: notBeforeStatus(readyAt, waitingForStatusUntil) } : {}),
+    });
+  },
+};
+
+export { clientSet };

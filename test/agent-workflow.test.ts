@@ -1,0 +1,50 @@
+// The agent workflow's timers on the time-skipping test server: an offer nobody reports on (its
+// member workflow or hunter gone) is released after the ring time + 60 s, so no agent stays
+// Reserved forever; the end of wrap-up is announced when its timer fires.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Agent, AgentEvent, type AgentDoc } from '../models/agent';
+import { agentInfoQuery, offerEventSignal, reserveAgentUpdate } from '../workflows/messages';
+import { startAgentWorkflow } from '../workflows/start';
+import { startStack, type Stack } from './support/stack';
+import { waitFor } from './support/env';
+
+let stack: Stack;
+
+before(async () => {
+  stack = await startStack('agent_workflow_test', { rules: [] });
+});
+after(() => stack?.stop());
+
+async function agent(name: string, params: Record<string, number> = {}) {
+  const h = await startAgentWorkflow(stack.env.client, {
+    domain: 'timers.local', name, config: { name, contact: `user/${name}`, ...params }, initial: { status: 'Available', state: 'Waiting' },
+  }, stack.taskQueue);
+  await waitFor('agent stored', async () => (await Agent.findById(`${name}@timers.local`).lean<AgentDoc>())?.state === 'Waiting');
+  return h;
+}
+
+test('an offer nobody reports on is released after callTimeout + 60 s (never Reserved forever)', async () => {
+  const h = await agent('7000', { callTimeout: 10 });
+  await h.executeUpdate(reserveAgentUpdate, { args: [{ offerId: 'lost-offer', campaignId: 'c', memberId: 'm' }] });
+  assert.equal((await h.query(agentInfoQuery)).state, 'Reserved');
+  await stack.env.sleep('60s');
+  assert.equal((await h.query(agentInfoQuery)).state, 'Reserved', 'still within ring time + grace');
+  await stack.env.sleep('15s');
+  const info = await h.query(agentInfoQuery);
+  assert.deepEqual([info.state, info.offer], ['Waiting', null]);
+  await waitFor('release stored', async () => AgentEvent.exists({ agent: '7000@timers.local', type: 'ended', 'data.cause': 'OFFER_TIMEOUT' }));
+  assert.equal(info.noAnswerCount, 0, 'no penalty');
+});
+
+test('wrap-up ends on its timer: the agent can be offered again and its application is told', async () => {
+  const h = await agent('7001', { wrapUpTime: 300 });
+  await h.executeUpdate(reserveAgentUpdate, { args: [{ offerId: 'o1', campaignId: 'c', memberId: 'm' }] });
+  await h.signal(offerEventSignal, { offerId: 'o1', kind: 'ended', outcome: { kind: 'bridged', talkSec: 3, statusPending: false, campaignWrapUpSec: 0 } });
+  await waitFor('wrap-up', async () => (await h.query(agentInfoQuery)).readyReason === 'wrap-up');
+  await assert.rejects(h.executeUpdate(reserveAgentUpdate, { args: [{ offerId: 'o2', campaignId: 'c', memberId: 'm2' }] }), (err: Error) => /not ready before/.test(String(err.cause)));
+  await stack.env.sleep('301s');
+  await waitFor('wrap-up ended', async () => AgentEvent.exists({ agent: '7001@timers.local', type: 'wrap-up-ended' }));
+  const r = await h.executeUpdate(reserveAgentUpdate, { args: [{ offerId: 'o2', campaignId: 'c', memberId: 'm2' }] });
+  assert.equal(r.offerId, 'o2');
+});

@@ -1,0 +1,151 @@
+// Hunting and reserving agents (§7.3–§7.4) on the real stack: each reservation is an Update to the
+// agent's workflow, so many hunters at once (two campaigns sharing agents) never offer one agent
+// two calls; the after-offer rules (wrap-up, delays, max no answer) hold the agent in its workflow.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { huntAgent } from '../activities/agents';
+import { Agent, AgentEvent, type AgentDoc } from '../models/agent';
+import { agentWorkflowId, offerEventSignal, type OfferEvent, type Reservation } from '../workflows/messages';
+import { startApi, type ApiHarness, type Cred } from './api-support';
+import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { waitFor } from './support/env';
+import pino from 'pino';
+
+let api: ApiHarness;
+let dev: DevDialer;
+let cred: Cred;
+const DOMAIN = 'hunt.local';
+const log = pino({ level: 'silent' });
+
+before(async () => {
+  api = await startApi('agents_hunt');
+  dev = await startDevDialer({ taskQueue: api.taskQueue, simulator: { rules: { rules: [] } }, worker: { cdr: false, reconcile: false } });
+  cred = await api.credential(DOMAIN);
+});
+
+after(async () => {
+  await dev?.stop();
+  await api?.close();
+});
+
+async function agent(name: string, body: Record<string, unknown> = {}): Promise<void> {
+  const res = await api.req('POST', '/api/v2/agents', { cred, body: { name, contact: `user/${name}`, status: 'Available', state: 'Waiting', ...body } });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+}
+
+let offers = 0;
+function hunt(campaignId: string, names: (string | [string, number])[], strategy = 'with_fewest_calls', overrides = {}): Promise<Reservation | null> {
+  offers += 1;
+  const tiers = names.map((n) => (typeof n === 'string' ? { name: n, level: 1 } : { name: n[0], level: n[1] }));
+  return huntAgent({ client: api.client, log }, { domain: DOMAIN, campaignId, memberId: `m${offers}`, offerId: `offer-${offers}`, tiers, strategy, overrides });
+}
+
+async function end(name: string, e: OfferEvent): Promise<void> {
+  await api.client.workflow.getHandle(agentWorkflowId(DOMAIN, name)).signal(offerEventSignal, e);
+}
+
+const stored = (name: string) => Agent.findById(`${name}@${DOMAIN}`).lean<AgentDoc>();
+
+describe('hunting', () => {
+  test('40 hunters of two campaigns at once over 4 shared agents: 4 reservations, 4 different agents, no double offer', { timeout: 60_000 }, async () => {
+    const names = ['c1', 'c2', 'c3', 'c4'];
+    for (const n of names) await agent(n);
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => hunt(i % 2 ? 'campA' : 'campB', names, 'random')));
+    const got = results.filter((r): r is Reservation => r !== null);
+    assert.equal(got.length, 4, JSON.stringify(got));
+    assert.deepEqual(got.map((r) => r.name).sort(), names);
+    await waitFor('reservations stored', async () => (await Agent.countDocuments({ domain: DOMAIN, state: 'Reserved' })) === 4);
+    for (const r of got) {
+      const d = await stored(r.name);
+      assert.equal(d!.offer!.offerId, r.offerId, 'the stored offer is the one the hunter got');
+    }
+    // Every offered event is for a distinct agent: one offer each.
+    const offered = await AgentEvent.find({ domain: DOMAIN, type: 'offered' }).lean();
+    assert.equal(offered.length, 4);
+    assert.equal(new Set(offered.map((e) => e.agent)).size, 4);
+    // A retried hunt (same offer id) answers with the same agent, not a second one.
+    const first = got[0];
+    const again = await huntAgent({ client: api.client, log }, {
+      domain: DOMAIN, campaignId: 'x', memberId: 'x', offerId: first.offerId, tiers: names.map((name) => ({ name, level: 1 })), strategy: 'random',
+    });
+    assert.equal(again?.name, first.name);
+    for (const r of got) await end(r.name, { offerId: r.offerId, kind: 'ended', outcome: { kind: 'released', cause: 'TEST' } });
+    await waitFor('all free again', async () => (await Agent.countDocuments({ domain: DOMAIN, name: { $in: names }, state: 'Waiting', offer: null })) === 4);
+    for (const n of names) await api.req('PUT', `/api/v2/agents/${n}/status`, { cred, body: { status: 'Logged Out' } });
+  });
+
+  test('tier levels: level 2 is offered only when level 1 is busy', async () => {
+    await agent('t1');
+    await agent('t2');
+    const tiers: [string, number][] = [['t2', 2], ['t1', 1]];
+    const a = await hunt('campT', tiers);
+    assert.equal(a?.name, 't1');
+    const b = await hunt('campT', tiers);
+    assert.equal(b?.name, 't2');
+    assert.equal(await hunt('campT', tiers), null);
+    await end('t1', { offerId: a!.offerId, kind: 'ended', outcome: { kind: 'released', cause: 'TEST' } });
+    await end('t2', { offerId: b!.offerId, kind: 'ended', outcome: { kind: 'released', cause: 'TEST' } });
+  });
+});
+
+describe('after an offer (§7.4), held by the agent workflow', () => {
+  test('bridged: wrap-up holds the agent (campaign override wins), then it is offered again; wrap-up events', { timeout: 30_000 }, async () => {
+    await agent('w1', { wrapUpTime: 60 });
+    const r = await hunt('campW', ['w1'], 'with_fewest_calls', { wrapUpTime: 2 });
+    assert.equal(r?.params.wrapUpTime, 2, 'the campaign value wins');
+    await end('w1', { offerId: r!.offerId, kind: 'connected' });
+    await end('w1', { offerId: r!.offerId, kind: 'ended', outcome: { kind: 'bridged', talkSec: 5, statusPending: false, campaignWrapUpSec: 0 } });
+    const held = await waitFor('wrap-up stored', async () => { const d = await stored('w1'); return d?.readyReason === 'wrap-up' ? d : null; });
+    assert.equal(held.stats.campW.bridgedCount, 1);
+    assert.equal(held.stats.campW.callTimeSec, 5);
+    assert.equal(await hunt('campW', ['w1']), null, 'not offered during wrap-up');
+    await waitFor('wrap-up ended', async () => AgentEvent.exists({ agent: `w1@${DOMAIN}`, type: 'wrap-up-ended' }), 10_000);
+    const types = (await AgentEvent.find({ agent: `w1@${DOMAIN}`, type: { $ne: 'status' } }).sort({ seq: 1 }).lean()).map((e) => e.type);
+    assert.deepEqual(types, ['offered', 'connected', 'ended', 'wrap-up-started', 'wrap-up-ended']);
+    const again = await hunt('campW', ['w1']);
+    assert.equal(again?.name, 'w1');
+    await end('w1', { offerId: again!.offerId, kind: 'ended', outcome: { kind: 'released', cause: 'TEST' } });
+  });
+
+  test('max no answer: the second missed offer puts the agent On Break; it is not hunted until Available again', { timeout: 30_000 }, async () => {
+    await agent('n1', { maxNoAnswer: 2, noAnswerDelayTime: 0 });
+    for (let i = 0; i < 2; i++) {
+      const r = await waitFor('agent offered', () => hunt('campN', ['n1']));
+      await end('n1', { offerId: r.offerId, kind: 'ended', outcome: { kind: 'no-answer', cause: 'NO_ANSWER' } });
+      await waitFor('offer ended', async () => (await stored('n1'))?.offer === null);
+    }
+    const d = await stored('n1');
+    assert.deepEqual([d!.status, d!.state, d!.noAnswerCount, d!.stats.campN.missedCall], ['On Break', 'Waiting', 2, 2]);
+    assert.equal(await hunt('campN', ['n1']), null);
+    await api.req('PUT', '/api/v2/agents/n1/status', { cred, body: { status: 'Available' } });
+    assert.equal((await hunt('campN', ['n1']))?.name, 'n1');
+  });
+
+  test('no-answer and busy delays hold the agent for their own time (busy uses busyDelayTime)', { timeout: 30_000 }, async () => {
+    await agent('d1', { noAnswerDelayTime: 1, busyDelayTime: 300, rejectDelayTime: 0 });
+    let r = await hunt('campD', ['d1']);
+    await end('d1', { offerId: r!.offerId, kind: 'ended', outcome: { kind: 'busy', cause: 'USER_BUSY' } });
+    const busy = await waitFor('busy delay stored', async () => { const d = await stored('d1'); return d?.offer === null ? d : null; });
+    assert.equal(busy.readyReason, 'busy delay');
+    assert.ok(busy.readyAt - Date.now() > 250_000, 'held for the busy delay');
+    // Back to Available clears nothing of the delay; the status route cannot skip it either.
+    assert.equal(await hunt('campD', ['d1']), null);
+    // The reject delay of 0 does not apply to busy.
+    await api.req('DELETE', '/api/v2/agents/d1', { cred });
+    await agent('d1', { noAnswerDelayTime: 1 });
+    r = await hunt('campD', ['d1']);
+    await end('d1', { offerId: r!.offerId, kind: 'ended', outcome: { kind: 'no-answer', cause: 'NO_ANSWER' } });
+    await waitFor('no-answer delay stored', async () => (await stored('d1'))?.readyReason === 'no-answer delay');
+    assert.equal(await hunt('campD', ['d1']), null);
+    const back = await waitFor('offered after the delay', () => hunt('campD', ['d1']), 10_000);
+    assert.equal(back.name, 'd1');
+  });
+
+  test('delete is refused while a call is offered', async () => {
+    await agent('x1');
+    const r = await hunt('campX', ['x1']);
+    const del = await api.req('DELETE', '/api/v2/agents/x1', { cred });
+    assert.equal(del.status, 409);
+    await end('x1', { offerId: r!.offerId, kind: 'ended', outcome: { kind: 'released', cause: 'TEST' } });
+  });
+});

@@ -35,9 +35,18 @@ export function listQuery(ctx: Context) {
   };
 }
 
-/** `{$and: [client part, server part]}`: the server part always holds. */
+/** The server part's fields at the top, with the client's top-level fields beside them when they
+ *  name other fields (so the store's indexes serve both; docs/setup.md, "sqlite-pushdown"), and
+ *  whatever else the client sent under `$and`: the server part always holds. */
 export function scoped(client: Record<string, unknown>, server: Record<string, unknown>): Record<string, unknown> {
-  return Object.keys(client).length ? { $and: [client, server] } : server;
+  const out: Record<string, unknown> = { ...server };
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(client)) {
+    if (k.startsWith('$') || k in server) rest[k] = v;
+    else out[k] = v;
+  }
+  if (Object.keys(rest).length) out.$and = [rest];
+  return out;
 }
 
 

@@ -95,7 +95,7 @@ export function errorMiddleware(log: Logger, queryTimeoutMs = 0) {
       if (err instanceof mongoose.Error.CastError) return sendError(ctx, 400, `${err.path}: must be a ${err.kind.toLowerCase()}`);
       const code = mongoCode(err);
       if (code === MAX_TIME_MS_EXPIRED) {
-        return sendError(ctx, 422, `query exceeded its time budget${queryTimeoutMs ? ` of ${queryTimeoutMs} ms` : ''}: narrow the filter, lower limit/page or project fewer columns`);
+        return sendError(ctx, 422, `query exceeded its time budget${queryTimeoutMs ? ` of ${queryTimeoutMs} ms` : ''}: narrow the filter (members: an _endCause value — null for waiting — is served by an index; a sort is not), page with after=<last _id> instead of page, or ask for fewer columns`);
       }
       if (code !== undefined && BAD_QUERY_CODES.has(code)) return sendError(ctx, 400, `query: rejected by the database (${(err as Error).message})`);
       if (isMongoUnavailable(err)) {

@@ -13,6 +13,7 @@ import { MAX_AGGREGATE_RESULTS, sanitizeFilter, sanitizePipeline } from './filte
 import { badRequest, HttpError, jsonBody, notFound, objectBody, objectIdParam, queryParam, sendData, sendInfo, zodMessage } from './http';
 import { memberDocument } from './member-docs';
 import { memberCreateSchema, memberUpdateSchema, statusSchema } from './schemas';
+import { afterParam, findPage, pageStore } from './reads';
 
 export const MAX_BULK_MEMBERS = 10_000;
 
@@ -45,11 +46,16 @@ export async function deleteMatching(deps: RouteDeps, dialer: CampaignDoc, filte
 export function memberRoutes(router: Router, deps: RouteDeps): void {
   const P = '/api/v2/dialer/:dialer/members';
 
+  // Reads select by dialer alone: the dialer was found in the caller's domain and its members carry
+  // its id, and a second equality (domain) could lead the embedded store to an index without `_id` order.
   router.get(P, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     const q = listQuery(ctx);
+    const after = afterParam(queryParam(ctx, 'after'), q);
     const M = deps.reads.model(Member);
-    const docs = await deps.reads.run(ctx, () => M.find(scoped(q.filter, base(dialer)), q.projection).sort(q.sort ?? { _id: 1 }).skip(q.skip).limit(q.limit).maxTimeMS(deps.queryTimeoutMs).lean());
+    const store = await pageStore(M);
+    const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, scoped(q.filter, { dialer: String(dialer._id) }), { ...q, after }, store, deps.queryTimeoutMs));
+    if (next) ctx.set('X-Next-After', next);
     sendData(ctx, docs);
   });
 
@@ -57,7 +63,7 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const dialer = await findDialer(ctx, 'dialer');
     const { filter } = listQuery(ctx);
     const M = deps.reads.model(Member);
-    sendData(ctx, await deps.reads.run(ctx, () => M.countDocuments(scoped(filter, base(dialer))).maxTimeMS(deps.queryTimeoutMs)));
+    sendData(ctx, await deps.reads.run(ctx, () => M.countDocuments(scoped(filter, { dialer: String(dialer._id) })).maxTimeMS(deps.queryTimeoutMs)));
   });
 
   router.post(`${P}/aggregate`, async (ctx) => {

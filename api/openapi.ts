@@ -148,7 +148,7 @@ export const OPERATIONS: Op[] = [
     responses: { 200: ok({ type: 'object' }), ...withCalendar, 409: errorResponse('Dialers use this calendar (named in `info`)') },
   },
   // Members
-  { method: 'get', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'List members', params: [P.dialer, ...listParams], responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'List members (in _id order unless sort; next page: after=<X-Next-After>)', params: [P.dialer, ...listParams, { name: 'after', in: 'query', description: '_id of the last member of the previous page (not with sort or page); the X-Next-After response header names it', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } }], responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
   {
     method: 'post', path: '/api/v2/dialer/{dialer}/members', tag: 'members', summary: 'Add one member or an array (at most 10000); all or nothing',
     params: [P.dialer, P.domain, { name: 'autoRun', in: 'query', description: '"true" starts the dialer after the insert', schema: { type: 'string', enum: ['true', 'false'] } }],

@@ -6,8 +6,9 @@
 import type { Context } from 'koa';
 import mongoose, { type Model } from 'mongoose';
 import { domainOf } from './auth';
-import { HttpError } from './http';
+import { badRequest, HttpError } from './http';
 import { monitorMongo } from '../lib/metrics';
+export { batchesById, findPage, MAX_EMBEDDED_SKIP, pageStore, type PageQuery, type PageStore } from '../models/pages';
 
 export interface ReadLimits {
   /** Connection string of the reads' own pool; none → the default connection (no separate pool). */
@@ -74,4 +75,13 @@ export class ClientReads {
     this.conn = null;
     this.models.clear();
   }
+}
+
+/** The `after` query parameter: an ObjectId, not together with `sort` or `page`; 400 naming it. */
+export function afterParam(raw: string | undefined, q: { sort?: unknown; skip: number }): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!mongoose.isObjectIdOrHexString(raw) || raw.length !== 24) throw badRequest('after: must be the 24-character hex _id of the last member of the previous page');
+  if (q.sort) throw badRequest('after: pages in _id order; leave out sort');
+  if (q.skip) throw badRequest('after: leave out page (after already says where the page starts)');
+  return raw.toLowerCase();
 }

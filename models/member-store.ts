@@ -134,9 +134,14 @@ export const MemberStore = {
         },
       },
     }));
-    const res = await Member.bulkWrite(ops as Parameters<typeof Member.bulkWrite>[0], { ordered: false });
+    // At most 50 updates per command: FerretDB 1.24 keeps each update's read open (one SQLite
+    // connection of its 100) until the command ends, so a command of ~100 updates never finishes.
+    let modified = 0;
+    for (let i = 0; i < ops.length; i += 50) {
+      modified += (await Member.bulkWrite(ops.slice(i, i + 50) as Parameters<typeof Member.bulkWrite>[0], { ordered: false })).modifiedCount;
+    }
     await queueStored(batch.map((d) => ({ _id: d._id, dialer: d.dialer, priority: d.priority ?? 0 })));
-    return res.modifiedCount;
+    return modified;
   },
 
   /** Deletes one member not in a call; its timed queue entry goes (a fresh id is dropped when the

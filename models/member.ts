@@ -68,6 +68,11 @@ for (const strategy of MEMBERS_STRATEGIES) memberSchema.index(claimIndexKey(stra
 memberSchema.index({ dialer: 1, _dispatch: 1 });
 memberSchema.index({ dialer: 1, _endCause: 1, _readyAt: 1 });
 memberSchema.index({ domain: 1, dialer: 1 });
+// The API's member pages (api/reads.ts findPage): a campaign's members in `_id` order, all or of one
+// end state (`_endCause` null = waiting, or one end cause). The embedded store pushes an equality
+// down only for a field that leads an index (docs/setup.md, "sqlite-pushdown"), hence `_endCause` first.
+memberSchema.index({ dialer: 1, _id: 1 });
+memberSchema.index({ _endCause: 1, dialer: 1, _id: 1 });
 
 export type MemberDoc = InferSchemaType<typeof memberSchema> & { _id: mongoose.Types.ObjectId };
 export const Member = model('Member', memberSchema);

@@ -22,7 +22,7 @@ TEST_SERVER_BIN_FALLBACK=1.39.0
 FERRETDB=v1.24.2              # github.com/FerretDB/FerretDB, SQLite backend
 # Source patches applied to the FerretDB copy before it is built (docs/setup.md). The id is part of
 # the stamp, so a binary built without (or with other) patches is rebuilt.
-FERRETDB_PATCHES=sqlite-id-index
+FERRETDB_PATCHES=sqlite-id-index,sqlite-pushdown
 
 STAMP=$TOOLS/stamp
 LOG=$TOOLS/setup.log
@@ -139,6 +139,7 @@ fi
 FERRETDB_STAMP="$FERRETDB+$FERRETDB_PATCHES"
 if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
   need go "install Go >= 1.22 (https://go.dev/dl/) and put it on PATH, then rerun"
+  need patch "install patch (e.g. apt-get install patch), then rerun"
   say "FerretDB $FERRETDB is built from source once (patch: $FERRETDB_PATCHES): download, then compile; later runs skip this"
   # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds a binary that panics at
   # start: the module zip lacks build/version/version.txt (a generated, git-ignored file). So take
@@ -163,6 +164,10 @@ if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferret
   sed -i "s/IDColumn = DefaultColumn + \"->'\$\._id'\"/IDColumn = DefaultColumn + \"->'_id'\"/" "$meta"
   grep -qF "IDColumn = DefaultColumn + \"->'_id'\"" "$meta" ||
     fail "patch sqlite-id-index did not apply to $meta" "check the patch in scripts/setup.sh"
+  # Patch sqlite-pushdown: equality on a field that leads an index, `_id` lists and ObjectID ranges
+  # become SQL conditions served by the indexes FerretDB already creates (docs/setup.md).
+  patch -p1 --forward --quiet -d "$src" <"$ROOT/scripts/ferretdb/sqlite-pushdown.patch" >>"$LOG" 2>&1 ||
+    fail "patch sqlite-pushdown did not apply to $src" "the FerretDB pin changed? check scripts/ferretdb/sqlite-pushdown.patch against docs/setup.md"
   ferret_build() ( cd "$src" && GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false ./cmd/ferretdb )
   with_progress "downloading FerretDB's dependencies and compiling it" "3-6 min on a first run on 2 cores; seconds when Go's caches are warm" ferret_build ||
     fail "go install of FerretDB $FERRETDB (source copy in $src)" "read $LOG; a Go toolchain >= the one in FerretDB's go.mod is needed"

@@ -9,6 +9,7 @@ import { Campaign, memberState, Member, type CampaignDoc, type MemberDoc } from 
 import { addHistory } from '../models/history';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
+import { batchesById } from '../models/pages';
 import { memberEndEvent, terminateIdle, type ClientPatch } from '../rules';
 import { HttpError } from '../lib/http-error';
 import { mapLimit } from '../lib/map-limit';
@@ -72,12 +73,11 @@ export async function deleteMembers(deps: MemberServiceDeps, dialer: CampaignDoc
     deleted += await MemberStore.removeMany(campaignId, batch.map((d) => d._id));
     batch = [];
   };
-  const cursor = Member.find({ $and: [where, { _lock: null }] }, { _id: 1, _endCause: 1 }).lean().cursor({ batchSize: 1000 });
-  for await (const d of cursor) {
-    batch.push(d as unknown as { _id: unknown; _endCause: string | null });
-    if (batch.length >= 1000) await flush();
+  // Read a batch to its end before writing: an open cursor and writes to the same collection stalled FerretDB.
+  for await (const docs of batchesById<{ _id: unknown; _endCause: string | null }>(Member, { $and: [where, { _lock: null }] }, { _id: 1, _endCause: 1 }, 1000)) {
+    batch = docs;
+    await flush();
   }
-  await flush();
   const locked = await Member.countDocuments({ $and: [where, { _lock: { $ne: null } }] });
   return { deleted, locked };
 }
@@ -203,18 +203,10 @@ export async function resetMembers(deps: MemberServiceDeps, dialer: CampaignDoc,
   const step = { state: 'reset', time: now, steps: [{ time: now, data: `Reset by ${o.user}` }] };
   type Row = { _id: unknown; dialer: string; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };
   let n = 0;
-  let batch: Row[] = [];
-  const cursor = Member.find(where, { communications: 1, _log: 1, priority: 1, dialer: 1 }).lean().cursor({ batchSize: 500 });
-  for await (const raw of cursor) {
-    const d = raw as unknown as Row;
-    if (!(d.communications ?? []).some((c) => c.stopCommunication !== true)) continue;
-    batch.push(d);
-    if (batch.length >= 500) {
-      n += await MemberStore.resetEnded(batch, { step, replaceLog: o.replaceLog, now });
-      batch = [];
-    }
+  for await (const docs of batchesById<Row>(Member, where, { communications: 1, _log: 1, priority: 1, dialer: 1 }, 500)) {
+    const batch = docs.filter((d) => (d.communications ?? []).some((c) => c.stopCommunication !== true));
+    n += await MemberStore.resetEnded(batch, { step, replaceLog: o.replaceLog, now });
   }
-  n += await MemberStore.resetEnded(batch, { step, replaceLog: o.replaceLog, now });
   await addHistory({ dialer: String(dialer._id), domain: dialer.domain, action: 'RESET_MEMBERS', value: n, user: o.user });
   if (n > 0 && dialer.active && dialer.state !== 3) deps.waker.wake(dialer);
   return n;

@@ -4,10 +4,16 @@
 // `bgapi originate` through modesl to the same simulator with at most 200 jobs in flight.
 // Also reports the simulator's peak of concurrent channels over the campaign run (benchmark 3, part 1).
 //   npx tsx bench/throughput.ts [--members 3000] [--limit 200] [--duration-s 60] [--baseline-s 10] [--id-index] [--ferret-sync normal]
-//                               [--worker-prof DIR]
+//                               [--worker-prof DIR] [--workers 2] [--ceiling-s 20] [--worker-env '{"K":"v"}']
+// --workers N: N worker processes on the task queue. --ceiling-s N: first the Temporal ceiling
+// (bench/temporal-ceiling.ts) for N s on the stack's own Temporal server, so its ratio to the stack
+// comes from one run on one machine state.
 // The simulator's sessions-per-second limit is raised from FreeSWITCH's default 30 to 5000 (and
 // max-sessions to 5000) for both runs, so neither is throttled by it.
+import os from 'node:os';
 import { Campaign } from '../models';
+import { campaignInfoQuery, campaignWorkflowId } from '../workflows/messages';
+import { runCeiling, type CeilingResult } from './ceiling/run';
 import { arg, cpuSec, ferretCommands, flag, log, sleep, startStack, vmMb, waitFor, type Stack } from './lib/stack';
 
 interface EslEvent { getHeader(name: string): string | undefined; getBody(): string | undefined }
@@ -67,12 +73,20 @@ async function main(): Promise<void> {
   const s = await startStack({
     idIndex: flag('--id-index'),
     ferretSync: (arg('--ferret-sync', '') || undefined) as 'normal' | 'off' | undefined,
+    workers: Number(arg('--workers', '1')),
+    workerEnv: JSON.parse(arg('--worker-env', '{}')) as Record<string, string>,
     sim: { rules: { default: { type: 'busy', ringSec: 0 } }, sessionsPerSecond: 5000, maxSessions: 5000 },
     ferretMetrics: METRICS,
     // --worker-prof DIR: a V8 CPU profile of the worker, written to DIR when it exits.
     workerNodeFlags: arg('--worker-prof', '') ? ['--cpu-prof', `--cpu-prof-dir=${arg('--worker-prof', '')}`] : undefined,
   });
+  const loadStart = os.loadavg();
   try {
+    let ceiling: CeilingResult | null = null;
+    if (Number(arg('--ceiling-s', '0')) > 0) {
+      ceiling = await runCeiling({ address: s.temporal.address, temporalPid: s.temporal.pid, window: limit, durationS: Number(arg('--ceiling-s', '0')) });
+      log(`ceiling: ${ceiling.rate.toFixed(1)} workflows/s`);
+    }
     log(`baseline: raw modesl bgapi originate loop, ${limit} in flight, ${baselineS} s`);
     const base = await baseline(s, limit, baselineS);
     log(`baseline: ${base.done} originates, ${base.rate.toFixed(0)}/s (${base.errors} not USER_BUSY)`);
@@ -83,8 +97,10 @@ async function main(): Promise<void> {
     await s.insertMembers(id, members, { prefix: '38050' });
     log(`campaign ${id}: ${members} members, limit ${limit}, maxTryCount 1 (each member: one busy call, then ended)`);
     const count = () => s.sim.calls().filter((c) => c.channelVars.dlr_queue === id).length;
-    const cpu0 = { worker: cpuSec(s.worker.pid), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid), bench: cpuSec(process.pid) };
+    const workersCpu = () => s.workers.reduce((t, w) => t + cpuSec(w.pid), 0);
+    const cpu0 = { worker: workersCpu(), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid), bench: cpuSec(process.pid) };
     const cmd0 = await ferretCommands(METRICS);
+    const wcmd0 = s.workerCommands();
     const tStart = performance.now();
     await s.start(id);
     await waitFor('the first originate', () => count() > 0, 600_000, 5);
@@ -96,32 +112,55 @@ async function main(): Promise<void> {
       await sleep(5000);
       const n = count();
       samples.push({ t: (performance.now() - tFirst) / 1000, n });
-      peakWorkerRss = Math.max(peakWorkerRss, vmMb(s.worker.pid, 'VmRSS'));
-      log(`  t=${samples.at(-1)!.t.toFixed(0)} s: ${n} originates (${s.sim.activeChannels()} channels now, peak ${s.sim.peakChannels()})`);
+      peakWorkerRss = Math.max(peakWorkerRss, ...s.workers.map((w) => vmMb(w.pid, 'VmRSS')));
+      // Leases held = members between their grant and the end of their attempt (the pipeline's depth).
+      const info = await s.client.workflow.getHandle(campaignWorkflowId(id)).query(campaignInfoQuery).catch(() => null);
+      log(`  t=${samples.at(-1)!.t.toFixed(0)} s: ${n} originates (${s.sim.activeChannels()} channels now, peak ${s.sim.peakChannels()}; leases held ${info?.leases ?? '?'})`);
       if (n >= members) break;
     }
+    await sleep(1100); // the workers' command counts are written every second
     const cmd1 = await ferretCommands(METRICS);
-    const cpu1 = { worker: cpuSec(s.worker.pid), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid), bench: cpuSec(process.pid) };
+    const wcmd1 = s.workerCommands();
+    const cpu1 = { worker: workersCpu(), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid), bench: cpuSec(process.pid) };
     const last = samples.at(-1)!;
     // Sustained rate: from the first sample (after ramp-up) to the last.
     const first = samples[0];
     const rate = samples.length > 1 ? (last.n - first.n) / (last.t - first.t) : last.n / last.t;
     const peak = s.sim.peakChannels();
     const wall = (performance.now() - tStart) / 1000;
+    // The campaign workflow's own work per originate (claim rounds: a workflow task, a campaign read,
+    // a claim activity each; release signals).
+    const campaignHistory = (await s.client.workflow.getHandle(campaignWorkflowId(id)).fetchHistory().catch(() => null))?.events ?? [];
+    const campaignEvents = campaignHistory.length;
+    // Claim rounds: each is one claimAndGrant activity.
+    const claimRounds = campaignHistory.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'claimAndGrant').length;
     await s.stop(id);
     const doc = await Campaign.findById(id, { stats: 1 }).lean<{ stats: Record<string, number> }>();
-    const cpu = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, `${(v - cpu0[k as keyof typeof cpu0]).toFixed(0)} s (${(((v - cpu0[k as keyof typeof cpu0]) / wall) * 100).toFixed(0)}%)`]));
+    const n = count();
+    const cpu = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => {
+      const used = v - cpu0[k as keyof typeof cpu0];
+      return [k, `${used.toFixed(0)} s (${((used / wall) * 100).toFixed(0)}%, ${((used / Math.max(1, n)) * 1000).toFixed(0)} ms/originate)`];
+    }));
     console.log('\n=== Benchmark 2: sustained originations/s ===');
     console.log(`baseline (raw modesl bgapi, ${limit} in flight): ${base.rate.toFixed(0)}/s (${base.done} in ${baselineS} s)`);
-    console.log(`whole stack at limit ${limit}: ${rate.toFixed(1)}/s (${last.n} originates in ${last.t.toFixed(0)} s after the first; first after ${((tFirst - tStart) / 1000).toFixed(1)} s)`);
-    console.log(`ratio: ${(rate / base.rate).toFixed(4)} (goal ≥ 0.5)`);
-    console.log(`campaign stats: callCount ${doc?.stats.callCount}, errorCall ${doc?.stats.errorCall}`);
-    console.log(`CPU during the run (${wall.toFixed(0)} s wall, 2 cores = 200%): ${JSON.stringify(cpu)}; worker peak RSS ${peakWorkerRss} MB; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    if (ceiling) {
+      console.log(`Temporal ceiling (bench/ceiling: the attempt's workflow shape without Mongo or ESL, same server, ${limit} in flight): ${ceiling.rate.toFixed(1)} workflows/s; CPU per workflow: worker ${((ceiling.cpu.bench / ceiling.completed) * 1000).toFixed(0)} ms, Temporal ${((ceiling.cpu.temporal / ceiling.completed) * 1000).toFixed(0)} ms`);
+    }
+    console.log(`whole stack at limit ${limit}, ${s.workers.length} worker process${s.workers.length > 1 ? 'es' : ''}: ${rate.toFixed(1)}/s (${last.n} originates in ${last.t.toFixed(0)} s after the first; first after ${((tFirst - tStart) / 1000).toFixed(1)} s)`);
+    console.log(`ratio: ${(rate / base.rate).toFixed(4)} (goal ≥ 0.5)${ceiling ? `; to the Temporal ceiling: ${(rate / ceiling.rate).toFixed(2)}` : ''}`);
+    console.log(`campaign stats: callCount ${doc?.stats.callCount}, errorCall ${doc?.stats.errorCall}; campaign workflow history events per originate ${(campaignEvents / Math.max(1, count())).toFixed(1)}, ${claimRounds} claim rounds (${(count() / Math.max(1, claimRounds)).toFixed(1)} originates per round; this run of it)`);
+    console.log(`CPU during the run (${wall.toFixed(0)} s wall, 2 cores = 200%; worker = all worker processes, bench = API + simulator + bench): ${JSON.stringify(cpu)}; worker peak RSS ${peakWorkerRss} MB`);
+    console.log(`load average (1/5/15 min) at the start ${loadStart.map((x) => x.toFixed(1)).join(' ')}, at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     const perCall = Object.entries(cmd1)
       .map(([c, n]) => [c, (n - (cmd0[c] ?? 0)) / Math.max(1, count())] as const)
       .filter(([, x]) => x >= 0.05)
       .sort((a, b) => b[1] - a[1]);
     console.log(`Mongo commands per originate (FerretDB's own count, whole stack: API, worker, bench): ${perCall.reduce((t, [, x]) => t + x, 0).toFixed(1)} — ${perCall.map(([c, x]) => `${c} ${x.toFixed(1)}`).join(', ')}`);
+    const perWorker = Object.entries(wcmd1)
+      .map(([c, x]) => [c, (x - (wcmd0[c] ?? 0)) / Math.max(1, count())] as const)
+      .filter(([, x]) => x >= 0.01)
+      .sort((a, b) => b[1] - a[1]);
+    console.log(`Mongo commands per originate sent by the worker process(es) (driver command monitoring): ${perWorker.reduce((t, [, x]) => t + x, 0).toFixed(2)} — ${perWorker.map(([c, x]) => `${c} ${x.toFixed(2)}`).join(', ')}`);
     console.log('\n=== Benchmark 3 (part 1): limit held over this run ===');
     console.log(`simulator peak channels: ${peak} (limit ${limit}; ${peak <= limit ? 'never above' : 'ABOVE THE LIMIT'})`);
   } finally {

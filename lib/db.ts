@@ -1,4 +1,5 @@
 // The one way every process connects to MongoDB (pool size: config.mongodbPoolSize).
+import fs from 'node:fs';
 import mongoose from 'mongoose';
 import { config } from './config';
 import { monitorMongo } from './metrics';
@@ -7,7 +8,21 @@ export async function connectMongo(uri = config.mongodbUri, o: { serverSelection
   if (mongoose.connection.readyState === 1) return mongoose;
   const m = await mongoose.connect(uri, { maxPoolSize: o.maxPoolSize ?? config.mongodbPoolSize, serverSelectionTimeoutMS: o.serverSelectionTimeoutMS ?? 15_000, monitorCommands: true });
   monitorMongo(m.connection.getClient(), 'main');
+  const countTo = process.env.DIALER_MONGO_COMMANDS_FILE;
+  if (countTo) countCommands(m.connection.getClient(), countTo);
   return m;
+}
+
+/** Benchmarks (DIALER_MONGO_COMMANDS_FILE): this process's commands sent, per `command collection`,
+ *  written to the file as JSON every second (the driver's command monitoring). */
+function countCommands(client: ReturnType<typeof mongoose.connection.getClient>, file: string): void {
+  const counts: Record<string, number> = {};
+  client.on('commandStarted', (e) => {
+    const coll = e.command[e.commandName];
+    const key = `${e.commandName} ${typeof coll === 'string' ? coll.replace(/^dialer_queue\..*\./, 'dialer_queue.*.') : ''}`.trim();
+    counts[key] = (counts[key] ?? 0) + 1;
+  });
+  setInterval(() => fs.writeFileSync(file, JSON.stringify(counts)), 1000).unref();
 }
 
 let mongo: Promise<boolean> | undefined;

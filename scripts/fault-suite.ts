@@ -16,7 +16,8 @@
 //   npm run fault-suite -- --ci               the CI configuration `npm test` runs (see CI_PRESET)
 //   npm run fault-suite -- --members 60 --faults 10 --seed 7 --keep
 //   npm run fault-suite -- --members 4 --faults 0 --plant duplicate,lost-answer   must FAIL
-// Options: --members N, --limit N, --max-try N, --faults N (≥ 9 = every kind once; 0 = none),
+// Options: --members N, --limit N, --max-try N, --workers N (1 or 2 worker processes on the task
+// queue; with 2, each worker fault hits one of them at random, the second has no CDR endpoint), --faults N (≥ 9 = every kind once; 0 = none),
 // --seed N, --timeout-min N (whole run), --keep (keep the temp dir and logs even on success), --ci
 // (the preset below; explicit options override it), --plant LIST (proves the checks can fail:
 // `duplicate` makes the simulator repeat an originate, `lost-answer` overwrites an answered
@@ -35,6 +36,7 @@ import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../
 import { createCredential } from '../models/credential';
 import { LineLeases } from '../models/lines';
 import { readCallLog } from '../simulator';
+import { readWorkerStatus } from '../lib/readiness';
 import { checkSwitch, recountStats } from './fault-invariants';
 import { campaignInfoQuery, campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import {
@@ -57,6 +59,7 @@ function opt(name: string, def: number): number {
 const MEMBERS = opt('members', 150);
 const LIMIT = opt('limit', 15);
 const MAX_TRY = opt('max-try', 3);
+const WORKERS = Math.min(Math.max(opt('workers', 1), 1), 2);
 const SEED = opt('seed', Date.now() % 100000);
 const KINDS = [
   'worker-kill', 'worker-sigterm', 'api-kill', 'esl-reset', 'esl-silence', 'sim-restart', 'sim-kill', 'temporal-restart', 'ferret-restart',
@@ -121,7 +124,9 @@ const callLog = path.join(dataDir, 'switch-calls.jsonl');
 const ports = { ferret: 0, temporal: 0, esl: 0, simControl: 0, api: 0, cdr: 0 };
 let ferret: FerretServer;
 let temporal: TemporalServer;
-const apps: Record<'simulator' | 'worker' | 'api', Proc | undefined> = { simulator: undefined, worker: undefined, api: undefined };
+const apps: Record<'simulator' | 'worker' | 'worker2' | 'api', Proc | undefined> = { simulator: undefined, worker: undefined, worker2: undefined, api: undefined };
+/** The second worker's readiness (it has no port to wait for): lib/readiness.ts status file. */
+const worker2Status = () => path.join(dataDir, 'worker2-status.json');
 /** Exits nobody asked for (a process that dies on its own when a dependency restarts is a finding). */
 const unplannedExits: string[] = [];
 const planned = new Set<Proc>();
@@ -158,11 +163,13 @@ function appEnv(): NodeJS.ProcessEnv {
   };
 }
 
-const ENTRIES = { simulator: 'simulator/main.ts', worker: 'worker.ts', api: 'api/main.ts' } as const;
+const ENTRIES = { simulator: 'simulator/main.ts', worker: 'worker.ts', worker2: 'worker.ts', api: 'api/main.ts' } as const;
 
 async function startApp(name: keyof typeof ENTRIES): Promise<Proc> {
+  if (name === 'worker2') fs.rmSync(worker2Status(), { force: true });
+  const env = name === 'worker2' ? { ...appEnv(), CDR_PORT: '0', DIALER_WORKER_STATUS_FILE: worker2Status() } : appEnv();
   const proc = startProcess({
-    name, command: process.execPath, args: ['--import', 'tsx', ENTRIES[name]], env: appEnv(), logFile: path.join(logDir, `${name}.log`),
+    name, command: process.execPath, args: ['--import', 'tsx', ENTRIES[name]], env, logFile: path.join(logDir, `${name}.log`),
   });
   apps[name] = proc;
   void proc.exited.then((how) => {
@@ -176,6 +183,10 @@ async function startApp(name: keyof typeof ENTRIES): Promise<Proc> {
 }
 
 async function readyApp(name: keyof typeof ENTRIES, proc: Proc): Promise<void> {
+  if (name === 'worker2') {
+    await waitReady(proc, 'worker2 polling and connected to ESL', async () => readWorkerStatus(worker2Status())?.esl === true, 90_000);
+    return;
+  }
   const port = { simulator: ports.esl, worker: ports.cdr, api: ports.api }[name];
   await waitReady(proc, `${name} listening on ${port}`, portOpen(port), 90_000);
 }
@@ -247,19 +258,22 @@ async function inject(kind: Kind, channelsUp: number): Promise<void> {
   let detail = '';
   switch (kind) {
     case 'worker-kill': {
-      await kill9(apps.worker!);
-      await readyApp('worker', await startApp('worker'));
+      const which = WORKERS === 2 && rand() < 0.5 ? 'worker2' : 'worker';
+      detail = which;
+      await kill9(apps[which]!);
+      await readyApp(which, await startApp(which));
       break;
     }
     case 'worker-sigterm': {
-      const w = apps.worker!;
+      const which = WORKERS === 2 && rand() < 0.5 ? 'worker2' : 'worker';
+      const w = apps[which]!;
       planned.add(w);
       const t = Date.now();
       await w.stop(60_000);
       const code = await w.exited;
-      gracefulExits.push({ what: 'worker (mid-run SIGTERM)', code, ms: Date.now() - t });
-      detail = `exit ${String(code)} after ${Date.now() - t} ms`;
-      await readyApp('worker', await startApp('worker'));
+      gracefulExits.push({ what: `${which} (mid-run SIGTERM)`, code, ms: Date.now() - t });
+      detail = `${which}: exit ${String(code)} after ${Date.now() - t} ms`;
+      await readyApp(which, await startApp(which));
       break;
     }
     case 'api-kill': {
@@ -480,7 +494,7 @@ async function main(): Promise<number> {
 
   ferret = await startFerret({ port: ports.ferret, dataDir: path.join(dataDir, 'ferret'), logDir, portSetting: 'fault-suite' });
   temporal = await startTemporalDev({ port: ports.temporal, dbFile: path.join(dataDir, 'temporal.db'), logDir, portSetting: 'fault-suite' });
-  for (const name of ['simulator', 'worker', 'api'] as const) await readyApp(name, await startApp(name));
+  for (const name of ['simulator', 'worker', ...(WORKERS === 2 ? ['worker2' as const] : []), 'api'] as const) await readyApp(name, await startApp(name));
   say(`stack up: FerretDB :${ports.ferret}, Temporal :${ports.temporal}, simulator ESL :${ports.esl}, worker CDR :${ports.cdr}, API :${ports.api}`);
 
   await connectMongo(`${ferret.uri}dialer`);
@@ -573,7 +587,7 @@ async function main(): Promise<number> {
 
   // Graceful shutdown of every project process: SIGTERM → exit 0.
   finishing = true;
-  for (const name of ['api', 'worker', 'simulator'] as const) {
+  for (const name of ['api', 'worker', ...(WORKERS === 2 ? ['worker2' as const] : []), 'simulator'] as const) {
     const p = apps[name]!;
     planned.add(p);
     const t = Date.now();

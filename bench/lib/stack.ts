@@ -59,8 +59,10 @@ export function cpuSec(pid: number): number {
 export interface Stack {
   dir: string;
   ferret: Proc;
-  temporal: Proc;
+  temporal: Proc & { address: string };
+  /** The first worker process; `workers` lists all (StackOptions.workers). */
   worker: Proc;
+  workers: Proc[];
   sim: Simulator;
   client: Client;
   app: DialerApi;
@@ -75,6 +77,9 @@ export interface Stack {
   insertMembers(campaignId: string, n: number, o?: { batch?: number; prefix?: string; progress?: boolean }): Promise<number>;
   start(campaignId: string): Promise<void>;
   stop(campaignId: string): Promise<void>;
+  /** Mongo commands the worker processes sent so far, per `command collection` (their driver's
+   *  command monitoring, lib/db.ts DIALER_MONGO_COMMANDS_FILE; updated every second). */
+  workerCommands(): Record<string, number>;
   /** Restart the worker child (for a CPU profile of one phase, or an RSS reading of a fresh process). */
   restartWorker(nodeFlags?: string[]): Promise<void>;
   close(): Promise<void>;
@@ -84,6 +89,8 @@ export interface StackOptions {
   sim?: SimulatorOptions;
   /** Node options of the worker process, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
   workerNodeFlags?: string[];
+  /** Worker processes polling the task queue (default 1). */
+  workers?: number;
   workerEnv?: NodeJS.ProcessEnv;
   /** Add the SQLite index an unpatched FerretDB 1.24 needs for `_id` lookups (see addIdIndexes). */
   idIndex?: boolean;
@@ -195,27 +202,31 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     // Per-call info lines ("call result") would cost the worker more than some activities do.
     LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'warn',
     WORKER_METRICS_PORT: '0', // beside npm start's
+    // No mod_json_cdr endpoint (the simulator posts none here; two workers would share its port).
+    CDR_PORT: '0',
     ...o.workerEnv,
   };
-  let worker!: Proc;
-  async function launchWorker(flags: string[]): Promise<void> {
-    worker = startProcess({
-      name: 'worker', command: process.execPath, args: [...flags, '--import', 'tsx', path.join(config.rootDir, 'worker.ts')],
-      env: workerEnv, logFile: path.join(logDir, 'worker.log'),
+  const workers: Proc[] = [];
+  const commandsFile = (n: number) => path.join(dir, `mongo-commands-worker${n}.json`);
+  async function launchWorker(flags: string[], n: number): Promise<void> {
+    const w = startProcess({
+      name: `worker${n || ''}`, command: process.execPath, args: [...flags, '--import', 'tsx', path.join(config.rootDir, 'worker.ts')],
+      env: { ...workerEnv, DIALER_MONGO_COMMANDS_FILE: commandsFile(n) }, logFile: path.join(logDir, `worker${n || ''}.log`),
     });
+    workers[n] = w;
     const t0 = Date.now();
     await waitFor('the worker to poll its task queue and connect to ESL', async () => {
-      if (!worker.running()) throw new Error(`worker exited: ${logTail(worker.logFile)}`);
-      return (await pollersOn(client, taskQueue)) && Number(sim.stats().eslConnections) > 0;
+      if (!w.running()) throw new Error(`worker exited: ${logTail(w.logFile)}`);
+      return (await pollersOn(client, taskQueue)) && Number(sim.stats().eslConnections) > n;
     }, 120_000, 200);
-    log(`worker pid ${worker.pid} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    log(`worker pid ${w.pid} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
-  await launchWorker(o.workerNodeFlags ?? []);
+  for (let n = 0; n < (o.workers ?? 1); n++) await launchWorker(o.workerNodeFlags ?? [], n);
 
   const req = <T>(method: string, p: string, body?: unknown) => apiRequest<T>(base, method, p, { cred, body });
 
   const stack: Stack = {
-    dir, ferret, temporal: temporalSrv, get worker() { return worker; }, sim, client, app, base, taskQueue, cred, domain, req,
+    dir, ferret, temporal: temporalSrv, get worker() { return workers[0]; }, workers, sim, client, app, base, taskQueue, cred, domain, req,
     async createCampaign(c) {
       const r = await req<{ data: { insertedIds: string[] } }>('POST', '/api/v2/dialer', {
         name: c.name,
@@ -257,12 +268,25 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       const r = await req('PUT', `/api/v2/dialer/${campaignId}/state/3`);
       if (r.status !== 200) throw new Error(`stop: ${r.status} ${JSON.stringify(r.body)}`);
     },
+    workerCommands() {
+      const out: Record<string, number> = {};
+      for (let n = 0; n < workers.length; n++) {
+        let counts: Record<string, number> = {};
+        try {
+          counts = JSON.parse(fs.readFileSync(commandsFile(n), 'utf8')) as Record<string, number>;
+        } catch {
+          /* not written yet */
+        }
+        for (const [k, v] of Object.entries(counts)) out[k] = (out[k] ?? 0) + v;
+      }
+      return out;
+    },
     async restartWorker(flags = []) {
-      await worker.stop(60_000);
-      await launchWorker(flags);
+      await workers[0].stop(60_000);
+      await launchWorker(flags, 0);
     },
     async close() {
-      await worker.stop(60_000).catch(() => undefined);
+      for (const w of workers) await w.stop(60_000).catch(() => undefined);
       await sim.stop().catch(() => undefined);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.drain();

@@ -1,6 +1,7 @@
 // The activity surface the member workflow calls. Workflow code imports only these types.
 import type { AgentView, CallResult, Reservation } from '../workflows/messages';
 import type { AgentEventType } from '../models/agent';
+import type { SaveInput } from '../models/member-store';
 import type { AgentParams } from '../rules';
 import type { CampaignRules, MemberState } from '../rules';
 import type { AttemptLogEntry, PlaceCallInput } from '../rules/attempt';
@@ -52,19 +53,9 @@ export interface MemberActivities {
   hangup(i: { uuid: string; cause: string }): Promise<void>;
   /** Stores the attempt's outcome, frees its line and gives the campaign lease back. */
   endAttempt(i: EndAttemptInput): Promise<void>;
-  saveMember(i: {
-    /** The member's campaign, whose ready queue follows the stored state (absent in old histories). */
-    campaignId?: string;
-    memberId: string;
-    member: MemberState;
-    waitingForStatusUntil?: number | null;
-    readyAt?: number | null;
-    /** Client fields edited through the API, as the API stores them. */
-    edited?: Record<string, unknown>;
+  saveMember(i: SaveInput & {
     /** Campaign to wake because this member became due earlier than it expected. */
     wakeCampaign?: string;
-    callback?: AttemptLogEntry['callback'];
-    step?: string;
     /** The result status (or its timeout, or a terminate) decided this attempt: counted in
      *  `successCall` or `errorCall` (§11.1), once. */
     decided?: { uuid: string; outcome: 'success' | 'error' };

@@ -24,8 +24,8 @@ test('summary: name, campaign name, open numbers masked in dialling order; detai
   });
   assert.equal(ui.summary, 'Ivan Petrenko · Debt reminders · ••••••••2233, ••••••••4567');
   assert.match(ui.details, /\*\*Ivan Petrenko\*\* in campaign \*\*Debt reminders\*\* \(`c1`, domain `acme`\)/);
-  assert.match(ui.details, /\| ••••••••2233 \| 5 \| mobile {3}main \|/, 'a | in a description does not break the table');
-  assert.match(ui.details, /\| ••••••••2671 \| 9 \| {2}\|/);
+  assert.match(ui.details, /^- ••••••••2233, priority 5: mobile \| main$/m, 'one line per number');
+  assert.match(ui.details, /^- ••••••••2671, priority 9 \(ended\)$/m);
   assert.doesNotMatch(ui.summary + ui.details, /380501112233|4155552671/, 'numbers are masked');
 });
 

@@ -56,9 +56,11 @@ export function memberUiText(m: MemberForUi): MemberUiText {
   const details = [
     `**${name}** in campaign **${campaign}** (\`${m.campaignId}\`, domain \`${m.domain}\`)`,
     '',
-    '| number | priority | description |',
-    '|---|---|---|',
-    ...(m.communications ?? []).map((c) => `| ${maskNumber(c.number)} | ${c.priority ?? 0} | ${(c.description ?? '').replace(/[|\n]/g, ' ')} |`),
+    // A list, not a table: the Temporal UI (2.54) renders no markdown tables.
+    ...(m.communications ?? []).map((c) => {
+      const description = (c.description ?? '').replace(/\s+/g, ' ').trim();
+      return `- ${maskNumber(c.number)}, priority ${c.priority ?? 0}${description ? `: ${description}` : ''}${c.state === 2 ? ' (ended)' : ''}`;
+    }),
     '',
     `Member \`${m.memberId}\`: GET /api/v2/dialer/${m.campaignId}/members/${m.memberId}`,
   ].join('\n');

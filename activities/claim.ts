@@ -3,9 +3,9 @@
 //
 // Candidates come from the ready queue (models/ready-queue.ts: fresh members as id chunks per
 // priority, members waiting for a next try as small timed entries), which FerretDB v1 reads without
-// decoding the members collection. Every candidate is re-read by `_id` and claimed only if its
-// member document says it is ready, so a candidate that changed meanwhile (taken, edited, ended) is
-// skipped, never double-granted.
+// decoding the members collection. The candidates of a round are re-read in one query by `_id` list
+// and claimed in one conditional bulk write (the ready filter per member), so a candidate that
+// changed meanwhile (taken, edited, ended) is skipped, never double-granted.
 //
 // The fallback when the queue cannot fill a claim is the members collection itself ("the ready
 // window"), chosen here from a streamed cursor with a bounded top-k: FerretDB v1 (SQLite) uses no
@@ -93,7 +93,7 @@ function fallbackDue(campaignId: string, now: number): boolean {
 
 /**
  * Claims up to `leaseIds.length` ready members in order, giving each one lease id (`_dispatch`).
- * `onClaim` runs as soon as a member is claimed (the caller grants it while the rest are claimed).
+ * `onClaim` runs for each member claimed, after the batch that claimed it.
  * Returns how many were claimed; fewer than asked means no more members are ready now.
  *
  * Candidates come from the ready queue (models/ready-queue.ts): the due timed entries and the head
@@ -103,11 +103,10 @@ function fallbackDue(campaignId: string, now: number): boolean {
  * (the old ready window) for members the queue missed — at most every FALLBACK_INTERVAL_MS while it
  * finds none.
  *
- * The claim write is models/member-store.ts `claim`: by `_id`, the conditions checked on the
- * document just read (FerretDB v1 decodes the collection up to the match for any other filter).
- * Only this campaign's claim sets `_dispatch` while it is null (one claim at a time per campaign);
- * the fields the member's own workflow may change in between (`_readyAt`, `_endCause`) make at worst
- * an unneeded grant, which the member gives back (workflows/member.ts).
+ * A round costs a few commands whatever its size: the candidates' documents in one find by `_id`
+ * list, their claims in bulk writes of ≤ 50 (models/member-store.ts `claimMany`: each update by
+ * `_id` with the ready filter, which the patched FerretDB serves from the `_id` index), a re-read of
+ * `_dispatch` only when some claim was skipped, the used queue entries.
  */
 export async function claimReady<D>(
   o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },

@@ -186,9 +186,10 @@ async function claimFromQueue<D>(
   return o.leaseIds.length - free.length;
 }
 
-/** Members by `_id`, in one query (FerretDB serves an `_id` list from its index). */
+/** Members by `_id`, in one query (FerretDB serves an `_id` list from its index), without their
+ *  attempt log (the grant needs the name and numbers, the claim the dispatch fields). */
 async function readMembers(ids: unknown[]): Promise<Map<string, Record<string, unknown>>> {
-  const docs = await Member.find({ _id: { $in: ids } }).lean<Record<string, unknown>[]>();
+  const docs = await Member.find({ _id: { $in: ids } }, { _log: 0 }).lean<Record<string, unknown>[]>();
   return new Map(docs.map((d) => [String(d._id), d]));
 }
 

@@ -10,6 +10,7 @@ import { MemberStore } from '../models/member-store';
 import { hasQueued } from '../models/ready-queue';
 import { memberUiText, startMemberWorkflowWithGrant, type MemberUiText } from '../workflows/start';
 import { memberWorkflowId } from '../workflows/messages';
+import { mapLimit } from '../lib/map-limit';
 import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf } from './claim';
 import type { ActivityDeps } from './deps';
 import type { CampaignActivities } from './types';
@@ -29,6 +30,9 @@ interface Claimed {
  */
 export const GRANT_LEAD_MS = 2_000;
 
+/** Grants (signal-with-start) in flight at once from one claim. */
+const GRANTS_IN_FLIGHT = 20;
+
 export function createCampaignActivities({ client, esl, taskQueue }: ActivityDeps): CampaignActivities {
   async function claimAndGrant({ campaignId, campaignName, domain, leaseIds, membersStrategy, activeLeases, now }: Parameters<CampaignActivities['claimAndGrant']>[0]) {
     const granted: { leaseId: string; memberId: string; ui: MemberUiText }[] = [];
@@ -41,25 +45,21 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
       ? await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1, name: 1, communications: 1 }).lean<Claimed[]>()
       : [];
     for (const d of already) granted.push({ leaseId: d._dispatch!, memberId: String(d._id), ui: uiOf(d) });
-    // The ready window (activities/claim.ts): one ordered read, then claims by _id; each member is
-    // granted (signal-with-start) as soon as it is claimed, while the next ones are claimed.
-    const grants: Promise<unknown>[] = [];
-    const grant = (g: { leaseId: string; memberId: string; ui: MemberUiText }) =>
-      grants.push(startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.ui));
-    for (const g of granted) grant(g);
+    // The ready window (activities/claim.ts): candidates read and claimed in batches; every claimed
+    // member is then granted (signal-with-start), a bounded number at a time.
     const wanted = leaseIds.filter((id) => !granted.some((g) => g.leaseId === id));
     let claimError: unknown = null;
     await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now: now + GRANT_LEAD_MS, leaseIds: wanted }, (leaseId, doc) => {
-      const g = { leaseId, memberId: String(doc._id), ui: uiOf(doc) };
-      granted.push(g);
-      grant(g);
+      granted.push({ leaseId, memberId: String(doc._id), ui: uiOf(doc) });
     }).catch((err: unknown) => {
       claimError = err;
     });
-    // Every grant settles before the activity ends (a retry finds the claimed members by lease id).
-    const failed = (await Promise.allSettled(grants)).find((r) => r.status === 'rejected');
+    // The members claimed are granted before the activity ends, even when the claim failed part way
+    // (a retry finds the claimed members by lease id and grants them).
+    await mapLimit(granted, GRANTS_IN_FLIGHT, (g) =>
+      startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.ui).then(() => undefined),
+    );
     if (claimError) throw claimError;
-    if (failed) throw (failed as PromiseRejectedResult).reason;
     await CampaignStore.setActive(campaignId, activeLeases + granted.length);
     let nextReadyAt: number | null = null;
     let openMembers = -1;

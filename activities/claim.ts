@@ -3,9 +3,9 @@
 //
 // Candidates come from the ready queue (models/ready-queue.ts: fresh members as id chunks per
 // priority, members waiting for a next try as small timed entries), which FerretDB v1 reads without
-// decoding the members collection. Every candidate is re-read by `_id` and claimed only if its
-// member document says it is ready, so a candidate that changed meanwhile (taken, edited, ended) is
-// skipped, never double-granted.
+// decoding the members collection. The candidates of a round are re-read in one query by `_id` list
+// and claimed in one conditional bulk write (the ready filter per member), so a candidate that
+// changed meanwhile (taken, edited, ended) is skipped, never double-granted.
 //
 // The fallback when the queue cannot fill a claim is the members collection itself ("the ready
 // window"), chosen here from a streamed cursor with a bounded top-k: FerretDB v1 (SQLite) uses no
@@ -93,7 +93,7 @@ function fallbackDue(campaignId: string, now: number): boolean {
 
 /**
  * Claims up to `leaseIds.length` ready members in order, giving each one lease id (`_dispatch`).
- * `onClaim` runs as soon as a member is claimed (the caller grants it while the rest are claimed).
+ * `onClaim` runs for each member claimed, after the batch that claimed it.
  * Returns how many were claimed; fewer than asked means no more members are ready now.
  *
  * Candidates come from the ready queue (models/ready-queue.ts): the due timed entries and the head
@@ -103,11 +103,10 @@ function fallbackDue(campaignId: string, now: number): boolean {
  * (the old ready window) for members the queue missed — at most every FALLBACK_INTERVAL_MS while it
  * finds none.
  *
- * The claim write is models/member-store.ts `claim`: by `_id`, the conditions checked on the
- * document just read (FerretDB v1 decodes the collection up to the match for any other filter).
- * Only this campaign's claim sets `_dispatch` while it is null (one claim at a time per campaign);
- * the fields the member's own workflow may change in between (`_readyAt`, `_endCause`) make at worst
- * an unneeded grant, which the member gives back (workflows/member.ts).
+ * A round costs a few commands whatever its size: the candidates' documents in one find by `_id`
+ * list, their claims in bulk writes of ≤ 50 (models/member-store.ts `claimMany`: each update by
+ * `_id` with the ready filter, which the patched FerretDB serves from the `_id` index), a re-read of
+ * `_dispatch` only when some claim was skipped, the used queue entries.
  */
 export async function claimReady<D>(
   o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
@@ -147,42 +146,51 @@ async function claimFromQueue<D>(
   o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
   onClaim: (leaseId: string, doc: D) => void,
 ): Promise<number> {
-  let used = 0;
+  const free = [...o.leaseIds]; // lease ids not given yet, in order
   const skipped = new Set<string>(); // timed entries of members not ready now: kept, not re-read
   // A candidate lost to a change is replaced by reading the window again.
-  for (let round = 0; round < 5 && used < o.leaseIds.length; round++) {
-    const need = o.leaseIds.length - used;
+  for (let round = 0; round < 5 && free.length; round++) {
+    const need = free.length;
     const window = (await queueWindow(o.campaignId, o.strategy, o.now, need + skipped.size))
       .filter((c) => !skipped.has(String(c._id)))
       .slice(0, need);
     if (!window.length) break;
+    const docs = await readMembers(window.map((c) => c._id));
     const taken = new Map<FreshChunk, Set<string>>();
-    let lost = 0;
+    const gone: unknown[] = [];
+    const tries: { doc: Record<string, unknown>; leaseId: string; fresh: boolean; c: Candidate }[] = [];
     for (const c of window) {
-      const doc = await Member.findById(c._id).lean<Record<string, unknown>>();
-      const gone = !doc || String(doc.dialer) !== o.campaignId || !!doc._endCause;
+      const doc = docs.get(String(c._id));
+      const isGone = !doc || String(doc.dialer) !== o.campaignId || !!doc._endCause;
       // A fresh entry is used once: claimed now, or its member was claimed, edited or ended meanwhile.
-      const stale = gone || (c.chunk !== undefined && ((doc!.priority ?? 0) !== c.chunk.priority || !isReady(doc, o.campaignId, o.now)));
-      const claimed = !stale && doc ? await MemberStore.claim<D>(doc, { ...o, fresh: c.chunk !== undefined }, o.leaseIds[used]) : null;
       if (c.chunk) {
         if (!taken.has(c.chunk)) taken.set(c.chunk, new Set());
         taken.get(c.chunk)!.add(String(c._id));
-      } else if (gone) {
-        await MemberStore.dropQueued(o.campaignId, c._id);
-      } else if (!claimed) {
-        skipped.add(String(c._id));
+      } else if (isGone) {
+        gone.push(c._id);
       }
-      if (!claimed) {
-        lost++;
-        continue;
-      }
-      onClaim(o.leaseIds[used], claimed);
-      used++;
+      const stale = isGone || (c.chunk !== undefined && (doc!.priority ?? 0) !== c.chunk.priority);
+      if (!stale && isReady(doc!, o.campaignId, o.now)) tries.push({ doc: doc!, leaseId: free[tries.length], fresh: c.chunk !== undefined, c });
+      else if (!c.chunk && !isGone) skipped.add(String(c._id));
     }
+    const claimed = await MemberStore.claimMany<D & { _id: unknown; _dispatch: string }>(tries, o);
+    const won = new Set(claimed.map((d) => String(d._id)));
+    for (const t of tries) if (!won.has(String(t.doc._id)) && !t.c.chunk) skipped.add(String(t.doc._id));
+    const used = new Set(claimed.map((d) => d._dispatch));
+    free.splice(0, free.length, ...free.filter((id) => !used.has(id)));
+    for (const d of claimed) onClaim(d._dispatch, d);
     for (const [chunk, ids] of taken) await MemberStore.passFresh(chunk, ids);
-    if (lost === 0) break;
+    if (gone.length) await MemberStore.dropQueued(o.campaignId, gone);
+    if (claimed.length === window.length) break;
   }
-  return used;
+  return o.leaseIds.length - free.length;
+}
+
+/** Members by `_id`, in one query (FerretDB serves an `_id` list from its index), without their
+ *  attempt log (the grant needs the name and numbers, the claim the dispatch fields). */
+async function readMembers(ids: unknown[]): Promise<Map<string, Record<string, unknown>>> {
+  const docs = await Member.find({ _id: { $in: ids } }, { _log: 0 }).lean<Record<string, unknown>[]>();
+  return new Map(docs.map((d) => [String(d._id), d]));
 }
 
 /** The fallback: the old ready window, read from the members collection itself. */
@@ -190,21 +198,18 @@ async function claimFromMembers<D>(
   o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
   onClaim: (leaseId: string, doc: D) => void,
 ): Promise<number> {
-  let used = 0;
-  for (let round = 0; round < 3 && used < o.leaseIds.length; round++) {
-    const ids = await readyWindow(o.campaignId, o.strategy, o.now, o.leaseIds.length - used);
-    let lost = 0;
-    for (const _id of ids) {
-      const doc = await Member.findById(_id).lean<Record<string, unknown>>();
-      const claimed = doc ? await MemberStore.claim<D>(doc, o, o.leaseIds[used]) : null;
-      if (!claimed) {
-        lost++;
-        continue;
-      }
-      onClaim(o.leaseIds[used], claimed);
-      used++;
-    }
-    if (lost === 0) break; // the window held every ready member there was
+  const free = [...o.leaseIds];
+  for (let round = 0; round < 3 && free.length; round++) {
+    const ids = await readyWindow(o.campaignId, o.strategy, o.now, free.length);
+    if (!ids.length) break;
+    const docs = await readMembers(ids);
+    const found = ids.map((id) => docs.get(String(id))).filter((d): d is Record<string, unknown> => !!d);
+    const tries = found.map((doc, i) => ({ doc, leaseId: free[i] }));
+    const claimed = await MemberStore.claimMany<D & { _dispatch: string }>(tries, o);
+    const used = new Set(claimed.map((d) => d._dispatch));
+    free.splice(0, free.length, ...free.filter((id) => !used.has(id)));
+    for (const d of claimed) onClaim(d._dispatch, d);
+    if (claimed.length === ids.length) break; // the window held every ready member there was
   }
-  return used;
+  return o.leaseIds.length - free.length;
 }

@@ -11,6 +11,7 @@
 // The simulator's sessions-per-second limit is raised from FreeSWITCH's default 30 to 5000 (and
 // max-sessions to 5000) for both runs, so neither is throttled by it.
 import os from 'node:os';
+import type { temporal } from '@temporalio/proto';
 import { Campaign } from '../models';
 import { campaignInfoQuery, campaignWorkflowId } from '../workflows/messages';
 import { runCeiling, type CeilingResult } from './ceiling/run';
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
     const campaignEvents = campaignHistory.length;
     // Claim rounds: each is one claimAndGrant activity.
     const claimRounds = campaignHistory.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'claimAndGrant').length;
+    const claimMs = claimDurations(campaignHistory);
     await s.stop(id);
     const doc = await Campaign.findById(id, { stats: 1 }).lean<{ stats: Record<string, number> }>();
     const n = count();
@@ -149,6 +151,7 @@ async function main(): Promise<void> {
     console.log(`whole stack at limit ${limit}, ${s.workers.length} worker process${s.workers.length > 1 ? 'es' : ''}: ${rate.toFixed(1)}/s (${last.n} originates in ${last.t.toFixed(0)} s after the first; first after ${((tFirst - tStart) / 1000).toFixed(1)} s)`);
     console.log(`ratio: ${(rate / base.rate).toFixed(4)} (goal ≥ 0.5)${ceiling ? `; to the Temporal ceiling: ${(rate / ceiling.rate).toFixed(2)}` : ''}`);
     console.log(`campaign stats: callCount ${doc?.stats.callCount}, errorCall ${doc?.stats.errorCall}; campaign workflow history events per originate ${(campaignEvents / Math.max(1, count())).toFixed(1)}, ${claimRounds} claim rounds (${(count() / Math.max(1, claimRounds)).toFixed(1)} originates per round; this run of it)`);
+    if (claimMs.length) console.log(`claim round (claimAndGrant, started → completed): mean ${(claimMs.reduce((a, b) => a + b, 0) / claimMs.length).toFixed(0)} ms, max ${Math.max(...claimMs).toFixed(0)} ms over ${claimMs.length} rounds`);
     console.log(`CPU during the run (${wall.toFixed(0)} s wall, 2 cores = 200%; worker = all worker processes, bench = API + simulator + bench): ${JSON.stringify(cpu)}; worker peak RSS ${peakWorkerRss} MB`);
     console.log(`load average (1/5/15 min) at the start ${loadStart.map((x) => x.toFixed(1)).join(' ')}, at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     const perCall = Object.entries(cmd1)
@@ -172,3 +175,18 @@ main().then(() => process.exit(0), (err: unknown) => {
   console.error(err);
   process.exit(1);
 });
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** How long each claimAndGrant activity ran (its last attempt's start to its completion), in ms. */
+function claimDurations(events: HistoryEvent[]): number[] {
+  const ms = (e: HistoryEvent) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  const claims = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'claimAndGrant').map((e) => Number(e.eventId)));
+  return events.flatMap((e) => {
+    const done = e.activityTaskCompletedEventAttributes;
+    if (!done || !claims.has(Number(done.scheduledEventId))) return [];
+    const started = byId.get(Number(done.startedEventId));
+    return started ? [ms(e) - ms(started)] : [];
+  });
+}

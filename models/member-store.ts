@@ -5,23 +5,23 @@
 // Who may call which transition (docs/architecture.md, "Who writes what"):
 // - the API, for members no workflow owns: `insert`, `editUnclaimed`, `endUnclaimed`, `resetEnded`,
 //   `remove`/`removeMany`/`removeCampaign` (the API's routes reach these through services/);
-// - the campaign workflow's claim: `claim` (and `passFresh`/`dropQueued` for queue entries it used),
+// - the campaign workflow's claim: `claimMany` (and `passFresh`/`dropQueued` for queue entries it used),
 //   `reclaim` for a lease whose member workflow is gone;
 // - the member's own workflow, once granted: `reserve` (a call placed), `settle` (the call's outcome
 //   stored), `save` (wait, status, edit, end), `release` (the lease given back).
 //
 // The claim rule, which keeps the API and the campaign from both winning a never-granted member:
 // the API writes a member only with `_dispatch: null, _lock: null` in the filter and only when no
-// member workflow runs for it; the claim re-reads the member by `_id` and sets `_dispatch` only if
-// it is still ready. A member claimed meanwhile is edited through its workflow instead
+// member workflow runs for it; the claim re-reads the member by `_id` and sets `_dispatch` only where
+// the ready filter still matches it. A member claimed meanwhile is edited through its workflow instead
 // (services/members.ts). In the worker, writes of one member run one at a time (models/serial.ts).
 import mongoose from 'mongoose';
 import { mergeClientPatch, type ClientPatch, type MemberState } from '../rules';
-import { isReady, type DispatchFields } from '../rules/dispatch';
+import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
-import { consumeFresh, dropQueues, dropTimed, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { serially } from './serial';
+import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
+import { serially, seriallyAll } from './serial';
 
 const log = createLogger('member-store');
 type LogEntry = Record<string, unknown> & { session?: string; steps?: { time: number; data: string }[] };
@@ -168,16 +168,36 @@ export const MemberStore = {
 
   // ---- The campaign workflow's claim ----
 
-  /** Gives a member just read by `_id` and ready the lease `leaseId` (`_dispatch`), and takes it out
-   *  of the timed queue; null if it is not ready. Written by `_id` (FerretDB v1 decodes the
-   *  collection for any other filter), in this member's turn. A change its workflow stored between
-   *  the read and this write makes at worst an unneeded grant, which the member gives back. */
-  async claim<D>(doc: Record<string, unknown>, o: { campaignId: string; now: number; fresh?: boolean }, leaseId: string): Promise<D | null> {
-    if (!isReady(doc, o.campaignId, o.now)) return null;
-    await one(doc._id, () => Member.updateOne({ _id: doc._id }, { $set: { _dispatch: leaseId } }));
+  /** Gives each member just read by `_id` its lease id (`_dispatch`) and takes the claimed ones out of
+   *  the timed queue. Each write is conditional on the ready filter (by `_id`, which FerretDB serves
+   *  from its index; the rest is checked on that one document), so a member changed since it was read
+   *  — claimed, locked, ended, waiting — is skipped, never granted twice. Returns the claimed
+   *  documents, in the order given. */
+  async claimMany<D>(
+    claims: { doc: Record<string, unknown>; leaseId: string; fresh?: boolean }[],
+    o: { campaignId: string; now: number },
+  ): Promise<D[]> {
+    const ready = claims.filter((c) => isReady(c.doc, o.campaignId, o.now));
+    if (!ready.length) return [];
+    const filter = readyFilter(o.campaignId, o.now);
+    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId } } } }));
+    let modified = 0;
+    await seriallyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
+      // At most 50 updates per command (see resetEnded).
+      for (let i = 0; i < ops.length; i += 50) {
+        modified += (await Member.bulkWrite(ops.slice(i, i + 50) as Parameters<typeof Member.bulkWrite>[0], { ordered: false })).modifiedCount;
+      }
+    });
+    let won = ready;
+    if (modified < ready.length) {
+      // Some were skipped: the lease ids say which were claimed (each lease id is new).
+      const held = await Member.find({ _id: { $in: ready.map((c) => c.doc._id) } }, { _dispatch: 1 }).lean<{ _id: unknown; _dispatch?: string | null }[]>();
+      const holder = new Map(held.map((d) => [String(d._id), d._dispatch]));
+      won = ready.filter((c) => holder.get(String(c.doc._id)) === c.leaseId);
+    }
     // A member taken off a fresh chunk has no timed entry.
-    if (!o.fresh) await dropTimed(o.campaignId, doc._id);
-    return { ...doc, _dispatch: leaseId } as D;
+    await dropTimedMany(o.campaignId, won.filter((c) => !c.fresh).map((c) => c.doc._id));
+    return won.map((c) => ({ ...c.doc, _dispatch: c.leaseId }) as D);
   },
 
   /** Fresh ids the claim used (claimed, or found stale) leave their chunk. */
@@ -185,9 +205,9 @@ export const MemberStore = {
     await consumeFresh(chunk, ids);
   },
 
-  /** A timed entry whose member is gone or ended. */
-  async dropQueued(campaignId: string, memberId: Id): Promise<void> {
-    await dropTimed(campaignId, memberId);
+  /** Timed entries whose members are gone or ended. */
+  async dropQueued(campaignId: string, memberIds: Id[]): Promise<void> {
+    await dropTimedMany(campaignId, memberIds);
   },
 
   /** A lease whose member workflow is gone (checkLease): the member is unclaimed and queued again. */

@@ -110,6 +110,11 @@ export async function dropTimed(campaignId: string, memberId: Id): Promise<void>
   await coll(timedName(campaignId)).deleteOne({ _id: asId(memberId) });
 }
 
+/** The timed entries of members just claimed, in one command. */
+export async function dropTimedMany(campaignId: string, memberIds: Id[]): Promise<void> {
+  if (memberIds.length) await coll(timedName(campaignId)).deleteMany({ _id: { $in: memberIds.map(asId) } });
+}
+
 /** Every timed entry of the campaign (the members in progress). */
 export async function timedEntries(campaignId: string): Promise<Record<string, unknown>[]> {
   return coll(timedName(campaignId)).find({}).toArray();

@@ -15,3 +15,10 @@ export async function serially<T>(key: string, fn: () => Promise<T>): Promise<T>
     if (tails.get(key) === run) tails.delete(key);
   }
 }
+
+/** fn in the turn of every key at once (taken in sorted order, so two callers cannot wait on each other). */
+export async function seriallyAll<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+  const sorted = [...new Set(keys)].sort();
+  const take = (i: number): Promise<T> => (i === sorted.length ? fn() : serially(sorted[i], () => take(i + 1)));
+  return take(0);
+}

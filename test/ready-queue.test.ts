@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
 import { Member, type MemberDoc } from '../models';
 import { enqueueMembers, timedEntries } from '../models/ready-queue';
+import { MemberStore } from '../models/member-store';
 import { claimReady, FALLBACK_INTERVAL_MS, nextReadyAt } from '../activities/claim';
 import { CLAIM_SORTS, compareBySort, type MembersStrategy } from '../rules/dispatch';
 import { createMemberActivities } from '../activities/member';
@@ -88,6 +89,30 @@ test('entries whose member changed are dropped, never granted; a moved priority 
   const order = await drain(id, 'next-tries-circuit', now, 1);
   assert.deepEqual(order, [String(c._id), String(d._id)]);
   assert.equal(order.length, new Set(order).size, 'no member twice');
+});
+
+test('a batched claim skips a member changed between its read and the write, and keeps its timed entry', async () => {
+  const id = campaign();
+  const now = Date.now();
+  const retry = { _probeCount: 1, _nextTryTime: now - 1000, _readyAt: now - 1000, lastCall: now - 60_000 };
+  const members = [];
+  for (let i = 0; i < 4; i++) members.push(await createMember(id, [`38050300000${i}`], retry));
+  const read = await Member.find({ _id: { $in: members.map((m) => m._id) } }).lean<Record<string, unknown>[]>();
+  // Between the claim's read and its write: one member is claimed elsewhere, one is ended, one is in a call.
+  await Member.updateOne({ _id: members[1]._id }, { $set: { _dispatch: 'lease-of-another-claim' } });
+  await Member.updateOne({ _id: members[2]._id }, { $set: { _endCause: 'TERMINATED' } });
+  await Member.updateOne({ _id: members[3]._id }, { $set: { _lock: 'attempt-1' } });
+  const claims = read.map((doc, i) => ({ doc, leaseId: `lease-${i}` }));
+  const won = await MemberStore.claimMany<{ _id: unknown; _dispatch: string }>(claims, { campaignId: id, now });
+  assert.deepEqual(won.map((w) => [String(w._id), w._dispatch]), [[String(read[0]._id), 'lease-0']]);
+  const after = new Map((await Member.find({ dialer: id }).lean<MemberDoc[]>()).map((m) => [String(m._id), m]));
+  assert.equal(after.get(String(members[0]._id))!._dispatch, 'lease-0');
+  assert.equal(after.get(String(members[1]._id))!._dispatch, 'lease-of-another-claim', 'never granted twice');
+  assert.equal(after.get(String(members[2]._id))!._dispatch ?? null, null);
+  assert.equal(after.get(String(members[3]._id))!._dispatch ?? null, null);
+  // Only the claimed member leaves the timed queue.
+  const timed = (await timedEntries(id)).map((e) => String(e._id)).sort();
+  assert.deepEqual(timed, members.slice(1).map((m) => String(m._id)).sort());
 });
 
 test('a member stored without a queue entry is found by the fallback, at most every FALLBACK_INTERVAL_MS while it finds none', async () => {

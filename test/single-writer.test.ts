@@ -38,7 +38,7 @@ const OWNERS: { what: string; owner: string; writes: RegExp }[] = [
     // The queue's collections are written by models/ready-queue.ts, called only by the member store.
     what: 'the ready queue',
     owner: 'models/member-store.ts',
-    writes: /\b(?:enqueueMembers|putTimed|dropTimed|requeue|consumeFresh|dropQueues)\s*\(|\.collection\(\s*['"`]dialer_queue/g,
+    writes: /\b(?:enqueueMembers|putTimed|dropTimed|dropTimedMany|requeue|consumeFresh|dropQueues)\s*\(|\.collection\(\s*['"`]dialer_queue/g,
   },
   {
     what: 'dialer_lines',
@@ -284,7 +284,7 @@ describe('the API asks the owner of a running member', () => {
     const memberId = String(res.body.data.insertedIds[0]);
     // The campaign claims the member (its workflow is not started yet) ...
     const doc = await Member.findById(memberId).lean<Record<string, unknown>>();
-    assert.ok(await MemberStore.claim(doc!, { campaignId: id, now: Date.now(), fresh: true }, 'lease-claim-rule'));
+    assert.equal((await MemberStore.claimMany([{ doc: doc!, leaseId: 'lease-claim-rule', fresh: true }], { campaignId: id, now: Date.now() })).length, 1);
     // ... while the API edits it: the conditional write finds it claimed and nothing is written.
     const edit = api.req('PUT', `/api/v2/dialer/${id}/members/${memberId}`, { cred, body: { name: 'Clara B' } });
     await new Promise((r) => setTimeout(r, 500));

@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import type Router from '@koa/router';
 import type { PipelineStage } from 'mongoose';
 import { Member, type CampaignDoc, type MemberDoc } from '../models';
+import { COUNTED_CAUSE, MemberStore, type MemberCounts } from '../models/member-store';
 import { deleteMember, deleteMembers, editMember, insertMembers, resetMembers, setMemberStatus, terminateMember } from '../services/members';
 import { authOf } from './auth';
 import type { RouteDeps } from './deps';
@@ -43,6 +44,19 @@ export async function deleteMatching(deps: RouteDeps, dialer: CampaignDoc, filte
   return deleteMembers(deps, dialer, scoped(filter, base(dialer)));
 }
 
+/** The count of `filter` (the client's, sanitized) from the campaign's member counts, when they
+ *  answer it exactly: no filter, not ended, ended, ended with one cause. Otherwise undefined. */
+export function countFromCounters(filter: Record<string, unknown>, c: MemberCounts): number | undefined {
+  const keys = Object.keys(filter);
+  if (keys.length === 0) return c.total;
+  if (keys.length !== 1 || keys[0] !== '_endCause') return undefined;
+  const v = filter._endCause;
+  if (v === null) return c.notEnded;
+  if (typeof v === 'string' && COUNTED_CAUSE.test(v)) return c.byCause[v] ?? 0;
+  if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && (v as { $ne?: unknown }).$ne === null) return c.ended;
+  return undefined;
+}
+
 export function memberRoutes(router: Router, deps: RouteDeps): void {
   const P = '/api/v2/dialer/:dialer/members';
 
@@ -62,6 +76,9 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
   router.get(`${P}/count`, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     const { filter } = listQuery(ctx);
+    const counts = await MemberStore.counts(String(dialer._id));
+    const kept = counts.kept ? countFromCounters(filter, counts) : undefined;
+    if (kept !== undefined) return sendData(ctx, kept);
     const M = deps.reads.model(Member);
     sendData(ctx, await deps.reads.run(ctx, () => M.countDocuments(scoped(filter, { dialer: String(dialer._id) })).maxTimeMS(deps.queryTimeoutMs)));
   });

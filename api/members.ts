@@ -57,6 +57,18 @@ export function countFromCounters(filter: Record<string, unknown>, c: MemberCoun
   return undefined;
 }
 
+/** A search for one exact number: the members the number lookups name (models/member-store.ts), as
+ *  an `_id` list the store reads by index; the filter itself still applies, so a stale lookup finds
+ *  nothing wrong. None found: {} (the members are searched, which finds members stored around the
+ *  store too). */
+async function byNumber(campaignId: string, filter: Record<string, unknown>): Promise<{ _id?: { $in: unknown[] } }> {
+  const keys = Object.keys(filter);
+  const n = filter['communications.number'];
+  if (keys.length !== 1 || typeof n !== 'string') return {};
+  const ids = await MemberStore.membersWithNumber(campaignId, n);
+  return ids.length ? { _id: { $in: ids } } : {};
+}
+
 export function memberRoutes(router: Router, deps: RouteDeps): void {
   const P = '/api/v2/dialer/:dialer/members';
 
@@ -68,7 +80,8 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const after = afterParam(queryParam(ctx, 'after'), q);
     const M = deps.reads.model(Member);
     const store = await pageStore(M);
-    const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, scoped(q.filter, { dialer: String(dialer._id) }), { ...q, after }, store, deps.queryTimeoutMs));
+    const where = scoped(q.filter, { dialer: String(dialer._id), ...(await byNumber(String(dialer._id), q.filter)) });
+    const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, where, { ...q, after }, store, deps.queryTimeoutMs));
     if (next) ctx.set('X-Next-After', next);
     sendData(ctx, docs);
   });

@@ -76,6 +76,47 @@ async function countChanges(campaignId: string, changes: [EndState, EndState][])
   ).catch((err: unknown) => log.warn({ campaignId, err: String(err) }, 'member counts not updated; recountCampaign repairs them'));
 }
 
+// ---- Exact-number lookups ----
+//
+// `dialer_member_numbers`: one document per member and number, `{_id: <campaign>:<number>:<member>,
+// key: <campaign>:<number>, campaign, member}`, written with the member (insert, edits, removal), so
+// each has the member's writer. The embedded store pushes an equality on an index's first key down
+// to SQLite, so `{key}` is an index lookup where `communications.number` reads every member.
+type NumberDoc = { _id: string; key: string; campaign: string; member: unknown };
+const numbersColl = () => mongoose.connection.collection<NumberDoc>('dialer_member_numbers');
+let numbersIndexed: Promise<unknown> | undefined;
+function numbers() {
+  numbersIndexed ??= Promise.all([numbersColl().createIndex({ key: 1 }), numbersColl().createIndex({ campaign: 1 })]).catch((err: unknown) => {
+    numbersIndexed = undefined;
+    throw err;
+  });
+  return numbersIndexed.then(numbersColl);
+}
+const numbersOf = (d: { communications?: unknown }): string[] =>
+  [...new Set(((d.communications as { number?: unknown }[] | undefined) ?? []).map((c) => c?.number).filter((n): n is string => typeof n === 'string' && n !== ''))];
+
+/** Puts and drops lookups of members' numbers (`add`/`drop` per member). A failure is logged: a
+ *  missing lookup makes a search fall back to reading the members (api/members.ts). */
+async function keepNumbers(campaignId: string, changes: { member: unknown; add?: string[]; drop?: string[] }[]): Promise<void> {
+  const id = (n: string, m: unknown) => `${campaignId}:${n}:${String(m)}`;
+  const put = changes.flatMap((c) => (c.add ?? []).map((n) => ({ _id: id(n, c.member), key: `${campaignId}:${n}`, campaign: campaignId, member: c.member })));
+  const drop = changes.flatMap((c) => (c.drop ?? []).map((n) => id(n, c.member)));
+  try {
+    const coll = await numbers();
+    if (drop.length) await coll.deleteMany({ _id: { $in: drop } });
+    for (let i = 0; i < put.length; i += 1000) {
+      await coll.bulkWrite(put.slice(i, i + 1000).map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } })), { ordered: false });
+    }
+  } catch (err) {
+    log.warn({ campaignId, err: String(err) }, 'number lookups not updated');
+  }
+}
+
+/** The members of a campaign that had `number` when last written through the store. */
+async function membersWithNumber(campaignId: string, number: string): Promise<unknown[]> {
+  return (await (await numbers()).find({ key: `${campaignId}:${number}` }, { projection: { member: 1 } }).limit(10_000).toArray()).map((d) => d.member);
+}
+
 export interface MemberCounts {
   /** False when no counter document exists: no member was ever stored through the store. */
   kept: boolean;
@@ -103,9 +144,9 @@ async function readCounts(campaignId: string): Promise<MemberCounts> {
 
 /** `_log` (newest-first, v3) and the end state a write is about to change. Read-modify-write is
  *  safe: only the member's owner writes it. */
-async function readLog(memberId: Id): Promise<{ log: LogEntry[]; dialer?: string; end: EndState }> {
-  const doc = await Member.findById(memberId, { _log: 1, _endCause: 1, dialer: 1 }).lean<{ _log?: LogEntry[]; dialer?: string; _endCause?: string | null }>();
-  return { log: doc?._log ?? [], dialer: doc?.dialer, end: doc ? endOf(doc._endCause) : undefined };
+async function readLog(memberId: Id): Promise<{ log: LogEntry[]; dialer?: string; end: EndState; numbers: string[] }> {
+  const doc = await Member.findById(memberId, { _log: 1, _endCause: 1, dialer: 1, 'communications.number': 1 }).lean<{ _log?: LogEntry[]; dialer?: string; _endCause?: string | null; communications?: unknown }>();
+  return { log: doc?._log ?? [], dialer: doc?.dialer, end: doc ? endOf(doc._endCause) : undefined, numbers: doc ? numbersOf(doc) : [] };
 }
 
 /** One member's end state changed by its owner's write (`before` read in the same turn). */
@@ -191,6 +232,7 @@ export const MemberStore = {
   // ---- Member counts (kept by the transitions below) ----
   counts: readCounts,
   recountCampaign,
+  membersWithNumber,
 
   // ---- The API: members no workflow owns ----
 
@@ -204,7 +246,10 @@ export const MemberStore = {
       await Member.collection.deleteMany({ _id: { $in: docs.map((d) => d._id as mongoose.Types.ObjectId) } }).catch(() => undefined);
       throw err;
     }
-    for (const [dialer, list] of byCampaign(docs)) await countChanges(dialer, list.map((d) => [undefined, endOf(d._endCause)]));
+    for (const [dialer, list] of byCampaign(docs)) {
+      await countChanges(dialer, list.map((d) => [undefined, endOf(d._endCause)]));
+      await keepNumbers(dialer, list.map((d) => ({ member: d._id, add: numbersOf(d) })));
+    }
     if (queue) await queue.add(docs as never).catch(notQueued(String(docs[0].dialer), docs.length));
     else await queueStored(docs);
   },
@@ -223,6 +268,11 @@ export const MemberStore = {
     const set: Record<string, unknown> = { ...fields, lastModified: Date.now() };
     if (patch.communications !== undefined) set.communications = clientSet(mergeClientPatch(memberState(doc), { communications: patch.communications })).communications;
     const res = await one(doc._id, () => Member.updateOne({ _id: doc._id, _dispatch: null, _lock: null }, { $set: set }));
+    if (res.matchedCount && set.communications) {
+      const was = numbersOf(doc);
+      const now = numbersOf(set);
+      await keepNumbers(String(doc.dialer), [{ member: doc._id, add: now.filter((n) => !was.includes(n)), drop: was.filter((n) => !now.includes(n)) }]);
+    }
     if (res.matchedCount && fields.priority !== undefined && fields.priority !== doc.priority) await queueStored([{ ...doc, priority: fields.priority }]);
     return { matched: res.matchedCount, modified: res.modifiedCount };
   },
@@ -281,16 +331,17 @@ export const MemberStore = {
   /** Deletes one member not in a call; its timed queue entry goes (a fresh id is dropped when the
    *  claim reaches it). */
   async remove(campaignId: string, memberId: Id): Promise<boolean> {
-    const gone = await one(memberId, () => Member.findOneAndDelete({ _id: memberId, _lock: null }).lean<{ _endCause?: string | null }>());
+    const gone = await one(memberId, () => Member.findOneAndDelete({ _id: memberId, _lock: null }).lean<{ _endCause?: string | null; communications?: unknown }>());
     if (!gone) return false;
     await countChanges(campaignId, [[endOf(gone._endCause), undefined]]);
+    await keepNumbers(campaignId, [{ member: memberId, drop: numbersOf(gone) }]);
     await dropTimed(campaignId, memberId);
     return true;
   },
 
   /** Deletes members not in a call (their workflows are stopped first by the caller). */
   async removeMany(campaignId: string, ids: Id[]): Promise<number> {
-    const before = await Member.find({ _id: { $in: ids }, _lock: null }, { _endCause: 1 }).lean<{ _id: Id; _endCause?: string | null }[]>();
+    const before = await Member.find({ _id: { $in: ids }, _lock: null }, { _endCause: 1, 'communications.number': 1 }).lean<{ _id: Id; _endCause?: string | null; communications?: unknown }[]>();
     const res = await Member.deleteMany({ _id: { $in: before.map((d) => d._id) }, _lock: null });
     // Which went: all read, or (one was locked meanwhile) those no longer stored.
     let gone = before;
@@ -299,6 +350,7 @@ export const MemberStore = {
       gone = before.filter((d) => !left.has(String(d._id)));
     }
     await countChanges(campaignId, gone.map((d) => [endOf(d._endCause), undefined]));
+    await keepNumbers(campaignId, gone.map((d) => ({ member: d._id, drop: numbersOf(d) })));
     for (const id of ids) await dropTimed(campaignId, id);
     return res.deletedCount;
   },
@@ -308,6 +360,7 @@ export const MemberStore = {
     const res = await Member.deleteMany({ dialer: campaignId, domain });
     await dropQueues(campaignId);
     await countsColl().deleteMany({ _id: { $in: COUNTS_WRITERS.map((w) => countsId(campaignId, w)) } });
+    await (await numbers()).deleteMany({ campaign: campaignId });
     return res.deletedCount;
   },
 
@@ -407,9 +460,9 @@ export const MemberStore = {
         set._waitingForResultStatusCb = waitingForStatusUntil ? 1 : null;
       }
       if (readyAt !== undefined) set._readyAt = readyAt;
-      // Only a reset (resetEnded) takes an end back, so a save that does not end the member and
-      // reads no log changes no count.
-      const prev = callback || step || member.endCause ? await readLog(memberId) : undefined;
+      // Only a reset (resetEnded) takes an end back, and only an edit changes numbers, so a save
+      // that does neither and reads no log changes no count and no number lookup.
+      const prev = callback || step || edited || member.endCause ? await readLog(memberId) : undefined;
       if (callback || step) {
         const logArr = prev!.log;
         if (logArr.length > 0) {
@@ -426,6 +479,10 @@ export const MemberStore = {
       }
       await Member.updateOne({ _id: memberId }, { $set: set });
       if (prev) await countMember(prev.dialer, prev.end, endOf(member.endCause));
+      if (prev?.dialer && edited) {
+        const now = numbersOf(set);
+        await keepNumbers(prev.dialer, [{ member: memberId, add: now.filter((n) => !prev.numbers.includes(n)), drop: prev.numbers.filter((n) => !now.includes(n)) }]);
+      }
     });
     if (!campaignId) return;
     if (member.endCause) return dropTimed(campaignId, memberId);

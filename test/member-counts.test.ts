@@ -124,3 +124,40 @@ test('a filter the counters do not answer exactly is counted by a query', () => 
   assert.equal(countFromCounters({ _endCause: 'NOT_SEEN' }, c), 0);
   assert.equal(countFromCounters({ _endCause: { $ne: null } }, c), 4);
 });
+
+// Exact-number search reads small lookup documents the member store keeps with each member.
+async function lookups(dialer: string): Promise<string[]> {
+  const docs = await Member.db.collection('dialer_member_numbers').find({ campaign: dialer }).toArray();
+  return docs.map((d) => `${String(d.key).split(':')[1]}>${String(d.member)}`).sort();
+}
+
+test('number lookups follow insert, edit and delete; a search for one number is answered from them', async () => {
+  const d = (await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody() })).body.data.insertedIds[0] as string;
+  const ins = await h.req('POST', `/api/v2/dialer/${d}/members`, {
+    cred: acme,
+    body: [
+      { name: 'a', communications: [{ number: '380501111111' }, { number: '380502222222' }] },
+      { name: 'b', communications: [{ number: '380502222222' }] },
+    ],
+  });
+  const [a, b] = ins.body.data.insertedIds as string[];
+  assert.deepEqual(await lookups(d), [`380501111111>${a}`, `380502222222>${a}`, `380502222222>${b}`].sort());
+  const search = async (n: string) =>
+    ((await h.req('GET', `/api/v2/dialer/${d}/members?filter=${encodeURIComponent(JSON.stringify({ 'communications.number': n }))}`, { cred: acme })).body.data as { name: string }[]).map((m) => m.name).sort();
+  assert.deepEqual(await search('380502222222'), ['a', 'b']);
+  // Answered from the lookups: a member stored around the store (no lookup) is not among them.
+  await Member.collection.insertOne(memberDocument({ name: 'seeded', communications: [{ number: '380502222222' }] }, d, 'acme'));
+  assert.deepEqual(await search('380502222222'), ['a', 'b']);
+
+  const put = await h.req('PUT', `/api/v2/dialer/${d}/members/${b}`, { cred: acme, body: { communications: [{ number: '380503333333' }] } });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  const numbersOfB = ((await doc(b)).communications as { number: string }[]).map((c) => c.number);
+  assert.deepEqual((await lookups(d)).filter((l) => l.endsWith(b)), numbersOfB.map((n) => `${n}>${b}`).sort());
+  assert.deepEqual(await search('380503333333'), numbersOfB.includes('380503333333') ? ['b'] : []);
+
+  await h.req('DELETE', `/api/v2/dialer/${d}/members/${a}`, { cred: acme });
+  assert.ok(!(await lookups(d)).some((l) => l.endsWith(a)));
+  assert.deepEqual(await search('380501111111'), []);
+  await h.req('DELETE', `/api/v2/dialer/${d}/members`, { cred: acme, body: {} });
+  assert.deepEqual(await lookups(d), []);
+});

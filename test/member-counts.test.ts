@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { memberDocument } from '../api/member-docs';
 import { countFromCounters } from '../api/members';
+import { isMongoDB } from '../lib/db';
 import { Member, memberState, type MemberDoc } from '../models';
 import { MemberStore } from '../models/member-store';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
@@ -145,6 +146,11 @@ test('number lookups follow insert, edit and delete; a search for one number is 
   const search = async (n: string) =>
     ((await h.req('GET', `/api/v2/dialer/${d}/members?filter=${encodeURIComponent(JSON.stringify({ 'communications.number': n }))}`, { cred: acme })).body.data as { name: string }[]).map((m) => m.name).sort();
   assert.deepEqual(await search('380502222222'), ['a', 'b']);
+  // The embedded store reads a lookup by its key from an index (docs/setup.md, "sqlite-pushdown").
+  if (!(await isMongoDB())) {
+    const e = (await Member.db.collection('dialer_member_numbers').find({ key: `${d}:380502222222` }).explain()) as { queryPlanner?: { Plan?: string[] } };
+    assert.match((e.queryPlanner?.Plan ?? []).join('\n'), /USING (COVERING )?INDEX/);
+  }
   // Answered from the lookups: a member stored around the store (no lookup) is not among them.
   await Member.collection.insertOne(memberDocument({ name: 'seeded', communications: [{ number: '380502222222' }] }, d, 'acme'));
   assert.deepEqual(await search('380502222222'), ['a', 'b']);

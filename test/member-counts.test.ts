@@ -3,6 +3,8 @@
 // runs each transition (insert, terminate, a call placed and ended by the member's workflow, a wait
 // saved, reset, delete one, delete by filter), the counts equal a real countDocuments: a transition
 // that forgets its counter fails the step that runs it.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { memberDocument } from '../api/member-docs';
@@ -10,7 +12,7 @@ import { countFromCounters } from '../api/members';
 import { isMongoDB } from '../lib/db';
 import { Member, memberState, type MemberDoc } from '../models';
 import { MemberStore } from '../models/member-store';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+import { databaseUri, dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -166,4 +168,23 @@ test('number lookups follow insert, edit and delete; a search for one number is 
   assert.deepEqual(await search('380501111111'), []);
   await h.req('DELETE', `/api/v2/dialer/${d}/members`, { cred: acme, body: {} });
   assert.deepEqual(await lookups(d), []);
+});
+
+test('two processes change one campaign at once (the API inserts, the worker ends members): the counts stay exact', async () => {
+  const d = (await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody() })).body.data.insertedIds[0] as string;
+  const batch = (k: number) => Array.from({ length: 20 }, (_, i) => ({ communications: [{ number: `3805${k}${String(i).padStart(6, '0')}` }] }));
+  const ids: string[] = [];
+  for (let k = 0; k < 3; k++) ids.push(...(await h.req('POST', `/api/v2/dialer/${d}/members`, { cred: acme, body: batch(k) })).body.data.insertedIds);
+  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'support', 'end-members.ts'), databaseUri('member_counts_test'), d, ...ids], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  worker.stderr.on('data', (b) => (stderr += String(b)));
+  const done = new Promise<number | null>((resolve) => worker.on('exit', resolve));
+  // Meanwhile the API inserts and terminates members of the same campaign.
+  for (let k = 3; k < 8; k++) {
+    const more = (await h.req('POST', `/api/v2/dialer/${d}/members`, { cred: acme, body: batch(k) })).body.data.insertedIds as string[];
+    await h.req('PUT', `/api/v2/dialer/${d}/members/${more[0]}/terminate`, { cred: acme });
+  }
+  assert.equal(await done, 0, stderr);
+  await assertCounts(d, 'two processes');
+  assert.equal((await MemberStore.counts(d)).byCause.MAX_TRY_COUNT, ids.length);
 });

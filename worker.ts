@@ -4,10 +4,13 @@ import mongoose from 'mongoose';
 import { createDialerWorker, installTemporalMetrics } from './services/dialer-worker';
 import { writeWorkerStatus } from './lib/readiness';
 import { config } from './lib/config';
+import { setCountsWriter } from './models/member-store';
 
 async function main(): Promise<void> {
   const { host, workerPort, temporalSdk } = config.metrics;
   const metrics = workerPort > 0 ? { host, port: workerPort, setting: 'WORKER_METRICS_PORT', temporalSdk: temporalSdk ? await installTemporalMetrics() : undefined } : false;
+  // Its member counts go to a document of its own (the API keeps another): models/member-store.ts.
+  setCountsWriter('worker');
   const { worker, esl, log, close } = await createDialerWorker({ metrics });
   log.info('worker started');
   // For `npm start` (scripts/run.ts): it says "running" only once the worker is connected.

@@ -8,6 +8,7 @@ import { createApp } from './app';
 import { createApiServer } from './limits';
 import { ensureWebhookDispatcher } from '../workflows/start';
 import { connectMongo } from '../lib/db';
+import { setCountsWriter } from '../models/member-store';
 import { serveMetrics } from '../lib/metrics';
 
 async function main(): Promise<void> {
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
   // applies overlapping updates of one document non-atomically (docs/architecture.md, "FerretDB and
   // atomicity"). Its client-shaped reads have a pool of their own (api/reads.ts).
   await connectMongo(undefined, { maxPoolSize: 1 });
+  // Its member counts go to a document of its own (the worker keeps another): models/member-store.ts.
+  setCountsWriter('api');
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   // Every query of this process has a deadline (the routes a client shapes set it themselves).

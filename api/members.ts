@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import type Router from '@koa/router';
 import type { PipelineStage } from 'mongoose';
 import { Member, type CampaignDoc, type MemberDoc } from '../models';
+import { COUNTED_CAUSE, MemberStore, type MemberCounts } from '../models/member-store';
 import { deleteMember, deleteMembers, editMember, insertMembers, resetMembers, setMemberStatus, terminateMember } from '../services/members';
 import { authOf } from './auth';
 import type { RouteDeps } from './deps';
@@ -43,6 +44,31 @@ export async function deleteMatching(deps: RouteDeps, dialer: CampaignDoc, filte
   return deleteMembers(deps, dialer, scoped(filter, base(dialer)));
 }
 
+/** The count of `filter` (the client's, sanitized) from the campaign's member counts, when they
+ *  answer it exactly: no filter, not ended, ended, ended with one cause. Otherwise undefined. */
+export function countFromCounters(filter: Record<string, unknown>, c: MemberCounts): number | undefined {
+  const keys = Object.keys(filter);
+  if (keys.length === 0) return c.total;
+  if (keys.length !== 1 || keys[0] !== '_endCause') return undefined;
+  const v = filter._endCause;
+  if (v === null) return c.notEnded;
+  if (typeof v === 'string' && COUNTED_CAUSE.test(v)) return c.byCause[v] ?? 0;
+  if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && (v as { $ne?: unknown }).$ne === null) return c.ended;
+  return undefined;
+}
+
+/** A search for one exact number: the members the number lookups name (models/member-store.ts), as
+ *  an `_id` list the store reads by index; the filter itself still applies, so a stale lookup finds
+ *  nothing wrong. None found: {} (the members are searched, which finds members stored around the
+ *  store too). */
+async function byNumber(campaignId: string, filter: Record<string, unknown>): Promise<{ _id?: { $in: unknown[] } }> {
+  const keys = Object.keys(filter);
+  const n = filter['communications.number'];
+  if (keys.length !== 1 || typeof n !== 'string') return {};
+  const ids = await MemberStore.membersWithNumber(campaignId, n);
+  return ids.length ? { _id: { $in: ids } } : {};
+}
+
 export function memberRoutes(router: Router, deps: RouteDeps): void {
   const P = '/api/v2/dialer/:dialer/members';
 
@@ -54,7 +80,8 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const after = afterParam(queryParam(ctx, 'after'), q);
     const M = deps.reads.model(Member);
     const store = await pageStore(M);
-    const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, scoped(q.filter, { dialer: String(dialer._id) }), { ...q, after }, store, deps.queryTimeoutMs));
+    const where = scoped(q.filter, { dialer: String(dialer._id), ...(await byNumber(String(dialer._id), q.filter)) });
+    const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, where, { ...q, after }, store, deps.queryTimeoutMs));
     if (next) ctx.set('X-Next-After', next);
     sendData(ctx, docs);
   });
@@ -62,6 +89,9 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
   router.get(`${P}/count`, async (ctx) => {
     const dialer = await findDialer(ctx, 'dialer');
     const { filter } = listQuery(ctx);
+    const counts = await MemberStore.counts(String(dialer._id));
+    const kept = counts.kept ? countFromCounters(filter, counts) : undefined;
+    if (kept !== undefined) return sendData(ctx, kept);
     const M = deps.reads.model(Member);
     sendData(ctx, await deps.reads.run(ctx, () => M.countDocuments(scoped(filter, { dialer: String(dialer._id) })).maxTimeMS(deps.queryTimeoutMs)));
   });

@@ -29,11 +29,140 @@ type Id = unknown;
 
 const one = <T>(memberId: Id, fn: () => Promise<T>) => serially(`member:${String(memberId)}`, fn);
 
-/** `_log` is newest-first (v3). Read-modify-write is safe: only the member's owner writes it. */
-async function readLog(memberId: Id): Promise<LogEntry[]> {
-  const doc = await Member.findById(memberId, { _log: 1 }).lean<{ _log?: LogEntry[] }>();
-  return doc?._log ?? [];
+// ---- Member counts by state, kept by the transitions below ----
+//
+// `dialer_member_counts` holds per campaign `{total, endedAll, ended: {<end cause>: n}}` as one document per
+// writing process (`<campaign>:<writer>`, writer = api | worker | main), and a count is their sum.
+// FerretDB v1 applies `$inc` as a read and a write, so two processes incrementing one document could
+// lose a step; here each document has one process writing it, one update at a time (models/serial.ts),
+// and the sum is exact. A process that stops between a member write and its count write leaves the
+// counts off by that member until `recountCampaign` (docs/architecture.md, "Member counts").
+export const COUNTS_WRITERS = ['api', 'worker', 'main'] as const;
+export type CountsWriter = (typeof COUNTS_WRITERS)[number];
+let countsWriter: CountsWriter = 'main';
+/** Which counter document this process writes (api/main.ts and worker.ts name theirs). */
+export function setCountsWriter(w: CountsWriter): void {
+  countsWriter = w;
 }
+const countsColl = () => mongoose.connection.collection<{ _id: string; campaign: string; total?: number; endedAll?: number; ended?: Record<string, number> }>('dialer_member_counts');
+const countsId = (campaignId: string, w: CountsWriter = countsWriter) => `${campaignId}:${w}`;
+/** End causes kept as field names; any other is counted only in `total` (and answered by a query). */
+export const COUNTED_CAUSE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+/** A member's end state before or after a transition: absent (not stored), null (not ended) or its cause. */
+type EndState = string | null | undefined;
+const endOf = (v: unknown): EndState => (v == null ? null : String(v));
+
+/** Applies member transitions `[before, after]` of one campaign to this process's counter document. */
+async function countChanges(campaignId: string, changes: [EndState, EndState][]): Promise<void> {
+  const inc: Record<string, number> = {};
+  const add = (k: string, n: number) => (inc[k] = (inc[k] ?? 0) + n);
+  for (const [before, after] of changes) {
+    if (before === after) continue;
+    if (before !== undefined) {
+      add('total', -1);
+      if (before) add('endedAll', -1);
+      if (before && COUNTED_CAUSE.test(before)) add(`ended.${before}`, -1);
+    }
+    if (after !== undefined) {
+      add('total', 1);
+      if (after) add('endedAll', 1);
+      if (after && COUNTED_CAUSE.test(after)) add(`ended.${after}`, 1);
+    }
+  }
+  for (const k of Object.keys(inc)) if (inc[k] === 0) delete inc[k];
+  if (!Object.keys(inc).length) return;
+  await serially(`counts:${countsId(campaignId)}`, () =>
+    countsColl().updateOne({ _id: countsId(campaignId) }, { $inc: inc, $set: { campaign: campaignId } }, { upsert: true }),
+  ).catch((err: unknown) => log.warn({ campaignId, err: String(err) }, 'member counts not updated; recountCampaign repairs them'));
+}
+
+// ---- Exact-number lookups ----
+//
+// `dialer_member_numbers`: one document per member and number, `{_id: <campaign>:<number>:<member>,
+// key: <campaign>:<number>, campaign, member}`, written with the member (insert, edits, removal), so
+// each has the member's writer. The embedded store pushes an equality on an index's first key down
+// to SQLite, so `{key}` is an index lookup where `communications.number` reads every member.
+type NumberDoc = { _id: string; key: string; campaign: string; member: unknown };
+const numbersColl = () => mongoose.connection.collection<NumberDoc>('dialer_member_numbers');
+let numbersIndexed: Promise<unknown> | undefined;
+function numbers() {
+  numbersIndexed ??= Promise.all([numbersColl().createIndex({ key: 1 }), numbersColl().createIndex({ campaign: 1 })]).catch((err: unknown) => {
+    numbersIndexed = undefined;
+    throw err;
+  });
+  return numbersIndexed.then(numbersColl);
+}
+const numbersOf = (d: { communications?: unknown }): string[] =>
+  [...new Set(((d.communications as { number?: unknown }[] | undefined) ?? []).map((c) => c?.number).filter((n): n is string => typeof n === 'string' && n !== ''))];
+
+/** Puts and drops lookups of members' numbers (`add`/`drop` per member). A failure is logged: a
+ *  missing lookup makes a search fall back to reading the members (api/members.ts). */
+async function keepNumbers(campaignId: string, changes: { member: unknown; add?: string[]; drop?: string[] }[]): Promise<void> {
+  const id = (n: string, m: unknown) => `${campaignId}:${n}:${String(m)}`;
+  const put = changes.flatMap((c) => (c.add ?? []).map((n) => ({ _id: id(n, c.member), key: `${campaignId}:${n}`, campaign: campaignId, member: c.member })));
+  const drop = changes.flatMap((c) => (c.drop ?? []).map((n) => id(n, c.member)));
+  try {
+    const coll = await numbers();
+    if (drop.length) await coll.deleteMany({ _id: { $in: drop } });
+    for (let i = 0; i < put.length; i += 1000) {
+      await coll.bulkWrite(put.slice(i, i + 1000).map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } })), { ordered: false });
+    }
+  } catch (err) {
+    log.warn({ campaignId, err: String(err) }, 'number lookups not updated');
+  }
+}
+
+/** The members of a campaign that had `number` when last written through the store. */
+async function membersWithNumber(campaignId: string, number: string): Promise<unknown[]> {
+  return (await (await numbers()).find({ key: `${campaignId}:${number}` }, { projection: { member: 1 } }).limit(10_000).toArray()).map((d) => d.member);
+}
+
+export interface MemberCounts {
+  /** False when no counter document exists: no member was ever stored through the store. */
+  kept: boolean;
+  total: number;
+  /** Not ended: waiting for a call, or in one. */
+  notEnded: number;
+  ended: number;
+  /** Ended, per end cause (causes that are plain names: COUNTED_CAUSE). */
+  byCause: Record<string, number>;
+}
+
+/** The campaign's member counts: the sum of every writer's document (read by `_id` list). */
+async function readCounts(campaignId: string): Promise<MemberCounts> {
+  const docs = await countsColl().find({ _id: { $in: COUNTS_WRITERS.map((w) => countsId(campaignId, w)) } }).toArray();
+  const out: MemberCounts = { kept: docs.length > 0, total: 0, notEnded: 0, ended: 0, byCause: {} };
+  for (const d of docs) {
+    out.total += d.total ?? 0;
+    out.ended += d.endedAll ?? 0;
+    for (const [c, n] of Object.entries(d.ended ?? {})) out.byCause[c] = (out.byCause[c] ?? 0) + n;
+  }
+  for (const c of Object.keys(out.byCause)) if (!out.byCause[c]) delete out.byCause[c];
+  out.notEnded = out.total - out.ended;
+  return out;
+}
+
+/** `_log` (newest-first, v3) and the end state a write is about to change. Read-modify-write is
+ *  safe: only the member's owner writes it. */
+async function readLog(memberId: Id): Promise<{ log: LogEntry[]; dialer?: string; end: EndState; numbers: string[] }> {
+  const doc = await Member.findById(memberId, { _log: 1, _endCause: 1, dialer: 1, 'communications.number': 1 }).lean<{ _log?: LogEntry[]; dialer?: string; _endCause?: string | null; communications?: unknown }>();
+  return { log: doc?._log ?? [], dialer: doc?.dialer, end: doc ? endOf(doc._endCause) : undefined, numbers: doc ? numbersOf(doc) : [] };
+}
+
+/** One member's end state changed by its owner's write (`before` read in the same turn). */
+async function countMember(dialer: string | undefined, before: EndState, after: EndState): Promise<void> {
+  if (dialer && before !== undefined && before !== after) await countChanges(dialer, [[before, after]]);
+}
+
+const byCampaign = <T extends { dialer?: unknown }>(docs: T[]): Map<string, T[]> => {
+  const out = new Map<string, T[]>();
+  for (const d of docs) {
+    const k = String(d.dialer);
+    if (!out.has(k)) out.set(k, []);
+    out.get(k)!.push(d);
+  }
+  return out;
+};
 
 /** The client-owned fields of a member state, as a `$set` (engine fields: memberStateSet). */
 function clientSet(m: MemberState): Record<string, unknown> {
@@ -47,13 +176,7 @@ const notQueued = (dialer: string, n: number) => (err: unknown) => {
 /** Puts members just stored into their campaign's ready queue. A failure loses nothing: the
  *  claim's fallback read of the members collection finds what the queue lacks. */
 async function queueStored(docs: Record<string, unknown>[]): Promise<void> {
-  const byDialer = new Map<string, Record<string, unknown>[]>();
-  for (const d of docs) {
-    const k = String(d.dialer);
-    if (!byDialer.has(k)) byDialer.set(k, []);
-    byDialer.get(k)!.push(d);
-  }
-  for (const [dialer, list] of byDialer) await enqueueMembers(dialer, list as never).catch(notQueued(dialer, list.length));
+  for (const [dialer, list] of byCampaign(docs)) await enqueueMembers(dialer, list as never).catch(notQueued(dialer, list.length));
 }
 
 export interface SaveInput {
@@ -69,7 +192,48 @@ export interface SaveInput {
   step?: string;
 }
 
+/**
+ * Sets the campaign's counts from its members (a repair, and the start for members stored around
+ * the store: seeded, or before counts were kept). Reads every member of the campaign. This process's
+ * document takes the difference to the others', read before and after the count and retried if they
+ * moved; exact when no member of the campaign changes meanwhile, so run it on a quiet campaign.
+ */
+async function recountCampaign(campaignId: string): Promise<MemberCounts> {
+  const others = async () =>
+    JSON.stringify(await countsColl().find({ _id: { $in: COUNTS_WRITERS.filter((w) => w !== countsWriter).map((w) => countsId(campaignId, w)) } }).sort({ _id: 1 }).toArray());
+  await serially(`counts:${countsId(campaignId)}`, async () => {
+    for (let i = 0; i < 5; i++) {
+      const before = await others();
+      const rows = await Member.aggregate<{ _id: string | null; n: number }>([{ $match: { dialer: campaignId } }, { $group: { _id: '$_endCause', n: { $sum: 1 } } }]);
+      if (before !== (await others())) continue;
+      const inc: Record<string, number> = { total: 0, endedAll: 0 };
+      for (const r of rows) {
+        inc.total += r.n;
+        if (r._id == null) continue;
+        inc.endedAll += r.n;
+        if (COUNTED_CAUSE.test(r._id)) inc[`ended.${r._id}`] = r.n;
+      }
+      for (const d of JSON.parse(before) as { total?: number; endedAll?: number; ended?: Record<string, number> }[]) {
+        inc.total -= d.total ?? 0;
+        inc.endedAll -= d.endedAll ?? 0;
+        for (const [c, n] of Object.entries(d.ended ?? {})) inc[`ended.${c}`] = (inc[`ended.${c}`] ?? 0) - n;
+      }
+      const ended: Record<string, number> = {};
+      for (const [k, n] of Object.entries(inc)) if (k.startsWith('ended.')) ended[k.slice(6)] = n;
+      await countsColl().replaceOne({ _id: countsId(campaignId) }, { campaign: campaignId, total: inc.total, endedAll: inc.endedAll, ended }, { upsert: true });
+      return;
+    }
+    log.warn({ campaignId }, 'member counts not recounted: the campaign kept changing');
+  });
+  return readCounts(campaignId);
+}
+
 export const MemberStore = {
+  // ---- Member counts (kept by the transitions below) ----
+  counts: readCounts,
+  recountCampaign,
+  membersWithNumber,
+
   // ---- The API: members no workflow owns ----
 
   /** New members (POST, CSV import): every document or none (ids are chosen before the insert, so
@@ -81,6 +245,10 @@ export const MemberStore = {
     } catch (err) {
       await Member.collection.deleteMany({ _id: { $in: docs.map((d) => d._id as mongoose.Types.ObjectId) } }).catch(() => undefined);
       throw err;
+    }
+    for (const [dialer, list] of byCampaign(docs)) {
+      await countChanges(dialer, list.map((d) => [undefined, endOf(d._endCause)]));
+      await keepNumbers(dialer, list.map((d) => ({ member: d._id, add: numbersOf(d) })));
     }
     if (queue) await queue.add(docs as never).catch(notQueued(String(docs[0].dialer), docs.length));
     else await queueStored(docs);
@@ -100,6 +268,11 @@ export const MemberStore = {
     const set: Record<string, unknown> = { ...fields, lastModified: Date.now() };
     if (patch.communications !== undefined) set.communications = clientSet(mergeClientPatch(memberState(doc), { communications: patch.communications })).communications;
     const res = await one(doc._id, () => Member.updateOne({ _id: doc._id, _dispatch: null, _lock: null }, { $set: set }));
+    if (res.matchedCount && set.communications) {
+      const was = numbersOf(doc);
+      const now = numbersOf(set);
+      await keepNumbers(String(doc.dialer), [{ member: doc._id, add: now.filter((n) => !was.includes(n)), drop: was.filter((n) => !now.includes(n)) }]);
+    }
     if (res.matchedCount && fields.priority !== undefined && fields.priority !== doc.priority) await queueStored([{ ...doc, priority: fields.priority }]);
     return { matched: res.matchedCount, modified: res.modifiedCount };
   },
@@ -108,14 +281,17 @@ export const MemberStore = {
    *  was claimed or is in a call meanwhile. */
   async endUnclaimed(doc: MemberDoc, ended: MemberState): Promise<boolean> {
     const res = await one(doc._id, () => Member.updateOne({ _id: doc._id, _endCause: null, _lock: null, _dispatch: null }, { $set: memberStateSet(ended) }));
-    if (res.matchedCount) await dropTimed(String(doc.dialer), doc._id);
+    if (res.matchedCount) {
+      await countChanges(String(doc.dialer), [[null, endOf(ended.endCause)]]);
+      await dropTimed(String(doc.dialer), doc._id);
+    }
     return res.matchedCount > 0;
   },
 
   /** §8.7 members reset, one batch: each ended member back to never dialled (numbers not stopped by
    *  a callback), then queued again. Returns how many changed. */
   async resetEnded(
-    batch: { _id: Id; dialer: string; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] }[],
+    batch: { _id: Id; dialer: string; _endCause: string | null; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] }[],
     o: { step: Record<string, unknown>; replaceLog: boolean; now: number },
   ): Promise<number> {
     if (!batch.length) return 0;
@@ -140,6 +316,14 @@ export const MemberStore = {
     for (let i = 0; i < ops.length; i += 50) {
       modified += (await Member.bulkWrite(ops.slice(i, i + 50) as Parameters<typeof Member.bulkWrite>[0], { ordered: false })).modifiedCount;
     }
+    // Which were reset: all of them, or (one changed meanwhile) those now not ended.
+    let reset = batch;
+    if (modified !== batch.length) {
+      const now = await Member.find({ _id: { $in: batch.map((d) => d._id) } }, { _endCause: 1 }).lean<{ _id: Id; _endCause?: string | null }[]>();
+      const open = new Set(now.filter((d) => d._endCause == null).map((d) => String(d._id)));
+      reset = batch.filter((d) => open.has(String(d._id)));
+    }
+    for (const [dialer, list] of byCampaign(reset)) await countChanges(dialer, list.map((d) => [endOf(d._endCause), null]));
     await queueStored(batch.map((d) => ({ _id: d._id, dialer: d.dialer, priority: d.priority ?? 0 })));
     return modified;
   },
@@ -147,14 +331,26 @@ export const MemberStore = {
   /** Deletes one member not in a call; its timed queue entry goes (a fresh id is dropped when the
    *  claim reaches it). */
   async remove(campaignId: string, memberId: Id): Promise<boolean> {
-    const res = await one(memberId, () => Member.deleteOne({ _id: memberId, _lock: null }));
-    if (res.deletedCount) await dropTimed(campaignId, memberId);
-    return res.deletedCount > 0;
+    const gone = await one(memberId, () => Member.findOneAndDelete({ _id: memberId, _lock: null }).lean<{ _endCause?: string | null; communications?: unknown }>());
+    if (!gone) return false;
+    await countChanges(campaignId, [[endOf(gone._endCause), undefined]]);
+    await keepNumbers(campaignId, [{ member: memberId, drop: numbersOf(gone) }]);
+    await dropTimed(campaignId, memberId);
+    return true;
   },
 
   /** Deletes members not in a call (their workflows are stopped first by the caller). */
   async removeMany(campaignId: string, ids: Id[]): Promise<number> {
-    const res = await Member.deleteMany({ _id: { $in: ids }, _lock: null });
+    const before = await Member.find({ _id: { $in: ids }, _lock: null }, { _endCause: 1, 'communications.number': 1 }).lean<{ _id: Id; _endCause?: string | null; communications?: unknown }[]>();
+    const res = await Member.deleteMany({ _id: { $in: before.map((d) => d._id) }, _lock: null });
+    // Which went: all read, or (one was locked meanwhile) those no longer stored.
+    let gone = before;
+    if (res.deletedCount !== before.length) {
+      const left = new Set((await Member.find({ _id: { $in: before.map((d) => d._id) } }, { _id: 1 }).lean<{ _id: Id }[]>()).map((d) => String(d._id)));
+      gone = before.filter((d) => !left.has(String(d._id)));
+    }
+    await countChanges(campaignId, gone.map((d) => [endOf(d._endCause), undefined]));
+    await keepNumbers(campaignId, gone.map((d) => ({ member: d._id, drop: numbersOf(d) })));
     for (const id of ids) await dropTimed(campaignId, id);
     return res.deletedCount;
   },
@@ -163,6 +359,8 @@ export const MemberStore = {
   async removeCampaign(campaignId: string, domain: string): Promise<number> {
     const res = await Member.deleteMany({ dialer: campaignId, domain });
     await dropQueues(campaignId);
+    await countsColl().deleteMany({ _id: { $in: COUNTS_WRITERS.map((w) => countsId(campaignId, w)) } });
+    await (await numbers()).deleteMany({ campaign: campaignId });
     return res.deletedCount;
   },
 
@@ -227,11 +425,12 @@ export const MemberStore = {
    *  its attempt-log entry (once per session, so a retried activity adds it once). */
   async reserve(i: { memberId: string; member: MemberState; workflowId: string; uuid: string; entry: object }): Promise<void> {
     await one(i.memberId, async () => {
-      const logArr = await readLog(i.memberId);
+      const { log: logArr, dialer, end } = await readLog(i.memberId);
       await Member.updateOne(
         { _id: i.memberId },
         { $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid, _log: logArr.some((e) => e.session === i.uuid) ? logArr : [i.entry as LogEntry, ...logArr] } },
       );
+      await countMember(dialer, end, endOf(i.member.endCause));
     });
   },
 
@@ -239,7 +438,7 @@ export const MemberStore = {
    *  result-status window (§6.5) if one is awaited. */
   async settle(i: { memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null }): Promise<void> {
     await one(i.memberId, async () => {
-      const logArr = await readLog(i.memberId);
+      const { log: logArr, dialer, end } = await readLog(i.memberId);
       await Member.updateOne(
         { _id: i.memberId },
         {
@@ -252,6 +451,7 @@ export const MemberStore = {
           },
         },
       );
+      await countMember(dialer, end, endOf(i.member.endCause));
     });
   },
 
@@ -280,8 +480,11 @@ export const MemberStore = {
         set._waitingForResultStatusCb = waitingForStatusUntil ? 1 : null;
       }
       if (readyAt !== undefined) set._readyAt = readyAt;
+      // Only a reset (resetEnded) takes an end back, and only an edit changes numbers, so a save
+      // that does neither and reads no log changes no count and no number lookup.
+      const prev = callback || step || edited || member.endCause ? await readLog(memberId) : undefined;
       if (callback || step) {
-        const logArr = await readLog(memberId);
+        const logArr = prev!.log;
         if (logArr.length > 0) {
           const newest = { ...logArr[0] };
           if (callback) newest.callback = callback;
@@ -295,6 +498,11 @@ export const MemberStore = {
         }
       }
       await Member.updateOne({ _id: memberId }, { $set: set });
+      if (prev) await countMember(prev.dialer, prev.end, endOf(member.endCause));
+      if (prev?.dialer && edited) {
+        const now = numbersOf(set);
+        await keepNumbers(prev.dialer, [{ member: memberId, add: now.filter((n) => !prev.numbers.includes(n)), drop: prev.numbers.filter((n) => !now.includes(n)) }]);
+      }
     });
     if (!campaignId) return;
     if (member.endCause) return dropTimed(campaignId, memberId);

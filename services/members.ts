@@ -201,9 +201,9 @@ export async function resetMembers(deps: MemberServiceDeps, dialer: CampaignDoc,
   };
   const now = Date.now();
   const step = { state: 'reset', time: now, steps: [{ time: now, data: `Reset by ${o.user}` }] };
-  type Row = { _id: unknown; dialer: string; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };
+  type Row = { _id: unknown; dialer: string; _endCause: string | null; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };
   let n = 0;
-  for await (const docs of batchesById<Row>(Member, where, { communications: 1, _log: 1, priority: 1, dialer: 1 }, 500)) {
+  for await (const docs of batchesById<Row>(Member, where, { communications: 1, _log: 1, priority: 1, dialer: 1, _endCause: 1 }, 500)) {
     const batch = docs.filter((d) => (d.communications ?? []).some((c) => c.stopCommunication !== true));
     n += await MemberStore.resetEnded(batch, { step, replaceLog: o.replaceLog, now });
   }

@@ -1,14 +1,15 @@
 // Every write of a campaign ("dialer") document, named by what it does. The configuration is the
 // API's (create, edit, delete, calendar rename); the run state and the counters are the campaign's
 // and its members' (docs/architecture.md, "Who writes what"). Writes of one campaign go one at a
-// time within a process (models/serial.ts), so counters incremented by many members never overlap.
+// time across every process (models/serial.ts `exclusively`), so counters incremented by the
+// members of several workers, and the API's edits, never overlap.
 import type { Document } from 'mongoose';
 import { Campaign, STATS_COUNTERS_ZERO, type CampaignDoc } from './campaign';
 import { setAttempt, Attempt } from './attempt';
 import { addHistory } from './history';
-import { serially } from './serial';
+import { exclusively } from './serial';
 
-const one = <T>(campaignId: string, fn: () => Promise<T>) => serially(`campaign:${campaignId}`, fn);
+const one = <T>(campaignId: string, fn: () => Promise<T>) => exclusively(`campaign:${campaignId}`, fn);
 
 export const CampaignStore = {
   // ---- The API (configuration; start and stop) ----

@@ -1,13 +1,14 @@
 // The concurrency gate of spec §2.1 step 3 and §2.5: a campaign never has more than
 // min(limit, sum of destination limits) calls, and a destination never more than its own limit.
 // One document per campaign holds the counters and the leases that hold them. This module is its
-// only writer; the member activities acquire and release lines through it, one write at a time per
-// campaign in the worker (models/serial.ts: FerretDB v1 applies overlapping updates of one document
-// non-atomically), and the API resets or drops it only through `reset`/`drop`. A lease id is chosen by
+// only writer; the member activities of every worker acquire and release lines through it, one write
+// at a time per campaign across the processes (models/serial.ts `exclusively`: FerretDB v1 applies
+// overlapping updates of one document non-atomically), and the API resets or drops it only through
+// `reset`/`drop`. A lease id is chosen by
 // the caller before the activity runs, so a retried acquire or release is idempotent.
 import { Schema } from 'mongoose';
 import { model } from './model';
-import { serially } from './serial';
+import { exclusively } from './serial';
 
 const leaseSchema = new Schema({ id: String, dest: String, at: Number }, { _id: false });
 export const linesSchema = new Schema(
@@ -39,21 +40,21 @@ export const LineLeases = {
     limit: number,
     destinations: { uuid: string; limit: number }[],
   ): Promise<{ destinationId: string } | null> {
-    return serially(`lines:${campaignId}`, () => acquire(campaignId, leaseId, limit, destinations));
+    return exclusively(`lines:${campaignId}`, () => acquire(campaignId, leaseId, limit, destinations));
   },
 
   async release(campaignId: string, leaseId: string): Promise<void> {
-    await serially(`lines:${campaignId}`, () => release(campaignId, leaseId));
+    await exclusively(`lines:${campaignId}`, () => release(campaignId, leaseId));
   },
 
   /** Forgets every line and lease (dialer reset with `resetProcess`). */
   async reset(campaignId: string): Promise<void> {
-    await serially(`lines:${campaignId}`, () => Lines.updateOne({ _id: campaignId }, { $set: { active: 0, dest: {}, leases: [] } }));
+    await exclusively(`lines:${campaignId}`, () => Lines.updateOne({ _id: campaignId }, { $set: { active: 0, dest: {}, leases: [] } }));
   },
 
   /** The campaign is being deleted. */
   async drop(campaignId: string): Promise<void> {
-    await serially(`lines:${campaignId}`, () => Lines.deleteOne({ _id: campaignId }));
+    await exclusively(`lines:${campaignId}`, () => Lines.deleteOne({ _id: campaignId }));
   },
 
   async snapshot(campaignId: string): Promise<LinesDoc | null> {

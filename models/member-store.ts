@@ -21,7 +21,7 @@ import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { serially, seriallyAll } from './serial';
+import { exclusively, serially, seriallyAll } from './serial';
 
 const log = createLogger('member-store');
 type LogEntry = Record<string, unknown> & { session?: string; steps?: { time: number; data: string }[] };
@@ -71,7 +71,7 @@ async function countChanges(campaignId: string, changes: [EndState, EndState][])
   }
   for (const k of Object.keys(inc)) if (inc[k] === 0) delete inc[k];
   if (!Object.keys(inc).length) return;
-  await serially(`counts:${countsId(campaignId)}`, () =>
+  await exclusively(`counts:${countsId(campaignId)}`, () =>
     countsColl().updateOne({ _id: countsId(campaignId) }, { $inc: inc, $set: { campaign: campaignId } }, { upsert: true }),
   ).catch((err: unknown) => log.warn({ campaignId, err: String(err) }, 'member counts not updated; recountCampaign repairs them'));
 }
@@ -201,7 +201,7 @@ export interface SaveInput {
 async function recountCampaign(campaignId: string): Promise<MemberCounts> {
   const others = async () =>
     JSON.stringify(await countsColl().find({ _id: { $in: COUNTS_WRITERS.filter((w) => w !== countsWriter).map((w) => countsId(campaignId, w)) } }).sort({ _id: 1 }).toArray());
-  await serially(`counts:${countsId(campaignId)}`, async () => {
+  await exclusively(`counts:${countsId(campaignId)}`, async () => {
     for (let i = 0; i < 5; i++) {
       const before = await others();
       const rows = await Member.aggregate<{ _id: string | null; n: number }>([{ $match: { dialer: campaignId } }, { $group: { _id: '$_endCause', n: { $sum: 1 } } }]);

@@ -7,7 +7,7 @@
 // than `cps` of them.
 import { Schema } from 'mongoose';
 import { model } from './model';
-import { serially } from './serial';
+import { exclusively } from './serial';
 
 const rateSchema = new Schema(
   { _id: { type: String, required: true }, n: { type: Number, default: 0 }, at: Number },
@@ -23,7 +23,7 @@ const MAX_AHEAD_SEC = 15;
  * be sent (now or later), or null when the next MAX_AHEAD_SEC seconds are full.
  */
 export async function reserveOrigination(key: string, perSec: number, now = Date.now()): Promise<number | null> {
-  return serially(`rate:${key}`, () => reserve(key, perSec, now));
+  return exclusively(`rate:${key}`, () => reserve(key, perSec, now));
 }
 
 async function reserve(key: string, perSec: number, now: number): Promise<number | null> {

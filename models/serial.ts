@@ -1,8 +1,22 @@
-// Writes to one document, one at a time within this process. FerretDB v1 applies an update as a
-// read and then a write of the whole document, so two updates of one document that overlap (on two
-// connections of the pool) can lose one of them. Every write of a document with more than one
-// writer in this process goes through `serially(<document key>, …)`; writes of different documents
-// still run in parallel on the pool (docs/architecture.md, "FerretDB and atomicity").
+// Writes to one document, one at a time.
+//
+// Within a process (`serially`): FerretDB v1 applies an update as a read and then a write of the
+// whole document, so two updates of one document that overlap (on two connections of the pool) can
+// lose one of them. Every write of a document with more than one writer in this process goes
+// through `serially(<document key>, …)`; writes of different documents still run in parallel on the
+// pool (docs/architecture.md, "FerretDB and atomicity").
+//
+// Across processes (`exclusively`): a document that several processes write (a campaign's lines and
+// counters: the member activities of every worker; the campaign document: the API too) is written
+// only in this process's *turn* on it: a document `{_id: <key>, owner, until}` in `dialer_turns`,
+// taken by inserting it — an insert of an `_id` that exists fails on FerretDB too, where an
+// update's condition is no lock — and deleted when this process has no more writes of that key
+// queued, or has held it MAX_HOLD_MS while the other processes wait. A turn whose process died is
+// taken over after TURN_TTL_MS (renewed while it is held).
+import crypto from 'node:crypto';
+import os from 'node:os';
+import mongoose from 'mongoose';
+
 const tails = new Map<string, Promise<unknown>>();
 
 export async function serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -21,4 +35,81 @@ export async function seriallyAll<T>(keys: string[], fn: () => Promise<T>): Prom
   const sorted = [...new Set(keys)].sort();
   const take = (i: number): Promise<T> => (i === sorted.length ? fn() : serially(sorted[i], () => take(i + 1)));
   return take(0);
+}
+
+/** This process, as the owner of the turns it holds. */
+export const PROCESS_ID = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+export const TURN_TTL_MS = 15_000;
+/** How long a process keeps a turn while it has more writes of the key queued. */
+const MAX_HOLD_MS = 50;
+
+type TurnDoc = { _id: string; owner: string; until: number };
+const turns = () => mongoose.connection.collection<TurnDoc>('dialer_turns');
+const held = new Map<string, { since: number; renew: NodeJS.Timeout }>();
+const queued = new Map<string, number>();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const isDuplicate = (err: unknown) => (err as { code?: number } | null)?.code === 11000;
+
+/** fn in this process's turn on `key`: alone among the processes sharing the database. */
+export async function exclusively<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  queued.set(key, (queued.get(key) ?? 0) + 1);
+  return serially(key, async () => {
+    const more = queued.get(key)! - 1;
+    if (more) queued.set(key, more);
+    else queued.delete(key);
+    await takeTurn(key);
+    try {
+      return await fn();
+    } finally {
+      const turn = held.get(key);
+      const othersWait = turn && Date.now() - turn.since > MAX_HOLD_MS;
+      if (!queued.get(key) || othersWait) {
+        await giveTurn(key);
+        // Let a waiting process in before this one takes the turn again.
+        if (othersWait && queued.get(key)) await sleep(5);
+      }
+    }
+  });
+}
+
+async function takeTurn(key: string): Promise<void> {
+  if (held.has(key)) return;
+  let pause = 1;
+  let knownUntil = 0;
+  for (;;) {
+    try {
+      await turns().insertOne({ _id: key, owner: PROCESS_ID, until: Date.now() + TURN_TTL_MS });
+      break;
+    } catch (err) {
+      if (!isDuplicate(err)) throw err;
+    }
+    if (Date.now() >= knownUntil) {
+      // Who holds it, and until when (read again only once that time has passed).
+      const cur = await turns().findOne({ _id: key });
+      if (cur?.owner === PROCESS_ID) break; // taken by an earlier try of ours whose answer was lost
+      if (cur && cur.until < Date.now()) {
+        // Its process died holding it (a live holder renews it).
+        await turns().deleteOne({ _id: key, owner: cur.owner, until: cur.until });
+        continue;
+      }
+      knownUntil = cur?.until ?? 0;
+    }
+    await sleep(pause);
+    pause = Math.min(pause * 2, 20);
+  }
+  const renew = setInterval(() => {
+    turns().updateOne({ _id: key, owner: PROCESS_ID }, { $set: { until: Date.now() + TURN_TTL_MS } }).catch(() => undefined);
+  }, TURN_TTL_MS / 3);
+  renew.unref();
+  held.set(key, { since: Date.now(), renew });
+}
+
+async function giveTurn(key: string): Promise<void> {
+  const turn = held.get(key);
+  if (!turn) return;
+  clearInterval(turn.renew);
+  held.delete(key);
+  // If this fails the turn stays ours in the database: our next takeTurn finds it as ours, another
+  // process takes it over after TURN_TTL_MS.
+  await turns().deleteOne({ _id: key, owner: PROCESS_ID }).catch(() => undefined);
 }

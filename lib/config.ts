@@ -48,6 +48,9 @@ export const config = {
    *  order writes (FerretDB v1 applies overlapping updates of one document non-atomically; see
    *  docs/architecture.md, "FerretDB and atomicity"). */
   mongodbPoolSize: int('MONGODB_POOL_SIZE', 4) || 4,
+  /** Group commit (models/group-commit.ts): how long a batch waits for more writes before it is
+   *  sent; 0 = until the current event-loop turn ends. */
+  groupCommitTickMs: int('GROUP_COMMIT_TICK_MS', 0),
   ferretdb: { port: ferretdbPort, embedded: !process.env.MONGODB_URI },
   esl: {
     host: str('ESL_HOST', '127.0.0.1'),

@@ -2,7 +2,7 @@
 // origination_uuid) and settled exactly once with the first result that arrives.
 import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { serially } from './serial';
+import { exclusively } from './serial';
 
 export const attemptSchema = new Schema(
   {
@@ -60,10 +60,11 @@ export const Attempt = model('Attempt', attemptSchema);
  * sent; returns the attempt as it was before, or null when the condition failed. This is the
  * first-wins settle of every result source and the once-only send claim. A read and a write by
  * `_id` (FerretDB v1 decodes the whole attempts collection for any other filter), one at a time per
- * attempt in this process (models/serial.ts). Every writer of attempts runs in the worker process.
+ * attempt across the worker processes (models/serial.ts `exclusively`: every worker's result router
+ * hears every hangup, and a member's local activity may run again on another worker).
  */
 export async function updateAttemptIf(uuid: string, o: { unsent?: boolean }, set: Record<string, unknown>): Promise<AttemptDoc | null> {
-  return serially(`attempt:${uuid}`, async () => {
+  return exclusively(`attempt:${uuid}`, async () => {
     const doc = await Attempt.findById(uuid).lean<AttemptDoc>();
     if (!doc || doc.result || (o.unsent && doc.sentOn !== null && doc.sentOn !== undefined)) return null;
     await Attempt.updateOne({ _id: uuid }, { $set: set });
@@ -73,10 +74,10 @@ export async function updateAttemptIf(uuid: string, o: { unsent?: boolean }, set
 
 /** The attempt record, written once before anything is sent (a retried activity finds it). */
 export async function recordAttempt(uuid: string, fields: Record<string, unknown>): Promise<void> {
-  await serially(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true }));
+  await exclusively(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true }));
 }
 
 /** Fields of the attempt outside its result (the send claim undone, the answer seen, counted). */
 export async function setAttempt(uuid: string, set: Record<string, unknown>): Promise<void> {
-  await serially(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $set: set }));
+  await exclusively(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $set: set }));
 }

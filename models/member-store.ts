@@ -14,20 +14,25 @@
 // the API writes a member only with `_dispatch: null, _lock: null` in the filter and only when no
 // member workflow runs for it; the claim re-reads the member by `_id` and sets `_dispatch` only where
 // the ready filter still matches it. A member claimed meanwhile is edited through its workflow instead
-// (services/members.ts). In the worker, writes of one member run one at a time (models/serial.ts).
+// (services/members.ts). Writes of one member run one at a time across the processes
+// (models/serial.ts `exclusively`: a member's local activity may run again on another worker while
+// the first still runs, when its workflow task moves),
+// and the member workflows' writes (reserve, settle, release, save) and their timed queue entries go
+// through the group commit (models/group-commit.ts): one bulkWrite for the members writing at once.
 import mongoose from 'mongoose';
 import { mergeClientPatch, type ClientPatch, type MemberState } from '../rules';
 import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { exclusively, serially, seriallyAll } from './serial';
+import { exclusively, seriallyAll } from './serial';
+import { batchedUpdate } from './group-commit';
 
 const log = createLogger('member-store');
 type LogEntry = Record<string, unknown> & { session?: string; steps?: { time: number; data: string }[] };
 type Id = unknown;
 
-const one = <T>(memberId: Id, fn: () => Promise<T>) => serially(`member:${String(memberId)}`, fn);
+const one = <T>(memberId: Id, fn: () => Promise<T>) => exclusively(`member:${String(memberId)}`, fn);
 
 // ---- Member counts by state, kept by the transitions below ----
 //
@@ -426,7 +431,8 @@ export const MemberStore = {
   async reserve(i: { memberId: string; member: MemberState; workflowId: string; uuid: string; entry: object }): Promise<void> {
     await one(i.memberId, async () => {
       const { log: logArr, dialer, end } = await readLog(i.memberId);
-      await Member.updateOne(
+      await batchedUpdate(
+        Member,
         { _id: i.memberId },
         { $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid, _log: logArr.some((e) => e.session === i.uuid) ? logArr : [i.entry as LogEntry, ...logArr] } },
       );
@@ -439,7 +445,8 @@ export const MemberStore = {
   async settle(i: { memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null }): Promise<void> {
     await one(i.memberId, async () => {
       const { log: logArr, dialer, end } = await readLog(i.memberId);
-      await Member.updateOne(
+      await batchedUpdate(
+        Member,
         { _id: i.memberId },
         {
           $set: {
@@ -460,7 +467,7 @@ export const MemberStore = {
   async release(campaignId: string, memberId: string, leaseId: string, readyAt: number | null): Promise<void> {
     const doc = await one(memberId, async () => {
       const d = await Member.findById(memberId, REQUEUE_FIELDS).lean<DispatchFields & { _dispatch: string | null }>();
-      if (d?._dispatch === leaseId) await Member.updateOne({ _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });
+      if (d?._dispatch === leaseId) await batchedUpdate(Member, { _id: memberId }, { $set: { _dispatch: null, _readyAt: readyAt } });
       return d;
     });
     await requeue(campaignId, memberId, doc, readyAt);
@@ -497,7 +504,7 @@ export const MemberStore = {
           set._log = [newest, ...logArr.slice(1)];
         }
       }
-      await Member.updateOne({ _id: memberId }, { $set: set });
+      await batchedUpdate(Member, { _id: memberId }, { $set: set });
       if (prev) await countMember(prev.dialer, prev.end, endOf(member.endCause));
       if (prev?.dialer && edited) {
         const now = numbersOf(set);

@@ -16,6 +16,7 @@
 // the queue misses (inserted straight into the collection, stored before this queue existed) is
 // found by the claim's fallback read of the members collection (activities/claim.ts).
 import mongoose from 'mongoose';
+import { batchedWrites } from './group-commit';
 import { byPriorityDescending, isNeverDialled, type DispatchFields } from '../rules/dispatch';
 
 type Id = unknown;
@@ -81,9 +82,10 @@ export async function enqueueMembers(campaignId: string, members: DispatchFields
  *  an entry that exists (a member edited while it is not waiting). */
 export async function putTimed(campaignId: string, m: DispatchFields): Promise<void> {
   const keys = { _nextTryTime: m._nextTryTime ?? null, priority: m.priority ?? 0, lastCall: m.lastCall ?? 0 };
-  const c = coll(timedName(campaignId));
-  if (m._readyAt === undefined) await c.updateOne({ _id: asId(m._id) }, { $set: keys });
-  else await c.replaceOne({ _id: asId(m._id) }, { _readyAt: m._readyAt, ...keys }, { upsert: true });
+  // Group commit (models/group-commit.ts): the entries of many members go out in one write.
+  const w = batchedWrites(timedName(campaignId));
+  if (m._readyAt === undefined) await w.add({ updateOne: { filter: { _id: asId(m._id) }, update: { $set: keys } } });
+  else await w.add({ replaceOne: { filter: { _id: asId(m._id) }, replacement: { _readyAt: m._readyAt, ...keys }, upsert: true } });
 }
 
 /** A member waiting for a result status is not claimable before the status or its deadline. */
@@ -107,7 +109,7 @@ export async function requeue(
 }
 
 export async function dropTimed(campaignId: string, memberId: Id): Promise<void> {
-  await coll(timedName(campaignId)).deleteOne({ _id: asId(memberId) });
+  await batchedWrites(timedName(campaignId)).add({ deleteOne: { filter: { _id: asId(memberId) } } });
 }
 
 /** The timed entries of members just claimed, in one command. */

@@ -11,8 +11,9 @@
 // only in this process's *turn* on it: a document `{_id: <key>, owner, until}` in `dialer_turns`,
 // taken by inserting it — an insert of an `_id` that exists fails on FerretDB too, where an
 // update's condition is no lock — and deleted when this process has no more writes of that key
-// queued, or has held it MAX_HOLD_MS while the other processes wait. A turn whose process died is
-// taken over after TURN_TTL_MS (renewed while it is held).
+// queued, or has held it MAX_HOLD_MS while the other processes wait. The turns taken (and given
+// back) in one event-loop turn go out as one insertMany (one deleteMany). A turn whose process died
+// is taken over after TURN_TTL_MS (renewed while it is held).
 import crypto from 'node:crypto';
 import os from 'node:os';
 import mongoose from 'mongoose';
@@ -48,7 +49,52 @@ const turns = () => mongoose.connection.collection<TurnDoc>('dialer_turns');
 const held = new Map<string, { since: number; renew: NodeJS.Timeout }>();
 const queued = new Map<string, number>();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const isDuplicate = (err: unknown) => (err as { code?: number } | null)?.code === 11000;
+
+/** Calls of one event-loop turn go out as one command (at most 50 items), each caller getting its
+ *  item's answer. */
+function batched<T, R>(write: (items: T[]) => Promise<R[]>): (item: T) => Promise<R> {
+  let queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async () => {
+    flushing = true;
+    while (queue.length) {
+      const batch = queue.slice(0, 50);
+      queue = queue.slice(50);
+      try {
+        const out = await write(batch.map((b) => b.item));
+        batch.forEach((b, i) => b.resolve(out[i]));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    flushing = false;
+  };
+  return (item) => new Promise<R>((resolve, reject) => {
+    queue.push({ item, resolve, reject });
+    if (queue.length === 1 && !flushing) setImmediate(() => void flush());
+  });
+}
+
+/** Inserts turns; true for each this process now holds, false for each another holds. */
+const insertTurns = batched<string, boolean>(async (keys) => {
+  const until = Date.now() + TURN_TTL_MS;
+  try {
+    await turns().insertMany(keys.map((k) => ({ _id: k, owner: PROCESS_ID, until })), { ordered: false });
+    return keys.map(() => true);
+  } catch (err) {
+    const errors = (err as { writeErrors?: { index: number; code: number } | { index: number; code: number }[] }).writeErrors;
+    const list = errors === undefined ? undefined : Array.isArray(errors) ? errors : [errors];
+    if (!list || list.some((e) => e.code !== 11000)) throw err;
+    const taken = new Set(list.map((e) => e.index));
+    return keys.map((_, i) => !taken.has(i));
+  }
+});
+
+/** Deletes turns this process holds. */
+const deleteTurns = batched<string, void>(async (keys) => {
+  await turns().deleteMany({ _id: { $in: keys }, owner: PROCESS_ID });
+  return keys.map(() => undefined);
+});
 
 /** fn in this process's turn on `key`: alone among the processes sharing the database. */
 export async function exclusively<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -76,13 +122,7 @@ async function takeTurn(key: string): Promise<void> {
   if (held.has(key)) return;
   let pause = 1;
   let knownUntil = 0;
-  for (;;) {
-    try {
-      await turns().insertOne({ _id: key, owner: PROCESS_ID, until: Date.now() + TURN_TTL_MS });
-      break;
-    } catch (err) {
-      if (!isDuplicate(err)) throw err;
-    }
+  while (!(await insertTurns(key))) {
     if (Date.now() >= knownUntil) {
       // Who holds it, and until when (read again only once that time has passed).
       const cur = await turns().findOne({ _id: key });
@@ -111,5 +151,5 @@ async function giveTurn(key: string): Promise<void> {
   held.delete(key);
   // If this fails the turn stays ours in the database: our next takeTurn finds it as ours, another
   // process takes it over after TURN_TTL_MS.
-  await turns().deleteOne({ _id: key, owner: PROCESS_ID }).catch(() => undefined);
+  await deleteTurns(key).catch(() => undefined);
 }

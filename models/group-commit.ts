@@ -1,0 +1,103 @@
+// Group commit: writes that many activities make at the same moment (attempt records, member-end
+// events, counters) go to the database together, one `bulkWrite` per collection per tick, instead of
+// one command each. Every caller awaits the batch its write is in, so an activity still returns
+// only once its write is stored (or throws if it was not): durability is unchanged, only the
+// number of round trips falls as load rises.
+//
+// A batch is written when the event loop turn that queued its first write ends (setImmediate; or
+// `tickMs` later: GROUP_COMMIT_TICK_MS, longer batches for a little latency) or, while an earlier
+// batch of the same collection is still being written, as soon as that one is done: at most one batch per collection is in flight, so batches are stored in the order they
+// were made, and within a batch in the order the writes were queued (`ordered: true`). Two writes
+// of one document are therefore applied in the order they were queued.
+//
+// At most MAX_BATCH writes per bulkWrite: FerretDB 1.24 keeps each update's read open (one SQLite
+// connection of its 100) until the command ends, so a command of ~100 updates never finishes.
+//
+// A failed batch fails every write in it, even those the server applied before the failing one:
+// writes queued here must be idempotent (`$set`, upserts with `$setOnInsert`, marker-guarded
+// `$inc`), so the caller's retry (Temporal retries the activity) is safe.
+import mongoose, { type Model } from 'mongoose';
+import type { AnyBulkWriteOperation, Document } from 'mongodb';
+import { config } from '../lib/config';
+
+export const MAX_BATCH = 50;
+
+/** Batches items and writes each batch with `write`, one batch in flight at a time. */
+export class GroupCommit<T> {
+  private queued: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private flushing = false;
+  private scheduled = false;
+  /** Batches written and items in them, for the benchmarks. */
+  readonly stats = { batches: 0, items: 0 };
+
+  constructor(
+    private readonly write: (items: T[]) => Promise<unknown>,
+    private readonly maxBatch = MAX_BATCH,
+    private readonly tickMs = 0,
+  ) {}
+
+  /** Queues `item`; resolves once the batch holding it is stored, rejects with that batch's error. */
+  add(item: T): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ item, resolve, reject });
+      if (!this.flushing && !this.scheduled) {
+        this.scheduled = true;
+        const go = () => {
+          this.scheduled = false;
+          void this.flush();
+        };
+        if (this.tickMs > 0) setTimeout(go, this.tickMs);
+        else setImmediate(go);
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queued.length) {
+        const batch = this.queued.splice(0, this.maxBatch);
+        this.stats.batches++;
+        this.stats.items += batch.length;
+        try {
+          await this.write(batch.map((b) => b.item));
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}
+
+type Op = AnyBulkWriteOperation<Document>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyModel = Model<any>;
+const writers = new Map<string, GroupCommit<Op>>();
+
+/** The group-commit writer of a model (its bulkWrite casts each write as updateOne would) or of a
+ *  raw collection, one per name in this process. */
+export function batchedWrites(target: AnyModel | string): GroupCommit<Op> {
+  const name = typeof target === 'string' ? target : target.collection.collectionName;
+  let w = writers.get(name);
+  if (!w) {
+    w = new GroupCommit<Op>(typeof target === 'string'
+      ? (ops) => mongoose.connection.collection(target).bulkWrite(ops, { ordered: true })
+      : (ops) => target.bulkWrite(ops as Parameters<typeof target.bulkWrite>[0], { ordered: true }), MAX_BATCH, config.groupCommitTickMs);
+    writers.set(name, w);
+  }
+  return w;
+}
+
+/** `updateOne` through the group commit (as Model.updateOne / Collection.updateOne, without its result). */
+export function batchedUpdate(target: AnyModel | string, filter: Document, update: Document, o: { upsert?: boolean } = {}): Promise<void> {
+  return batchedWrites(target).add({ updateOne: { filter, update, ...(o.upsert ? { upsert: true } : {}) } });
+}
+
+/** Per collection: batches and writes so far (bench/throughput.ts prints them). */
+export function groupCommitStats(): Record<string, { batches: number; items: number }> {
+  return Object.fromEntries([...writers].map(([name, w]) => [name, { ...w.stats }]));
+}

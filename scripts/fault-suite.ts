@@ -213,8 +213,9 @@ async function simGet<T>(p: string): Promise<T | null> {
     return null;
   }
 }
+/** 30 s, as the API client: at load 20+ (several suites on 2 cores) a fault POST took over 5 s. */
 async function simPost(p: string, body: unknown): Promise<unknown> {
-  const r = await fetch(simUrl() + p, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+  const r = await fetch(simUrl() + p, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
   if (!r.ok) throw new Error(`simulator ${p}: HTTP ${r.status}`);
   return r.json();
 }

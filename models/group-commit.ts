@@ -19,6 +19,14 @@
 import mongoose, { type Model } from 'mongoose';
 import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import { config } from '../lib/config';
+import { withTimeout } from './serial';
+import { createLogger } from '../lib/logger';
+
+const log = createLogger('group-commit');
+
+/** A batch with no answer by then fails its callers (their activities retry) and the next batch
+ *  goes, so one lost answer cannot hold every later write of the collection. */
+const BATCH_TIMEOUT_MS = 20_000;
 
 export const MAX_BATCH = 50;
 
@@ -61,9 +69,10 @@ export class GroupCommit<T> {
         this.stats.batches++;
         this.stats.items += batch.length;
         try {
-          await this.write(batch.map((b) => b.item));
+          await withTimeout(this.write(batch.map((b) => b.item)), BATCH_TIMEOUT_MS);
           for (const b of batch) b.resolve();
         } catch (err) {
+          if (String(err).includes('no answer from the database')) log.warn({ items: batch.length, err: String(err) }, 'group commit unanswered');
           for (const b of batch) b.reject(err);
         }
       }

@@ -17,6 +17,9 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import mongoose from 'mongoose';
+import { createLogger } from '../lib/logger';
+
+const log = createLogger('serial');
 
 const tails = new Map<string, Promise<unknown>>();
 
@@ -50,6 +53,10 @@ const held = new Map<string, { since: number; renew: NodeJS.Timeout }>();
 const queued = new Map<string, number>();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A batch command with no answer by then fails its callers (and the next batch goes): in a fault
+ *  run one command's answer never came, and every turn of the process waited behind it. */
+const BATCH_TIMEOUT_MS = 10_000;
+
 /** Calls of one event-loop turn go out as one command (at most 50 items), each caller getting its
  *  item's answer. */
 function batched<T, R>(write: (items: T[]) => Promise<R[]>): (item: T) => Promise<R> {
@@ -61,9 +68,10 @@ function batched<T, R>(write: (items: T[]) => Promise<R[]>): (item: T) => Promis
       const batch = queue.slice(0, 50);
       queue = queue.slice(50);
       try {
-        const out = await write(batch.map((b) => b.item));
+        const out = await withTimeout(write(batch.map((b) => b.item)), BATCH_TIMEOUT_MS);
         batch.forEach((b, i) => b.resolve(out[i]));
       } catch (err) {
+        if (String(err).includes('no answer from the database')) log.warn({ items: batch.length, err: String(err) }, 'turn command unanswered');
         for (const b of batch) b.reject(err);
       }
     }
@@ -73,6 +81,14 @@ function batched<T, R>(write: (items: T[]) => Promise<R[]>): (item: T) => Promis
     queue.push({ item, resolve, reject });
     if (queue.length === 1 && !flushing) setImmediate(() => void flush());
   });
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the database within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** Inserts turns; true for each this process now holds, false for each another holds. */

@@ -197,6 +197,10 @@ test('a status PUT while the call is up is accepted and applied at hangup; count
   assert.equal(bEntry.cause, 'USER_BUSY');
   assert.ok(bEntry.steps.some((st) => /not applied/.test(st.data)));
 
-  const stats = (await Campaign.findById(id).lean<{ stats: Record<string, number> }>())!.stats;
+  // endAttempt writes the counters after the member's log entry.
+  const stats = await waitFor('both attempts counted', async () => {
+    const st = (await Campaign.findById(id).lean<{ stats: Record<string, number> }>())!.stats;
+    return st.callCount === 2 ? st : null;
+  });
   assert.deepEqual([stats.callCount, stats.successCall, stats.errorCall], [2, 1, 1]);
 });

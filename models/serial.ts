@@ -11,8 +11,7 @@
 // only in this process's *turn* on it: a document `{_id: <key>, owner, until}` in `dialer_turns`,
 // taken by inserting it — an insert of an `_id` that exists fails on FerretDB too, where an
 // update's condition is no lock — and deleted when this process has no more writes of that key
-// queued (LINGER_MS later: the next write of the document is often a moment away), or has held it
-// MAX_HOLD_MS while the other processes wait. The turns taken (and given
+// queued, or has held it MAX_HOLD_MS while the other processes wait. The turns taken (and given
 // back) in one event-loop turn go out as one insertMany (one deleteMany). A turn whose process died
 // is taken over after TURN_TTL_MS (renewed while it is held).
 import crypto from 'node:crypto';
@@ -47,12 +46,10 @@ export const PROCESS_ID = `${os.hostname()}:${process.pid}:${crypto.randomBytes(
 export const TURN_TTL_MS = 15_000;
 /** How long a process keeps a turn while it has more writes of the key queued. */
 const MAX_HOLD_MS = 50;
-/** How long a turn is kept after the last write queued, for the next one. */
-const LINGER_MS = 25;
 
 type TurnDoc = { _id: string; owner: string; until: number };
 const turns = () => mongoose.connection.collection<TurnDoc>('dialer_turns');
-const held = new Map<string, { since: number; renew: NodeJS.Timeout; linger?: NodeJS.Timeout }>();
+const held = new Map<string, { since: number; renew: NodeJS.Timeout }>();
 const queued = new Map<string, number>();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -128,30 +125,17 @@ export async function exclusively<T>(key: string, fn: () => Promise<T>): Promise
     } finally {
       const turn = held.get(key);
       const othersWait = turn && Date.now() - turn.since > MAX_HOLD_MS;
-      if (othersWait) {
+      if (!queued.get(key) || othersWait) {
         await giveTurn(key);
         // Let a waiting process in before this one takes the turn again.
-        if (queued.get(key)) await sleep(5);
-      } else if (turn && !queued.get(key)) {
-        // Kept a moment for the next write of the same document (an activity's writes of one
-        // member or attempt follow each other), then given back in the key's order.
-        turn.linger = setTimeout(() => {
-          void serially(key, async () => {
-            if (held.get(key) === turn) await giveTurn(key);
-          });
-        }, LINGER_MS);
+        if (othersWait && queued.get(key)) await sleep(5);
       }
     }
   });
 }
 
 async function takeTurn(key: string): Promise<void> {
-  const mine = held.get(key);
-  if (mine) {
-    clearTimeout(mine.linger);
-    mine.linger = undefined;
-    return;
-  }
+  if (held.has(key)) return;
   let pause = 1;
   let knownUntil = 0;
   while (!(await insertTurns(key))) {
@@ -180,7 +164,6 @@ async function giveTurn(key: string): Promise<void> {
   const turn = held.get(key);
   if (!turn) return;
   clearInterval(turn.renew);
-  clearTimeout(turn.linger);
   held.delete(key);
   // If this fails the turn stays ours in the database: our next takeTurn finds it as ours, another
   // process takes it over after TURN_TTL_MS.

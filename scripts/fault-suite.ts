@@ -213,9 +213,11 @@ async function simGet<T>(p: string): Promise<T | null> {
     return null;
   }
 }
-/** 30 s, as the API client: at load 20+ (several suites on 2 cores) a fault POST took over 5 s. */
+/** Up to 2 min: a graceful restart answers once every CDR post (and its retries) is delivered, which
+ *  took over 30 s at load 15 right after the CDR worker was killed; other POSTs took over 5 s at
+ *  load 27. */
 async function simPost(p: string, body: unknown): Promise<unknown> {
-  const r = await fetch(simUrl() + p, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+  const r = await fetch(simUrl() + p, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
   if (!r.ok) throw new Error(`simulator ${p}: HTTP ${r.status}`);
   return r.json();
 }

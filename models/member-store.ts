@@ -39,8 +39,8 @@ const one = <T>(memberId: Id, fn: () => Promise<T>) => exclusively(`member:${Str
 // `dialer_member_counts` holds per campaign `{total, endedAll, ended: {<end cause>: n}}` as one document per
 // writing process (`<campaign>:<writer>`, writer = api | worker | main), and a count is their sum.
 // FerretDB v1 applies `$inc` as a read and a write, so two processes incrementing one document could
-// lose a step; here each document has one process writing it, one update at a time (models/serial.ts),
-// and the sum is exact. A process that stops between a member write and its count write leaves the
+// lose a step; here each document has one kind of process writing it, one update at a time across
+// the processes (models/serial.ts `exclusively`: several workers share `worker`), and the sum is exact. A process that stops between a member write and its count write leaves the
 // counts off by that member until `recountCampaign` (docs/architecture.md, "Member counts").
 export const COUNTS_WRITERS = ['api', 'worker', 'main'] as const;
 export type CountsWriter = (typeof COUNTS_WRITERS)[number];

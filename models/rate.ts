@@ -1,8 +1,8 @@
 // Originations per second (`cps`, spec §3.1; per campaign, and per gateway for the operator), across
 // every worker: one document per key and second counts the originations given a place in that
-// second, taken with one `$inc` upsert each, one at a time per key within a process
-// (models/serial.ts: FerretDB v1 applies overlapping updates of one document non-atomically, so
-// across worker processes only MongoDB makes it exact). The n-th place of a second goes at
+// second, taken with one `$inc` upsert each, one at a time per key across the worker processes
+// (models/serial.ts `exclusively`: FerretDB v1 applies overlapping updates of one document
+// non-atomically). The n-th place of a second goes at
 // `second + (n-1)/cps`, so originations are evenly spaced and no sliding second ever holds more
 // than `cps` of them.
 import { Schema } from 'mongoose';

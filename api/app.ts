@@ -15,6 +15,7 @@ import { memberRoutes } from './members';
 import { exportRoutes } from './csv-export';
 import { Waker } from './wake';
 import { csvImportRoute } from './csv-import-route';
+import { consoleRoutes, consoleStatic } from './console';
 import { webhookRoutes } from './hooks';
 import { docsRoutes } from './openapi';
 import { rateLimitMiddleware } from './limits';
@@ -78,6 +79,7 @@ export function createApp(deps: ApiDeps): DialerApi {
   webhookRoutes(router, rd);
   agentRoutes(router, rd);
   csvImportRoute(router, rd);
+  consoleRoutes(router, rd);
 
   // Latency by route pattern (`/api/v2/dialer/:id`), never the raw path (ids are tenant data).
   app.use(async (ctx, next) => {
@@ -102,6 +104,8 @@ export function createApp(deps: ApiDeps): DialerApi {
     }
     await next();
   });
+  // The console's files carry no tenant data; its data comes from the routes below, with credentials.
+  app.use(consoleStatic());
   // Credentials are checked before any body is read, then each credential spends one token.
   app.use(authMiddleware({ public: (ctx) => PUBLIC_PATHS.has(ctx.path) || (ctx.path === '/login' && ctx.method === 'POST') }));
   app.use(rateLimitMiddleware(rateLimit));

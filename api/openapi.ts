@@ -131,6 +131,11 @@ export const OPERATIONS: Op[] = [
     responses: { 200: ok({ type: 'object', properties: { state: { type: 'integer' }, _cause: { type: 'string' }, active: { type: 'boolean' } } }), ...withDialer },
   },
   { method: 'put', path: '/api/v2/dialer/{id}/reset', tag: 'dialers', summary: 'Reset counters (§8.7)', params: [P.id, P.domain], body: ref('Reset'), responses: { 200: ok(ref('UpdateResult')), ...withDialer } },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/activity', tag: 'dialers', summary: 'For the console: attempts per minute (calls, answered, abandoned) over `hours` (0-168, default 24), member end causes, lines in use, next wake-up of a sleeping dialer',
+    params: [P.dialer, { name: 'hours', in: 'query', description: 'Hours of attempt history, 0-168 (default 24)', schema: { type: 'integer', minimum: 0, maximum: 168 } }, P.domain],
+    responses: { 200: ok({ type: 'object' }), ...withDialer, ...budget },
+  },
   { method: 'get', path: '/api/v2/dialer/{dialer}/history', tag: 'dialers', summary: 'Start/stop/reset history', params: [P.dialer, ...listParams], responses: { 200: okInfo({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
   // Calendars
   { method: 'get', path: '/api/v2/calendars', tag: 'calendars', summary: "List the domain's calendars", params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, ...budget } },

@@ -32,6 +32,7 @@
     if (text !== undefined) el.textContent = String(text);
     return el;
   }
+  const sumOf = (minutes, k) => (minutes || []).reduce((n, m) => n + m[k], 0);
   const fmtTime = (ms) => (ms ? new Date(ms).toLocaleString() : '—');
   const pct = (a, b) => (b > 0 ? `${((100 * a) / b).toFixed(1)} %` : '—');
   function secs(n) {
@@ -91,13 +92,13 @@
     const note = h('p', { class: 'muted' });
     show(h('section', { class: 'card' }, h('h1', {}, 'Campaigns'), note,
       h('div', { class: 'scroll' }, h('table', { id: 'campaigns' },
-        h('thead', {}, h('tr', {}, ['Name', 'Type', 'State', 'Active / limit', 'Attempts', 'Successes', 'Abandon %', 'Next wake-up']
+        h('thead', {}, h('tr', {}, ['Name', 'Type', 'State', 'Active / limit', 'Attempts', 'Successes', 'Abandon % (1 h)', 'Next wake-up']
           .map((t, i) => h('th', { class: i >= 3 && i <= 6 ? 'num' : null }, t)))), body))));
     every(5000, async () => {
       const r = await api('GET', '/api/v2/dialer?limit=100&columns=name,type,state,_cause,active,stats,parameters.limit');
       if (!r.ok) { note.textContent = (r.body && r.body.info) || `error ${r.status}`; return; }
       const list = r.body.data || [];
-      const live = await Promise.all(list.map((d) => api('GET', `${dialerPath(d._id)}/activity?hours=0`).then((a) => (a.ok ? a.body.data : null))));
+      const live = await Promise.all(list.map((d) => api('GET', `${dialerPath(d._id)}/activity?hours=1`).then((a) => (a.ok ? a.body.data : null))));
       body.replaceChildren(...list.map((d, i) => {
         const st = d.stats || {};
         const a = live[i] || {};
@@ -108,7 +109,7 @@
           h('td', { class: 'num' }, `${a.active ?? st.active ?? 0} / ${(d.parameters && d.parameters.limit) ?? '—'}`),
           h('td', { class: 'num' }, st.callCount ?? 0),
           h('td', { class: 'num' }, st.successCall ?? 0),
-          h('td', { class: 'num' }, pct(st.abandonedCall ?? 0, st.connectedCall ?? 0)),
+          h('td', { class: 'num' }, pct(sumOf(a.minutes, 'abandoned'), sumOf(a.minutes, 'answered'))),
           h('td', {}, a.nextWakeUp ? fmtTime(a.nextWakeUp) : '—'));
       }));
       note.textContent = list.length ? `${list.length} campaign(s), refreshed ${new Date().toLocaleTimeString()}` : 'No campaigns in this domain yet.';

@@ -311,11 +311,16 @@
       xhr.setRequestHeader('Content-Type', 'text/csv');
       xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) bar.value = (100 * ev.loaded) / ev.total; };
       let polling = true;
-      // Row-level progress where the server keeps it (GET …/import/<id>); a 404 means it does not.
+      let uploaded = false;
+      // Row-level progress where the server keeps it (GET …/import/<id>). A 404 before the upload has
+      // ended may only mean the import has not begun; after it, that the server keeps none.
       const poll = async () => {
         while (polling) {
           const r = await api('GET', `${dialerPath(id)}/members/import/${importId}`);
-          if (r.status === 404) { if (polling) status.textContent = 'Uploading… (row progress not available on this server)'; return; }
+          if (r.status === 404 && uploaded) {
+            if (polling) { polling = false; status.textContent = 'Row progress not available on this server.'; }
+            return;
+          }
           if (r.ok) {
             const p = r.body.data;
             status.textContent = `${p.state}: ${p.rowsRead} rows read, ${p.rowsStored} stored, ${p.rowsRejected} rejected`;
@@ -328,6 +333,7 @@
         let res = null;
         try { res = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
         bar.value = 100;
+        uploaded = true;
         if (xhr.status >= 400) { polling = false; status.className = 'error'; status.textContent = (res && res.info) || `error ${xhr.status}`; return; }
         const data = (res && res.data) || {};
         if (data.rows !== undefined || data.imported !== undefined) { polling = false; status.className = 'ok'; status.textContent = 'Done.'; showReport(data); }

@@ -132,8 +132,9 @@
     paintState(d.state, d._cause);
     async function setState(n) {
       const res = await api('PUT', `${dialerPath(id)}/state/${n}`);
-      msg.className = res.ok ? 'ok' : 'error';
-      msg.textContent = res.ok ? (n === 1 ? ' started' : ' stopped') : ` ${(res.body && res.body.info) || res.status}`;
+      msg.className = res.ok ? '' : 'error';
+      msg.textContent = res.ok ? '' : ` ${(res.body && res.body.info) || res.status}`;
+      if (res.ok && res.body.data) paintState(res.body.data.state, res.body.data._cause);
     }
     const charts = h('div', { class: 'grid' });
     show(

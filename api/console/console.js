@@ -61,9 +61,24 @@
   const dialerPath = (id) => `/api/v2/dialer/${encodeURIComponent(id)}`;
   const credQuery = () => { const c = session(); return `x_key=${encodeURIComponent(c.key)}&access_token=${encodeURIComponent(c.token)}`; };
 
+  /** Runs fn now and every ms, never two runs at once (a slow API is not asked twice as often). */
   function every(ms, fn) {
-    fn();
-    timers.push(setInterval(fn, ms));
+    let running = false;
+    const run = async () => {
+      if (running) return;
+      running = true;
+      try { await fn(); } catch { /* the API unreachable for a moment: the next round tries again */ } finally { running = false; }
+    };
+    void run();
+    timers.push(setInterval(run, ms));
+  }
+  /** fn over items, at most `limit` requests in flight (the API rate-limits each credential). */
+  async function mapLimit(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const worker = async () => { while (next < items.length) { const i = next++; out[i] = await fn(items[i]); } };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return out;
   }
   function show(...nodes) {
     main.replaceChildren(...nodes);
@@ -98,7 +113,7 @@
       const r = await api('GET', '/api/v2/dialer?limit=100&columns=name,type,state,_cause,active,stats,parameters.limit');
       if (!r.ok) { note.textContent = (r.body && r.body.info) || `error ${r.status}`; return; }
       const list = r.body.data || [];
-      const live = await Promise.all(list.map((d) => api('GET', `${dialerPath(d._id)}/activity?hours=1`).then((a) => (a.ok ? a.body.data : null))));
+      const live = await mapLimit(list, 4, (d) => api('GET', `${dialerPath(d._id)}/activity?hours=1`).then((a) => (a.ok ? a.body.data : null)));
       body.replaceChildren(...list.map((d, i) => {
         const st = d.stats || {};
         const a = live[i] || {};
@@ -448,11 +463,14 @@
     }
     void load();
     // Live: each agent event triggers a reload (EventSource cannot send headers: query credentials).
-    let pending = null;
-    const es = new EventSource(`/api/v2/agents/events?${credQuery()}`);
-    const onEvent = () => { if (!pending) pending = setTimeout(() => { pending = null; void load(); }, 200); };
-    for (const t of ['status', 'offered', 'connected', 'ended', 'wrap-up-started', 'wrap-up-ended']) es.addEventListener(t, onEvent);
-    closers.push(() => es.close());
+    // The stream is per domain: root credentials get the 30 s refresh only.
+    if (session().domain) {
+      let pending = null;
+      const es = new EventSource(`/api/v2/agents/events?${credQuery()}`);
+      const onEvent = () => { if (!pending) pending = setTimeout(() => { pending = null; void load(); }, 200); };
+      for (const t of ['status', 'offered', 'connected', 'ended', 'wrap-up-started', 'wrap-up-ended']) es.addEventListener(t, onEvent);
+      closers.push(() => es.close());
+    }
     timers.push(setInterval(load, 30000));
   }
 

@@ -116,7 +116,7 @@ async function walkThrough(page: Page, label: string, width: number): Promise<vo
   const row = page.locator(`#campaigns tr[data-id="${dialerId}"]`);
   await row.waitFor();
   assert.equal(await row.locator('a').innerText(), XSS_CAMPAIGN);
-  assert.match(await row.innerText(), /(Idle INIT|Stopped QUEUE_STOP)\s+0 \/ 4\s+0\s+0\s+100\.0 %\s+—/);
+  assert.match(await row.innerText(), /(Idle INIT|Stopped QUEUE_STOP)\s+0 \/ 4\s+0\s+0\s+—\s+—/, 'a campaign that is not running: no live figures');
   assert.equal(await page.locator('#campaigns img').count(), 0, 'the name is not parsed as HTML');
   assert.equal(await page.locator(`#campaigns tr[data-id="${otherDialerId}"]`).count(), 0, 'no other domain\'s campaign');
   await fitsWidth(page, width, 'campaigns');
@@ -145,6 +145,11 @@ async function walkThrough(page: Page, label: string, width: number): Promise<vo
     const chip = page.locator('section.card .state').first();
     await page.locator('#start').click();
     await chip.getByText('Running · QUEUE_HUNTING').waitFor();
+    // A running campaign's row: the last hour's abandon rate (1 abandoned of 1 answered).
+    await page.getByRole('link', { name: 'Campaigns' }).click();
+    await row.getByText('Running').waitFor();
+    await waitFor('the running campaign\'s live figures', async () => /Running QUEUE_HUNTING\s+0 \/ 4\s+0\s+0\s+100\.0 %\s+—/.test(await row.innerText()));
+    await row.locator('a').click();
     await page.locator('#stop').click();
     await chip.getByText('Stopped · QUEUE_STOP').waitFor();
     assert.equal((await h.req('GET', `/api/v2/dialer/${dialerId}`, { cred })).body.data.state, 3);

@@ -113,7 +113,9 @@
       const r = await api('GET', '/api/v2/dialer?limit=100&columns=name,type,state,_cause,active,stats,parameters.limit');
       if (!r.ok) { note.textContent = (r.body && r.body.info) || `error ${r.status}`; return; }
       const list = r.body.data || [];
-      const live = await mapLimit(list, 4, (d) => api('GET', `${dialerPath(d._id)}/activity?hours=1`).then((a) => (a.ok ? a.body.data : null)));
+      // Live lines, wake-up and the last hour only for running or sleeping campaigns: the others place
+      // no calls, and an idle list costs one request.
+      const live = await mapLimit(list, 4, (d) => (d.active ? api('GET', `${dialerPath(d._id)}/activity?hours=1`).then((a) => (a.ok ? a.body.data : null)) : null));
       body.replaceChildren(...list.map((d, i) => {
         const st = d.stats || {};
         const a = live[i] || {};
@@ -124,7 +126,7 @@
           h('td', { class: 'num' }, `${a.active ?? st.active ?? 0} / ${(d.parameters && d.parameters.limit) ?? '—'}`),
           h('td', { class: 'num' }, st.callCount ?? 0),
           h('td', { class: 'num' }, st.successCall ?? 0),
-          h('td', { class: 'num' }, pct(sumOf(a.minutes, 'abandoned'), sumOf(a.minutes, 'answered'))),
+          h('td', { class: 'num' }, a.minutes ? pct(sumOf(a.minutes, 'abandoned'), sumOf(a.minutes, 'answered')) : '—'),
           h('td', {}, a.nextWakeUp ? fmtTime(a.nextWakeUp) : '—'));
       }));
       note.textContent = list.length ? `${list.length} campaign(s), refreshed ${new Date().toLocaleTimeString()}` : 'No campaigns in this domain yet.';

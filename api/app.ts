@@ -5,7 +5,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import mongoose from 'mongoose';
 import type { Connection } from '@temporalio/client';
-import { authMiddleware, loginHandler } from './auth';
+import { authMiddleware, loginHandler, logoutHandler } from './auth';
 import type { ApiDeps, RouteDeps } from './deps';
 import { agentRoutes } from './agents';
 import { calendarRoutes } from './calendars';
@@ -70,6 +70,7 @@ export function createApp(deps: ApiDeps): DialerApi {
     ctx.body = { status: mongo && temporal ? 'OK' : 'error', data: { mongo, temporal } };
   });
   router.post('/login', loginHandler(rd.sessionTtlMs));
+  router.post('/logout', logoutHandler);
   dialerRoutes(router, rd);
   calendarRoutes(router, rd);
   // Before the member routes: `members/export` is not a member id.

@@ -107,6 +107,10 @@ export const OPERATIONS: Op[] = [
     bodyRequired: true,
     responses: { 200: { description: '{key, token, expires, username, domain, role} at the top level and in `data`', content: json({ type: 'object' }) }, 400: common[400], 401: common[401] },
   },
+  {
+    method: 'post', path: '/logout', tag: 'auth', summary: 'End the session token the request is made with (a secret stays valid)',
+    responses: { 200: ok({ type: 'object', properties: { sessionEnded: { type: 'boolean' } } }), 401: common[401] },
+  },
   // Dialers
   { method: 'get', path: '/api/v2/dialer', tag: 'dialers', summary: 'List dialers', params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, ...budget } },
   {

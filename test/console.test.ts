@@ -15,7 +15,7 @@ import { waitFor } from './support/env';
 
 /** What the functions run in the page read there (the tests compile without the DOM library; the
  *  console's CSP forbids string evaluation, so they are functions). */
-type BrowserGlobals = { document: { documentElement: { scrollWidth: number } }; sessionStorage: { length: number }; __xss?: unknown };
+type BrowserGlobals = { document: { documentElement: { scrollWidth: number } }; sessionStorage: { length: number; getItem(k: string): string | null }; __xss?: unknown };
 
 const XSS_CAMPAIGN = 'Spring <img src=x onerror="window.__xss=1">';
 const XSS_MEMBER = '<script>window.__xss=2</script>Mallory';
@@ -229,9 +229,13 @@ async function walkThrough(page: Page, label: string, width: number): Promise<vo
     await screenshot(page, 'console-readme');
     await h.req('PUT', `/api/v2/dialer/${dialerId}`, { cred, body: { name: XSS_CAMPAIGN } });
   }
+  const token = await page.evaluate(() => JSON.parse((globalThis as unknown as BrowserGlobals).sessionStorage.getItem('dialer-console-session')!).token as string);
+  assert.equal((await h.req('GET', '/api/v2/dialer', { cred: { ...cred, secret: token } })).status, 200, 'the session token works until sign-out');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('button', { name: 'Sign in' }).waitFor();
   assert.equal(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).sessionStorage.length), 0);
+  assert.equal((await h.req('GET', '/api/v2/dialer', { cred: { ...cred, secret: token } })).status, 401, 'and not after it');
+  assert.equal((await h.req('GET', '/api/v2/dialer', { cred })).status, 200, 'the secret itself stays valid');
 }
 
 // The forecast and import-progress routes come from another branch; the console is coded against

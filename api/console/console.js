@@ -492,7 +492,9 @@
     else if (hash === '#/agents') agentsPage();
     else await campaignsPage();
   }
-  document.getElementById('signout').addEventListener('click', () => {
+  document.getElementById('signout').addEventListener('click', async () => {
+    // The server forgets the session token too (it is also in the export link).
+    await api('POST', '/logout').catch(() => undefined);
     sessionStorage.removeItem(SESSION);
     location.hash = '#/login';
   });

@@ -157,20 +157,24 @@
     show(
       h('section', { class: 'card' }, title, h('div', { class: 'row' }, stateEl, startBtn, stopBtn, msg,
         h('a', { class: 'button secondary', id: 'export', href: `${dialerPath(id)}/members/export?${credQuery()}`, download: `members-${id}.csv` }, 'Export CSV'))),
-      parametersCard(id, d),
+      parametersCard(id, d, (name) => { title.textContent = name; }),
       h('section', { class: 'card' }, h('h2', {}, 'Activity (24 h)'), charts),
       forecastCard(id),
       membersCard(id),
       importCard(id),
     );
     every(5000, async () => {
-      const [cur, act] = await Promise.all([api('GET', dialerPath(id)), api('GET', `${dialerPath(id)}/activity?hours=24`)]);
+      const cur = await api('GET', dialerPath(id));
       if (cur.ok) paintState(cur.body.data.state, cur.body.data._cause);
+    });
+    // The charts read 24 h of attempts: less often than the state.
+    every(15000, async () => {
+      const act = await api('GET', `${dialerPath(id)}/activity?hours=24`);
       if (act.ok) charts.replaceChildren(...activityCharts(act.body.data));
     });
   }
 
-  function parametersCard(id, d) {
+  function parametersCard(id, d, onSaved) {
     const fields = [['name', 'Name', d.name], ['description', 'Description', d.description || ''],
       ...PARAMS.map(([k, label]) => [`parameters.${k}`, label, d.parameters ? d.parameters[k] ?? '' : ''])];
     const errs = {};
@@ -195,7 +199,7 @@
         } else body[path] = v;
       }
       const res = await api('PUT', dialerPath(id), body);
-      if (res.ok) { result.className = 'ok'; result.textContent = 'Saved.'; return; }
+      if (res.ok) { result.className = 'ok'; result.textContent = 'Saved.'; onSaved(body.name); return; }
       const info = (res.body && res.body.info) || `error ${res.status}`;
       // `parameters.limit: Too small: …` → next to that field; anything else under the form.
       const m = /^([\w.]+): (.*)$/.exec(info);

@@ -167,6 +167,7 @@ async function walkThrough(page: Page, label: string, width: number): Promise<vo
   await page.locator('#members tbody tr[data-member]').first().waitFor();
   assert.equal(await members.count(), 20);
   assert.equal(await members.first().locator('td').first().innerText(), 'Member 01');
+  assert.equal(await members.nth(1).getByRole('link', { name: 'Workflow' }).count(), 0, 'a member never dialled has no workflow yet');
   await page.locator('#next-page').click();
   await page.locator('#members tbody tr[data-member] td', { hasText: 'Member 21' }).waitFor();
   await page.locator('#next-page').click();

@@ -158,7 +158,7 @@
       h('section', { class: 'card' }, title, h('div', { class: 'row' }, stateEl, startBtn, stopBtn, msg,
         h('a', { class: 'button secondary', id: 'export', href: `${dialerPath(id)}/members/export?${credQuery()}`, download: `members-${id}.csv` }, 'Export CSV'))),
       parametersCard(id, d, (name) => { title.textContent = name; }),
-      h('section', { class: 'card' }, h('h2', {}, 'Activity (24 h)'), charts),
+      h('section', { class: 'card' }, h('h2', {}, 'Activity'), charts),
       forecastCard(id),
       membersCard(id),
       importCard(id),
@@ -288,7 +288,8 @@
       h('td', { class: 'num' }, m._probeCount ?? 0),
       h('td', {}, m._endCause ? '—' : fmtTime(m._nextTryTime)),
       h('td', {}, toggle),
-      h('td', {}, h('a', { href: temporalUrl(campaignId, m._id), target: '_blank', rel: 'noopener noreferrer' }, 'Workflow'))), logRow];
+      // A member's workflow starts with its first call (never-dialled members are only a document).
+      h('td', {}, m._probeCount || m._lock ? h('a', { href: temporalUrl(campaignId, m._id), target: '_blank', rel: 'noopener noreferrer' }, 'Workflow') : '—')), logRow];
   }
 
   function attemptLog(log) {
@@ -393,8 +394,11 @@
     });
     return figure('End causes', svg);
   }
-  function perMinuteChart(a) {
+  /** The last hour by the minute (24 h of minutes would be too thin to read). */
+  function perMinuteChart(all) {
     const W = 480, H = 140, L = 30, B = 18;
+    const from = Math.floor((all.to - 3_600_000) / 60_000) * 60_000 + 60_000;
+    const a = { ...all, from, minutes: all.minutes.filter((m) => m.t >= from) };
     const span = Math.max(60_000, a.to - a.from);
     const max = Math.max(1, ...a.minutes.map((m) => m.calls));
     const svg = s('svg', { class: 'chart', id: 'chart-calls', viewBox: `0 0 ${W} ${H}`, role: 'img' });
@@ -406,7 +410,7 @@
       if (m.answered) svg.append(s('rect', { x: x(m.t), y: y(m.answered), width: Math.max(1, x(m.t + 60_000) - x(m.t)), height: H - B - y(m.answered), fill: '#2e7d32' }));
     }
     axes(svg, W, H, L, B, max, a);
-    return figure(`Calls per minute (blue: placed, green: answered${a.truncated ? '; sampled' : ''})`, svg);
+    return figure(`Calls per minute, last hour (blue: placed, green: answered${a.truncated ? '; sampled' : ''})`, svg);
   }
   function abandonChart(a) {
     const W = 480, H = 140, L = 30, B = 18;

@@ -110,7 +110,7 @@
         h('thead', {}, h('tr', {}, ['Name', 'Type', 'State', 'Active / limit', 'Attempts', 'Successes', 'Abandon % (1 h)', 'Next wake-up']
           .map((t, i) => h('th', { class: i >= 3 && i <= 6 ? 'num' : null }, t)))), body))));
     every(5000, async () => {
-      const r = await api('GET', '/api/v2/dialer?limit=100&columns=name,type,state,_cause,active,stats,parameters.limit');
+      const r = await api('GET', '/api/v2/dialer?limit=1000&columns=name,type,state,_cause,active,stats,parameters.limit');
       if (!r.ok) { note.textContent = (r.body && r.body.info) || `error ${r.status}`; return; }
       const list = r.body.data || [];
       // Live lines, wake-up and the last hour only for running or sleeping campaigns: the others place

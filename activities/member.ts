@@ -7,8 +7,9 @@ import { CampaignStore } from '../models/campaign-store';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
 import { LineLeases } from '../models/lines';
+import { GatewayLines } from '../models/gateway-lines';
 import { gatewayOf, paceOrigination } from '../models/rate';
-import { channelVariablesToSend, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
+import { channelVariablesToSend, DEFAULT_CAMPAIGN_PRIORITY, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
 import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { attemptEnded, callStarted } from '../lib/metrics';
@@ -66,7 +67,17 @@ async function countOutcome(campaignId: string, uuid: string, outcome: 'success'
   }, { outcome });
 }
 
-export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, dialEndpointsAllow = config.dialEndpointsAllow, agentEndpointsAllow = config.agentEndpointsAllow, gatewayCps: gatewayCpsOf = config.gatewayCps }: ActivityDeps): MemberActivities {
+/** The gateway line an attempt needs besides its campaign's (true when its gateway has no
+ *  GATEWAY_LINES limit); the campaign's `priority` orders campaigns competing for it. */
+async function takeGatewayLine(campaignId: string, uuid: string, dialString: string, limits: Record<string, number>): Promise<boolean> {
+  const gateway = gatewayOf(dialString);
+  const limit = gateway ? limits[gateway] : undefined;
+  if (!gateway || !limit) return true;
+  const doc = await Campaign.findById(campaignId, { priority: 1 }).lean<{ priority?: number }>();
+  return GatewayLines.acquire(gateway, uuid, { campaign: campaignId, priority: doc?.priority ?? DEFAULT_CAMPAIGN_PRIORITY }, limit);
+}
+
+export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, dialEndpointsAllow = config.dialEndpointsAllow, agentEndpointsAllow = config.agentEndpointsAllow, gatewayCps: gatewayCpsOf = config.gatewayCps, gatewayLines = config.gatewayLines }: ActivityDeps): MemberActivities {
   /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
    *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
@@ -114,6 +125,11 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       );
       if (!line) return { placed: false };
       const route = i.routes.find((r) => r.destinationId === line.destinationId)!;
+      // 1b. A line of the carrier's gateway, shared with other campaigns by priority (GATEWAY_LINES).
+      if (!(await takeGatewayLine(i.campaignId, i.uuid, route.dialString, gatewayLines))) {
+        await LineLeases.release(i.campaignId, i.uuid);
+        return { placed: false };
+      }
       // 2. The attempt record, before anything is sent.
       await recordAttempt(i.uuid, {
         dialer: i.campaignId, domain: i.domain, member: i.memberId, workflowId: i.workflowId, attempt: i.attempt,
@@ -207,6 +223,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         'stats.errorCall': outcome === 'error' ? 1 : 0,
       }, { counted: true, ...(outcome ? { outcome } : {}) });
       await LineLeases.release(i.campaignId, i.uuid);
+      await GatewayLines.release(i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
       if (i.ended) await recordEnd(i.ended);
       attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);

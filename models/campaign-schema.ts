@@ -185,7 +185,7 @@ export const campaignClientFields = {
   number: z.string().max(200).optional().describe('stored and returned; not used'),
   type: z.enum(DIALER_TYPES, { error: `must be one of: ${DIALER_TYPES.join(', ')}` }),
   // v3 documented it as the order of campaigns sharing lines and never read it; stored (docs/api.md).
-  priority: int(0, 999).optional().describe('stored and returned; not used: campaigns share no lines here (docs/rules.md)'),
+  priority: int(0, 999).optional().describe('orders campaigns competing for the lines of one gateway (GATEWAY_LINES): the higher is granted first; default 1'),
   parameters: parametersSchema.prefault({}),
   numberStrategy: z.enum(['by-priority', 'top-down']).default('by-priority'),
   membersStrategy: z.enum(MEMBERS_STRATEGIES).default('next-tries-circuit'),

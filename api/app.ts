@@ -16,6 +16,7 @@ import { exportRoutes } from './csv-export';
 import { Waker } from './wake';
 import { csvImportRoute } from './csv-import-route';
 import { webhookRoutes } from './hooks';
+import { templateRoutes } from './templates';
 import { docsRoutes } from './openapi';
 import { rateLimitMiddleware } from './limits';
 import { ClientReads } from './reads';
@@ -76,6 +77,7 @@ export function createApp(deps: ApiDeps): DialerApi {
   memberRoutes(router, rd);
   docsRoutes(router);
   webhookRoutes(router, rd);
+  templateRoutes(router, rd);
   agentRoutes(router, rd);
   csvImportRoute(router, rd);
 

@@ -14,6 +14,7 @@ import {
   webhookCreateSchema,
 } from './schemas';
 import { calendarCreateSchema, calendarUpdateSchema } from '../models/calendar';
+import { templateCreateSchema } from '../models/template';
 import { agentCreateSchema, agentStatsSchema, agentStatusSchema, agentUpdateSchema, previewDecisionSchema } from '../models/agent';
 
 type Json = Record<string, unknown>;
@@ -41,6 +42,8 @@ const P = {
   id: { name: 'id', in: 'path', required: true, description: 'Dialer id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   dialer: { name: 'dialer', in: 'path', required: true, description: 'Dialer id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   member: { name: 'id', in: 'path', required: true, description: 'Member id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  template: { name: 'id', in: 'path', required: true, description: 'Template id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  pid: { name: 'pid', in: 'path', required: true, description: 'Job (process) id, from X-Response-Path', schema: { type: 'string' } },
   hook: { name: 'id', in: 'path', required: true, description: 'Webhook id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   agent: { name: 'name', in: 'path', required: true, description: 'Agent extension (the agent is <name>@<domain>)', schema: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$' } },
   calendar: { name: 'id', in: 'path', required: true, description: 'Calendar id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
@@ -224,6 +227,24 @@ export const OPERATIONS: Op[] = [
     params: [P.dialer, P.member, P.domain],
     responses: { 200: okInfo({ type: 'object', properties: { _id: { type: 'string' }, waitHangupCause: { type: 'string' } } }), ...withMember, 405: errorResponse('Already ended'), 503: errorResponse('The member workflow did not answer in time') },
   },
+  // Import/export templates (§9.2)
+  { method: 'get', path: '/api/v2/dialer/{dialer}/templates', tag: 'templates', summary: "List the dialer's import/export templates", params: [P.dialer, P.domain], responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer } },
+  {
+    method: 'post', path: '/api/v2/dialer/{dialer}/templates', tag: 'templates', summary: 'Create a WEB template (URL checked against the outbound allow-list; cron becomes a schedule in the calendar zone)',
+    params: [P.dialer, P.domain], body: ref('TemplateCreate'), bodyRequired: true, responses: { 200: ok(ref('InsertResult')), ...withDialer },
+  },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/templates/{id}', tag: 'templates', summary: 'Get a template with its last job (`process`)', params: [P.dialer, P.template, P.domain], responses: { 200: ok({ type: 'object' }), ...withDialer } },
+  { method: 'put', path: '/api/v2/dialer/{dialer}/templates/{id}', tag: 'templates', summary: 'Update a template (the fields given replace the stored ones)', params: [P.dialer, P.template, P.domain], body: ref('TemplateCreate'), bodyRequired: true, responses: { 200: ok(ref('UpdateResult')), ...withDialer } },
+  { method: 'delete', path: '/api/v2/dialer/{dialer}/templates/{id}', tag: 'templates', summary: 'Delete a template and its schedule', params: [P.dialer, P.template, P.domain], responses: { 200: ok({ type: 'object' }), ...withDialer } },
+  {
+    method: 'put', path: '/api/v2/dialer/{dialer}/templates/{id}/execute', tag: 'templates', summary: 'Run the template now: the HTTP request with X-Action, X-Response-Host, X-Response-Path, X-Dialer-Id, X-Template-Id (import + before_delete deletes the members first)',
+    params: [P.dialer, P.template, P.domain], responses: { 200: ok({ type: 'object', properties: { pid: { type: 'string' } } }), ...withDialer },
+  },
+  {
+    method: 'put', path: '/api/v2/dialer/{dialer}/templates/{id}/end/{pid}', tag: 'templates', summary: 'Close a job (the receiver calls X-Response-Path); success=true starts next_process_id with this JSON body as success_data',
+    params: [P.dialer, P.template, P.pid, { name: 'success', in: 'query', schema: { type: 'boolean' } }, { name: 'message', in: 'query', schema: { type: 'string' } }, P.domain],
+    responses: { 200: ok({ type: 'object', properties: { pid: { type: 'string' } } }), ...withDialer, 409: errorResponse('The job has already ended') },
+  },
   // Webhooks
   { method: 'get', path: '/api/v2/hooks', tag: 'webhooks', summary: "List the domain's member-end webhooks", params: [P.domain], responses: { 200: ok({ type: 'array', items: ref('Webhook') }), ...common } },
   {
@@ -292,7 +313,7 @@ export function openapiDocument(): Json {
     },
     servers: [{ url: '/' }],
     security: [{ XKey: [], XAccessToken: [] }],
-    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'webhooks' }, { name: 'agents' }, { name: 'auth' }, { name: 'system' }],
+    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'templates' }, { name: 'webhooks' }, { name: 'agents' }, { name: 'auth' }, { name: 'system' }],
     paths,
     components: {
       securitySchemes: {
@@ -321,6 +342,7 @@ export function openapiDocument(): Json {
         Status: schema(statusSchema),
         Reset: schema(resetSchema),
         WebhookCreate: schema(webhookCreateSchema),
+        TemplateCreate: schema(templateCreateSchema),
         Agent: { type: 'object' },
         AgentCreate: schema(agentCreateSchema),
         AgentUpdate: schema(agentUpdateSchema),

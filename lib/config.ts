@@ -116,6 +116,8 @@ export const config = {
   api: {
     host: str('API_HOST', '127.0.0.1'),
     port: int('API_PORT', 10022),
+    /** How other systems reach this API (template jobs' X-Response-Host); default http://API_HOST:API_PORT. */
+    publicUrl: str('API_PUBLIC_URL', ''),
     /** maxTimeMS of every API query; a query over it is a 422 ("narrow it"). */
     queryTimeoutMs: int('API_QUERY_TIMEOUT_MS', 20_000),
     /** The client-shaped queries (lists, counts, pipelines) have their own pool of this many

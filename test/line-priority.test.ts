@@ -4,9 +4,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
+import pino from 'pino';
+import type { Client } from '@temporalio/client';
+import { createMemberActivities } from '../activities/member';
+import { memberState } from '../models';
 import { GatewayLines } from '../models/gateway-lines';
-import { mayTakeSharedLine, WAITER_TTL_MS } from '../rules';
-import { connectTestDb } from './support/env';
+import { LineLeases } from '../models/lines';
+import { mayTakeSharedLine, WAITER_TTL_MS, type PlaceCallInput } from '../rules';
+import { connectTestDb, createCampaign, createMember } from './support/env';
 
 before(() => connectTestDb('line_priority_test'));
 after(() => mongoose.disconnect());
@@ -52,4 +57,30 @@ test('two campaigns on one gateway: the freed line goes to the higher priority, 
   snap = (await GatewayLines.snapshot(gw))!;
   assert.equal(snap.active, 0);
   assert.deepEqual(snap.leases, []);
+});
+
+test('placeCall: two campaigns on one capped gateway; the refused attempt gives its campaign line back', async () => {
+  const sent: string[] = [];
+  const esl = { bgapi: async (cmd: string) => { sent.push(cmd); return { uuid: 'job' }; }, uuidExists: async () => false, uuidKill: async () => undefined };
+  const acts = createMemberActivities({ esl: esl as never, client: {} as Client, log: pino({ level: 'silent' }), taskQueue: 'unused', gatewayLines: { shared1: 1 } });
+  const low = await createCampaign({ priority: 1 });
+  const high = await createCampaign({ priority: 7 });
+  const call = async (camp: { _id: unknown }, uuid: string): Promise<boolean> => {
+    const m = await createMember(String(camp._id), ['380501112233']);
+    const input: PlaceCallInput = {
+      uuid, jobUuid: `job-${uuid}`, domain: 'test.local', campaignId: String(camp._id), memberId: String(m._id), workflowId: `wf-${uuid}`,
+      attempt: 1, number: '380501112233', limit: 10, member: memberState(m.toObject()), log: { state: 'reserved', session: uuid },
+      routes: [{ destinationId: 'd1', destinationLimit: 10, dialString: 'sofia/gateway/shared1/380501112233', callerId: '15550000000' }],
+      vars: {}, timeoutSec: 30,
+    };
+    return (await acts.placeCall(input)).placed;
+  };
+  assert.equal(await call(low, 'p-low-1'), true);
+  assert.equal(await call(high, 'p-high-1'), false, 'the gateway line is taken');
+  assert.equal((await LineLeases.snapshot(String(high._id)))?.active ?? 0, 0, 'the refused attempt holds no campaign line');
+  await GatewayLines.release('p-low-1'); // the call ended (endAttempt)
+  assert.equal(await call(low, 'p-low-2'), false, 'the low-priority campaign must wait: a higher one is asking');
+  assert.equal(await call(high, 'p-high-2'), true, 'the high-priority campaign is granted the freed line');
+  assert.equal(sent.length, 2, 'two originates sent, one per granted line');
+  assert.match(sent[1], /p-high-2/);
 });

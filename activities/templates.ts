@@ -27,6 +27,8 @@ export interface TemplateActivityDeps {
   publicUrl?: string;
 }
 
+const KEPT_JOBS = 100;
+
 /** The path a receiver closes the job with (X-Response-Path). */
 export function templateEndPath(dialer: string, templateId: string, pid: string): string {
   return `/api/v2/dialer/${dialer}/templates/${templateId}/end/${encodeURIComponent(pid)}`;
@@ -113,6 +115,9 @@ export function createTemplateActivities(deps: TemplateActivityDeps): TemplateAc
       const next = nextId ? await Template.findOne({ _id: nextId, dialer: t!.dialer }, { _id: 1 }).lean() : null;
       const nextPid = next ? `${nextId}-${nextSuffix}` : null;
       await record(pid, { state, endedOn: Date.now(), message: message ?? null, ...(data === undefined ? {} : { end_data: data }), next: nextPid });
+      // A cron template runs for years: keep its last KEPT_JOBS ended jobs.
+      const old = await TemplateJob.find({ template: templateId, endedOn: { $ne: null } }, { _id: 1 }).sort({ startedOn: -1 }).skip(KEPT_JOBS).lean<{ _id: string }[]>();
+      if (old.length) await TemplateJob.deleteMany({ _id: { $in: old.map((j) => j._id) } });
       return { nextTemplateId: next ? nextId : null, nextPid };
     },
   };

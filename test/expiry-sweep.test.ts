@@ -7,12 +7,15 @@ import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExpiryActivities, type SweepResult } from '../activities/expiry';
 import { Member } from '../models';
 import { MemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
+import { ExpiryIndex } from '../models/expiry-index';
 import { ensureMemberExpirySweep, MEMBER_EXPIRY_SWEEP_ID } from '../workflows/start';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
+import { recordHistory, workflowBundle } from './support/env';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -31,6 +34,42 @@ function watchMemberQueries(): { filters: unknown[]; stop(): void } {
   });
   return { filters, stop: () => mongoose.set('debug', false) };
 }
+
+test('the schedule starts the sweep workflow, which ends an expired member on the worker', { timeout: 120_000 }, async () => {
+  const connection = await NativeConnection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
+  const worker = await Worker.create({
+    connection,
+    namespace: process.env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: h.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createExpiryActivities({ client: h.client, log: pino({ level: 'silent' }) }),
+  });
+  const run = worker.run();
+  try {
+    const now = Date.now();
+    const d = (await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody() })).body.data.insertedIds[0];
+    const m = (await h.req('POST', `/api/v2/dialer/${d}/members`, { cred: acme, body: { name: 'old', communications: [{ number: '380501112233' }], expire: now - 3600_000 } })).body.data.insertedIds[0];
+    // As if it had been stored 20 minutes ago: its slot has passed, so this sweep reads it.
+    await ExpiryIndex.add([{ _id: new mongoose.Types.ObjectId(m), dialer: d, expire: now - 3600_000 }], now - 20 * 60_000);
+    await ensureMemberExpirySweep(h.client, h.taskQueue);
+    const schedule = h.client.schedule.getHandle(MEMBER_EXPIRY_SWEEP_ID);
+    await schedule.trigger();
+    const end = Date.now() + 60_000;
+    while ((await Member.findById(m).lean<{ _endCause: string | null }>())?._endCause !== 'MEMBER_EXPIRED') {
+      assert.ok(Date.now() < end, 'the scheduled sweep did not end the member');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const action = (await schedule.describe()).info.recentActions.at(-1)!.action;
+    const wf = h.client.workflow.getHandle(action.workflow.workflowId);
+    await wf.result();
+    await recordHistory(wf, 'member-expiry-sweep', 'expiry');
+    await schedule.delete();
+  } finally {
+    worker.shutdown();
+    await run;
+    await connection.close();
+  }
+});
 
 test('the sweep ends the expired members of a stopped campaign, reads members by _id only, and is scheduled every 5 minutes', async () => {
   const now = Date.now();

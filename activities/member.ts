@@ -8,7 +8,8 @@ import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
 import { LineLeases } from '../models/lines';
 import { gatewayOf, paceOrigination } from '../models/rate';
-import { channelVariablesToSend, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
+import { Compliance, ContactCounts, DoNotCall } from '../models/compliance';
+import { channelVariablesToSend, DO_NOT_CALL_CAUSE, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
 import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { attemptEnded, callStarted } from '../lib/metrics';
@@ -114,6 +115,17 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       );
       if (!line) return { placed: false };
       const route = i.routes.find((r) => r.destinationId === line.destinationId)!;
+      // Compliance (models/compliance.ts): a listed number is never dialled; a number at its
+      // domain's contact cap waits, and its line goes back. Both are `_id` lookups.
+      const listed = await DoNotCall.find(i.domain, i.number);
+      const { contactCap } = listed ? { contactCap: null } : await Compliance.settings(i.domain);
+      if (contactCap) {
+        const place = await ContactCounts.take(i.domain, i.number, i.uuid, Date.now(), contactCap);
+        if (!place.ok) {
+          await LineLeases.release(i.campaignId, i.uuid);
+          return { placed: false, cappedUntil: place.notBefore };
+        }
+      }
       // 2. The attempt record, before anything is sent.
       await recordAttempt(i.uuid, {
         dialer: i.campaignId, domain: i.domain, member: i.memberId, workflowId: i.workflowId, attempt: i.attempt,
@@ -132,6 +144,10 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         placed: true as const, destinationId: route.destinationId, dialString: route.dialString,
         ...(refusedVariables.length ? { refusedVariables } : {}),
       };
+      if (listed) {
+        log.info({ uuid: i.uuid, memberId: i.memberId }, 'number on the do-not-call list: not dialled');
+        return { ...base, sent: false, cause: DO_NOT_CALL_CAUSE, notSent: 'the number is on the do-not-call list' };
+      }
       const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
       let command: string;
       try {
@@ -143,6 +159,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.
         const notSent = String(err instanceof Error ? err.message : err).replace(/^buildOriginate: /, '');
         log.warn({ uuid: i.uuid, memberId: i.memberId, notSent }, 'originate not sent');
+        if (contactCap) await ContactCounts.giveBack(i.domain, i.number, i.uuid);
         return { ...base, sent: false, cause: NOT_SENT_CAUSE, notSent };
       }
       // Originations per second (campaign `cps`, GATEWAY_CPS): wait for this call's place, before

@@ -8,7 +8,11 @@ import type { AttemptLogEntry, PlaceCallInput } from '../rules/attempt';
 
 export type { AttemptLogEntry, PlaceCallInput, RouteOption } from '../rules/attempt';
 export type PlaceCallResult =
-  | { placed: false }
+  | {
+    placed: false;
+    /** The number reached its domain's contact-frequency cap: not before this time (epoch ms). */
+    cappedUntil?: number;
+  }
   | {
     placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string;
     /** Tenant variables not sent to FreeSWITCH, one attempt-log step each (rules/channel-vars.ts). */

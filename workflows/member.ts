@@ -449,7 +449,8 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice, agent
   const placed = await local.placeCall(call);
   if (!placed.placed) {
     s.currentUuid = null;
-    await lineBusyPause(s);
+    if (placed.cappedUntil) await cappedWait(s, placed.cappedUntil);
+    else await lineBusyPause(s);
     return null;
   }
   for (const data of placed.refusedVariables ?? []) (call.log.steps ??= []).push({ time: call.log.reservedTime!, data });
@@ -471,6 +472,18 @@ async function lineBusyPause(s: Run): Promise<void> {
   s.waitReason = 'every line busy';
   setCurrentDetails(details(s));
   await condition(() => s.wake || s.terminateRequested, pauseMs, { summary: 'every line busy: trying again' });
+  s.waitReason = null;
+}
+
+/** The number reached its domain's contact-frequency cap (models/compliance.ts): nothing was dialled
+ *  or counted; the grant goes back and the member waits, not ended, until the number has a place. */
+async function cappedWait(s: Run, until: number): Promise<void> {
+  await returnGrant(s, until);
+  s.waitUntil = until;
+  s.waitReason = 'contact cap of the number';
+  setPhase(s, 'waiting');
+  await condition(() => s.wake || s.terminateRequested, Math.max(until - Date.now(), 1), { summary: 'waiting: contact cap of the number' });
+  s.waitUntil = null;
   s.waitReason = null;
 }
 

@@ -30,7 +30,7 @@ export function storedResult(
   uuid: string,
   r: {
     cause?: string | null; answered?: boolean | null; billsec?: number | null; duration?: number | null; source?: string | null;
-    bridged?: boolean | null; agentAnswered?: boolean | null;
+    bridged?: boolean | null; agentAnswered?: boolean | null; amd?: CallResult['amd'] | null;
   } | null | undefined,
 ): CallResult | null {
   if (!r || !r.cause) return null;
@@ -39,6 +39,7 @@ export function storedResult(
     source: (r.source as CallResult['source']) ?? 'reconcile',
     // Progressive: which leg the stored result is about (services/call-results.ts agentLegResult).
     ...(typeof r.agentAnswered === 'boolean' ? { agentAnswered: r.agentAnswered, bridged: !!r.bridged } : {}),
+    ...(r.amd ? { amd: r.amd, bridged: !!r.bridged } : {}),
   };
 }
 
@@ -218,6 +219,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       const { outcome } = i.stats;
       await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
         'stats.callCount': 1,
+        ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
         'stats.connectedCall': i.stats.connected ? 1 : 0,
         'stats.bridgedCall': i.stats.bridged ? 1 : 0,
         'stats.successCall': outcome === 'success' ? 1 : 0,

@@ -30,7 +30,7 @@ export interface EndAttemptInput {
   result: CallResult;
   /** For the campaign counters of §11.1; `outcome` null: the result status decides it (saveMember
    *  `decided`). */
-  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null };
+  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null; amd?: string };
   /** Deadline (epoch ms) of the result status, when the member now waits for one. */
   waitingForStatusUntil: number | null;
   /** Earliest moment the campaign may grant this member again (null: not before an outside event). */

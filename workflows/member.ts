@@ -603,6 +603,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       talkSec: lost && result.answered ? null : result.billsec,
       ...(result.digit ? { menuDigit: result.digit } : {}),
       ...(result.recordSec !== undefined ? { recordSessionSec: result.recordSec } : {}),
+      ...(result.amd ? { amdResult: result.amd.result, ...(result.amd.cause ? { amdCause: result.amd.cause } : {}), amdSec: result.amd.sec } : {}),
       steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
       ...(early ? { callback: { from: early.body.from ?? 'api', time: early.at, data: early.body } } : {}),
     },
@@ -611,7 +612,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     ...(decision.kind === 'end'
       ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : byStatus ? 'callback' : undefined, byStatus?.body.from) }
       : {}),
-    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision) },
+    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision), ...(result.amd ? { amd: result.amd.result } : {}) },
   });
   s.writeBackPending = false;
   // A grant that arrived during endAttempt (the row was claimable once the lease was given back)

@@ -12,6 +12,7 @@ import { Schema } from 'mongoose';
 import { z } from 'zod';
 import { model } from './model';
 import { serially } from './serial';
+import { contactAllowed } from '../rules/pacing/compliance';
 
 /** The number as the list keys it: digits only (v3 dials `number` with every non-digit removed). */
 export function dncNumber(number: string): string {
@@ -129,13 +130,11 @@ export const ContactCounts = {
     return serially(`contacts:${_id}`, async () => {
       for (;;) {
         const doc = await Contacts.findById(_id).lean<ContactsDoc>();
-        const since = now - cap.windowSec * 1000;
-        const calls = (doc?.calls ?? []).filter((c) => c.at > since);
+        const calls = (doc?.calls ?? []).filter((c) => c.at > now - cap.windowSec * 1000);
         if (calls.some((c) => c.id === id)) return { ok: true };
-        if (calls.length >= cap.attempts) {
-          const times = calls.map((c) => c.at).sort((a, b) => a - b);
-          return { ok: false, notBefore: times[calls.length - cap.attempts] + cap.windowSec * 1000 + 1 };
-        }
+        // The rule is the pacing's (seconds): at most maxAttempts in any periodSec.
+        const allowed = contactAllowed(calls.map((c) => c.at / 1000), null, now / 1000, { maxAttempts: cap.attempts, periodSec: cap.windowSec, abandonedHoldSec: 0 });
+        if (!allowed.allowed) return { ok: false, notBefore: Math.ceil(allowed.nextAt! * 1000) };
         const next = { calls: [...calls, { id, at: now }], v: (doc?.v ?? 0) + 1 };
         try {
           const r = doc

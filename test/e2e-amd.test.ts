@@ -8,7 +8,8 @@ import { Attempt, Member } from '../models';
 import type { Simulator } from '../simulator';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
-import { waitFor } from './support/env';
+import { recordHistory, waitFor } from './support/env';
+import { memberWorkflowId } from '../workflows/messages';
 
 let api: ApiHarness;
 let dev: DevDialer;
@@ -66,7 +67,7 @@ async function dial(dialer: string, number: string) {
   }, 60_000);
   const log = m._log![0];
   const attempt = await Attempt.findById(log.callUUID).lean<{ result: { cause: string; answered: boolean; bridged?: boolean; billsec: number; amd?: { result: string } } }>();
-  return { endCause: m._endCause, log, call: sim.call(log.callUUID)!, result: attempt!.result };
+  return { id, endCause: m._endCause, log, call: sim.call(log.callUUID)!, result: attempt!.result };
 }
 
 describe('AMD on a voice broadcast', () => {
@@ -109,6 +110,7 @@ describe('AMD on a voice broadcast', () => {
     assert.equal(r.result.bridged, false);
     assert.ok(!r.call.executed?.includes('playback:ivr/hello.wav'), JSON.stringify(r.call.executed));
     assert.equal(r.endCause, 'MAX_TRY_COUNT', 'retried, and this campaign allows one try');
+    await recordHistory(api.client.workflow.getHandle(memberWorkflowId(strict, r.id)), 'amd-machine');
   });
 
   test('NOTSURE (not allowed): at total_analysis_time, TOOLONG, hung up like a machine', async () => {

@@ -7,7 +7,8 @@ import { Attempt, Member } from '../models';
 import type { Simulator } from '../simulator';
 import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
-import { waitFor } from './support/env';
+import { recordHistory, waitFor } from './support/env';
+import { memberWorkflowId } from '../workflows/messages';
 
 let api: ApiHarness;
 let dev: DevDialer;
@@ -111,6 +112,7 @@ describe('do-not-call list', () => {
     assert.equal(listed?.cause, 'DO_NOT_CALL');
     assert.ok(listed?.steps?.some((s) => s.data === 'Not sent: the number is on the do-not-call list'), JSON.stringify(listed?.steps));
     assert.equal((await member(only))._endCause, 'DO_NOT_CALL');
+    await recordHistory(api.client.workflow.getHandle(memberWorkflowId(dialer, both)), 'do-not-call-next-number');
   });
 });
 
@@ -146,5 +148,6 @@ describe('contact-frequency cap', () => {
     assert.equal(dialled('380501115501'), 2);
     const sentB = await Attempt.findOne({ dialer: second }, { sentOn: 1 }).lean<{ sentOn: number }>();
     assert.ok(sentB!.sentOn - startedB >= 50_000, `B was dialled ${sentB!.sentOn - startedB} ms after it was added`);
+    await recordHistory(api.client.workflow.getHandle(memberWorkflowId(second, b)), 'contact-capped-wait');
   });
 });

@@ -5,6 +5,7 @@ import { ZodError } from 'zod';
 import { Compliance, complianceSettingsSchema, DoNotCall, dncEntrySchema, dncNumberSchema } from '../models/compliance';
 import { domainOf } from './auth';
 import { readCsv } from './csv';
+import { limited } from './csv-import-route';
 import type { RouteDeps } from './deps';
 import { badRequest, HttpError, notFound, objectBody, queryParam, sendData, zodMessage } from './http';
 
@@ -16,16 +17,6 @@ function numberParam(raw: string): string {
   const r = dncNumberSchema.safeParse(raw);
   if (!r.success) throw badRequest(zodMessage(r.error, 'number'));
   return r.data;
-}
-
-/** Counts bytes through a stream and stops past the limit (413). */
-async function* limited(source: AsyncIterable<Buffer>, limit: number): AsyncGenerator<Buffer> {
-  let n = 0;
-  for await (const chunk of source) {
-    n += chunk.length;
-    if (n > limit) throw new HttpError(413, `body too large: at most ${limit} bytes`);
-    yield chunk;
-  }
 }
 
 export function complianceRoutes(router: Router, deps: RouteDeps): void {

@@ -8,6 +8,7 @@ import type { Connection } from '@temporalio/client';
 import { authMiddleware, loginHandler } from './auth';
 import type { ApiDeps, RouteDeps } from './deps';
 import { agentRoutes } from './agents';
+import { complianceRoutes } from './compliance';
 import { calendarRoutes } from './calendars';
 import { dialerRoutes } from './dialers';
 import { errorMiddleware, sendData } from './http';
@@ -79,6 +80,7 @@ export function createApp(deps: ApiDeps): DialerApi {
   webhookRoutes(router, rd);
   templateRoutes(router, rd);
   agentRoutes(router, rd);
+  complianceRoutes(router, rd);
   csvImportRoute(router, rd);
 
   // Latency by route pattern (`/api/v2/dialer/:id`), never the raw path (ids are tenant data).

@@ -15,6 +15,7 @@ import {
 } from './schemas';
 import { calendarCreateSchema, calendarUpdateSchema } from '../models/calendar';
 import { templateCreateSchema } from '../models/template';
+import { complianceSettingsSchema, dncEntrySchema } from '../models/compliance';
 import { agentCreateSchema, agentStatsSchema, agentStatusSchema, agentUpdateSchema, previewDecisionSchema } from '../models/agent';
 
 type Json = Record<string, unknown>;
@@ -253,6 +254,34 @@ export const OPERATIONS: Op[] = [
   },
   { method: 'get', path: '/api/v2/hooks/{id}', tag: 'webhooks', summary: 'Get a webhook with delivery counters', params: [P.hook, P.domain], responses: { 200: ok(ref('Webhook')), ...common, 404: errorResponse('Not found') } },
   { method: 'delete', path: '/api/v2/hooks/{id}', tag: 'webhooks', summary: 'Delete a webhook', params: [P.hook, P.domain], responses: { 200: ok({ type: 'object' }), ...common, 404: errorResponse('Not found') } },
+  // Compliance (beyond v3)
+  {
+    method: 'get', path: '/api/v2/dnc', tag: 'compliance', summary: "A page of the domain's do-not-call list in number order (header X-Next-After: pass it as after= for the next page)",
+    params: [P.domain, { name: 'limit', in: 'query', description: '1-1000 (default 100)', schema: { type: 'integer' } }, { name: 'after', in: 'query', description: 'The last number of the previous page', schema: { type: 'string' } }],
+    responses: { 200: ok({ type: 'array', items: ref('DncEntry') }), ...common },
+  },
+  {
+    method: 'post', path: '/api/v2/dnc', tag: 'compliance', summary: 'List a number (digits only are kept): it is never dialled by any campaign of the domain', params: [P.domain],
+    body: ref('DncEntry'), bodyRequired: true, responses: { 200: ok(ref('DncEntry'), 'Already listed'), 201: ok(ref('DncEntry'), 'Listed'), ...common },
+  },
+  {
+    method: 'post', path: '/api/v2/dnc/import', tag: 'compliance', summary: 'Import numbers from CSV (`number[,note]`, an optional header row); each bad row is rejected with its line', params: [P.domain],
+    body: { content: { 'text/csv': { schema: { type: 'string' } } }, required: true },
+    responses: { 200: ok({ type: 'object' }), ...common, 413: errorResponse('Body too large'), 415: errorResponse('Not text/csv') },
+  },
+  {
+    method: 'get', path: '/api/v2/dnc/{number}', tag: 'compliance', summary: 'Is this number listed?',
+    params: [{ name: 'number', in: 'path', required: true, schema: { type: 'string' } }, P.domain], responses: { 200: ok(ref('DncEntry')), ...common, 404: errorResponse('Not listed') },
+  },
+  {
+    method: 'delete', path: '/api/v2/dnc/{number}', tag: 'compliance', summary: 'Remove a number from the list',
+    params: [{ name: 'number', in: 'path', required: true, schema: { type: 'string' } }, P.domain], responses: { 200: ok({ type: 'object' }), ...common, 404: errorResponse('Not listed') },
+  },
+  { method: 'get', path: '/api/v2/compliance', tag: 'compliance', summary: "The domain's compliance settings", params: [P.domain], responses: { 200: ok(ref('ComplianceSettings')), ...common } },
+  {
+    method: 'put', path: '/api/v2/compliance', tag: 'compliance', summary: 'Set the contact-frequency cap: at most `attempts` originates per number in any `windowSec`, across the campaigns of the domain', params: [P.domain],
+    body: ref('ComplianceSettings'), bodyRequired: true, responses: { 200: ok(ref('ComplianceSettings')), ...common },
+  },
   // Agents
   { method: 'get', path: '/api/v2/agents', tag: 'agents', summary: "List the domain's agents (status, state, parameters, per-campaign statistics)", params: [P.domain], responses: { 200: ok({ type: 'array', items: ref('Agent') }), ...common } },
   {
@@ -313,7 +342,7 @@ export function openapiDocument(): Json {
     },
     servers: [{ url: '/' }],
     security: [{ XKey: [], XAccessToken: [] }],
-    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'templates' }, { name: 'webhooks' }, { name: 'agents' }, { name: 'auth' }, { name: 'system' }],
+    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'templates' }, { name: 'webhooks' }, { name: 'agents' }, { name: 'compliance' }, { name: 'auth' }, { name: 'system' }],
     paths,
     components: {
       securitySchemes: {
@@ -343,6 +372,8 @@ export function openapiDocument(): Json {
         Reset: schema(resetSchema),
         WebhookCreate: schema(webhookCreateSchema),
         TemplateCreate: schema(templateCreateSchema),
+        DncEntry: schema(dncEntrySchema),
+        ComplianceSettings: schema(complianceSettingsSchema),
         Agent: { type: 'object' },
         AgentCreate: schema(agentCreateSchema),
         AgentUpdate: schema(agentUpdateSchema),

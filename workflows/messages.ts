@@ -1,7 +1,7 @@
 // Every message the dialer workflows understand (member, campaign, agent), in one module shared by the workflows, the worker's
 // ESL event router and the REST API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CampaignRules, ClientPatch, MemberState, StatusBody } from '../rules';
+import type { AmdOutcome, CampaignRules, ClientPatch, MemberState, StatusBody } from '../rules';
 import type { AGENT_SETTABLE_STATES, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision } from '../rules';
 import type { AgentConfig } from '../models/agent';
 
@@ -46,6 +46,9 @@ export interface CallResult {
   digit?: string;
   /** Recorded seconds (record_seconds), when the call was recorded (§3.8). */
   recordSec?: number;
+  /** AMD (§3.7) ran on the answered call: its result (rules/amd.ts amdFromVars); `billsec` then
+   *  excludes the analysis time, and a CANCEL carries cause ORIGINATOR_CANCEL. */
+  amd?: AmdOutcome;
   /** Progressive (§2.3): whether the agent leg answered. False: the agent failed with `cause` and
    *  the member was never called; true: `cause`, `answered`, `bridged` and `billsec` are the
    *  member's, read from the agent leg (originate_failed_cause, bridge time). */

@@ -8,6 +8,7 @@ import type { Connection } from '@temporalio/client';
 import { authMiddleware, loginHandler, logoutHandler } from './auth';
 import type { ApiDeps, RouteDeps } from './deps';
 import { agentRoutes } from './agents';
+import { complianceRoutes } from './compliance';
 import { calendarRoutes } from './calendars';
 import { dialerRoutes } from './dialers';
 import { errorMiddleware, sendData } from './http';
@@ -17,6 +18,7 @@ import { Waker } from './wake';
 import { csvImportRoute } from './csv-import-route';
 import { consoleRoutes, consoleStatic } from './console';
 import { webhookRoutes } from './hooks';
+import { templateRoutes } from './templates';
 import { docsRoutes } from './openapi';
 import { rateLimitMiddleware } from './limits';
 import { ClientReads } from './reads';
@@ -78,7 +80,9 @@ export function createApp(deps: ApiDeps): DialerApi {
   memberRoutes(router, rd);
   docsRoutes(router);
   webhookRoutes(router, rd);
+  templateRoutes(router, rd);
   agentRoutes(router, rd);
+  complianceRoutes(router, rd);
   csvImportRoute(router, rd);
   consoleRoutes(router, rd);
 

@@ -9,7 +9,7 @@ import { badRequest, boolParam, enumParam, HttpError, queryParam, sendData } fro
 import { afterImport, deleteMatching } from './members';
 
 /** Counts bytes through a stream and stops past the limit (413). */
-async function* limited(source: AsyncIterable<Buffer>, limit: number): AsyncGenerator<Buffer> {
+export async function* limited(source: AsyncIterable<Buffer>, limit: number): AsyncGenerator<Buffer> {
   let n = 0;
   for await (const chunk of source) {
     n += chunk.length;

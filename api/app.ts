@@ -15,6 +15,7 @@ import { memberRoutes } from './members';
 import { exportRoutes } from './csv-export';
 import { Waker } from './wake';
 import { csvImportRoute } from './csv-import-route';
+import { forecastRoute } from './forecast';
 import { webhookRoutes } from './hooks';
 import { docsRoutes } from './openapi';
 import { rateLimitMiddleware } from './limits';
@@ -78,6 +79,7 @@ export function createApp(deps: ApiDeps): DialerApi {
   webhookRoutes(router, rd);
   agentRoutes(router, rd);
   csvImportRoute(router, rd);
+  forecastRoute(router);
 
   // Latency by route pattern (`/api/v2/dialer/:id`), never the raw path (ids are tenant data).
   app.use(async (ctx, next) => {

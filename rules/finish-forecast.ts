@@ -38,7 +38,7 @@ export interface ForecastInput {
   dialled: DialledGroup[];
   /** The campaign's counters (stats): attempts ended, attempts that made a contact (ended the
    *  member successfully), answered attempts, members ended without a contact before their last
-   *  attempt, and seconds the attempts held a line. */
+   *  attempt, and seconds the attempts held a line (grant to release). */
   stats: { attempts: number; contacts: number; answered: number; failedEnds: number; lineSec: number };
 }
 
@@ -78,7 +78,7 @@ export interface FinishForecast {
 
 /** Fewer ended attempts than this: the rates are not known yet. */
 export const MIN_ATTEMPTS = 5;
-/** Seconds a line is held per attempt beyond the call itself (grant, originate, result, release). */
+/** Seconds a line is idle per attempt beyond `stats.lineSec` (grant to release): the campaign's next claim. */
 export const ATTEMPT_OVERHEAD_SEC = 0.5;
 /** Forecasts past this are not given. */
 const HORIZON_MS = 366 * 86_400_000;
@@ -119,9 +119,13 @@ export interface OpenPeriod {
 
 /** The calendar's open periods from `from` on, in order, within a year (the first may start at
  *  `from`): each edge is looked at once, so a forecast over months stays cheap. */
-export function* openPeriods(cal: CalendarRule, from: number): Generator<OpenPeriod> {
+export function* openPeriods(cal: CalendarRule, from: number, to = from + HORIZON_MS): Generator<OpenPeriod> {
   const open = (t: number) => calendarState(cal, t) === 'working';
-  const until = from + HORIZON_MS;
+  if (alwaysOpen(cal) && (!cal.startDate || cal.startDate <= from)) {
+    if (cal.endDate == null || cal.endDate >= from) yield { open: from, close: cal.endDate == null ? Infinity : cal.endDate + 1 };
+    return;
+  }
+  const until = Math.min(to, from + HORIZON_MS);
   let openedAt: number | null = open(from) ? from : null;
   for (let chunk = from; chunk < until; chunk += 7 * 86_400_000) {
     const end = chunk + 7 * 86_400_000;
@@ -138,10 +142,15 @@ export function* openPeriods(cal: CalendarRule, from: number): Generator<OpenPer
   if (openedAt !== null) yield { open: openedAt, close: Infinity };
 }
 
+/** Every day, all day, no holidays (the default calendar): nothing to scan. */
+function alwaysOpen(cal: CalendarRule): boolean {
+  return cal.except.length === 0 && [1, 2, 3, 4, 5, 6, 7].every((d) => cal.accept.some((a) => a.weekDay === d && a.startTime === 0 && a.endTime >= 1439));
+}
+
 /** Open hours of the calendar in [from, to). */
 export function openHours(cal: CalendarRule, from: number, to: number): number {
   let ms = 0;
-  for (const p of openPeriods(cal, from)) {
+  for (const p of openPeriods(cal, from, to)) {
     if (p.open >= to) break;
     ms += Math.min(p.close, to) - p.open;
   }

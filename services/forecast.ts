@@ -10,7 +10,7 @@ import { MemberStore } from '../models/member-store';
 import { freshCount, someTimedEntries } from '../models/ready-queue';
 
 /** Timed entries read for the members' next tries, and members read for their attempts made. */
-const TIMED_READ = 5000;
+const TIMED_READ = 1000;
 const SAMPLE = 200;
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -19,9 +19,13 @@ export async function campaignForecast(doc: CampaignDoc, now = Date.now()): Prom
   const id = String(doc._id);
   const camp = await loadCampaignRules(doc);
   const stats = (doc.stats ?? {}) as Record<string, unknown>;
-  const [counts, fresh, timed] = await Promise.all([MemberStore.counts(id), freshCount(id), someTimedEntries(id, TIMED_READ)]);
+  const [counts, timed] = await Promise.all([MemberStore.counts(id), someTimedEntries(id, TIMED_READ)]);
   const waiting = Math.max(0, counts.notEnded);
-  const freshLeft = Math.min(waiting, fresh);
+  // All members in progress read: the others never were dialled (those in a call hold a line).
+  // Otherwise the fresh chunks are counted (one read of 1,000 ids per thousand never dialled).
+  const inCall = num(stats.active);
+  const fresh = timed.length < TIMED_READ ? waiting - timed.length - inCall : await freshCount(id);
+  const freshLeft = Math.max(0, Math.min(waiting, fresh));
   const dialled = waiting - freshLeft;
   // Members in progress, as a sample spread over the timed entries read, each standing for its share.
   const step = Math.max(1, Math.floor(timed.length / SAMPLE));

@@ -5,6 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Attempt, Campaign } from '../models';
+import { MemberStore } from '../models/member-store';
+import { memberDocument } from '../api/member-docs';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
 import { waitFor } from './support/env';
@@ -110,4 +112,25 @@ test('forecast of another domain\'s dialer is a 404; without credentials a 401',
   assert.equal((await api.req('GET', `/api/v2/dialer/${id}/forecast`, { cred: other })).status, 404);
   assert.equal((await api.req('GET', `/api/v2/dialer/${id}/forecast`)).status, 401);
   assert.equal((await api.req('GET', '/api/v2/dialer/not-an-id/forecast', { cred })).status, 400);
+});
+
+test('a campaign with more members in progress than the forecast reads: fresh members counted from the queue chunks', { timeout: 120_000 }, async () => {
+  const created = await api.req('POST', '/api/v2/dialer', { cred, body: dialerBody('Large') });
+  const id = String(created.body.data.insertedIds[0]);
+  await Campaign.updateOne({ _id: id }, { $set: { active: true, 'stats.callCount': 200, 'stats.successCall': 50, 'stats.connectedCall': 60, 'stats.lineSec': 800 } });
+  const now = Date.now();
+  const doc = (i: number, dialled: boolean) => ({
+    ...memberDocument({ name: `L${i}`, communications: [{ number: `7${String(i).padStart(6, '0')}` }] }, id, 'forecast.local', now),
+    ...(dialled ? { _probeCount: 2, _nextTryTime: now + 600_000, _readyAt: now + 600_000 } : {}),
+  });
+  const docs = [...Array.from({ length: 1100 }, (_, i) => doc(i, true)), ...Array.from({ length: 1500 }, (_, i) => doc(5000 + i, false))];
+  for (let i = 0; i < docs.length; i += 500) await MemberStore.insert(docs.slice(i, i + 500));
+  const f = await api.req('GET', `/api/v2/dialer/${id}/forecast`, { cred });
+  assert.equal(f.status, 200, JSON.stringify(f.body));
+  const d = f.body.data;
+  assert.deepEqual([d.membersWaiting, d.membersFresh, d.membersDialled], [2600, 1500, 1100]);
+  // 3 tries, 25 % contacts per attempt: fresh ones make 1 + .75 + .5625 attempts, dialled ones (2 made) 1.
+  assert.equal(d.attemptsLeft, Math.round(1500 * 2.3125 + 1100));
+  // The dialled members are due in 10 min, so the list cannot end before then.
+  assert.ok(Date.parse(d.finishAt) >= now + 600_000, JSON.stringify(d));
 });

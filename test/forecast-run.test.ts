@@ -51,7 +51,7 @@ const dialerBody = (name: string) => ({
   resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 3 }] }],
 });
 
-test('the forecast taken part-way matches the finished run within the stated tolerance', { timeout: 240_000 }, async () => {
+test('the forecast taken part-way matches the finished run within the stated tolerance', { timeout: 420_000 }, async () => {
   const created = await api.req('POST', '/api/v2/dialer', { cred, body: dialerBody('Forecast run') });
   assert.equal(created.status, 200, JSON.stringify(created.body));
   const id = String(created.body.data.insertedIds[0]);
@@ -88,7 +88,7 @@ test('the forecast taken part-way matches the finished run within the stated tol
   const done = await waitFor('campaign to complete', async () => {
     const d = await Campaign.findById(id).lean<{ _cause: string; stats: { successCall: number } }>();
     return d?._cause === 'QUEUE_COMPLETE' ? d : null;
-  }, 200_000);
+  }, 300_000);
   const attempts = await Attempt.find({ dialer: id }, { result: 1 }).lean<{ result?: { settledOn?: number } }[]>();
   const finished = Math.max(...attempts.map((a) => a.result?.settledOn ?? 0));
   const forecastEnd = Date.parse(fc.finishAt);

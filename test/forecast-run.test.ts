@@ -75,7 +75,7 @@ test('the forecast taken part-way matches the finished run within the stated tol
   await waitFor('15 attempts ended', async () => {
     const d = await Campaign.findById(id).lean<{ stats: { callCount?: number } }>();
     return (d?.stats.callCount ?? 0) >= 15 ? true : null;
-  }, 120_000);
+  }, 180_000);
   const taken = Date.now();
   const f = await api.req('GET', `/api/v2/dialer/${id}/forecast`, { cred });
   assert.equal(f.status, 200, JSON.stringify(f.body));

@@ -235,6 +235,9 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
       // decides that later (countOutcome).
       const { outcome } = i.stats;
+      // The campaign's line was held from the grant to now (the call's own duration when unknown).
+      const granted = (await Member.findById(i.memberId, { _grantedAt: 1 }).lean<{ _grantedAt?: number | null }>())?._grantedAt;
+      const lineSec = granted ? (Date.now() - granted) / 1000 : r.duration || 0;
       await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
         'stats.callCount': 1,
         ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
@@ -242,6 +245,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         'stats.bridgedCall': i.stats.bridged ? 1 : 0,
         'stats.successCall': outcome === 'success' ? 1 : 0,
         'stats.errorCall': outcome === 'error' ? 1 : 0,
+        // The finish forecast's line time per attempt (services/forecast.ts).
+        'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
       }, { counted: true, ...(outcome ? { outcome } : {}) });
       await LineLeases.release(i.campaignId, i.uuid);
       await GatewayLines.release(i.uuid);

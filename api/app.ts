@@ -17,6 +17,7 @@ import { exportRoutes } from './csv-export';
 import { Waker } from './wake';
 import { csvImportRoute } from './csv-import-route';
 import { consoleRoutes, consoleStatic } from './console';
+import { forecastRoute } from './forecast';
 import { webhookRoutes } from './hooks';
 import { templateRoutes } from './templates';
 import { docsRoutes } from './openapi';
@@ -85,6 +86,7 @@ export function createApp(deps: ApiDeps): DialerApi {
   complianceRoutes(router, rd);
   csvImportRoute(router, rd);
   consoleRoutes(router, rd);
+  forecastRoute(router);
 
   // Latency by route pattern (`/api/v2/dialer/:id`), never the raw path (ids are tenant data).
   app.use(async (ctx, next) => {

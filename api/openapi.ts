@@ -145,6 +145,22 @@ export const OPERATIONS: Op[] = [
     responses: { 200: ok({ type: 'object' }), ...withDialer, ...budget },
   },
   { method: 'get', path: '/api/v2/dialer/{dialer}/history', tag: 'dialers', summary: 'Start/stop/reset history', params: [P.dialer, ...listParams], responses: { 200: okInfo({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/forecast', tag: 'dialers',
+    summary: 'Finish forecast: finishAt (ISO or null with a reason), remainingSec, expectedContacts, and the inputs used (README "Finish forecast")',
+    params: [P.dialer, P.domain],
+    responses: {
+      200: ok({
+        type: 'object', required: ['finishAt', 'remainingSec', 'expectedContacts'],
+        properties: {
+          finishAt: { type: ['string', 'null'], format: 'date-time' }, remainingSec: { type: ['number', 'null'] }, expectedContacts: { type: 'number' },
+          reason: { type: 'string', description: 'why finishAt is null' }, answerRate: { type: ['number', 'null'] }, attemptsLeft: { type: 'number' },
+          membersWaiting: { type: 'integer' }, lines: { type: 'integer' }, calendarOpenHoursPerWeek: { type: 'number' },
+        },
+      }),
+      ...withDialer,
+    },
+  },
   // Calendars
   { method: 'get', path: '/api/v2/calendars', tag: 'calendars', summary: "List the domain's calendars", params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, ...budget } },
   {
@@ -198,9 +214,25 @@ export const OPERATIONS: Op[] = [
       { name: 'dedupe', in: 'query', schema: { type: 'string', enum: ['campaign', 'file', 'none'] } },
       { name: 'deleteExisting', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
       { name: 'autoRun', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+      { name: 'importId', in: 'query', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,64}$' }, description: 'progress of this import under GET …/members/import/{importId}' },
     ],
     body: { content: { 'text/csv': { schema: { type: 'string' } } }, required: true },
-    responses: { 200: ok(ref('ImportReport')), ...withDialer, 413: errorResponse('Body too large'), 415: errorResponse('Not text/csv') },
+    responses: { 200: ok(ref('ImportReport')), ...withDialer, 409: errorResponse('importId already used in this domain'), 413: errorResponse('Body too large'), 415: errorResponse('Not text/csv') },
+  },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/members/import/{importId}', tag: 'members', summary: 'Progress of a CSV import started with importId (rows stored)',
+    params: [P.dialer, P.domain, { name: 'importId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,64}$' } }],
+    responses: {
+      200: ok({
+        type: 'object',
+        properties: {
+          importId: { type: 'string' }, state: { type: 'string', enum: ['running', 'done', 'failed'] }, rowsRead: { type: 'integer' }, rowsStored: { type: 'integer' },
+          rowsRejected: { type: 'integer' }, errors: { type: 'array', items: { type: 'object', properties: { row: { type: 'integer' }, reason: { type: 'string' } } } },
+          report: { type: 'object' }, startedAt: { type: 'string', format: 'date-time' }, finishedAt: { type: 'string', format: 'date-time' },
+        },
+      }),
+      ...withDialer,
+    },
   },
   {
     method: 'get', path: '/api/v2/dialer/{dialer}/members/export', tag: 'members', summary: 'Export members as a CSV stream that the import reads back (§10)',

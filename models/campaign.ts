@@ -41,7 +41,7 @@ export const campaignSchema = mongooseSchema(campaignDocumentSchema, { collectio
  *  `active`, `resource` and the exactly-once markers `_counting` are not counters). */
 export const STATS_COUNTERS_ZERO = {
   'stats.callCount': 0, 'stats.errorCall': 0, 'stats.successCall': 0, 'stats.predictAbandoned': 0, 'stats.queueLimit': 0,
-  'stats.predictAdjust': 0, 'stats.bridgedCall': 0, 'stats.connectedCall': 0, 'stats.waitSec': 0, 'stats.amd': {},
+  'stats.predictAdjust': 0, 'stats.bridgedCall': 0, 'stats.connectedCall': 0, 'stats.waitSec': 0, 'stats.amd': {}, 'stats.lineSec': 0,
 };
 
 export type CampaignDoc = z.output<typeof campaignDocumentSchema> & { _id: mongoose.Types.ObjectId };

@@ -384,7 +384,7 @@ export const MemberStore = {
     const ready = claims.filter((c) => isReady(c.doc, o.campaignId, o.now));
     if (!ready.length) return [];
     const filter = readyFilter(o.campaignId, o.now);
-    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId } } } }));
+    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId, _grantedAt: o.now } } } }));
     let modified = 0;
     await seriallyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
       // At most 50 updates per command (see resetEnded).

@@ -223,7 +223,7 @@
         h('tr', {}, h('th', {}, 'Finishes'), h('td', {}, f.finishAt ? fmtTime(Date.parse(f.finishAt)) : '—')),
         h('tr', {}, h('th', {}, 'Time left'), h('td', {}, f.remainingSec === null || f.remainingSec === undefined ? '—' : secs(f.remainingSec))),
         h('tr', {}, h('th', {}, 'Expected contacts'), h('td', {}, f.expectedContacts ?? '—')),
-        f.reason ? h('tr', {}, h('th', {}, 'Note'), h('td', {}, f.reason)) : null)));
+        f.reason ? h('tr', {}, h('th', {}, 'Note'), h('td', { class: 'wrap' }, f.reason)) : null)));
     });
     return h('section', { class: 'card' }, h('h2', {}, 'Forecast'), out);
   }

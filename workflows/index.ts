@@ -3,3 +3,4 @@ export { memberWorkflow } from './member';
 export { campaignWorkflow } from './campaign';
 export { webhookDispatcherWorkflow, deliverMemberEndWorkflow } from './webhook';
 export { agentWorkflow } from './agent';
+export { purgeMembersWorkflow } from './purge';

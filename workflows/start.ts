@@ -11,15 +11,18 @@ import {
   campaignWorkflowId,
   grantSignal,
   memberWorkflowId,
+  purgeWorkflowId,
   stopSignal,
   wakeSignal,
   type AgentWorkflowInput,
   type CampaignWorkflowInput,
   type MemberWorkflowInput,
+  type PurgeMembersInput,
 } from './messages';
 import { memberWorkflow } from './member';
 import { campaignWorkflow } from './campaign';
 import { agentWorkflow } from './agent';
+import { purgeMembersWorkflow } from './purge';
 import { WEBHOOK_DISPATCHER_ID, webhookDispatcherWorkflow, type WebhookDispatcherInput } from './webhook';
 
 /** What the Temporal UI shows of a member workflow without opening it (static: set at start). */
@@ -119,6 +122,17 @@ export async function wakeCampaignWorkflow(client: Client, input: CampaignWorkfl
       { key: SA.DomainId, value: input.domain },
     ],
     staticSummary: `campaign ${input.campaignId}`,
+  });
+}
+
+/** Starts deleting a deleted campaign's members unless that already runs (idempotent). */
+export async function startPurgeWorkflow(client: Client, input: PurgeMembersInput, taskQueue = config.temporal.taskQueue) {
+  return client.workflow.start(purgeMembersWorkflow, {
+    workflowId: purgeWorkflowId(input.campaignId),
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    staticSummary: `delete the members of deleted campaign ${input.campaignId}`,
   });
 }
 

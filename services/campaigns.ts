@@ -65,7 +65,7 @@ export async function deleteDialer(deps: CampaignServiceDeps, doc: CampaignDoc, 
   const id = String(doc._id);
   // Also without force: a member granted a line after this check is ended by its owner too.
   if (!force) {
-    const inCall = await membersInCall(id);
+    const inCall = await membersInCall(deps.client, id);
     if (inCall.length) throw new HttpError(409, `${inCall.length} member(s) of this dialer are in a call; stop it and wait, or DELETE with ?force=true to hang the calls up (MANAGER_REQUEST)`);
   }
   const hungUp = await hangUpCampaignCalls(deps.client, id, deps.updateTimeoutMs);

@@ -9,7 +9,7 @@ import { Member } from '../models';
 import { purgeWorkflowId } from '../workflows/messages';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
-import { waitFor } from './support/env';
+import { recordHistory, waitFor } from './support/env';
 
 let api: ApiHarness;
 let dev: DevDialer | undefined;
@@ -77,8 +77,9 @@ test('DELETE of a running campaign: members out of every read at once, nothing d
   const atDelete = dialled();
   await assertGone(id, someMember);
 
-  const purged = await api.client.workflow.getHandle(purgeWorkflowId(id)).result();
-  assert.equal(purged, 1200);
+  const purge = api.client.workflow.getHandle(purgeWorkflowId(id));
+  assert.equal(await purge.result(), 1200);
+  await recordHistory(purge, 'purge-1200-members', 'purge');
   assert.equal(await Member.countDocuments({ dialer: id }), 0);
   assert.equal(await lookups(id), 0, 'the number lookups went too');
   assert.equal(dialled(), atDelete, 'no call of the deleted campaign was placed after the DELETE answered');

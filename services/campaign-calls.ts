@@ -7,6 +7,7 @@
 // before anything is deleted. Stop (PUT …/state/3) needs none of this: the member workflows keep
 // running and own their calls until they end (§8.2).
 import type { Client } from '@temporalio/client';
+import { isValidObjectId } from 'mongoose';
 import { Member } from '../models';
 import { stopCampaignWorkflow } from '../workflows/start';
 import { memberWorkflowId, parseMemberWorkflowId, terminateUpdate } from '../workflows/messages';
@@ -32,7 +33,7 @@ async function membersWhere(client: Client, campaignId: string, cond: Record<str
   try {
     for await (const wf of client.workflow.list({ query: `CampaignId = "${campaignId}" AND ExecutionStatus = "Running"` })) {
       const m = parseMemberWorkflowId(wf.workflowId);
-      if (m) running.push(m.memberId);
+      if (m && isValidObjectId(m.memberId)) running.push(m.memberId);
     }
   } catch {
     running = undefined;

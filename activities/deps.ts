@@ -18,4 +18,6 @@ export interface ActivityDeps {
   agentEndpointsAllow?: readonly string[];
   /** Originations per second per sofia gateway; default config.gatewayCps (GATEWAY_CPS). */
   gatewayCps?: Record<string, number>;
+  /** Simultaneous calls per sofia gateway across campaigns; default config.gatewayLines (GATEWAY_LINES). */
+  gatewayLines?: Record<string, number>;
 }

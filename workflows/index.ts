@@ -4,3 +4,5 @@ export { campaignWorkflow } from './campaign';
 export { webhookDispatcherWorkflow, deliverMemberEndWorkflow } from './webhook';
 export { agentWorkflow } from './agent';
 export { purgeMembersWorkflow } from './purge';
+export { templateJobWorkflow } from './template';
+export { memberExpirySweepWorkflow } from './expiry';

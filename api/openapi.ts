@@ -127,7 +127,7 @@ export const OPERATIONS: Op[] = [
     body: ref('DialerUpdate'), bodyRequired: true, responses: { 200: ok(ref('UpdateResult')), ...withDialer, 406: errorResponse('type cannot change while active') },
   },
   {
-    method: 'delete', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Delete a dialer, its members and history (409 while members are in a call, unless force)',
+    method: 'delete', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Delete a dialer, its members and history (409 while members are in a call, unless force); the members leave every read at once and are deleted in the background',
     params: [P.id, P.domain, { name: 'force', in: 'query', description: '"true": the members in a call are ended by their workflows first (calls hung up with MANAGER_REQUEST)', schema: { type: 'string', enum: ['true', 'false'] } }],
     responses: {
       200: ok({ type: 'object' }), ...withDialer, 400: errorResponse('force is not true or false'),
@@ -196,8 +196,18 @@ export const OPERATIONS: Op[] = [
   },
   {
     method: 'put', path: '/api/v2/dialer/{dialer}/members/reset', tag: 'members', summary: 'Revive members created since `from` that ended without success (§8.7)',
-    params: [P.dialer, P.domain, { name: 'from', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } }, { name: '_log', in: 'query', description: 'root only: replace the attempt log', schema: { type: 'string', enum: ['true', 'false'] } }],
-    responses: { 200: okInfo({ type: 'integer' }), ...withDialer, 403: errorResponse('_log=true without root credentials') },
+    params: [
+      P.dialer, P.domain, { name: 'from', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } }, { name: '_log', in: 'query', description: 'root only: replace the attempt log', schema: { type: 'string', enum: ['true', 'false'] } },
+      { name: 'wait', in: 'query', description: '"false": answer 202 with the progress once the reset is under way (poll GET …/members/reset); default: answer when done', schema: { type: 'string', enum: ['true', 'false'] } },
+    ],
+    responses: {
+      200: okInfo({ type: 'integer' }), 202: ok(ref('ResetProgress')), ...withDialer, 403: errorResponse('_log=true without root credentials'),
+      409: errorResponse('A reset of this dialer\'s members is running'),
+    },
+  },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/members/reset', tag: 'members', summary: 'Progress of the newest members reset (what a console polls)',
+    params: [P.dialer, P.domain], responses: { 200: ok(ref('ResetProgress')), ...withDialer },
   },
   {
     method: 'post', path: '/api/v2/dialer/{dialer}/members/import', tag: 'members', summary: 'Import members from a CSV stream (§10)',
@@ -411,6 +421,15 @@ export function openapiDocument(): Json {
         MemberUpdate: schema(memberUpdateSchema),
         Status: schema(statusSchema),
         Reset: schema(resetSchema),
+        ResetProgress: {
+          type: 'object',
+          properties: {
+            state: { type: 'string', enum: ['running', 'done', 'failed', 'interrupted'], description: 'interrupted: its process stopped before the end (no progress for 2 min); a new reset continues' },
+            reset: { type: 'integer', description: 'members reset so far' },
+            ended: { type: 'integer', description: 'ended members when it began: at most this many are reset' },
+            startedAt: { type: 'integer' }, updatedAt: { type: 'integer' }, finishedAt: { type: 'integer' }, error: { type: 'string' },
+          },
+        },
         WebhookCreate: schema(webhookCreateSchema),
         TemplateCreate: schema(templateCreateSchema),
         DncEntry: schema(dncEntrySchema),

@@ -120,6 +120,12 @@ export function campaignWorkflowId(campaignId: string): string {
   return `campaign-${campaignId}`;
 }
 
+/** The workflow deleting a deleted campaign's members (workflows/purge.ts). */
+export interface PurgeMembersInput { campaignId: string; domain: string; deleted?: number }
+export function purgeWorkflowId(campaignId: string): string {
+  return `purge-members-${campaignId}`;
+}
+
 /** Something changed (members added, configuration edited, start pressed): look again now. */
 export const wakeSignal = defineSignal<[]>('wake');
 /** §8.2 stop: no new calls; calls in progress finish; then End with QUEUE_STOP. */

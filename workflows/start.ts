@@ -11,6 +11,7 @@ import {
   campaignWorkflowId,
   grantSignal,
   memberWorkflowId,
+  purgeWorkflowId,
   stopSignal,
   templateJobWorkflowId,
   templateScheduleId,
@@ -18,10 +19,12 @@ import {
   type AgentWorkflowInput,
   type CampaignWorkflowInput,
   type MemberWorkflowInput,
+  type PurgeMembersInput,
 } from './messages';
 import { memberWorkflow } from './member';
 import { campaignWorkflow } from './campaign';
 import { agentWorkflow } from './agent';
+import { purgeMembersWorkflow } from './purge';
 import { templateJobWorkflow } from './template';
 import { memberExpirySweepWorkflow } from './expiry';
 import { WEBHOOK_DISPATCHER_ID, webhookDispatcherWorkflow, type WebhookDispatcherInput } from './webhook';
@@ -123,6 +126,17 @@ export async function wakeCampaignWorkflow(client: Client, input: CampaignWorkfl
       { key: SA.DomainId, value: input.domain },
     ],
     staticSummary: `campaign ${input.campaignId}`,
+  });
+}
+
+/** Starts deleting a deleted campaign's members unless that already runs (idempotent). */
+export async function startPurgeWorkflow(client: Client, input: PurgeMembersInput, taskQueue = config.temporal.taskQueue) {
+  return client.workflow.start(purgeMembersWorkflow, {
+    workflowId: purgeWorkflowId(input.campaignId),
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    staticSummary: `delete the members of deleted campaign ${input.campaignId}`,
   });
 }
 

@@ -3,10 +3,11 @@ import { createAgentActivities } from './agents';
 import { createCampaignActivities } from './campaign';
 import type { ActivityDeps } from './deps';
 import { createMemberActivities } from './member';
+import { createPredictiveActivities } from './predictive';
 import type { DialerActivities } from './types';
 
 export type { ActivityDeps } from './deps';
 
 export function createActivities(deps: ActivityDeps): DialerActivities {
-  return { ...createMemberActivities(deps), ...createCampaignActivities(deps), ...createAgentActivities(deps) };
+  return { ...createMemberActivities(deps), ...createCampaignActivities(deps), ...createAgentActivities(deps), ...createPredictiveActivities(deps) };
 }

@@ -5,6 +5,7 @@ import { idleNumbers, reserveAttempt } from './member';
 import { attemptVariables, callerIdFor, maxResources, routesFor, type NumberChoice } from './numbers';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, contentApp, recording } from './content';
 import type { CampaignRules, MemberState } from './types';
+import { PREDICTIVE_VAR } from './predictive';
 
 /** One entry of the member's attempt log (`_log[]`, spec §5.8). */
 export interface AttemptLogEntry {
@@ -133,10 +134,12 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
     camp, member: reserved, memberId: i.memberId, workflowId: i.workflowId, attempt, uuid, comm, callerId: '', typeName,
   });
   void _callerId;
-  const content = camp.content?.mode === 'park' ? undefined : camp.content;
+  // Predictive: the answered member is parked until an agent is bridged to it (§2.4).
+  const content = camp.content?.mode === 'park' || camp.predictive ? undefined : camp.content;
   const rec = camp.record ? recording(camp.record, camp.id, uuid) : undefined;
   const engineVars: Record<string, string> = { ...rec?.vars };
   if (content) engineVars[CONTENT_VAR] = content.mode;
+  if (camp.predictive) engineVars[PREDICTIVE_VAR] = 'true';
   if (content?.mode === 'transfer') engineVars[CONTENT_CONTEXT_VAR] = content.context ?? 'dialer';
   const routes = routesFor(comm.number, camp.resources, i.random).map((r) => ({
     destinationId: r.destination.uuid,

@@ -9,3 +9,4 @@ export * from './channel-vars';
 export * from './content';
 export * from './member-end';
 export * from './agents';
+export * from './predictive';

@@ -205,6 +205,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         'stats.bridgedCall': i.stats.bridged ? 1 : 0,
         'stats.successCall': outcome === 'success' ? 1 : 0,
         'stats.errorCall': outcome === 'error' ? 1 : 0,
+        ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
       }, { counted: true, ...(outcome ? { outcome } : {}) });
       await LineLeases.release(i.campaignId, i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);

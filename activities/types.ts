@@ -26,7 +26,8 @@ export interface EndAttemptInput {
   result: CallResult;
   /** For the campaign counters of §11.1; `outcome` null: the result status decides it (saveMember
    *  `decided`). */
-  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null };
+  /** `abandoned`: predictive, answered and never bridged (`stats.predictAbandoned`). */
+  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null; abandoned?: boolean };
   /** Deadline (epoch ms) of the result status, when the member now waits for one. */
   waitingForStatusUntil: number | null;
   /** Earliest moment the campaign may grant this member again (null: not before an outside event). */

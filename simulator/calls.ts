@@ -1029,6 +1029,11 @@ export class CallFlow {
     }
   }
 
+  /** uuid_broadcast: recorded in the call's `executed` as `broadcast:<path>` (the play itself is not modelled). */
+  broadcast(path: string): void {
+    if (this.channel && !this.channel.hangingUp) (this.record.executed ??= []).push(`broadcast:${path}`);
+  }
+
   /** sendmsg call-command: execute. park parks; hangup hangs up; anything else completes at once. */
   execute(app: string, arg: string, appUuid: string = randomUUID()): void {
     const ch = this.channel;

@@ -69,7 +69,7 @@ export class ApiCommands {
         // mod_commands answers "+OK Message Sent" whether or not the channel exists.
         const argv = arg ? separateBlank(arg, 4) : [];
         if (argv.length < 2) return '-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n';
-        core.channels.get(argv[0] as string)?.setVar('last_broadcast', argv[1] as string);
+        core.flow(argv[0] as string)?.broadcast(argv[1] as string);
         return '+OK Message Sent\n';
       }
       case 'hupall':

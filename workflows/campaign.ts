@@ -86,6 +86,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let pacing: Pacing | null = input.carried?.pacing ?? null;
   let pacingRead = pacing !== null;
   let pacingShown: Pick<PacingView, 'mode' | 'reason'> | null = null;
+  let pacingLatest: Pick<PacingView, 'mode' | 'reason'> | null = null;
   let pacingSavedAt = 0;
 
   const on = { description: 'Members added, configuration edited or start pressed: look again now.' };
@@ -205,12 +206,15 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const kept = withSettings(pacing ?? newPacing(r), r);
     const d = decideCalls(kept, observe(kept, r, agents, camp.agentParams?.wrapUpTime ?? 0, now / 1000));
     pacing = d.pacing;
-    await showPacing({ mode: d.mode, reason: d.reason }, now);
+    pacingLatest = { mode: d.mode, reason: d.reason };
+    await showPacing(pacingLatest, now);
     return d.calls;
   }
 
   async function showPacing(shown: Pick<PacingView, 'mode' | 'reason'>, now: number, force = false): Promise<void> {
     if (!pacing) return;
+    // A new mode is shown at once; a new reason (its counts change with every call) or new abandon
+    // counts at most every PACING_SAVE_MS.
     const modeChanged = pacingShown?.mode !== shown.mode;
     if (!force && !modeChanged && now - pacingSavedAt < PACING_SAVE_MS) return;
     const view = pacingView(pacing, shown.mode, shown.reason, now);
@@ -227,7 +231,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       await pause(IDLE_RECHECK_MS, `${endCause}: waiting for ${leases.size} call(s) to finish`);
     }
     // The abandon counters of the last calls are kept for the next run and the API.
-    if (pacingShown) await showPacing(pacingShown, Date.now(), true);
+    if (pacingLatest) await showPacing(pacingLatest, Date.now(), true);
     await enter(final, endCause, action);
     await condition(allHandlersFinished);
     return { state, cause };

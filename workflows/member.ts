@@ -808,7 +808,7 @@ async function predictiveCall(s: Run, camp: CampaignRules, r: PredictiveRules, p
       s.waitReason = null;
       continue;
     }
-    if (await connectAgent(s, agent, uuid, placed.plan.call.number, gone)) {
+    if (await connectAgent(s, agent, uuid, placed.plan.call.number, gone, deadline)) {
       await report('bridged');
       const result = await awaitResult(s, uuid, LIVE_CALL_RECHECK_MS);
       return { result: { ...result, bridged: result.bridged ?? true }, abandoned: false, agent };
@@ -822,8 +822,9 @@ async function predictiveCall(s: Run, camp: CampaignRules, r: PredictiveRules, p
 }
 
 /** Calls the reserved agent and bridges it to the parked member; false (the offer ended) when the
- *  agent's phone failed, the member hung up meanwhile (its agent leg is cancelled) or the bridge failed. */
-async function connectAgent(s: Run, agent: Reservation, memberUuid: string, number: string, gone: () => boolean): Promise<boolean> {
+ *  agent's phone failed, the member hung up or the wait for an agent ran out meanwhile (the agent
+ *  leg is cancelled), or the bridge failed. */
+async function connectAgent(s: Run, agent: Reservation, memberUuid: string, number: string, gone: () => boolean, deadline: number): Promise<boolean> {
   const agentUuid = uuid4();
   let outcome: { answered: boolean; cause?: string } | null = null;
   void agentCallActs
@@ -835,9 +836,9 @@ async function connectAgent(s: Run, agent: Reservation, memberUuid: string, numb
       },
     })
     .then((o) => void (outcome = o), () => void (outcome = { answered: false, cause: 'AGENT_LEG_UNKNOWN' }));
-  await condition(() => outcome !== null || gone());
+  await condition(() => outcome !== null || gone(), Math.max(1, deadline - Date.now()), { summary: `calling agent ${agent.agent}` });
   if (outcome === null) {
-    // §2.4: the member hung up while its agent was being called.
+    // §2.4: the member hung up (or waited maxLocateAgentSec) while its agent was being called.
     await predictiveActs.cancelAgentLegs({ memberUuid });
     await condition(() => outcome !== null);
     await offerEnded(s, agent, { kind: 'released', cause: 'ORIGINATOR_CANCEL' });

@@ -28,13 +28,13 @@ before(async () => {
           1000: { type: 'answer', ringSec: 0.3 },
           1001: { type: 'answer', ringSec: 0.3 },
           // Slow to answer: longer than the campaigns' maxLocateAgentSec, or than the member waits.
-          3000: { type: 'answer', ringSec: 8 },
-          3001: { type: 'answer', ringSec: 8 },
+          3000: { type: 'answer', ringSec: 15 },
+          3001: { type: 'answer', ringSec: 15 },
         },
         rules: [
-          { prefix: '100', outcome: { type: 'answer', ringSec: 0.3, talkSec: 3 } },
-          // Answers and hangs up after 4 s (while a slow agent rings).
-          { prefix: '300', outcome: { type: 'answer', ringSec: 0.3, talkSec: 4 } },
+          { prefix: '100', outcome: { type: 'answer', ringSec: 0.3, talkSec: 8 } },
+          // Answers and hangs up after 6 s (while a slow agent rings).
+          { prefix: '300', outcome: { type: 'answer', ringSec: 0.3, talkSec: 6 } },
           { prefix: '400', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30 } },
         ],
       },
@@ -112,7 +112,7 @@ describe('predictive dialing', () => {
     assert.equal(agentLeg.channelVars.cc_side, 'agent');
     assert.equal(agentLeg.result?.split(' ')[0], '+OK');
     const talk = doc._log[0].talkSec as number;
-    assert.ok(talk >= 0 && talk < 3, `talk time from the bridge, not the answer: ${talk}`);
+    assert.ok(talk >= 0 && talk < 8, `talk time from the bridge, not the answer: ${talk}`);
     const a = await waitFor('agent back', async () => { const x = await agentDoc('1000'); return x?.offer === null ? x : null; });
     assert.deepEqual([a.stats[d].callCount, a.stats[d].bridgedCount], [1, 1]);
     const h = await completed(d);

@@ -3,6 +3,7 @@
 // agent leg whose member hung up. And the campaign's pacing state (written by its workflow only).
 import { buildOriginate, parseJobResult, type EslEvent } from '../esl';
 import { Campaign } from '../models';
+import { CampaignStore } from '../models/campaign-store';
 import { playItemProblem, type Pacing } from '../rules';
 import { config } from '../lib/config';
 import type { ActivityDeps } from './deps';
@@ -82,7 +83,7 @@ export function createPredictiveActivities({ esl, log, agentEndpointsAllow = con
     },
 
     async savePacing({ campaignId, state, view }) {
-      await Campaign.updateOne({ _id: campaignId }, { $set: { _pacingState: state, pacing: view } });
+      await CampaignStore.setPacing(campaignId, state, view);
     },
   };
 }

@@ -6,6 +6,7 @@ import { Campaign } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { playItemProblem, type Pacing } from '../rules';
 import { config } from '../lib/config';
+import { heartbeating } from './claim';
 import type { ActivityDeps } from './deps';
 import type { PredictiveActivities } from './types';
 
@@ -63,7 +64,8 @@ export function createPredictiveActivities({ esl, log, agentEndpointsAllow = con
         log.warn({ uuid, contact, err: String(err) }, 'agent leg not sent');
         return { answered: false, cause: 'INVALID_NUMBER_FORMAT' };
       }
-      const job = parseJobResult(await bgapiResult(command, jobUuid, timeoutSec * 1000 + JOB_GRACE_MS));
+      // Heartbeats while the agent's phone rings: a lost worker is noticed within the heartbeat timeout.
+      const job = parseJobResult(await heartbeating(() => bgapiResult(command, jobUuid, timeoutSec * 1000 + JOB_GRACE_MS)));
       return job.ok ? { answered: true } : { answered: false, cause: job.cause };
     },
 

@@ -191,8 +191,11 @@ describe('predictive dialing', () => {
     const ids = await members(d, ['3005550021', '1005550022']);
     const docs = await Promise.all(ids.map((id) => ended(id)));
     assert.deepEqual(docs.map((x) => x._endCause).sort(), ['ABANDONED', 'NORMAL_CLEARING']);
-    await completed(d);
+    const h = await completed(d);
     const dialer = await dialerDoc(d);
+    // The Temporal UI's "current details" of the campaign workflow.
+    const meta = await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(meta.currentDetails ?? '', /^\*\*Pacing: progressive\*\* — UK Ofcom 24 h abandon rate 50\.0 %/);
     assert.deepEqual(dialer.pacing.abandon.map((w: { abandoned: number; live: number }) => [w.abandoned, w.live]), [[1, 2], [1, 2]]);
     assert.equal(dialer.pacing.mode, 'progressive');
     assert.match(dialer.pacing.reason, /^UK Ofcom 24 h abandon rate 50\.0 % \(1 of 2 live answers\) is at 90\.0 % of the 50\.0 % cap: dialing progressively$/);

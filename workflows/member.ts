@@ -768,8 +768,11 @@ const predictiveActs = proxyActivities<Pick<PredictiveActivities, 'playToMember'
 /** The agent leg rings for the agent's callTimeout; sent once (a retry would ring the agent twice). */
 const agentCallActs = proxyActivities<Pick<PredictiveActivities, 'callAgent'>>({
   startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 1 },
 });
+/** After a cancel, how long the agent leg's outcome may take to come back. */
+const AGENT_CANCEL_WAIT_MS = 30_000;
 
 interface Predicted {
   result: CallResult;
@@ -792,7 +795,9 @@ async function predictiveCall(s: Run, camp: CampaignRules, r: PredictiveRules, p
   await report('placed');
   const gone = () => s.result !== null || s.terminateRequested;
   await condition(() => s.parked === uuid || gone(), ringMs + RESULT_GRACE_MS, { summary: `ringing ${uuid}` });
-  // Not answered (its result is in, or overdue: the usual reconciliation).
+  // Not answered (its result is in, or overdue: the usual reconciliation). AMD (not built yet): a
+  // call AMD hangs up as a machine never parks; report it as 'machine' here, so the pacing counts it
+  // neither as an answer nor as an abandon.
   if (s.parked !== uuid) return { result: await awaitResult(s, uuid, RESULT_GRACE_MS), abandoned: false, agent: null };
   await report('live');
   const deadline = Date.now() + r.maxLocateAgentSec * 1000;
@@ -840,7 +845,7 @@ async function connectAgent(s: Run, agent: Reservation, memberUuid: string, numb
   if (outcome === null) {
     // §2.4: the member hung up (or waited maxLocateAgentSec) while its agent was being called.
     await predictiveActs.cancelAgentLegs({ memberUuid });
-    await condition(() => outcome !== null);
+    await condition(() => outcome !== null, AGENT_CANCEL_WAIT_MS);
     await offerEnded(s, agent, { kind: 'released', cause: 'ORIGINATOR_CANCEL' });
     return false;
   }

@@ -771,6 +771,8 @@ const agentCallActs = proxyActivities<Pick<PredictiveActivities, 'callAgent'>>({
   heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 1 },
 });
+/** The agent leg's outcome never came back (its activity failed). */
+const AGENT_LEG_UNKNOWN = 'AGENT_LEG_UNKNOWN';
 /** After a cancel, how long the agent leg's outcome may take to come back. */
 const AGENT_CANCEL_WAIT_MS = 30_000;
 
@@ -840,7 +842,7 @@ async function connectAgent(s: Run, agent: Reservation, memberUuid: string, numb
         webitel_direction: 'inbound', origination_caller_id_number: number, origination_caller_id_name: s.member.name,
       },
     })
-    .then((o) => void (outcome = o), () => void (outcome = { answered: false, cause: 'AGENT_LEG_UNKNOWN' }));
+    .then((o) => void (outcome = o), () => void (outcome = { answered: false, cause: AGENT_LEG_UNKNOWN }));
   await condition(() => outcome !== null || gone(), Math.max(1, deadline - Date.now()), { summary: `calling agent ${agent.agent}` });
   if (outcome === null) {
     // §2.4: the member hung up (or waited maxLocateAgentSec) while its agent was being called.
@@ -850,6 +852,12 @@ async function connectAgent(s: Run, agent: Reservation, memberUuid: string, numb
     return false;
   }
   const o = outcome as { answered: boolean; cause?: string };
+  if (o.cause === AGENT_LEG_UNKNOWN) {
+    // The worker that called the agent was lost: whatever the leg did, it is not bridged.
+    await esl.hangup({ uuid: agentUuid, cause: 'ORIGINATOR_CANCEL' });
+    await offerEnded(s, agent, { kind: 'released', cause: AGENT_LEG_UNKNOWN });
+    return false;
+  }
   if (!o.answered) {
     await offerEnded(s, agent, { kind: agentLegOutcome(o.cause ?? 'NORMAL_CLEARING'), cause: o.cause ?? 'NORMAL_CLEARING' });
     return false;

@@ -21,4 +21,6 @@ export interface ActivityDeps {
   soundsAllow?: readonly string[];
   /** Originations per second per sofia gateway; default config.gatewayCps (GATEWAY_CPS). */
   gatewayCps?: Record<string, number>;
+  /** Simultaneous calls per sofia gateway across campaigns; default config.gatewayLines (GATEWAY_LINES). */
+  gatewayLines?: Record<string, number>;
 }

@@ -8,7 +8,11 @@ import type { AttemptLogEntry, PlaceCallInput } from '../rules/attempt';
 
 export type { AttemptLogEntry, PlaceCallInput, RouteOption } from '../rules/attempt';
 export type PlaceCallResult =
-  | { placed: false }
+  | {
+    placed: false;
+    /** The number reached its domain's contact-frequency cap: not before this time (epoch ms). */
+    cappedUntil?: number;
+  }
   | {
     placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string;
     /** Tenant variables not sent to FreeSWITCH, one attempt-log step each (rules/channel-vars.ts). */
@@ -26,8 +30,8 @@ export interface EndAttemptInput {
   result: CallResult;
   /** For the campaign counters of §11.1; `outcome` null: the result status decides it (saveMember
    *  `decided`). */
-  /** `abandoned`: predictive, answered and never bridged (`stats.predictAbandoned`). */
-  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null; abandoned?: boolean };
+  /** `abandoned`: predictive, answered and never bridged (`stats.predictAbandoned`); `amd`: the AMD result. */
+  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null; abandoned?: boolean; amd?: string };
   /** Deadline (epoch ms) of the result status, when the member now waits for one. */
   waitingForStatusUntil: number | null;
   /** Earliest moment the campaign may grant this member again (null: not before an outside event). */

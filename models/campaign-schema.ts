@@ -144,7 +144,7 @@ const document = (what: string, maxBytes: number) =>
     .union([z.array(z.unknown()), z.record(z.string(), z.unknown())], { error: `must be ${what} array or object` })
     .refine((v) => JSON.stringify(v).length <= maxBytes, `at most ${maxBytes / 1024} KiB`);
 
-/** §3.7 (later: AMD comes with predictive dialing). Times in ms; v3's UI defaults in docs/api.md. */
+/** §3.7 (rules/amd.ts). Times in ms; v3's UI defaults in rules/amd.ts AMD_DEFAULTS. */
 const amdSchema = z.strictObject({
   enabled: z.boolean().optional(),
   allowNotSure: z.boolean().optional(),
@@ -158,7 +158,7 @@ const amdSchema = z.strictObject({
   greeting: ms.optional(),
   initialSilence: ms.optional(),
   silenceNotSure: z.boolean().optional(),
-  playbackFile: fileRef.nullable().optional().describe('stored; takes effect with predictive dialing'),
+  playbackFile: fileRef.nullable().optional().describe('played during the analysis (beforePlaybackFileTime ms after it starts)'),
   beforePlaybackFileTime: ms.optional(),
 });
 
@@ -187,7 +187,7 @@ export const campaignClientFields = {
   number: z.string().max(200).optional().describe('stored and returned; not used'),
   type: z.enum(DIALER_TYPES, { error: `must be one of: ${DIALER_TYPES.join(', ')}` }),
   // v3 documented it as the order of campaigns sharing lines and never read it; stored (docs/api.md).
-  priority: int(0, 999).optional().describe('stored and returned; not used: campaigns share no lines here (docs/rules.md)'),
+  priority: int(0, 999).optional().describe('orders campaigns competing for the lines of one gateway (GATEWAY_LINES): the higher is granted first; default 1'),
   parameters: parametersSchema.prefault({}),
   numberStrategy: z.enum(['by-priority', 'top-down']).default('by-priority'),
   membersStrategy: z.enum(MEMBERS_STRATEGIES).default('next-tries-circuit'),
@@ -217,7 +217,7 @@ export const campaignClientFields = {
   // Preview (beyond v3): seconds the agent has to accept, skip or reschedule before the call; 0 = off.
   previewTimeoutSec: int(0, 600).optional(),
   callResult: z.array(callResultSchema).max(100).optional().describe('stored; the form codes shown to the agent (§7.6)'),
-  amd: amdSchema.optional().describe('stored; takes effect with predictive dialing (AMD); a broadcast dials without AMD today'),
+  amd: amdSchema.optional().describe('answering machine detection before the content of a broadcast (README "Voice broadcast content")'),
   // Predictive: played to an answered member while an agent is located (§2.4).
   playbackFile: fileRef.nullable().optional(),
   // Stored, not used (v3 G2 ignored them too): skills, the UI's agentSkills/strategy, owners (v3 ACL).

@@ -22,6 +22,7 @@ import { createLogger } from '../lib/logger';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
 import { serially, seriallyAll } from './serial';
+import { ExpiryIndex } from './expiry-index';
 
 const log = createLogger('member-store');
 type LogEntry = Record<string, unknown> & { session?: string; steps?: { time: number; data: string }[] };
@@ -173,6 +174,9 @@ const notQueued = (dialer: string, n: number) => (err: unknown) => {
   log.warn({ dialer, n, err: String(err) }, 'members stored but not queued; the claim fallback will find them');
 };
 
+/** The expiry index is a hint for the sweep: a member it lacks still ends at its next reservation. */
+const notIndexed = (err: unknown) => log.warn({ err: String(err) }, 'member expiry not indexed; the sweep will not see it');
+
 /** Puts members just stored into their campaign's ready queue. A failure loses nothing: the
  *  claim's fallback read of the members collection finds what the queue lacks. */
 async function queueStored(docs: Record<string, unknown>[]): Promise<void> {
@@ -252,6 +256,7 @@ export const MemberStore = {
     }
     if (queue) await queue.add(docs as never).catch(notQueued(String(docs[0].dialer), docs.length));
     else await queueStored(docs);
+    await ExpiryIndex.add(docs).catch(notIndexed);
   },
 
   /** Writes the queue ids a QueueWriter still holds (the end of an import). */
@@ -273,6 +278,7 @@ export const MemberStore = {
       const now = numbersOf(set);
       await keepNumbers(String(doc.dialer), [{ member: doc._id, add: now.filter((n) => !was.includes(n)), drop: was.filter((n) => !now.includes(n)) }]);
     }
+    if (res.matchedCount && typeof fields.expire === 'number') await ExpiryIndex.add([{ _id: doc._id, dialer: doc.dialer, expire: fields.expire }]).catch(notIndexed);
     if (res.matchedCount && fields.priority !== undefined && fields.priority !== doc.priority) await queueStored([{ ...doc, priority: fields.priority }]);
     return { matched: res.matchedCount, modified: res.modifiedCount };
   },
@@ -378,7 +384,7 @@ export const MemberStore = {
     const ready = claims.filter((c) => isReady(c.doc, o.campaignId, o.now));
     if (!ready.length) return [];
     const filter = readyFilter(o.campaignId, o.now);
-    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId } } } }));
+    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId, _grantedAt: o.now } } } }));
     let modified = 0;
     await seriallyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
       // At most 50 updates per command (see resetEnded).

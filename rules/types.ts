@@ -1,6 +1,7 @@
 // Plain data shapes the Webitel rules work on. They are what the member workflow holds in its
 // state and what the Mongoose models store, so they stay JSON-serialisable (no Dates, no classes).
 
+import type { AmdSettings } from './amd';
 import type { BroadcastContent, MenuResult, RecordingRule } from './content';
 
 import type { PredictiveRules } from './predictive';
@@ -105,6 +106,8 @@ export interface CampaignRules extends CauseLists {
   content?: BroadcastContent;
   /** Originations per second of this campaign (v3.6 `cps`); absent or 0 = no limit of its own. */
   cps?: number;
+  /** AMD (§3.7), when enabled on a broadcast or predictive campaign (rules/amd.ts). */
+  amd?: AmdSettings;
   /** `recordSession` on: where the recording goes (rules/content.ts recording). */
   record?: RecordingRule;
   /** Progressive/predictive (§3.3, §7): the tiers (v3 `agents`, plus a level per agent), the

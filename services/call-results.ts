@@ -10,6 +10,7 @@ import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '
 import { setAttempt, updateAttemptIf } from '../models';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, MENU_DIGIT_VAR } from '../rules/content';
 import { PREDICTIVE_VAR } from '../rules/predictive';
+import { AMD_CANCEL_CAUSE, amdFromVars, amdRoute } from '../rules/amd';
 import { callResultSignal, memberParkedSignal, offerEventSignal, type CallResult } from '../workflows/messages';
 import { callGone } from '../lib/metrics';
 import { withAttemptContext } from '../lib/logger';
@@ -28,6 +29,7 @@ export async function settleAndSignal(client: Client, workflowId: string, result
       cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now(),
       ...(result.bridged !== undefined ? { bridged: result.bridged } : {}), ...(result.digit ? { digit: result.digit } : {}),
       ...(result.agentAnswered !== undefined ? { agentAnswered: result.agentAnswered } : {}),
+      ...(result.amd ? { amd: result.amd } : {}),
     },
   });
   if (!won) return false;
@@ -105,15 +107,20 @@ export function resultFromHangup(ev: EslEvent): { workflowId: string; result: Ca
   if (h.vars.cc_side === 'agent') return { workflowId, result: agentLegResult(h) };
   if (h.vars[PREDICTIVE_VAR] === 'true') return { workflowId, result: predictiveMemberResult(h) };
   const minCount = Number(h.vars.cc_min_count);
-  const bridged = contentReached(ev, h.vars, h.answered);
   const digit = h.answered && /^[0-9*]$/.test(h.vars[MENU_DIGIT_VAR] ?? '') ? h.vars[MENU_DIGIT_VAR] : undefined;
   const recordSec = /^\d+$/.test(h.vars.record_seconds ?? '') ? Number(h.vars.record_seconds) : undefined;
+  // AMD (§2.2): only a person (or an allowed NOTSURE) reaches the content; the analysis is not talk.
+  const amd = amdFromVars(h.vars, h.answered, h.billsec);
+  const route = amd && amdRoute(amd.result, h.vars.amd_on_notsure === 'break');
+  const reached = contentReached(ev, h.vars, h.answered);
+  const bridged = route && route !== 'connect' ? false : route ? (reached ?? true) : reached;
   return {
     workflowId,
     result: {
-      uuid: h.uuid, cause: h.cause, answered: h.answered, billsec: h.billsec, answersec: h.answersec, duration: h.duration,
+      uuid: h.uuid, cause: route === 'cancelled' ? AMD_CANCEL_CAUSE : h.cause, answered: h.answered,
+      billsec: h.billsec - (amd?.sec ?? 0), answersec: h.answersec, duration: h.duration,
       source: 'event', ...(minCount > 0 ? { minCount } : {}), ...(bridged !== undefined ? { bridged } : {}), ...(digit ? { digit } : {}),
-      ...(recordSec !== undefined ? { recordSec } : {}),
+      ...(recordSec !== undefined ? { recordSec } : {}), ...(amd ? { amd } : {}),
     },
   };
 }

@@ -7,6 +7,7 @@ import { loadCampaignRules, Member, type CampaignDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { addHistory, History } from '../models/history';
 import { LineLeases } from '../models/lines';
+import { GatewayLines } from '../models/gateway-lines';
 import { MemberStore } from '../models/member-store';
 import { hasQueued } from '../models/ready-queue';
 import { stopCampaignWorkflow } from '../workflows/start';
@@ -72,6 +73,7 @@ export async function deleteDialer(deps: CampaignServiceDeps, doc: CampaignDoc, 
   const deletedMembers = await MemberStore.removeCampaign(id, doc.domain);
   await History.deleteMany({ dialer: id });
   await LineLeases.drop(id);
+  await GatewayLines.dropCampaign(id);
   const deleted = await CampaignStore.remove(id, doc.domain);
   return { deleted, deletedMembers, membersEnded: hungUp };
 }
@@ -79,7 +81,10 @@ export async function deleteDialer(deps: CampaignServiceDeps, doc: CampaignDoc, 
 /** §8.7 reset of a dialer: counters and/or line bookkeeping; without skipActive only when inactive. */
 export async function resetDialer(doc: CampaignDoc, body: { skipActive?: boolean; resetStats?: boolean; resetProcess?: boolean }, user: string): Promise<{ matched: number; modified: number; info?: string }> {
   if (doc.active && !body.skipActive) return { matched: 0, modified: 0, info: 'dialer is active: stop it or pass skipActive' };
-  if (body.resetProcess) await LineLeases.reset(String(doc._id));
+  if (body.resetProcess) {
+    await LineLeases.reset(String(doc._id));
+    await GatewayLines.dropCampaign(String(doc._id));
+  }
   const res = await CampaignStore.reset(String(doc._id), { stats: body.resetStats, process: body.resetProcess });
   await addHistory({ dialer: String(doc._id), domain: doc.domain, action: 'RESET', value: body, user });
   return res;

@@ -3,3 +3,5 @@ export { memberWorkflow } from './member';
 export { campaignWorkflow } from './campaign';
 export { webhookDispatcherWorkflow, deliverMemberEndWorkflow } from './webhook';
 export { agentWorkflow } from './agent';
+export { templateJobWorkflow } from './template';
+export { memberExpirySweepWorkflow } from './expiry';

@@ -466,7 +466,8 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice, agent
   const placed = await local.placeCall(call);
   if (!placed.placed) {
     s.currentUuid = null;
-    await lineBusyPause(s);
+    if (placed.cappedUntil) await cappedWait(s, placed.cappedUntil);
+    else await lineBusyPause(s);
     return null;
   }
   for (const data of placed.refusedVariables ?? []) (call.log.steps ??= []).push({ time: call.log.reservedTime!, data });
@@ -488,6 +489,18 @@ async function lineBusyPause(s: Run): Promise<void> {
   s.waitReason = 'every line busy';
   setCurrentDetails(details(s));
   await condition(() => s.wake || s.terminateRequested, pauseMs, { summary: 'every line busy: trying again' });
+  s.waitReason = null;
+}
+
+/** The number reached its domain's contact-frequency cap (models/compliance.ts): nothing was dialled
+ *  or counted; the grant goes back and the member waits, not ended, until the number has a place. */
+async function cappedWait(s: Run, until: number): Promise<void> {
+  await returnGrant(s, until);
+  s.waitUntil = until;
+  s.waitReason = 'contact cap of the number';
+  setPhase(s, 'waiting');
+  await condition(() => s.wake || s.terminateRequested, Math.max(until - Date.now(), 1), { summary: 'waiting: contact cap of the number' });
+  s.waitUntil = null;
   s.waitReason = null;
 }
 
@@ -608,6 +621,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       talkSec: lost && result.answered ? null : result.billsec,
       ...(result.digit ? { menuDigit: result.digit } : {}),
       ...(result.recordSec !== undefined ? { recordSessionSec: result.recordSec } : {}),
+      ...(result.amd ? { amdResult: result.amd.result, ...(result.amd.cause ? { amdCause: result.amd.cause } : {}), amdSec: result.amd.sec } : {}),
       steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
       ...(early ? { callback: { from: early.body.from ?? 'api', time: early.at, data: early.body } } : {}),
     },
@@ -616,7 +630,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     ...(decision.kind === 'end'
       ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : byStatus ? 'callback' : undefined, byStatus?.body.from) }
       : {}),
-    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision), ...(abandoned ? { abandoned } : {}) },
+    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision), ...(abandoned ? { abandoned } : {}), ...(result.amd ? { amd: result.amd.result } : {}) },
   });
   s.writeBackPending = false;
   // A grant that arrived during endAttempt (the row was claimable once the lease was given back)

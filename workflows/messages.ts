@@ -1,7 +1,7 @@
 // Every message the dialer workflows understand (member, campaign, agent), in one module shared by the workflows, the worker's
 // ESL event router and the REST API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CallReportKind, CampaignRules, ClientPatch, MemberState, Pacing, StatusBody } from '../rules';
+import type { AmdOutcome, CallReportKind, CampaignRules, ClientPatch, MemberState, Pacing, StatusBody } from '../rules';
 import type { AGENT_SETTABLE_STATES, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision } from '../rules';
 import type { AgentConfig } from '../models/agent';
 
@@ -46,6 +46,9 @@ export interface CallResult {
   digit?: string;
   /** Recorded seconds (record_seconds), when the call was recorded (§3.8). */
   recordSec?: number;
+  /** AMD (§3.7) ran on the answered call: its result (rules/amd.ts amdFromVars); `billsec` then
+   *  excludes the analysis time, and a CANCEL carries cause ORIGINATOR_CANCEL. */
+  amd?: AmdOutcome;
   /** Progressive (§2.3): whether the agent leg answered. False: the agent failed with `cause` and
    *  the member was never called; true: `cause`, `answered`, `bridged` and `billsec` are the
    *  member's, read from the agent leg (originate_failed_cause, bridge time). */
@@ -213,3 +216,36 @@ export const NO_SUCH_PREVIEW = 'No preview awaits a decision';
 
 export type { AgentConfig, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision };
 type AgentSettableState = (typeof AGENT_SETTABLE_STATES)[number];
+
+/** A run ("process") of an import/export template (§9.2); its pid is the rest of its workflow id. */
+export interface TemplateJobInput {
+  templateId: string;
+  /** The `end` body of the job that chained to this one (`next_process_id`), sent on as `success_data`. */
+  successData?: unknown;
+  /** How long to wait for `PUT …/end/:pid` (default 24 h); then the job ends as `timeout`. */
+  endTimeoutMs?: number;
+}
+export interface TemplateEnd {
+  success: boolean;
+  message?: string;
+  data?: unknown;
+}
+export interface TemplateJobResult {
+  pid: string;
+  state: 'success' | 'error' | 'timeout';
+  next: string | null;
+}
+/** `PUT …/templates/:id/end/:pid`: closes the job; rejected once it has ended. */
+export const templateEndUpdate = defineUpdate<{ pid: string }, [TemplateEnd]>('templateEnd');
+export const TEMPLATE_JOB_ENDED = 'this process has already ended';
+const TEMPLATE_JOB_PREFIX = 'template-job-';
+export function templateJobWorkflowId(pid: string): string {
+  return `${TEMPLATE_JOB_PREFIX}${pid}`;
+}
+export function templatePidOf(workflowId: string): string {
+  return workflowId.startsWith(TEMPLATE_JOB_PREFIX) ? workflowId.slice(TEMPLATE_JOB_PREFIX.length) : workflowId;
+}
+/** The Temporal schedule of a template with `cron`. */
+export function templateScheduleId(templateId: string): string {
+  return `template-cron-${templateId}`;
+}

@@ -245,6 +245,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         'stats.bridgedCall': i.stats.bridged ? 1 : 0,
         'stats.successCall': outcome === 'success' ? 1 : 0,
         'stats.errorCall': outcome === 'error' ? 1 : 0,
+        ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
         // The finish forecast's line time per attempt (services/forecast.ts).
         'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
       }, { counted: true, ...(outcome ? { outcome } : {}) });

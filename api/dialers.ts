@@ -54,9 +54,10 @@ export function scoped(client: Record<string, unknown>, server: Record<string, u
 /** A dialer as the API shows it: the counters' exactly-once markers (`stats._counting`, see
  *  activities/member.ts countOnce) are internal. */
 export function publicDialer<T extends { stats?: unknown }>(doc: T): T {
-  if (!doc.stats || typeof doc.stats !== 'object') return doc;
-  const { _counting: _internal, ...stats } = doc.stats as Record<string, unknown>;
-  return { ...doc, stats };
+  const { _pacingState: _resumeFrom, ...shown } = doc as T & { _pacingState?: unknown };
+  if (!shown.stats || typeof shown.stats !== 'object') return shown as T;
+  const { _counting: _internal, ...stats } = shown.stats as Record<string, unknown>;
+  return { ...shown, stats } as T;
 }
 
 /** A dialer's `calendar`: a reference must name a calendar of the dialer's own domain; it is stored

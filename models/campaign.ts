@@ -3,7 +3,7 @@
 import { model, plainVariables } from './model';
 import mongoose, { Schema } from 'mongoose';
 import type { z } from 'zod';
-import { DEFAULT_CAUSES, effectiveContent, playItemProblem, tierList, type AmdSettings, type BroadcastContent, type CampaignRules, type TierEntry } from '../rules';
+import { DEFAULT_CAUSES, PREDICTIVE_DEFAULTS, type PredictiveRules, effectiveContent, playItemProblem, tierList, type AmdSettings, type BroadcastContent, type CampaignRules, type TierEntry } from '../rules';
 import { config } from '../lib/config';
 import { defaultOf, mongooseSchema } from '../lib/zod-mongoose';
 import { ALWAYS_OPEN, calendarOfDomain, calendarRule, NEVER_OPEN } from './calendar';
@@ -120,10 +120,28 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     ...(doc.agentStrategy ? { agentStrategy: doc.agentStrategy } : {}),
     ...(doc.agentParams ? { agentParams: numericParams(doc.agentParams) } : {}),
     ...(doc.previewTimeoutSec ? { previewTimeoutSec: doc.previewTimeoutSec } : {}),
-    ...(doc.amd?.enabled && doc.type !== 'Progressive Dialer' ? { amd: campaignAmd(doc.amd as AmdSettings) } : {}),
+    ...(doc.type === 'Predictive Dialer' ? { predictive: predictiveRules(doc) } : {}),
+    // AMD runs before a broadcast's content; predictive calls do not use it yet (README "Predictive dialing").
+    ...(doc.amd?.enabled && doc.type === 'Voice Broadcasting' ? { amd: campaignAmd(doc.amd as AmdSettings) } : {}),
     ...(p.recordSession
       ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
       : {}),
+  };
+}
+
+/** §2.4/§7.5 settings with their defaults (rules/predictive.ts). */
+function predictiveRules(doc: CampaignDoc): PredictiveRules {
+  const p: Partial<CampaignDoc['parameters']> = doc.parameters ?? {};
+  const d = PREDICTIVE_DEFAULTS;
+  return {
+    maxLocateAgentSec: p.maxLocateAgentSec ?? d.maxLocateAgentSec,
+    retryAbandoned: p.retryAbandoned ?? d.retryAbandoned,
+    ...(doc.playbackFile?.uri ? { playbackFile: doc.playbackFile.uri } : {}),
+    minAgents: p.predictMinAgents ?? d.minAgents,
+    minLive: p.predictStartCallCount ?? d.minLive,
+    minTalks: p.predictStartBridgedCount ?? d.minTalks,
+    capRate: p.maxPredictiveSilentCalls !== undefined ? p.maxPredictiveSilentCalls / 100 : d.capRate,
+    linesPerAgent: d.linesPerAgent,
   };
 }
 

@@ -6,6 +6,7 @@ import { attemptVariables, callerIdFor, maxResources, routesFor, type NumberChoi
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, contentApp, recording } from './content';
 import { amdPlan } from './amd';
 import type { CampaignRules, MemberState } from './types';
+import { PREDICTIVE_VAR } from './predictive';
 
 /** One entry of the member's attempt log (`_log[]`, spec §5.8). */
 export interface AttemptLogEntry {
@@ -138,13 +139,15 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
     camp, member: reserved, memberId: i.memberId, workflowId: i.workflowId, attempt, uuid, comm, callerId: '', typeName,
   });
   void _callerId;
-  const content = camp.content?.mode === 'park' ? undefined : camp.content;
+  // Predictive: the answered member is parked until an agent is bridged to it (§2.4).
+  const content = camp.content?.mode === 'park' || camp.predictive ? undefined : camp.content;
   const rec = camp.record ? recording(camp.record, camp.id, uuid) : undefined;
   // AMD before the content (§3.7; not on agent-first calls: §2.3 has none).
   const amd = camp.amd?.enabled && camp.type !== 'Progressive Dialer' ? amdPlan(camp.amd) : undefined;
   const first = [...(rec ? [rec.app] : []), ...(amd?.apps ?? [])];
   const engineVars: Record<string, string> = { ...rec?.vars, ...amd?.vars };
   if (content) engineVars[CONTENT_VAR] = content.mode;
+  if (camp.predictive) engineVars[PREDICTIVE_VAR] = 'true';
   if (content?.mode === 'transfer') engineVars[CONTENT_CONTEXT_VAR] = content.context ?? 'dialer';
   const routes = routesFor(comm.number, camp.resources, i.random).map((r) => ({
     destinationId: r.destination.uuid,

@@ -10,4 +10,5 @@ export * from './content';
 export * from './amd';
 export * from './member-end';
 export * from './agents';
+export * from './predictive';
 export * from './line-priority';

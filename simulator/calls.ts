@@ -1044,6 +1044,11 @@ export class CallFlow {
     }
   }
 
+  /** uuid_broadcast: recorded in the call's `executed` as `broadcast:<path>` (the play itself is not modelled). */
+  broadcast(path: string): void {
+    if (this.channel && !this.channel.hangingUp) (this.record.executed ??= []).push(`broadcast:${path}`);
+  }
+
   /**
    * mod_amd on this answered channel, started at `startSec`: after the script's analysis time it sets
    * amd_result, amd_cause and amd_result_epoch (seconds) and runs amd_on_<result>

@@ -1,7 +1,7 @@
 // Every message the dialer workflows understand (member, campaign, agent), in one module shared by the workflows, the worker's
 // ESL event router and the REST API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AmdOutcome, CampaignRules, ClientPatch, MemberState, StatusBody } from '../rules';
+import type { AmdOutcome, CallReportKind, CampaignRules, ClientPatch, MemberState, Pacing, StatusBody } from '../rules';
 import type { AGENT_SETTABLE_STATES, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision } from '../rules';
 import type { AgentConfig } from '../models/agent';
 
@@ -55,6 +55,8 @@ export interface CallResult {
   agentAnswered?: boolean;
 }
 export const callResultSignal = defineSignal<[CallResult]>('callResult');
+/** Predictive: the member leg is parked (answered, or AMD said human) and needs an agent (§2.4). */
+export const memberParkedSignal = defineSignal<[{ uuid: string }]>('memberParked');
 
 /** "Call now" / reschedule: moves the next try to `at` (epoch ms; default now) and wakes the member. */
 export const rescheduleSignal = defineSignal<[{ at?: number }]>('reschedule');
@@ -103,7 +105,7 @@ export interface CampaignWorkflowInput {
   domain: string;
   campaignId: string;
   /** Carried over continue-as-new. */
-  carried?: { leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName; statsDay?: string | null };
+  carried?: { leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName; statsDay?: string | null; pacing?: Pacing };
 }
 
 export interface Lease {
@@ -132,6 +134,8 @@ export const wakeSignal = defineSignal<[]>('wake');
 export const stopSignal = defineSignal<[]>('stop');
 /** A member gives its lease back (attempt over, or nothing to dial). Unknown lease ids are ignored. */
 export const releaseSignal = defineSignal<[{ leaseId: string }]>('release');
+/** Predictive: a member reports its call's progress to the campaign's pacing (rules/predictive.ts). */
+export const callReportSignal = defineSignal<[{ leaseId: string; kind: CallReportKind; at: number }]>('callReport');
 
 export interface CampaignInfo {
   state: CampaignStateName;

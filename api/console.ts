@@ -65,8 +65,8 @@ export function consoleRoutes(router: Router, deps: RouteDeps): void {
     if (hours > 0) {
       const A = deps.reads.model(Attempt);
       const rows = await deps.reads.run(ctx, () =>
-        A.find({ dialer: id, createdOn: { $gte: from } }, { _id: 0, createdOn: 1, answeredOn: 1, 'result.answered': 1, 'result.cause': 1 })
-          .limit(MAX_ATTEMPTS + 1).maxTimeMS(deps.queryTimeoutMs).lean<{ createdOn: number; answeredOn?: number | null; result?: { answered?: boolean; cause?: string } | null }[]>(),
+        A.find({ dialer: id, createdOn: { $gte: from } }, { _id: 0, createdOn: 1, answeredOn: 1, 'result.answered': 1, 'result.cause': 1, 'result.abandoned': 1 })
+          .limit(MAX_ATTEMPTS + 1).maxTimeMS(deps.queryTimeoutMs).lean<{ createdOn: number; answeredOn?: number | null; result?: { answered?: boolean; cause?: string; abandoned?: boolean } | null }[]>(),
       );
       truncated = rows.length > MAX_ATTEMPTS;
       for (const a of rows.slice(0, MAX_ATTEMPTS)) {
@@ -74,7 +74,8 @@ export function consoleRoutes(router: Router, deps: RouteDeps): void {
         const m = minutes.get(t) ?? { t, calls: 0, answered: 0, abandoned: 0 };
         m.calls++;
         if (a.answeredOn || a.result?.answered) m.answered++;
-        if (a.result?.cause === 'ABANDONED') m.abandoned++;
+        // Predictive: answered and never bridged to an agent (the member may still be retried).
+        if (a.result?.abandoned) m.abandoned++;
         minutes.set(t, m);
       }
     }

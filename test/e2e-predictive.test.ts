@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, type AgentDoc } from '../models/agent';
 import { Campaign, Member, type MemberDoc } from '../models';
+import { Attempt } from '../models/attempt';
 import type { Simulator } from '../simulator';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
@@ -141,6 +142,8 @@ describe('predictive dialing', () => {
     await completed(d);
     const dialer = await dialerDoc(d);
     assert.equal(dialer.stats.predictAbandoned, 1);
+    const attempt = await Attempt.findById(leg.originationUuid).lean<{ result?: { abandoned?: boolean } }>();
+    assert.equal(attempt?.result?.abandoned, true, 'the attempt says abandoned (the console counts it)');
     for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 1, 1]);
     assert.equal((await Campaign.findById(d).lean<{ _pacingState?: unknown }>())?._pacingState !== undefined, true, 'kept for the next run');
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-abandoned');

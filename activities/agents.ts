@@ -4,7 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Agent, AgentEvent, agentId, type AgentDoc } from '../models/agent';
 import { huntOrder, isLogged, notOfferable } from '../rules';
-import { agentWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
+import { agentWorkflowId, memberWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
 import type { AgentActivities, HuntInput } from './types';
 
@@ -37,6 +37,15 @@ export function createAgentActivities(deps: ActivityDeps): AgentActivities {
 
     async huntAgent(i: HuntInput): Promise<Reservation | null> {
       return huntAgent(deps, i);
+    },
+
+    async memberRunning({ campaignId, memberId }) {
+      try {
+        return (await deps.client.workflow.getHandle(memberWorkflowId(campaignId, memberId)).describe()).status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
     },
 
     async agentCounts({ domain, tiers, now }) {

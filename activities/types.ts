@@ -124,4 +124,6 @@ export interface AgentActivities {
   /** §2.3 engine counts of a campaign's tiers: available (could take a call now) and logged (neither
    *  Logged Out nor On Break), from the agents' documents. */
   agentCounts(i: { domain: string; tiers: { name: string }[]; now: number }): Promise<{ available: number; logged: number }>;
+  /** Is the member workflow of an offer still running? (Not when it was terminated by hand or failed.) */
+  memberRunning(i: { campaignId: string; memberId: string }): Promise<boolean>;
 }

@@ -45,6 +45,9 @@ const local = proxyLocalActivities<AgentActivities>({
 /** An offer that is neither connected nor ended this long after its ring time is released: its
  *  member (or the hunter that reserved it) is gone. */
 const OFFER_GRACE_MS = 60_000;
+/** A call in progress is checked this often: its member workflow may be gone without telling the
+ *  agent (terminated by hand in Temporal, failed), and the agent must not stay in a queue call. */
+const MEMBER_CHECK_MS = 60_000;
 
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   const { domain, name } = input;
@@ -60,6 +63,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   let deleted = false;
   /** The offer that ended last: its member's result status ends the hold (§7.4). */
   let lastOfferId: string | null = null;
+  /** When the connected offer's member workflow was last seen running. */
+  let memberSeenAt = 0;
 
   const view = (): AgentView => ({
     ...rt, id, domain, name, contact: config.contact, description: config.description ?? '', params: agentParamsOf(config),
@@ -209,6 +214,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     if (rt.readyReason && !rt.offer) timers.push(rt.readyAt);
     // An offer nobody reports on: released without penalty.
     if (rt.offer && rt.offer.connectedAt === null) timers.push(offerDeadline(rt.offer, OFFER_GRACE_MS));
+    // A call in progress: is its member workflow still there?
+    if (rt.offer && rt.offer.connectedAt !== null) timers.push(Math.max(rt.offer.connectedAt, memberSeenAt) + MEMBER_CHECK_MS);
     const due = timers.length ? Math.min(...timers) : null;
     const v = version;
     const woken = () => version !== v || events.length > 0 || removed;
@@ -220,6 +227,14 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       const offer = rt.offer;
       changed(endOffer(rt, { kind: 'released', cause: 'OFFER_TIMEOUT' }, at));
       emit('ended', { offerId: offer.offerId, campaignId: offer.campaignId, memberId: offer.memberId, outcome: 'released', cause: 'OFFER_TIMEOUT' });
+    } else if (rt.offer && rt.offer.connectedAt !== null && at >= Math.max(rt.offer.connectedAt, memberSeenAt) + MEMBER_CHECK_MS) {
+      const offer = rt.offer;
+      const running = await local.memberRunning({ campaignId: offer.campaignId, memberId: offer.memberId });
+      memberSeenAt = Date.now();
+      if (!running && rt.offer?.offerId === offer.offerId) {
+        changed(endOffer(rt, { kind: 'released', cause: 'MEMBER_GONE' }, Date.now()));
+        emit('ended', { offerId: offer.offerId, campaignId: offer.campaignId, memberId: offer.memberId, outcome: 'released', cause: 'MEMBER_GONE' });
+      }
     } else if (rt.readyReason && !rt.offer && at >= rt.readyAt) {
       const reason = rt.readyReason;
       changed(settleIdle({ ...rt, readyReason: null }, at));

@@ -21,7 +21,7 @@ import type { RouteDeps } from './deps';
 import { badRequest, HttpError, notFound, objectBody, sendData } from './http';
 import { runUpdate } from '../services/workflows';
 import { findDialer } from './dialers';
-import { emptyAgentStats, tierList, type TierEntry } from '../rules';
+import { agentDialString, emptyAgentStats, tierList, type TierEntry } from '../rules';
 
 import { agentEventStream } from './agent-events';
 
@@ -31,6 +31,12 @@ const P = '/api/v2/agents';
 export function publicAgent(d: AgentDoc | AgentView): Record<string, unknown> {
   const { _id, idleSince: _idle, ...rest } = d as AgentDoc & { id?: string };
   return { ...rest, id: _id ?? (d as AgentView).id };
+}
+
+/** A domain's agent dials only its own users (rules agentDialString). */
+function checkContact(contact: string | undefined, domain: string): void {
+  const dial = contact === undefined ? null : agentDialString(contact, domain);
+  if (dial && 'problem' in dial) throw badRequest(`contact: ${dial.problem}`);
 }
 
 function nameParam(ctx: Context): string {
@@ -61,6 +67,7 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
   router.post(P, async (ctx) => {
     const domain = domainOf(ctx, { required: true })!;
     const { status, state, ...config } = agentCreateSchema.parse(await objectBody(ctx));
+    checkContact(config.contact, domain);
     if (await Agent.exists({ _id: agentId(domain, config.name) })) throw new HttpError(409, `name: agent ${config.name} exists`);
     let handle;
     try {
@@ -84,6 +91,7 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
 
   router.put(`${P}/:name`, async (ctx) => {
     const patch = agentUpdateSchema.parse(await objectBody(ctx));
+    checkContact(patch.contact, domainOf(ctx, { required: true })!);
     const view = await update(ctx, (h) => h.executeUpdate(agentConfigUpdate, { args: [patch] }));
     sendData(ctx, publicAgent(view));
   });

@@ -50,6 +50,19 @@ export function resolveAgentParams(agent: Partial<AgentParams>, campaign: Partia
   return out;
 }
 
+/** What an agent's contact dials in its domain. FreeSWITCH's user endpoint dials `user/<ext>` in
+ *  the switch's default domain (mod_dptools user_outgoing_channel), which may be another tenant's
+ *  directory: a domain's agent dials `user/<ext>@<its domain>`, and never another domain's users. */
+export function agentDialString(contact: string, domain: string): { dial: string } | { problem: string } {
+  if (!/^user\//i.test(contact)) return { dial: contact };
+  const rest = contact.slice('user/'.length);
+  const at = rest.indexOf('@');
+  if (at < 0) return { dial: `user/${rest}@${domain}` };
+  const other = rest.slice(at + 1);
+  if (other.toLowerCase() !== domain.toLowerCase()) return { problem: `dials a user of another domain (${other}): an agent dials only users of its own domain (user/<ext> or user/<ext>@${domain})` };
+  return { dial: contact };
+}
+
 /** Per agent per campaign (§11.3 `agent_in_dialer`), since the campaign's stats day began. */
 export interface AgentCampaignStats {
   callCount: number;

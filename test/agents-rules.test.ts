@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   agentConnected,
+  agentDialString,
   agentLegOutcome,
   emptyAgentStats,
   endOffer,
@@ -41,6 +42,15 @@ describe('agent parameters (§7.2)', () => {
       callTimeout: 20, wrapUpTime: 0, maxNoAnswer: 3, busyDelayTime: 1, rejectDelayTime: 6, noAnswerDelayTime: 7,
     });
     assert.equal(resolveAgentParams(agent, { callTimeout: 15 }).callTimeout, 15);
+  });
+});
+
+describe('the contact dials in the agent\'s own domain', () => {
+  test('user/<ext> gets the domain (FreeSWITCH would use its default domain); another domain is refused; other endpoints as given', () => {
+    assert.deepEqual(agentDialString('user/1000', 'acme.local'), { dial: 'user/1000@acme.local' });
+    assert.deepEqual(agentDialString('user/1000@ACME.local', 'acme.local'), { dial: 'user/1000@ACME.local' });
+    assert.match((agentDialString('User/1000@other.local', 'acme.local') as { problem: string }).problem, /another domain \(other\.local\)/);
+    assert.deepEqual(agentDialString('sofia/gateway/gw1/1000', 'acme.local'), { dial: 'sofia/gateway/gw1/1000' });
   });
 });
 

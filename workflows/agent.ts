@@ -7,6 +7,7 @@ import { condition, continueAsNew, getExternalWorkflowHandle, proxyLocalActiviti
 import type { AgentActivities, AgentEventInput } from '../activities/types';
 import {
   agentConnected,
+  agentDialString,
   endOffer,
   newAgentRuntime,
   notOfferable,
@@ -93,12 +94,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
         changed(reserveAgent(rt, { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, at: Date.now(), params, ...(preview ? { preview } : {}) }, Date.now()));
         emit('offered', { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, ...(req.offered ?? {}), ...(preview ? { preview: { until: preview.until } } : {}) });
       }
-      return { offerId: req.offerId, agent: id, name, contact: config.contact, params: rt.offer!.params };
+      const dial = agentDialString(config.contact, domain);
+      return { offerId: req.offerId, agent: id, name, contact: 'dial' in dial ? dial.dial : config.contact, params: rt.offer!.params };
     },
     {
       validator: (req) => {
         if (removed) throw new Error('the agent was removed');
         if (rt.offer?.offerId === req.offerId) return;
+        const dial = agentDialString(config.contact, domain);
+        if ('problem' in dial) throw new Error(`agent ${id} cannot be offered a call: contact ${dial.problem}`);
         const why = notOfferable(rt, Date.now());
         if (why) throw new Error(`agent ${id} cannot be offered a call: ${why}`);
       },
@@ -219,8 +223,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     const due = timers.length ? Math.min(...timers) : null;
     const v = version;
     const woken = () => version !== v || events.length > 0 || removed;
+    // Whether a timer is started must not depend on the clock: workflow time moves on when a local
+    // activity completes, and a replay (after a worker crash) sees other times there. So a timer
+    // for anything due, even when it is due already (found by the fault suite with agents).
     if (due === null) await condition(woken);
-    else if (due > now) await condition(woken, due - now);
+    else await condition(woken, Math.max(1, due - now));
     if (version !== v || events.length || removed) continue;
     const at = Date.now();
     if (rt.offer && rt.offer.connectedAt === null && at >= offerDeadline(rt.offer, OFFER_GRACE_MS)) {

@@ -112,6 +112,8 @@ export interface HuntInput {
   offered?: Record<string, unknown>;
   /** Preview: seconds the agent has to decide before the call. */
   previewSec?: number;
+  /** The campaign's calendar day (rules/clock.ts localTime): statistics of an earlier day do not order the hunt. */
+  statsDay?: string;
 }
 
 export interface AgentActivities {

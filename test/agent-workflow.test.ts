@@ -1,5 +1,6 @@
 // The agent workflow's timers on the time-skipping test server: an offer nobody reports on (its
-// member workflow or hunter gone) is released after the ring time + 60 s, so no agent stays
+// member workflow gone) is released after the ring time + 60 s (one whose member workflow still
+// runs is kept: it may yet dial the agent), so no agent stays
 // Reserved forever; a call in progress whose member workflow is gone (terminated by hand) releases
 // the agent within a minute; the end of wrap-up is announced when its timer fires.
 import { after, before, test } from 'node:test';
@@ -67,4 +68,19 @@ test('a call in progress whose member workflow was terminated by hand releases t
   const info = await h.query(agentInfoQuery);
   assert.deepEqual([info.state, info.offer, info.readyReason], ['Waiting', null, null], 'released, no wrap-up, no penalty');
   await waitFor('release stored', async () => AgentEvent.exists({ agent: '7002@timers.local', type: 'ended', 'data.cause': 'MEMBER_GONE' }));
+});
+
+test('an offer not yet dialled is kept past its deadline while its member workflow runs (its worker was down), released once it is gone', async () => {
+  const h = await agent('7003', { callTimeout: 10 });
+  const stand = await stack.env.client.workflow.start('agentWorkflow', {
+    taskQueue: stack.taskQueue, workflowId: memberWorkflowId('c', 'm-slow'),
+    args: [{ domain: 'timers.local', name: 'stand-in-2', config: { name: 'stand-in-2', contact: 'user/1' } }],
+  });
+  await h.executeUpdate(reserveAgentUpdate, { args: [{ offerId: 'slow', campaignId: 'c', memberId: 'm-slow' }] });
+  await stack.env.sleep('200s');
+  assert.equal((await h.query(agentInfoQuery)).offer?.offerId, 'slow', 'still reserved: the member may yet dial it');
+  await stand.terminate('by hand');
+  await stack.env.sleep('65s');
+  const info = await h.query(agentInfoQuery);
+  assert.deepEqual([info.state, info.offer], ['Waiting', null]);
 });

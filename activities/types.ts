@@ -133,6 +133,8 @@ export interface HuntInput {
   offered?: Record<string, unknown>;
   /** Preview: seconds the agent has to decide before the call. */
   previewSec?: number;
+  /** The campaign's calendar day (rules/clock.ts localTime): statistics of an earlier day do not order the hunt. */
+  statsDay?: string;
 }
 
 export interface AgentActivities {
@@ -145,4 +147,6 @@ export interface AgentActivities {
   /** §2.3 engine counts of a campaign's tiers: available (could take a call now) and logged (neither
    *  Logged Out nor On Break), from the agents' documents. */
   agentCounts(i: { domain: string; tiers: { name: string }[]; now: number }): Promise<{ available: number; logged: number }>;
+  /** Is the member workflow of an offer still running? (Not when it was terminated by hand or failed.) */
+  memberRunning(i: { campaignId: string; memberId: string }): Promise<boolean>;
 }

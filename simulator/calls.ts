@@ -482,7 +482,7 @@ export class CallFlow {
       outcome: 'none', startedAt: new Date(this.t0 / 1000).toISOString(), state: 'dialing',
     });
     this.core.record({ ev: 'originate', seq: this.record.seq, uuid: this.record.originationUuid, job: this.ctx.jobUuid,
-      destination: this.record.destination, vars: this.record.channelVars });
+      destination: this.record.destination, vars: this.record.channelVars, ...(this.bridgeCaller ? { bridgeOf: this.bridgeCaller.record.seq } : {}) });
     if (!target.ok) {
       // Endpoint refused before a session existed (error/..., unknown tech, user/...).
       this.record.outcome = target.kind;

@@ -43,6 +43,7 @@ import {
   terminateIdle,
   agentLegOutcome,
   AGENT_FAILED_RETRY_MS,
+  localTime,
   type Applied,
   type AttemptPlan,
   type CampaignRules,
@@ -689,6 +690,7 @@ async function reserveAgent(s: Run, camp: CampaignRules): Promise<Reservation | 
     domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, offerId: uuid4(), tiers: camp.agents ?? [],
     strategy: camp.agentStrategy ?? 'with_fewest_calls', overrides: camp.agentParams, offered: offeredData(s, camp),
     ...(camp.previewTimeoutSec ? { previewSec: camp.previewTimeoutSec } : {}),
+    statsDay: localTime(Date.now(), camp.calendar.timeZone).day,
   });
   if (agent) return agent;
   s.waitReason = 'no agent free';

@@ -185,6 +185,8 @@ export interface ReserveRequest {
   offered?: Record<string, unknown>;
   /** Preview: the agent has this many seconds to accept, skip or reschedule before the call. */
   previewSec?: number;
+  /** The campaign's calendar day now (ISO date in its zone): the agent's statistics of an earlier day start again. */
+  statsDay?: string;
 }
 export interface Reservation {
   offerId: string;

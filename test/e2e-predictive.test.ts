@@ -109,7 +109,7 @@ describe('predictive dialing', () => {
     assert.match(leg.command, / &park\(\)$/, 'parked once answered');
     assert.deepEqual(leg.executed, ['broadcast:ivr/ivr-one_moment_please.wav'], 'the playbackFile played to the answered member');
     const [agentLeg] = agentLegsFor(leg.originationUuid!);
-    assert.equal(agentLeg?.url, 'user/1000', 'the located agent is called');
+    assert.equal(agentLeg?.url, 'user/1000@pred.local', 'the located agent is called, in its own domain');
     assert.equal(agentLeg.channelVars.cc_side, 'agent');
     assert.equal(agentLeg.result?.split(' ')[0], '+OK');
     const talk = doc._log[0].talkSec as number;

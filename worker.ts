@@ -5,13 +5,16 @@ import { createDialerWorker, installTemporalMetrics } from './services/dialer-wo
 import { writeWorkerStatus } from './lib/readiness';
 import { config } from './lib/config';
 import { setCountsWriter } from './models/member-store';
+import { ensureMemberExpirySweep } from './workflows/start';
 
 async function main(): Promise<void> {
   const { host, workerPort, temporalSdk } = config.metrics;
   const metrics = workerPort > 0 ? { host, port: workerPort, setting: 'WORKER_METRICS_PORT', temporalSdk: temporalSdk ? await installTemporalMetrics() : undefined } : false;
   // Its member counts go to a document of its own (the API keeps another): models/member-store.ts.
   setCountsWriter('worker');
-  const { worker, esl, log, close } = await createDialerWorker({ metrics });
+  const { worker, esl, log, client, close } = await createDialerWorker({ metrics });
+  // The five-minute member-expiry sweep (spec §5.6) runs as a Temporal schedule on this task queue.
+  await ensureMemberExpirySweep(client);
   log.info('worker started');
   // For `npm start` (scripts/run.ts): it says "running" only once the worker is connected.
   const statusFile = process.env.DIALER_WORKER_STATUS_FILE;

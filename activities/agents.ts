@@ -1,14 +1,19 @@
 // Activities of the agent workflow (its document and events: it is their only writer) and the
 // hunter that reserves an agent for a member (§7.3) by asking the agents' workflows.
+import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Agent, AgentEvent, agentId, type AgentDoc } from '../models/agent';
-import { huntOrder, isLogged, notOfferable } from '../rules';
-import { agentWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
+import { huntOrder, isLogged, notOfferable, statsOfDay } from '../rules';
+import { agentInfoQuery, agentWorkflowId, memberWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
 import type { AgentActivities, HuntInput } from './types';
 
 const DUPLICATE_KEY = 11000;
+/** One reservation Update waits this long at most: an agent workflow nobody can run now (its worker
+ *  draining, the server slow) must not hold the hunt, nor a worker's graceful shutdown. The activity
+ *  fails and is retried with the same offerId, which the agent that took it answers again. */
+const RESERVE_WAIT_MS = 10_000;
 
 export function createAgentActivities(deps: ActivityDeps): AgentActivities {
   return {
@@ -36,7 +41,17 @@ export function createAgentActivities(deps: ActivityDeps): AgentActivities {
     },
 
     async huntAgent(i: HuntInput): Promise<Reservation | null> {
-      return huntAgent(deps, i);
+      const ctx = Context.current();
+      return huntAgent(deps, i, Date.now(), ctx.cancellationSignal, ctx.info.attempt > 1);
+    },
+
+    async memberRunning({ campaignId, memberId }) {
+      try {
+        return (await deps.client.workflow.getHandle(memberWorkflowId(campaignId, memberId)).describe()).status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
     },
 
     async agentCounts({ domain, tiers, now }) {
@@ -52,22 +67,33 @@ export function createAgentActivities(deps: ActivityDeps): AgentActivities {
 
 /** Tries the campaign's agents that look free in the read model, in §7.3 order; each agent's
  *  workflow decides (its validator refuses one that is no longer free, and the next is tried). */
-export async function huntAgent(deps: Pick<ActivityDeps, 'client' | 'log'>, i: HuntInput, now = Date.now()): Promise<Reservation | null> {
+export async function huntAgent(
+  deps: Pick<ActivityDeps, 'client' | 'log'>, i: HuntInput, now = Date.now(), cancelled?: AbortSignal, retry = false,
+): Promise<Reservation | null> {
   const levels = new Map(i.tiers.map((t) => [t.name, t.level]));
   if (!levels.size) return null;
   const docs = await Agent.find({ domain: i.domain, name: { $in: [...levels.keys()] } }).lean<AgentDoc[]>();
-  // A retry of this activity: the agent already reserved for this offer answers again.
-  const mine = docs.filter((d) => d.offer?.offerId === i.offerId);
+  // A retry of this activity: the agent already reserved for this offer answers again. Its document
+  // may not show it yet, so a retry asks the agents' workflows (an agent reserved by a lost answer
+  // would otherwise wait for this member workflow to end).
+  const holds = async (d: AgentDoc) =>
+    d.offer?.offerId === i.offerId ||
+    (retry && (await deps.client.workflow.getHandle(agentWorkflowId(i.domain, d.name)).query(agentInfoQuery).then((v) => v.offer?.offerId === i.offerId, () => false)));
+  const mine = (await Promise.all(docs.map(async (d) => ((await holds(d)) ? d : null)))).filter((d): d is AgentDoc => d !== null);
   const free = docs.filter((d) => notOfferable(d, now) === null);
   const order = [
     ...mine,
-    ...huntOrder(free.map((d) => ({ doc: d, name: d.name, level: levels.get(d.name) ?? 1, stats: d.stats?.[i.campaignId] ?? null })), i.strategy, Math.random).map((c) => c.doc),
+    ...huntOrder(free.map((d) => ({ doc: d, name: d.name, level: levels.get(d.name) ?? 1, stats: statsOfDay(d.stats?.[i.campaignId], i.statsDay) })), i.strategy, Math.random).map((c) => c.doc),
   ];
+  const request = {
+    offerId: i.offerId, campaignId: i.campaignId, memberId: i.memberId, overrides: i.overrides, offered: i.offered,
+    ...(i.previewSec ? { previewSec: i.previewSec } : {}), ...(i.statsDay ? { statsDay: i.statsDay } : {}),
+  };
   for (const d of order) {
+    const handle = deps.client.workflow.getHandle(agentWorkflowId(i.domain, d.name));
+    const reserve = () => deps.client.withDeadline(Date.now() + RESERVE_WAIT_MS, () => handle.executeUpdate(reserveAgentUpdate, { args: [request] }));
     try {
-      return await deps.client.workflow.getHandle(agentWorkflowId(i.domain, d.name)).executeUpdate(reserveAgentUpdate, {
-        args: [{ offerId: i.offerId, campaignId: i.campaignId, memberId: i.memberId, overrides: i.overrides, offered: i.offered, ...(i.previewSec ? { previewSec: i.previewSec } : {}) }],
-      });
+      return await (cancelled ? deps.client.withAbortSignal(cancelled, reserve) : reserve());
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) continue;
       throw err;

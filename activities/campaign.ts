@@ -6,6 +6,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { Attempt, Member } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { LineLeases } from '../models/lines';
+import { GatewayLines } from '../models/gateway-lines';
 import { MemberStore } from '../models/member-store';
 import { hasQueued } from '../models/ready-queue';
 import { memberUiText, startMemberWorkflowWithGrant, type MemberUiText } from '../workflows/start';
@@ -99,7 +100,10 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
       for (const a of open) {
         if (a.sentOn !== null && !a.result && (await esl.uuidExists(a._id))) return { held: true };
       }
-      for (const a of open) await LineLeases.release(campaignId, a._id);
+      for (const a of open) {
+        await LineLeases.release(campaignId, a._id);
+        await GatewayLines.release(a._id);
+      }
       // Claimable again (its queue entries went when it was claimed): back into the queue.
       await MemberStore.reclaim(campaignId, memberId, leaseId);
       return { held: false };

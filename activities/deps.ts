@@ -5,7 +5,8 @@ import type { ChannelVariableAllowList } from '../rules';
 
 /** What the activities need from the worker process; injected so tests hand in real parts. */
 export interface ActivityDeps {
-  esl: Pick<EslClient, 'bgapi' | 'uuidExists' | 'uuidKill'>;
+  /** api, hupall and the events: predictive calls only (activities/predictive.ts). */
+  esl: Pick<EslClient, 'bgapi' | 'uuidExists' | 'uuidKill'> & Partial<Pick<EslClient, 'api' | 'hupall' | 'on' | 'off'>>;
   client: Client;
   log: Logger;
   /** Task queue member workflows are started on (the worker's own). */
@@ -16,6 +17,10 @@ export interface ActivityDeps {
   dialEndpointsAllow?: readonly string[];
   /** Endpoint prefixes an agent's contact may dial; default config.agentEndpointsAllow. */
   agentEndpointsAllow?: readonly string[];
+  /** Sound files a tenant may play; default config.soundsAllow. */
+  soundsAllow?: readonly string[];
   /** Originations per second per sofia gateway; default config.gatewayCps (GATEWAY_CPS). */
   gatewayCps?: Record<string, number>;
+  /** Simultaneous calls per sofia gateway across campaigns; default config.gatewayLines (GATEWAY_LINES). */
+  gatewayLines?: Record<string, number>;
 }

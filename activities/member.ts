@@ -7,8 +7,10 @@ import { CampaignStore } from '../models/campaign-store';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
 import { LineLeases } from '../models/lines';
+import { GatewayLines } from '../models/gateway-lines';
 import { gatewayOf, paceOrigination } from '../models/rate';
-import { channelVariablesToSend, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
+import { Compliance, ContactCounts, DoNotCall } from '../models/compliance';
+import { channelVariablesToSend, DEFAULT_CAMPAIGN_PRIORITY, DO_NOT_CALL_CAUSE, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
 import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { attemptEnded, callStarted } from '../lib/metrics';
@@ -29,7 +31,7 @@ export function storedResult(
   uuid: string,
   r: {
     cause?: string | null; answered?: boolean | null; billsec?: number | null; duration?: number | null; source?: string | null;
-    bridged?: boolean | null; agentAnswered?: boolean | null;
+    bridged?: boolean | null; agentAnswered?: boolean | null; amd?: CallResult['amd'] | null;
   } | null | undefined,
 ): CallResult | null {
   if (!r || !r.cause) return null;
@@ -38,6 +40,7 @@ export function storedResult(
     source: (r.source as CallResult['source']) ?? 'reconcile',
     // Progressive: which leg the stored result is about (services/call-results.ts agentLegResult).
     ...(typeof r.agentAnswered === 'boolean' ? { agentAnswered: r.agentAnswered, bridged: !!r.bridged } : {}),
+    ...(r.amd ? { amd: r.amd, bridged: !!r.bridged } : {}),
   };
 }
 
@@ -66,7 +69,17 @@ async function countOutcome(campaignId: string, uuid: string, outcome: 'success'
   }, { outcome });
 }
 
-export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, dialEndpointsAllow = config.dialEndpointsAllow, agentEndpointsAllow = config.agentEndpointsAllow, gatewayCps: gatewayCpsOf = config.gatewayCps }: ActivityDeps): MemberActivities {
+/** The gateway line an attempt needs besides its campaign's (true when its gateway has no
+ *  GATEWAY_LINES limit); the campaign's `priority` orders campaigns competing for it. */
+async function takeGatewayLine(campaignId: string, uuid: string, dialString: string, limits: Record<string, number>): Promise<boolean> {
+  const gateway = gatewayOf(dialString);
+  const limit = gateway ? limits[gateway] : undefined;
+  if (!gateway || !limit) return true;
+  const doc = await Campaign.findById(campaignId, { priority: 1 }).lean<{ priority?: number }>();
+  return GatewayLines.acquire(gateway, uuid, { campaign: campaignId, priority: doc?.priority ?? DEFAULT_CAMPAIGN_PRIORITY }, limit);
+}
+
+export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, dialEndpointsAllow = config.dialEndpointsAllow, agentEndpointsAllow = config.agentEndpointsAllow, gatewayCps: gatewayCpsOf = config.gatewayCps, gatewayLines = config.gatewayLines }: ActivityDeps): MemberActivities {
   /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
    *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
@@ -114,6 +127,24 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       );
       if (!line) return { placed: false };
       const route = i.routes.find((r) => r.destinationId === line.destinationId)!;
+      // Compliance (models/compliance.ts): a listed number is never dialled; a number at its
+      // domain's contact cap waits, and its line goes back. Both are `_id` lookups.
+      const listed = await DoNotCall.find(i.domain, i.number);
+      const { contactCap } = listed ? { contactCap: null } : await Compliance.settings(i.domain);
+      if (contactCap) {
+        const place = await ContactCounts.take(i.domain, i.number, i.uuid, Date.now(), contactCap);
+        if (!place.ok) {
+          await LineLeases.release(i.campaignId, i.uuid);
+          return { placed: false, cappedUntil: place.notBefore };
+        }
+      }
+      // 1b. A line of the carrier's gateway, shared with other campaigns by priority (GATEWAY_LINES);
+      // a listed number is not sent, so it takes none.
+      if (!listed && !(await takeGatewayLine(i.campaignId, i.uuid, route.dialString, gatewayLines))) {
+        if (contactCap) await ContactCounts.giveBack(i.domain, i.number, i.uuid);
+        await LineLeases.release(i.campaignId, i.uuid);
+        return { placed: false };
+      }
       // 2. The attempt record, before anything is sent.
       await recordAttempt(i.uuid, {
         dialer: i.campaignId, domain: i.domain, member: i.memberId, workflowId: i.workflowId, attempt: i.attempt,
@@ -132,6 +163,10 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         placed: true as const, destinationId: route.destinationId, dialString: route.dialString,
         ...(refusedVariables.length ? { refusedVariables } : {}),
       };
+      if (listed) {
+        log.info({ uuid: i.uuid, memberId: i.memberId }, 'number on the do-not-call list: not dialled');
+        return { ...base, sent: false, cause: DO_NOT_CALL_CAUSE, notSent: 'the number is on the do-not-call list' };
+      }
       const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
       let command: string;
       try {
@@ -143,6 +178,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.
         const notSent = String(err instanceof Error ? err.message : err).replace(/^buildOriginate: /, '');
         log.warn({ uuid: i.uuid, memberId: i.memberId, notSent }, 'originate not sent');
+        if (contactCap) await ContactCounts.giveBack(i.domain, i.number, i.uuid);
         return { ...base, sent: false, cause: NOT_SENT_CAUSE, notSent };
       }
       // Originations per second (campaign `cps`, GATEWAY_CPS): wait for this call's place, before
@@ -194,19 +230,27 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
     async endAttempt(i) {
       // The first source to report a result wins; an engine-made outcome is stored if none did.
       const r = i.result;
-      await updateAttemptIf(i.uuid, {}, { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() } });
+      await updateAttemptIf(i.uuid, {}, { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now(), ...(i.stats.abandoned ? { abandoned: true } : {}) } });
       await MemberStore.settle({ memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil });
       // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
       // decides that later (countOutcome).
       const { outcome } = i.stats;
+      // The campaign's line was held from the grant to now (the call's own duration when unknown).
+      const granted = (await Member.findById(i.memberId, { _grantedAt: 1 }).lean<{ _grantedAt?: number | null }>())?._grantedAt;
+      const lineSec = granted ? (Date.now() - granted) / 1000 : r.duration || 0;
       await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
         'stats.callCount': 1,
+        ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
         'stats.connectedCall': i.stats.connected ? 1 : 0,
         'stats.bridgedCall': i.stats.bridged ? 1 : 0,
         'stats.successCall': outcome === 'success' ? 1 : 0,
         'stats.errorCall': outcome === 'error' ? 1 : 0,
+        ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
+        // The finish forecast's line time per attempt (services/forecast.ts).
+        'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
       }, { counted: true, ...(outcome ? { outcome } : {}) });
       await LineLeases.release(i.campaignId, i.uuid);
+      await GatewayLines.release(i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
       if (i.ended) await recordEnd(i.ended);
       attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);

@@ -3,12 +3,16 @@ import type { AgentView, CallResult, Reservation } from '../workflows/messages';
 import type { AgentEventType } from '../models/agent';
 import type { SaveInput } from '../models/member-store';
 import type { AgentParams } from '../rules';
-import type { CampaignRules, MemberState } from '../rules';
+import type { CampaignRules, MemberState, Pacing, PacingView } from '../rules';
 import type { AttemptLogEntry, PlaceCallInput } from '../rules/attempt';
 
 export type { AttemptLogEntry, PlaceCallInput, RouteOption } from '../rules/attempt';
 export type PlaceCallResult =
-  | { placed: false }
+  | {
+    placed: false;
+    /** The number reached its domain's contact-frequency cap: not before this time (epoch ms). */
+    cappedUntil?: number;
+  }
   | {
     placed: true; destinationId: string; dialString: string; sent: boolean; cause?: string;
     /** Tenant variables not sent to FreeSWITCH, one attempt-log step each (rules/channel-vars.ts). */
@@ -26,7 +30,8 @@ export interface EndAttemptInput {
   result: CallResult;
   /** For the campaign counters of §11.1; `outcome` null: the result status decides it (saveMember
    *  `decided`). */
-  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null };
+  /** `abandoned`: predictive, answered and never bridged (`stats.predictAbandoned`); `amd`: the AMD result. */
+  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null; abandoned?: boolean; amd?: string };
   /** Deadline (epoch ms) of the result status, when the member now waits for one. */
   waitingForStatusUntil: number | null;
   /** Earliest moment the campaign may grant this member again (null: not before an outside event). */
@@ -88,7 +93,23 @@ export interface CampaignActivities {
   startStatsDay(i: { campaignId: string; day: string }): Promise<void>;
 }
 
-export type DialerActivities = MemberActivities & CampaignActivities & AgentActivities;
+/** A predictive call (§2.4) and the campaign's pacing (activities/predictive.ts). */
+export interface PredictiveActivities {
+  /** `uuid_broadcast <member> <file> aleg` (the file checked against the sounds allow-list); false if refused. */
+  playToMember(i: { uuid: string; file: string }): Promise<boolean>;
+  /** Originates the agent leg (parked once answered) and waits for its outcome. */
+  callAgent(i: { uuid: string; jobUuid: string; memberUuid: string; contact: string; vars: Record<string, string>; timeoutSec: number }): Promise<{ answered: boolean; cause?: string }>;
+  /** `uuid_bridge <member> <agent>`; false if either leg is gone. */
+  bridgeCalls(i: { memberUuid: string; agentUuid: string }): Promise<boolean>;
+  /** `hupall ORIGINATOR_CANCEL cc_member_session_uuid <member>`: the agent leg being called for it. */
+  cancelAgentLegs(i: { memberUuid: string }): Promise<void>;
+  /** The pacing state stored by the campaign's workflow (null: none yet). */
+  loadPacing(campaignId: string): Promise<Pacing | null>;
+  /** Stores the pacing state and its public view on the campaign (the campaign's workflow only). */
+  savePacing(i: { campaignId: string; state: Pacing; view: PacingView }): Promise<void>;
+}
+
+export type DialerActivities = MemberActivities & CampaignActivities & AgentActivities & PredictiveActivities;
 
 /** One event for the agent's applications (models/agent.ts AgentEvent). */
 export interface AgentEventInput {
@@ -112,6 +133,8 @@ export interface HuntInput {
   offered?: Record<string, unknown>;
   /** Preview: seconds the agent has to decide before the call. */
   previewSec?: number;
+  /** The campaign's calendar day (rules/clock.ts localTime): statistics of an earlier day do not order the hunt. */
+  statsDay?: string;
 }
 
 export interface AgentActivities {
@@ -124,4 +147,6 @@ export interface AgentActivities {
   /** §2.3 engine counts of a campaign's tiers: available (could take a call now) and logged (neither
    *  Logged Out nor On Break), from the agents' documents. */
   agentCounts(i: { domain: string; tiers: { name: string }[]; now: number }): Promise<{ available: number; logged: number }>;
+  /** Is the member workflow of an offer still running? (Not when it was terminated by hand or failed.) */
+  memberRunning(i: { campaignId: string; memberId: string }): Promise<boolean>;
 }

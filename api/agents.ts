@@ -21,7 +21,8 @@ import type { RouteDeps } from './deps';
 import { badRequest, HttpError, notFound, objectBody, sendData } from './http';
 import { runUpdate } from '../services/workflows';
 import { findDialer } from './dialers';
-import { emptyAgentStats, tierList, type TierEntry } from '../rules';
+import { agentDialString, emptyAgentStats, localTime, statsOfDay, tierList, type TierEntry } from '../rules';
+import { loadCampaignRules } from '../models';
 
 import { agentEventStream } from './agent-events';
 
@@ -31,6 +32,12 @@ const P = '/api/v2/agents';
 export function publicAgent(d: AgentDoc | AgentView): Record<string, unknown> {
   const { _id, idleSince: _idle, ...rest } = d as AgentDoc & { id?: string };
   return { ...rest, id: _id ?? (d as AgentView).id };
+}
+
+/** A domain's agent dials only its own users (rules agentDialString). */
+function checkContact(contact: string | undefined, domain: string): void {
+  const dial = contact === undefined ? null : agentDialString(contact, domain);
+  if (dial && 'problem' in dial) throw badRequest(`contact: ${dial.problem}`);
 }
 
 function nameParam(ctx: Context): string {
@@ -61,6 +68,7 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
   router.post(P, async (ctx) => {
     const domain = domainOf(ctx, { required: true })!;
     const { status, state, ...config } = agentCreateSchema.parse(await objectBody(ctx));
+    checkContact(config.contact, domain);
     if (await Agent.exists({ _id: agentId(domain, config.name) })) throw new HttpError(409, `name: agent ${config.name} exists`);
     let handle;
     try {
@@ -84,6 +92,7 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
 
   router.put(`${P}/:name`, async (ctx) => {
     const patch = agentUpdateSchema.parse(await objectBody(ctx));
+    checkContact(patch.contact, domainOf(ctx, { required: true })!);
     const view = await update(ctx, (h) => h.executeUpdate(agentConfigUpdate, { args: [patch] }));
     sendData(ctx, publicAgent(view));
   });
@@ -105,8 +114,10 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
     const docs = await Agent.find({ domain: dialer.domain, name: { $in: names } }).maxTimeMS(deps.queryTimeoutMs).lean<AgentDoc[]>();
     const tiers = new Set(tierList((dialer.agents ?? []) as TierEntry[]).map((t) => t.name));
     const sec = (ms: number | null | undefined) => (ms ? Math.floor(ms / 1000) : 0);
+    // Statistics of an earlier calendar day are gone (§8.3: v3 deleted them at the day change).
+    const today = localTime(Date.now(), (await loadCampaignRules(dialer)).calendar.timeZone).day;
     sendData(ctx, docs.map((d) => {
-      const s = d.stats?.[String(dialer._id)] ?? emptyAgentStats();
+      const s = statsOfDay(d.stats?.[String(dialer._id)], today) ?? emptyAgentStats();
       return {
         name: d._id, state: d.state, status: d.status, ready_time: sec(d.readyAt), wrap_up_time: d.params?.wrapUpTime ?? 0,
         last_bridge_end: sec(d.lastBridgeEnd), logged_in: 0, logged_out: 0, last_set_stats: 0,

@@ -5,9 +5,10 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import mongoose from 'mongoose';
 import type { Connection } from '@temporalio/client';
-import { authMiddleware, loginHandler } from './auth';
+import { authMiddleware, loginHandler, logoutHandler } from './auth';
 import type { ApiDeps, RouteDeps } from './deps';
 import { agentRoutes } from './agents';
+import { complianceRoutes } from './compliance';
 import { calendarRoutes } from './calendars';
 import { dialerRoutes } from './dialers';
 import { errorMiddleware, sendData } from './http';
@@ -15,7 +16,10 @@ import { memberRoutes } from './members';
 import { exportRoutes } from './csv-export';
 import { Waker } from './wake';
 import { csvImportRoute } from './csv-import-route';
+import { consoleRoutes, consoleStatic } from './console';
+import { forecastRoute } from './forecast';
 import { webhookRoutes } from './hooks';
+import { templateRoutes } from './templates';
 import { docsRoutes } from './openapi';
 import { rateLimitMiddleware } from './limits';
 import { ClientReads } from './reads';
@@ -69,6 +73,7 @@ export function createApp(deps: ApiDeps): DialerApi {
     ctx.body = { status: mongo && temporal ? 'OK' : 'error', data: { mongo, temporal } };
   });
   router.post('/login', loginHandler(rd.sessionTtlMs));
+  router.post('/logout', logoutHandler);
   dialerRoutes(router, rd);
   calendarRoutes(router, rd);
   // Before the member routes: `members/export` is not a member id.
@@ -76,8 +81,12 @@ export function createApp(deps: ApiDeps): DialerApi {
   memberRoutes(router, rd);
   docsRoutes(router);
   webhookRoutes(router, rd);
+  templateRoutes(router, rd);
   agentRoutes(router, rd);
+  complianceRoutes(router, rd);
   csvImportRoute(router, rd);
+  consoleRoutes(router, rd);
+  forecastRoute(router);
 
   // Latency by route pattern (`/api/v2/dialer/:id`), never the raw path (ids are tenant data).
   app.use(async (ctx, next) => {
@@ -102,6 +111,8 @@ export function createApp(deps: ApiDeps): DialerApi {
     }
     await next();
   });
+  // The console's files carry no tenant data; its data comes from the routes below, with credentials.
+  app.use(consoleStatic());
   // Credentials are checked before any body is read, then each credential spends one token.
   app.use(authMiddleware({ public: (ctx) => PUBLIC_PATHS.has(ctx.path) || (ctx.path === '/login' && ctx.method === 'POST') }));
   app.use(rateLimitMiddleware(rateLimit));

@@ -4,7 +4,7 @@
 // own domain only; root passes `?domain=`.
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { createSession, DOMAIN_RE, verifyCredential, type CredentialDoc } from '../models/credential';
+import { createSession, DOMAIN_RE, endSession, verifyCredential, type CredentialDoc } from '../models/credential';
 import { badRequest, HttpError, jsonBody, queryParam, sendData, setJsonBody } from './http';
 
 export interface AuthState {
@@ -108,4 +108,11 @@ export function loginHandler(sessionTtlMs: number) {
     sendData(ctx, data);
     ctx.body = { ...data, status: 'OK', data };
   };
+}
+
+/** POST /logout: the session token the request was made with stops working (a secret is left alone:
+ *  `npm run credentials -- revoke` ends a credential). */
+export async function logoutHandler(ctx: Context): Promise<void> {
+  const token = ctx.get('x-access-token') || queryParam(ctx, 'access_token') || '';
+  sendData(ctx, { sessionEnded: await endSession(authOf(ctx).key, token) });
 }

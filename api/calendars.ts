@@ -8,6 +8,7 @@ import { CampaignStore } from '../models/campaign-store';
 import { domainFilter, domainOf } from './auth';
 import type { RouteDeps } from './deps';
 import { listQuery, scoped } from './dialers';
+import { resyncTemplateSchedules } from './templates';
 import { HttpError, notFound, objectBody, objectIdParam, sendData } from './http';
 
 /** The calendar named by the path, in the caller's domain; 404 otherwise (also across domains). */
@@ -54,6 +55,7 @@ export function calendarRoutes(router: Router, deps: RouteDeps): void {
     await Calendar.updateOne({ _id }, { $set: { ...next, lastModified: Date.now() } });
     const users = await dialersUsing(existing);
     if (next.name !== existing.name) await CampaignStore.renameCalendar(domain, String(_id), next.name);
+    if (next.timeZone !== existing.timeZone) for (const d of users) await resyncTemplateSchedules(deps, String(d._id));
     // Running or sleeping campaigns look at the edited calendar now, not at their next timer.
     for (const d of users) if (d.active && d.state !== 3) deps.waker.wake(d);
     sendData(ctx, { result: { ok: 1, n: 1, nModified: 1 } });

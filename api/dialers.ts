@@ -12,6 +12,7 @@ import { authOf, domainFilter, domainOf } from './auth';
 import type { RouteDeps } from './deps';
 import { parseJsonParam, pageParams, sanitizeFilter, sanitizeProjection, sanitizeSort } from './filters';
 import { badRequest, HttpError, notFound, objectBody, objectIdParam, queryParam, sendData, sendInfo } from './http';
+import { deleteDialerTemplates, resyncTemplateSchedules } from './templates';
 import { dialerCreateSchema, dialerUpdateSchema, resetSchema, withoutIgnoredFields } from './schemas';
 
 export { assertTypeDialable, startDialer };
@@ -53,9 +54,10 @@ export function scoped(client: Record<string, unknown>, server: Record<string, u
 /** A dialer as the API shows it: the counters' exactly-once markers (`stats._counting`, see
  *  activities/member.ts countOnce) are internal. */
 export function publicDialer<T extends { stats?: unknown }>(doc: T): T {
-  if (!doc.stats || typeof doc.stats !== 'object') return doc;
-  const { _counting: _internal, ...stats } = doc.stats as Record<string, unknown>;
-  return { ...doc, stats };
+  const { _pacingState: _resumeFrom, ...shown } = doc as T & { _pacingState?: unknown };
+  if (!shown.stats || typeof shown.stats !== 'object') return shown as T;
+  const { _counting: _internal, ...stats } = shown.stats as Record<string, unknown>;
+  return { ...shown, stats } as T;
 }
 
 /** A dialer's `calendar`: a reference must name a calendar of the dialer's own domain; it is stored
@@ -104,6 +106,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     if (rest.calendar) rest.calendar = await dialerCalendar(rest.calendar, existing.domain);
     // `parameters` is merged field by field so a partial update keeps the other settings.
     if (!(await CampaignStore.edit(String(existing._id), rest, parameters))) throw notFound('dialer not found');
+    if (rest.calendar) await resyncTemplateSchedules(deps, String(existing._id));
     sendData(ctx, { result: { ok: 1, n: 1, nModified: 1 } });
   });
 
@@ -112,6 +115,7 @@ export function dialerRoutes(router: Router, deps: RouteDeps): void {
     const force = queryParam(ctx, 'force');
     if (force !== undefined && force !== 'true' && force !== 'false') throw badRequest('force: must be true or false');
     const out = await deleteDialer(deps, doc, force === 'true');
+    await deleteDialerTemplates(deps, String(doc._id));
     sendData(ctx, { result: { ok: 1, n: out.deleted }, deletedMembers: out.deletedMembers, ...(force === 'true' ? { membersEnded: out.membersEnded } : {}) });
   });
 

@@ -6,7 +6,7 @@ import type Router from '@koa/router';
 import type { PipelineStage } from 'mongoose';
 import { Member, type CampaignDoc, type MemberDoc } from '../models';
 import { COUNTED_CAUSE, MemberStore, type MemberCounts } from '../models/member-store';
-import { deleteMember, deleteMembers, editMember, insertMembers, resetMembers, setMemberStatus, terminateMember } from '../services/members';
+import { deleteMember, deleteMembers, editMember, insertMembers, resetMembers, resetStatus, setMemberStatus, terminateMember } from '../services/members';
 import { authOf } from './auth';
 import type { RouteDeps } from './deps';
 import { assertTypeDialable, findDialer, listQuery, scoped } from './dialers';
@@ -157,7 +157,23 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const replaceLog = queryParam(ctx, '_log') === 'true';
     const auth = authOf(ctx);
     if (replaceLog && !auth.root) throw new HttpError(403, '_log: only root may replace the attempt log');
-    sendInfo(ctx, await resetMembers(deps, dialer, { from, replaceLog, user: auth.key }));
+    const wait = queryParam(ctx, 'wait');
+    if (wait !== undefined && wait !== 'true' && wait !== 'false') throw badRequest('wait: must be true or false');
+    if (wait !== 'false') return sendInfo(ctx, await resetMembers(deps, dialer, { from, replaceLog, user: auth.key }));
+    // Answered once the reset is under way (202, its progress); a refusal before that is the answer.
+    let started!: () => void;
+    const underWay = new Promise<void>((r) => (started = r));
+    const run = resetMembers(deps, dialer, { from, replaceLog, user: auth.key, started });
+    run.catch((err: unknown) => deps.log.warn({ dialer: String(dialer._id), err: String(err) }, 'members reset failed'));
+    await Promise.race([underWay, run]);
+    sendData(ctx, await resetStatus(dialer), 202);
+  });
+
+  router.get(`${P}/reset`, async (ctx) => {
+    const dialer = await findDialer(ctx, 'dialer');
+    const status = await resetStatus(dialer);
+    if (!status) throw notFound("no reset of this dialer's members yet");
+    sendData(ctx, status);
   });
 
   router.get(`${P}/:id`, async (ctx) => {

@@ -14,6 +14,8 @@ import {
   webhookCreateSchema,
 } from './schemas';
 import { calendarCreateSchema, calendarUpdateSchema } from '../models/calendar';
+import { templateCreateSchema } from '../models/template';
+import { complianceSettingsSchema, dncEntrySchema } from '../models/compliance';
 import { agentCreateSchema, agentStatsSchema, agentStatusSchema, agentUpdateSchema, previewDecisionSchema } from '../models/agent';
 
 type Json = Record<string, unknown>;
@@ -41,6 +43,8 @@ const P = {
   id: { name: 'id', in: 'path', required: true, description: 'Dialer id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   dialer: { name: 'dialer', in: 'path', required: true, description: 'Dialer id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   member: { name: 'id', in: 'path', required: true, description: 'Member id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  template: { name: 'id', in: 'path', required: true, description: 'Template id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
+  pid: { name: 'pid', in: 'path', required: true, description: 'Job (process) id, from X-Response-Path', schema: { type: 'string' } },
   hook: { name: 'id', in: 'path', required: true, description: 'Webhook id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
   agent: { name: 'name', in: 'path', required: true, description: 'Agent extension (the agent is <name>@<domain>)', schema: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$' } },
   calendar: { name: 'id', in: 'path', required: true, description: 'Calendar id (ObjectId)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{24}$' } },
@@ -107,6 +111,10 @@ export const OPERATIONS: Op[] = [
     bodyRequired: true,
     responses: { 200: { description: '{key, token, expires, username, domain, role} at the top level and in `data`', content: json({ type: 'object' }) }, 400: common[400], 401: common[401] },
   },
+  {
+    method: 'post', path: '/logout', tag: 'auth', summary: 'End the session token the request is made with (a secret stays valid)',
+    responses: { 200: ok({ type: 'object', properties: { sessionEnded: { type: 'boolean' } } }), 401: common[401] },
+  },
   // Dialers
   { method: 'get', path: '/api/v2/dialer', tag: 'dialers', summary: 'List dialers', params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, ...budget } },
   {
@@ -119,7 +127,7 @@ export const OPERATIONS: Op[] = [
     body: ref('DialerUpdate'), bodyRequired: true, responses: { 200: ok(ref('UpdateResult')), ...withDialer, 406: errorResponse('type cannot change while active') },
   },
   {
-    method: 'delete', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Delete a dialer, its members and history (409 while members are in a call, unless force)',
+    method: 'delete', path: '/api/v2/dialer/{id}', tag: 'dialers', summary: 'Delete a dialer, its members and history (409 while members are in a call, unless force); the members leave every read at once and are deleted in the background',
     params: [P.id, P.domain, { name: 'force', in: 'query', description: '"true": the members in a call are ended by their workflows first (calls hung up with MANAGER_REQUEST)', schema: { type: 'string', enum: ['true', 'false'] } }],
     responses: {
       200: ok({ type: 'object' }), ...withDialer, 400: errorResponse('force is not true or false'),
@@ -131,7 +139,28 @@ export const OPERATIONS: Op[] = [
     responses: { 200: ok({ type: 'object', properties: { state: { type: 'integer' }, _cause: { type: 'string' }, active: { type: 'boolean' } } }), ...withDialer },
   },
   { method: 'put', path: '/api/v2/dialer/{id}/reset', tag: 'dialers', summary: 'Reset counters (§8.7)', params: [P.id, P.domain], body: ref('Reset'), responses: { 200: ok(ref('UpdateResult')), ...withDialer } },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/activity', tag: 'dialers', summary: 'For the console: attempts per minute (calls, answered, abandoned) over `hours` (0-168, default 24), member end causes, lines in use, next wake-up of a sleeping dialer',
+    params: [P.dialer, { name: 'hours', in: 'query', description: 'Hours of attempt history, 0-168 (default 24)', schema: { type: 'integer', minimum: 0, maximum: 168 } }, P.domain],
+    responses: { 200: ok({ type: 'object' }), ...withDialer, ...budget },
+  },
   { method: 'get', path: '/api/v2/dialer/{dialer}/history', tag: 'dialers', summary: 'Start/stop/reset history', params: [P.dialer, ...listParams], responses: { 200: okInfo({ type: 'array', items: { type: 'object' } }), ...withDialer, ...budget } },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/forecast', tag: 'dialers',
+    summary: 'Finish forecast: finishAt (ISO or null with a reason), remainingSec, expectedContacts, and the inputs used (README "Finish forecast")',
+    params: [P.dialer, P.domain],
+    responses: {
+      200: ok({
+        type: 'object', required: ['finishAt', 'remainingSec', 'expectedContacts'],
+        properties: {
+          finishAt: { type: ['string', 'null'], format: 'date-time' }, remainingSec: { type: ['number', 'null'] }, expectedContacts: { type: 'number' },
+          reason: { type: 'string', description: 'why finishAt is null' }, answerRate: { type: ['number', 'null'] }, attemptsLeft: { type: 'number' },
+          membersWaiting: { type: 'integer' }, lines: { type: 'integer' }, calendarOpenHoursPerWeek: { type: 'number' },
+        },
+      }),
+      ...withDialer,
+    },
+  },
   // Calendars
   { method: 'get', path: '/api/v2/calendars', tag: 'calendars', summary: "List the domain's calendars", params: listParams, responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...common, ...budget } },
   {
@@ -167,8 +196,18 @@ export const OPERATIONS: Op[] = [
   },
   {
     method: 'put', path: '/api/v2/dialer/{dialer}/members/reset', tag: 'members', summary: 'Revive members created since `from` that ended without success (§8.7)',
-    params: [P.dialer, P.domain, { name: 'from', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } }, { name: '_log', in: 'query', description: 'root only: replace the attempt log', schema: { type: 'string', enum: ['true', 'false'] } }],
-    responses: { 200: okInfo({ type: 'integer' }), ...withDialer, 403: errorResponse('_log=true without root credentials') },
+    params: [
+      P.dialer, P.domain, { name: 'from', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } }, { name: '_log', in: 'query', description: 'root only: replace the attempt log', schema: { type: 'string', enum: ['true', 'false'] } },
+      { name: 'wait', in: 'query', description: '"false": answer 202 with the progress once the reset is under way (poll GET …/members/reset); default: answer when done', schema: { type: 'string', enum: ['true', 'false'] } },
+    ],
+    responses: {
+      200: okInfo({ type: 'integer' }), 202: ok(ref('ResetProgress')), ...withDialer, 403: errorResponse('_log=true without root credentials'),
+      409: errorResponse('A reset of this dialer\'s members is running'),
+    },
+  },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/members/reset', tag: 'members', summary: 'Progress of the newest members reset (what a console polls)',
+    params: [P.dialer, P.domain], responses: { 200: ok(ref('ResetProgress')), ...withDialer },
   },
   {
     method: 'post', path: '/api/v2/dialer/{dialer}/members/import', tag: 'members', summary: 'Import members from a CSV stream (§10)',
@@ -185,9 +224,25 @@ export const OPERATIONS: Op[] = [
       { name: 'dedupe', in: 'query', schema: { type: 'string', enum: ['campaign', 'file', 'none'] } },
       { name: 'deleteExisting', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
       { name: 'autoRun', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+      { name: 'importId', in: 'query', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,64}$' }, description: 'progress of this import under GET …/members/import/{importId}' },
     ],
     body: { content: { 'text/csv': { schema: { type: 'string' } } }, required: true },
-    responses: { 200: ok(ref('ImportReport')), ...withDialer, 413: errorResponse('Body too large'), 415: errorResponse('Not text/csv') },
+    responses: { 200: ok(ref('ImportReport')), ...withDialer, 409: errorResponse('importId already used in this domain'), 413: errorResponse('Body too large'), 415: errorResponse('Not text/csv') },
+  },
+  {
+    method: 'get', path: '/api/v2/dialer/{dialer}/members/import/{importId}', tag: 'members', summary: 'Progress of a CSV import started with importId (rows stored)',
+    params: [P.dialer, P.domain, { name: 'importId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,64}$' } }],
+    responses: {
+      200: ok({
+        type: 'object',
+        properties: {
+          importId: { type: 'string' }, state: { type: 'string', enum: ['running', 'done', 'failed'] }, rowsRead: { type: 'integer' }, rowsStored: { type: 'integer' },
+          rowsRejected: { type: 'integer' }, errors: { type: 'array', items: { type: 'object', properties: { row: { type: 'integer' }, reason: { type: 'string' } } } },
+          report: { type: 'object' }, startedAt: { type: 'string', format: 'date-time' }, finishedAt: { type: 'string', format: 'date-time' },
+        },
+      }),
+      ...withDialer,
+    },
   },
   {
     method: 'get', path: '/api/v2/dialer/{dialer}/members/export', tag: 'members', summary: 'Export members as a CSV stream that the import reads back (§10)',
@@ -224,6 +279,24 @@ export const OPERATIONS: Op[] = [
     params: [P.dialer, P.member, P.domain],
     responses: { 200: okInfo({ type: 'object', properties: { _id: { type: 'string' }, waitHangupCause: { type: 'string' } } }), ...withMember, 405: errorResponse('Already ended'), 503: errorResponse('The member workflow did not answer in time') },
   },
+  // Import/export templates (§9.2)
+  { method: 'get', path: '/api/v2/dialer/{dialer}/templates', tag: 'templates', summary: "List the dialer's import/export templates", params: [P.dialer, P.domain], responses: { 200: ok({ type: 'array', items: { type: 'object' } }), ...withDialer } },
+  {
+    method: 'post', path: '/api/v2/dialer/{dialer}/templates', tag: 'templates', summary: 'Create a WEB template (URL checked against the outbound allow-list; cron becomes a schedule in the calendar zone)',
+    params: [P.dialer, P.domain], body: ref('TemplateCreate'), bodyRequired: true, responses: { 200: ok(ref('InsertResult')), ...withDialer },
+  },
+  { method: 'get', path: '/api/v2/dialer/{dialer}/templates/{id}', tag: 'templates', summary: 'Get a template with its last job (`process`)', params: [P.dialer, P.template, P.domain], responses: { 200: ok({ type: 'object' }), ...withDialer } },
+  { method: 'put', path: '/api/v2/dialer/{dialer}/templates/{id}', tag: 'templates', summary: 'Update a template (the fields given replace the stored ones)', params: [P.dialer, P.template, P.domain], body: ref('TemplateCreate'), bodyRequired: true, responses: { 200: ok(ref('UpdateResult')), ...withDialer } },
+  { method: 'delete', path: '/api/v2/dialer/{dialer}/templates/{id}', tag: 'templates', summary: 'Delete a template and its schedule', params: [P.dialer, P.template, P.domain], responses: { 200: ok({ type: 'object' }), ...withDialer } },
+  {
+    method: 'put', path: '/api/v2/dialer/{dialer}/templates/{id}/execute', tag: 'templates', summary: 'Run the template now: the HTTP request with X-Action, X-Response-Host, X-Response-Path, X-Dialer-Id, X-Template-Id (import + before_delete deletes the members first)',
+    params: [P.dialer, P.template, P.domain], responses: { 200: ok({ type: 'object', properties: { pid: { type: 'string' } } }), ...withDialer },
+  },
+  {
+    method: 'put', path: '/api/v2/dialer/{dialer}/templates/{id}/end/{pid}', tag: 'templates', summary: 'Close a job (the receiver calls X-Response-Path); success=true starts next_process_id with this JSON body as success_data',
+    params: [P.dialer, P.template, P.pid, { name: 'success', in: 'query', schema: { type: 'boolean' } }, { name: 'message', in: 'query', schema: { type: 'string' } }, P.domain],
+    responses: { 200: ok({ type: 'object', properties: { pid: { type: 'string' } } }), ...withDialer, 409: errorResponse('The job has already ended') },
+  },
   // Webhooks
   { method: 'get', path: '/api/v2/hooks', tag: 'webhooks', summary: "List the domain's member-end webhooks", params: [P.domain], responses: { 200: ok({ type: 'array', items: ref('Webhook') }), ...common } },
   {
@@ -232,6 +305,34 @@ export const OPERATIONS: Op[] = [
   },
   { method: 'get', path: '/api/v2/hooks/{id}', tag: 'webhooks', summary: 'Get a webhook with delivery counters', params: [P.hook, P.domain], responses: { 200: ok(ref('Webhook')), ...common, 404: errorResponse('Not found') } },
   { method: 'delete', path: '/api/v2/hooks/{id}', tag: 'webhooks', summary: 'Delete a webhook', params: [P.hook, P.domain], responses: { 200: ok({ type: 'object' }), ...common, 404: errorResponse('Not found') } },
+  // Compliance (beyond v3)
+  {
+    method: 'get', path: '/api/v2/dnc', tag: 'compliance', summary: "A page of the domain's do-not-call list in number order (header X-Next-After: pass it as after= for the next page)",
+    params: [P.domain, { name: 'limit', in: 'query', description: '1-1000 (default 100)', schema: { type: 'integer' } }, { name: 'after', in: 'query', description: 'The last number of the previous page', schema: { type: 'string' } }],
+    responses: { 200: ok({ type: 'array', items: ref('DncEntry') }), ...common },
+  },
+  {
+    method: 'post', path: '/api/v2/dnc', tag: 'compliance', summary: 'List a number (digits only are kept): it is never dialled by any campaign of the domain', params: [P.domain],
+    body: ref('DncEntry'), bodyRequired: true, responses: { 200: ok(ref('DncEntry'), 'Already listed'), 201: ok(ref('DncEntry'), 'Listed'), ...common },
+  },
+  {
+    method: 'post', path: '/api/v2/dnc/import', tag: 'compliance', summary: 'Import numbers from CSV (`number[,note]`, an optional header row); each bad row is rejected with its line', params: [P.domain],
+    body: { content: { 'text/csv': { schema: { type: 'string' } } }, required: true },
+    responses: { 200: ok({ type: 'object' }), ...common, 413: errorResponse('Body too large'), 415: errorResponse('Not text/csv') },
+  },
+  {
+    method: 'get', path: '/api/v2/dnc/{number}', tag: 'compliance', summary: 'Is this number listed?',
+    params: [{ name: 'number', in: 'path', required: true, schema: { type: 'string' } }, P.domain], responses: { 200: ok(ref('DncEntry')), ...common, 404: errorResponse('Not listed') },
+  },
+  {
+    method: 'delete', path: '/api/v2/dnc/{number}', tag: 'compliance', summary: 'Remove a number from the list',
+    params: [{ name: 'number', in: 'path', required: true, schema: { type: 'string' } }, P.domain], responses: { 200: ok({ type: 'object' }), ...common, 404: errorResponse('Not listed') },
+  },
+  { method: 'get', path: '/api/v2/compliance', tag: 'compliance', summary: "The domain's compliance settings", params: [P.domain], responses: { 200: ok(ref('ComplianceSettings')), ...common } },
+  {
+    method: 'put', path: '/api/v2/compliance', tag: 'compliance', summary: 'Set the contact-frequency cap: at most `attempts` originates per number in any `windowSec`, across the campaigns of the domain', params: [P.domain],
+    body: ref('ComplianceSettings'), bodyRequired: true, responses: { 200: ok(ref('ComplianceSettings')), ...common },
+  },
   // Agents
   { method: 'get', path: '/api/v2/agents', tag: 'agents', summary: "List the domain's agents (status, state, parameters, per-campaign statistics)", params: [P.domain], responses: { 200: ok({ type: 'array', items: ref('Agent') }), ...common } },
   {
@@ -292,7 +393,7 @@ export function openapiDocument(): Json {
     },
     servers: [{ url: '/' }],
     security: [{ XKey: [], XAccessToken: [] }],
-    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'webhooks' }, { name: 'agents' }, { name: 'auth' }, { name: 'system' }],
+    tags: [{ name: 'dialers' }, { name: 'calendars' }, { name: 'members' }, { name: 'templates' }, { name: 'webhooks' }, { name: 'agents' }, { name: 'compliance' }, { name: 'auth' }, { name: 'system' }],
     paths,
     components: {
       securitySchemes: {
@@ -320,7 +421,19 @@ export function openapiDocument(): Json {
         MemberUpdate: schema(memberUpdateSchema),
         Status: schema(statusSchema),
         Reset: schema(resetSchema),
+        ResetProgress: {
+          type: 'object',
+          properties: {
+            state: { type: 'string', enum: ['running', 'done', 'failed', 'interrupted'], description: 'interrupted: its process stopped before the end (no progress for 2 min); a new reset continues' },
+            reset: { type: 'integer', description: 'members reset so far' },
+            ended: { type: 'integer', description: 'ended members when it began: at most this many are reset' },
+            startedAt: { type: 'integer' }, updatedAt: { type: 'integer' }, finishedAt: { type: 'integer' }, error: { type: 'string' },
+          },
+        },
         WebhookCreate: schema(webhookCreateSchema),
+        TemplateCreate: schema(templateCreateSchema),
+        DncEntry: schema(dncEntrySchema),
+        ComplianceSettings: schema(complianceSettingsSchema),
         Agent: { type: 'object' },
         AgentCreate: schema(agentCreateSchema),
         AgentUpdate: schema(agentUpdateSchema),

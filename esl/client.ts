@@ -65,7 +65,7 @@ export class EslCommandError extends EslError {
   override name = 'EslCommandError';
 }
 
-export const DEFAULT_EVENTS = ['CHANNEL_HANGUP_COMPLETE', 'BACKGROUND_JOB', 'CHANNEL_ANSWER', 'HEARTBEAT'];
+export const DEFAULT_EVENTS = ['CHANNEL_HANGUP_COMPLETE', 'BACKGROUND_JOB', 'CHANNEL_ANSWER', 'CHANNEL_PARK', 'HEARTBEAT'];
 const REQUIRED_EVENTS = ['BACKGROUND_JOB', 'HEARTBEAT'];
 
 /**

@@ -28,6 +28,17 @@ function str(name: string, def: string): string {
 const temporalPort = int('TEMPORAL_PORT', 7233);
 const ferretdbPort = int('FERRETDB_PORT', 27017);
 
+/** `gw1=10,gw2=5` → {gw1: 10, gw2: 5} (positive integers per sofia gateway name). */
+function perGateway(name: string): Record<string, number> {
+  return Object.fromEntries(
+    str(name, '').split(',').map((s) => s.trim()).filter(Boolean).map((kv) => {
+      const [gw, n] = kv.split('=');
+      if (!gw || !/^\d+$/.test(n ?? '') || Number(n) <= 0) throw new Error(`Setting ${name}: "${kv}" is not <gateway>=<positive integer>`);
+      return [gw, Number(n)] as const;
+    }),
+  );
+}
+
 export const config = {
   rootDir: root,
   dataDir: str('DIALER_DATA_DIR', path.join(root, '.data')),
@@ -96,13 +107,10 @@ export const config = {
   soundsAllow: str('SOUNDS_ALLOW', '').split(',').map((s) => s.trim()).filter(Boolean),
   /** Originations per second per sofia gateway, whatever campaign sends them: `gw1=10,gw2=5`
    *  (a carrier's CPS; FreeSWITCH's own `sessions-per-second` is for the whole switch). */
-  gatewayCps: Object.fromEntries(
-    str('GATEWAY_CPS', '').split(',').map((s) => s.trim()).filter(Boolean).map((kv) => {
-      const [name, n] = kv.split('=');
-      if (!name || !/^\d+$/.test(n ?? '') || Number(n) <= 0) throw new Error(`Setting GATEWAY_CPS: "${kv}" is not <gateway>=<positive integer>`);
-      return [name, Number(n)] as const;
-    }),
-  ) as Record<string, number>,
+  gatewayCps: perGateway('GATEWAY_CPS'),
+  /** Simultaneous calls per sofia gateway, whatever campaign makes them: `gw1=30` (the carrier's
+   *  channels). Campaigns sharing one compete by dialer `priority` (rules/line-priority.ts). */
+  gatewayLines: perGateway('GATEWAY_LINES'),
   /** `recordSession` recordings: a folder on the FreeSWITCH host (files `<dialerId>/<uuid>.<format>`). */
   recordings: {
     dir: recordingsDir(str('RECORDINGS_DIR', '/var/lib/freeswitch/recordings/dialer')),
@@ -111,6 +119,8 @@ export const config = {
   api: {
     host: str('API_HOST', '127.0.0.1'),
     port: int('API_PORT', 10022),
+    /** How other systems reach this API (template jobs' X-Response-Host); default http://API_HOST:API_PORT. */
+    publicUrl: str('API_PUBLIC_URL', ''),
     /** maxTimeMS of every API query; a query over it is a 422 ("narrow it"). */
     queryTimeoutMs: int('API_QUERY_TIMEOUT_MS', 20_000),
     /** The client-shaped queries (lists, counts, pipelines) have their own pool of this many

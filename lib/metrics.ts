@@ -137,12 +137,12 @@ export function callGone(uuid: string): void {
 }
 
 /** An attempt's outcome was stored (endAttempt). */
-export function attemptEnded(campaignId: string, uuid: string, cause: string, stats: { connected: boolean; bridged: boolean }): void {
+export function attemptEnded(campaignId: string, uuid: string, cause: string, stats: { connected: boolean; bridged: boolean; abandoned?: boolean }): void {
   activeCalls.delete(uuid);
   callResults.inc({ campaign_id: campaignId, cause });
   callsAnswered.inc({ campaign_id: campaignId }, stats.connected ? 1 : 0);
   callsBridged.inc({ campaign_id: campaignId }, stats.bridged ? 1 : 0);
-  callsAbandoned.inc({ campaign_id: campaignId }, 0);
+  callsAbandoned.inc({ campaign_id: campaignId }, stats.abandoned ? 1 : 0);
 }
 
 /** The ESL client whose state dialer_esl_connected reports. */

@@ -40,6 +40,8 @@ export const attemptSchema = new Schema(
           digit: String,
           // Progressive: the agent leg answered (false: the agent failed, the member was not called).
           agentAnswered: Boolean,
+          // AMD (rules/amd.ts): {result, cause, sec}.
+          amd: Schema.Types.Mixed,
           settledOn: Number,
         },
         { _id: false },

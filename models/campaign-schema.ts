@@ -88,14 +88,16 @@ export const parametersSchema = z.strictObject({
   statusTimeoutMode: z.enum(['refund', 'keep']).default('refund'),
   // No default: unset means the worker's LOST_CALL_REDIALS.
   lostCallRedials: int(0, 100).optional(),
-  // Later (predictive, §7.5): stored and checked, no default until they take effect.
-  retryAbandoned: z.boolean().optional().describe('stored; takes effect with predictive dialing'),
-  predictAdjust: int(0, 1000).optional().describe('stored; takes effect with predictive dialing'),
-  targetPredictiveSilentCalls: z.number().min(0).max(100).optional().describe('stored; takes effect with predictive dialing'),
-  maxPredictiveSilentCalls: z.number().min(0).max(100).optional().describe('stored and returned; not used (v3 neither)'),
-  maxLocateAgentSec: int(1, 300).optional().describe('stored; takes effect with predictive dialing'),
-  predictStartBridgedCount: int(0, 200).optional().describe('stored; takes effect with predictive dialing'),
-  predictStartCallCount: int(0, 1000).optional().describe('stored; takes effect with predictive dialing'),
+  // Predictive (§2.4, §7.5; README "Predictive dialing").
+  retryAbandoned: z.boolean().optional(),
+  predictAdjust: int(0, 1000).optional().describe('stored and returned; not used (v3 G2 pacing, replaced: README "Predictive dialing")'),
+  targetPredictiveSilentCalls: z.number().min(0).max(100).optional().describe('stored and returned; not used (the pacing aims below maxPredictiveSilentCalls)'),
+  maxPredictiveSilentCalls: z.number().min(0.1).max(100).optional().describe('the abandon cap in percent (default 3); v3 read it and never used it'),
+  maxLocateAgentSec: int(1, 300).optional(),
+  predictStartBridgedCount: int(0, 200).optional().describe('talks seen before calls are placed ahead of free agents (default 10)'),
+  predictStartCallCount: int(0, 1000).optional().describe('answered calls seen before calls are placed ahead of free agents (default 20; v3 200)'),
+  // Beyond v3: below this many logged agents, no call ahead of free agents.
+  predictMinAgents: int(1, 1000).optional(),
   // Unused since 2017 (v3 neither); kept so a v3 document round-trips.
   avgProgressSec: int(0, 86_400).optional().describe('stored and returned; not used (v3 neither)'),
 });
@@ -142,7 +144,7 @@ const document = (what: string, maxBytes: number) =>
     .union([z.array(z.unknown()), z.record(z.string(), z.unknown())], { error: `must be ${what} array or object` })
     .refine((v) => JSON.stringify(v).length <= maxBytes, `at most ${maxBytes / 1024} KiB`);
 
-/** §3.7 (later: AMD comes with predictive dialing). Times in ms; v3's UI defaults in docs/api.md. */
+/** §3.7 (rules/amd.ts). Times in ms; v3's UI defaults in rules/amd.ts AMD_DEFAULTS. */
 const amdSchema = z.strictObject({
   enabled: z.boolean().optional(),
   allowNotSure: z.boolean().optional(),
@@ -156,7 +158,7 @@ const amdSchema = z.strictObject({
   greeting: ms.optional(),
   initialSilence: ms.optional(),
   silenceNotSure: z.boolean().optional(),
-  playbackFile: fileRef.nullable().optional().describe('stored; takes effect with predictive dialing'),
+  playbackFile: fileRef.nullable().optional().describe('played during the analysis (beforePlaybackFileTime ms after it starts)'),
   beforePlaybackFileTime: ms.optional(),
 });
 
@@ -185,7 +187,7 @@ export const campaignClientFields = {
   number: z.string().max(200).optional().describe('stored and returned; not used'),
   type: z.enum(DIALER_TYPES, { error: `must be one of: ${DIALER_TYPES.join(', ')}` }),
   // v3 documented it as the order of campaigns sharing lines and never read it; stored (docs/api.md).
-  priority: int(0, 999).optional().describe('stored and returned; not used: campaigns share no lines here (docs/rules.md)'),
+  priority: int(0, 999).optional().describe('orders campaigns competing for the lines of one gateway (GATEWAY_LINES): the higher is granted first; default 1'),
   parameters: parametersSchema.prefault({}),
   numberStrategy: z.enum(['by-priority', 'top-down']).default('by-priority'),
   membersStrategy: z.enum(MEMBERS_STRATEGIES).default('next-tries-circuit'),
@@ -215,8 +217,9 @@ export const campaignClientFields = {
   // Preview (beyond v3): seconds the agent has to accept, skip or reschedule before the call; 0 = off.
   previewTimeoutSec: int(0, 600).optional(),
   callResult: z.array(callResultSchema).max(100).optional().describe('stored; the form codes shown to the agent (§7.6)'),
-  amd: amdSchema.optional().describe('stored; takes effect with predictive dialing (AMD); a broadcast dials without AMD today'),
-  playbackFile: fileRef.nullable().optional().describe('stored; takes effect with predictive dialing'),
+  amd: amdSchema.optional().describe('answering machine detection before the content of a broadcast (README "Voice broadcast content")'),
+  // Predictive: played to an answered member while an agent is located (§2.4).
+  playbackFile: fileRef.nullable().optional(),
   // Stored, not used (v3 G2 ignored them too): skills, the UI's agentSkills/strategy, owners (v3 ACL).
   skills: names.optional().describe('stored and returned; not used (v3 G2 neither)'),
   agentSkills: names.optional().describe('stored and returned; not used'),
@@ -232,6 +235,10 @@ export const campaignEngineFields = {
   active: z.boolean().default(false),
   stats: z.record(z.string(), z.unknown()).default(() => ({ active: 0, callCount: 0, successCall: 0, errorCall: 0, connectedCall: 0, bridgedCall: 0 })),
   lastModified: z.number().default(() => Date.now()),
+  // Predictive, written by the campaign's workflow: the pacing as shown (mode, why, abandon rates
+  // per legal window) and the pacing state it resumes from (rules/predictive.ts).
+  pacing: z.record(z.string(), z.unknown()).optional(),
+  _pacingState: z.record(z.string(), z.unknown()).optional(),
 };
 
 /** Sent by v3 clients as part of a whole document (GET, edit, PUT back) and ignored: the engine

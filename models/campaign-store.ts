@@ -70,6 +70,11 @@ export const CampaignStore = {
     if (doc) await addHistory({ dialer: campaignId, domain: doc.domain, action: o.cause, value: o.action });
   },
 
+  /** Predictive: the pacing state the campaign resumes from and its public view (`pacing`). */
+  async setPacing(campaignId: string, state: unknown, view: unknown): Promise<void> {
+    await one(campaignId, () => Campaign.updateOne({ _id: campaignId }, { $set: { _pacingState: state, pacing: view } }));
+  },
+
   /** Lines held now (shown as `stats.active`). */
   async setActive(campaignId: string, active: number): Promise<void> {
     await one(campaignId, () => Campaign.updateOne({ _id: campaignId }, { $set: { 'stats.active': active } }));

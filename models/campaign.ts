@@ -3,7 +3,7 @@
 import { model, plainVariables } from './model';
 import mongoose, { Schema } from 'mongoose';
 import type { z } from 'zod';
-import { DEFAULT_CAUSES, effectiveContent, tierList, type BroadcastContent, type CampaignRules, type TierEntry } from '../rules';
+import { DEFAULT_CAUSES, PREDICTIVE_DEFAULTS, type PredictiveRules, effectiveContent, playItemProblem, tierList, type AmdSettings, type BroadcastContent, type CampaignRules, type TierEntry } from '../rules';
 import { config } from '../lib/config';
 import { defaultOf, mongooseSchema } from '../lib/zod-mongoose';
 import { ALWAYS_OPEN, calendarOfDomain, calendarRule, NEVER_OPEN } from './calendar';
@@ -41,7 +41,7 @@ export const campaignSchema = mongooseSchema(campaignDocumentSchema, { collectio
  *  `active`, `resource` and the exactly-once markers `_counting` are not counters). */
 export const STATS_COUNTERS_ZERO = {
   'stats.callCount': 0, 'stats.errorCall': 0, 'stats.successCall': 0, 'stats.predictAbandoned': 0, 'stats.queueLimit': 0,
-  'stats.predictAdjust': 0, 'stats.bridgedCall': 0, 'stats.connectedCall': 0, 'stats.waitSec': 0, 'stats.amd': {},
+  'stats.predictAdjust': 0, 'stats.bridgedCall': 0, 'stats.connectedCall': 0, 'stats.waitSec': 0, 'stats.amd': {}, 'stats.lineSec': 0,
 };
 
 export type CampaignDoc = z.output<typeof campaignDocumentSchema> & { _id: mongoose.Types.ObjectId };
@@ -120,9 +120,28 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     ...(doc.agentStrategy ? { agentStrategy: doc.agentStrategy } : {}),
     ...(doc.agentParams ? { agentParams: numericParams(doc.agentParams) } : {}),
     ...(doc.previewTimeoutSec ? { previewTimeoutSec: doc.previewTimeoutSec } : {}),
+    ...(doc.type === 'Predictive Dialer' ? { predictive: predictiveRules(doc) } : {}),
+    // AMD runs before a broadcast's content; predictive calls do not use it yet (README "Predictive dialing").
+    ...(doc.amd?.enabled && doc.type === 'Voice Broadcasting' ? { amd: campaignAmd(doc.amd as AmdSettings) } : {}),
     ...(p.recordSession
       ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
       : {}),
+  };
+}
+
+/** §2.4/§7.5 settings with their defaults (rules/predictive.ts). */
+function predictiveRules(doc: CampaignDoc): PredictiveRules {
+  const p: Partial<CampaignDoc['parameters']> = doc.parameters ?? {};
+  const d = PREDICTIVE_DEFAULTS;
+  return {
+    maxLocateAgentSec: p.maxLocateAgentSec ?? d.maxLocateAgentSec,
+    retryAbandoned: p.retryAbandoned ?? d.retryAbandoned,
+    ...(doc.playbackFile?.uri ? { playbackFile: doc.playbackFile.uri } : {}),
+    minAgents: p.predictMinAgents ?? d.minAgents,
+    minLive: p.predictStartCallCount ?? d.minLive,
+    minTalks: p.predictStartBridgedCount ?? d.minTalks,
+    capRate: p.maxPredictiveSilentCalls !== undefined ? p.maxPredictiveSilentCalls / 100 : d.capRate,
+    linesPerAgent: d.linesPerAgent,
   };
 }
 
@@ -131,6 +150,13 @@ function numericParams(p: unknown): CampaignRules['agentParams'] {
   const out: Record<string, number> = {};
   if (p && typeof p === 'object') for (const [k, v] of Object.entries(p)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
   return out;
+}
+
+/** The AMD settings (§3.7); a playback file that is not an allowed sound file is left out. */
+function campaignAmd(a: AmdSettings): AmdSettings {
+  const { playbackFile, ...rest } = a;
+  const uri = playbackFile?.uri;
+  return uri && !playItemProblem(uri, config.soundsAllow) ? { ...rest, playbackFile: { uri } } : rest;
 }
 
 /** The content an answered call runs. Re-checked here with the API's schema (defence in depth:

@@ -91,6 +91,11 @@ export async function verifyCredential(key: string, token: string): Promise<Cred
   return null;
 }
 
+/** POST /logout: ends the session `token` of `key`; false when the token is not a session (the secret). */
+export async function endSession(key: string, token: string): Promise<boolean> {
+  return (await Session.deleteOne({ _id: sha256(token), key })).deletedCount > 0;
+}
+
 /** POST /login: a session token valid for ttlMs. */
 export async function createSession(key: string, ttlMs: number): Promise<{ token: string; expires: number }> {
   const token = crypto.randomBytes(32).toString('base64url');

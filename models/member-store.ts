@@ -4,7 +4,8 @@
 //
 // Who may call which transition (docs/architecture.md, "Who writes what"):
 // - the API, for members no workflow owns: `insert`, `editUnclaimed`, `endUnclaimed`, `resetEnded`,
-//   `remove`/`removeMany`/`removeCampaign` (the API's routes reach these through services/);
+//   `remove`/`removeMany`/`dropCampaign` (the API's routes reach these through services/);
+// - the purge workflow's activity, for a deleted campaign's members: `purgeDeleted`;
 // - the campaign workflow's claim: `claimMany` (and `passFresh`/`dropQueued` for queue entries it used),
 //   `reclaim` for a lease whose member workflow is gone;
 // - the member's own workflow, once granted: `reserve` (a call placed), `settle` (the call's outcome
@@ -25,8 +26,9 @@ import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { exclusively, seriallyAll } from './serial';
+import { exclusively, serially, seriallyAll } from './serial';
 import { batchedUpdate } from './group-commit';
+import { ExpiryIndex } from './expiry-index';
 
 const log = createLogger('member-store');
 type LogEntry = Record<string, unknown> & { session?: string; steps?: { time: number; data: string }[] };
@@ -122,6 +124,26 @@ async function membersWithNumber(campaignId: string, number: string): Promise<un
   return (await (await numbers()).find({ key: `${campaignId}:${number}` }, { projection: { member: 1 } }).limit(10_000).toArray()).map((d) => d.member);
 }
 
+// ---- Progress of a members reset ----
+//
+// `dialer_member_resets`: one document per campaign, the newest reset of its members — written by
+// the process running the reset (the API, services/members.ts) after each batch, read by
+// `GET …/members/reset` so a console can show how far it is.
+export interface ResetProgress {
+  _id: string;
+  domain: string;
+  state: 'running' | 'done' | 'failed';
+  /** Members reset so far. */
+  reset: number;
+  /** Ended members when it started (the counts): at most this many are reset. */
+  ended: number;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  error?: string;
+}
+const resetsColl = () => mongoose.connection.collection<ResetProgress>('dialer_member_resets');
+
 export interface MemberCounts {
   /** False when no counter document exists: no member was ever stored through the store. */
   kept: boolean;
@@ -177,6 +199,9 @@ function clientSet(m: MemberState): Record<string, unknown> {
 const notQueued = (dialer: string, n: number) => (err: unknown) => {
   log.warn({ dialer, n, err: String(err) }, 'members stored but not queued; the claim fallback will find them');
 };
+
+/** The expiry index is a hint for the sweep: a member it lacks still ends at its next reservation. */
+const notIndexed = (err: unknown) => log.warn({ err: String(err) }, 'member expiry not indexed; the sweep will not see it');
 
 /** Puts members just stored into their campaign's ready queue. A failure loses nothing: the
  *  claim's fallback read of the members collection finds what the queue lacks. */
@@ -239,6 +264,21 @@ export const MemberStore = {
   recountCampaign,
   membersWithNumber,
 
+  // ---- Reset progress (the process running a reset writes it) ----
+  async resetStarted(campaignId: string, domain: string, ended: number, now: number): Promise<void> {
+    await resetsColl().replaceOne({ _id: campaignId }, { domain, state: 'running', reset: 0, ended, startedAt: now, updatedAt: now }, { upsert: true });
+  },
+  async resetProgressed(campaignId: string, reset: number): Promise<void> {
+    await resetsColl().updateOne({ _id: campaignId }, { $set: { reset, updatedAt: Date.now() } });
+  },
+  async resetFinished(campaignId: string, reset: number, error?: string): Promise<void> {
+    const now = Date.now();
+    await resetsColl().updateOne({ _id: campaignId }, { $set: { reset, state: error ? 'failed' : 'done', updatedAt: now, finishedAt: now, ...(error ? { error } : {}) } });
+  },
+  async resetProgress(campaignId: string): Promise<ResetProgress | null> {
+    return resetsColl().findOne({ _id: campaignId });
+  },
+
   // ---- The API: members no workflow owns ----
 
   /** New members (POST, CSV import): every document or none (ids are chosen before the insert, so
@@ -257,6 +297,7 @@ export const MemberStore = {
     }
     if (queue) await queue.add(docs as never).catch(notQueued(String(docs[0].dialer), docs.length));
     else await queueStored(docs);
+    await ExpiryIndex.add(docs).catch(notIndexed);
   },
 
   /** Writes the queue ids a QueueWriter still holds (the end of an import). */
@@ -278,6 +319,7 @@ export const MemberStore = {
       const now = numbersOf(set);
       await keepNumbers(String(doc.dialer), [{ member: doc._id, add: now.filter((n) => !was.includes(n)), drop: was.filter((n) => !now.includes(n)) }]);
     }
+    if (res.matchedCount && typeof fields.expire === 'number') await ExpiryIndex.add([{ _id: doc._id, dialer: doc.dialer, expire: fields.expire }]).catch(notIndexed);
     if (res.matchedCount && fields.priority !== undefined && fields.priority !== doc.priority) await queueStored([{ ...doc, priority: fields.priority }]);
     return { matched: res.matchedCount, modified: res.modifiedCount };
   },
@@ -360,13 +402,41 @@ export const MemberStore = {
     return res.deletedCount;
   },
 
-  /** The campaign is being deleted: every member and its queues. */
-  async removeCampaign(campaignId: string, domain: string): Promise<number> {
-    const res = await Member.deleteMany({ dialer: campaignId, domain });
+  /** The campaign is being deleted: its members leave every read, count and the ready queue at once
+   *  (the caller removes the campaign document, which every member route looks up first; its queue,
+   *  counts and reset progress go here) and are deleted afterwards by `purgeDeleted`, which the
+   *  purge workflow runs. Returns how many members the counts hold. */
+  async dropCampaign(campaignId: string): Promise<number> {
+    const { total } = await readCounts(campaignId);
     await dropQueues(campaignId);
     await countsColl().deleteMany({ _id: { $in: COUNTS_WRITERS.map((w) => countsId(campaignId, w)) } });
-    await (await numbers()).deleteMany({ campaign: campaignId });
-    return res.deletedCount;
+    await resetsColl().deleteOne({ _id: campaignId });
+    return total;
+  },
+
+  /** Deletes up to about `max` members of a campaign `dropCampaign` dropped, then (none left) their
+   *  number lookups, 500 per command; `onBatch` after each. Returns how many members went: fewer
+   *  than `max` when none is left. Only the purge workflow's activity calls it. */
+  async purgeDeleted(campaignId: string, domain: string, max: number, onBatch: () => void = () => undefined): Promise<number> {
+    let n = 0;
+    while (n < max) {
+      // Read first, then delete by `_id`: each command reads at most 500 documents.
+      const ids = (await Member.find({ dialer: campaignId, domain }, { _id: 1 }).limit(500).lean<{ _id: Id }[]>()).map((d) => d._id);
+      if (!ids.length) break;
+      const gone = (await Member.deleteMany({ _id: { $in: ids as mongoose.Types.ObjectId[] } })).deletedCount;
+      // Read but not deleted: fail, so the activity is retried later rather than loop here.
+      if (!gone) throw new Error(`members of deleted campaign ${campaignId} were found but not deleted`);
+      n += gone;
+      onBatch();
+    }
+    if (n >= max) return n;
+    const coll = await numbers();
+    for (;;) {
+      const ids = (await coll.find({ campaign: campaignId }, { projection: { _id: 1 } }).limit(500).toArray()).map((d) => d._id);
+      if (!ids.length) return n;
+      await coll.deleteMany({ _id: { $in: ids } });
+      onBatch();
+    }
   },
 
   // ---- The campaign workflow's claim ----
@@ -383,7 +453,7 @@ export const MemberStore = {
     const ready = claims.filter((c) => isReady(c.doc, o.campaignId, o.now));
     if (!ready.length) return [];
     const filter = readyFilter(o.campaignId, o.now);
-    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId } } } }));
+    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId, _grantedAt: o.now } } } }));
     let modified = 0;
     await seriallyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
       // At most 50 updates per command (see resetEnded).

@@ -191,3 +191,19 @@ export async function hasQueued(campaignId: string): Promise<boolean> {
 export async function dropQueues(campaignId: string): Promise<void> {
   for (const name of await queueCollections(campaignId)) await coll(name).drop().catch(() => undefined);
 }
+
+/** How many ids the campaign's fresh chunks hold (never-dialled members, stale ids included until
+ *  a claim reaches them): one small document per thousand members. */
+export async function freshCount(campaignId: string): Promise<number> {
+  let n = 0;
+  for (const { name } of await freshPriorities(campaignId)) {
+    // FerretDB v1 has no $size in a $group: the chunks are read (a million members: 1,000 chunks).
+    for await (const c of coll(name).find({})) n += ((c.ids as unknown[]) ?? []).length;
+  }
+  return n;
+}
+
+/** Up to `limit` timed entries (no filter, no sort: the one read FerretDB v1 limits in SQL). */
+export async function someTimedEntries(campaignId: string, limit: number): Promise<Record<string, unknown>[]> {
+  return coll(timedName(campaignId)).find({}).limit(limit).toArray();
+}

@@ -50,8 +50,23 @@ export function resolveAgentParams(agent: Partial<AgentParams>, campaign: Partia
   return out;
 }
 
+/** What an agent's contact dials in its domain. FreeSWITCH's user endpoint dials `user/<ext>` in
+ *  the switch's default domain (mod_dptools user_outgoing_channel), which may be another tenant's
+ *  directory: a domain's agent dials `user/<ext>@<its domain>`, and never another domain's users. */
+export function agentDialString(contact: string, domain: string): { dial: string } | { problem: string } {
+  if (!/^user\//i.test(contact)) return { dial: contact };
+  const rest = contact.slice('user/'.length);
+  const at = rest.indexOf('@');
+  if (at < 0) return { dial: `user/${rest}@${domain}` };
+  const other = rest.slice(at + 1);
+  if (other.toLowerCase() !== domain.toLowerCase()) return { problem: `dials a user of another domain (${other}): an agent dials only users of its own domain (user/<ext> or user/<ext>@${domain})` };
+  return { dial: contact };
+}
+
 /** Per agent per campaign (§11.3 `agent_in_dialer`), since the campaign's stats day began. */
 export interface AgentCampaignStats {
+  /** The calendar day (ISO date in the campaign's zone) they count; v3 deleted them when it changed (§8.3). */
+  day?: string;
   callCount: number;
   missedCall: number;
   bridgedCount: number;
@@ -62,6 +77,12 @@ export interface AgentCampaignStats {
   lastOfferedCall: number | null;
   lastStatus: string;
 }
+/** The statistics of `day`: none when they belong to an earlier day (the daily reset of §8.3). */
+export function statsOfDay(s: AgentCampaignStats | null | undefined, day: string | undefined): AgentCampaignStats | null {
+  if (!s) return null;
+  return day && s.day && s.day !== day ? null : s;
+}
+
 export function emptyAgentStats(): AgentCampaignStats {
   return { callCount: 0, missedCall: 0, bridgedCount: 0, callTimeSec: 0, connectedTimeSec: 0, wrapTimeSec: 0, idleSec: 0, lastOfferedCall: null, lastStatus: '' };
 }
@@ -151,11 +172,14 @@ export function settleIdle(a: AgentRuntime, now: number): AgentRuntime {
   return a;
 }
 
-/** Reserves the agent for an offer (§7.3): state Reserved, call_count +1, last_offered_call. */
-export function reserveAgent(a: AgentRuntime, offer: Omit<AgentOffer, 'connectedAt'>, now: number): AgentRuntime {
+/** Reserves the agent for an offer (§7.3): state Reserved, call_count +1, last_offered_call. The
+ *  campaign's statistics start again on a new calendar day (`day`, in the campaign's zone). */
+export function reserveAgent(a: AgentRuntime, offer: Omit<AgentOffer, 'connectedAt'>, now: number, day?: string): AgentRuntime {
   const stats = closeIdle(a, now, offer.campaignId);
-  const s = stats[offer.campaignId];
-  stats[offer.campaignId] = { ...s, callCount: s.callCount + 1, lastOfferedCall: now, lastStatus: `active -> ${offer.memberId}` };
+  const s = statsOfDay(stats[offer.campaignId], day) ?? emptyAgentStats();
+  stats[offer.campaignId] = {
+    ...s, callCount: s.callCount + 1, lastOfferedCall: now, lastStatus: `active -> ${offer.memberId}`, ...(day ? { day } : {}),
+  };
   return { ...a, state: 'Reserved', offer: { ...offer, connectedAt: null }, idleSince: null, stats };
 }
 

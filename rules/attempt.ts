@@ -4,7 +4,9 @@
 import { idleNumbers, reserveAttempt } from './member';
 import { attemptVariables, callerIdFor, maxResources, routesFor, type NumberChoice } from './numbers';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, contentApp, recording } from './content';
+import { amdPlan } from './amd';
 import type { CampaignRules, MemberState } from './types';
+import { PREDICTIVE_VAR } from './predictive';
 
 /** One entry of the member's attempt log (`_log[]`, spec §5.8). */
 export interface AttemptLogEntry {
@@ -30,6 +32,10 @@ export interface AttemptLogEntry {
   menuDigit?: string;
   /** Recorded seconds (§3.8, FreeSWITCH's record_seconds). */
   recordSessionSec?: number;
+  /** AMD (§3.7): the result (HUMAN, MACHINE, NOTSURE, CANCEL), its cause and analysis seconds. */
+  amdResult?: string;
+  amdCause?: string;
+  amdSec?: number;
   steps?: { time: number; data: string }[];
   callback?: { from: string; time: number; data: unknown };
 }
@@ -133,10 +139,15 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
     camp, member: reserved, memberId: i.memberId, workflowId: i.workflowId, attempt, uuid, comm, callerId: '', typeName,
   });
   void _callerId;
-  const content = camp.content?.mode === 'park' ? undefined : camp.content;
+  // Predictive: the answered member is parked until an agent is bridged to it (§2.4).
+  const content = camp.content?.mode === 'park' || camp.predictive ? undefined : camp.content;
   const rec = camp.record ? recording(camp.record, camp.id, uuid) : undefined;
-  const engineVars: Record<string, string> = { ...rec?.vars };
+  // AMD before the content (§3.7; not on agent-first calls: §2.3 has none).
+  const amd = camp.amd?.enabled && camp.type !== 'Progressive Dialer' ? amdPlan(camp.amd) : undefined;
+  const first = [...(rec ? [rec.app] : []), ...(amd?.apps ?? [])];
+  const engineVars: Record<string, string> = { ...rec?.vars, ...amd?.vars };
   if (content) engineVars[CONTENT_VAR] = content.mode;
+  if (camp.predictive) engineVars[PREDICTIVE_VAR] = 'true';
   if (content?.mode === 'transfer') engineVars[CONTENT_CONTEXT_VAR] = content.context ?? 'dialer';
   const routes = routesFor(comm.number, camp.resources, i.random).map((r) => ({
     destinationId: r.destination.uuid,
@@ -151,7 +162,7 @@ export function planAttempt(i: PlanAttemptInput): AttemptPlan {
       uuid, jobUuid: i.jobUuid, domain: i.domain, campaignId: i.campaignId, memberId: i.memberId, workflowId: i.workflowId,
       attempt, number: comm.number, limit: Math.min(camp.limit, maxResources(camp.resources)), routes,
       member: reserved, log, vars, timeoutSec: camp.originateTimeout,
-      ...(content || rec ? { app: contentApp(content ?? { mode: 'park' }, camp.id, rec?.app) } : {}),
+      ...(content || first.length ? { app: contentApp(content ?? { mode: 'park' }, camp.id, first) } : {}),
       ...(Object.keys(engineVars).length ? { engineVars } : {}),
       ...(camp.cps ? { cps: camp.cps } : {}),
     },

@@ -57,6 +57,9 @@ export const LOST_CALL = 'LOST_CALL';
 /** Cause of an attempt whose originate could not be built (never sent): the number as it would be
  *  dialled is malformed. An Error whatever the campaign's cause lists say (rules applyOutcome). */
 export const NOT_SENT_CAUSE = 'INVALID_NUMBER_FORMAT';
+/** Cause of an attempt whose number is on its domain's do-not-call list (models/compliance.ts):
+ *  not sent, an Error of that number like NOT_SENT_CAUSE (the member goes on with its other numbers). */
+export const DO_NOT_CALL_CAUSE = 'DO_NOT_CALL';
 
 /** Member end causes produced by the engine itself (§5.7). */
 
@@ -67,4 +70,5 @@ export const END = {
   MANAGER_REQUEST: 'MANAGER_REQUEST',
   NO_ROUTE: 'NO_ROUTE',
   NORMAL_CLEARING: 'NORMAL_CLEARING',
+  ABANDONED: 'ABANDONED',
 } as const;

@@ -98,9 +98,9 @@ function playApp(item: string): string {
  * `'app:data,app:data' inline` (mod_dptools inline dialplan; the quotes keep the spaces of the
  * arguments in one originate argument).
  */
-export function contentApp(c: BroadcastContent, dialerId: string, first?: string): string {
-  const inline = (apps: string[]) => `'${[...(first ? [first] : []), ...apps].join(',')}' inline`;
-  if (c.mode === 'park') return first ? inline(['park']) : '&park()';
+export function contentApp(c: BroadcastContent, dialerId: string, first: string[] = []): string {
+  const inline = (apps: string[]) => `'${[...first, ...apps].join(',')}' inline`;
+  if (c.mode === 'park') return first.length ? inline(['park']) : '&park()';
   if (c.mode === 'transfer') return inline([`transfer:${c.extension ?? dialerId} XML ${c.context ?? 'dialer'}`]);
   const apps = c.play.map(playApp);
   if (c.menu) {

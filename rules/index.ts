@@ -7,5 +7,8 @@ export * from './member';
 export * from './attempt';
 export * from './channel-vars';
 export * from './content';
+export * from './amd';
 export * from './member-end';
 export * from './agents';
+export * from './predictive';
+export * from './line-priority';

@@ -204,6 +204,19 @@ export function applyOutcome(
       steps.push(`Menu digit ${outcome.menuDigit}: next try in ${outcome.menu.next_after_sec}s`);
       return { kind: 'retry', at: m.nextTryTime };
     }
+    // 2. Predictive: answered, never bridged to an agent (§6.2 step 2).
+    if (outcome.abandoned) {
+      steps.push(`Abandoned: ${outcome.cause}, no agent connected`);
+      if (!camp.predictive?.retryAbandoned) {
+        comm.state = NUMBER_END;
+        return endMember(m, END.ABANDONED, false);
+      }
+      if (attempt.attempt >= camp.maxTryCount) {
+        steps.push('max try count');
+        return endMember(m, END.MAX_TRY_COUNT, false);
+      }
+      return retry();
+    }
     // 3. Waiting for a result status after a bridged call: the status (or its timeout) decides.
     if (camp.waitingForResultStatus && outcome.cause !== END.MEMBER_EXPIRED && outcome.bridged) {
       m.nextTryTime = Math.max(m.nextTryTime ?? 0, retryAt);

@@ -1,18 +1,17 @@
 // Plain data shapes the Webitel rules work on. They are what the member workflow holds in its
 // state and what the Mongoose models store, so they stay JSON-serialisable (no Dates, no classes).
 
+import type { AmdSettings } from './amd';
 import type { BroadcastContent, MenuResult, RecordingRule } from './content';
+
+import type { PredictiveRules } from './predictive';
 
 export const DIALER_TYPES = ['Voice Broadcasting', 'Progressive Dialer', 'Predictive Dialer'] as const;
 export type DialerType = (typeof DIALER_TYPES)[number];
 
-/** Why a campaign of this type cannot dial yet (null: it can). Predictive campaigns connect answered
- *  calls to agents found after the answer, which is not built yet: dialled like a broadcast, their
- *  customers would be called with nobody to talk to. */
+/** Why a campaign of this type cannot dial (null: it can): a type stored that the dialer does not know. */
 export function typeNotImplemented(type: string): string | null {
-  return type === 'Voice Broadcasting' || type === 'Progressive Dialer'
-    ? null
-    : `"${type}" campaigns are not implemented yet (they need agents); only "Voice Broadcasting" and "Progressive Dialer" can be created or started`;
+  return (DIALER_TYPES as readonly string[]).includes(type) ? null : `"${type}" campaigns are not implemented; the types are ${DIALER_TYPES.join(', ')}`;
 }
 
 /** Communication (phone number) states of spec §5.2. */
@@ -107,6 +106,8 @@ export interface CampaignRules extends CauseLists {
   content?: BroadcastContent;
   /** Originations per second of this campaign (v3.6 `cps`); absent or 0 = no limit of its own. */
   cps?: number;
+  /** AMD (§3.7), when enabled on a broadcast or predictive campaign (rules/amd.ts). */
+  amd?: AmdSettings;
   /** `recordSession` on: where the recording goes (rules/content.ts recording). */
   record?: RecordingRule;
   /** Progressive/predictive (§3.3, §7): the tiers (v3 `agents`, plus a level per agent), the
@@ -117,6 +118,8 @@ export interface CampaignRules extends CauseLists {
   /** Preview (beyond v3, progressive campaigns): the agent sees the member this many seconds
    *  before the call and may skip or reschedule it; absent or 0 = no preview. */
   previewTimeoutSec?: number;
+  /** Predictive campaigns (§2.4, §7.5, rules/predictive.ts); absent for the other types. */
+  predictive?: PredictiveRules;
 }
 
 export interface Communication {
@@ -179,4 +182,6 @@ export interface CallOutcome {
   menu?: MenuResult;
   /** Progressive: the agent leg failed with this cause before the member was called (§2.3). */
   agentFailed?: string;
+  /** Predictive: answered (live) but never bridged to an agent (§6.1). */
+  abandoned?: boolean;
 }

@@ -39,7 +39,21 @@ export interface SwitchCall {
   cause?: string;
   /** mod_json_cdr delivered its CDR (2xx). */
   cdrAccepted: boolean;
+  /** Progressive: the agent rung first (`cc_agent`), its offer, and the member leg its `bridge`
+   *  originated once the agent answered. `answered`/`cause` above are then the agent leg's. */
+  agent?: string;
+  offerId?: string;
+  memberLeg?: { answered: boolean; state: SwitchCall['state']; cause?: string };
+  /** Log times (ms) of the originate and of the end (hangup, failure, vanishing). */
+  from: number;
+  to?: number;
 }
+
+/** Did the member talk? For a progressive call, its own leg answered (the agent's answer is not the member's). */
+const memberAnswered = (c: SwitchCall) => (c.agent ? !!c.memberLeg?.answered : c.answered);
+/** The cause the dialer must store: for a progressive call whose member leg failed, the member's
+ *  (FreeSWITCH ends the agent leg NORMAL_CLEARING after a member NO_ANSWER). */
+const expectedCause = (c: SwitchCall) => (c.memberLeg && !c.memberLeg.answered && c.memberLeg.cause ? c.memberLeg.cause : c.cause);
 
 export interface SwitchCheck {
   violations: string[];
@@ -65,6 +79,8 @@ export function callsFromLog(log: CallLogEntry[], campaignId: string): SwitchCal
   const calls: SwitchCall[] = [];
   const open = new Map<string, SwitchCall>(); // `${core}:${seq}`
   const byUuid = new Map<string, SwitchCall>(); // latest call per channel uuid (for cdr entries)
+  /** Member legs of progressive calls, by their own `${core}:${seq}`. */
+  const legs = new Map<string, NonNullable<SwitchCall['memberLeg']>>();
   const key = (core: string, seq: number) => `${core}:${seq}`;
   for (const e of log) {
     if (e.ev === 'start' || e.ev === 'stop') {
@@ -72,19 +88,39 @@ export function callsFromLog(log: CallLogEntry[], campaignId: string): SwitchCal
       for (const [k, c] of open) {
         if (e.ev === 'start' ? c.core !== e.core : c.core === e.core) {
           c.state = 'vanished';
+          c.to = e.t;
           open.delete(k);
         }
+      }
+      for (const [k, l] of legs) {
+        if (l.state === 'open' && (e.ev === 'start' ? !k.startsWith(`${e.core}:`) : k.startsWith(`${e.core}:`))) l.state = 'vanished';
       }
       continue;
     }
     if (e.ev === 'originate') {
+      if (e.bridgeOf !== undefined) {
+        const parent = open.get(key(e.core, e.bridgeOf));
+        if (parent) {
+          parent.memberLeg = { answered: false, state: 'open' };
+          legs.set(key(e.core, e.seq), parent.memberLeg);
+        }
+        continue;
+      }
       if (e.vars.dlr_queue !== campaignId) continue;
       const c: SwitchCall = {
         core: e.core, seq: e.seq, uuid: e.uuid ?? '?', member: e.vars.dlr_member_id ?? '?', answered: false, state: 'open', cdrAccepted: false,
+        from: e.t, ...(e.vars.cc_agent ? { agent: e.vars.cc_agent, offerId: e.vars.dlr_offer_id } : {}),
       };
       calls.push(c);
       open.set(key(e.core, e.seq), c);
       byUuid.set(c.uuid, c);
+      continue;
+    }
+    const leg = e.ev !== 'cdr' ? legs.get(key(e.core, e.seq)) : undefined;
+    if (leg) {
+      if (e.ev === 'answer') leg.answered = true;
+      else if (e.ev === 'hangup' && leg.state === 'open') Object.assign(leg, { state: 'ended', cause: e.cause });
+      else if (e.ev === 'result' && e.result.startsWith('-ERR') && leg.state === 'open') Object.assign(leg, { state: 'failed', cause: e.result.slice(5).trim() });
       continue;
     }
     if (e.ev === 'cdr') {
@@ -98,10 +134,12 @@ export function callsFromLog(log: CallLogEntry[], campaignId: string): SwitchCal
     else if (e.ev === 'hangup') {
       c.state = 'ended';
       c.cause = e.cause;
+      c.to ??= e.t;
       open.delete(key(e.core, e.seq));
     } else if (e.ev === 'result' && e.result.startsWith('-ERR') && c.state === 'open') {
       c.state = 'failed';
       c.cause = e.result.slice(5).trim();
+      c.to ??= e.t;
       open.delete(key(e.core, e.seq));
     }
   }
@@ -170,9 +208,9 @@ export function checkSwitch(log: CallLogEntry[], attempts: AttemptRow[], opts: {
       } else if (c.state === 'ended' || c.state === 'failed') lostUnreported++;
       continue;
     }
-    if ((c.state === 'ended' || c.state === 'failed') && c.cause !== a.result.cause) {
+    if ((c.state === 'ended' || c.state === 'failed') && expectedCause(c) !== a.result.cause) {
       wrongCause++;
-      if (wrongCause <= 5) notes.push(`wrong cause ${a._id}: switch ${c.cause}, stored ${a.result.cause} (${a.result.source})`);
+      if (wrongCause <= 5) notes.push(`wrong cause ${a._id}: switch ${expectedCause(c)}, stored ${a.result.cause} (${a.result.source})`);
     }
   }
   if (lost) violations.push(`${lost} attempt(s) stored LOST_CALL for a call the switch ended normally and reported`);
@@ -204,7 +242,83 @@ function redialsAfterAnswer(calls: SwitchCall[], okCauses: readonly string[]): {
       const settled = before.state !== 'ended' || okCauses.includes(before.cause ?? '');
       (settled ? redials : byRule).push(`member ${c.member} (call ${c.uuid} after ${before.uuid}${before.cause ? ` ${before.cause}` : ` ${before.state}`})`);
     }
-    if (c.answered && !talked.has(c.member)) talked.set(c.member, c);
+    if (memberAnswered(c) && !talked.has(c.member)) talked.set(c.member, c);
   }
   return { redials, byRule };
+}
+
+// ---- Agents (progressive campaigns) ------------------------------------------------------------
+
+/** An agent's stored event (models/agent.ts AgentEvent), as far as the checks need it. */
+export interface AgentEventRow {
+  agent: string;
+  type: string;
+  seq: number;
+  data: { offerId?: string };
+}
+/** The agent document at the end of the run. */
+export interface AgentRow {
+  _id: string;
+  status: string;
+  state: string;
+  offer: { offerId: string } | null;
+}
+
+export interface AgentCheck {
+  violations: string[];
+  /** Agent legs of one agent up at the same time on the switch. */
+  doubleRings: number;
+  /** `offered` while the agent's previous offer had not ended (its workflow's own record). */
+  doubleOffers: number;
+  /** Agent legs whose offer the agent's workflow never made (a call the agent was not reserved for). */
+  unreserved: number;
+  /** Agents still reserved (an offer, or state Reserved / In a queue call) when everything ended. */
+  leftReserved: number;
+  offers: number;
+}
+
+/** The agent invariants of a progressive run: an agent is never rung for two calls at once nor
+ *  offered two members at once, is rung only for an offer its workflow made, and none is left
+ *  reserved once every member has ended. */
+export function checkAgents(calls: SwitchCall[], events: AgentEventRow[], agents: AgentRow[]): AgentCheck {
+  const violations: string[] = [];
+  const rings: string[] = [];
+  const byAgent = new Map<string, SwitchCall[]>();
+  for (const c of calls) if (c.agent) byAgent.set(c.agent, [...(byAgent.get(c.agent) ?? []), c]);
+  for (const [agent, list] of byAgent) {
+    const sorted = [...list].sort((a, b) => a.from - b.from);
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1]!;
+      if (prev.to === undefined || sorted[i]!.from < prev.to) rings.push(`${agent} (call ${sorted[i]!.uuid} while ${prev.uuid} was up)`);
+    }
+  }
+  if (rings.length) violations.push(`${rings.length} time(s) an agent was rung for two calls at once: ${rings.slice(0, 5).join(', ')}`);
+
+  const doubles: string[] = [];
+  const offered = new Map<string, Set<string>>();
+  const openOffer = new Map<string, string>();
+  let offers = 0;
+  for (const e of [...events].sort((a, b) => a.seq - b.seq)) {
+    const id = e.data.offerId;
+    if (!id) continue;
+    if (e.type === 'offered') {
+      offers++;
+      const before = openOffer.get(e.agent);
+      if (before !== undefined && before !== id) doubles.push(`${e.agent} (offer ${id} while ${before} was open)`);
+      openOffer.set(e.agent, id);
+      offered.set(e.agent, (offered.get(e.agent) ?? new Set()).add(id));
+    } else if (e.type === 'ended' && openOffer.get(e.agent) === id) {
+      openOffer.delete(e.agent);
+    }
+  }
+  if (doubles.length) violations.push(`${doubles.length} double offer(s): ${doubles.slice(0, 5).join(', ')}`);
+
+  const unreserved = calls.filter((c) => c.agent && !offered.get(c.agent)?.has(c.offerId ?? ''));
+  if (unreserved.length) {
+    violations.push(`${unreserved.length} agent call(s) without a reservation of that agent: ${unreserved.slice(0, 5).map((c) => `${c.uuid} → ${c.agent}`).join(', ')}`);
+  }
+
+  const left = agents.filter((a) => a.offer || a.state === 'Reserved' || a.state === 'In a queue call');
+  if (left.length) violations.push(`${left.length} agent(s) left reserved: ${left.slice(0, 5).map((a) => `${a._id} (${a.state}${a.offer ? `, offer ${a.offer.offerId}` : ''})`).join(', ')}`);
+  return { violations, doubleRings: rings.length, doubleOffers: doubles.length, unreserved: unreserved.length, leftReserved: left.length, offers };
 }

@@ -11,11 +11,16 @@
 //   the switch's cause; the campaign limit never exceeded (calls in progress, across restarts);
 //   campaign stats equal a recount from the attempt records;
 //   graceful SIGTERM exits 0 (worker mid-run, and every process at the end).
+// With --agents N the campaign is progressive (issue 15): N agents whose phones answer, miss,
+// are busy or reject at random; extra worker kill -9s are aimed at moments when an agent holds an
+// offer; and the agents' invariants are checked too: no agent rung for two calls at once, no
+// double offer, no agent rung without its reservation, none left reserved at the end.
 //
 //   npm run fault-suite                       defaults: 150 members, ≤3 attempts each, limit 15
 //   npm run fault-suite -- --ci               the CI configuration `npm test` runs (see CI_PRESET)
 //   npm run fault-suite -- --members 60 --faults 10 --seed 7 --keep
 //   npm run fault-suite -- --members 4 --faults 0 --plant duplicate,lost-answer   must FAIL
+//   npm run fault-suite -- --agents 6 --members 60   progressive, 6 agents (3 extra worker kills during offers)
 // Options: --members N, --limit N, --max-try N, --workers N (1 or 2 worker processes on the task
 // queue; with 2, each worker fault hits one of them at random, the second has no CDR endpoint), --faults N (≥ 9 = every kind once; 0 = none),
 // --seed N, --timeout-min N (whole run), --keep (keep the temp dir and logs even on success), --ci
@@ -37,7 +42,8 @@ import { createCredential } from '../models/credential';
 import { LineLeases } from '../models/lines';
 import { readCallLog } from '../simulator';
 import { readWorkerStatus } from '../lib/readiness';
-import { checkSwitch, recountStats } from './fault-invariants';
+import { Agent, AgentEvent } from '../models/agent';
+import { checkAgents, checkSwitch, recountStats, type AgentCheck, type AgentEventRow, type AgentRow } from './fault-invariants';
 import { campaignInfoQuery, campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import {
   logTail, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type FerretServer, type Proc, type TemporalServer,
@@ -61,13 +67,19 @@ const LIMIT = opt('limit', 15);
 const MAX_TRY = opt('max-try', 3);
 const WORKERS = Math.min(Math.max(opt('workers', 1), 1), 2);
 const SEED = opt('seed', Date.now() % 100000);
+/** Progressive campaign with this many agents (0: voice broadcasting). */
+const AGENTS = opt('agents', 0);
+/** Worker kill -9s added with --agents, each when an agent holds an offer. */
+const OFFER_KILLS = AGENTS ? 3 : 0;
+const AGENT_DOMAIN = 'fault.local';
+const agentNames = Array.from({ length: AGENTS }, (_, i) => String(7000 + i));
 const KINDS = [
   'worker-kill', 'worker-sigterm', 'api-kill', 'esl-reset', 'esl-silence', 'sim-restart', 'sim-kill', 'temporal-restart', 'ferret-restart',
 ] as const;
 type Kind = (typeof KINDS)[number];
 const FAULTS_ASKED = opt('faults', 14);
 /** Every kind at least once, unless no fault at all was asked for (--faults 0). */
-const FAULTS = FAULTS_ASKED === 0 ? 0 : Math.max(FAULTS_ASKED, KINDS.length);
+const FAULTS = FAULTS_ASKED === 0 ? 0 : Math.max(FAULTS_ASKED, KINDS.length) + OFFER_KILLS;
 const PLANT = (() => {
   const i = process.argv.indexOf('--plant');
   const list = i < 0 ? [] : (process.argv[i + 1] ?? '').split(',');
@@ -439,6 +451,15 @@ async function check(campaignId: string, client: Client) {
   const sw = checkSwitch(readCallLog(callLog), attempts, { campaignId, limit: LIMIT });
   violations.push(...sw.violations);
   notes.push(...sw.notes);
+  let agents: AgentCheck | null = null;
+  if (AGENTS) {
+    agents = checkAgents(
+      sw.calls,
+      await AgentEvent.find({ domain: AGENT_DOMAIN }, { agent: 1, type: 1, seq: 1, data: 1 }).lean<AgentEventRow[]>(),
+      await Agent.find({ domain: AGENT_DOMAIN }, { status: 1, state: 1, offer: 1 }).lean<AgentRow[]>(),
+    );
+    violations.push(...agents.violations);
+  }
 
   // 7. Campaign counters = a recount from the attempt records (§11.1: success/error per attempt).
   const recount = recountStats(attempts);
@@ -464,7 +485,7 @@ async function check(campaignId: string, client: Client) {
   const endCauses: Record<string, number> = {};
   for (const m of members) if (m._endCause) endCauses[m._endCause] = (endCauses[m._endCause] ?? 0) + 1;
   return {
-    violations, notes, attempts: attempts.length, noOutcome: noOutcome.length, sw,
+    violations, notes, attempts: attempts.length, noOutcome: noOutcome.length, sw, agents,
     members: members.length, ended: members.length - stuck.length - waiting, waiting, stuck: stuck.length,
     bySource, byCause, endCauses, stats, recount, campaignState, statMismatches,
   };
@@ -495,18 +516,42 @@ async function main(): Promise<number> {
     },
   }, null, 2));
 
+  if (AGENTS) {
+    // Agent phones: mostly answering; some miss the call, are busy or reject it (penalties, retries).
+    const rules = JSON.parse(fs.readFileSync(path.join(dataDir, 'rules.json'), 'utf8')) as Record<string, unknown>;
+    rules.users = Object.fromEntries(agentNames.map((n) => [n, {
+      type: 'mix',
+      choices: [
+        { weight: 80, outcome: { type: 'answer', ringSec: 0.5 } },
+        { weight: 8, outcome: { type: 'no_answer' } },
+        { weight: 6, outcome: { type: 'busy', ringSec: 0.3 } },
+        { weight: 6, outcome: { type: 'reject', ringSec: 0.5 } },
+      ],
+    }]));
+    fs.writeFileSync(path.join(dataDir, 'rules.json'), JSON.stringify(rules, null, 2));
+  }
+
   ferret = await startFerret({ port: ports.ferret, dataDir: path.join(dataDir, 'ferret'), logDir, portSetting: 'fault-suite' });
   temporal = await startTemporalDev({ port: ports.temporal, dbFile: path.join(dataDir, 'temporal.db'), logDir, portSetting: 'fault-suite' });
   for (const name of ['simulator', 'worker', ...(WORKERS === 2 ? ['worker2' as const] : []), 'api'] as const) await readyApp(name, await startApp(name));
   say(`stack up: FerretDB :${ports.ferret}, Temporal :${ports.temporal}, simulator ESL :${ports.esl}, worker CDR :${ports.cdr}, API :${ports.api}`);
 
   await connectMongo(`${ferret.uri}dialer`);
-  cred = await createCredential({ domain: 'fault.local', name: 'fault suite' });
+  cred = await createCredential({ domain: AGENT_DOMAIN, name: 'fault suite' });
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default' });
 
+  for (const name of agentNames) {
+    // Short ring time and delays, so missed offers and penalties come often and pass quickly.
+    const a = await api('POST', '/api/v2/agents', {
+      name, contact: `user/${name}`, status: 'Available', state: 'Waiting',
+      callTimeout: 4, wrapUpTime: 1, busyDelayTime: 2, rejectDelayTime: 2, noAnswerDelayTime: 2, maxNoAnswer: 0,
+    });
+    if (a.status !== 200) throw new Error(`agent POST: ${a.status} ${JSON.stringify(a.body)}`);
+  }
   const created = await api('POST', '/api/v2/dialer', {
-    name: 'Fault suite', type: 'Voice Broadcasting',
+    name: 'Fault suite',
+    ...(AGENTS ? { type: 'Progressive Dialer', agents: agentNames, agentStrategy: 'random' } : { type: 'Voice Broadcasting' }),
     parameters: { limit: LIMIT, maxTryCount: MAX_TRY, intervalTryCount: 2, originateTimeout: 6, minBillSec: 0 },
     resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: LIMIT }] }],
   });
@@ -515,7 +560,8 @@ async function main(): Promise<number> {
 
   if (PLANT.has('duplicate')) await simPost('/faults', { repeatOriginates: 1 });
   const schedule: (Kind | null)[] = FAULTS ? [...KINDS].sort(() => rand() - 0.5) : [null];
-  while (schedule.length < FAULTS) schedule.push(KINDS[Math.floor(rand() * KINDS.length)]);
+  while (schedule.length < FAULTS - OFFER_KILLS) schedule.push(KINDS[Math.floor(rand() * KINDS.length)]);
+  for (let k = 0; k < OFFER_KILLS; k++) schedule.splice(1 + Math.floor(rand() * schedule.length), 0, 'worker-kill');
   const perWave = Math.ceil(MEMBERS / schedule.length);
   let posted = 0;
   for (const [i, kind] of schedule.entries()) {
@@ -539,7 +585,11 @@ async function main(): Promise<number> {
     let up = 0;
     for (const until = Date.now() + 20_000; Date.now() < until; await sleep(250)) {
       up = (await simGet<{ activeChannels: number }>('/stats'))?.activeChannels ?? 0;
-      if (up > 0) break;
+      // With agents, a worker kill waits for an agent that holds an offer not yet connected.
+      const offering = AGENTS && kind === 'worker-kill'
+        ? await Agent.exists({ domain: AGENT_DOMAIN, 'offer.offerId': { $exists: true }, 'offer.connectedAt': null }).catch(() => null)
+        : true;
+      if (up > 0 && offering) break;
     }
     await inject(kind, up);
     if (Date.now() - t0 > TIMEOUT_MS / 2) break;
@@ -576,6 +626,20 @@ async function main(): Promise<number> {
       break;
     }
     await sleep(1000);
+  }
+  if (AGENTS) {
+    // Every member has ended: every offer must end too — at the latest its deadline (ring time +
+    // 60 s) releases an offer nobody reported on.
+    const agentsDone = Date.now() + 120_000;
+    for (;;) {
+      const busy = await Agent.countDocuments({ domain: AGENT_DOMAIN, $or: [{ offer: { $ne: null } }, { state: { $in: ['Reserved', 'In a queue call'] } }] }).catch(() => -1);
+      if (busy === 0) break;
+      if (Date.now() > agentsDone) {
+        say(`${busy} agent(s) still reserved 120 s after the last member ended`);
+        break;
+      }
+      await sleep(1000);
+    }
   }
   if (PLANT.has('lost-answer')) {
     // Planted: one answered attempt's stored result overwritten with LOST_CALL, as a reconciliation
@@ -616,10 +680,15 @@ async function main(): Promise<number> {
   console.log(`switch call log: ${r.sw.calls.length} originates, peak ${r.sw.peak} calls in progress (limit ${LIMIT}), ` +
     `${r.sw.calls.filter((c) => c.answered).length} answered, ${r.sw.calls.filter((c) => c.state === 'vanished').length} vanished in crashes`);
   console.log(`stats ${JSON.stringify(r.recount)} (recount) vs ${JSON.stringify(Object.fromEntries(Object.keys(r.recount).map((k) => [k, r.stats[k] ?? 0])))} (campaign)`);
+  if (r.agents) {
+    console.log(`agents: ${AGENTS}, ${r.agents.offers} offers, ${r.sw.calls.filter((c) => c.agent).length} agent legs, ` +
+      `${r.sw.calls.filter((c) => c.memberLeg).length} member legs bridged from them (${r.sw.calls.filter((c) => c.memberLeg?.answered).length} answered)`);
+  }
   for (const n of r.notes) console.log(`note: ${n}`);
   console.log(`\nattempts=${r.attempts}, faults injected by kind ${JSON.stringify(kinds)}, without outcome=${r.noOutcome}, ` +
     `lost=${r.sw.lost}, duplicates=${r.sw.duplicates}, redials of answered calls=${r.sw.redialsOfAnswered}, ` +
-    `limit breaches=${r.sw.limitBreaches}, stuck=${r.stuck}, stats mismatches=${r.statMismatches}`);
+    `limit breaches=${r.sw.limitBreaches}, stuck=${r.stuck}, stats mismatches=${r.statMismatches}` +
+    (r.agents ? `, agents double rings=${r.agents.doubleRings}, double offers=${r.agents.doubleOffers}, unreserved rings=${r.agents.unreserved}, left reserved=${r.agents.leftReserved}` : ''));
   if (r.violations.length) {
     console.log(`\nFAILED: ${r.violations.length} violation(s):`);
     for (const v of r.violations) console.log(`  - ${v}`);

@@ -1,4 +1,5 @@
-// Streams a CSV file into a dialer through the REST import route, with a progress bar on stderr:
+// Streams a CSV file into a dialer through the REST import route, with a progress bar on stderr
+// counting the rows the API has stored (polled from the import's progress resource):
 //   tsx scripts/import-csv.ts --dialer <id> [options] <file.csv>
 // Options (passed through as query parameters, see docs/api.md "CSV import"):
 //   --separator <c|tab>  --charset <label>  --mapping <cols>  --skip-header <true|false>
@@ -9,6 +10,7 @@
 // stdout; exit code 0 when the upload was accepted (rejected rows are in the report), 1 otherwise,
 // 2 for a wrong command line; --help prints the usage (exit 0).
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { config } from '../lib/config';
 import { apiUnreachable, isUnreachable } from './cli-hints';
 
@@ -54,6 +56,18 @@ function fmtBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 }
 
+/** Line breaks in the file (+1 when the last line has none). */
+async function countLines(file: string): Promise<number> {
+  let n = 0;
+  let last = 10;
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const b = chunk as Buffer;
+    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
+    if (b.length) last = b[b.length - 1];
+  }
+  return last === 10 ? n : n + 1;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
@@ -90,7 +104,18 @@ async function main(): Promise<void> {
   if (!fs.existsSync(file)) usage(`no such file: ${file}`);
   const size = fs.statSync(file).size;
 
+  // The rows to expect (lines, less the header row): the bar's 100 %. Quoted line breaks make it
+  // an estimate, so the bar stays below 100 % until the API answers.
+  const header = params.get('skipHeader') === 'true' || (params.get('skipHeader') !== 'false' && !params.has('mapping'));
+  const rowsExpected = Math.max(1, (await countLines(file)) - (header ? 1 : 0));
+  const importId = `cli-${randomBytes(12).toString('base64url')}`;
+  params.set('importId', importId);
+  const progressUrl = `${url}/api/v2/dialer/${encodeURIComponent(dialer)}/members/import/${importId}`;
+  const headers = { 'X-Key': key, 'X-Access-Token': secret };
+
   let sent = 0;
+  type Progress = { rowsRead: number; rowsStored: number; rowsRejected: number };
+  let progress: Progress | null = null;
   const t0 = Date.now();
   const tty = process.stderr.isTTY;
   let lastDraw = 0;
@@ -99,35 +124,62 @@ async function main(): Promise<void> {
     if (!final && now - lastDraw < (tty ? 200 : 2000)) return;
     if (!final && now - t0 < 2000) return; // a quick upload gets only the final line
     lastDraw = now;
-    const frac = size ? Math.min(1, sent / size) : 1;
     const width = 30;
+    const secs = Math.max(0.001, (now - t0) / 1000);
+    let frac: number;
+    let text: string;
+    if (progress) {
+      frac = final ? 1 : Math.min(0.99, progress.rowsStored / rowsExpected);
+      text = `rows stored ${progress.rowsStored} of ~${rowsExpected}, rejected ${progress.rowsRejected}  ${Math.round(progress.rowsStored / secs)} rows/s`;
+    } else {
+      // No progress from the API yet (or an API without it): bytes uploaded.
+      frac = size ? Math.min(1, sent / size) : 1;
+      text = `${fmtBytes(sent)} / ${fmtBytes(size)} sent  ${fmtBytes(sent / secs)}/s`;
+    }
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '-');
-    const rate = sent / Math.max(0.001, (now - t0) / 1000);
-    const line = `[${bar}] ${(frac * 100).toFixed(0).padStart(3)}%  ${fmtBytes(sent)} / ${fmtBytes(size)}  ${fmtBytes(rate)}/s`;
-    process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    const line = `[${bar}] ${(frac * 100).toFixed(0).padStart(3)}%  ${text}`;
+    process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
   };
+  let uploading = true;
+  const poll = (async () => {
+    while (uploading) {
+      await new Promise((r) => setTimeout(r, tty ? 500 : 1000));
+      if (!uploading) break;
+      try {
+        const r = await fetch(progressUrl, { headers });
+        if (r.ok) {
+          const got = ((await r.json()) as { data?: Progress }).data;
+          if (typeof got?.rowsStored === 'number') progress = got;
+          draw();
+        }
+      } catch {
+        /* the upload's own request reports an API that is gone */
+      }
+    }
+  })();
   const stream = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
   // Counts bytes as fetch pulls them (an async iterable body keeps back-pressure).
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const chunk of stream) {
       sent += (chunk as Buffer).length;
-      draw();
+      if (!progress) draw();
       yield chunk as Buffer;
     }
   }
   const res = await fetch(`${url}/api/v2/dialer/${encodeURIComponent(dialer)}/members/import?${params}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'text/csv', 'X-Key': key, 'X-Access-Token': secret },
+    headers: { 'Content-Type': 'text/csv', ...headers },
     // A Node stream is an async iterable: fetch pulls from it (Readable.toWeb would buffer the whole file).
     body: counted() as unknown as RequestInit['body'],
     duplex: 'half',
   } as RequestInit & { duplex: 'half' }).catch((err: unknown) => {
     if (tty) process.stderr.write('\n');
     throw isUnreachable(err) ? new Error(`${apiUnreachable(url)} (${(err as Error).message}: ${String((err as { cause?: Error }).cause?.message ?? '')})`) : err;
+  }).finally(() => {
+    uploading = false;
   });
-  draw(true);
-  if (tty) process.stderr.write('\n');
   const text = await res.text();
+  await poll;
   let body: { status?: string; data?: { rows: number; imported: number; rejected: number; errors?: { reason: string }[] }; info?: string } = {};
   try {
     body = JSON.parse(text);
@@ -143,6 +195,11 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const d = body.data!;
+  if (progress || Date.now() - t0 >= 2000) {
+    progress = { rowsRead: d.rows, rowsStored: d.imported, rowsRejected: d.rejected };
+    draw(true);
+    if (tty) process.stderr.write('\n');
+  }
   process.stderr.write(`rows ${d.rows}, imported ${d.imported}, rejected ${d.rejected} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   console.log(JSON.stringify(d, null, 2));
   const hint = numbersHint(d.errors, params);

@@ -190,6 +190,7 @@ async function main(): Promise<void> {
   const api = await step(`the REST API on port ${config.api.port}`, '2-5 s', () =>
     startApp('api', 'api/main.ts', env, { port: config.api.port, setting: 'API_PORT' }));
   lines.push(`REST API      ${apiUrl}  (log ${api.logFile})`);
+  lines.push(`Console       ${apiUrl}/console  (sign in with a credential: npm run credentials -- create --domain <name>)`);
   const metricsUrl = (port: number) => (port > 0 ? `http://${mHost}:${port}/metrics` : 'off');
   lines.push(`Metrics       worker ${metricsUrl(workerPort)}, API ${metricsUrl(apiPort)}  (Prometheus, no credentials)`);
 

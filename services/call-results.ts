@@ -9,7 +9,9 @@ import type { Logger } from 'pino';
 import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
 import { setAttempt, updateAttemptIf } from '../models';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, MENU_DIGIT_VAR } from '../rules/content';
-import { callResultSignal, offerEventSignal, type CallResult } from '../workflows/messages';
+import { PREDICTIVE_VAR } from '../rules/predictive';
+import { AMD_CANCEL_CAUSE, amdFromVars, amdRoute } from '../rules/amd';
+import { callResultSignal, memberParkedSignal, offerEventSignal, type CallResult } from '../workflows/messages';
 import { callGone } from '../lib/metrics';
 import { withAttemptContext } from '../lib/logger';
 import { attemptFields } from './attempt-context';
@@ -27,6 +29,7 @@ export async function settleAndSignal(client: Client, workflowId: string, result
       cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now(),
       ...(result.bridged !== undefined ? { bridged: result.bridged } : {}), ...(result.digit ? { digit: result.digit } : {}),
       ...(result.agentAnswered !== undefined ? { agentAnswered: result.agentAnswered } : {}),
+      ...(result.amd ? { amd: result.amd } : {}),
     },
   });
   if (!won) return false;
@@ -79,21 +82,45 @@ function agentLegResult(h: ReturnType<typeof hangupFromEvent>): CallResult {
   };
 }
 
+/** Predictive (§2.4, §6.1): the member leg's result; bridged to an agent when `bridge_uepoch > 0`,
+ *  talk time from the bridge (the wait for an agent is not talk). */
+function predictiveMemberResult(h: ReturnType<typeof hangupFromEvent>): CallResult {
+  const bridged = h.answered && Number(h.vars.bridge_uepoch) > 0;
+  const talk = bridged ? Math.max(0, Number(h.vars.end_epoch) - Number(h.vars.bridge_epoch)) : 0;
+  return {
+    uuid: h.uuid, cause: h.cause, answered: h.answered, bridged, billsec: Number.isFinite(talk) ? talk : 0, answersec: h.answersec,
+    duration: h.duration, source: 'event',
+  };
+}
+
+/** Predictive: a member leg of ours parked (answered, or AMD said human): its workflow locates an agent. */
+export function parkedFromEvent(ev: EslEvent): { workflowId: string; uuid: string } | null {
+  const uuid = ev['Unique-ID'];
+  const workflowId = ev.variable_dlr_workflow_id;
+  return uuid && workflowId && ev[`variable_${PREDICTIVE_VAR}`] === 'true' ? { workflowId, uuid } : null;
+}
+
 export function resultFromHangup(ev: EslEvent): { workflowId: string; result: CallResult } | null {
   const workflowId = ev.variable_dlr_workflow_id;
   if (!workflowId) return null;
   const h = hangupFromEvent(ev);
   if (h.vars.cc_side === 'agent') return { workflowId, result: agentLegResult(h) };
+  if (h.vars[PREDICTIVE_VAR] === 'true') return { workflowId, result: predictiveMemberResult(h) };
   const minCount = Number(h.vars.cc_min_count);
-  const bridged = contentReached(ev, h.vars, h.answered);
   const digit = h.answered && /^[0-9*]$/.test(h.vars[MENU_DIGIT_VAR] ?? '') ? h.vars[MENU_DIGIT_VAR] : undefined;
   const recordSec = /^\d+$/.test(h.vars.record_seconds ?? '') ? Number(h.vars.record_seconds) : undefined;
+  // AMD (§2.2): only a person (or an allowed NOTSURE) reaches the content; the analysis is not talk.
+  const amd = amdFromVars(h.vars, h.answered, h.billsec);
+  const route = amd && amdRoute(amd.result, h.vars.amd_on_notsure === 'break');
+  const reached = contentReached(ev, h.vars, h.answered);
+  const bridged = route && route !== 'connect' ? false : route ? (reached ?? true) : reached;
   return {
     workflowId,
     result: {
-      uuid: h.uuid, cause: h.cause, answered: h.answered, billsec: h.billsec, answersec: h.answersec, duration: h.duration,
+      uuid: h.uuid, cause: route === 'cancelled' ? AMD_CANCEL_CAUSE : h.cause, answered: h.answered,
+      billsec: h.billsec - (amd?.sec ?? 0), answersec: h.answersec, duration: h.duration,
       source: 'event', ...(minCount > 0 ? { minCount } : {}), ...(bridged !== undefined ? { bridged } : {}), ...(digit ? { digit } : {}),
-      ...(recordSec !== undefined ? { recordSec } : {}),
+      ...(recordSec !== undefined ? { recordSec } : {}), ...(amd ? { amd } : {}),
     },
   };
 }
@@ -124,6 +151,12 @@ export function routeCallResults(esl: EslClient, client: Client, log: Logger): v
   };
   esl.on('BACKGROUND_JOB', (ev: EslEvent) => handle(resultFromJob(ev)));
   esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev), Number(ev.variable_dlr_current_attempt)));
+  esl.on('CHANNEL_PARK', (ev: EslEvent) => {
+    const parked = parkedFromEvent(ev);
+    if (!parked) return;
+    client.workflow.getHandle(parked.workflowId).signal(memberParkedSignal, { uuid: parked.uuid })
+      .catch((err: unknown) => log.warn({ err: String(err), ...parked }, 'could not tell the member its call was answered'));
+  });
   esl.on('CHANNEL_ANSWER', (ev: EslEvent) => {
     const found = answerFromEvent(ev);
     if (found) recordAnswer(found).catch((err: unknown) => log.warn({ err: String(err), ...found }, 'could not record the answer'));

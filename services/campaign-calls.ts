@@ -7,23 +7,44 @@
 // before anything is deleted. Stop (PUT …/state/3) needs none of this: the member workflows keep
 // running and own their calls until they end (§8.2).
 import type { Client } from '@temporalio/client';
+import { isValidObjectId } from 'mongoose';
 import { Member } from '../models';
 import { stopCampaignWorkflow } from '../workflows/start';
-import { memberWorkflowId, terminateUpdate } from '../workflows/messages';
+import { memberWorkflowId, parseMemberWorkflowId, terminateUpdate } from '../workflows/messages';
 import { HttpError } from '../lib/http-error';
 import { mapLimit } from '../lib/map-limit';
 import { runUpdate } from './workflows';
 
 /** Members of the campaign in a call or placing one (`_lock` set by placeCall until the attempt ends). */
-export async function membersInCall(campaignId: string): Promise<string[]> {
-  const rows = await Member.find({ dialer: campaignId, _lock: { $ne: null } }, { _id: 1 }).lean();
-  return rows.map((r) => String((r as { _id: unknown })._id));
+export async function membersInCall(client: Client, campaignId: string): Promise<string[]> {
+  return membersWhere(client, campaignId, { _lock: { $ne: null } });
 }
 
 /** Members holding a line: granted (`_dispatch`) or in a call (`_lock`). */
-async function membersHoldingLines(campaignId: string): Promise<string[]> {
-  const rows = await Member.find({ dialer: campaignId, $or: [{ _lock: { $ne: null } }, { _dispatch: { $ne: null } }] }, { _id: 1 }).lean();
-  return rows.map((r) => String((r as { _id: unknown })._id));
+async function membersHoldingLines(client: Client, campaignId: string): Promise<string[]> {
+  return membersWhere(client, campaignId, { $or: [{ _lock: { $ne: null } }, { _dispatch: { $ne: null } }] });
+}
+
+/** The campaign's members matching `cond`. Only a member whose workflow runs holds a line, so only
+ *  those are read (by `_id`): the embedded store would read every member of the campaign for
+ *  `cond`. Without the visibility query (search attributes missing), all members are read. */
+async function membersWhere(client: Client, campaignId: string, cond: Record<string, unknown>): Promise<string[]> {
+  let running: string[] | undefined = [];
+  try {
+    for await (const wf of client.workflow.list({ query: `CampaignId = "${campaignId}" AND ExecutionStatus = "Running"` })) {
+      const m = parseMemberWorkflowId(wf.workflowId);
+      if (m && isValidObjectId(m.memberId)) running.push(m.memberId);
+    }
+  } catch {
+    running = undefined;
+  }
+  const idOf = (r: unknown) => String((r as { _id: unknown })._id);
+  if (!running) return (await Member.find({ dialer: campaignId, ...cond }, { _id: 1 }).lean()).map(idOf);
+  const out: string[] = [];
+  for (let i = 0; i < running.length; i += 500) {
+    out.push(...(await Member.find({ _id: { $in: running.slice(i, i + 500) }, dialer: campaignId, ...cond }, { _id: 1 }).lean()).map(idOf));
+  }
+  return out;
 }
 
 /**
@@ -37,7 +58,7 @@ export async function hangUpCampaignCalls(client: Client, campaignId: string, up
   let unanswered = 0;
   // A claim in flight when the stop arrived may still grant a member: look again until none is new.
   for (let pass = 0; pass < 5; pass++) {
-    const todo = (await membersHoldingLines(campaignId)).filter((id) => !done.has(id));
+    const todo = (await membersHoldingLines(client, campaignId)).filter((id) => !done.has(id));
     if (todo.length === 0) break;
     await mapLimit(todo, 20, async (memberId) => {
       done.add(memberId);

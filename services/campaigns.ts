@@ -7,15 +7,18 @@ import { loadCampaignRules, Member, type CampaignDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { addHistory, History } from '../models/history';
 import { LineLeases } from '../models/lines';
+import { GatewayLines } from '../models/gateway-lines';
 import { MemberStore } from '../models/member-store';
 import { hasQueued } from '../models/ready-queue';
-import { stopCampaignWorkflow } from '../workflows/start';
+import { startPurgeWorkflow, stopCampaignWorkflow } from '../workflows/start';
 import { HttpError } from '../lib/http-error';
 import { hangUpCampaignCalls, membersInCall } from './campaign-calls';
 import { terminateCampaignWorkflows } from './workflows';
 
 export interface CampaignServiceDeps {
   client: Client;
+  /** Task queue of the workflows started here (default config.temporal.taskQueue). */
+  taskQueue?: string;
   updateTimeoutMs: number;
   waker: { wake(campaign: { _id: unknown; domain: string }): void };
 }
@@ -56,12 +59,14 @@ export async function stopDialer(deps: Pick<CampaignServiceDeps, 'client'>, doc:
 }
 
 /** DELETE of a dialer with its members, history, lines and queue. Calls up are owned by their
- *  member workflows: refused, or (force) hung up by their owners first. */
+ *  member workflows: refused, or (force) hung up by their owners first. The members leave every
+ *  read at once (queue and counts dropped, then the campaign document) and are deleted afterwards
+ *  by the purge workflow, started before the campaign document goes so that none is left behind. */
 export async function deleteDialer(deps: CampaignServiceDeps, doc: CampaignDoc, force: boolean): Promise<{ deleted: number; deletedMembers: number; membersEnded: number }> {
   const id = String(doc._id);
   // Also without force: a member granted a line after this check is ended by its owner too.
   if (!force) {
-    const inCall = await membersInCall(id);
+    const inCall = await membersInCall(deps.client, id);
     if (inCall.length) throw new HttpError(409, `${inCall.length} member(s) of this dialer are in a call; stop it and wait, or DELETE with ?force=true to hang the calls up (MANAGER_REQUEST)`);
   }
   const hungUp = await hangUpCampaignCalls(deps.client, id, deps.updateTimeoutMs);
@@ -69,9 +74,11 @@ export async function deleteDialer(deps: CampaignServiceDeps, doc: CampaignDoc, 
   await terminateCampaignWorkflows(deps.client, id, 'dialer deleted through the API', async function* () {
     for await (const m of Member.find({ dialer: id, _endCause: null }, { _id: 1 }).lean().cursor()) yield String((m as { _id: unknown })._id);
   });
-  const deletedMembers = await MemberStore.removeCampaign(id, doc.domain);
+  await startPurgeWorkflow(deps.client, { campaignId: id, domain: doc.domain }, deps.taskQueue);
+  const deletedMembers = await MemberStore.dropCampaign(id);
   await History.deleteMany({ dialer: id });
   await LineLeases.drop(id);
+  await GatewayLines.dropCampaign(id);
   const deleted = await CampaignStore.remove(id, doc.domain);
   return { deleted, deletedMembers, membersEnded: hungUp };
 }
@@ -79,7 +86,10 @@ export async function deleteDialer(deps: CampaignServiceDeps, doc: CampaignDoc, 
 /** §8.7 reset of a dialer: counters and/or line bookkeeping; without skipActive only when inactive. */
 export async function resetDialer(doc: CampaignDoc, body: { skipActive?: boolean; resetStats?: boolean; resetProcess?: boolean }, user: string): Promise<{ matched: number; modified: number; info?: string }> {
   if (doc.active && !body.skipActive) return { matched: 0, modified: 0, info: 'dialer is active: stop it or pass skipActive' };
-  if (body.resetProcess) await LineLeases.reset(String(doc._id));
+  if (body.resetProcess) {
+    await LineLeases.reset(String(doc._id));
+    await GatewayLines.dropCampaign(String(doc._id));
+  }
   const res = await CampaignStore.reset(String(doc._id), { stats: body.resetStats, process: body.resetProcess });
   await addHistory({ dialer: String(doc._id), domain: doc.domain, action: 'RESET', value: body, user });
   return res;

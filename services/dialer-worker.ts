@@ -6,6 +6,8 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporal
 import { connectMongo } from '../lib/db';
 import { createActivities } from '../activities';
 import { createWebhookActivities } from '../activities/webhooks';
+import { createTemplateActivities } from '../activities/templates';
+import { createExpiryActivities } from '../activities/expiry';
 import { EslClient, type EslClientOptions } from '../esl';
 import { routeCallResults } from './call-results';
 import { startCdrServer, type CdrServer } from './cdr';
@@ -90,7 +92,7 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
     namespace,
     taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: { ...createActivities({ esl, log, client, taskQueue }), ...createWebhookActivities({ log }) },
+    activities: { ...createActivities({ esl, log, client, taskQueue }), ...createWebhookActivities({ log }), ...createTemplateActivities({ log }), ...createExpiryActivities({ client, log }) },
     interceptors: { activity: [attemptLogInterceptor] },
     shutdownGraceTime: '30 seconds',
   });

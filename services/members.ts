@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { Campaign, memberState, Member, type CampaignDoc, type MemberDoc } from '../models';
 import { addHistory } from '../models/history';
 import { recordMemberEnd } from '../models/member-end';
-import { MemberStore } from '../models/member-store';
+import { MemberStore, type ResetProgress } from '../models/member-store';
 import { batchesById } from '../models/pages';
 import { memberEndEvent, terminateIdle, type ClientPatch } from '../rules';
 import { HttpError } from '../lib/http-error';
@@ -185,12 +185,43 @@ export async function terminateMember(deps: MemberServiceDeps, dialer: CampaignD
   throw new HttpError(503, 'the member was granted a line and its workflow did not answer in time; retry later');
 }
 
+export type ResetStatus = Omit<ResetProgress, '_id' | 'domain' | 'state'> & { state: ResetProgress['state'] | 'interrupted' };
+/** Dialers whose members this process is resetting: a second reset of one is refused (409). */
+const resetting = new Set<string>();
+/** A reset whose progress has not moved for this long was cut off (its process stopped). */
+export const RESET_STALE_MS = 2 * 60_000;
+
+/** The newest members reset of a dialer as a console shows it: `interrupted` when its process
+ *  stopped before the end (a new reset continues with the members still ended). */
+export async function resetStatus(dialer: CampaignDoc): Promise<ResetStatus | null> {
+  const p = await MemberStore.resetProgress(String(dialer._id));
+  if (!p || p.domain !== dialer.domain) return null;
+  const state = p.state === 'running' && !resetting.has(p._id) && Date.now() - p.updatedAt > RESET_STALE_MS ? 'interrupted' : p.state;
+  return { state, reset: p.reset, ended: p.ended, startedAt: p.startedAt, updatedAt: p.updatedAt, ...(p.finishedAt ? { finishedAt: p.finishedAt } : {}), ...(p.error ? { error: p.error } : {}) };
+}
+
 /** §8.7 members reset: ended without success and still with a number not stopped by a callback
  *  become never dialled again (queued again); recorded in the dialer's history; a running dialer is
- *  woken. Returns how many. */
-export async function resetMembers(deps: MemberServiceDeps, dialer: CampaignDoc, o: { from: number; replaceLog: boolean; user: string }): Promise<number> {
+ *  woken. Progress is stored after each batch (`resetStatus`); one reset per dialer at a time (409).
+ *  `started` is called once the reset is under way. Returns how many. */
+export async function resetMembers(deps: MemberServiceDeps, dialer: CampaignDoc, o: { from: number; replaceLog: boolean; user: string; started?: () => void }): Promise<number> {
+  const campaignId = String(dialer._id);
+  const running = await resetStatus(dialer);
+  if (resetting.has(campaignId) || running?.state === 'running') {
+    throw new HttpError(409, `a reset of this dialer's members is running (${running?.reset ?? 0} reset so far); GET …/members/reset shows its progress`);
+  }
+  resetting.add(campaignId);
+  try {
+    return await resetAll(deps, dialer, o);
+  } finally {
+    resetting.delete(campaignId);
+  }
+}
+
+async function resetAll(deps: MemberServiceDeps, dialer: CampaignDoc, o: { from: number; replaceLog: boolean; user: string; started?: () => void }): Promise<number> {
+  const campaignId = String(dialer._id);
   const where = {
-    dialer: String(dialer._id),
+    dialer: campaignId,
     domain: dialer.domain,
     createdOn: { $gte: o.from },
     _endCause: { $ne: null },
@@ -202,12 +233,21 @@ export async function resetMembers(deps: MemberServiceDeps, dialer: CampaignDoc,
   const now = Date.now();
   const step = { state: 'reset', time: now, steps: [{ time: now, data: `Reset by ${o.user}` }] };
   type Row = { _id: unknown; dialer: string; _endCause: string | null; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };
+  await MemberStore.resetStarted(campaignId, dialer.domain, (await MemberStore.counts(campaignId)).ended, now);
+  o.started?.();
   let n = 0;
-  for await (const docs of batchesById<Row>(Member, where, { communications: 1, _log: 1, priority: 1, dialer: 1, _endCause: 1 }, 500)) {
-    const batch = docs.filter((d) => (d.communications ?? []).some((c) => c.stopCommunication !== true));
-    n += await MemberStore.resetEnded(batch, { step, replaceLog: o.replaceLog, now });
+  try {
+    for await (const docs of batchesById<Row>(Member, where, { communications: 1, _log: 1, priority: 1, dialer: 1, _endCause: 1 }, 500)) {
+      const batch = docs.filter((d) => (d.communications ?? []).some((c) => c.stopCommunication !== true));
+      n += await MemberStore.resetEnded(batch, { step, replaceLog: o.replaceLog, now });
+      await MemberStore.resetProgressed(campaignId, n);
+    }
+  } catch (err) {
+    await MemberStore.resetFinished(campaignId, n, String((err as Error).message ?? err)).catch(() => undefined);
+    throw err;
   }
-  await addHistory({ dialer: String(dialer._id), domain: dialer.domain, action: 'RESET_MEMBERS', value: n, user: o.user });
+  await MemberStore.resetFinished(campaignId, n);
+  await addHistory({ dialer: campaignId, domain: dialer.domain, action: 'RESET_MEMBERS', value: n, user: o.user });
   if (n > 0 && dialer.active && dialer.state !== 3) deps.waker.wake(dialer);
   return n;
 }

@@ -15,8 +15,9 @@ export type CallLogEntry = Base & (
   | { ev: 'start' }
   /** This simulated process ends; `vanished` calls were still up and disappear without events or CDRs (a crash). */
   | { ev: 'stop'; vanished: number }
-  /** An originate the switch handled; `uuid` is its origination_uuid (or the channel UUID). */
-  | { ev: 'originate'; seq: number; uuid?: string; job?: string; destination: string; vars: Record<string, string> }
+  /** An originate the switch handled; `uuid` is its origination_uuid (or the channel UUID).
+   *  `bridgeOf`: the second leg a `bridge` application of that call (its seq) originated. */
+  | { ev: 'originate'; seq: number; uuid?: string; job?: string; destination: string; vars: Record<string, string>; bridgeOf?: number }
   | { ev: 'answer'; seq: number; uuid: string }
   /** CHANNEL_HANGUP: the call is over for the far end. */
   | { ev: 'hangup'; seq: number; uuid: string; cause: string; answered: boolean }

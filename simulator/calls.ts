@@ -455,6 +455,8 @@ export class CallFlow {
   /** Simulated seconds from the INVITE at which the running inline application is (timer jitter
    *  never reaches the CDR: every step is stamped at its scripted time). */
   private contentSec = 0;
+  /** Ends the inline application running now (sleep, playback) at the given content time. */
+  private breakApp?: (atSec: number) => void;
   /** The member leg a running `bridge` application is calling, until it is bridged or fails. */
   private bLeg?: CallFlow;
   /** This flow is the second leg of a `bridge` run by this caller leg. */
@@ -480,7 +482,7 @@ export class CallFlow {
       outcome: 'none', startedAt: new Date(this.t0 / 1000).toISOString(), state: 'dialing',
     });
     this.core.record({ ev: 'originate', seq: this.record.seq, uuid: this.record.originationUuid, job: this.ctx.jobUuid,
-      destination: this.record.destination, vars: this.record.channelVars });
+      destination: this.record.destination, vars: this.record.channelVars, ...(this.bridgeCaller ? { bridgeOf: this.bridgeCaller.record.seq } : {}) });
     if (!target.ok) {
       // Endpoint refused before a session existed (error/..., unknown tech, user/...).
       this.record.outcome = target.kind;
@@ -863,7 +865,9 @@ export class CallFlow {
     this.emit('CHANNEL_ANSWER', ORIGIN.answer, { vars: true });
     this.emitCallState('ACTIVE');
     if (this.pending) this.originateSucceeded();
-    const talk = this.script.talkSec;
+    // AMD `cancel`: the callee hangs up during the analysis, at its `sec` (default 1).
+    const amd = this.script.amd;
+    const talk = amd?.result === 'cancel' ? Math.min(amd.sec ?? 1, this.script.talkSec ?? Infinity) : this.script.talkSec;
     if (talk !== null) {
       this.schedule(talk, () => this.remoteHangup(this.at(sec + talk)));
     }
@@ -990,8 +994,19 @@ export class CallFlow {
       this.contentSec += sec;
       this.schedule(sec, fn);
     };
+    // `break` (an AMD result's amd_on_human) ends a sleep or a playback now (CF_BREAK).
+    this.breakApp = (atSec: number) => {
+      this.contentSec = atSec;
+      thenNext();
+    };
     if (app === 'playback') {
       wait(rules.playbackSec(arg), () => thenNext('FILE PLAYED'));
+    } else if (app === 'sleep') {
+      wait((Number(arg) || 0) / 1000, () => thenNext());
+    } else if (app === 'amd') {
+      // Non-blocking: a media bug decides later; the list goes on at once.
+      this.startAmd(arg, this.contentSec);
+      thenNext();
     } else if (app === 'say') {
       wait(1, () => thenNext());
     } else if (app === 'play_and_get_digits') {
@@ -1027,6 +1042,42 @@ export class CallFlow {
     } else {
       thenNext();
     }
+  }
+
+  /** uuid_broadcast: recorded in the call's `executed` as `broadcast:<path>` (the play itself is not modelled). */
+  broadcast(path: string): void {
+    if (this.channel && !this.channel.hangingUp) (this.record.executed ??= []).push(`broadcast:${path}`);
+  }
+
+  /**
+   * mod_amd on this answered channel, started at `startSec`: after the script's analysis time it sets
+   * amd_result, amd_cause and amd_result_epoch (seconds) and runs amd_on_<result>
+   * (switch_channel_execute_on: `hangup::<cause>` hangs up, `break` ends the running sleep or
+   * playback). `cancel`: no result; the callee hangs up first (its talkSec is the analysis time).
+   */
+  private startAmd(arg: string, startSec: number): void {
+    const p = new Map(arg.split(' ').map((kv) => kv.split('=') as [string, string]));
+    const ms = (k: string, d: number) => Number(p.get(k)) || d;
+    const total = ms('total_analysis_time', 5000) / 1000;
+    const a = this.script.amd ?? { result: 'human' };
+    if (a.result === 'cancel') return;
+    const byScript = a.result === 'notsure' ? total : (a.sec ?? (a.result === 'human' ? 1 : ms('greeting', 1500) / 1000));
+    const tooLong = byScript > total;
+    const result = tooLong || a.result === 'notsure' ? 'NOTSURE' : a.result === 'human' ? 'HUMAN' : 'MACHINE';
+    const cause = tooLong ? 'TOOLONG' : a.cause ?? { HUMAN: 'SILENCEAFTERGREETING', MACHINE: 'MAXWORDS', NOTSURE: 'TOOLONG' }[result];
+    const sec = Math.min(byScript, total);
+    this.schedule(sec, () => {
+      const ch = this.channel;
+      if (!ch || ch.hangingUp || this.abandoned) return;
+      const atSec = Math.max(startSec + sec, (this.lastUs - this.t0) / 1e6);
+      const us = this.at(atSec);
+      ch.setVars([['amd_result', result], ['amd_cause', cause], ['amd_result_epoch', String(Math.floor(us / 1e6))]]);
+      const on = ch.getVar(`amd_on_${result.toLowerCase()}`) ?? '';
+      const m = /^([A-Za-z_]+)(?:::|:| )?(.*)$/.exec(on);
+      if (!m) return;
+      if (m[1] === 'hangup') this.hangupLocal(m[2] || 'NORMAL_CLEARING', us);
+      else if (m[1] === 'break') this.breakApp?.(atSec);
+    });
   }
 
   /** sendmsg call-command: execute. park parks; hangup hangs up; anything else completes at once. */

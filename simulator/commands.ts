@@ -65,6 +65,13 @@ export class ApiCommands {
         ch.setVar(argv[1] as string, argv[2]);
         return '+OK\n';
       }
+      case 'uuid_broadcast': {
+        // mod_commands answers "+OK Message Sent" whether or not the channel exists.
+        const argv = arg ? separateBlank(arg, 4) : [];
+        if (argv.length < 2) return '-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n';
+        core.flow(argv[0] as string)?.broadcast(argv[1] as string);
+        return '+OK Message Sent\n';
+      }
       case 'hupall':
         return this.hupall(core, arg);
       case 'show':

@@ -10,7 +10,12 @@ export type Outcome =
     dtmf?: string;
     /** After a `transfer`, the dialplan extension hangs the call up after this many seconds
      *  (omit: it stays up until the callee hangs up). */
-    extensionSec?: number }
+    extensionSec?: number;
+    /** What mod_amd decides on this answer, `sec` after the `amd` application started: `human`
+     *  (HUMAN/SILENCEAFTERGREETING), `machine` (MACHINE/MAXWORDS), `notsure` (NOTSURE/TOOLONG, at
+     *  total_analysis_time), `cancel` (the callee hangs up at `sec`, before any result). A `sec` past
+     *  total_analysis_time gives NOTSURE/TOOLONG, as mod_amd. Omitted: human after 1 s. */
+    amd?: AmdScript }
   /** Final SIP failure after ringSec: busy=486, reject=603, unallocated=404, temp_failure=503. */
   | { type: 'busy' | 'reject' | 'unallocated' | 'temp_failure'; ringSec?: number; progressSec?: number | null }
   /** Any final SIP status; the cause follows mod_sofia's mapping. */
@@ -59,6 +64,13 @@ export interface RulesConfig {
 }
 
 /** The resolved timeline of one call, in simulated seconds from the INVITE. */
+export interface AmdScript {
+  result: 'human' | 'machine' | 'notsure' | 'cancel';
+  sec?: number;
+  /** amd_cause to report instead of the usual one (e.g. LONGGREETING, INITIALSILENCE). */
+  cause?: string;
+}
+
 export interface CallScript {
   kind: string;
   rule?: string;
@@ -72,6 +84,7 @@ export interface CallScript {
   noChannelCause?: string;
   dtmf?: string;
   extensionSec?: number;
+  amd?: AmdScript;
 }
 
 export const DEFAULT_OUTCOME: Outcome = { type: 'answer', ringSec: 1, talkSec: 5 };
@@ -107,6 +120,12 @@ function validateOutcome(o: unknown, where: string): void {
       num(out.extensionSec, `${where}.extensionSec`);
       if (out.dtmf !== undefined && (typeof out.dtmf !== 'string' || !/^[0-9*#A-D]{0,20}$/.test(out.dtmf))) {
         throw new Error(`${where}.dtmf must be a string of DTMF digits`);
+      }
+      if (out.amd !== undefined) {
+        const a = out.amd as Record<string, unknown>;
+        if (!a || !['human', 'machine', 'notsure', 'cancel'].includes(String(a.result))) throw new Error(`${where}.amd.result must be human, machine, notsure or cancel`);
+        num(a.sec, `${where}.amd.sec`);
+        if (a.cause !== undefined && !/^[A-Z]{1,32}$/.test(String(a.cause))) throw new Error(`${where}.amd.cause must be an amd_cause name`);
       }
       if (out.hangupCause !== undefined && !isCauseName(String(out.hangupCause))) {
         throw new Error(`${where}.hangupCause: unknown cause ${String(out.hangupCause)}`);
@@ -253,7 +272,8 @@ export class RuleBook {
           earlyMediaSec: outcome.earlyMedia ? (progress ?? 0) : null, answerSec: ring,
           talkSec: outcome.talkSec ?? null, byeCause: outcome.hangupCause ?? 'NORMAL_CLEARING',
           ...(outcome.dtmf !== undefined ? { dtmf: outcome.dtmf } : {}),
-          ...(outcome.extensionSec !== undefined ? { extensionSec: outcome.extensionSec } : {}) };
+          ...(outcome.extensionSec !== undefined ? { extensionSec: outcome.extensionSec } : {}),
+          ...(outcome.amd ? { amd: outcome.amd } : {}) };
       }
       case 'busy': case 'reject': case 'unallocated': case 'temp_failure': case 'sip': {
         const ring = outcome.ringSec ?? 0;

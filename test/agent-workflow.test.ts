@@ -1,10 +1,12 @@
 // The agent workflow's timers on the time-skipping test server: an offer nobody reports on (its
-// member workflow or hunter gone) is released after the ring time + 60 s, so no agent stays
-// Reserved forever; the end of wrap-up is announced when its timer fires.
+// member workflow gone) is released after the ring time + 60 s (one whose member workflow still
+// runs is kept: it may yet dial the agent), so no agent stays
+// Reserved forever; a call in progress whose member workflow is gone (terminated by hand) releases
+// the agent within a minute; the end of wrap-up is announced when its timer fires.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, AgentEvent, type AgentDoc } from '../models/agent';
-import { agentInfoQuery, offerEventSignal, reserveAgentUpdate } from '../workflows/messages';
+import { agentInfoQuery, memberWorkflowId, offerEventSignal, reserveAgentUpdate } from '../workflows/messages';
 import { startAgentWorkflow } from '../workflows/start';
 import { startStack, type Stack } from './support/stack';
 import { waitFor } from './support/env';
@@ -47,4 +49,38 @@ test('wrap-up ends on its timer: the agent can be offered again and its applicat
   await waitFor('wrap-up ended', async () => AgentEvent.exists({ agent: '7001@timers.local', type: 'wrap-up-ended' }));
   const r = await h.executeUpdate(reserveAgentUpdate, { args: [{ offerId: 'o2', campaignId: 'c', memberId: 'm2' }] });
   assert.equal(r.offerId, 'o2');
+});
+
+test('a call in progress whose member workflow was terminated by hand releases the agent; a running one keeps it', async () => {
+  const h = await agent('7002', { wrapUpTime: 30 });
+  // Stands in for the member workflow of the first offer: any running workflow under its id.
+  const stand = await stack.env.client.workflow.start('agentWorkflow', {
+    taskQueue: stack.taskQueue, workflowId: memberWorkflowId('c', 'm-alive'),
+    args: [{ domain: 'timers.local', name: 'stand-in', config: { name: 'stand-in', contact: 'user/1' } }],
+  });
+  await h.executeUpdate(reserveAgentUpdate, { args: [{ offerId: 'alive', campaignId: 'c', memberId: 'm-alive' }] });
+  await h.signal(offerEventSignal, { offerId: 'alive', kind: 'connected' });
+  await stack.env.sleep('150s');
+  assert.equal((await h.query(agentInfoQuery)).state, 'In a queue call', 'its member workflow runs: the call goes on');
+
+  await stand.terminate('by hand');
+  await stack.env.sleep('65s');
+  const info = await h.query(agentInfoQuery);
+  assert.deepEqual([info.state, info.offer, info.readyReason], ['Waiting', null, null], 'released, no wrap-up, no penalty');
+  await waitFor('release stored', async () => AgentEvent.exists({ agent: '7002@timers.local', type: 'ended', 'data.cause': 'MEMBER_GONE' }));
+});
+
+test('an offer not yet dialled is kept past its deadline while its member workflow runs (its worker was down), released once it is gone', async () => {
+  const h = await agent('7003', { callTimeout: 10 });
+  const stand = await stack.env.client.workflow.start('agentWorkflow', {
+    taskQueue: stack.taskQueue, workflowId: memberWorkflowId('c', 'm-slow'),
+    args: [{ domain: 'timers.local', name: 'stand-in-2', config: { name: 'stand-in-2', contact: 'user/1' } }],
+  });
+  await h.executeUpdate(reserveAgentUpdate, { args: [{ offerId: 'slow', campaignId: 'c', memberId: 'm-slow' }] });
+  await stack.env.sleep('200s');
+  assert.equal((await h.query(agentInfoQuery)).offer?.offerId, 'slow', 'still reserved: the member may yet dial it');
+  await stand.terminate('by hand');
+  await stack.env.sleep('65s');
+  const info = await h.query(agentInfoQuery);
+  assert.deepEqual([info.state, info.offer], ['Waiting', null]);
 });

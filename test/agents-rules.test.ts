@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   agentConnected,
+  agentDialString,
   agentLegOutcome,
   emptyAgentStats,
   endOffer,
@@ -14,6 +15,7 @@ import {
   reserveAgent,
   resolveAgentParams,
   setAgentStatus,
+  statsOfDay,
   statusChangeProblem,
   statusSent,
   tierList,
@@ -44,6 +46,15 @@ describe('agent parameters (§7.2)', () => {
   });
 });
 
+describe('the contact dials in the agent\'s own domain', () => {
+  test('user/<ext> gets the domain (FreeSWITCH would use its default domain); another domain is refused; other endpoints as given', () => {
+    assert.deepEqual(agentDialString('user/1000', 'acme.local'), { dial: 'user/1000@acme.local' });
+    assert.deepEqual(agentDialString('user/1000@ACME.local', 'acme.local'), { dial: 'user/1000@ACME.local' });
+    assert.match((agentDialString('User/1000@other.local', 'acme.local') as { problem: string }).problem, /another domain \(other\.local\)/);
+    assert.deepEqual(agentDialString('sofia/gateway/gw1/1000', 'acme.local'), { dial: 'sofia/gateway/gw1/1000' });
+  });
+});
+
 describe('offerable (§7.3 eligibility)', () => {
   test('Available or On Demand, Waiting, not reserved, past ready time (wrap-up and delays)', () => {
     assert.equal(notOfferable(available(), T0), null);
@@ -61,6 +72,19 @@ describe('after an offer (§7.4)', () => {
     const a = reserved();
     assert.equal(a.state, 'Reserved');
     assert.deepEqual([a.stats.c1.callCount, a.stats.c1.lastOfferedCall, a.stats.c1.lastStatus], [1, T0, 'active -> m1']);
+  });
+
+  test('daily reset (§8.3): the first offer of a new calendar day starts the campaign\'s statistics again; the hunt ignores an earlier day\'s', () => {
+    const offer = (id: string, at: number) => ({ offerId: id, campaignId: 'c1', memberId: 'm1', at, params: params() });
+    let a = reserveAgent(available(), offer('o1', T0), T0, '2026-12-05');
+    a = endOffer(a, { kind: 'bridged', talkSec: 30, statusPending: false, campaignWrapUpSec: 0 }, T0 + 40_000);
+    a = reserveAgent({ ...a, readyAt: 0 }, offer('o2', T0 + 60_000), T0 + 60_000, '2026-12-05');
+    assert.deepEqual([a.stats.c1.callCount, a.stats.c1.callTimeSec, a.stats.c1.day], [2, 30, '2026-12-05'], 'same day: counted on');
+    a = endOffer(a, { kind: 'no-answer', cause: 'NO_ANSWER' }, T0 + 70_000);
+    const next = reserveAgent({ ...a, readyAt: 0 }, offer('o3', T0 + 86_400_000), T0 + 86_400_000, '2026-12-06');
+    assert.deepEqual([next.stats.c1.callCount, next.stats.c1.callTimeSec, next.stats.c1.missedCall, next.stats.c1.day], [1, 0, 0, '2026-12-06'], 'a new day: from zero');
+    assert.equal(statsOfDay(a.stats.c1, '2026-12-06'), null, 'yesterday\'s statistics do not order today\'s hunt');
+    assert.equal(statsOfDay(a.stats.c1, '2026-12-05'), a.stats.c1);
   });
 
   test('bridged: wrap-up time holds the agent, miss count reset, talk and connect time counted', () => {

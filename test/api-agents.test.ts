@@ -58,6 +58,8 @@ describe('agent directory', () => {
       [{ name: '1001', contact: 'user/1001', wrapUpTime: -1 }, /^wrapUpTime: /],
       [{ name: '1001', contact: 'user/1001', status: 'Busy' }, /^status: must be one of/],
       [{ name: '1001', contact: 'user/1001', state: 'Reserved' }, /^state: must be one of: Idle, Waiting/],
+      // A domain's agent dials only its own domain's users.
+      [{ name: '1001', contact: 'user/1001@other.local' }, /^contact: dials a user of another domain \(other\.local\)/],
     ];
     for (const [body, info] of cases) {
       const res = await api.req('POST', A, { cred, body });
@@ -94,6 +96,11 @@ describe('agent directory', () => {
     const bad = await api.req('PUT', `${A}/3000`, { cred, body: { contact: 'user/3000|user/3001' } });
     assert.equal(bad.status, 400);
     assert.match(bad.body.info, /^contact: /);
+    const foreign = await api.req('PUT', `${A}/3000`, { cred, body: { contact: 'user/3000@Other.Local' } });
+    assert.equal(foreign.status, 400);
+    assert.match(foreign.body.info, /^contact: dials a user of another domain/);
+    assert.equal((await api.req('PUT', `${A}/3000`, { cred, body: { contact: 'user/3000@ACME.local' } })).status, 200, 'its own domain');
+    assert.equal((await api.req('PUT', `${A}/3000`, { cred, body: { contact: 'sofia/gateway/gw1/3000' } })).status, 200);
     assert.equal((await Agent.findById('3000@acme.local').lean())!.contact, 'sofia/gateway/gw1/3000', 'nothing changed');
     const del = await api.req('DELETE', `${A}/3000`, { cred });
     assert.equal(del.status, 200, JSON.stringify(del.body));

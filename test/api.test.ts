@@ -306,37 +306,20 @@ describe('dialers', () => {
     assert.equal((await h.req('GET', `/api/v2/dialer/${d}`, { cred: acme })).status, 404);
   });
 
-  test('Predictive: creating, changing to, or starting one is 400 saying why; nothing is written or started', async () => {
-    const count = async () => (await h.req('GET', '/api/v2/dialer?limit=1000', { cred: acme })).body.data.length;
-    const before_ = await count();
-    for (const type of ['Predictive Dialer']) {
-      const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody({ type }) });
-      assert.equal(r.status, 400);
-      assert.match(r.body.info, new RegExp(`^type: "${type}" campaigns are not implemented yet \\(they need agents\\)`));
-    }
-    assert.equal(await count(), before_);
+  test('Predictive: created and started like the other types; its engine fields are not the client\'s', async () => {
+    const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody({ type: 'Predictive Dialer', parameters: { maxLocateAgentSec: 5, retryAbandoned: true, maxPredictiveSilentCalls: 2.5, predictMinAgents: 3 } }) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const id = r.body.data.insertedIds[0];
     const d = await newDialer(acme);
-    const change = await h.req('PUT', `/api/v2/dialer/${d}`, { cred: acme, body: { type: 'Predictive Dialer', name: 'renamed' } });
-    assert.equal(change.status, 400);
-    assert.match(change.body.info, /^type: .*not implemented yet/);
-    const kept = (await h.req('GET', `/api/v2/dialer/${d}`, { cred: acme })).body.data;
-    assert.deepEqual([kept.type, kept.name], ['Voice Broadcasting', dialerBody().name]);
-
-    // One stored before such types were refused: it cannot be started, nor by a member POST ?autoRun.
-    const old = await Campaign.create({ ...dialerBody({ type: 'Predictive Dialer' }), domain: 'acme' });
-    const id = String(old._id);
-    assert.equal((await h.req('PUT', `/api/v2/dialer/${id}`, { cred: acme, body: { name: 'same type is fine' } })).status, 200);
-    const start = await h.req('PUT', `/api/v2/dialer/${id}/state/1`, { cred: acme });
-    assert.equal(start.status, 400);
-    assert.match(start.body.info, /^type: "Predictive Dialer" campaigns are not implemented yet/);
-    const auto = await h.req('POST', `/api/v2/dialer/${id}/members?autoRun=true`, { cred: acme, body: { communications: [{ number: '380501112233' }] } });
-    assert.equal(auto.status, 400);
-    assert.equal(await Member.countDocuments({ dialer: id }), 0, 'no member stored by the refused request');
-    const stored = await Campaign.findById(id).lean<CampaignDoc>();
-    assert.deepEqual([stored!.state, stored!.active], [0, false]);
-    await assert.rejects(h.client.workflow.getHandle(campaignWorkflowId(id)).describe(), 'no campaign workflow started');
-    // Without autoRun members can still be added (nothing dials them).
-    await addMembers(acme, id, { communications: [{ number: '380501112233' }] });
+    const change = await h.req('PUT', `/api/v2/dialer/${d}`, { cred: acme, body: { type: 'Predictive Dialer', name: 'renamed', pacing: { mode: 'x' }, _pacingState: { x: 1 } } });
+    assert.equal(change.status, 200, JSON.stringify(change.body));
+    const kept = await Campaign.findById(d).lean<CampaignDoc & { pacing?: unknown; _pacingState?: unknown }>();
+    assert.deepEqual([kept!.type, kept!.pacing, kept!._pacingState], ['Predictive Dialer', undefined, undefined], 'engine fields are ignored');
+    const bad = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody({ type: 'Predictive Dialer', parameters: { predictMinAgents: 0 } }) });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.info, /^parameters\.predictMinAgents: /);
+    const stored = (await h.req('GET', `/api/v2/dialer/${id}`, { cred: acme })).body.data;
+    assert.deepEqual([stored.parameters.maxLocateAgentSec, stored.parameters.retryAbandoned, stored.parameters.maxPredictiveSilentCalls], [5, true, 2.5]);
   });
 
   test('reset: only inactive dialers unless skipActive; resetStats zeroes counters', async () => {

@@ -3,12 +3,12 @@
 // answered calls that never end by themselves; stop keeps them up and owned by their running member
 // workflows (spec §8.2: calls in progress finish); DELETE is refused with 409 while they are up;
 // DELETE ?force=true has each member workflow hang its call up (uuid_kill … MANAGER_REQUEST) and
-// only then deletes: the simulator has no channel left and the members are gone.
+// only then deletes: the simulator has no channel left and the members are gone (purged).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Campaign, Member } from '../models';
 import type { Simulator } from '../simulator';
-import { memberWorkflowId } from '../workflows/messages';
+import { memberWorkflowId, purgeWorkflowId } from '../workflows/messages';
 import { workflowRunning } from '../services/workflows';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
@@ -82,7 +82,9 @@ test('DELETE with calls up: 409 unless forced; forced, every call is hung up bef
   const calls = sim.calls().filter((c) => c.channelVars.dlr_queue === id);
   assert.equal(calls.length, 5);
   assert.deepEqual(calls.map((c) => [c.state, c.hangupCause]), calls.map(() => ['ended', 'MANAGER_REQUEST']), 'the switch has no channel of the campaign left');
-  assert.equal(await Member.countDocuments({ dialer: id }), 0);
   assert.equal(await Campaign.countDocuments({ _id: id }), 0);
+  // The members left every read with the campaign; the purge workflow deletes them.
+  await api.client.workflow.getHandle(purgeWorkflowId(id)).result();
+  assert.equal(await Member.countDocuments({ dialer: id }), 0);
   for (const m of memberIds) assert.equal(await workflowRunning(api.client, memberWorkflowId(id, m)), false);
 });

@@ -128,9 +128,10 @@ describe('campaign workflow', () => {
     await recordHistory(h, 'stop-queue-stop', 'campaign');
   });
 
-  test('a Predictive campaign stored before such types were refused never dials: state Error, the history says why', async () => {
-    const camp = await createCampaign({ type: 'Predictive Dialer' });
+  test('a campaign of a type the dialer does not know (written straight into Mongo) never dials: state Error, the history says why', async () => {
+    const camp = await createCampaign();
     const id = String(camp._id);
+    await Campaign.collection.updateOne({ _id: camp._id }, { $set: { type: 'Power Dialer' } });
     const m = await createMember(id, ['200002']);
     const h = await stack.startCampaign(id);
     assert.deepEqual(await closed(h), { state: 'Error', cause: 'QUEUE_ERROR' });
@@ -139,7 +140,7 @@ describe('campaign workflow', () => {
     assert.deepEqual([doc!.state, doc!._cause, doc!.active], [5, 'QUEUE_ERROR', false]);
     const [entry] = await History.find({ dialer: id }).lean();
     assert.equal(entry.action, 'QUEUE_ERROR');
-    assert.match(String(entry.value), /"Predictive Dialer" campaigns are not implemented yet \(they need agents\)/);
+    assert.match(String(entry.value), /^"Power Dialer" campaigns are not implemented; the types are /);
     assert.equal((await Member.findById(m._id).lean<MemberDoc>())!._probeCount, 0);
     await recordHistory(h, 'type-not-implemented', 'campaign');
   });

@@ -72,7 +72,7 @@ describe('preview', () => {
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     const doc = await waitFor('member ended', async () => { const x = await Member.findById(m).lean<MemberDoc>(); return x?._endCause ? x : null; }, 30_000);
     assert.equal(doc._endCause, 'NORMAL_CLEARING');
-    assert.equal(calls(m)[0]?.url, 'user/1000');
+    assert.equal(calls(m)[0]?.url, `user/1000@${DOMAIN}`);
     const h = api.client.workflow.getHandle(memberWorkflowId(d, m));
     await waitFor('member workflow completed', async () => (await h.describe()).status.name === 'COMPLETED');
     await recordHistory(h, 'preview-accepted');

@@ -90,7 +90,7 @@ describe('progressive dialing', () => {
     assert.equal(doc.callSuccessful, true);
     const agentLeg = sim.calls().find((c) => c.channelVars.dlr_member_id === m);
     assert.ok(agentLeg, 'an originate for the member');
-    assert.equal(agentLeg.url, 'user/1000', 'the agent is called first');
+    assert.equal(agentLeg.url, `user/1000@${DOMAIN}`, 'the agent is called first, in its own domain (not the switch\'s default domain)');
     assert.equal(agentLeg.channelVars.cc_side, 'agent');
     assert.equal(agentLeg.channelVars.originate_timeout, '60', 'the agent call timeout (default 60 s)');
     assert.equal(agentLeg.channelVars.origination_caller_id_number, '1005550001', 'the agent sees the member');
@@ -134,7 +134,7 @@ describe('progressive dialing', () => {
     assert.equal(doc._endCause, 'NORMAL_CLEARING', JSON.stringify(doc._log));
     assert.equal(doc._probeCount, 1, 'the failed agent leg did not count');
     const legs = sim.calls().filter((c) => c.channelVars.dlr_member_id === m).map((c) => [c.url, c.result?.split(' ')[0]]);
-    assert.deepEqual(legs, [['user/2000', '-ERR'], ['user/1001', '+OK']]);
+    assert.deepEqual(legs, [[`user/2000@${DOMAIN}`, '-ERR'], [`user/1001@${DOMAIN}`, '+OK']]);
     const a = await waitFor('2000 penalised', async () => { const x = await agentDoc('2000'); return x?.offer === null ? x : null; });
     assert.equal(a.readyReason, 'no-answer delay');
     assert.deepEqual([a.noAnswerCount, a.stats[d].missedCall], [1, 1]);

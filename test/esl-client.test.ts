@@ -520,7 +520,7 @@ describe('EslClient against the fake server', () => {
     assert.deepEqual(lines.slice(0, 3), [
       'auth ClueCon',
       'event json BACKGROUND_JOB CHANNEL_EXECUTE_COMPLETE', // sent by modesl itself after auth
-      'event json CHANNEL_HANGUP_COMPLETE BACKGROUND_JOB CHANNEL_ANSWER HEARTBEAT',
+      'event json CHANNEL_HANGUP_COMPLETE BACKGROUND_JOB CHANNEL_ANSWER CHANNEL_PARK HEARTBEAT',
     ]);
     assert.equal(lines[3], 'bgapi status');
     assert.ok(lines.every((l) => !/^event (plain|xml)/.test(l)));
@@ -634,7 +634,7 @@ describe('EslClient against the fake server', () => {
     await disc;
     await again;
     assert.equal(fs.conns.length, 2);
-    assert.deepEqual(fs.last.commands[2]!.line, 'event json CHANNEL_HANGUP_COMPLETE BACKGROUND_JOB CHANNEL_ANSWER HEARTBEAT');
+    assert.deepEqual(fs.last.commands[2]!.line, 'event json CHANNEL_HANGUP_COMPLETE BACKGROUND_JOB CHANNEL_ANSWER CHANNEL_PARK HEARTBEAT');
     // Events flow on the new connection.
     const got = nextEvent(c, 'CHANNEL_HANGUP_COMPLETE');
     fs.broadcast('CHANNEL_HANGUP_COMPLETE', { 'Unique-ID': 'u-9', variable_hangup_cause: 'USER_BUSY', variable_hangup_cause_q850: '17' });

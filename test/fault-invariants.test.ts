@@ -4,7 +4,7 @@
 // an attempt, a wrong cause, the limit exceeded — and pass on a clean log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkSwitch, recountStats, type AttemptRow } from '../scripts/fault-invariants';
+import { checkAgents, checkSwitch, recountStats, type AgentEventRow, type AgentRow, type AttemptRow } from '../scripts/fault-invariants';
 import type { CallLogEntry } from '../simulator/call-log';
 
 const Q = 'campaign1';
@@ -120,4 +120,69 @@ test('the counters recount (§11.1): success/error per decided attempt, an attem
     { _id: 'a6', member: 'm4', counted: false, outcome: null, result: null },
   ];
   assert.deepEqual(recountStats(rows), { callCount: 5, connectedCall: 2, bridgedCall: 2, successCall: 1, errorCall: 3 });
+});
+
+// ---- progressive: agent legs, their member legs, and the agents' invariants ----------------------
+
+/** An agent leg (cc_agent) that bridges a member leg: the member answers, or fails with `memberCause`. */
+function agentCall(core: string, uuid: string, member: string, agent: string, offerId: string, memberCause?: string): CallLogEntry[] {
+  const s = ++seq;
+  const b = ++seq;
+  const vars = { dlr_queue: Q, dlr_member_id: member, cc_agent: agent, dlr_offer_id: offerId };
+  const end = memberCause ? (memberCause === 'NO_ANSWER' ? 'NORMAL_CLEARING' : memberCause) : 'NORMAL_CLEARING';
+  return [
+    { t: ++t, core, ev: 'originate', seq: s, uuid, destination: agent, vars },
+    { t: ++t, core, ev: 'answer', seq: s, uuid },
+    { t: ++t, core, ev: 'result', seq: s, uuid, result: `+OK ${uuid}` },
+    { t: ++t, core, ev: 'originate', seq: b, destination: '1', vars: { cc_side: 'member' }, bridgeOf: s },
+    ...(memberCause
+      ? [{ t: ++t, core, ev: 'hangup', seq: b, uuid: `${uuid}-b`, cause: memberCause, answered: false } as CallLogEntry]
+      : [{ t: ++t, core, ev: 'answer', seq: b, uuid: `${uuid}-b` } as CallLogEntry, { t: ++t, core, ev: 'hangup', seq: b, uuid: `${uuid}-b`, cause: 'NORMAL_CLEARING', answered: true } as CallLogEntry]),
+    { t: ++t, core, ev: 'hangup', seq: s, uuid, cause: end, answered: true },
+    { t: ++t, core, ev: 'cdr', uuid, accepted: true, tries: 1 },
+  ];
+}
+const offered = (agent: string, offerId: string, n: number): AgentEventRow => ({ agent, type: 'offered', seq: n, data: { offerId } });
+const endedEv = (agent: string, offerId: string, n: number): AgentEventRow => ({ agent, type: 'ended', seq: n, data: { offerId } });
+const free = (id: string): AgentRow => ({ _id: id, status: 'Available', state: 'Waiting', offer: null });
+
+test('progressive: the member leg decides answered and cause; the agent answering a member who did not is no talk', () => {
+  const log = [start('A'), ...agentCall('A', 'p1', 'm1', 'a1', 'o1', 'NO_ANSWER'), ...agentCall('A', 'p2', 'm1', 'a1', 'o2')];
+  const attempts = [attempt('p1', 'm1', 'NO_ANSWER'), attempt('p2', 'm1', 'NORMAL_CLEARING', true)];
+  const r = check(log, attempts);
+  assert.deepEqual(r.violations, [], 'NO_ANSWER is the member leg\'s cause; the redial followed no talk');
+  assert.deepEqual(r.calls.map((c) => [c.agent, c.memberLeg?.answered]), [['a1', false], ['a1', true]]);
+  // The member talked on p1: calling it again is a redial of an answered call.
+  const talked = [start('A'), ...agentCall('A', 'p1', 'm1', 'a1', 'o1'), ...agentCall('A', 'p2', 'm1', 'a1', 'o2')];
+  assert.equal(check(talked, [attempt('p1', 'm1', 'NORMAL_CLEARING', true), attempt('p2', 'm1', 'NORMAL_CLEARING', true)]).redialsOfAnswered, 1);
+});
+
+test('agents: a clean progressive run passes; double ring, double offer, a ring without reservation and an agent left reserved each fail', () => {
+  const log = [start('A'), ...agentCall('A', 'p1', 'm1', 'a1', 'o1'), ...agentCall('A', 'p2', 'm2', 'a1', 'o2')];
+  const calls = check(log, [attempt('p1', 'm1', 'NORMAL_CLEARING', true), attempt('p2', 'm2', 'NORMAL_CLEARING', true)]).calls;
+  const events = [offered('a1', 'o1', 1), endedEv('a1', 'o1', 2), offered('a1', 'o2', 3), endedEv('a1', 'o2', 4)];
+  const ok = checkAgents(calls, events, [free('a1')]);
+  assert.deepEqual(ok.violations, []);
+  assert.equal(ok.offers, 2);
+
+  // Two agent legs of a1 up at once (the second originated before the first hung up).
+  const a = agentCall('A', 'p1', 'm1', 'a1', 'o1');
+  const b = agentCall('A', 'p2', 'm2', 'a1', 'o2');
+  const restamped = [start('A'), a[0]!, b[0]!, ...a.slice(1), ...b.slice(1)].map((e) => ({ ...e, t: ++t }));
+  const overlapped = check(restamped, []).calls;
+  const r1 = checkAgents(overlapped, events, [free('a1')]);
+  assert.equal(r1.doubleRings, 1);
+  assert.match(r1.violations.join('\n'), /agent was rung for two calls at once: a1 \(call p2 while p1 was up\)/);
+
+  // o2 offered before o1 ended; a call for an offer a1's workflow never made; a1 still reserved.
+  const r2 = checkAgents(calls, [offered('a1', 'o1', 1), offered('a1', 'o2', 2), endedEv('a1', 'o2', 3)], [{ _id: 'a1', status: 'Available', state: 'Reserved', offer: { offerId: 'o9' } }]);
+  assert.deepEqual([r2.doubleOffers, r2.unreserved, r2.leftReserved], [1, 0, 1]);
+  assert.match(r2.violations.join('\n'), /1 double offer\(s\): a1 \(offer o2 while o1 was open\)/);
+  assert.match(r2.violations.join('\n'), /1 agent\(s\) left reserved: a1 \(Reserved, offer o9\)/);
+  const r3 = checkAgents(calls, [offered('a1', 'o1', 1), endedEv('a1', 'o1', 2)], [free('a1')]);
+  assert.equal(r3.unreserved, 1);
+  assert.match(r3.violations.join('\n'), /1 agent call\(s\) without a reservation of that agent: p2 → a1/);
+  // A vanished agent leg (switch crash) ends at the next start: no double ring after it.
+  const crashed = check([start('A'), ...agentCall('A', 'p1', 'm1', 'a1', 'o1').slice(0, 4), start('B'), ...agentCall('B', 'p2', 'm2', 'a1', 'o2')], []).calls;
+  assert.equal(checkAgents(crashed, events, [free('a1')]).doubleRings, 0);
 });

@@ -546,11 +546,9 @@ describe('§6.2 attempt outcome (applyOutcome)', () => {
     assert.equal(q850('INVALID_GATEWAY'), 608);
   });
 
-  test('typeNotImplemented: Voice Broadcasting and Progressive campaigns can dial, Predictive not yet', () => {
-    assert.equal(typeNotImplemented('Voice Broadcasting'), null);
-    assert.equal(typeNotImplemented('Progressive Dialer'), null);
-    assert.match(typeNotImplemented('Predictive Dialer')!, /not implemented yet \(they need agents\)/);
-    assert.match(typeNotImplemented('Predictive Dialer')!, /Predictive Dialer/);
+  test('typeNotImplemented: every v3 type can dial; a stored unknown type says which exist', () => {
+    for (const t of ['Voice Broadcasting', 'Progressive Dialer', 'Predictive Dialer']) assert.equal(typeNotImplemented(t), null);
+    assert.match(typeNotImplemented('Power Dialer')!, /^"Power Dialer" campaigns are not implemented; the types are Voice Broadcasting, Progressive Dialer, Predictive Dialer$/);
   });
 
   test('never leaves a member with no idle numbers and no end cause (§12 item 2)', () => {

@@ -1,6 +1,7 @@
 // One writer per document (docs/architecture.md, "Who writes what"):
 // - a static scan: only the owning module writes an owned collection (members and the ready queue:
-//   models/member-store.ts; dialer_lines: models/lines.ts; attempts: models/attempt.ts; dialer:
+//   models/member-store.ts; dialer_lines: models/lines.ts; attempts: models/attempt.ts; dialer_imports:
+//   models/import-progress.ts; dialer:
 //   models/campaign-store.ts), and the scan finds violations planted in its own fixture;
 // - the documents still written from several places of one worker (a campaign's lines and counters,
 //   its ready-queue chunks) stay exact on a pool of several connections;
@@ -42,9 +43,9 @@ const OWNERS: { what: string; owner: string; writes: RegExp }[] = [
   },
   {
     // Member counts and number lookups, kept by the member store's transitions.
-    what: 'dialer_member_counts/numbers',
+    what: 'dialer_member_counts/numbers/resets',
     owner: 'models/member-store.ts',
-    writes: /\.collection\s*(?:<[^>]*>)?\(\s*['"`]dialer_member_(?:counts|numbers)/g,
+    writes: /\.collection\s*(?:<[^>]*>)?\(\s*['"`]dialer_member_(?:counts|numbers|resets)/g,
   },
   {
     what: 'dialer_lines',
@@ -61,6 +62,18 @@ const OWNERS: { what: string; owner: string; writes: RegExp }[] = [
     what: 'attempts',
     owner: 'models/attempt.ts',
     writes: /\bAttempt\s*\.\s*(?:collection\s*\.\s*)?(?:updateOne|updateMany|replaceOne|deleteOne|deleteMany|findOneAndUpdate|findByIdAndUpdate|bulkWrite|create|insertMany|insertOne)\b|\.collection\(\s*['"`]attempts['"`]\s*\)/g,
+  },
+  {
+    // Compliance (models/compliance.ts): the list and settings the API writes, the contact counts
+    // the member activities write; its models are private to it.
+    what: 'dialer_dnc/compliance/contacts',
+    owner: 'models/compliance.ts',
+    writes: /\.collection\s*(?:<[^>]*>)?\(\s*['"`]dialer_(?:dnc|compliance|contacts)['"`]/g,
+  },
+  {
+    what: 'dialer_imports',
+    owner: 'models/import-progress.ts',
+    writes: /\.collection\s*(?:<[^>]*>)?\(\s*['"`]dialer_imports['"`]\s*\)/g,
   },
   {
     what: 'dialer (campaigns)',
@@ -102,12 +115,14 @@ describe('the owners of the stored documents (static)', () => {
       'await dropTimed(campaignId, id);',
       "await Attempt.updateOne({ _id: uuid }, { $set: { sentOn: null } });",
       "await Campaign.updateOne({ _id: id }, { $inc: { 'stats.callCount': 1 } });",
+      "await mongoose.connection.collection('dialer_contacts').deleteOne({ _id: key });",
       'await doc.save();',
+      "await mongoose.connection.collection('dialer_imports').updateOne({ _id: id }, { $set: { rowsStored: 1 } });",
       "// Member.updateOne in a comment is not a write",
     ].join('\n');
     const found = violations('api/members.ts', planted);
-    assert.equal(found.length, 9, found.join('\n'));
-    for (const what of ['members', 'dialer_member_counts/numbers', 'dialer_turns', 'dialer_lines', 'the ready queue', 'attempts', 'dialer (campaigns)']) {
+    assert.equal(found.length, 11, found.join('\n'));
+    for (const what of ['members', 'dialer_member_counts/numbers/resets', 'dialer_turns', 'dialer_lines', 'the ready queue', 'attempts', 'dialer (campaigns)', 'dialer_dnc/compliance/contacts', 'dialer_imports']) {
       assert.ok(found.some((f) => f.includes(`writes ${what} `)), `${what} planted and found`);
     }
     // The same writes in their owners are theirs.

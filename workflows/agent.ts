@@ -7,6 +7,7 @@ import { condition, continueAsNew, getExternalWorkflowHandle, proxyLocalActiviti
 import type { AgentActivities, AgentEventInput } from '../activities/types';
 import {
   agentConnected,
+  agentDialString,
   endOffer,
   newAgentRuntime,
   notOfferable,
@@ -17,6 +18,7 @@ import {
   settleIdle,
   statusChangeProblem,
   statusSent,
+  type AgentOffer,
   type AgentRuntime,
 } from '../rules';
 import {
@@ -42,9 +44,13 @@ const local = proxyLocalActivities<AgentActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 
-/** An offer that is neither connected nor ended this long after its ring time is released: its
- *  member (or the hunter that reserved it) is gone. */
+/** An offer neither connected nor ended this long after its ring time is released once its member
+ *  workflow is gone (terminated by hand, failed). While that workflow runs, the agent stays
+ *  reserved: it may still dial the agent (its worker was down) and tells the agent how it ended. */
 const OFFER_GRACE_MS = 60_000;
+/** How often the member workflow of an offer is looked at after that, and during a call in progress
+ *  (an agent must not stay in a queue call for a member workflow that is gone). */
+const MEMBER_CHECK_MS = 60_000;
 
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   const { domain, name } = input;
@@ -60,6 +66,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   let deleted = false;
   /** The offer that ended last: its member's result status ends the hold (§7.4). */
   let lastOfferId: string | null = null;
+  /** When the connected offer's member workflow was last seen running. */
+  let memberSeenAt = 0;
 
   const view = (): AgentView => ({
     ...rt, id, domain, name, contact: config.contact, description: config.description ?? '', params: agentParamsOf(config),
@@ -76,6 +84,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     return version;
   };
   const stored = (v: number) => condition(() => saved >= v);
+  /** When the offer's member workflow is next looked at (OFFER_GRACE_MS, MEMBER_CHECK_MS). */
+  const memberCheckAt = (o: AgentOffer) =>
+    o.connectedAt === null ? Math.max(offerDeadline(o, OFFER_GRACE_MS), memberSeenAt + MEMBER_CHECK_MS) : Math.max(o.connectedAt, memberSeenAt) + MEMBER_CHECK_MS;
 
   if (!input.carried && (input.initial?.status || input.initial?.state)) changed(setAgentStatus(rt, input.initial, Date.now()));
 
@@ -85,15 +96,18 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       if (rt.offer?.offerId !== req.offerId) {
         const params = resolveAgentParams(agentParamsOf(config), req.overrides);
         const preview = req.previewSec ? { until: Date.now() + req.previewSec * 1000, decision: null } : undefined;
-        changed(reserveAgent(rt, { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, at: Date.now(), params, ...(preview ? { preview } : {}) }, Date.now()));
+        changed(reserveAgent(rt, { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, at: Date.now(), params, ...(preview ? { preview } : {}) }, Date.now(), req.statsDay));
         emit('offered', { offerId: req.offerId, campaignId: req.campaignId, memberId: req.memberId, ...(req.offered ?? {}), ...(preview ? { preview: { until: preview.until } } : {}) });
       }
-      return { offerId: req.offerId, agent: id, name, contact: config.contact, params: rt.offer!.params };
+      const dial = agentDialString(config.contact, domain);
+      return { offerId: req.offerId, agent: id, name, contact: 'dial' in dial ? dial.dial : config.contact, params: rt.offer!.params };
     },
     {
       validator: (req) => {
         if (removed) throw new Error('the agent was removed');
         if (rt.offer?.offerId === req.offerId) return;
+        const dial = agentDialString(config.contact, domain);
+        if ('problem' in dial) throw new Error(`agent ${id} cannot be offered a call: contact ${dial.problem}`);
         const why = notOfferable(rt, Date.now());
         if (why) throw new Error(`agent ${id} cannot be offered a call: ${why}`);
       },
@@ -207,19 +221,28 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
     const timers: number[] = [];
     // End of wrap-up or a delay: tell the agent's application, restart the idle clock.
     if (rt.readyReason && !rt.offer) timers.push(rt.readyAt);
-    // An offer nobody reports on: released without penalty.
-    if (rt.offer && rt.offer.connectedAt === null) timers.push(offerDeadline(rt.offer, OFFER_GRACE_MS));
+    // An offer nobody reports on, a call in progress: is its member workflow still there?
+    if (rt.offer) timers.push(memberCheckAt(rt.offer));
     const due = timers.length ? Math.min(...timers) : null;
     const v = version;
     const woken = () => version !== v || events.length > 0 || removed;
+    // Whether a timer is started must not depend on the clock: workflow time moves on when a local
+    // activity completes, and a replay (after a worker crash) sees other times there. So a timer
+    // for anything due, even when it is due already (found by the fault suite with agents).
     if (due === null) await condition(woken);
-    else if (due > now) await condition(woken, due - now);
+    else await condition(woken, Math.max(1, due - now));
     if (version !== v || events.length || removed) continue;
     const at = Date.now();
-    if (rt.offer && rt.offer.connectedAt === null && at >= offerDeadline(rt.offer, OFFER_GRACE_MS)) {
+    if (rt.offer && at >= memberCheckAt(rt.offer)) {
       const offer = rt.offer;
-      changed(endOffer(rt, { kind: 'released', cause: 'OFFER_TIMEOUT' }, at));
-      emit('ended', { offerId: offer.offerId, campaignId: offer.campaignId, memberId: offer.memberId, outcome: 'released', cause: 'OFFER_TIMEOUT' });
+      const running = await local.memberRunning({ campaignId: offer.campaignId, memberId: offer.memberId });
+      memberSeenAt = Date.now();
+      if (!running && rt.offer?.offerId === offer.offerId) {
+        // Released without penalty.
+        const cause = offer.connectedAt === null ? 'OFFER_TIMEOUT' : 'MEMBER_GONE';
+        changed(endOffer(rt, { kind: 'released', cause }, Date.now()));
+        emit('ended', { offerId: offer.offerId, campaignId: offer.campaignId, memberId: offer.memberId, outcome: 'released', cause });
+      }
     } else if (rt.readyReason && !rt.offer && at >= rt.readyAt) {
       const reason = rt.readyReason;
       changed(settleIdle({ ...rt, readyReason: null }, at));

@@ -8,14 +8,17 @@ import {
   continueAsNew,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { AgentActivities, CampaignActivities, MemberActivities } from '../activities/types';
+import type { AgentActivities, CampaignActivities, MemberActivities, PredictiveActivities } from '../activities/types';
 import { calendarOpensAt, calendarState, localTime, maxResources, nextDayStart, typeNotImplemented, type CampaignRules } from '../rules';
+import { decideCalls, newPacing, observe, onCallReport, onGrant, onRelease, pacingView, withSettings, type Pacing, type PacingView, type PredictiveRules } from '../rules/predictive';
 import {
   CAMPAIGN_STATE,
+  callReportSignal,
   campaignInfoQuery,
   releaseSignal,
   stopSignal,
@@ -33,6 +36,11 @@ const acts = proxyActivities<CampaignActivities>({
  *  task-queue round trip). */
 const reads = proxyLocalActivities<Pick<MemberActivities, 'loadCampaign'> & Pick<AgentActivities, 'agentCounts'>>({
   startToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+/** Predictive: the pacing state, read once per run and stored (rate-limited) for the API. */
+const pacingActs = proxyLocalActivities<Pick<PredictiveActivities, 'loadPacing' | 'savePacing'>>({
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 /** The claim reads the ready window: an index walk on MongoDB, but a scan of the whole members
@@ -53,6 +61,8 @@ const IDLE_RECHECK_MS = 60_000;
 const ETERNAL_RECHECK_MS = 5_000;
 /** Progressive: with every agent busy, look again this often (§2.3: 1 s). */
 const AGENT_RECHECK_MS = 1_000;
+/** Predictive: the pacing (abandon counters) is stored at most this often, and when its mode changes. */
+const PACING_SAVE_MS = 10_000;
 
 export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ state: CampaignStateName; cause: string }> {
   const { campaignId, domain } = input;
@@ -72,6 +82,12 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   const earlyReleases = new Set<string>();
   /** Lease ids of the claim in progress. */
   let claiming: Set<string> | null = null;
+  /** Predictive: the pacing state (null until read or made), and what was last shown and stored. */
+  let pacing: Pacing | null = input.carried?.pacing ?? null;
+  let pacingRead = pacing !== null;
+  let pacingShown: Pick<PacingView, 'mode' | 'reason'> | null = null;
+  let pacingLatest: Pick<PacingView, 'mode' | 'reason'> | null = null;
+  let pacingSavedAt = 0;
 
   const on = { description: 'Members added, configuration edited or start pressed: look again now.' };
   setHandler(wakeSignal, () => void (wake = true), on);
@@ -86,11 +102,27 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   setHandler(
     releaseSignal,
     ({ leaseId }) => {
-      if (leases.delete(leaseId)) wake = true;
+      if (dropLease(leaseId)) wake = true;
       else if (claiming?.has(leaseId)) earlyReleases.add(leaseId);
     },
     { description: 'A member gives its line back; unknown lease ids are ignored.' },
   );
+  setHandler(
+    callReportSignal,
+    ({ leaseId, kind, at }) => {
+      if (pacing) pacing = onCallReport(pacing, leaseId, kind, at / 1000);
+      // An answer or an abandon changes what the pacing decides: look again now.
+      wake = true;
+    },
+    { description: 'Predictive: a member reports its call (placed, live, bridged, abandoned, machine) to the pacing.' },
+  );
+
+  /** A lease given back or found free; the pacing learns how its call ended. */
+  function dropLease(leaseId: string): boolean {
+    if (!leases.delete(leaseId)) return false;
+    if (pacing) pacing = onRelease(pacing, leaseId, Date.now() / 1000);
+    return true;
+  }
   setHandler(campaignInfoQuery, () => ({ state, cause, leases: leases.size, limit, dialled }), {
     description: 'State, cause, lines held, effective limit and members granted so far.',
   });
@@ -122,7 +154,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     for (const [leaseId, lease] of [...leases]) {
       if (lease.deadline > now) continue;
       const { held } = await acts.checkLease({ campaignId, memberId: lease.memberId, leaseId });
-      if (!held) leases.delete(leaseId);
+      if (!held) dropLease(leaseId);
       else if (leases.has(leaseId)) lease.deadline = Date.now() + LEASE_TTL_MS;
     }
   }
@@ -138,7 +170,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const deadline = Date.now() + LEASE_TTL_MS;
     for (const g of res.granted) {
       if (earlyReleases.delete(g.leaseId)) wake = true; // already given back
-      else leases.set(g.leaseId, { memberId: g.memberId, deadline });
+      else {
+        leases.set(g.leaseId, { memberId: g.memberId, deadline });
+        if (pacing) pacing = onGrant(pacing, g.leaseId, Date.now() / 1000);
+      }
     }
     earlyReleases.clear();
     dialled += res.granted.length;
@@ -158,12 +193,45 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     dayChangeAt = nextDayStart(camp.calendar.timeZone, now);
   }
 
+  /** Predictive (§7.5, rules/predictive.ts): how many calls to place ahead of the free agents;
+   *  the campaign shows (Temporal UI) and stores (API `pacing`) whether and why it dials progressively. */
+  async function pace(camp: CampaignRules, r: PredictiveRules, agents: { logged: number; available: number }): Promise<number> {
+    if (!pacingRead) {
+      const stored = await pacingActs.loadPacing(campaignId);
+      // Calls of an earlier run are over: their leases are not this run's.
+      pacing = stored ? { ...stored, calls: Object.fromEntries(Object.entries(stored.calls).filter(([id]) => leases.has(id))) } : null;
+      pacingRead = true;
+    }
+    const now = Date.now();
+    const kept = withSettings(pacing ?? newPacing(r), r);
+    const d = decideCalls(kept, observe(kept, r, agents, camp.agentParams?.wrapUpTime ?? 0, now / 1000));
+    pacing = d.pacing;
+    pacingLatest = { mode: d.mode, reason: d.reason };
+    await showPacing(pacingLatest, now);
+    return d.calls;
+  }
+
+  async function showPacing(shown: Pick<PacingView, 'mode' | 'reason'>, now: number, force = false): Promise<void> {
+    if (!pacing) return;
+    // A new mode is shown at once; a new reason (its counts change with every call) or new abandon
+    // counts at most every PACING_SAVE_MS.
+    const modeChanged = pacingShown?.mode !== shown.mode;
+    if (!force && !modeChanged && now - pacingSavedAt < PACING_SAVE_MS) return;
+    const view = pacingView(pacing, shown.mode, shown.reason, now);
+    pacingShown = shown;
+    pacingSavedAt = now;
+    setCurrentDetails(pacingDetails(view));
+    await pacingActs.savePacing({ campaignId, state: pacing, view });
+  }
+
   async function drainAndEnd(endCause: string, action: string, final: CampaignStateName = 'End'): Promise<{ state: CampaignStateName; cause: string }> {
     // Calls in progress finish; their members give the leases back.
     while (leases.size > 0) {
       wake = false;
       await pause(IDLE_RECHECK_MS, `${endCause}: waiting for ${leases.size} call(s) to finish`);
     }
+    // The abandon counters of the last calls are kept for the next run and the API.
+    if (pacingLatest) await showPacing(pacingLatest, Date.now(), true);
     await enter(final, endCause, action);
     await condition(allHandlersFinished);
     return { state, cause };
@@ -205,6 +273,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       const agents = await reads.agentCounts({ domain, tiers: camp.agents ?? [], now: Date.now() });
       limit = Math.min(limit, agents.logged, leases.size + agents.available);
     }
+    if (camp.predictive) {
+      const agents = await reads.agentCounts({ domain, tiers: camp.agents ?? [], now: Date.now() });
+      limit = Math.min(limit, leases.size + (await pace(camp, camp.predictive, agents)));
+    }
     const free = limit - leases.size;
     let nextReadyAt: number | null = null;
     if (free > 0) {
@@ -219,11 +291,25 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>({
-        campaignId, domain, carried: { leases: Object.fromEntries(leases), stopping, dialled, state, statsDay },
+        campaignId, domain, carried: { leases: Object.fromEntries(leases), stopping, dialled, state, statsDay, ...(pacing ? { pacing } : {}) },
       });
     }
-    const recheck = progressive && free <= 0 ? AGENT_RECHECK_MS : camp.eternalQueue ? ETERNAL_RECHECK_MS : IDLE_RECHECK_MS;
+    const recheck = (progressive || camp.predictive) && free <= 0 ? AGENT_RECHECK_MS : camp.eternalQueue ? ETERNAL_RECHECK_MS : IDLE_RECHECK_MS;
     const until = Math.min(nextReadyAt ?? Infinity, Date.now() + recheck);
     await pause(until - Date.now(), free > 0 ? 'no member ready' : `all ${limit} line(s) busy`);
   }
+}
+
+/** The Temporal UI's current details of a predictive campaign: its pacing and abandon rates. */
+function pacingDetails(v: PacingView): string {
+  const rows = v.abandon.map((a) => `| ${a.label} | ${a.abandoned} | ${a.live} | ${(100 * a.rate).toFixed(1)} % |`);
+  return [
+    `**Pacing: ${v.mode}**${v.reason ? ` — ${v.reason}` : ''}`,
+    '',
+    `Abandon cap ${(100 * v.capRate).toFixed(1)} %`,
+    '',
+    '| window | abandoned | live answers | rate |',
+    '|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }

@@ -22,7 +22,7 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { AgentActivities, MemberActivities, MemberEndEvent } from '../activities/types';
+import type { AgentActivities, MemberActivities, MemberEndEvent, PredictiveActivities } from '../activities/types';
 import {
   applyOutcome,
   menuResult,
@@ -43,17 +43,23 @@ import {
   terminateIdle,
   agentLegOutcome,
   AGENT_FAILED_RETRY_MS,
+  localTime,
   type Applied,
   type AttemptPlan,
   type CampaignRules,
   type MemberState,
   type NextAction,
   type NumberChoice,
+  type PredictiveRules,
   type StatusBody,
+  type CallReportKind,
 } from '../rules';
 import { searchAttributes as SA } from '../lib/search-attributes';
 import {
   callResultSignal,
+  callReportSignal,
+  campaignWorkflowId,
+  memberParkedSignal,
   editUpdate,
   grantSignal,
   previewDecisionSignal,
@@ -153,6 +159,8 @@ interface MemberRun {
   /** Preview: the offer whose agent decides now, and its decision once it came. */
   previewOfferId: string | null;
   previewDecision: PreviewDecision | null;
+  /** Predictive: the call whose member leg is parked (answered, waiting for an agent). */
+  parked: string | null;
 }
 /** A run whose member is loaded: every step after the start. */
 type Run = MemberRun & { member: MemberState };
@@ -171,7 +179,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
     justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
-    heldAgent: null, previewOfferId: null, previewDecision: null,
+    heldAgent: null, previewOfferId: null, previewDecision: null, parked: null,
   };
   // Handlers first: Updates with no registered handler are rejected.
   setHandlers(s);
@@ -214,10 +222,13 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
       continue; // every line busy
     }
     const ringMs = (camp.originateTimeout + (agent?.params.callTimeout ?? 0)) * 1000;
-    const result = placed.notSent ? notSentResult(placed) : await awaitResult(s, placed.plan.call.uuid, ringMs + RESULT_GRACE_MS);
-    const applied = await applyResult(s, camp, placed, result);
-    if (agent) await offerEnded(s, agent, agentOutcome(camp, result, applied));
-    s.heldAgent = agent && applied.decision.kind === 'await-status' ? agent : null;
+    // Predictive (§2.4): the member first; once it answers, an agent is located and bridged to it.
+    const predicted = camp.predictive && !placed.notSent ? await predictiveCall(s, camp, camp.predictive, placed, ringMs) : null;
+    const result = placed.notSent ? notSentResult(placed) : (predicted?.result ?? (await awaitResult(s, placed.plan.call.uuid, ringMs + RESULT_GRACE_MS)));
+    const applied = await applyResult(s, camp, placed, result, predicted?.abandoned);
+    const offered = agent ?? predicted?.agent ?? null;
+    if (offered) await offerEnded(s, offered, agentOutcome(camp, result, applied));
+    s.heldAgent = offered && applied.decision.kind === 'await-status' ? offered : null;
     if (applied.decision.kind === 'end') return ended(s, applied.decision.cause);
     if (applied.decision.kind === 'await-status') {
       const end = await wrapUp(s, camp, placed.plan.numberIndex, applied.decision.deadline);
@@ -246,6 +257,13 @@ function setHandlers(s: MemberRun): void {
       if (r.uuid === s.currentUuid && s.result === null) s.result = r;
     },
     { description: 'Result of the current call (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE or CDR); others are ignored.' },
+  );
+  setHandler(
+    memberParkedSignal,
+    ({ uuid }) => {
+      if (uuid === s.currentUuid && s.result === null) s.parked = uuid;
+    },
+    { description: 'Predictive: the current call was answered (parked) and needs an agent.' },
   );
   setHandler(
     previewDecisionSignal,
@@ -449,7 +467,8 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice, agent
   const placed = await local.placeCall(call);
   if (!placed.placed) {
     s.currentUuid = null;
-    await lineBusyPause(s);
+    if (placed.cappedUntil) await cappedWait(s, placed.cappedUntil);
+    else await lineBusyPause(s);
     return null;
   }
   for (const data of placed.refusedVariables ?? []) (call.log.steps ??= []).push({ time: call.log.reservedTime!, data });
@@ -471,6 +490,18 @@ async function lineBusyPause(s: Run): Promise<void> {
   s.waitReason = 'every line busy';
   setCurrentDetails(details(s));
   await condition(() => s.wake || s.terminateRequested, pauseMs, { summary: 'every line busy: trying again' });
+  s.waitReason = null;
+}
+
+/** The number reached its domain's contact-frequency cap (models/compliance.ts): nothing was dialled
+ *  or counted; the grant goes back and the member waits, not ended, until the number has a place. */
+async function cappedWait(s: Run, until: number): Promise<void> {
+  await returnGrant(s, until);
+  s.waitUntil = until;
+  s.waitReason = 'contact cap of the number';
+  setPhase(s, 'waiting');
+  await condition(() => s.wake || s.terminateRequested, Math.max(until - Date.now(), 1), { summary: 'waiting: contact cap of the number' });
+  s.waitUntil = null;
   s.waitReason = null;
 }
 
@@ -534,7 +565,7 @@ async function firstCallWait(s: Run, fn: () => boolean, ms: number, summary: str
 
 /** Applies the Webitel rules to the call's result and stores the attempt (which gives the lease
  *  back, and with it the member's end event when it ends). */
-async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: CallResult): Promise<Applied> {
+async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: CallResult, abandoned = false): Promise<Applied> {
   const { call, numberIndex, idleAtStart } = placed.plan;
   const lost = result.cause === LOST_CALL;
   const endTime = Date.now();
@@ -553,6 +584,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       notSent: placed.notSent?.reason,
       ...(result.digit ? { menuDigit: result.digit, menu: menuResult(camp.content, result.digit) } : {}),
       ...(result.agentAnswered === false ? { agentFailed: result.cause } : {}),
+      ...(abandoned ? { abandoned } : {}),
     },
     endTime,
   );
@@ -590,6 +622,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       talkSec: lost && result.answered ? null : result.billsec,
       ...(result.digit ? { menuDigit: result.digit } : {}),
       ...(result.recordSec !== undefined ? { recordSessionSec: result.recordSec } : {}),
+      ...(result.amd ? { amdResult: result.amd.result, ...(result.amd.cause ? { amdCause: result.amd.cause } : {}), amdSec: result.amd.sec } : {}),
       steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
       ...(early ? { callback: { from: early.body.from ?? 'api', time: early.at, data: early.body } } : {}),
     },
@@ -598,7 +631,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     ...(decision.kind === 'end'
       ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : byStatus ? 'callback' : undefined, byStatus?.body.from) }
       : {}),
-    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision) },
+    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision), ...(abandoned ? { abandoned } : {}), ...(result.amd ? { amd: result.amd.result } : {}) },
   });
   s.writeBackPending = false;
   // A grant that arrived during endAttempt (the row was claimable once the lease was given back)
@@ -657,6 +690,7 @@ async function reserveAgent(s: Run, camp: CampaignRules): Promise<Reservation | 
     domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, offerId: uuid4(), tiers: camp.agents ?? [],
     strategy: camp.agentStrategy ?? 'with_fewest_calls', overrides: camp.agentParams, offered: offeredData(s, camp),
     ...(camp.previewTimeoutSec ? { previewSec: camp.previewTimeoutSec } : {}),
+    statsDay: localTime(Date.now(), camp.calendar.timeZone).day,
   });
   if (agent) return agent;
   s.waitReason = 'no agent free';
@@ -738,6 +772,124 @@ async function tellAgent(s: MemberRun, agent: Reservation, e: OfferEvent): Promi
     await getExternalWorkflowHandle(agentWorkflowId(s.domain, agent.name)).signal(offerEventSignal, e);
   } catch {
     // The agent's workflow is gone (removed): nothing to tell it.
+  }
+}
+
+// ---- Predictive: the agent after the answer (§2.4) ----------------------------------------------
+
+const predictiveActs = proxyActivities<Pick<PredictiveActivities, 'playToMember' | 'bridgeCalls' | 'cancelAgentLegs'>>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '15 seconds', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+/** The agent leg rings for the agent's callTimeout; sent once (a retry would ring the agent twice). */
+const agentCallActs = proxyActivities<Pick<PredictiveActivities, 'callAgent'>>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+});
+/** The agent leg's outcome never came back (its activity failed). */
+const AGENT_LEG_UNKNOWN = 'AGENT_LEG_UNKNOWN';
+/** After a cancel, how long the agent leg's outcome may take to come back. */
+const AGENT_CANCEL_WAIT_MS = 30_000;
+
+interface Predicted {
+  result: CallResult;
+  /** Answered (live) and never bridged to an agent. */
+  abandoned: boolean;
+  /** The agent bridged to the member. */
+  agent: Reservation | null;
+}
+
+/**
+ * The member leg is parked once answered (or once AMD says human): the campaign's playbackFile is
+ * played, and agents are hunted (every second when none is free) until one is bridged or
+ * maxLocateAgentSec has passed — then the member is dropped with LOSE_RACE (abandoned). A member
+ * that hangs up meanwhile cancels the agent leg being called (ORIGINATOR_CANCEL) and is abandoned
+ * too (§6.1: answered, not bridged). Each step is reported to the campaign's pacing.
+ */
+async function predictiveCall(s: Run, camp: CampaignRules, r: PredictiveRules, placed: Placed, ringMs: number): Promise<Predicted> {
+  const { uuid } = placed.plan.call;
+  const report = (kind: CallReportKind) => reportCall(s, placed.leaseId, kind);
+  await report('placed');
+  const gone = () => s.result !== null || s.terminateRequested;
+  await condition(() => s.parked === uuid || gone(), ringMs + RESULT_GRACE_MS, { summary: `ringing ${uuid}` });
+  // Not answered (its result is in, or overdue: the usual reconciliation). AMD (not built yet): a
+  // call AMD hangs up as a machine never parks; report it as 'machine' here, so the pacing counts it
+  // neither as an answer nor as an abandon.
+  if (s.parked !== uuid) return { result: await awaitResult(s, uuid, RESULT_GRACE_MS), abandoned: false, agent: null };
+  await report('live');
+  const deadline = Date.now() + r.maxLocateAgentSec * 1000;
+  if (r.playbackFile) await predictiveActs.playToMember({ uuid, file: r.playbackFile });
+  while (!gone() && Date.now() < deadline) {
+    const agent = await agentActs.huntAgent({
+      domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, offerId: uuid4(), tiers: camp.agents ?? [],
+      strategy: camp.agentStrategy ?? 'with_fewest_calls', overrides: camp.agentParams, offered: offeredData(s, camp),
+    });
+    if (!agent) {
+      s.waitReason = 'answered: locating an agent';
+      await condition(gone, Math.max(1, Math.min(AGENT_FAILED_RETRY_MS, deadline - Date.now())), { summary: 'answered: no agent free' });
+      s.waitReason = null;
+      continue;
+    }
+    if (await connectAgent(s, agent, uuid, placed.plan.call.number, gone, deadline)) {
+      await report('bridged');
+      const result = await awaitResult(s, uuid, LIVE_CALL_RECHECK_MS);
+      return { result: { ...result, bridged: result.bridged ?? true }, abandoned: false, agent };
+    }
+  }
+  // No agent in time (§2.4): dropped. A terminate hangs up with MANAGER_REQUEST instead (awaitResult).
+  if (!gone()) await esl.hangup({ uuid, cause: 'LOSE_RACE' });
+  await report('abandoned');
+  const result = await awaitResult(s, uuid, RESULT_GRACE_MS);
+  return { result: { ...result, bridged: false }, abandoned: true, agent: null };
+}
+
+/** Calls the reserved agent and bridges it to the parked member; false (the offer ended) when the
+ *  agent's phone failed, the member hung up or the wait for an agent ran out meanwhile (the agent
+ *  leg is cancelled), or the bridge failed. */
+async function connectAgent(s: Run, agent: Reservation, memberUuid: string, number: string, gone: () => boolean, deadline: number): Promise<boolean> {
+  const agentUuid = uuid4();
+  let outcome: { answered: boolean; cause?: string } | null = null;
+  void agentCallActs
+    .callAgent({
+      uuid: agentUuid, jobUuid: uuid4(), memberUuid, contact: agent.contact, timeoutSec: Math.max(1, agent.params.callTimeout),
+      vars: {
+        cc_side: 'agent', cc_agent: agent.agent, dlr_offer_id: agent.offerId, dlr_agent_workflow_id: agentWorkflowId(s.domain, agent.name),
+        webitel_direction: 'inbound', origination_caller_id_number: number, origination_caller_id_name: s.member.name,
+      },
+    })
+    .then((o) => void (outcome = o), () => void (outcome = { answered: false, cause: AGENT_LEG_UNKNOWN }));
+  await condition(() => outcome !== null || gone(), Math.max(1, deadline - Date.now()), { summary: `calling agent ${agent.agent}` });
+  if (outcome === null) {
+    // §2.4: the member hung up (or waited maxLocateAgentSec) while its agent was being called.
+    await predictiveActs.cancelAgentLegs({ memberUuid });
+    await condition(() => outcome !== null, AGENT_CANCEL_WAIT_MS);
+    await offerEnded(s, agent, { kind: 'released', cause: 'ORIGINATOR_CANCEL' });
+    return false;
+  }
+  const o = outcome as { answered: boolean; cause?: string };
+  if (o.cause === AGENT_LEG_UNKNOWN) {
+    // The worker that called the agent was lost: whatever the leg did, it is not bridged.
+    await esl.hangup({ uuid: agentUuid, cause: 'ORIGINATOR_CANCEL' });
+    await offerEnded(s, agent, { kind: 'released', cause: AGENT_LEG_UNKNOWN });
+    return false;
+  }
+  if (!o.answered) {
+    await offerEnded(s, agent, { kind: agentLegOutcome(o.cause ?? 'NORMAL_CLEARING'), cause: o.cause ?? 'NORMAL_CLEARING' });
+    return false;
+  }
+  if (!gone() && (await predictiveActs.bridgeCalls({ memberUuid, agentUuid }))) return true;
+  await esl.hangup({ uuid: agentUuid, cause: 'ORIGINATOR_CANCEL' });
+  await offerEnded(s, agent, { kind: 'released', cause: 'ORIGINATOR_CANCEL' });
+  return false;
+}
+
+/** Tells the campaign's pacing how this call goes (rules/predictive.ts). */
+async function reportCall(s: Run, leaseId: string, kind: CallReportKind): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(campaignWorkflowId(s.campaignId)).signal(callReportSignal, { leaseId, kind, at: Date.now() });
+  } catch {
+    // The campaign has ended: nothing paces this call any more.
   }
 }
 

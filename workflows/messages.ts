@@ -1,7 +1,7 @@
 // Every message the dialer workflows understand (member, campaign, agent), in one module shared by the workflows, the worker's
 // ESL event router and the REST API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CampaignRules, ClientPatch, MemberState, StatusBody } from '../rules';
+import type { AmdOutcome, CallReportKind, CampaignRules, ClientPatch, MemberState, Pacing, StatusBody } from '../rules';
 import type { AGENT_SETTABLE_STATES, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision } from '../rules';
 import type { AgentConfig } from '../models/agent';
 
@@ -46,12 +46,17 @@ export interface CallResult {
   digit?: string;
   /** Recorded seconds (record_seconds), when the call was recorded (§3.8). */
   recordSec?: number;
+  /** AMD (§3.7) ran on the answered call: its result (rules/amd.ts amdFromVars); `billsec` then
+   *  excludes the analysis time, and a CANCEL carries cause ORIGINATOR_CANCEL. */
+  amd?: AmdOutcome;
   /** Progressive (§2.3): whether the agent leg answered. False: the agent failed with `cause` and
    *  the member was never called; true: `cause`, `answered`, `bridged` and `billsec` are the
    *  member's, read from the agent leg (originate_failed_cause, bridge time). */
   agentAnswered?: boolean;
 }
 export const callResultSignal = defineSignal<[CallResult]>('callResult');
+/** Predictive: the member leg is parked (answered, or AMD said human) and needs an agent (§2.4). */
+export const memberParkedSignal = defineSignal<[{ uuid: string }]>('memberParked');
 
 /** "Call now" / reschedule: moves the next try to `at` (epoch ms; default now) and wakes the member. */
 export const rescheduleSignal = defineSignal<[{ at?: number }]>('reschedule');
@@ -100,7 +105,7 @@ export interface CampaignWorkflowInput {
   domain: string;
   campaignId: string;
   /** Carried over continue-as-new. */
-  carried?: { leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName; statsDay?: string | null };
+  carried?: { leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName; statsDay?: string | null; pacing?: Pacing };
 }
 
 export interface Lease {
@@ -117,12 +122,20 @@ export function campaignWorkflowId(campaignId: string): string {
   return `campaign-${campaignId}`;
 }
 
+/** The workflow deleting a deleted campaign's members (workflows/purge.ts). */
+export interface PurgeMembersInput { campaignId: string; domain: string; deleted?: number }
+export function purgeWorkflowId(campaignId: string): string {
+  return `purge-members-${campaignId}`;
+}
+
 /** Something changed (members added, configuration edited, start pressed): look again now. */
 export const wakeSignal = defineSignal<[]>('wake');
 /** §8.2 stop: no new calls; calls in progress finish; then End with QUEUE_STOP. */
 export const stopSignal = defineSignal<[]>('stop');
 /** A member gives its lease back (attempt over, or nothing to dial). Unknown lease ids are ignored. */
 export const releaseSignal = defineSignal<[{ leaseId: string }]>('release');
+/** Predictive: a member reports its call's progress to the campaign's pacing (rules/predictive.ts). */
+export const callReportSignal = defineSignal<[{ leaseId: string; kind: CallReportKind; at: number }]>('callReport');
 
 export interface CampaignInfo {
   state: CampaignStateName;
@@ -172,6 +185,8 @@ export interface ReserveRequest {
   offered?: Record<string, unknown>;
   /** Preview: the agent has this many seconds to accept, skip or reschedule before the call. */
   previewSec?: number;
+  /** The campaign's calendar day now (ISO date in its zone): the agent's statistics of an earlier day start again. */
+  statsDay?: string;
 }
 export interface Reservation {
   offerId: string;
@@ -209,3 +224,36 @@ export const NO_SUCH_PREVIEW = 'No preview awaits a decision';
 
 export type { AgentConfig, AgentParams, AgentRuntime, AgentStatus, OfferOutcome, PreviewDecision };
 type AgentSettableState = (typeof AGENT_SETTABLE_STATES)[number];
+
+/** A run ("process") of an import/export template (§9.2); its pid is the rest of its workflow id. */
+export interface TemplateJobInput {
+  templateId: string;
+  /** The `end` body of the job that chained to this one (`next_process_id`), sent on as `success_data`. */
+  successData?: unknown;
+  /** How long to wait for `PUT …/end/:pid` (default 24 h); then the job ends as `timeout`. */
+  endTimeoutMs?: number;
+}
+export interface TemplateEnd {
+  success: boolean;
+  message?: string;
+  data?: unknown;
+}
+export interface TemplateJobResult {
+  pid: string;
+  state: 'success' | 'error' | 'timeout';
+  next: string | null;
+}
+/** `PUT …/templates/:id/end/:pid`: closes the job; rejected once it has ended. */
+export const templateEndUpdate = defineUpdate<{ pid: string }, [TemplateEnd]>('templateEnd');
+export const TEMPLATE_JOB_ENDED = 'this process has already ended';
+const TEMPLATE_JOB_PREFIX = 'template-job-';
+export function templateJobWorkflowId(pid: string): string {
+  return `${TEMPLATE_JOB_PREFIX}${pid}`;
+}
+export function templatePidOf(workflowId: string): string {
+  return workflowId.startsWith(TEMPLATE_JOB_PREFIX) ? workflowId.slice(TEMPLATE_JOB_PREFIX.length) : workflowId;
+}
+/** The Temporal schedule of a template with `cron`. */
+export function templateScheduleId(templateId: string): string {
+  return `template-cron-${templateId}`;
+}

@@ -1,7 +1,7 @@
 // Starting and messaging dialer workflows from outside them (API, activities, CLI, tests): typed
 // helpers that take the workflow function, never its name as a string.
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { searchAttributes as SA } from '../lib/search-attributes';
 import { maskNumber } from '../rules';
 export { maskNumber };
@@ -11,15 +11,22 @@ import {
   campaignWorkflowId,
   grantSignal,
   memberWorkflowId,
+  purgeWorkflowId,
   stopSignal,
+  templateJobWorkflowId,
+  templateScheduleId,
   wakeSignal,
   type AgentWorkflowInput,
   type CampaignWorkflowInput,
   type MemberWorkflowInput,
+  type PurgeMembersInput,
 } from './messages';
 import { memberWorkflow } from './member';
 import { campaignWorkflow } from './campaign';
 import { agentWorkflow } from './agent';
+import { purgeMembersWorkflow } from './purge';
+import { templateJobWorkflow } from './template';
+import { memberExpirySweepWorkflow } from './expiry';
 import { WEBHOOK_DISPATCHER_ID, webhookDispatcherWorkflow, type WebhookDispatcherInput } from './webhook';
 
 /** What the Temporal UI shows of a member workflow without opening it (static: set at start). */
@@ -122,6 +129,17 @@ export async function wakeCampaignWorkflow(client: Client, input: CampaignWorkfl
   });
 }
 
+/** Starts deleting a deleted campaign's members unless that already runs (idempotent). */
+export async function startPurgeWorkflow(client: Client, input: PurgeMembersInput, taskQueue = config.temporal.taskQueue) {
+  return client.workflow.start(purgeMembersWorkflow, {
+    workflowId: purgeWorkflowId(input.campaignId),
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    staticSummary: `delete the members of deleted campaign ${input.campaignId}`,
+  });
+}
+
 /** §8.2 stop; false when the campaign was not running. */
 export async function stopCampaignWorkflow(client: Client, campaignId: string): Promise<boolean> {
   try {
@@ -154,4 +172,53 @@ export async function startAgentWorkflow(client: Client, input: AgentWorkflowInp
     typedSearchAttributes: [{ key: SA.DomainId, value: input.domain }],
     staticSummary: `agent ${input.name}@${input.domain}`,
   });
+}
+
+/** Starts one run of a template now (`PUT …/execute`); returns its pid. */
+export async function startTemplateJob(client: Client, templateId: string, pid: string, taskQueue = config.temporal.taskQueue, endTimeoutMs?: number): Promise<string> {
+  await client.workflow.start(templateJobWorkflow, {
+    workflowId: templateJobWorkflowId(pid),
+    taskQueue,
+    args: [{ templateId, ...(endTimeoutMs ? { endTimeoutMs } : {}) }],
+  });
+  return pid;
+}
+
+/** A template's `cron` as a Temporal schedule in `timeZone` (created, replaced, or deleted when
+ *  `cron` is empty). A run still waiting for its `end` makes the next one skip. Throws the server's
+ *  error for an expression it does not accept. */
+export async function syncTemplateSchedule(client: Client, t: { id: string; cron?: string | null }, timeZone: string, taskQueue = config.temporal.taskQueue): Promise<void> {
+  const scheduleId = templateScheduleId(t.id);
+  await deleteTemplateSchedule(client, t.id);
+  if (!t.cron) return;
+  await client.schedule.create({
+    scheduleId,
+    spec: { cronExpressions: [t.cron], timezone: timeZone },
+    action: { type: 'startWorkflow', workflowType: templateJobWorkflow, workflowId: templateJobWorkflowId(`${t.id}-cron`), taskQueue, args: [{ templateId: t.id }] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP },
+  });
+}
+
+export async function deleteTemplateSchedule(client: Client, templateId: string): Promise<void> {
+  try {
+    await client.schedule.getHandle(templateScheduleId(templateId)).delete();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+}
+
+export const MEMBER_EXPIRY_SWEEP_ID = 'member-expiry-sweep';
+
+/** The five-minute expiry sweep's schedule (created once; the worker calls this at start). */
+export async function ensureMemberExpirySweep(client: Client, taskQueue = config.temporal.taskQueue): Promise<void> {
+  try {
+    await client.schedule.create({
+      scheduleId: MEMBER_EXPIRY_SWEEP_ID,
+      spec: { intervals: [{ every: '5 minutes' }] },
+      action: { type: 'startWorkflow', workflowType: memberExpirySweepWorkflow, workflowId: MEMBER_EXPIRY_SWEEP_ID, taskQueue, args: [] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
 }

@@ -1,0 +1,206 @@
+// Predictive dialing end to end (§2.4, §7.5): campaigns and agents through the REST API, the
+// campaign pacing with rules/predictive.ts, the member leg called first and parked on answer, an
+// agent located and bridged (uuid_bridge), or the member dropped (LOSE_RACE) or lost while its agent
+// rang (hupall ORIGINATOR_CANCEL); the abandon counters and the pacing mode on the dialer document.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Agent, type AgentDoc } from '../models/agent';
+import { Campaign, Member, type MemberDoc } from '../models';
+import { Attempt } from '../models/attempt';
+import type { Simulator } from '../simulator';
+import { startApi, type ApiHarness, type Cred } from './api-support';
+import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { recordHistory, waitFor } from './support/env';
+import { campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
+
+const DOMAIN = 'pred.local';
+let api: ApiHarness;
+let dev: DevDialer;
+let sim: Simulator;
+let cred: Cred;
+
+before(async () => {
+  api = await startApi('e2e_predictive');
+  dev = await startDevDialer({
+    taskQueue: api.taskQueue,
+    simulator: {
+      rules: {
+        users: {
+          1000: { type: 'answer', ringSec: 0.3 },
+          1001: { type: 'answer', ringSec: 0.3 },
+          // Slow to answer: longer than the campaigns' maxLocateAgentSec, or than the member waits.
+          3000: { type: 'answer', ringSec: 15 },
+          3001: { type: 'answer', ringSec: 15 },
+        },
+        rules: [
+          { prefix: '100', outcome: { type: 'answer', ringSec: 0.3, talkSec: 8 } },
+          // Answers and hangs up after 6 s (while a slow agent rings).
+          { prefix: '300', outcome: { type: 'answer', ringSec: 0.3, talkSec: 6 } },
+          { prefix: '400', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30 } },
+        ],
+      },
+    },
+    worker: { cdr: false, reconcile: false },
+  });
+  sim = dev.sim;
+  cred = await api.credential(DOMAIN);
+});
+
+after(async () => {
+  await dev?.stop();
+  await api?.close();
+});
+
+async function agent(name: string, body: Record<string, unknown> = {}) {
+  const r = await api.req('POST', '/api/v2/agents', { cred, body: { name, contact: `user/${name}`, status: 'Available', state: 'Waiting', ...body } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+}
+
+async function campaign(agents: string[], parameters: Record<string, unknown> = {}, over: Record<string, unknown> = {}): Promise<string> {
+  const r = await api.req('POST', '/api/v2/dialer', {
+    cred,
+    body: {
+      name: 'Predictive', type: 'Predictive Dialer', agents,
+      parameters: { limit: 5, maxTryCount: 3, intervalTryCount: 600, originateTimeout: 10, wrapUpTime: 30, maxLocateAgentSec: 10, ...parameters },
+      agentParams: { wrapUpTime: 0 },
+      resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 5 }] }],
+      ...over,
+    },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.data.insertedIds[0];
+}
+
+async function members(dialer: string, numbers: string[]): Promise<string[]> {
+  const r = await api.req('POST', `/api/v2/dialer/${dialer}/members?autoRun=true`, {
+    cred, body: numbers.map((number) => ({ name: `M ${number}`, communications: [{ number }] })),
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.data.insertedIds;
+}
+
+const memberDoc = (id: string) => Member.findById(id).lean<MemberDoc>();
+const agentDoc = (name: string) => Agent.findById(`${name}@${DOMAIN}`).lean<AgentDoc>();
+const ended = (id: string, ms = 40_000) => waitFor(`member ${id} ended`, async () => { const d = await memberDoc(id); return d?._endCause ? d : null; }, ms);
+const legsOf = (memberId: string) => sim.calls().filter((c) => c.channelVars.dlr_member_id === memberId);
+const agentLegsFor = (memberUuid: string) => sim.calls().filter((c) => c.channelVars.cc_member_session_uuid === memberUuid);
+const completed = async (d: string) => {
+  const h = api.client.workflow.getHandle(campaignWorkflowId(d));
+  await waitFor('campaign complete', async () => (await h.describe()).status.name === 'COMPLETED', 30_000);
+  return h;
+};
+const dialerDoc = async (d: string) => {
+  const r = await api.req('GET', `/api/v2/dialer/${d}`, { cred });
+  assert.equal(r.status, 200);
+  return r.body.data;
+};
+
+describe('predictive dialing', () => {
+  test('the member is called first, parked on answer, hears the playbackFile, and is bridged to a located agent', { timeout: 60_000 }, async () => {
+    await agent('1000');
+    const d = await campaign(['1000'], {}, { playbackFile: { uri: 'ivr/ivr-one_moment_please.wav' } });
+    const [m] = await members(d, ['1005550001']);
+    const doc = await ended(m);
+    assert.equal(doc._endCause, 'NORMAL_CLEARING', JSON.stringify(doc._log));
+    assert.equal(doc.callSuccessful, true);
+    const [leg] = legsOf(m);
+    assert.equal(leg.url, 'sofia/gateway/gw1/1005550001', 'the member is called first');
+    assert.equal(leg.channelVars.cc_side, 'member');
+    assert.match(leg.command, / &park\(\)$/, 'parked once answered');
+    assert.deepEqual(leg.executed, ['broadcast:ivr/ivr-one_moment_please.wav'], 'the playbackFile played to the answered member');
+    const [agentLeg] = agentLegsFor(leg.originationUuid!);
+    assert.equal(agentLeg?.url, 'user/1000@pred.local', 'the located agent is called, in its own domain');
+    assert.equal(agentLeg.channelVars.cc_side, 'agent');
+    assert.equal(agentLeg.result?.split(' ')[0], '+OK');
+    const talk = doc._log[0].talkSec as number;
+    assert.ok(talk >= 0 && talk < 8, `talk time from the bridge, not the answer: ${talk}`);
+    const a = await waitFor('agent back', async () => { const x = await agentDoc('1000'); return x?.offer === null ? x : null; });
+    assert.deepEqual([a.stats[d].callCount, a.stats[d].bridgedCount], [1, 1]);
+    const h = await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.equal(dialer.stats.predictAbandoned ?? 0, 0);
+    assert.equal(dialer.pacing.abandon.find((w: { window: string }) => w.window === 'us-30d').live, 1, 'one live answer counted');
+    assert.equal(dialer._pacingState, undefined, 'the pacing state is not shown');
+    await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-bridged');
+    await recordHistory(h, 'predictive-complete', 'campaign');
+  });
+
+  test('no agent within maxLocateAgentSec: the member is dropped with LOSE_RACE and ends ABANDONED; its agent leg is cancelled', { timeout: 60_000 }, async () => {
+    await agent('3000');
+    const d = await campaign(['3000'], { maxLocateAgentSec: 2 });
+    const [m] = await members(d, ['4005550002']);
+    const doc = await ended(m);
+    assert.equal(doc._endCause, 'ABANDONED', JSON.stringify(doc._log));
+    assert.equal(doc._log[0].cause, 'LOSE_RACE');
+    const [leg] = legsOf(m);
+    assert.equal(leg.hangupCause, 'LOSE_RACE');
+    const agentLegs = agentLegsFor(leg.originationUuid!);
+    assert.equal(agentLegs.length, 1);
+    assert.equal(agentLegs[0].result, '-ERR ORIGINATOR_CANCEL', 'the ringing agent leg is cancelled');
+    const a = await waitFor('agent free, no penalty', async () => { const x = await agentDoc('3000'); return x?.offer === null ? x : null; });
+    assert.equal(a.noAnswerCount ?? 0, 0);
+    await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.equal(dialer.stats.predictAbandoned, 1);
+    const attempt = await Attempt.findById(leg.originationUuid).lean<{ result?: { abandoned?: boolean } }>();
+    assert.equal(attempt?.result?.abandoned, true, 'the attempt says abandoned (the console counts it)');
+    for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 1, 1]);
+    assert.equal((await Campaign.findById(d).lean<{ _pacingState?: unknown }>())?._pacingState !== undefined, true, 'kept for the next run');
+    await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-abandoned');
+  });
+
+  test('retryAbandoned: an abandoned member is tried again later', { timeout: 60_000 }, async () => {
+    await agent('3001');
+    const d = await campaign(['3001'], { maxLocateAgentSec: 1, retryAbandoned: true });
+    const [m] = await members(d, ['4005550003']);
+    const doc = await waitFor('attempt over', async () => { const x = await memberDoc(m); return x?._log?.[0]?.state === 'end' ? x : null; });
+    assert.equal(doc._endCause ?? null, null);
+    assert.ok((doc._nextTryTime as number) > Date.now() + 500_000, 'retried after intervalTryCount');
+  });
+
+  test('the member hangs up while its agent rings: the agent leg is cancelled (ORIGINATOR_CANCEL), the member is abandoned', { timeout: 60_000 }, async () => {
+    const d = await campaign(['3000'], { maxLocateAgentSec: 20 });
+    await waitFor('3000 free', async () => ((await agentDoc('3000'))?.offer === null ? true : null));
+    const [m] = await members(d, ['3005550004']);
+    const doc = await ended(m);
+    assert.equal(doc._endCause, 'ABANDONED', JSON.stringify(doc._log));
+    const [leg] = legsOf(m);
+    assert.equal(leg.hangupCause, 'NORMAL_CLEARING', 'the member hung up');
+    const [agentLeg] = agentLegsFor(leg.originationUuid!);
+    assert.equal(agentLeg?.result, '-ERR ORIGINATOR_CANCEL');
+    const a = await waitFor('agent free', async () => { const x = await agentDoc('3000'); return x?.offer === null ? x : null; });
+    assert.equal(a.noAnswerCount ?? 0, 0, 'no penalty for the agent');
+    await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-member-hangup');
+  });
+
+  test('fewer logged agents than predictMinAgents: progressive, never more calls than free agents, and the dialer says why', { timeout: 90_000 }, async () => {
+    await agent('1001');
+    const d = await campaign(['1001'], { predictMinAgents: 2 });
+    const ids = await members(d, ['1005550011', '1005550012', '1005550013']);
+    for (const id of ids) await ended(id);
+    const legs = ids.flatMap(legsOf).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    for (let i = 1; i < legs.length; i++) assert.ok(legs[i].startedAt >= legs[i - 1].endedAt!, 'one call at a time with one agent');
+    await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.equal(dialer.pacing.mode, 'progressive');
+    assert.match(dialer.pacing.reason, /^1 logged agent\(s\), fewer than 2: dialing progressively$/);
+  });
+
+  test('over the abandon cap: the campaign slows to progressive and says so', { timeout: 90_000 }, async () => {
+    // Cap 50 %: one abandon in two live answers is over 90 % of it. Two agents, two members at once:
+    // the member offered the slow agent (3000) hangs up before it answers, the other is bridged to 1000.
+    const d = await campaign(['1000', '3000'], { maxPredictiveSilentCalls: 50, predictMinAgents: 1 });
+    await waitFor('agents free', async () => ((await agentDoc('3000'))?.offer === null && (await agentDoc('1000'))?.offer === null ? true : null));
+    const ids = await members(d, ['3005550021', '1005550022']);
+    const docs = await Promise.all(ids.map((id) => ended(id)));
+    assert.deepEqual(docs.map((x) => x._endCause).sort(), ['ABANDONED', 'NORMAL_CLEARING']);
+    const h = await completed(d);
+    const dialer = await dialerDoc(d);
+    // The Temporal UI's "current details" of the campaign workflow.
+    const meta = await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(meta.currentDetails ?? '', /^\*\*Pacing: progressive\*\* — UK Ofcom 24 h abandon rate 50\.0 %/);
+    assert.deepEqual(dialer.pacing.abandon.map((w: { abandoned: number; live: number }) => [w.abandoned, w.live]), [[1, 2], [1, 2]]);
+    assert.equal(dialer.pacing.mode, 'progressive');
+    assert.match(dialer.pacing.reason, /^UK Ofcom 24 h abandon rate 50\.0 % \(1 of 2 live answers\) is at 90\.0 % of the 50\.0 % cap: dialing progressively$/);
+  });
+});

@@ -78,7 +78,8 @@ export async function recordAttempt(uuid: string, fields: Record<string, unknown
   await serially(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true }));
 }
 
-/** Fields of the attempt outside its result (the send claim undone, the answer seen, counted). */
+/** Fields of the attempt outside its result (the send claim undone, the answer seen, counted), and
+ *  the workflow's abandoned verdict on it (result.abandoned). */
 export async function setAttempt(uuid: string, set: Record<string, unknown>): Promise<void> {
   await serially(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $set: set }));
 }

@@ -42,6 +42,8 @@ export const attemptSchema = new Schema(
           agentAnswered: Boolean,
           // AMD (rules/amd.ts): {result, cause, sec}.
           amd: Schema.Types.Mixed,
+          // Predictive: answered and never bridged to an agent (the member workflow's verdict).
+          abandoned: Boolean,
           settledOn: Number,
         },
         { _id: false },

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Agent, type AgentDoc } from '../models/agent';
 import { Campaign, Member, type MemberDoc } from '../models';
 import { Attempt } from '../models/attempt';
+import type { Pacing } from '../rules';
 import type { Simulator } from '../simulator';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
@@ -194,6 +195,9 @@ describe('predictive dialing', () => {
     assert.deepEqual(dialer.stats.amd, { MACHINE: 1 });
     assert.equal(dialer.stats.predictAbandoned ?? 0, 0);
     for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 0, 0], 'a machine is not a live answer');
+    const kept = await Campaign.findById(d).lean<{ _pacingState?: Pacing }>();
+    const machines = kept?._pacingState?.state.compliance.windows['ofcom-24h'].buckets.amdMachine ?? [];
+    assert.equal(machines.reduce((a, b) => a + b, 0), 1, 'reported to the pacing as a machine (Ofcom counts a share of them)');
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-amd-machine');
   });
 

@@ -252,7 +252,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
       }, { counted: true, ...(outcome ? { outcome } : {}) });
       await LineLeases.release(i.campaignId, i.uuid);
-      await GatewayLines.release(i.uuid);
+      // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
+      if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
       if (i.ended) await recordEnd(i.ended);
       attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);

@@ -230,7 +230,9 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
     async endAttempt(i) {
       // The first source to report a result wins; an engine-made outcome is stored if none did.
       const r = i.result;
-      await updateAttemptIf(i.uuid, {}, { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now(), ...(i.stats.abandoned ? { abandoned: true } : {}) } });
+      await updateAttemptIf(i.uuid, {}, { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() } });
+      // Abandoned is the workflow's verdict, not the call's: added to whichever result settled first.
+      if (i.stats.abandoned) await setAttempt(i.uuid, { 'result.abandoned': true });
       await MemberStore.settle({ memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil });
       // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
       // decides that later (countOutcome).
@@ -250,7 +252,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
       }, { counted: true, ...(outcome ? { outcome } : {}) });
       await LineLeases.release(i.campaignId, i.uuid);
-      await GatewayLines.release(i.uuid);
+      // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
+      if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);
       await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
       if (i.ended) await recordEnd(i.ended);
       attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);

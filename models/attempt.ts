@@ -42,6 +42,8 @@ export const attemptSchema = new Schema(
           agentAnswered: Boolean,
           // AMD (rules/amd.ts): {result, cause, sec}.
           amd: Schema.Types.Mixed,
+          // Predictive: answered and never bridged to an agent (the member workflow's verdict).
+          abandoned: Boolean,
           settledOn: Number,
         },
         { _id: false },
@@ -79,7 +81,8 @@ export async function recordAttempt(uuid: string, fields: Record<string, unknown
   await exclusively(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true }));
 }
 
-/** Fields of the attempt outside its result (the send claim undone, the answer seen, counted). */
+/** Fields of the attempt outside its result (the send claim undone, the answer seen, counted), and
+ *  the workflow's abandoned verdict on it (result.abandoned). */
 export async function setAttempt(uuid: string, set: Record<string, unknown>): Promise<void> {
   await exclusively(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $set: set }));
 }

@@ -217,7 +217,7 @@ export const campaignClientFields = {
   // Preview (beyond v3): seconds the agent has to accept, skip or reschedule before the call; 0 = off.
   previewTimeoutSec: int(0, 600).optional(),
   callResult: z.array(callResultSchema).max(100).optional().describe('stored; the form codes shown to the agent (§7.6)'),
-  amd: amdSchema.optional().describe('answering machine detection before the content of a broadcast (README "Voice broadcast content")'),
+  amd: amdSchema.optional().describe('answering machine detection before the content of a broadcast (README "Voice broadcast content") or the agent search of a predictive call (README "Predictive dialing")'),
   // Predictive: played to an answered member while an agent is located (§2.4).
   playbackFile: fileRef.nullable().optional(),
   // Stored, not used (v3 G2 ignored them too): skills, the UI's agentSkills/strategy, owners (v3 ACL).

@@ -121,8 +121,8 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     ...(doc.agentParams ? { agentParams: numericParams(doc.agentParams) } : {}),
     ...(doc.previewTimeoutSec ? { previewTimeoutSec: doc.previewTimeoutSec } : {}),
     ...(doc.type === 'Predictive Dialer' ? { predictive: predictiveRules(doc) } : {}),
-    // AMD runs before a broadcast's content; predictive calls do not use it yet (README "Predictive dialing").
-    ...(doc.amd?.enabled && doc.type === 'Voice Broadcasting' ? { amd: campaignAmd(doc.amd as AmdSettings) } : {}),
+    // AMD (§3.7) exists for broadcasts (before the content) and predictive (before the agent search) only.
+    ...(doc.amd?.enabled && (doc.type === 'Voice Broadcasting' || doc.type === 'Predictive Dialer') ? { amd: campaignAmd(doc.amd as AmdSettings) } : {}),
     ...(p.recordSession
       ? { record: { ...config.recordings, stereo: String(plainVariables(doc.variables).RECORD_STEREO ?? 'false') === 'true' } }
       : {}),

@@ -82,6 +82,11 @@ export function amdPlan(a: AmdSettings): { apps: string[]; vars: Record<string, 
   };
 }
 
+/** The longest an answered call waits for the AMD result (mod_amd gives up at total_analysis_time). */
+export function amdMaxMs(a: AmdSettings | undefined): number {
+  return a?.enabled ? Math.round(a.totalAnalysisTime ?? AMD_DEFAULTS.totalAnalysisTime) + 1000 : 0;
+}
+
 /** An attempt's AMD outcome as the hangup event (or CDR) reports it. */
 export interface AmdOutcome {
   result: AmdResult;

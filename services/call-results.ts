@@ -83,13 +83,15 @@ function agentLegResult(h: ReturnType<typeof hangupFromEvent>): CallResult {
 }
 
 /** Predictive (§2.4, §6.1): the member leg's result; bridged to an agent when `bridge_uepoch > 0`,
- *  talk time from the bridge (the wait for an agent is not talk). */
+ *  talk time from the bridge (neither AMD nor the wait for an agent is talk). A callee that hung up
+ *  during AMD: ORIGINATOR_CANCEL (§2.4). */
 function predictiveMemberResult(h: ReturnType<typeof hangupFromEvent>): CallResult {
   const bridged = h.answered && Number(h.vars.bridge_uepoch) > 0;
   const talk = bridged ? Math.max(0, Number(h.vars.end_epoch) - Number(h.vars.bridge_epoch)) : 0;
+  const amd = amdFromVars(h.vars, h.answered, h.billsec);
   return {
-    uuid: h.uuid, cause: h.cause, answered: h.answered, bridged, billsec: Number.isFinite(talk) ? talk : 0, answersec: h.answersec,
-    duration: h.duration, source: 'event',
+    uuid: h.uuid, cause: amd?.result === 'CANCEL' ? AMD_CANCEL_CAUSE : h.cause, answered: h.answered, bridged,
+    billsec: Number.isFinite(talk) ? talk : 0, answersec: h.answersec, duration: h.duration, source: 'event', ...(amd ? { amd } : {}),
   };
 }
 

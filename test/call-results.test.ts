@@ -45,3 +45,18 @@ test('a CHANNEL_ANSWER without our dlr_workflow_id (a call that is not ours) is 
   const { variable_dlr_workflow_id: _, ...other } = answer;
   assert.equal(answerFromEvent(other as EslEvent), null);
 });
+
+test('predictive with AMD: the result carries the AMD outcome; a callee gone during the analysis is ORIGINATOR_CANCEL', () => {
+  const leg = (vars: Record<string, string>): EslEvent => {
+    const ev: EslEvent = { 'Event-Name': 'CHANNEL_HANGUP_COMPLETE', 'Unique-ID': 'u1' };
+    const all = { dlr_workflow_id: 'member-1', dlr_predictive: 'true', answer_epoch: '100', end_epoch: '106', billsec: '6', amd_on_machine: 'hangup::NORMAL_UNSPECIFIED', ...vars };
+    for (const [k, v] of Object.entries(all)) ev[`variable_${k}`] = v;
+    return ev;
+  };
+  const machine = resultFromHangup(leg({ hangup_cause: 'NORMAL_UNSPECIFIED', amd_result: 'MACHINE', amd_cause: 'LONGGREETING', amd_result_epoch: '103' }))!.result;
+  assert.deepEqual([machine.cause, machine.bridged, machine.billsec, machine.amd], ['NORMAL_UNSPECIFIED', false, 0, { result: 'MACHINE', cause: 'LONGGREETING', sec: 3 }]);
+  const cancel = resultFromHangup(leg({ hangup_cause: 'NORMAL_CLEARING' }))!.result;
+  assert.deepEqual([cancel.cause, cancel.amd?.result], ['ORIGINATOR_CANCEL', 'CANCEL']);
+  const human = resultFromHangup(leg({ hangup_cause: 'NORMAL_CLEARING', amd_result: 'HUMAN', amd_result_epoch: '102', bridge_uepoch: '103000000', bridge_epoch: '103' }))!.result;
+  assert.deepEqual([human.bridged, human.billsec, human.amd?.result], [true, 3, 'HUMAN'], 'talk time from the bridge, after the analysis');
+});

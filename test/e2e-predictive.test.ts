@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Agent, type AgentDoc } from '../models/agent';
 import { Campaign, Member, type MemberDoc } from '../models';
 import { Attempt } from '../models/attempt';
+import type { Pacing } from '../rules';
 import type { Simulator } from '../simulator';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
@@ -28,6 +29,7 @@ before(async () => {
         users: {
           1000: { type: 'answer', ringSec: 0.3 },
           1001: { type: 'answer', ringSec: 0.3 },
+          1002: { type: 'answer', ringSec: 0.3 },
           // Slow to answer: longer than the campaigns' maxLocateAgentSec, or than the member waits.
           3000: { type: 'answer', ringSec: 15 },
           3001: { type: 'answer', ringSec: 15 },
@@ -37,6 +39,9 @@ before(async () => {
           // Answers and hangs up after 6 s (while a slow agent rings).
           { prefix: '300', outcome: { type: 'answer', ringSec: 0.3, talkSec: 6 } },
           { prefix: '400', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30 } },
+          // AMD (§3.7): mod_amd decides 3 s after the answer.
+          { prefix: '500', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30, amd: { result: 'machine', sec: 3, cause: 'LONGGREETING' } } },
+          { prefix: '600', outcome: { type: 'answer', ringSec: 0.3, talkSec: 8, amd: { result: 'human', sec: 3 } } },
         ],
       },
     },
@@ -171,6 +176,50 @@ describe('predictive dialing', () => {
     const a = await waitFor('agent free', async () => { const x = await agentDoc('3000'); return x?.offer === null ? x : null; });
     assert.equal(a.noAnswerCount ?? 0, 0, 'no penalty for the agent');
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-member-hangup');
+  });
+
+  test('AMD says machine: hung up NORMAL_UNSPECIFIED (a Retry cause), no agent called, neither live nor abandoned', { timeout: 60_000 }, async () => {
+    await agent('1002');
+    const d = await campaign(['1002'], { maxTryCount: 1 }, { amd: { enabled: true } });
+    const [m] = await members(d, ['5005550031']);
+    const doc = await ended(m);
+    assert.equal(doc._endCause, 'MAX_TRY_COUNT', JSON.stringify(doc._log));
+    const log = doc._log[0];
+    assert.deepEqual([log.cause, log.amdResult, log.amdCause, log.talkSec], ['NORMAL_UNSPECIFIED', 'MACHINE', 'LONGGREETING', 0]);
+    const [leg] = legsOf(m);
+    assert.match(leg.command, /'amd:silence_threshold=256 [^']*,sleep:5100,park' inline$/, 'AMD first, then parked');
+    assert.deepEqual([leg.channelVars.amd_on_human, leg.channelVars.amd_on_machine], ['break', 'hangup::NORMAL_UNSPECIFIED']);
+    assert.equal(agentLegsFor(leg.originationUuid!).length, 0, 'no agent for a machine');
+    await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.deepEqual(dialer.stats.amd, { MACHINE: 1 });
+    assert.equal(dialer.stats.predictAbandoned ?? 0, 0);
+    for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 0, 0], 'a machine is not a live answer');
+    const kept = await Campaign.findById(d).lean<{ _pacingState?: Pacing }>();
+    const machines = kept?._pacingState?.state.compliance.windows['ofcom-24h'].buckets.amdMachine ?? [];
+    assert.equal(machines.reduce((a, b) => a + b, 0), 1, 'reported to the pacing as a machine (Ofcom counts a share of them)');
+    await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-amd-machine');
+  });
+
+  test('AMD says human: then parked and bridged; the wait for an agent starts after AMD, and AMD is not talk time', { timeout: 60_000 }, async () => {
+    await waitFor('1002 free', async () => ((await agentDoc('1002'))?.offer === null ? true : null));
+    // maxLocateAgentSec 2 < the 3 s of analysis: the member is bridged only if the clock starts after AMD.
+    const d = await campaign(['1002'], { maxLocateAgentSec: 2 }, { amd: { enabled: true } });
+    const [m] = await members(d, ['6005550032']);
+    const doc = await ended(m);
+    assert.equal(doc._endCause, 'NORMAL_CLEARING', JSON.stringify(doc._log));
+    const log = doc._log[0];
+    assert.equal(log.amdResult, 'HUMAN');
+    const talk = log.talkSec as number;
+    assert.ok(talk >= 0 && talk <= 6, `talk time from the bridge, without the analysis: ${talk}`);
+    const [leg] = legsOf(m);
+    assert.equal(agentLegsFor(leg.originationUuid!)[0]?.result?.split(' ')[0], '+OK', 'the agent is called');
+    await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.deepEqual(dialer.stats.amd, { HUMAN: 1 });
+    assert.equal(dialer.stats.predictAbandoned ?? 0, 0);
+    assert.equal(dialer.pacing.abandon.find((w: { window: string }) => w.window === 'us-30d').live, 1, 'one live answer counted');
+    await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-amd-human');
   });
 
   test('fewer logged agents than predictMinAgents: progressive, never more calls than free agents, and the dialer says why', { timeout: 90_000 }, async () => {

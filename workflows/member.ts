@@ -42,6 +42,8 @@ import {
   NOT_SENT_CAUSE,
   terminateIdle,
   agentLegOutcome,
+  amdMaxMs,
+  amdRoute,
   AGENT_FAILED_RETRY_MS,
   localTime,
   type Applied,
@@ -812,11 +814,16 @@ async function predictiveCall(s: Run, camp: CampaignRules, r: PredictiveRules, p
   const report = (kind: CallReportKind) => reportCall(s, placed.leaseId, kind);
   await report('placed');
   const gone = () => s.result !== null || s.terminateRequested;
-  await condition(() => s.parked === uuid || gone(), ringMs + RESULT_GRACE_MS, { summary: `ringing ${uuid}` });
-  // Not answered (its result is in, or overdue: the usual reconciliation). AMD (not built yet): a
-  // call AMD hangs up as a machine never parks; report it as 'machine' here, so the pacing counts it
-  // neither as an answer nor as an abandon.
-  if (s.parked !== uuid) return { result: await awaitResult(s, uuid, RESULT_GRACE_MS), abandoned: false, agent: null };
+  await condition(() => s.parked === uuid || gone(), ringMs + amdMaxMs(camp.amd) + RESULT_GRACE_MS, { summary: `ringing ${uuid}` });
+  // Never parked: not answered (its result is in, or overdue: the usual reconciliation), or AMD hung
+  // up on a machine (§2.4) — reported as such, so the pacing counts it neither as a live answer nor
+  // as an abandon.
+  if (s.parked !== uuid) {
+    const result = await awaitResult(s, uuid, RESULT_GRACE_MS);
+    if (result.amd && amdRoute(result.amd.result, !!camp.amd?.allowNotSure) === 'drop') await report('machine');
+    return { result, abandoned: false, agent: null };
+  }
+  // Parked: answered, after AMD said human when it ran; the wait for an agent starts now.
   await report('live');
   const deadline = Date.now() + r.maxLocateAgentSec * 1000;
   if (r.playbackFile) await predictiveActs.playToMember({ uuid, file: r.playbackFile });

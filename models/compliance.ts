@@ -11,7 +11,7 @@
 import { Schema } from 'mongoose';
 import { z } from 'zod';
 import { model } from './model';
-import { serially } from './serial';
+import { exclusively } from './serial';
 import { contactAllowed } from '../rules/pacing/compliance';
 
 /** The number as the list keys it: digits only (v3 dials `number` with every non-digit removed). */
@@ -127,7 +127,7 @@ export const ContactCounts = {
    */
   async take(domain: string, number: string, id: string, now: number, cap: { attempts: number; windowSec: number }): Promise<{ ok: true } | { ok: false; notBefore: number }> {
     const _id = dncId(domain, number);
-    return serially(`contacts:${_id}`, async () => {
+    return exclusively(`contacts:${_id}`, async () => {
       for (;;) {
         const doc = await Contacts.findById(_id).lean<ContactsDoc>();
         const calls = (doc?.calls ?? []).filter((c) => c.at > now - cap.windowSec * 1000);
@@ -151,7 +151,7 @@ export const ContactCounts = {
   /** Gives back the place of a call that was not sent after all (capped number, line busy…). */
   async giveBack(domain: string, number: string, id: string): Promise<void> {
     const _id = dncId(domain, number);
-    await serially(`contacts:${_id}`, async () => {
+    await exclusively(`contacts:${_id}`, async () => {
       const doc = await Contacts.findById(_id).lean<ContactsDoc>();
       if (!doc?.calls.some((c) => c.id === id)) return;
       await Contacts.updateOne({ _id, v: doc.v }, { $set: { calls: doc.calls.filter((c) => c.id !== id), v: doc.v + 1 } });

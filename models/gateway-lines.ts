@@ -9,7 +9,7 @@
 import { Schema } from 'mongoose';
 import { mayTakeSharedLine, withWaiter, type LineWaiter } from '../rules';
 import { model } from './model';
-import { serially } from './serial';
+import { exclusively } from './serial';
 
 const gatewayLinesSchema = new Schema(
   {
@@ -33,7 +33,7 @@ export const GatewayLines = {
   /** Takes one of the gateway's `limit` lines for the attempt `leaseId` of campaign `me.campaign`
    *  (idempotent); false when none is free or a campaign with a higher priority is waiting. */
   async acquire(gateway: string, leaseId: string, me: { campaign: string; priority: number }, limit: number, now = Date.now()): Promise<boolean> {
-    return serially(`gateway-lines:${gateway}`, async () => {
+    return exclusively(`gateway-lines:${gateway}`, async () => {
       await GatewayLinesModel.updateOne({ _id: gateway }, { $setOnInsert: { active: 0, leases: [], waiters: [] } }, { upsert: true });
       const stored = await GatewayLinesModel.findById(gateway).lean<GatewayLinesDoc>();
       const doc = { active: stored?.active ?? 0, leases: stored?.leases ?? [], waiters: stored?.waiters ?? [] };
@@ -57,13 +57,13 @@ export const GatewayLines = {
   /** Gives back the line of attempt `leaseId`, whichever gateway holds it (a retried release frees nothing more). */
   async release(leaseId: string): Promise<void> {
     const docs = await GatewayLinesModel.find({ 'leases.id': leaseId }, { _id: 1 }).lean<{ _id: string }[]>();
-    for (const { _id } of docs) await serially(`gateway-lines:${_id}`, () => pull(_id, (l) => l.id === leaseId));
+    for (const { _id } of docs) await exclusively(`gateway-lines:${_id}`, () => pull(_id, (l) => l.id === leaseId));
   },
 
   /** Every line a campaign holds (dialer reset with `resetProcess`, dialer deleted). */
   async dropCampaign(campaignId: string): Promise<void> {
     const docs = await GatewayLinesModel.find({ 'leases.campaign': campaignId }, { _id: 1 }).lean<{ _id: string }[]>();
-    for (const { _id } of docs) await serially(`gateway-lines:${_id}`, () => pull(_id, (l) => l.campaign === campaignId));
+    for (const { _id } of docs) await exclusively(`gateway-lines:${_id}`, () => pull(_id, (l) => l.campaign === campaignId));
   },
 
   async snapshot(gateway: string): Promise<GatewayLinesDoc | null> {

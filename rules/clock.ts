@@ -64,6 +64,11 @@ export function boundaries(camp: CampaignRules, from: number, days: number): num
       if (r.endTime < 1440) minutes.add(r.endTime);
     }
   }
+  return dailyInstants(minutes, zone, from, days).sort((a, b) => a - b);
+}
+
+/** The instants after `from`, over `days` days, at each minute-of-day of `minutes` in `zone`. */
+export function dailyInstants(minutes: Iterable<number>, zone: string, from: number, days: number): number[] {
   const start = DateTime.fromMillis(from, { zone }).startOf('day');
   const out: number[] = [];
   for (let d = 0; d <= days; d++) {
@@ -74,7 +79,7 @@ export function boundaries(camp: CampaignRules, from: number, days: number): num
       if (t > from) out.push(t);
     }
   }
-  return out.sort((a, b) => a - b);
+  return out;
 }
 
 /** The next moment (≥ now) a sleeping campaign must look at its calendar again: when it opens, or

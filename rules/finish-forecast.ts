@@ -11,8 +11,7 @@
 // cohort keeps the campaign going while it still holds about one member: the tail of retry waits).
 // Not modelled: communication-type windows, members' own time zones, expiry dates, agents.
 import type { CalendarRule } from './types';
-import { calendarState } from './clock';
-import { DateTime } from 'luxon';
+import { calendarState, dailyInstants } from './clock';
 
 /** Members in progress with the same attempts made and next due time. */
 export interface DialledGroup {
@@ -99,16 +98,8 @@ function calendarEdges(cal: CalendarRule, from: number, days: number): number[] 
     minutes.add(a.startTime);
     if (a.endTime + 1 < 1440) minutes.add(a.endTime + 1);
   }
-  const start = DateTime.fromMillis(from, { zone: cal.timeZone }).startOf('day');
-  const out: number[] = [];
+  const out = dailyInstants(minutes, cal.timeZone, from, days);
   for (const d of [cal.startDate, cal.endDate == null ? null : cal.endDate + 1]) if (d != null && d > from) out.push(d);
-  for (let d = 0; d <= days; d++) {
-    const day = start.plus({ days: d });
-    for (const m of minutes) {
-      const t = day.set({ hour: Math.floor(m / 60), minute: m % 60 }).toMillis();
-      if (t > from) out.push(t);
-    }
-  }
   return out.sort((a, b) => a - b);
 }
 

@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Agent, AgentEvent, agentId, type AgentDoc } from '../models/agent';
-import { huntOrder, isLogged, notOfferable, statsOfDay } from '../rules';
+import { busyTierAgent, huntOrder, isLogged, notOfferable, statsOfDay, type BusyTierAgent } from '../rules';
 import { agentInfoQuery, agentWorkflowId, memberWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
 import type { AgentActivities, HuntInput } from './types';
@@ -54,12 +54,13 @@ export function createAgentActivities(deps: ActivityDeps): AgentActivities {
       }
     },
 
-    async agentCounts({ domain, tiers, now }) {
-      if (!tiers.length) return { available: 0, logged: 0 };
+    async agentCounts({ domain, campaignId, tiers, now }) {
+      if (!tiers.length) return { available: 0, logged: 0, busy: [] };
       const docs = await Agent.find({ domain, name: { $in: tiers.map((t) => t.name) } }, { status: 1, state: 1, offer: 1, readyAt: 1, readyReason: 1 }).lean<AgentDoc[]>();
       return {
         available: docs.filter((d) => notOfferable(d, now) === null).length,
         logged: docs.filter((d) => isLogged(d.status)).length,
+        busy: docs.map((d) => busyTierAgent(d, campaignId, now)).filter((b): b is BusyTierAgent => b !== null),
       };
     },
   };

@@ -3,7 +3,7 @@ import type { AgentView, CallResult, Reservation } from '../workflows/messages';
 import type { AgentEventType } from '../models/agent';
 import type { SaveInput } from '../models/member-store';
 import type { AgentParams } from '../rules';
-import type { CampaignRules, MemberState, Pacing, PacingView } from '../rules';
+import type { CampaignRules, MemberState, Pacing, PacingView, TierAgents } from '../rules';
 import type { AttemptLogEntry, PlaceCallInput } from '../rules/attempt';
 
 export type { AttemptLogEntry, PlaceCallInput, RouteOption } from '../rules/attempt';
@@ -145,8 +145,9 @@ export interface AgentActivities {
    *  Update to its workflow); null when none does. */
   huntAgent(i: HuntInput): Promise<Reservation | null>;
   /** §2.3 engine counts of a campaign's tiers: available (could take a call now) and logged (neither
-   *  Logged Out nor On Break), from the agents' documents. */
-  agentCounts(i: { domain: string; tiers: { name: string }[]; now: number }): Promise<{ available: number; logged: number }>;
+   *  Logged Out nor On Break), and for the predictive pacing the tier agents in wrap-up or on another
+   *  campaign's call (rules/predictive.ts busyTierAgent); read from the agents' documents. */
+  agentCounts(i: { domain: string; campaignId: string; tiers: { name: string }[]; now: number }): Promise<Required<TierAgents>>;
   /** Is the member workflow of an offer still running? (Not when it was terminated by hand or failed.) */
   memberRunning(i: { campaignId: string; memberId: string }): Promise<boolean>;
 }

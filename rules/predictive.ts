@@ -14,6 +14,7 @@ import {
   type Observation,
   type PacingEvent,
 } from './pacing';
+import { isLogged, type AgentRuntime } from './agents';
 
 /** Set on a predictive member leg: its CHANNEL_PARK (answered, or AMD said human) is reported to
  *  the member's workflow, which then locates an agent. */
@@ -126,19 +127,45 @@ export function onRelease(p: Pacing, leaseId: string, at: number): Pacing {
   return feed({ ...p, calls }, events);
 }
 
-/** The calls in flight and the agents, as the pacing module sees them. Agents in wrap-up are not
- *  known here (the agents' workflows own them): only agents talking on this campaign's calls. */
-export function observe(p: Pacing, r: PredictiveRules, agents: { logged: number; available: number }, wrapSec: number, now: number): Observation {
+/** A tier agent logged in and busy, as its document (its workflow's) says; epoch ms. In wrap-up
+ *  (or a delay after a missed call) it is free at a known time; on another campaign's call it frees
+ *  after the talk and that offer's wrap-up. */
+export type BusyTierAgent = { state: 'wrap'; until: number } | { state: 'talk'; since: number; wrapSec: number };
+
+/** The campaign's agent counts (§2.3) and its tier agents the pacing forecasts to free up. */
+export interface TierAgents {
+  logged: number;
+  available: number;
+  busy?: BusyTierAgent[];
+}
+
+/** What a tier agent's document tells the pacing of `campaignId`: null when it is free, not logged
+ *  in (or on break), Idle, or on this campaign's own call (the campaign knows those calls itself). */
+export function busyTierAgent(a: Pick<AgentRuntime, 'status' | 'state' | 'offer' | 'readyAt'>, campaignId: string, now: number): BusyTierAgent | null {
+  if (!isLogged(a.status)) return null;
+  if (a.offer) {
+    if (a.offer.campaignId === campaignId) return null;
+    return { state: 'talk', since: a.offer.connectedAt ?? now, wrapSec: a.offer.params.wrapUpTime };
+  }
+  if (a.state === 'Waiting' && a.readyAt > now) return { state: 'wrap', until: a.readyAt };
+  return null;
+}
+
+/** The calls in flight and the agents, as the pacing module sees them: agents talking on this
+ *  campaign's calls (wrap-up `wrapSec` after) and the tier agents busy elsewhere or in wrap-up. */
+export function observe(p: Pacing, r: PredictiveRules, agents: TierAgents, wrapSec: number, now: number): Observation {
   const calls = Object.values(p.calls);
   const open = calls.filter((c) => c.bridgedAt === undefined && !c.abandoned);
+  const own = calls.filter((c) => c.bridgedAt !== undefined).map((c) => ({ state: 'talk' as const, since: c.bridgedAt!, wrapSec }));
+  const others = (agents.busy ?? []).map((b) => (b.state === 'wrap' ? { state: b.state, until: b.until / 1000 } : { ...b, since: b.since / 1000 }));
   return {
     now,
     loggedAgents: agents.logged,
     freeAgents: agents.available,
-    busy: calls.filter((c) => c.bridgedAt !== undefined).map((c) => ({ state: 'talk' as const, since: c.bridgedAt!, wrapSec })),
+    busy: [...own, ...others],
     dialing: open.filter((c) => c.liveAt === undefined).map((c) => c.placedAt ?? c.grantedAt),
     waiting: open.filter((c) => c.liveAt !== undefined).length,
-    talking: calls.filter((c) => c.bridgedAt !== undefined).length,
+    talking: own.length,
     maxLines: r.linesPerAgent * agents.logged,
     waitLimitSec: r.maxLocateAgentSec,
   };

@@ -5,7 +5,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   applyOutcome,
+  busyTierAgent,
   decideCalls,
+  newAgentRuntime,
   newPacing,
   observe,
   onCallReport,
@@ -109,6 +111,35 @@ describe('predictive pacing in the campaign (rules/predictive.ts)', () => {
     const view = pacingView(slow.pacing, slow.mode, slow.reason, t2 * 1000);
     assert.deepEqual(view.abandon.map((w) => w.window), ['ofcom-24h', 'us-30d']);
     assert.equal(view.abandon[0].abandoned, 15);
+  });
+
+  test('tier agents busy elsewhere: in wrap-up until its end, on another campaign\'s call; not on break nor on this campaign\'s call', () => {
+    const now = 1_000_000;
+    const base = { ...newAgentRuntime(), status: 'Available' as const, state: 'Waiting' as const };
+    const params = { callTimeout: 60, wrapUpTime: 20, maxNoAnswer: 0, busyDelayTime: 0, rejectDelayTime: 0, noAnswerDelayTime: 0 };
+    const offer = (campaignId: string, connectedAt: number | null) => ({ offerId: 'o', campaignId, memberId: 'm', at: now - 9000, params, connectedAt });
+    assert.deepEqual(busyTierAgent({ ...base, readyAt: now + 2000 }, 'c1', now), { state: 'wrap', until: now + 2000 });
+    assert.deepEqual(busyTierAgent({ ...base, state: 'In a queue call', offer: offer('c2', now - 5000) }, 'c1', now), { state: 'talk', since: now - 5000, wrapSec: 20 });
+    assert.deepEqual(busyTierAgent({ ...base, state: 'Reserved', offer: offer('c2', null) }, 'c1', now), { state: 'talk', since: now, wrapSec: 20 });
+    assert.equal(busyTierAgent({ ...base, state: 'In a queue call', offer: offer('c1', now - 5000) }, 'c1', now), null, 'its own calls the campaign knows itself');
+    assert.equal(busyTierAgent({ ...base, status: 'On Break', readyAt: now + 2000 }, 'c1', now), null);
+    assert.equal(busyTierAgent({ ...base, readyAt: now - 1 }, 'c1', now), null, 'free');
+    // Epoch ms from the documents, seconds in the observation, after the campaign's own talks.
+    const p = onCallReport(onCallReport(onCallReport(onGrant(newPacing(R), 'a', 90), 'a', 'placed', 90), 'a', 'live', 95), 'a', 'bridged', 96);
+    const o = observe(p, R, { logged: 4, available: 1, busy: [{ state: 'wrap', until: 112_000 }, { state: 'talk', since: 100_000, wrapSec: 20 }] }, 15, 110);
+    assert.deepEqual(o.busy, [{ state: 'talk', since: 96, wrapSec: 15 }, { state: 'wrap', until: 112 }, { state: 'talk', since: 100, wrapSec: 20 }]);
+    assert.equal(o.talking, 1);
+  });
+
+  test('an agent finishing wrap-up in 2 s is dialled for ahead; one in wrap-up for 60 s more is not', () => {
+    // 30-s talks learnt; 3 agents logged: 1 free, 2 in wrap-up.
+    const { p, t } = run(newPacing(R), 150, 0);
+    const wrapping = (sec: number) => [{ state: 'wrap' as const, until: (t + sec) * 1000 }, { state: 'wrap' as const, until: (t + sec) * 1000 }];
+    const soon = decideCalls(p, observe(p, R, { logged: 3, available: 1, busy: wrapping(2) }, 0, t));
+    const late = decideCalls(p, observe(p, R, { logged: 3, available: 1, busy: wrapping(60) }, 0, t));
+    assert.deepEqual([soon.mode, late.mode], ['predictive', 'predictive']);
+    assert.equal(late.calls, 1, 'only the free agent: the others are busy past every horizon');
+    assert.ok(soon.calls > late.calls, `more calls for agents about to be free: ${soon.calls} vs ${late.calls}`);
   });
 
   test('the state is plain JSON: a copy (continue-as-new, the stored state) decides the same', () => {

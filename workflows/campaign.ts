@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { AgentActivities, CampaignActivities, MemberActivities, PredictiveActivities } from '../activities/types';
 import { calendarOpensAt, calendarState, localTime, maxResources, nextDayStart, typeNotImplemented, type CampaignRules } from '../rules';
-import { decideCalls, newPacing, observe, onCallReport, onGrant, onRelease, pacingView, withSettings, type Pacing, type PacingView, type PredictiveRules } from '../rules/predictive';
+import { decideCalls, newPacing, observe, onCallReport, onGrant, onRelease, pacingView, withSettings, type Pacing, type PacingView, type PredictiveRules, type TierAgents } from '../rules/predictive';
 import {
   CAMPAIGN_STATE,
   callReportSignal,
@@ -195,7 +195,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
 
   /** Predictive (§7.5, rules/predictive.ts): how many calls to place ahead of the free agents;
    *  the campaign shows (Temporal UI) and stores (API `pacing`) whether and why it dials progressively. */
-  async function pace(camp: CampaignRules, r: PredictiveRules, agents: { logged: number; available: number }): Promise<number> {
+  async function pace(camp: CampaignRules, r: PredictiveRules, agents: TierAgents): Promise<number> {
     if (!pacingRead) {
       const stored = await pacingActs.loadPacing(campaignId);
       // Calls of an earlier run are over: their leases are not this run's.
@@ -270,11 +270,11 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const progressive = camp.type === 'Progressive Dialer';
     if (progressive) {
       // §2.3: one more call only while `active < logged` and an agent is available.
-      const agents = await reads.agentCounts({ domain, tiers: camp.agents ?? [], now: Date.now() });
+      const agents = await reads.agentCounts({ domain, campaignId, tiers: camp.agents ?? [], now: Date.now() });
       limit = Math.min(limit, agents.logged, leases.size + agents.available);
     }
     if (camp.predictive) {
-      const agents = await reads.agentCounts({ domain, tiers: camp.agents ?? [], now: Date.now() });
+      const agents = await reads.agentCounts({ domain, campaignId, tiers: camp.agents ?? [], now: Date.now() });
       limit = Math.min(limit, leases.size + (await pace(camp, camp.predictive, agents)));
     }
     const free = limit - leases.size;

@@ -11,16 +11,7 @@ import { connectMongo } from '../lib/db';
 import { ContactCounts, DoNotCall } from '../models/compliance';
 import { startFerret } from '../scripts/servers';
 import { arg } from './lib/stack';
-
-async function median(fn: () => Promise<unknown>, n = 21): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    xs.push(performance.now() - t0);
-  }
-  return xs.sort((a, b) => a - b)[Math.floor(n / 2)];
-}
+import { medianMs } from './lib/util';
 
 async function main(): Promise<void> {
   const sizes = arg('--sizes', '0,10000,100000').split(',').map(Number);
@@ -36,9 +27,9 @@ async function main(): Promise<void> {
         await DoNotCall.addMany('acme', Array.from({ length: Math.min(1000, n - have) }, (_, i) => ({ number: String(380500000000 + have + i) })));
       }
       const listed = n > 0 ? String(380500000000 + Math.floor(n / 2)) : '380500000000';
-      const hit = await median(() => DoNotCall.find('acme', listed));
-      const miss = await median(() => DoNotCall.find('acme', '12345678901'));
-      const take = await median(() => ContactCounts.take('acme', `3806${n}`, randomUUID(), Date.now(), { attempts: 1000, windowSec: 86400 }));
+      const hit = await medianMs(() => DoNotCall.find('acme', listed), 21);
+      const miss = await medianMs(() => DoNotCall.find('acme', '12345678901'), 21);
+      const take = await medianMs(() => ContactCounts.take('acme', `3806${n}`, randomUUID(), Date.now(), { attempts: 1000, windowSec: 86400 }), 21);
       console.log(`| ${n} | ${hit.toFixed(1)} ms | ${miss.toFixed(1)} ms | ${take.toFixed(1)} ms |`);
     }
   } finally {

@@ -13,16 +13,7 @@ import { connectMongo } from '../lib/db';
 import { Member } from '../models';
 import { startFerret } from '../scripts/servers';
 import { arg } from './lib/stack';
-
-async function time(fn: () => Promise<unknown>, n = 3): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    xs.push(performance.now() - t0);
-  }
-  return xs.sort((a, b) => a - b)[Math.floor(n / 2)];
-}
+import { medianMs } from './lib/util';
 
 async function main(): Promise<void> {
   const sizes = arg('--sizes', '1000,10000,50000').split(',').map(Number);
@@ -50,19 +41,19 @@ async function main(): Promise<void> {
       const now = Date.now();
       const ready = { dialer: campaign, _endCause: null, _lock: null, _dispatch: null, _waitingForResultStatusCb: null, $or: [{ _readyAt: null }, { _readyAt: { $lte: now } }] };
       const r = {
-        byId: await time(() => Member.findById(id).lean()),
-        byIdLast: await time(() => Member.findById(lastId).lean()),
-        updateById: await time(() => Member.updateOne({ _id: id }, { $set: { lastModified: Date.now() } })),
-        updateByIdAndField: await time(() => Member.updateOne({ _id: id, _dispatch: null }, { $set: { lastModified: Date.now() } })),
-        limitNoFilter: await time(() => Member.find({}, { _id: 1 }).limit(100).lean()),
-        dialerEq: await time(() => Member.find({ dialer: campaign }, { _id: 1 }).limit(100).lean(), 1),
-        readyNoSort: await time(() => Member.findOne(ready, { _id: 1 }).lean(), 1),
-        scanNoMatch: await time(() => Member.findOne({ dialer: 'none' }, { _id: 1 }).lean(), 1),
-        updateIdAndFieldNoMatch: await time(() => Member.updateOne({ _id: lastId, _dispatch: 'x' }, { $set: { lastModified: 1 } }), 1),
-        readyAllStreamed: await time(async () => {
+        byId: await medianMs(() => Member.findById(id).lean(), 3),
+        byIdLast: await medianMs(() => Member.findById(lastId).lean(), 3),
+        updateById: await medianMs(() => Member.updateOne({ _id: id }, { $set: { lastModified: Date.now() } }), 3),
+        updateByIdAndField: await medianMs(() => Member.updateOne({ _id: id, _dispatch: null }, { $set: { lastModified: Date.now() } }), 3),
+        limitNoFilter: await medianMs(() => Member.find({}, { _id: 1 }).limit(100).lean(), 3),
+        dialerEq: await medianMs(() => Member.find({ dialer: campaign }, { _id: 1 }).limit(100).lean(), 1),
+        readyNoSort: await medianMs(() => Member.findOne(ready, { _id: 1 }).lean(), 1),
+        scanNoMatch: await medianMs(() => Member.findOne({ dialer: 'none' }, { _id: 1 }).lean(), 1),
+        updateIdAndFieldNoMatch: await medianMs(() => Member.updateOne({ _id: lastId, _dispatch: 'x' }, { $set: { lastModified: 1 } }), 1),
+        readyAllStreamed: await medianMs(async () => {
           for await (const d of Member.find(ready, { _nextTryTime: 1, priority: 1 }).lean().cursor({ batchSize: 2000 })) void d;
         }, 1),
-        readySorted: await time(() => Member.findOne(ready, { _id: 1 }).sort({ _nextTryTime: -1, priority: -1, _id: 1 }).lean(), 1),
+        readySorted: await medianMs(() => Member.findOne(ready, { _id: 1 }).sort({ _nextTryTime: -1, priority: -1, _id: 1 }).lean(), 1),
       };
       const line = `${n}\t${Object.entries(r).map(([k, v]) => `${k}=${v.toFixed(1)}`).join('\t')}`;
       console.log(line);

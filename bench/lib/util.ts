@@ -18,3 +18,14 @@ export function vmBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 export const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+
+/** The median wall time in ms of `n` sequential runs of `fn`. */
+export async function medianMs(fn: () => Promise<unknown>, n: number): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    xs.push(performance.now() - t0);
+  }
+  return xs.sort((a, b) => a - b)[Math.floor(n / 2)];
+}

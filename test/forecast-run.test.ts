@@ -15,8 +15,12 @@ let api: ApiHarness;
 let dev: DevDialer;
 let cred: Cred;
 
-/** Forecast within this share of the remaining time (plus 3 s for the polling), and of the contacts (plus 2). */
-const TIME_TOLERANCE = 0.35;
+/** Contacts forecast within this share (plus 2). The time left within a factor: the forecast
+ *  extrapolates the pace measured so far, and on a shared 2-core box the pace of the rest of the run
+ *  changes with the load (measured: 0.9× when quiet, 2.1× at load 8); the model itself is checked
+ *  exactly by test/finish-forecast.test.ts. A forecast that ignores retry waits or lines is off by
+ *  more than this factor here. */
+const TIME_FACTOR = 2.5;
 const CONTACT_TOLERANCE = 0.2;
 
 before(async () => {
@@ -93,10 +97,10 @@ test('the forecast taken part-way matches the finished run within the stated tol
   const finished = Math.max(...attempts.map((a) => a.result?.settledOn ?? 0));
   const forecastEnd = Date.parse(fc.finishAt);
   const actualLeft = (finished - taken) / 1000;
-  const off = Math.abs(forecastEnd - finished) / 1000;
+  const forecastLeft = (forecastEnd - taken) / 1000;
   const diag = `forecast ${JSON.stringify(fc)}; actual: finished ${actualLeft.toFixed(1)} s after the forecast, ${done.stats.successCall} contacts, ${attempts.length} attempts`;
   console.log(diag);
-  assert.ok(off <= TIME_TOLERANCE * actualLeft + 3, `finish off by ${off.toFixed(1)} s: ${diag}`);
+  assert.ok(actualLeft <= TIME_FACTOR * forecastLeft + 3 && forecastLeft <= TIME_FACTOR * actualLeft + 3, `finish forecast ${forecastLeft.toFixed(1)} s, actual ${actualLeft.toFixed(1)} s: ${diag}`);
   assert.ok(Math.abs(fc.expectedContacts - done.stats.successCall) <= CONTACT_TOLERANCE * done.stats.successCall + 2, `contacts: ${diag}`);
 
   // Finished: nothing left, done now.

@@ -18,8 +18,7 @@ let cred: Cred;
 /** Contacts forecast within this share (plus 2). The time left within a factor: the forecast
  *  extrapolates the pace measured so far, and on a shared 2-core box the pace of the rest of the run
  *  changes with the load (measured: 0.9× when quiet, 2.1× at load 8); the model itself is checked
- *  exactly by test/finish-forecast.test.ts. A forecast that ignores retry waits or lines is off by
- *  more than this factor here. */
+ *  exactly by test/finish-forecast.test.ts (this run checks it end to end: counters, queue, calendar). */
 const TIME_FACTOR = 2.5;
 const CONTACT_TOLERANCE = 0.2;
 

@@ -28,7 +28,8 @@
 // --seed N, --timeout-min N (whole run), --keep (keep the temp dir and logs even on success), --ci
 // (the preset below; explicit options override it), --plant LIST (proves the checks can fail:
 // `duplicate` makes the simulator repeat an originate, `lost-answer` overwrites an answered
-// attempt's result with LOST_CALL before the checks).
+// attempt's result with LOST_CALL before the checks, `lost-edit` (with --apis 2) undoes a member edit
+// an API answered 200 to).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -86,7 +87,7 @@ const FAULTS = FAULTS_ASKED === 0 ? 0 : Math.max(FAULTS_ASKED, KINDS.length) + O
 const PLANT = (() => {
   const i = process.argv.indexOf('--plant');
   const list = i < 0 ? [] : (process.argv[i + 1] ?? '').split(',');
-  for (const p of list) if (!['duplicate', 'lost-answer'].includes(p)) throw new Error(`--plant: unknown "${p}" (duplicate, lost-answer)`);
+  for (const p of list) if (!['duplicate', 'lost-answer', 'lost-edit'].includes(p)) throw new Error(`--plant: unknown "${p}" (duplicate, lost-answer, lost-edit)`);
   return new Set(list);
 })();
 const TIMEOUT_MS = opt('timeout-min', 20) * 60_000;
@@ -275,12 +276,18 @@ async function apiTraffic(campaignId: string, wave: number, memberName: string):
     const id = found.body.data?.[0]?._id;
     if (!id) throw new Error(`member ${memberName} not found`);
     const value = `edit-${wave}`;
-    const edit = await api('PUT', `/api/v2/dialer/${campaignId}/members/${id}`, { variables: { wave: String(wave), edited: value } });
-    if (edit.status === 200) {
-      apiTrafficLog.memberEdits++;
-      memberEdits.set(String(id), value);
-    } else if (edit.status === 406) apiTrafficLog.memberEditsRefused++; // in a call: refused, as documented
-    else throw new Error(`member PUT: HTTP ${edit.status} ${JSON.stringify(edit.body).slice(0, 200)}`);
+    for (let tries = 1; ; tries++) {
+      const edit = await api('PUT', `/api/v2/dialer/${campaignId}/members/${id}`, { variables: { wave: String(wave), edited: value } });
+      if (edit.status === 200) {
+        apiTrafficLog.memberEdits++;
+        memberEdits.set(String(id), value);
+        break;
+      }
+      if (edit.status !== 406) throw new Error(`member PUT: HTTP ${edit.status} ${JSON.stringify(edit.body).slice(0, 200)}`);
+      apiTrafficLog.memberEditsRefused++; // in a call: refused, as documented; tried again after the call
+      if (tries === 4) break;
+      await sleep(2000);
+    }
   } catch (err) {
     apiTrafficLog.failed++;
     say(`API traffic of wave ${wave}: ${String((err as Error).message ?? err)}`);
@@ -524,7 +531,18 @@ async function check(campaignId: string, client: Client) {
   const editsLost = [...memberEdits].filter(([id, v]) => (byMember.get(id)?.variables as Record<string, string> | undefined)?.edited !== v);
   if (editsLost.length) violations.push(`${editsLost.length} member edit(s) answered 200 but not stored: ${editsLost.slice(0, 5).map(([id]) => id).join(', ')}`);
 
-  // 9. Processes: none died on its own; graceful stops exit 0.
+  // 9. The member counts the API answers from (written by every API and worker process, in turns)
+  //    equal a count of the members, through each API.
+  const open = members.filter((m) => !m._endCause).length;
+  for (let i = 0; i < APIS; i++) {
+    for (const [filter, want] of [[undefined, members.length], [{ _endCause: null }, open], [{ _endCause: { $ne: null } }, members.length - open]] as const) {
+      const q = filter ? `?filter=${encodeURIComponent(JSON.stringify(filter))}` : '';
+      const got = await api<{ data: number }>('GET', `/api/v2/dialer/${campaignId}/members/count${q}`).catch(() => null);
+      if (got?.body.data !== want) violations.push(`member count${q ? ` ${JSON.stringify(filter)}` : ''}: an API answered ${got ? JSON.stringify(got.body.data) : 'nothing'}, the store has ${want}`);
+    }
+  }
+
+  // 10. Processes: none died on its own; graceful stops exit 0.
   if (unplannedExits.length) violations.push(`process(es) exited on their own: ${unplannedExits.join(', ')}`);
   for (const g of gracefulExits) if (g.code !== 0) violations.push(`${g.what} exited ${String(g.code)} on SIGTERM`);
 
@@ -703,6 +721,12 @@ async function main(): Promise<number> {
     // that lost the race with the CDR would leave it.
     const a = await Attempt.findOneAndUpdate({ dialer: campaignId, 'result.answered': true }, { $set: { 'result.cause': 'LOST_CALL' } });
     say(`planted: attempt ${a ? String(a._id) : '(none answered)'} now says LOST_CALL`);
+  }
+  if (PLANT.has('lost-edit')) {
+    // Planted: a member edit an API answered 200 to undone in the store, as a lost write would leave it.
+    const [id] = [...memberEdits.keys()];
+    if (id) await Member.updateOne({ _id: id }, { $set: { 'variables.edited': 'overwritten' } });
+    say(`planted: member ${id ?? '(none edited)'} lost its edit`);
   }
   const r = await check(campaignId, client);
   if (unfinished) r.violations.push(`run not finished: ${unfinished}`);

@@ -22,11 +22,14 @@
 //   npm run fault-suite -- --members 4 --faults 0 --plant duplicate,lost-answer   must FAIL
 //   npm run fault-suite -- --agents 6 --members 60   progressive, 6 agents (3 extra worker kills during offers)
 // Options: --members N, --limit N, --max-try N, --workers N (1 or 2 worker processes on the task
-// queue; with 2, each worker fault hits one of them at random, the second has no CDR endpoint), --faults N (≥ 9 = every kind once; 0 = none),
+// queue; with 2, each worker fault hits one of them at random, the second has no CDR endpoint), --apis N (1 or 2
+// REST API processes on the one store; with 2, requests alternate between them, each api-kill hits one at
+// random, and every wave adds reads, a dialer PUT and a member edit whose stored result is checked), --faults N (≥ 9 = every kind once; 0 = none),
 // --seed N, --timeout-min N (whole run), --keep (keep the temp dir and logs even on success), --ci
 // (the preset below; explicit options override it), --plant LIST (proves the checks can fail:
 // `duplicate` makes the simulator repeat an originate, `lost-answer` overwrites an answered
-// attempt's result with LOST_CALL before the checks).
+// attempt's result with LOST_CALL before the checks, `lost-edit` (with --apis 2) undoes a member edit
+// an API answered 200 to).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -66,6 +69,7 @@ const MEMBERS = opt('members', 150);
 const LIMIT = opt('limit', 15);
 const MAX_TRY = opt('max-try', 3);
 const WORKERS = Math.min(Math.max(opt('workers', 1), 1), 2);
+const APIS = Math.min(Math.max(opt('apis', 1), 1), 2);
 const SEED = opt('seed', Date.now() % 100000);
 /** Progressive campaign with this many agents (0: voice broadcasting). */
 const AGENTS = opt('agents', 0);
@@ -83,7 +87,7 @@ const FAULTS = FAULTS_ASKED === 0 ? 0 : Math.max(FAULTS_ASKED, KINDS.length) + O
 const PLANT = (() => {
   const i = process.argv.indexOf('--plant');
   const list = i < 0 ? [] : (process.argv[i + 1] ?? '').split(',');
-  for (const p of list) if (!['duplicate', 'lost-answer'].includes(p)) throw new Error(`--plant: unknown "${p}" (duplicate, lost-answer)`);
+  for (const p of list) if (!['duplicate', 'lost-answer', 'lost-edit'].includes(p)) throw new Error(`--plant: unknown "${p}" (duplicate, lost-answer, lost-edit)`);
   return new Set(list);
 })();
 const TIMEOUT_MS = opt('timeout-min', 20) * 60_000;
@@ -133,10 +137,12 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-fault-'));
 const logDir = path.join(dataDir, 'logs');
 /** The simulator's append-only call log: the switch's complete record of calls, across its restarts. */
 const callLog = path.join(dataDir, 'switch-calls.jsonl');
-const ports = { ferret: 0, temporal: 0, esl: 0, simControl: 0, api: 0, cdr: 0 };
+const ports = { ferret: 0, temporal: 0, esl: 0, simControl: 0, api: 0, api2: 0, cdr: 0 };
 let ferret: FerretServer;
 let temporal: TemporalServer;
-const apps: Record<'simulator' | 'worker' | 'worker2' | 'api', Proc | undefined> = { simulator: undefined, worker: undefined, worker2: undefined, api: undefined };
+const apps: Record<'simulator' | 'worker' | 'worker2' | 'api' | 'api2', Proc | undefined> = {
+  simulator: undefined, worker: undefined, worker2: undefined, api: undefined, api2: undefined,
+};
 /** The second worker's readiness (it has no port to wait for): lib/readiness.ts status file. */
 const worker2Status = () => path.join(dataDir, 'worker2-status.json');
 /** Exits nobody asked for (a process that dies on its own when a dependency restarts is a finding). */
@@ -175,13 +181,18 @@ function appEnv(): NodeJS.ProcessEnv {
   };
 }
 
-const ENTRIES = { simulator: 'simulator/main.ts', worker: 'worker.ts', worker2: 'worker.ts', api: 'api/main.ts' } as const;
+const ENTRIES = { simulator: 'simulator/main.ts', worker: 'worker.ts', worker2: 'worker.ts', api: 'api/main.ts', api2: 'api/main.ts' } as const;
+/** Per-process settings on top of appEnv(): the second worker has no CDR endpoint, the second API its own port. */
+function envOf(name: keyof typeof ENTRIES): NodeJS.ProcessEnv {
+  if (name === 'worker2') return { ...appEnv(), CDR_PORT: '0', DIALER_WORKER_STATUS_FILE: worker2Status() };
+  if (name === 'api2') return { ...appEnv(), API_PORT: String(ports.api2) };
+  return appEnv();
+}
 
 async function startApp(name: keyof typeof ENTRIES): Promise<Proc> {
   if (name === 'worker2') fs.rmSync(worker2Status(), { force: true });
-  const env = name === 'worker2' ? { ...appEnv(), CDR_PORT: '0', DIALER_WORKER_STATUS_FILE: worker2Status() } : appEnv();
   const proc = startProcess({
-    name, command: process.execPath, args: ['--import', 'tsx', ENTRIES[name]], env, logFile: path.join(logDir, `${name}.log`),
+    name, command: process.execPath, args: ['--import', 'tsx', ENTRIES[name]], env: envOf(name), logFile: path.join(logDir, `${name}.log`),
   });
   apps[name] = proc;
   void proc.exited.then((how) => {
@@ -199,7 +210,7 @@ async function readyApp(name: keyof typeof ENTRIES, proc: Proc): Promise<void> {
     await waitReady(proc, 'worker2 polling and connected to ESL', async () => readWorkerStatus(worker2Status())?.esl === true, 90_000);
     return;
   }
-  const port = { simulator: ports.esl, worker: ports.cdr, api: ports.api }[name];
+  const port = { simulator: ports.esl, worker: ports.cdr, api: ports.api, api2: ports.api2 }[name];
   await waitReady(proc, `${name} listening on ${port}`, portOpen(port), 90_000);
 }
 
@@ -236,8 +247,51 @@ async function simPost(p: string, body: unknown): Promise<unknown> {
 // ---- the REST API, as a client that survives its restarts ---------------------------------------
 
 let cred: { key: string; secret: string };
+/** Requests sent to each API process (with --apis 2 they alternate; a retry goes to the other one). */
+const apiRequests = [0, 0];
+let apiTurn = 0;
 function api<T = any>(method: string, p: string, body?: unknown) {
-  return apiRequest<T>(`http://127.0.0.1:${ports.api}`, method, p, { cred, body, timeoutMs: 30_000 });
+  const i = apiTurn++ % APIS;
+  apiRequests[i]++;
+  return apiRequest<T>(`http://127.0.0.1:${i ? ports.api2 : ports.api}`, method, p, { cred, body, timeoutMs: 30_000 });
+}
+
+/** Member edits an API answered 200 to: each must be found stored at the end (an API write is not lost). */
+const memberEdits = new Map<string, string>();
+const apiTrafficLog = { reads: 0, dialerPuts: 0, memberEdits: 0, memberEditsRefused: 0, failed: 0 };
+
+/** With --apis 2, per wave: reads, a dialer PUT and a member edit, spread over both APIs. A request cut
+ *  by a fault is only counted (the edit's result is then unknown, so it is not checked). */
+async function apiTraffic(campaignId: string, wave: number, memberName: string): Promise<void> {
+  const tally = (res: { status: number }, what: 'reads' | 'dialerPuts') => {
+    if (res.status === 200) apiTrafficLog[what]++;
+    else throw new Error(`${what}: HTTP ${res.status}`);
+  };
+  try {
+    tally(await api('GET', `/api/v2/dialer/${campaignId}`), 'reads');
+    tally(await api('GET', `/api/v2/dialer/${campaignId}/members/count`), 'reads');
+    tally(await api('PUT', `/api/v2/dialer/${campaignId}`, { description: `wave ${wave}` }), 'dialerPuts');
+    const found = await api<{ data: { _id: string }[] }>('GET', `/api/v2/dialer/${campaignId}/members?filter=${encodeURIComponent(JSON.stringify({ name: memberName }))}`);
+    tally(found, 'reads');
+    const id = found.body.data?.[0]?._id;
+    if (!id) throw new Error(`member ${memberName} not found`);
+    const value = `edit-${wave}`;
+    for (let tries = 1; ; tries++) {
+      const edit = await api('PUT', `/api/v2/dialer/${campaignId}/members/${id}`, { variables: { wave: String(wave), edited: value } });
+      if (edit.status === 200) {
+        apiTrafficLog.memberEdits++;
+        memberEdits.set(String(id), value);
+        break;
+      }
+      if (edit.status !== 406) throw new Error(`member PUT: HTTP ${edit.status} ${JSON.stringify(edit.body).slice(0, 200)}`);
+      apiTrafficLog.memberEditsRefused++; // in a call: refused, as documented; tried again after the call
+      if (tries === 4) break;
+      await sleep(2000);
+    }
+  } catch (err) {
+    apiTrafficLog.failed++;
+    say(`API traffic of wave ${wave}: ${String((err as Error).message ?? err)}`);
+  }
 }
 
 /** POSTs one wave of members; a request cut by a fault is checked (by name) before it is sent again. */
@@ -292,8 +346,10 @@ async function inject(kind: Kind, channelsUp: number): Promise<void> {
       break;
     }
     case 'api-kill': {
-      await kill9(apps.api!);
-      await readyApp('api', await startApp('api'));
+      const which = APIS === 2 && rand() < 0.5 ? 'api2' : 'api';
+      detail = which;
+      await kill9(apps[which]!);
+      await readyApp(which, await startApp(which));
       break;
     }
     case 'esl-reset': {
@@ -471,7 +527,22 @@ async function check(campaignId: string, client: Client) {
   if (statDiff.length) violations.push(`campaign stats differ from the recount: ${statDiff.join(', ')}`);
   const statMismatches = statDiff.length;
 
-  // 8. Processes: none died on its own; graceful stops exit 0.
+  // 8. Member edits an API answered 200 to are stored (no API write lost to another process's write).
+  const editsLost = [...memberEdits].filter(([id, v]) => (byMember.get(id)?.variables as Record<string, string> | undefined)?.edited !== v);
+  if (editsLost.length) violations.push(`${editsLost.length} member edit(s) answered 200 but not stored: ${editsLost.slice(0, 5).map(([id]) => id).join(', ')}`);
+
+  // 9. The member counts the API answers from (written by every API and worker process, in turns)
+  //    equal a count of the members, through each API.
+  const open = members.filter((m) => !m._endCause).length;
+  for (let i = 0; i < APIS; i++) {
+    for (const [filter, want] of [[undefined, members.length], [{ _endCause: null }, open], [{ _endCause: { $ne: null } }, members.length - open]] as const) {
+      const q = filter ? `?filter=${encodeURIComponent(JSON.stringify(filter))}` : '';
+      const got = await api<{ data: number }>('GET', `/api/v2/dialer/${campaignId}/members/count${q}`).catch(() => null);
+      if (got?.body.data !== want) violations.push(`member count${q ? ` ${JSON.stringify(filter)}` : ''}: an API answered ${got ? JSON.stringify(got.body.data) : 'nothing'}, the store has ${want}`);
+    }
+  }
+
+  // 10. Processes: none died on its own; graceful stops exit 0.
   if (unplannedExits.length) violations.push(`process(es) exited on their own: ${unplannedExits.join(', ')}`);
   for (const g of gracefulExits) if (g.code !== 0) violations.push(`${g.what} exited ${String(g.code)} on SIGTERM`);
 
@@ -533,8 +604,11 @@ async function main(): Promise<number> {
 
   ferret = await startFerret({ port: ports.ferret, dataDir: path.join(dataDir, 'ferret'), logDir, portSetting: 'fault-suite' });
   temporal = await startTemporalDev({ port: ports.temporal, dbFile: path.join(dataDir, 'temporal.db'), logDir, portSetting: 'fault-suite' });
-  for (const name of ['simulator', 'worker', ...(WORKERS === 2 ? ['worker2' as const] : []), 'api'] as const) await readyApp(name, await startApp(name));
-  say(`stack up: FerretDB :${ports.ferret}, Temporal :${ports.temporal}, simulator ESL :${ports.esl}, worker CDR :${ports.cdr}, API :${ports.api}`);
+  for (const name of ['simulator', 'worker', ...(WORKERS === 2 ? ['worker2' as const] : []), 'api', ...(APIS === 2 ? ['api2' as const] : [])] as const) {
+    await readyApp(name, await startApp(name));
+  }
+  say(`stack up: FerretDB :${ports.ferret}, Temporal :${ports.temporal}, simulator ESL :${ports.esl}, worker CDR :${ports.cdr}, API :${ports.api}` +
+    `${APIS === 2 ? `, API2 :${ports.api2}` : ''}${WORKERS === 2 ? ', worker2' : ''}`);
 
   await connectMongo(`${ferret.uri}dialer`);
   cred = await createCredential({ domain: AGENT_DOMAIN, name: 'fault suite' });
@@ -578,6 +652,7 @@ async function main(): Promise<number> {
       const tries = await postMembers(campaignId, body, names);
       posted += n;
       say(`posted members ${posted - n}..${posted - 1}${tries > 1 ? ` (${tries} tries)` : ''}`);
+      if (APIS === 2) await apiTraffic(campaignId, i, names[0]);
     }
     if (!kind) break;
     await sleep(between(4000, 14_000));
@@ -647,6 +722,12 @@ async function main(): Promise<number> {
     const a = await Attempt.findOneAndUpdate({ dialer: campaignId, 'result.answered': true }, { $set: { 'result.cause': 'LOST_CALL' } });
     say(`planted: attempt ${a ? String(a._id) : '(none answered)'} now says LOST_CALL`);
   }
+  if (PLANT.has('lost-edit')) {
+    // Planted: a member edit an API answered 200 to undone in the store, as a lost write would leave it.
+    const [id] = [...memberEdits.keys()];
+    if (id) await Member.updateOne({ _id: id }, { $set: { 'variables.edited': 'overwritten' } });
+    say(`planted: member ${id ?? '(none edited)'} lost its edit`);
+  }
   const r = await check(campaignId, client);
   if (unfinished) r.violations.push(`run not finished: ${unfinished}`);
   const missingKinds = KINDS.filter((k) => !injected[k]);
@@ -654,7 +735,7 @@ async function main(): Promise<number> {
 
   // Graceful shutdown of every project process: SIGTERM → exit 0.
   finishing = true;
-  for (const name of ['api', 'worker', ...(WORKERS === 2 ? ['worker2' as const] : []), 'simulator'] as const) {
+  for (const name of ['api', ...(APIS === 2 ? ['api2' as const] : []), 'worker', ...(WORKERS === 2 ? ['worker2' as const] : []), 'simulator'] as const) {
     const p = apps[name]!;
     planned.add(p);
     const t = Date.now();
@@ -680,6 +761,9 @@ async function main(): Promise<number> {
   console.log(`switch call log: ${r.sw.calls.length} originates, peak ${r.sw.peak} calls in progress (limit ${LIMIT}), ` +
     `${r.sw.calls.filter((c) => c.answered).length} answered, ${r.sw.calls.filter((c) => c.state === 'vanished').length} vanished in crashes`);
   console.log(`stats ${JSON.stringify(r.recount)} (recount) vs ${JSON.stringify(Object.fromEntries(Object.keys(r.recount).map((k) => [k, r.stats[k] ?? 0])))} (campaign)`);
+  if (APIS === 2) {
+    console.log(`APIs: 2, requests ${apiRequests.join(' + ')}; per wave ${JSON.stringify(apiTrafficLog)}; member edits checked stored: ${memberEdits.size}`);
+  }
   if (r.agents) {
     console.log(`agents: ${AGENTS}, ${r.agents.offers} offers, ${r.sw.calls.filter((c) => c.agent).length} agent legs, ` +
       `${r.sw.calls.filter((c) => c.memberLeg).length} member legs bridged from them (${r.sw.calls.filter((c) => c.memberLeg?.answered).length} answered)`);

@@ -1,15 +1,15 @@
-// The fault suite can fail: a short real run (its own FerretDB, Temporal, simulator, worker and API
-// on free ports; 4 members, no faults) with a duplicate originate planted through the simulator's
-// control switch and an answered attempt's result overwritten with LOST_CALL must exit 1 and name
-// each violation. About 30 s.
+// The fault suite can fail: a short real run (its own FerretDB, Temporal, simulator, worker and two
+// APIs on free ports; 4 members, no faults) with a duplicate originate planted through the simulator's
+// control switch, an answered attempt's result overwritten with LOST_CALL and a member edit (answered
+// 200 by one of the two APIs) undone in the store must exit 1 and name each violation. About 30 s.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-test('the fault suite fails on a planted duplicate originate and a planted lost answered call', { timeout: 240_000 }, async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/fault-suite.ts', '--members', '4', '--faults', '0', '--plant', 'duplicate,lost-answer'], {
+test('the fault suite (two APIs) fails on a planted duplicate originate, lost answered call and lost member edit', { timeout: 240_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/fault-suite.ts', '--members', '4', '--faults', '0', '--apis', '2', '--plant', 'duplicate,lost-answer,lost-edit'], {
     cwd: path.join(__dirname, '..'), env: { ...process.env, NODE_TEST_CONTEXT: undefined }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   let out = '';
@@ -25,4 +25,7 @@ test('the fault suite fails on a planted duplicate originate and a planted lost 
   assert.match(out, /redial\(s\) of a member whose call was answered/);
   assert.match(out, /stored LOST_CALL for a call the switch ended normally and reported/);
   assert.match(out, /duplicates=1, redials of answered calls=[1-9]/);
+  assert.match(out, /API2 :\d+/, 'the second API process was started');
+  assert.match(out, /APIs: 2, requests [1-9]\d* \+ [1-9]/, 'requests went to both APIs');
+  assert.match(out, /1 member edit\(s\) answered 200 but not stored/);
 });

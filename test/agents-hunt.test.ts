@@ -220,3 +220,31 @@ describe('strategies (§7.3) over the agents\' stored statistics', () => {
     assert.deepEqual(await offerOrder('campL', ['l2', 'l3', 'l1'], 'longest_idle_agent'), ['l1', 'l3', 'l2']);
   });
 });
+
+test('stats route (§11.3): logged_in, logged_out and on_break_sec from the agent\'s status changes', { timeout: 30_000 }, async () => {
+  const dialer = await api.req('POST', '/api/v2/dialer', {
+    cred,
+    body: {
+      name: 'Stats', type: 'Progressive Dialer', agents: ['b1'], parameters: { limit: 1 },
+      resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 1 }] }],
+    },
+  });
+  assert.equal(dialer.status, 200, JSON.stringify(dialer.body));
+  const d: string = dialer.body.data.insertedIds[0];
+  const t0 = Math.floor(Date.now() / 1000);
+  await agent('b1');
+  const r = await hunt(d, ['b1']);
+  await end('b1', { offerId: r!.offerId, kind: 'ended', outcome: { kind: 'released', cause: 'TEST' } });
+  await waitFor('free again', async () => (await stored('b1'))?.offer === null);
+  await api.req('PUT', '/api/v2/agents/b1/status', { cred, body: { status: 'On Break' } });
+  await new Promise((res) => setTimeout(res, 1600));
+  await api.req('PUT', '/api/v2/agents/b1/status', { cred, body: { status: 'Available' } });
+  await api.req('PUT', '/api/v2/agents/b1/status', { cred, body: { status: 'Logged Out' } });
+  const st = await api.req('POST', `/api/v2/dialer/${d}/agents/stats`, { cred, body: { agents: [`b1@${DOMAIN}`], skills: [] } });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const row = st.body.data[0];
+  assert.ok(row.on_break_sec >= 1 && row.on_break_sec <= 5, `on_break_sec ${row.on_break_sec}`);
+  assert.ok(row.logged_in >= t0 && row.logged_in <= row.logged_out, `logged_in ${row.logged_in}, logged_out ${row.logged_out}`);
+  assert.ok(row.logged_out - row.logged_in >= 1, 'logged out after the break');
+  assert.equal(row.call_count, 1);
+});

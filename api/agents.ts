@@ -30,7 +30,7 @@ const P = '/api/v2/agents';
 
 /** The stored agent as clients see it (`id` = `<name>@<domain>`). */
 export function publicAgent(d: AgentDoc | AgentView): Record<string, unknown> {
-  const { _id, idleSince: _idle, ...rest } = d as AgentDoc & { id?: string };
+  const { _id, idleSince: _idle, breakSince: _break, ...rest } = d as AgentDoc & { id?: string };
   return { ...rest, id: _id ?? (d as AgentView).id };
 }
 
@@ -120,9 +120,9 @@ export function agentRoutes(router: Router, deps: RouteDeps): void {
       const s = statsOfDay(d.stats?.[String(dialer._id)], today) ?? emptyAgentStats();
       return {
         name: d._id, state: d.state, status: d.status, ready_time: sec(d.readyAt), wrap_up_time: d.params?.wrapUpTime ?? 0,
-        last_bridge_end: sec(d.lastBridgeEnd), logged_in: 0, logged_out: 0, last_set_stats: 0,
+        last_bridge_end: sec(d.lastBridgeEnd), logged_in: sec(d.loggedInAt), logged_out: sec(d.loggedOutAt), last_set_stats: 0,
         call_count: s.callCount, missed_call: s.missedCall, call_time_sec: s.callTimeSec, connected_time_sec: Math.round(s.connectedTimeSec),
-        idle_sec: Math.round(s.idleSec), on_break_sec: 0, wrap_time_sec: s.wrapTimeSec, active: tiers.has(d.name),
+        idle_sec: Math.round(s.idleSec), on_break_sec: Math.round(s.onBreakSec ?? 0), wrap_time_sec: s.wrapTimeSec, active: tiers.has(d.name),
         bridged_count: s.bridgedCount, last_offered_call: sec(s.lastOfferedCall),
       };
     }));

@@ -74,6 +74,8 @@ export interface AgentCampaignStats {
   connectedTimeSec: number;
   wrapTimeSec: number;
   idleSec: number;
+  /** Seconds On Break since the day began (absent in statistics stored before it was kept). */
+  onBreakSec?: number;
   lastOfferedCall: number | null;
   lastStatus: string;
 }
@@ -84,7 +86,7 @@ export function statsOfDay(s: AgentCampaignStats | null | undefined, day: string
 }
 
 export function emptyAgentStats(): AgentCampaignStats {
-  return { callCount: 0, missedCall: 0, bridgedCount: 0, callTimeSec: 0, connectedTimeSec: 0, wrapTimeSec: 0, idleSec: 0, lastOfferedCall: null, lastStatus: '' };
+  return { callCount: 0, missedCall: 0, bridgedCount: 0, callTimeSec: 0, connectedTimeSec: 0, wrapTimeSec: 0, idleSec: 0, onBreakSec: 0, lastOfferedCall: null, lastStatus: '' };
 }
 
 /** The offer an agent is reserved for. */
@@ -129,11 +131,16 @@ export interface AgentRuntime {
   offer: AgentOffer | null;
   /** Since when the agent has been free (Available, Waiting, past readyAt): the idle stretch. */
   idleSince: number | null;
+  /** Since when the agent is On Break (on_break_sec), and when it last logged in and out (epoch ms).
+   *  Optional: a runtime carried over from before they were kept has none. */
+  breakSince?: number | null;
+  loggedInAt?: number | null;
+  loggedOutAt?: number | null;
   stats: Record<string, AgentCampaignStats>;
 }
 
 export function newAgentRuntime(): AgentRuntime {
-  return { status: 'Logged Out', state: 'Idle', readyAt: 0, readyReason: null, lastBridgeEnd: null, noAnswerCount: 0, offer: null, idleSince: null, stats: {} };
+  return { status: 'Logged Out', state: 'Idle', readyAt: 0, readyReason: null, lastBridgeEnd: null, noAnswerCount: 0, offer: null, idleSince: null, breakSince: null, loggedInAt: null, loggedOutAt: null, stats: {} };
 }
 
 /** §7.3 eligibility, without the campaign's list: why this agent cannot be offered a call now, or
@@ -162,6 +169,18 @@ function closeIdle(a: AgentRuntime, now: number, also?: string): Record<string, 
     for (const k of Object.keys(stats)) stats[k] = { ...stats[k], idleSec: stats[k].idleSec + sec };
   }
   return stats;
+}
+
+/** Opens or closes the On Break stretch after a status change, crediting a closed one to every
+ *  campaign the agent has statistics in (on_break_sec, like idle_sec). */
+function settleBreak(a: AgentRuntime, now: number): AgentRuntime {
+  const since = a.breakSince ?? null;
+  if (a.status === 'On Break') return since === null ? { ...a, breakSince: now } : a;
+  if (since === null) return a;
+  const sec = Math.max(0, now - since) / 1000;
+  const stats = { ...a.stats };
+  for (const k of Object.keys(stats)) stats[k] = { ...stats[k], onBreakSec: (stats[k].onBreakSec ?? 0) + sec };
+  return { ...a, stats, breakSince: null };
 }
 
 /** Recomputes the idle clock after a change. */
@@ -263,7 +282,7 @@ export function endOffer(a: AgentRuntime, outcome: OfferOutcome, now: number): A
       s.lastStatus = `${outcome.cause} -> ${offer.memberId}`;
       break;
   }
-  return settleIdle(next, now);
+  return settleIdle(settleBreak(next, now), now);
 }
 
 /** The member's result status arrived while the agent is held in wrap-up (§7.4: ready in 2 s). */
@@ -276,6 +295,10 @@ export function statusSent(a: AgentRuntime, now: number): AgentRuntime {
 export function setAgentStatus(a: AgentRuntime, change: { status?: AgentStatus; state?: (typeof AGENT_SETTABLE_STATES)[number] }, now: number): AgentRuntime {
   const next: AgentRuntime = { ...a };
   if (change.status) next.status = change.status;
+  if (change.status && change.status !== a.status) {
+    if (a.status === 'Logged Out') next.loggedInAt = now;
+    if (change.status === 'Logged Out') next.loggedOutAt = now;
+  }
   // Logging out or going on break ends an On Demand hold; during an offer the state stays the
   // dialer's until the offer ends.
   if (!a.offer) {
@@ -286,7 +309,7 @@ export function setAgentStatus(a: AgentRuntime, change: { status?: AgentStatus; 
     // Back from a break: the miss count starts again.
     if (a.status === 'On Break' || a.status === 'Logged Out') next.noAnswerCount = 0;
   }
-  return settleIdle(next, now);
+  return settleIdle(settleBreak(next, now), now);
 }
 
 /** Why a status change is refused, or null. */

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { huntAgent } from '../activities/agents';
 import { Agent, AgentEvent, type AgentDoc } from '../models/agent';
+import type { OfferOutcome } from '../rules/agents';
 import { agentWorkflowId, offerEventSignal, type OfferEvent, type Reservation } from '../workflows/messages';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
@@ -141,6 +142,17 @@ describe('after an offer (§7.4), held by the agent workflow', () => {
     assert.equal(back.name, 'd1');
   });
 
+  test('reject delay holds the agent for rejectDelayTime, not the busy or no-answer delay', { timeout: 30_000 }, async () => {
+    await agent('j1', { rejectDelayTime: 300, busyDelayTime: 0, noAnswerDelayTime: 0 });
+    const r = await hunt('campJ', ['j1']);
+    await end('j1', { offerId: r!.offerId, kind: 'ended', outcome: { kind: 'reject', cause: 'CALL_REJECTED' } });
+    const held = await waitFor('reject delay stored', async () => { const d = await stored('j1'); return d?.offer === null ? d : null; });
+    assert.equal(held.readyReason, 'reject delay');
+    assert.ok(held.readyAt - Date.now() > 250_000, 'held for the reject delay');
+    assert.deepEqual([held.noAnswerCount, held.stats.campJ.missedCall], [1, 1]);
+    assert.equal(await hunt('campJ', ['j1']), null, 'not offered during the reject delay');
+  });
+
   test('delete is refused while a call is offered', async () => {
     await agent('x1');
     const r = await hunt('campX', ['x1']);
@@ -148,4 +160,91 @@ describe('after an offer (§7.4), held by the agent workflow', () => {
     assert.equal(del.status, 409);
     await end('x1', { offerId: r!.offerId, kind: 'ended', outcome: { kind: 'released', cause: 'TEST' } });
   });
+});
+
+describe('strategies (§7.3) over the agents\' stored statistics', () => {
+  // Gives `name` one offer in `campaign`, ended with `outcome`, and waits until it is free again.
+  async function oneCall(campaign: string, name: string, outcome: OfferOutcome): Promise<void> {
+    const r = await hunt(campaign, [name]);
+    assert.equal(r?.name, name);
+    await end(name, { offerId: r!.offerId, kind: 'ended', outcome });
+    await waitFor('free again', async () => { const d = await stored(name); return d?.offer === null && d.state === 'Waiting'; });
+  }
+  const released = { kind: 'released', cause: 'TEST' } as const;
+  // Hunts until every agent is reserved: the order the strategy offered them in.
+  async function offerOrder(campaign: string, names: string[], strategy: string): Promise<string[]> {
+    const order: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const r = await hunt(campaign, names, strategy);
+      order.push(r!.name);
+    }
+    for (const n of order) {
+      const d = await stored(n);
+      await end(n, { offerId: d!.offer!.offerId, kind: 'ended', outcome: released });
+    }
+    return order;
+  }
+
+  test('with_fewest_calls: the agent with fewest offers in the campaign first', { timeout: 30_000 }, async () => {
+    for (const n of ['f1', 'f2', 'f3']) await agent(n);
+    await oneCall('campF', 'f1', released);
+    await oneCall('campF', 'f1', released);
+    await oneCall('campF', 'f2', released);
+    // f3 has no statistics in campF (none sort first, as v3's SQL), then f2 (1 call), then f1 (2).
+    assert.deepEqual(await offerOrder('campF', ['f1', 'f2', 'f3'], 'with_fewest_calls'), ['f3', 'f2', 'f1']);
+  });
+
+  test('with_least_talk_time: the agent with least talk time in the campaign first', { timeout: 30_000 }, async () => {
+    for (const n of ['k1', 'k2', 'k3']) await agent(n);
+    await oneCall('campK', 'k1', { kind: 'bridged', talkSec: 30, statusPending: false, campaignWrapUpSec: 0 });
+    await oneCall('campK', 'k2', { kind: 'bridged', talkSec: 10, statusPending: false, campaignWrapUpSec: 0 });
+    await oneCall('campK', 'k3', { kind: 'bridged', talkSec: 20, statusPending: false, campaignWrapUpSec: 0 });
+    assert.deepEqual(await offerOrder('campK', ['k1', 'k2', 'k3'], 'with_least_talk_time'), ['k2', 'k3', 'k1']);
+  });
+
+  test('longest_idle_agent: the agent idle longest in the campaign first', { timeout: 30_000 }, async () => {
+    for (const n of ['l1', 'l2', 'l3']) await agent(n);
+    for (const n of ['l1', 'l2', 'l3']) await oneCall('campL', n, released);
+    // A break closes the idle stretch and stores its seconds: l2 ~0 s, l3 ~1.5 s, l1 ~3 s.
+    const pause = async (n: string) => {
+      await api.req('PUT', `/api/v2/agents/${n}/status`, { cred, body: { status: 'On Break' } });
+      await api.req('PUT', `/api/v2/agents/${n}/status`, { cred, body: { status: 'Available' } });
+    };
+    await pause('l2');
+    await new Promise((r) => setTimeout(r, 1500));
+    await pause('l3');
+    await new Promise((r) => setTimeout(r, 1500));
+    await pause('l1');
+    const idle = await Promise.all(['l1', 'l2', 'l3'].map(async (n) => (await stored(n))!.stats.campL.idleSec));
+    assert.ok(idle[0] > idle[2] && idle[2] > idle[1], `idle seconds l1 > l3 > l2: ${idle}`);
+    assert.deepEqual(await offerOrder('campL', ['l2', 'l3', 'l1'], 'longest_idle_agent'), ['l1', 'l3', 'l2']);
+  });
+});
+
+test('stats route (§11.3): logged_in, logged_out and on_break_sec from the agent\'s status changes', { timeout: 30_000 }, async () => {
+  const dialer = await api.req('POST', '/api/v2/dialer', {
+    cred,
+    body: {
+      name: 'Stats', type: 'Progressive Dialer', agents: ['b1'], parameters: { limit: 1 },
+      resources: [{ dialedNumber: '^(\\d+)$', destinations: [{ gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 1 }] }],
+    },
+  });
+  assert.equal(dialer.status, 200, JSON.stringify(dialer.body));
+  const d: string = dialer.body.data.insertedIds[0];
+  const t0 = Math.floor(Date.now() / 1000);
+  await agent('b1');
+  const r = await hunt(d, ['b1']);
+  await end('b1', { offerId: r!.offerId, kind: 'ended', outcome: { kind: 'released', cause: 'TEST' } });
+  await waitFor('free again', async () => (await stored('b1'))?.offer === null);
+  await api.req('PUT', '/api/v2/agents/b1/status', { cred, body: { status: 'On Break' } });
+  await new Promise((res) => setTimeout(res, 1600));
+  await api.req('PUT', '/api/v2/agents/b1/status', { cred, body: { status: 'Available' } });
+  await api.req('PUT', '/api/v2/agents/b1/status', { cred, body: { status: 'Logged Out' } });
+  const st = await api.req('POST', `/api/v2/dialer/${d}/agents/stats`, { cred, body: { agents: [`b1@${DOMAIN}`], skills: [] } });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const row = st.body.data[0];
+  assert.ok(row.on_break_sec >= 1 && row.on_break_sec <= 5, `on_break_sec ${row.on_break_sec}`);
+  assert.ok(row.logged_in >= t0 && row.logged_in <= row.logged_out, `logged_in ${row.logged_in}, logged_out ${row.logged_out}`);
+  assert.ok(row.logged_out - row.logged_in >= 1, 'logged out after the break');
+  assert.equal(row.call_count, 1);
 });

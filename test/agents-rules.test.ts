@@ -156,6 +156,17 @@ describe('status changes (§7.1)', () => {
     assert.equal(statusChangeProblem(reserved(), { status: 'On Break' }), null);
     assert.match(statusChangeProblem(newAgentRuntime(), {})!, /required/);
   });
+
+  test('logged in/out times and On Break seconds (§11.3); max no answer starts the break too', () => {
+    let a = setAgentStatus(newAgentRuntime(), { status: 'Available', state: 'Waiting' }, T0);
+    a = reserveAgent(a, { offerId: 'o', campaignId: 'c1', memberId: 'm', at: T0, params: params({ maxNoAnswer: 1 }) }, T0 + 1000);
+    a = endOffer(a, { kind: 'no-answer', cause: 'NO_ANSWER' }, T0 + 2000);
+    assert.equal(a.status, 'On Break');
+    a = setAgentStatus(a, { status: 'Available' }, T0 + 32_000);
+    assert.equal(a.stats.c1.onBreakSec, 30);
+    a = setAgentStatus(setAgentStatus(a, { status: 'On Break' }, T0 + 40_000), { status: 'Logged Out' }, T0 + 50_000);
+    assert.deepEqual([a.stats.c1.onBreakSec, a.loggedInAt, a.loggedOutAt], [40, T0, T0 + 50_000]);
+  });
 });
 
 describe('hunting order (§7.3)', () => {

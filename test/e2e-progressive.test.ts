@@ -135,6 +135,8 @@ describe('progressive dialing', () => {
     assert.equal(doc._probeCount, 1, 'the failed agent leg did not count');
     const legs = sim.calls().filter((c) => c.channelVars.dlr_member_id === m).map((c) => [c.url, c.result?.split(' ')[0]]);
     assert.deepEqual(legs, [[`user/2000@${DOMAIN}`, '-ERR'], [`user/1001@${DOMAIN}`, '+OK']]);
+    const rang = sim.calls().find((c) => c.channelVars.dlr_member_id === m && c.url === `user/2000@${DOMAIN}`);
+    assert.equal(rang?.channelVars.originate_timeout, '1', 'the agent leg rings for the agent\'s callTimeout');
     const a = await waitFor('2000 penalised', async () => { const x = await agentDoc('2000'); return x?.offer === null ? x : null; });
     assert.equal(a.readyReason, 'no-answer delay');
     assert.deepEqual([a.noAnswerCount, a.stats[d].missedCall], [1, 1]);

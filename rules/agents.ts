@@ -52,14 +52,16 @@ export function resolveAgentParams(agent: Partial<AgentParams>, campaign: Partia
 
 /** What an agent's contact dials in its domain. FreeSWITCH's user endpoint dials `user/<ext>` in
  *  the switch's default domain (mod_dptools user_outgoing_channel), which may be another tenant's
- *  directory: a domain's agent dials `user/<ext>@<its domain>`, and never another domain's users. */
+ *  directory, and mod_verto's `verto.rtc/<user>@<domain>` names the directory domain too: a domain's
+ *  agent dials `user/<ext>@<its domain>` (`verto.rtc/<ext>@<its domain>`), never another domain's users. */
 export function agentDialString(contact: string, domain: string): { dial: string } | { problem: string } {
-  if (!/^user\//i.test(contact)) return { dial: contact };
-  const rest = contact.slice('user/'.length);
+  const endpoint = /^(user|verto\.rtc)\//i.exec(contact)?.[0];
+  if (!endpoint) return { dial: contact };
+  const rest = contact.slice(endpoint.length);
   const at = rest.indexOf('@');
-  if (at < 0) return { dial: `user/${rest}@${domain}` };
+  if (at < 0) return { dial: `${endpoint}${rest}@${domain}` };
   const other = rest.slice(at + 1);
-  if (other.toLowerCase() !== domain.toLowerCase()) return { problem: `dials a user of another domain (${other}): an agent dials only users of its own domain (user/<ext> or user/<ext>@${domain})` };
+  if (other.toLowerCase() !== domain.toLowerCase()) return { problem: `dials a user of another domain (${other}): an agent dials only users of its own domain (${endpoint}<ext> or ${endpoint}<ext>@${domain})` };
   return { dial: contact };
 }
 

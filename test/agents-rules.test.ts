@@ -52,6 +52,10 @@ describe('the contact dials in the agent\'s own domain', () => {
     assert.deepEqual(agentDialString('user/1000@ACME.local', 'acme.local'), { dial: 'user/1000@ACME.local' });
     assert.match((agentDialString('User/1000@other.local', 'acme.local') as { problem: string }).problem, /another domain \(other\.local\)/);
     assert.deepEqual(agentDialString('sofia/gateway/gw1/1000', 'acme.local'), { dial: 'sofia/gateway/gw1/1000' });
+    // WebRTC agents (mod_verto): the same rule.
+    assert.deepEqual(agentDialString('verto.rtc/1000', 'acme.local'), { dial: 'verto.rtc/1000@acme.local' });
+    assert.deepEqual(agentDialString('verto.rtc/1000@acme.local', 'acme.local'), { dial: 'verto.rtc/1000@acme.local' });
+    assert.match((agentDialString('verto.rtc/1000@other.local', 'acme.local') as { problem: string }).problem, /another domain \(other\.local\).*verto\.rtc\/<ext>@acme\.local/);
   });
 });
 

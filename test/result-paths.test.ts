@@ -244,8 +244,11 @@ describe('result paths through the worker', () => {
     assert.deepEqual((doc._log as { cause: string }[]).map((l) => l.cause), ['NORMAL_CLEARING', 'LOST_CALL']);
     assert.ok((doc._log as { steps: { data: string }[] }[])[1].steps.some((st) => st.data === 'Lost call, not counted (1/2)'));
     assert.equal(await callResultSignals(h), 2, 'one result per attempt');
-    const c = await Campaign.findById(campaignId).lean<CampaignDoc>();
-    assert.equal((c!.stats as { successCall: number }).successCall, 1);
+    // The campaign counters are written after the member (endAttempt: settle, then count).
+    await waitFor('the success counted', async () => {
+      const c = await Campaign.findById(campaignId).lean<CampaignDoc>();
+      return (c!.stats as { successCall: number }).successCall === 1;
+    });
     sim.setRules({ rules: [
       { prefix: '7204', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
       { prefix: '7205', outcome: { type: 'answer', ringSec: 0, talkSec: null } },
@@ -269,8 +272,10 @@ describe('result paths through the worker', () => {
     assert.ok(entry.steps.some((st) => st.data === 'Answered, then lost without a result: not dialled again (talk time unknown)'), JSON.stringify(entry.steps));
     const attempt = await Attempt.findById(uuid).lean<{ result: { cause: string; answered: boolean; billsec: number | null; source: string } }>();
     assert.deepEqual(attempt!.result && [attempt!.result.cause, attempt!.result.answered, attempt!.result.billsec, attempt!.result.source], ['LOST_CALL', true, null, 'reconcile']);
-    const c = await Campaign.findById(campaignId).lean<CampaignDoc>();
-    const stats = c!.stats as { connectedCall: number; successCall: number; callCount: number };
+    const stats = await waitFor('the attempt counted', async () => {
+      const s = (await Campaign.findById(campaignId).lean<CampaignDoc>())!.stats as { connectedCall: number; successCall: number; callCount: number };
+      return s.callCount >= 1 ? s : null;
+    });
     assert.deepEqual([stats.connectedCall, stats.successCall, stats.callCount], [1, 1, 1]);
     await waitFor('the member workflow ended', async () => (await h.query(memberInfoQuery)).phase === 'ended');
     assert.equal(callsOf(memberId).length, 1, 'no second originate');

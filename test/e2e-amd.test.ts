@@ -64,7 +64,9 @@ async function dial(dialer: string, number: string) {
   const m = await waitFor(`${number} ended`, async () => {
     const doc = await Member.findById(id).lean<{ _endCause: string | null; _log?: Log[] }>();
     return doc?._endCause ? doc : null;
-  }, 60_000);
+    // A member posted just as its campaign completes can wait for the campaign's next look (seen
+    // once: ~60 s; a known latency, not a loss).
+  }, 150_000);
   const log = m._log![0];
   const attempt = await Attempt.findById(log.callUUID).lean<{ result: { cause: string; answered: boolean; bridged?: boolean; billsec: number; amd?: { result: string } } }>();
   return { id, endCause: m._endCause, log, call: sim.call(log.callUUID)!, result: attempt!.result };

@@ -3,7 +3,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { Agent, AgentEvent, agentId, type AgentDoc } from '../models/agent';
+import { Agent, AgentEvent, agentId, storedEventData, type AgentDoc } from '../models/agent';
 import { busyTierAgent, huntOrder, isLogged, notOfferable, statsOfDay, type BusyTierAgent } from '../rules';
 import { agentInfoQuery, agentWorkflowId, memberWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
@@ -25,7 +25,7 @@ export function createAgentActivities(deps: ActivityDeps): AgentActivities {
       const base = Date.now() * 1000;
       try {
         await AgentEvent.insertMany(
-          events.map((e, i) => ({ _id: e.id, domain, agent: agentId(domain, name), type: e.type, at: e.at, seq: base + i, data: e.data })),
+          events.map((e, i) => ({ _id: e.id, domain, agent: agentId(domain, name), type: e.type, at: e.at, seq: base + i, data: storedEventData(e.data) })),
           { ordered: false },
         );
       } catch (err) {

@@ -3,7 +3,7 @@
 // only. Resumable: each event's `id` is its cursor (send it back as Last-Event-ID or ?since=).
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
-import { AGENT_NAME_RE, AgentEvent, agentId, type AgentEventDoc } from '../models/agent';
+import { AGENT_NAME_RE, AgentEvent, agentId, sentEventData, type AgentEventDoc } from '../models/agent';
 import { domainOf } from './auth';
 import { badRequest, queryParam } from './http';
 
@@ -51,7 +51,7 @@ export function agentEventStream() {
             if (sent.has(e._id) || e.seq <= floor) continue;
             sent.set(e._id, e.seq);
             cursor = Math.max(cursor, e.seq);
-            out.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ id: e._id, agent: e.agent, type: e.type, at: e.at, ...e.data })}\n\n`);
+            out.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ id: e._id, agent: e.agent, type: e.type, at: e.at, ...sentEventData(e.data) })}\n\n`);
             lastWrite = Date.now();
           }
           for (const [id, seq] of sent) if (seq <= cursor - 2 * LOOK_BACK) sent.delete(id);

@@ -148,6 +148,18 @@ const agentEventSchema = new Schema(
 );
 agentEventSchema.index({ domain: 1, seq: 1 });
 
+/** FerretDB v1 stores no array inside an array, and §7.6's `dlr_dsc_s` has them (`[name, item, …]`):
+ *  an event's `webitel_data.dlr_dsc_s` is stored as JSON text (`storedEventData`) and given back to
+ *  agent applications as sent (`sentEventData`). */
+export function storedEventData(data: Record<string, unknown>): Record<string, unknown> {
+  const w = data.webitel_data as Record<string, unknown> | undefined;
+  return w && w.dlr_dsc_s !== undefined ? { ...data, webitel_data: { ...w, dlr_dsc_s: JSON.stringify(w.dlr_dsc_s) } } : data;
+}
+export function sentEventData(data: Record<string, unknown>): Record<string, unknown> {
+  const w = data.webitel_data as Record<string, unknown> | undefined;
+  return w && typeof w.dlr_dsc_s === 'string' ? { ...data, webitel_data: { ...w, dlr_dsc_s: JSON.parse(w.dlr_dsc_s) as unknown } } : data;
+}
+
 export const AgentEvent: Model<AgentEventDoc> =
   (mongoose.models.AgentEvent as Model<AgentEventDoc> | undefined) ?? mongoose.model<AgentEventDoc>('AgentEvent', agentEventSchema);
 

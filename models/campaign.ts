@@ -3,7 +3,7 @@
 import { model, plainVariables } from './model';
 import mongoose, { Schema } from 'mongoose';
 import type { z } from 'zod';
-import { DEFAULT_CAUSES, PREDICTIVE_DEFAULTS, type PredictiveRules, effectiveContent, playItemProblem, tierList, type AmdSettings, type BroadcastContent, type CampaignRules, type TierEntry } from '../rules';
+import { DEFAULT_CAUSES, PREDICTIVE_DEFAULTS, type PredictiveRules, effectiveContent, playItemProblem, tierList, type AmdSettings, type BroadcastContent, type CampaignRules, type ResultCode, type TierEntry } from '../rules';
 import { config } from '../lib/config';
 import { defaultOf, mongooseSchema } from '../lib/zod-mongoose';
 import { ALWAYS_OPEN, calendarOfDomain, calendarRule, NEVER_OPEN } from './calendar';
@@ -120,6 +120,7 @@ function campaignRules(doc: CampaignDoc, calendar: CampaignRules['calendar']): C
     ...(doc.agentStrategy ? { agentStrategy: doc.agentStrategy } : {}),
     ...(doc.agentParams ? { agentParams: numericParams(doc.agentParams) } : {}),
     ...(doc.previewTimeoutSec ? { previewTimeoutSec: doc.previewTimeoutSec } : {}),
+    ...(doc.callResult?.length ? { callResult: doc.callResult.map((c) => ({ name: c.name, type: c.type as ResultCode['type'], ...(c.items?.length ? { items: [...c.items] } : {}) })) } : {}),
     ...(doc.type === 'Predictive Dialer' ? { predictive: predictiveRules(doc) } : {}),
     // AMD (§3.7) exists for broadcasts (before the content) and predictive (before the agent search) only.
     ...(doc.amd?.enabled && (doc.type === 'Voice Broadcasting' || doc.type === 'Predictive Dialer') ? { amd: campaignAmd(doc.amd as AmdSettings) } : {}),

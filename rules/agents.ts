@@ -1,6 +1,7 @@
 // Agents (spec §7): statuses and states, the six parameters and their per-campaign overrides, the
 // reservation and after-offer bookkeeping of §7.4, and the hunting order of §7.3 with tier levels.
 // Pure functions: the agent workflow holds an AgentRuntime and applies these.
+import type { ResultCode } from './types';
 
 export const AGENT_STATUSES = ['Logged Out', 'Available', 'Available (On Demand)', 'On Break'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -63,6 +64,13 @@ export function agentDialString(contact: string, domain: string): { dial: string
   const other = rest.slice(at + 1);
   if (other.toLowerCase() !== domain.toLowerCase()) return { problem: `dials a user of another domain (${other}): an agent dials only users of its own domain (${endpoint}<ext> or ${endpoint}<ext>@${domain})` };
   return { dial: contact };
+}
+
+/** §7.6 `dlr_dsc_s`: the post-call form's result codes by type, each a name or `[name, item, …]`. */
+export function resultForm(codes: ResultCode[]): Record<ResultCode['type'], (string | string[])[]> {
+  const form: Record<ResultCode['type'], (string | string[])[]> = { t: [], f: [], n: [] };
+  for (const c of codes) form[c.type].push(c.items?.length ? [c.name, ...c.items] : c.name);
+  return form;
 }
 
 /** Per agent per campaign (§11.3 `agent_in_dialer`), since the campaign's stats day began. */

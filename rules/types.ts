@@ -118,8 +118,16 @@ export interface CampaignRules extends CauseLists {
   /** Preview (beyond v3, progressive campaigns): the agent sees the member this many seconds
    *  before the call and may skip or reschedule it; absent or 0 = no preview. */
   previewTimeoutSec?: number;
+  /** §7.6: the result codes of the agent's post-call form (t success, f failure, n call back). */
+  callResult?: ResultCode[];
   /** Predictive campaigns (§2.4, §7.5, rules/predictive.ts); absent for the other types. */
   predictive?: PredictiveRules;
+}
+
+export interface ResultCode {
+  name: string;
+  type: 't' | 'f' | 'n';
+  items?: string[];
 }
 
 export interface Communication {

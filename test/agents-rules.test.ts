@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   agentConnected,
   agentDialString,
+  resultForm,
   agentLegOutcome,
   emptyAgentStats,
   endOffer,
@@ -206,4 +207,9 @@ describe('hunting order (§7.3)', () => {
       { name: '1000', level: 1 }, { name: '1001', level: 2 }, { name: '1002', level: 1 },
     ]);
   });
+});
+
+test('§7.6 dlr_dsc_s: result codes by type, a name or [name, items…]', () => {
+  assert.deepEqual(resultForm([{ name: 'Paid', type: 't' }, { name: 'No', type: 'f', items: ['a', 'b'] }, { name: 'Later', type: 'n', items: [] }]), { t: ['Paid'], f: [['No', 'a', 'b']], n: ['Later'] });
+  assert.deepEqual(resultForm([]), { t: [], f: [], n: [] });
 });

@@ -4,7 +4,7 @@
 // bridging the member, and the results on the member, the agent and its event stream.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, AgentEvent, type AgentDoc } from '../models/agent';
+import { Agent, AgentEvent, sentEventData, type AgentDoc } from '../models/agent';
 import { Member, type MemberDoc } from '../models';
 import type { Simulator } from '../simulator';
 import { startApi, type ApiHarness, type Cred } from './api-support';
@@ -160,9 +160,17 @@ describe('progressive dialing', () => {
 
   test('hold rule (§7.4): while the member waits for its result status the campaign wrap-up holds the agent; the status frees it in 2 s', { timeout: 60_000 }, async () => {
     await agent('1003', { wrapUpTime: 5 });
-    const d = await campaign(['1003'], { parameters: { limit: 5, maxTryCount: 3, intervalTryCount: 600, originateTimeout: 10, wrapUpTime: 120, waitingForResultStatus: true } });
+    const d = await campaign(['1003'], {
+      parameters: { limit: 5, maxTryCount: 3, intervalTryCount: 600, originateTimeout: 10, wrapUpTime: 120, waitingForResultStatus: true },
+      callResult: [{ name: 'Paid', type: 't' }, { name: 'Refused', type: 'f', items: ['price', 'other'] }, { name: 'Call back', type: 'n' }],
+    });
     const m = await member(d, '1005550005');
     await waitFor('member waits for its status', async () => (await memberDoc(m))?._waitingForResultStatusCb === 1, 30_000);
+    // §7.6: the agent's application gets the post-call form and the wrap-up with the offer (stored
+    // with the form as JSON text: FerretDB keeps no array inside an array; the stream sends it as is).
+    const offered = await waitFor('offered event', () => AgentEvent.findOne({ agent: `1003@${DOMAIN}`, type: 'offered' }).lean());
+    const data = sentEventData(offered.data).webitel_data as Record<string, unknown>;
+    assert.deepEqual([data.dlr_wrap, data.dlr_dsc_s], [120, { t: ['Paid'], f: [['Refused', 'price', 'other']], n: ['Call back'] }]);
     const held = await waitFor('agent held', async () => { const x = await agentDoc('1003'); return x?.offer === null && x.readyReason === 'wrap-up' ? x : null; });
     assert.ok(held.readyAt - Date.now() > 100_000, `held for the campaign wrap-up (${held.readyAt - Date.now()} ms left)`);
     const put = await api.req('PUT', `/api/v2/dialer/${d}/members/${m}/status`, { cred, body: { success: true } });

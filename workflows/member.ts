@@ -42,6 +42,7 @@ import {
   NOT_SENT_CAUSE,
   terminateIdle,
   agentLegOutcome,
+  resultForm,
   amdMaxMs,
   amdRoute,
   AGENT_FAILED_RETRY_MS,
@@ -712,7 +713,7 @@ function offeredData(s: Run, camp: CampaignRules): Record<string, unknown> {
     variables,
     webitel_data: {
       dlr_member_id: s.memberId, dlr_id: s.campaignId, domain_name: s.domain, ...variables,
-      ...(camp.waitingForResultStatus ? { dlr_wrap: camp.wrapUpTime } : {}),
+      ...(camp.waitingForResultStatus ? { dlr_wrap: camp.wrapUpTime, ...(camp.callResult ? { dlr_dsc_s: resultForm(camp.callResult) } : {}) } : {}),
     },
   };
 }

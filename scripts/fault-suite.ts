@@ -35,7 +35,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { apiRequest } from './api-request';
-import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { Client, Connection } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
@@ -49,7 +48,7 @@ import { Agent, AgentEvent } from '../models/agent';
 import { checkAgents, checkSwitch, recountStats, type AgentCheck, type AgentEventRow, type AgentRow } from './fault-invariants';
 import { campaignInfoQuery, campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import {
-  logTail, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type FerretServer, type Proc, type TemporalServer,
+  freePort as freePortOutside, logTail, portOpen, startFerret, startProcess, startTemporalDev, waitReady, type FerretServer, type Proc, type TemporalServer,
 } from './servers';
 
 // ---- options -----------------------------------------------------------------------------------
@@ -117,19 +116,7 @@ const t0 = Date.now();
 const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s]`;
 const say = (msg: string) => console.log(`${stamp()} ${msg}`);
 
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    if (!RESERVED_PORTS.has(port)) return port;
-  }
-}
+const freePort = () => freePortOutside(RESERVED_PORTS);
 
 // ---- processes ---------------------------------------------------------------------------------
 

@@ -9,16 +9,28 @@ import path from 'node:path';
 import { config } from '../lib/config';
 import { SEARCH_ATTRIBUTES } from '../lib/search-attributes';
 
-/** A port free on 127.0.0.1 right now (the OS picks it; whoever binds it next may race). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Ports handed out here lie below the kernel's ephemeral range (32768–60999 on Linux), so an outgoing
+ *  connection's local port cannot take one between this check and the server's bind. */
+const PICK_FROM = 20_000;
+const PICK_TO = 32_000;
+const picked = new Set<number>();
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/** A port free on 127.0.0.1 right now, not handed out before by this process, outside `avoid`. */
+export async function freePort(avoid: ReadonlySet<number> = new Set()): Promise<number> {
+  for (;;) {
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM));
+    if (picked.has(port) || avoid.has(port) || !(await bindable(port))) continue;
+    picked.add(port);
+    return port;
+  }
 }
 
 export type ToolName = 'temporal' | 'temporal-test-server' | 'ferretdb';

@@ -60,3 +60,40 @@ test('a lease given back before its claim returned is not held: the campaign com
   assert.deepEqual(checked, [], 'no lease was left to sweep');
   await recordHistory(env.client.workflow.getHandle(campaignWorkflowId(String(camp._id))), 'early-release', 'campaign');
 });
+
+// Regression (e2e-amd in CI): a member posted while the campaign waited for its last calls to end
+// (the list had run out) woke nobody: the campaign ended QUEUE_COMPLETE and the new member waited
+// for the next start. A wake-up during that wait must make the campaign claim again.
+test('members posted while the last calls finish are claimed: a wake-up cancels QUEUE_COMPLETE', async () => {
+  const taskQueue = `late-member-${process.pid}`;
+  const real = createActivities({ esl: {} as never, log: pino({ level: 'silent' }), client: env.client, taskQueue });
+  const leases: string[] = [];
+  const claimAndGrant: CampaignActivities['claimAndGrant'] = async (i) => {
+    leases.push(i.leaseIds[0]);
+    // One member granted, and nothing else left to call: the campaign waits for that call to end.
+    return { granted: [{ leaseId: i.leaseIds[0], memberId: `m${leases.length}` }], nextReadyAt: null, openMembers: 0 };
+  };
+  const worker = await Worker.create({
+    connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(),
+    activities: { ...real, claimAndGrant },
+  });
+  const camp = await createCampaign();
+  const input = { domain: 'test.local', campaignId: String(camp._id) };
+  const handle = env.client.workflow.getHandle(campaignWorkflowId(input.campaignId));
+  const until = async (what: string, ok: () => boolean) => {
+    for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() - t0 > 15_000) assert.fail(`timed out waiting for ${what}`);
+    }
+  };
+  await worker.runUntil(async () => {
+    await wakeCampaignWorkflow(env.client, input, taskQueue);
+    await until('the first claim', () => leases.length === 1);
+    // The API posts a member (autoRun) while the first call is still up.
+    await wakeCampaignWorkflow(env.client, input, taskQueue);
+    await until('a claim after the wake-up', () => leases.length === 2);
+    for (const leaseId of leases) await handle.signal(releaseSignal, { leaseId });
+    const out = await handle.result();
+    assert.equal((out as { cause: string }).cause, 'QUEUE_COMPLETE');
+  });
+  assert.equal(leases.length, 2);
+});

@@ -73,6 +73,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let cause = 'INIT';
   let limit = 0;
   let wake = false;
+  /** Set by the wake signal only (members added, configuration edited): a finishing campaign looks again. */
+  let woken = false;
   /** autoResetStats: the calendar day the counters belong to, and when it ends. */
   let statsDay = input.carried?.statsDay ?? null;
   let dayChangeAt = Infinity;
@@ -90,7 +92,14 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let pacingSavedAt = 0;
 
   const on = { description: 'Members added, configuration edited or start pressed: look again now.' };
-  setHandler(wakeSignal, () => void (wake = true), on);
+  setHandler(
+    wakeSignal,
+    () => {
+      wake = true;
+      woken = true;
+    },
+    on,
+  );
   setHandler(
     stopSignal,
     () => {
@@ -224,38 +233,45 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     await pacingActs.savePacing({ campaignId, state: pacing, view });
   }
 
-  async function drainAndEnd(endCause: string, action: string, final: CampaignStateName = 'End'): Promise<{ state: CampaignStateName; cause: string }> {
-    // Calls in progress finish; their members give the leases back.
-    while (leases.size > 0) {
+  /** Calls in progress finish (their members give the leases back), then the campaign ends. With
+   *  `unlessWoken`, a wake-up meanwhile (members posted while the list ran out) cancels the end: null. */
+  async function drainAndEnd(
+    endCause: string, action: string, final: CampaignStateName = 'End', unlessWoken = false,
+  ): Promise<{ state: CampaignStateName; cause: string } | null> {
+    const reopened = () => unlessWoken && woken;
+    while (leases.size > 0 && !reopened()) {
       wake = false;
       await pause(IDLE_RECHECK_MS, `${endCause}: waiting for ${leases.size} call(s) to finish`);
     }
+    if (reopened()) return null;
     // The abandon counters of the last calls are kept for the next run and the API.
     if (pacingLatest) await showPacing(pacingLatest, Date.now(), true);
     await enter(final, endCause, action);
     await condition(allHandlersFinished);
-    return { state, cause };
+    // A wake-up during the last write: look again (after this task a wake-up starts a new run).
+    return reopened() ? null : { state, cause };
   }
 
   for (;;) {
     // Cleared before looking, so a wake-up that arrives while we look is not lost.
     wake = false;
+    woken = false;
     const camp: CampaignRules | null = await reads.loadCampaign(campaignId);
     if (!camp) return { state: 'End', cause: 'NOT_FOUND' };
     if (stopping) {
       await enter('ProcessStop', 'QUEUE_STOP', 'Stop');
-      return drainAndEnd('QUEUE_STOP', 'Stop');
+      return (await drainAndEnd('QUEUE_STOP', 'Stop'))!;
     }
     // A type that cannot dial yet (stored before the API refused it): state Error, the history
     // entry says why; no member is granted a line.
     const unbuilt = typeNotImplemented(camp.type);
-    if (unbuilt) return drainAndEnd('QUEUE_ERROR', unbuilt, 'Error');
+    if (unbuilt) return (await drainAndEnd('QUEUE_ERROR', unbuilt, 'Error'))!;
     const now = Date.now();
     await startStatsDay(camp, now);
     const cal = calendarState(camp.calendar, now);
     if (cal === 'expired') {
       await enter('ProcessStop', 'QUEUE_EXPIRE', 'Expired');
-      return drainAndEnd('QUEUE_EXPIRE', 'Expired');
+      return (await drainAndEnd('QUEUE_EXPIRE', 'Expired'))!;
     }
     if (cal !== 'working') {
       // §8.3: sleep outside working hours (calls in progress finish), wake when the calendar opens.
@@ -284,8 +300,10 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       if (res.filled) continue; // maybe more ready members
       nextReadyAt = res.nextReadyAt;
       if (res.openMembers === 0 && !camp.eternalQueue) {
-        // §8.2/§8.4: nothing left to call.
-        return drainAndEnd(dialled === 0 ? 'NOT_FOUND_MEMBER' : 'QUEUE_COMPLETE', 'Complete');
+        // §8.2/§8.4: nothing left to call (unless members are posted before the last call ends).
+        const ended = await drainAndEnd(dialled === 0 ? 'NOT_FOUND_MEMBER' : 'QUEUE_COMPLETE', 'Complete', 'End', true);
+        if (ended) return ended;
+        continue;
       }
     }
     if (workflowInfo().continueAsNewSuggested) {

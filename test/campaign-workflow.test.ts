@@ -101,7 +101,8 @@ describe('campaign workflow', () => {
     const h = await stack.startCampaign(id);
     await waitFor('campaign asleep', async () => (await h.query(campaignInfoQuery)).state === 'Sleep');
     assert.equal(callsOf(id).length, 0, 'no call before the calendar opens');
-    assert.equal((await Campaign.findById(id).lean<{ _cause: string }>())!._cause, 'QUEUE_SLEEP');
+    // The query shows the state as the workflow enters it; the stored cause follows (its activity).
+    await waitFor('cause QUEUE_SLEEP stored', async () => (await Campaign.findById(id).lean<{ _cause: string }>())!._cause === 'QUEUE_SLEEP');
     await stack.env.sleep('61m');
     await waitFor('call after opening', async () => callsOf(id).length === 1);
     assert.deepEqual(await closed(h), { state: 'End', cause: 'QUEUE_COMPLETE' });

@@ -181,6 +181,7 @@ describe('predictive dialing', () => {
     // The member's wait ended on the signal (its hunt came before any retry timer fired).
     assert.deepEqual(afterEachSignal(await wf.fetchHistory(), 'agentFree', 'huntAgent'), ['activity']);
     await recordHistory(wf, 'predictive-agent-freed');
+    await recordHistory(await completed(d), 'predictive-agent-freed', 'campaign');
   });
 
   test('retryAbandoned: an abandoned member is tried again later', { timeout: 60_000 }, async () => {

@@ -199,9 +199,10 @@ describe('progressive dialing', () => {
     const put = await api.req('PUT', '/api/v2/agents/1005/status', { cred, body: { state: 'Waiting' } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     await waitFor('the next member called', async () => sim.calls().some((c) => c.channelVars.dlr_member_id === second), 20_000);
-    // The campaign's wait ended on the agent's signal (the claim came before any timer fired).
+    // The campaign's wait ended on the agent's signal (the claim came before any timer fired). The
+    // last signal is the PUT's (one may come earlier: the agent's first store is a login too).
     const camp = api.client.workflow.getHandle(campaignWorkflowId(d));
-    assert.deepEqual(afterEachSignal(await camp.fetchHistory(), 'agentFree', 'claimAndGrant'), ['activity']);
+    assert.equal(afterEachSignal(await camp.fetchHistory(), 'agentFree', 'claimAndGrant').at(-1), 'activity');
     await ended(second);
     await waitFor('agent back from the second call', async () => (await agentDoc('1005'))?.offer === null);
     assert.equal((await api.req('DELETE', '/api/v2/agents/1005', { cred })).status, 200);

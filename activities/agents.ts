@@ -4,8 +4,11 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Agent, AgentEvent, agentId, storedEventData, type AgentDoc } from '../models/agent';
-import { busyTierAgent, huntOrder, isLogged, notOfferable, statsOfDay, type BusyTierAgent } from '../rules';
-import { agentInfoQuery, agentWorkflowId, memberWorkflowId, reserveAgentUpdate, type Reservation } from '../workflows/messages';
+import { Campaign } from '../models/campaign';
+import { busyTierAgent, huntOrder, isLogged, notOfferable, statsOfDay, tierList, type BusyTierAgent, type TierEntry } from '../rules';
+import {
+  agentFreeSignal, agentInfoQuery, agentWorkflowId, CAMPAIGN_STATE, campaignWorkflowId, memberWorkflowId, reserveAgentUpdate, type Reservation,
+} from '../workflows/messages';
 import type { ActivityDeps } from './deps';
 import type { AgentActivities, HuntInput } from './types';
 
@@ -52,6 +55,24 @@ export function createAgentActivities(deps: ActivityDeps): AgentActivities {
         if (err instanceof WorkflowNotFoundError) return false;
         throw err;
       }
+    },
+
+    async wakeCampaigns({ domain, name }) {
+      // The domain's working campaigns (an index lookup on `domain`; a domain has few campaigns),
+      // then the tiers in memory: `agents` mixes names and {name, level}, no index serves it.
+      const docs = await Campaign.find({ domain, state: CAMPAIGN_STATE.Work }, { agents: 1 }).lean<{ _id: unknown; agents?: TierEntry[] }[]>();
+      const mine = docs.filter((d) => tierList(d.agents).some((t) => t.name === name));
+      let woken = 0;
+      for (const d of mine) {
+        try {
+          await deps.client.workflow.getHandle(campaignWorkflowId(String(d._id))).signal(agentFreeSignal, { agent: name });
+          woken += 1;
+        } catch (err) {
+          // Ended meanwhile: nothing to wake. Anything else: its 1-s re-check finds the agent.
+          if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ campaignId: String(d._id), agent: name, err: String(err) }, 'agent-free signal not delivered; the campaign re-checks on its own');
+        }
+      }
+      return woken;
     },
 
     async agentCounts({ domain, campaignId, tiers, now }) {

@@ -148,6 +148,9 @@ export interface AgentActivities {
    *  Logged Out nor On Break), and for the predictive pacing the tier agents in wrap-up or on another
    *  campaign's call (rules/predictive.ts busyTierAgent); read from the agents' documents. */
   agentCounts(i: { domain: string; campaignId: string; tiers: { name: string }[]; now: number }): Promise<Required<TierAgents>>;
+  /** The agent became free: signals `agentFree` to the working campaigns whose tiers hold it;
+   *  answers how many were told. Best effort: their re-check is the fallback. */
+  wakeCampaigns(i: { domain: string; name: string }): Promise<number>;
   /** Is the member workflow of an offer still running? (Not when it was terminated by hand or failed.) */
   memberRunning(i: { campaignId: string; memberId: string }): Promise<boolean>;
 }

@@ -127,6 +127,15 @@ export function onRelease(p: Pacing, leaseId: string, at: number): Pacing {
   return feed({ ...p, calls }, events);
 }
 
+/** The leases whose member answered and waits for an agent (live, neither bridged nor dropped),
+ *  longest waiting first. */
+export function awaitingAgent(p: Pacing): string[] {
+  return Object.entries(p.calls)
+    .filter(([, c]) => c.liveAt !== undefined && c.bridgedAt === undefined && !c.abandoned)
+    .sort(([, a], [, b]) => a.liveAt! - b.liveAt!)
+    .map(([leaseId]) => leaseId);
+}
+
 /** A tier agent logged in and busy, as its document (its workflow's) says; epoch ms. In wrap-up
  *  (or a delay after a missed call) it is free at a known time; on another campaign's call it frees
  *  after the talk and that offer's wrap-up. */

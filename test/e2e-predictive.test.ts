@@ -12,7 +12,8 @@ import type { Simulator } from '../simulator';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
 import { recordHistory, waitFor } from './support/env';
-import { campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
+import { afterEachSignal } from './support/history-order';
+import { campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 
 const DOMAIN = 'pred.local';
 let api: ApiHarness;
@@ -36,6 +37,7 @@ before(async () => {
           // Slow to answer: longer than the campaigns' maxLocateAgentSec, or than the member waits.
           3000: { type: 'answer', ringSec: 15 },
           3001: { type: 'answer', ringSec: 15 },
+          1006: { type: 'answer', ringSec: 0.3 },
         },
         rules: [
           { prefix: '100', outcome: { type: 'answer', ringSec: 0.3, talkSec: 8 } },
@@ -45,6 +47,8 @@ before(async () => {
           // AMD (§3.7): mod_amd decides 3 s after the answer.
           { prefix: '500', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30, amd: { result: 'machine', sec: 3, cause: 'LONGGREETING' } } },
           { prefix: '600', outcome: { type: 'answer', ringSec: 0.3, talkSec: 8, amd: { result: 'human', sec: 3 } } },
+          // Rings 2 s: time to send the campaign's only agent on a break before the member answers.
+          { prefix: '700', outcome: { type: 'answer', ringSec: 2, talkSec: 4 } },
         ],
       },
     },
@@ -155,6 +159,29 @@ describe('predictive dialing', () => {
     for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 1, 1]);
     assert.equal((await Campaign.findById(d).lean<{ _pacingState?: unknown }>())?._pacingState !== undefined, true, 'kept for the next run');
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-abandoned');
+  });
+
+  test('an answered member waiting for an agent hunts as soon as one becomes free (its campaign passes the agent\'s signal on)', { timeout: 60_000 }, async () => {
+    await agent('1006');
+    const d = await campaign(['1006'], { maxLocateAgentSec: 20 });
+    const [m] = await members(d, ['7005550005']);
+    await waitFor('member leg ringing', async () => legsOf(m).length > 0);
+    const brk = await api.req('PUT', '/api/v2/agents/1006/status', { cred, body: { status: 'On Break' } });
+    assert.equal(brk.status, 200, JSON.stringify(brk.body));
+    const wf = api.client.workflow.getHandle(memberWorkflowId(d, m));
+    await waitFor('answered, locating an agent', async () => (await wf.query(memberInfoQuery)).waitReason === 'answered: locating an agent', 20_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const [leg] = legsOf(m);
+    assert.equal(agentLegsFor(leg.originationUuid!).length, 0, 'no agent called while it is on break');
+    const back = await api.req('PUT', '/api/v2/agents/1006/status', { cred, body: { status: 'Available', state: 'Waiting' } });
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+    const doc = await ended(m);
+    assert.equal(doc._endCause, 'NORMAL_CLEARING', JSON.stringify(doc._log));
+    assert.equal(agentLegsFor(leg.originationUuid!)[0]?.url, 'user/1006@pred.local');
+    // The member's wait ended on the signal (its hunt came before any retry timer fired).
+    assert.deepEqual(afterEachSignal(await wf.fetchHistory(), 'agentFree', 'huntAgent'), ['activity']);
+    await recordHistory(wf, 'predictive-agent-freed');
+    await recordHistory(await completed(d), 'predictive-agent-freed', 'campaign');
   });
 
   test('retryAbandoned: an abandoned member is tried again later', { timeout: 60_000 }, async () => {

@@ -10,6 +10,7 @@ import type { Simulator } from '../simulator';
 import { startApi, type ApiHarness, type Cred } from './api-support';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
 import { recordHistory, waitFor } from './support/env';
+import { afterEachSignal } from './support/history-order';
 import { agentWorkflowId, campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
 
 const DOMAIN = 'prog.local';
@@ -29,6 +30,7 @@ before(async () => {
           1000: { type: 'answer', ringSec: 0.3 },
           1001: { type: 'answer', ringSec: 0.3 },
           1003: { type: 'answer', ringSec: 0.2 },
+          1005: { type: 'answer', ringSec: 0.2 },
           2000: { type: 'no_answer' },
           2001: { type: 'busy', ringSec: 0.2 },
         },
@@ -182,6 +184,31 @@ describe('progressive dialing', () => {
     const h = api.client.workflow.getHandle(memberWorkflowId(d, m));
     await waitFor('member workflow completed', async () => (await h.describe()).status.name === 'COMPLETED');
     await recordHistory(h, 'progressive-hold-status');
+  });
+
+  test('an agent that sets itself Waiting wakes its campaign at once: the next member is granted on that signal, not on the 1-s re-check', { timeout: 60_000 }, async () => {
+    await agent('1005', { status: 'Available (On Demand)' });
+    const d = await campaign(['1005']);
+    const [m1, m2] = [await member(d, '1005550011'), await member(d, '1005550012')];
+    const first = await waitFor('one member ended', async () => ((await memberDoc(m1))?._endCause ? m1 : (await memberDoc(m2))?._endCause ? m2 : null), 30_000);
+    const second = first === m1 ? m2 : m1;
+    // On Demand: after its call the agent holds itself Reserved; the campaign re-checks every second.
+    await waitFor('agent reserved after its call', async () => { const x = await agentDoc('1005'); return x?.offer === null && x.state === 'Reserved'; });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(sim.calls().filter((c) => c.channelVars.dlr_member_id === second).length, 0, 'nobody called while the agent is Reserved');
+    const put = await api.req('PUT', '/api/v2/agents/1005/status', { cred, body: { state: 'Waiting' } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    await waitFor('the next member called', async () => sim.calls().some((c) => c.channelVars.dlr_member_id === second), 20_000);
+    // The campaign's wait ended on the agent's signal (the claim came before any timer fired). The
+    // last signal is the PUT's (one may come earlier: the agent's first store is a login too).
+    const camp = api.client.workflow.getHandle(campaignWorkflowId(d));
+    assert.equal(afterEachSignal(await camp.fetchHistory(), 'agentFree', 'claimAndGrant').at(-1), 'activity');
+    await ended(second);
+    await waitFor('agent back from the second call', async () => (await agentDoc('1005'))?.offer === null);
+    assert.equal((await api.req('DELETE', '/api/v2/agents/1005', { cred })).status, 200);
+    const h = api.client.workflow.getHandle(agentWorkflowId(DOMAIN, '1005'));
+    await waitFor('agent workflow completed', async () => (await h.describe()).status.name === 'COMPLETED');
+    await recordHistory(h, 'agent-on-demand-waiting', 'agent');
   });
 
   test('no agent logged in: the campaign grants no line and nobody is called', { timeout: 30_000 }, async () => {

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   applyOutcome,
+  awaitingAgent,
   busyTierAgent,
   decideCalls,
   newAgentRuntime,
@@ -64,6 +65,17 @@ describe('predictive pacing in the campaign (rules/predictive.ts)', () => {
     assert.deepEqual(o.busy, [{ state: 'talk', since: 96, wrapSec: 15 }]);
     // Reports for leases the campaign does not hold are ignored.
     assert.deepEqual(onCallReport(p, 'zz', 'live', 120), p);
+  });
+
+  test('the members told when an agent becomes free: answered, neither bridged nor dropped, longest waiting first', () => {
+    let p = newPacing(R);
+    for (const id of ['ringing', 'late', 'early', 'bridged', 'dropped']) p = onCallReport(onGrant(p, id, 0), id, 'placed', 0);
+    p = onCallReport(p, 'late', 'live', 7);
+    p = onCallReport(p, 'early', 'live', 3);
+    p = onCallReport(onCallReport(p, 'bridged', 'live', 1), 'bridged', 'bridged', 2);
+    p = onCallReport(onCallReport(p, 'dropped', 'live', 1), 'dropped', 'abandoned', 9);
+    assert.deepEqual(awaitingAgent(p), ['early', 'late']);
+    assert.deepEqual(awaitingAgent(onRelease(p, 'early', 10)), ['late']);
   });
 
   test('a release teaches the pacing how the call ended: a talk, or no answer; an unused grant teaches nothing', () => {

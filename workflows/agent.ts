@@ -43,6 +43,11 @@ const local = proxyLocalActivities<AgentActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
+/** Waking the campaigns is best effort (they re-check every second): one try, not retried for long. */
+const wakeActs = proxyLocalActivities<Pick<AgentActivities, 'wakeCampaigns'>>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 2 },
+});
 
 /** An offer neither connected nor ended this long after its ring time is released once its member
  *  workflow is gone (terminated by hand, failed). While that workflow runs, the agent stays
@@ -68,6 +73,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   let lastOfferId: string | null = null;
   /** When the connected offer's member workflow was last seen running. */
   let memberSeenAt = 0;
+  /** Whether the stored document shows the agent free to take a call (campaigns read it there). */
+  let freeStored = input.carried ? notOfferable(rt, Date.now()) === null : false;
 
   const view = (): AgentView => ({
     ...rt, id, domain, name, contact: config.contact, description: config.description ?? '', params: agentParamsOf(config),
@@ -195,6 +202,14 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
   );
   setHandler(agentInfoQuery, view);
 
+  async function wakeCampaigns(): Promise<void> {
+    try {
+      await wakeActs.wakeCampaigns({ domain, name });
+    } catch {
+      // Not told: each campaign finds the agent at its next re-check.
+    }
+  }
+
   for (;;) {
     if (removed) {
       await local.removeAgent({ id });
@@ -206,8 +221,14 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<void> {
       const v = version;
       const batch = events;
       events = [];
-      await local.saveAgent({ domain, name, agent: view(), events: batch });
+      const agent = view();
+      await local.saveAgent({ domain, name, agent, events: batch });
       saved = Math.max(saved, v);
+      // Became free (Waiting after wrap-up or a delay, Available, released, logged in): the
+      // campaigns of its tiers look again now instead of at their next re-check.
+      const free = notOfferable(agent, Date.now()) === null;
+      if (free && !freeStored) await wakeCampaigns();
+      freeStored = free;
       continue;
     }
     if (workflowInfo().continueAsNewSuggested) {

@@ -6,6 +6,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -15,10 +16,12 @@ import {
 } from '@temporalio/workflow';
 import type { AgentActivities, CampaignActivities, MemberActivities, PredictiveActivities } from '../activities/types';
 import { calendarOpensAt, calendarState, localTime, maxResources, nextDayStart, typeNotImplemented, type CampaignRules } from '../rules';
-import { decideCalls, newPacing, observe, onCallReport, onGrant, onRelease, pacingView, withSettings, type Pacing, type PacingView, type PredictiveRules, type TierAgents } from '../rules/predictive';
+import { awaitingAgent, decideCalls, newPacing, observe, onCallReport, onGrant, onRelease, pacingView, withSettings, type Pacing, type PacingView, type PredictiveRules, type TierAgents } from '../rules/predictive';
 import {
   CAMPAIGN_STATE,
+  agentFreeSignal,
   callReportSignal,
+  memberWorkflowId,
   campaignInfoQuery,
   releaseSignal,
   stopSignal,
@@ -99,6 +102,19 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       woken = true;
     },
     on,
+  );
+  setHandler(
+    agentFreeSignal,
+    (free) => {
+      // Not `woken`: a free agent adds no member, so a completing campaign still completes.
+      wake = true;
+      // Predictive: answered members waiting for an agent hunt now, not at their next look.
+      for (const leaseId of pacing ? awaitingAgent(pacing) : []) {
+        const lease = leases.get(leaseId);
+        if (lease) getExternalWorkflowHandle(memberWorkflowId(campaignId, lease.memberId)).signal(agentFreeSignal, free).catch(() => undefined);
+      }
+    },
+    { description: 'An agent of the tiers became free: look again now; answered members waiting for an agent hunt now.' },
   );
   setHandler(
     stopSignal,

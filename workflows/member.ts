@@ -59,6 +59,7 @@ import {
 } from '../rules';
 import { searchAttributes as SA } from '../lib/search-attributes';
 import {
+  agentFreeSignal,
   callResultSignal,
   callReportSignal,
   campaignWorkflowId,
@@ -164,6 +165,8 @@ interface MemberRun {
   previewDecision: PreviewDecision | null;
   /** Predictive: the call whose member leg is parked (answered, waiting for an agent). */
   parked: string | null;
+  /** Predictive: an agent became free since the last hunt (the campaign passes it on). */
+  agentFree: boolean;
 }
 /** A run whose member is loaded: every step after the start. */
 type Run = MemberRun & { member: MemberState };
@@ -182,7 +185,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
     justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
-    heldAgent: null, previewOfferId: null, previewDecision: null, parked: null,
+    heldAgent: null, previewOfferId: null, previewDecision: null, parked: null, agentFree: false,
   };
   // Handlers first: Updates with no registered handler are rejected.
   setHandlers(s);
@@ -267,6 +270,13 @@ function setHandlers(s: MemberRun): void {
       if (uuid === s.currentUuid && s.result === null) s.parked = uuid;
     },
     { description: 'Predictive: the current call was answered (parked) and needs an agent.' },
+  );
+  setHandler(
+    agentFreeSignal,
+    () => {
+      s.agentFree = true;
+    },
+    { description: 'Predictive: an agent of the campaign became free; an answered member waiting for one hunts now.' },
   );
   setHandler(
     previewDecisionSignal,
@@ -805,7 +815,7 @@ interface Predicted {
 
 /**
  * The member leg is parked once answered (or once AMD says human): the campaign's playbackFile is
- * played, and agents are hunted (every second when none is free) until one is bridged or
+ * played, and agents are hunted (when one becomes free, at the latest every second) until one is bridged or
  * maxLocateAgentSec has passed — then the member is dropped with LOSE_RACE (abandoned). A member
  * that hangs up meanwhile cancels the agent leg being called (ORIGINATOR_CANCEL) and is abandoned
  * too (§6.1: answered, not bridged). Each step is reported to the campaign's pacing.
@@ -829,13 +839,14 @@ async function predictiveCall(s: Run, camp: CampaignRules, r: PredictiveRules, p
   const deadline = Date.now() + r.maxLocateAgentSec * 1000;
   if (r.playbackFile) await predictiveActs.playToMember({ uuid, file: r.playbackFile });
   while (!gone() && Date.now() < deadline) {
+    s.agentFree = false;
     const agent = await agentActs.huntAgent({
       domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, offerId: uuid4(), tiers: camp.agents ?? [],
       strategy: camp.agentStrategy ?? 'with_fewest_calls', overrides: camp.agentParams, offered: offeredData(s, camp),
     });
     if (!agent) {
       s.waitReason = 'answered: locating an agent';
-      await condition(gone, Math.max(1, Math.min(AGENT_FAILED_RETRY_MS, deadline - Date.now())), { summary: 'answered: no agent free' });
+      await condition(() => gone() || s.agentFree, Math.max(1, Math.min(AGENT_FAILED_RETRY_MS, deadline - Date.now())), { summary: 'answered: no agent free' });
       s.waitReason = null;
       continue;
     }

@@ -134,6 +134,10 @@ export const wakeSignal = defineSignal<[]>('wake');
 export const stopSignal = defineSignal<[]>('stop');
 /** A member gives its lease back (attempt over, or nothing to dial). Unknown lease ids are ignored. */
 export const releaseSignal = defineSignal<[{ leaseId: string }]>('release');
+/** An agent of the campaign's tiers became free to take a call (its workflow stored it so): the
+ *  campaign looks again now, and passes it on to its members waiting for an agent. Unlike `wake`,
+ *  it does not reopen a campaign that found no member left (a free agent adds no member). */
+export const agentFreeSignal = defineSignal<[{ agent: string }]>('agentFree');
 /** Predictive: a member reports its call's progress to the campaign's pacing (rules/predictive.ts). */
 export const callReportSignal = defineSignal<[{ leaseId: string; kind: CallReportKind; at: number }]>('callReport');
 

@@ -33,6 +33,9 @@ before(async () => {
           // Rings 2.5 s: the bridge comes seconds after the member's answer, so talk time from the
           // bridge differs from talk time from the answer even in FreeSWITCH's whole-second epochs.
           1004: { type: 'answer', ringSec: 2.5 },
+          2001: { type: 'answer', ringSec: 0.3 },
+          2002: { type: 'answer', ringSec: 0.3 },
+          2003: { type: 'answer', ringSec: 0.3 },
           // Slow to answer: longer than the campaigns' maxLocateAgentSec, or than the member waits.
           3000: { type: 'answer', ringSec: 15 },
           3001: { type: 'answer', ringSec: 15 },
@@ -42,6 +45,7 @@ before(async () => {
           // Answers and hangs up after 6 s (while a slow agent rings).
           { prefix: '300', outcome: { type: 'answer', ringSec: 0.3, talkSec: 6 } },
           { prefix: '400', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30 } },
+          { prefix: '800', outcome: { type: 'answer', ringSec: 1, talkSec: 5 } },
           // AMD (§3.7): mod_amd decides 3 s after the answer.
           { prefix: '500', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30, amd: { result: 'machine', sec: 3, cause: 'LONGGREETING' } } },
           { prefix: '600', outcome: { type: 'answer', ringSec: 0.3, talkSec: 8, amd: { result: 'human', sec: 3 } } },
@@ -289,6 +293,29 @@ describe('predictive dialing', () => {
     const dialer = await dialerDoc(d);
     assert.equal(dialer.pacing.mode, 'progressive');
     assert.match(dialer.pacing.reason, /^1 logged agent\(s\), fewer than 2: dialing progressively$/);
+  });
+
+  test('several agents, learnt: calls are placed ahead of free agents (more member legs up than agents)', { timeout: 180_000 }, async () => {
+    const team = ['2001', '2002', '2003'];
+    for (const a of team) await agent(a);
+    // No learning phase, and a cap (50 %) this short run cannot reach: the forecast decides from the start.
+    const d = await campaign(team, { limit: 5, predictStartCallCount: 0, predictStartBridgedCount: 0, maxPredictiveSilentCalls: 50 });
+    const ids = await members(d, Array.from({ length: 20 }, (_, i) => `80055500${String(i).padStart(2, '0')}`));
+    const docs = await Promise.all(ids.map((id) => ended(id, 150_000)));
+    for (const x of docs) assert.ok(['NORMAL_CLEARING', 'ABANDONED'].includes(x._endCause as string), JSON.stringify(x._log));
+    // Most member legs up at once: progressive never has more than its 3 agents (bridged + in flight ≤ agents).
+    const legs = ids.flatMap(legsOf);
+    const edges = legs.flatMap((l) => [{ t: l.startedAt, up: 1 }, { t: l.endedAt!, up: -1 }]).sort((a, b) => a.t.localeCompare(b.t) || a.up - b.up);
+    let up = 0;
+    let most = 0;
+    for (const e of edges) most = Math.max(most, (up += e.up));
+    assert.ok(most > team.length, `at most ${most} member legs up at once with ${team.length} agents`);
+    const bridged = docs.filter((x) => x._endCause === 'NORMAL_CLEARING').length;
+    assert.ok(bridged >= ids.length / 2, `${bridged} of ${ids.length} bridged`);
+    await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.equal(dialer.pacing.mode, 'predictive', dialer.pacing.reason);
+    assert.equal(dialer.stats.predictAbandoned ?? 0, ids.length - bridged);
   });
 
   test('over the abandon cap: the campaign slows to progressive and says so', { timeout: 90_000 }, async () => {

@@ -248,6 +248,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         'stats.successCall': outcome === 'success' ? 1 : 0,
         'stats.errorCall': outcome === 'error' ? 1 : 0,
         ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
+        ...(i.stats.waitSec ? { 'stats.waitSec': i.stats.waitSec } : {}),
         // The finish forecast's line time per attempt (services/forecast.ts).
         'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
       }, { counted: true, ...(outcome ? { outcome } : {}) });

@@ -30,8 +30,9 @@ export interface EndAttemptInput {
   result: CallResult;
   /** For the campaign counters of §11.1; `outcome` null: the result status decides it (saveMember
    *  `decided`). */
-  /** `abandoned`: predictive, answered and never bridged (`stats.predictAbandoned`); `amd`: the AMD result. */
-  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null; abandoned?: boolean; amd?: string };
+  /** `abandoned`: predictive, answered and never bridged (`stats.predictAbandoned`); `amd`: the AMD
+   *  result; `waitSec`: the member's wait for an agent (`stats.waitSec`, the log's waitSec). */
+  stats: { connected: boolean; bridged: boolean; outcome: 'success' | 'error' | null; abandoned?: boolean; amd?: string; waitSec?: number };
   /** Deadline (epoch ms) of the result status, when the member now waits for one. */
   waitingForStatusUntil: number | null;
   /** Earliest moment the campaign may grant this member again (null: not before an outside event). */

@@ -36,6 +36,10 @@ export interface AttemptLogEntry {
   amdResult?: string;
   amdCause?: string;
   amdSec?: number;
+  /** Predictive (§5.8): seconds the answered member waited for an agent, AMD analysis included, to
+   *  the bridge (or to its drop or hang-up when no agent came); voice broadcasting 0; none for a
+   *  machine. */
+  waitSec?: number;
   steps?: { time: number; data: string }[];
   callback?: { from: string; time: number; data: unknown };
 }

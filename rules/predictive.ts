@@ -160,9 +160,10 @@ export function busyTierAgent(a: Pick<AgentRuntime, 'status' | 'state' | 'offer'
   return null;
 }
 
-/** The calls in flight and the agents, as the pacing module sees them: agents talking on this
- *  campaign's calls (wrap-up `wrapSec` after) and the tier agents busy elsewhere or in wrap-up. */
-export function observe(p: Pacing, r: PredictiveRules, agents: TierAgents, wrapSec: number, now: number): Observation {
+/** The calls in flight and the agents, as the pacing module sees them: agents
+ *  talking on this campaign's calls (wrap-up `wrapSec` after) and the tier agents busy elsewhere or
+ *  in wrap-up. The pacing bench builds its observations here too. */
+export function observe(p: Pick<Pacing, 'calls'>, r: PredictiveRules, agents: TierAgents, wrapSec: number, now: number): Observation {
   const calls = Object.values(p.calls);
   const open = calls.filter((c) => c.bridgedAt === undefined && !c.abandoned);
   const own = calls.filter((c) => c.bridgedAt !== undefined).map((c) => ({ state: 'talk' as const, since: c.bridgedAt!, wrapSec }));

@@ -55,7 +55,7 @@ async function createDialer(name: string, amd: Record<string, unknown>): Promise
   return String(res.body.data.insertedIds[0]);
 }
 
-type Log = { state: string; callUUID: string; cause: string; talkSec: number; amdResult?: string; amdCause?: string; amdSec?: number; callSuccessful?: boolean };
+type Log = { state: string; callUUID: string; cause: string; talkSec: number; amdResult?: string; amdCause?: string; amdSec?: number; waitSec?: number; callSuccessful?: boolean };
 
 async function dial(dialer: string, number: string) {
   const res = await api.req('POST', `/api/v2/dialer/${dialer}/members?autoRun=true`, { cred, body: { name: number, communications: [{ number }] } });
@@ -99,6 +99,7 @@ describe('AMD on a voice broadcast', () => {
     // Answered 2 s of analysis + 1 s of content (epochs are whole seconds: ±1).
     assert.ok(r.log.amdSec! >= 1 && r.log.amdSec! <= 3, `amdSec ${r.log.amdSec}`);
     assert.ok(r.log.talkSec <= 2, `talk ${r.log.talkSec} excludes the analysis`);
+    assert.equal(r.log.waitSec, 0, 'a broadcast waits for no agent (§5.8: voice 0)');
     assert.equal(r.endCause, 'NORMAL_CLEARING');
   });
 

@@ -34,6 +34,9 @@ before(async () => {
           // Rings 2.5 s: the bridge comes seconds after the member's answer, so talk time from the
           // bridge differs from talk time from the answer even in FreeSWITCH's whole-second epochs.
           1004: { type: 'answer', ringSec: 2.5 },
+          2001: { type: 'answer', ringSec: 0.3 },
+          2002: { type: 'answer', ringSec: 0.3 },
+          2003: { type: 'answer', ringSec: 0.3 },
           // Slow to answer: longer than the campaigns' maxLocateAgentSec, or than the member waits.
           3000: { type: 'answer', ringSec: 15 },
           3001: { type: 'answer', ringSec: 15 },
@@ -44,11 +47,14 @@ before(async () => {
           // Answers and hangs up after 6 s (while a slow agent rings).
           { prefix: '300', outcome: { type: 'answer', ringSec: 0.3, talkSec: 6 } },
           { prefix: '400', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30 } },
+          { prefix: '800', outcome: { type: 'answer', ringSec: 1, talkSec: 5 } },
           // AMD (§3.7): mod_amd decides 3 s after the answer.
           { prefix: '500', outcome: { type: 'answer', ringSec: 0.3, talkSec: 30, amd: { result: 'machine', sec: 3, cause: 'LONGGREETING' } } },
           { prefix: '600', outcome: { type: 'answer', ringSec: 0.3, talkSec: 8, amd: { result: 'human', sec: 3 } } },
           // Rings 2 s: time to send the campaign's only agent on a break before the member answers.
           { prefix: '700', outcome: { type: 'answer', ringSec: 2, talkSec: 4 } },
+          // mod_amd cannot decide: NOTSURE (TOOLONG) at total_analysis_time.
+          { prefix: '900', outcome: { type: 'answer', ringSec: 0.3, talkSec: 10, amd: { result: 'notsure' } } },
         ],
       },
     },
@@ -126,11 +132,14 @@ describe('predictive dialing', () => {
     assert.equal(agentLeg.result?.split(' ')[0], '+OK');
     const talk = doc._log[0].talkSec as number;
     assert.ok(talk >= 0 && talk <= 6, `talk time from the bridge (the member talks 8 s after its answer, the agent answers ≥ 2.5 s after it): ${talk}`);
+    const wait = doc._log[0].waitSec as number;
+    assert.ok(wait >= 2.5 && wait <= 6, `the member waited from its answer to the bridge (the agent answers after 2.5 s): ${wait}`);
     const a = await waitFor('agent back', async () => { const x = await agentDoc('1004'); return x?.offer === null ? x : null; });
     assert.deepEqual([a.stats[d].callCount, a.stats[d].bridgedCount], [1, 1]);
     const h = await completed(d);
     const dialer = await dialerDoc(d);
     assert.equal(dialer.stats.predictAbandoned ?? 0, 0);
+    assert.equal(dialer.stats.waitSec, wait, 'stats.waitSec adds the attempt\'s wait');
     assert.equal(dialer.pacing.abandon.find((w: { window: string }) => w.window === 'us-30d').live, 1, 'one live answer counted');
     assert.equal(dialer._pacingState, undefined, 'the pacing state is not shown');
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-bridged');
@@ -154,6 +163,9 @@ describe('predictive dialing', () => {
     await completed(d);
     const dialer = await dialerDoc(d);
     assert.equal(dialer.stats.predictAbandoned, 1);
+    const wait = doc._log[0].waitSec as number;
+    assert.ok(wait >= 2 && wait <= 4, `the dropped member waited maxLocateAgentSec: ${wait}`);
+    assert.equal(dialer.stats.waitSec, wait);
     const attempt = await Attempt.findById(leg.originationUuid).lean<{ result?: { abandoned?: boolean } }>();
     assert.equal(attempt?.result?.abandoned, true, 'the attempt says abandoned (the console counts it)');
     for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 1, 1]);
@@ -203,6 +215,8 @@ describe('predictive dialing', () => {
     assert.equal(leg.hangupCause, 'NORMAL_CLEARING', 'the member hung up');
     const [agentLeg] = agentLegsFor(leg.originationUuid!);
     assert.equal(agentLeg?.result, '-ERR ORIGINATOR_CANCEL');
+    const wait = doc._log[0].waitSec as number;
+    assert.ok(wait >= 5 && wait <= 7, `the member waited until it hung up, 6 s after its answer: ${wait}`);
     const a = await waitFor('agent free', async () => { const x = await agentDoc('3000'); return x?.offer === null ? x : null; });
     assert.equal(a.noAnswerCount ?? 0, 0, 'no penalty for the agent');
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-member-hangup');
@@ -224,6 +238,8 @@ describe('predictive dialing', () => {
     const dialer = await dialerDoc(d);
     assert.deepEqual(dialer.stats.amd, { MACHINE: 1 });
     assert.equal(dialer.stats.predictAbandoned ?? 0, 0);
+    assert.equal(log.waitSec, undefined, 'a machine waits for no agent');
+    assert.equal(dialer.stats.waitSec ?? 0, 0);
     for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 0, 0], 'a machine is not a live answer');
     const kept = await Campaign.findById(d).lean<{ _pacingState?: Pacing }>();
     const machines = kept?._pacingState?.state.compliance.windows['ofcom-24h'].buckets.amdMachine ?? [];
@@ -242,14 +258,55 @@ describe('predictive dialing', () => {
     assert.equal(log.amdResult, 'HUMAN');
     const talk = log.talkSec as number;
     assert.ok(talk >= 0 && talk <= 6, `talk time from the bridge, without the analysis: ${talk}`);
+    const wait = log.waitSec as number;
+    assert.ok(wait >= 3 && wait <= 6, `the wait from the answer includes the 3 s of analysis: ${wait}`);
     const [leg] = legsOf(m);
     assert.equal(agentLegsFor(leg.originationUuid!)[0]?.result?.split(' ')[0], '+OK', 'the agent is called');
     await completed(d);
     const dialer = await dialerDoc(d);
     assert.deepEqual(dialer.stats.amd, { HUMAN: 1 });
+    assert.equal(dialer.stats.waitSec, wait);
     assert.equal(dialer.stats.predictAbandoned ?? 0, 0);
     assert.equal(dialer.pacing.abandon.find((w: { window: string }) => w.window === 'us-30d').live, 1, 'one live answer counted');
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-amd-human');
+  });
+
+  test('AMD says NOTSURE and allowNotSure: parked and bridged to an agent like a person', { timeout: 60_000 }, async () => {
+    await waitFor('1002 free', async () => ((await agentDoc('1002'))?.offer === null ? true : null));
+    const d = await campaign(['1002'], {}, { amd: { enabled: true, allowNotSure: true, totalAnalysisTime: 2000 } });
+    const [m] = await members(d, ['9005550033']);
+    const doc = await ended(m);
+    assert.equal(doc._endCause, 'NORMAL_CLEARING', JSON.stringify(doc._log));
+    const log = doc._log[0];
+    assert.deepEqual([log.amdResult, log.amdCause], ['NOTSURE', 'TOOLONG']);
+    const [leg] = legsOf(m);
+    assert.equal(leg.channelVars.amd_on_notsure, 'break', 'NOTSURE ends the wait like a person');
+    assert.equal(agentLegsFor(leg.originationUuid!)[0]?.result?.split(' ')[0], '+OK', 'the agent is called');
+    assert.ok((log.waitSec as number) >= 2, `the wait includes the 2 s of analysis: ${log.waitSec}`);
+    await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.deepEqual(dialer.stats.amd, { NOTSURE: 1 });
+    assert.equal(dialer.stats.predictAbandoned ?? 0, 0);
+    assert.equal(dialer.pacing.abandon.find((w: { window: string }) => w.window === 'us-30d').live, 1, 'one live answer counted');
+  });
+
+  test('AMD says NOTSURE, not allowed: hung up NORMAL_UNSPECIFIED like a machine, no agent called', { timeout: 60_000 }, async () => {
+    const d = await campaign(['1002'], { maxTryCount: 1 }, { amd: { enabled: true, totalAnalysisTime: 2000 } });
+    const [m] = await members(d, ['9005550034']);
+    const doc = await ended(m);
+    assert.equal(doc._endCause, 'MAX_TRY_COUNT', JSON.stringify(doc._log));
+    const log = doc._log[0];
+    assert.deepEqual([log.cause, log.amdResult, log.waitSec], ['NORMAL_UNSPECIFIED', 'NOTSURE', undefined]);
+    const [leg] = legsOf(m);
+    assert.equal(leg.channelVars.amd_on_notsure, 'hangup::NORMAL_UNSPECIFIED');
+    assert.equal(agentLegsFor(leg.originationUuid!).length, 0, 'no agent for an unallowed NOTSURE');
+    await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.deepEqual(dialer.stats.amd, { NOTSURE: 1 });
+    for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 0, 0], 'not a live answer');
+    const kept = await Campaign.findById(d).lean<{ _pacingState?: Pacing }>();
+    const machines = kept?._pacingState?.state.compliance.windows['ofcom-24h'].buckets.amdMachine ?? [];
+    assert.equal(machines.reduce((a, b) => a + b, 0), 1, 'reported to the pacing as a machine');
   });
 
   test('fewer logged agents than predictMinAgents: progressive, never more calls than free agents, and the dialer says why', { timeout: 90_000 }, async () => {
@@ -263,6 +320,29 @@ describe('predictive dialing', () => {
     const dialer = await dialerDoc(d);
     assert.equal(dialer.pacing.mode, 'progressive');
     assert.match(dialer.pacing.reason, /^1 logged agent\(s\), fewer than 2: dialing progressively$/);
+  });
+
+  test('several agents, learnt: calls are placed ahead of free agents (more member legs up than agents)', { timeout: 180_000 }, async () => {
+    const team = ['2001', '2002', '2003'];
+    for (const a of team) await agent(a);
+    // No learning phase, and a cap (50 %) this short run cannot reach: the forecast decides from the start.
+    const d = await campaign(team, { limit: 5, predictStartCallCount: 0, predictStartBridgedCount: 0, maxPredictiveSilentCalls: 50 });
+    const ids = await members(d, Array.from({ length: 20 }, (_, i) => `80055500${String(i).padStart(2, '0')}`));
+    const docs = await Promise.all(ids.map((id) => ended(id, 150_000)));
+    for (const x of docs) assert.ok(['NORMAL_CLEARING', 'ABANDONED'].includes(x._endCause as string), JSON.stringify(x._log));
+    // Most member legs up at once: progressive never has more than its 3 agents (bridged + in flight ≤ agents).
+    const legs = ids.flatMap(legsOf);
+    const edges = legs.flatMap((l) => [{ t: l.startedAt, up: 1 }, { t: l.endedAt!, up: -1 }]).sort((a, b) => a.t.localeCompare(b.t) || a.up - b.up);
+    let up = 0;
+    let most = 0;
+    for (const e of edges) most = Math.max(most, (up += e.up));
+    assert.ok(most > team.length, `at most ${most} member legs up at once with ${team.length} agents`);
+    const bridged = docs.filter((x) => x._endCause === 'NORMAL_CLEARING').length;
+    assert.ok(bridged >= ids.length / 2, `${bridged} of ${ids.length} bridged`);
+    await completed(d);
+    const dialer = await dialerDoc(d);
+    assert.equal(dialer.pacing.mode, 'predictive', dialer.pacing.reason);
+    assert.equal(dialer.stats.predictAbandoned ?? 0, ids.length - bridged);
   });
 
   test('over the abandon cap: the campaign slows to progressive and says so', { timeout: 90_000 }, async () => {

@@ -145,6 +145,8 @@ interface MemberRun {
   /** The call in progress and its result, once one source reported it. */
   currentUuid: string | null;
   result: CallResult | null;
+  /** When the result came (predictive: a member who hung up waited until then). */
+  resultAt: number;
   /** The uuid of this run's last attempt: the `session` of the member's end event (§11.2). */
   lastUuid: string | null;
   /** The in-call timer still running after the result came (see firstCallWait). */
@@ -183,7 +185,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     domain: input.domain, campaignId: input.campaignId, memberId: input.memberId, workflowId: workflowInfo().workflowId,
     member: input.carried?.member ?? null, seq: input.carried?.seq ?? 0, endSeq: input.carried?.endSeq ?? 0,
     phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
-    justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, lastUuid: null,
+    justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, resultAt: 0, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
     heldAgent: null, previewOfferId: null, previewDecision: null, parked: null, agentFree: false,
   };
@@ -231,7 +233,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     // Predictive (§2.4): the member first; once it answers, an agent is located and bridged to it.
     const predicted = camp.predictive && !placed.notSent ? await predictiveCall(s, camp, camp.predictive, placed, ringMs) : null;
     const result = placed.notSent ? notSentResult(placed) : (predicted?.result ?? (await awaitResult(s, placed.plan.call.uuid, ringMs + RESULT_GRACE_MS)));
-    const applied = await applyResult(s, camp, placed, result, predicted?.abandoned);
+    const applied = await applyResult(s, camp, placed, result, predicted ?? undefined);
     const offered = agent ?? predicted?.agent ?? null;
     if (offered) await offerEnded(s, offered, agentOutcome(camp, result, applied));
     s.heldAgent = offered && applied.decision.kind === 'await-status' ? offered : null;
@@ -260,7 +262,10 @@ function setHandlers(s: MemberRun): void {
   setHandler(
     callResultSignal,
     (r) => {
-      if (r.uuid === s.currentUuid && s.result === null) s.result = r;
+      if (r.uuid === s.currentUuid && s.result === null) {
+        s.result = r;
+        s.resultAt = Date.now();
+      }
     },
     { description: 'Result of the current call (BACKGROUND_JOB -ERR, CHANNEL_HANGUP_COMPLETE or CDR); others are ignored.' },
   );
@@ -578,8 +583,11 @@ async function firstCallWait(s: Run, fn: () => boolean, ms: number, summary: str
 
 /** Applies the Webitel rules to the call's result and stores the attempt (which gives the lease
  *  back, and with it the member's end event when it ends). */
-async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: CallResult, abandoned = false): Promise<Applied> {
+async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: CallResult, predicted?: Pick<Predicted, 'abandoned' | 'waitSec'>): Promise<Applied> {
   const { call, numberIndex, idleAtStart } = placed.plan;
+  const abandoned = predicted?.abandoned ?? false;
+  // §5.8, §11.1: the member's wait for an agent; a broadcast has none to wait for.
+  const waitSec = predicted ? predicted.waitSec : camp.type === 'Voice Broadcasting' && result.answered ? 0 : undefined;
   const lost = result.cause === LOST_CALL;
   const endTime = Date.now();
   const outcome = applyOutcome(
@@ -636,6 +644,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
       ...(result.digit ? { menuDigit: result.digit } : {}),
       ...(result.recordSec !== undefined ? { recordSessionSec: result.recordSec } : {}),
       ...(result.amd ? { amdResult: result.amd.result, ...(result.amd.cause ? { amdCause: result.amd.cause } : {}), amdSec: result.amd.sec } : {}),
+      ...(waitSec !== undefined ? { waitSec } : {}),
       steps: [...(call.log.steps ?? []), ...applied.steps.map((data) => ({ time: endTime, data }))],
       ...(early ? { callback: { from: early.body.from ?? 'api', time: early.at, data: early.body } } : {}),
     },
@@ -644,7 +653,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     ...(decision.kind === 'end'
       ? { ended: endEvent(s, camp, decision.cause, s.terminateRequested ? 'terminate' : byStatus ? 'callback' : undefined, byStatus?.body.from) }
       : {}),
-    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision), ...(abandoned ? { abandoned } : {}), ...(result.amd ? { amd: result.amd.result } : {}) },
+    stats: { connected: result.answered, bridged: result.bridged ?? result.answered, outcome: attemptCountsAs(decision), ...(abandoned ? { abandoned } : {}), ...(result.amd ? { amd: result.amd.result } : {}), ...(waitSec ? { waitSec } : {}) },
   });
   s.writeBackPending = false;
   // A grant that arrived during endAttempt (the row was claimable once the lease was given back)
@@ -811,6 +820,9 @@ interface Predicted {
   abandoned: boolean;
   /** The agent bridged to the member. */
   agent: Reservation | null;
+  /** Seconds from the answer to the bridge, or to the drop or hang-up when no agent came (AMD
+   *  analysis included: the person is waiting); absent when AMD hung up on a machine. */
+  waitSec?: number;
 }
 
 /**
@@ -831,12 +843,25 @@ async function predictiveCall(s: Run, camp: CampaignRules, r: PredictiveRules, p
   // as an abandon.
   if (s.parked !== uuid) {
     const result = await awaitResult(s, uuid, RESULT_GRACE_MS);
-    if (result.amd && amdRoute(result.amd.result, !!camp.amd?.allowNotSure) === 'drop') await report('machine');
-    return { result, abandoned: false, agent: null };
+    if (result.amd && amdRoute(result.amd.result, !!camp.amd?.allowNotSure) === 'drop') {
+      await report('machine');
+      return { result, abandoned: false, agent: null };
+    }
+    // A person who hung up during the analysis waited all of it.
+    return { result, abandoned: false, agent: null, ...(result.answered ? { waitSec: result.amd?.sec ?? 0 } : {}) };
   }
   // Parked: answered, after AMD said human when it ran; the wait for an agent starts now.
   await report('live');
-  const deadline = Date.now() + r.maxLocateAgentSec * 1000;
+  const liveAt = Date.now();
+  const waited = (result: CallResult, until: number) => Math.round((result.amd?.sec ?? 0) * 1000 + until - liveAt) / 1000;
+  const deadline = liveAt + r.maxLocateAgentSec * 1000;
+  // No agent in time (§2.4): dropped, at once (an agent leg still ringing is cancelled after).
+  let droppedAt: number | null = null;
+  const drop = async () => {
+    if (droppedAt !== null || gone()) return;
+    droppedAt = Date.now();
+    await esl.hangup({ uuid, cause: 'LOSE_RACE' });
+  };
   if (r.playbackFile) await predictiveActs.playToMember({ uuid, file: r.playbackFile });
   while (!gone() && Date.now() < deadline) {
     s.agentFree = false;
@@ -850,23 +875,27 @@ async function predictiveCall(s: Run, camp: CampaignRules, r: PredictiveRules, p
       s.waitReason = null;
       continue;
     }
-    if (await connectAgent(s, agent, uuid, placed.plan.call.number, gone, deadline)) {
+    if (await connectAgent(s, agent, uuid, placed.plan.call.number, gone, deadline, drop)) {
+      const bridgedAt = Date.now();
       await report('bridged');
       const result = await awaitResult(s, uuid, LIVE_CALL_RECHECK_MS);
-      return { result: { ...result, bridged: result.bridged ?? true }, abandoned: false, agent };
+      return { result: { ...result, bridged: result.bridged ?? true }, abandoned: false, agent, waitSec: waited(result, bridgedAt) };
     }
   }
-  // No agent in time (§2.4): dropped. A terminate hangs up with MANAGER_REQUEST instead (awaitResult).
-  if (!gone()) await esl.hangup({ uuid, cause: 'LOSE_RACE' });
+  // A terminate hangs up with MANAGER_REQUEST instead (awaitResult).
+  await drop();
+  const waitEnd = droppedAt ?? (s.result !== null ? s.resultAt : Date.now());
   await report('abandoned');
   const result = await awaitResult(s, uuid, RESULT_GRACE_MS);
-  return { result: { ...result, bridged: false }, abandoned: true, agent: null };
+  return { result: { ...result, bridged: false }, abandoned: true, agent: null, waitSec: waited(result, waitEnd) };
 }
 
 /** Calls the reserved agent and bridges it to the parked member; false (the offer ended) when the
- *  agent's phone failed, the member hung up or the wait for an agent ran out meanwhile (the agent
- *  leg is cancelled), or the bridge failed. */
-async function connectAgent(s: Run, agent: Reservation, memberUuid: string, number: string, gone: () => boolean, deadline: number): Promise<boolean> {
+ *  agent's phone failed, the member hung up or the wait for an agent ran out meanwhile (the member
+ *  is dropped, then the agent leg cancelled), or the bridge failed. */
+async function connectAgent(
+  s: Run, agent: Reservation, memberUuid: string, number: string, gone: () => boolean, deadline: number, drop: () => Promise<void>,
+): Promise<boolean> {
   const agentUuid = uuid4();
   let outcome: { answered: boolean; cause?: string } | null = null;
   void agentCallActs
@@ -881,6 +910,7 @@ async function connectAgent(s: Run, agent: Reservation, memberUuid: string, numb
   await condition(() => outcome !== null || gone(), Math.max(1, deadline - Date.now()), { summary: `calling agent ${agent.agent}` });
   if (outcome === null) {
     // §2.4: the member hung up (or waited maxLocateAgentSec) while its agent was being called.
+    await drop();
     await predictiveActs.cancelAgentLegs({ memberUuid });
     await condition(() => outcome !== null, AGENT_CANCEL_WAIT_MS);
     await offerEnded(s, agent, { kind: 'released', cause: 'ORIGINATOR_CANCEL' });

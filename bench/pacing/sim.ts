@@ -2,7 +2,8 @@
 // no real waiting), driving any pacing controller through its pure interface (rules/pacing).
 // Seeded: the same workload, controller and seed give the same result.
 import { makeRng } from '../../simulator/rules';
-import type { BusyAgent, Observation, PacingController, PacingEvent } from '../../rules/pacing';
+import type { PacingController, PacingEvent } from '../../rules/pacing';
+import { PREDICTIVE_DEFAULTS, observe, type BusyTierAgent, type PacedCall } from '../../rules/predictive';
 
 export interface BreakWave {
   /** When the wave starts (s from the start), the share of logged agents who leave, for how long. */
@@ -168,6 +169,9 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
   const spent = { idle: 0, talk: 0, wrap: 0, break: 0 };
   const calls = new Map<number, Call>();
   const dialing = new Map<number, number>();
+  /** The calls in flight as a campaign keeps them (rules/predictive.ts), for its observe(). */
+  const paced: Record<string, PacedCall> = {};
+  const rules = { ...PREDICTIVE_DEFAULTS, maxLocateAgentSec: opt.waitLimitSec, linesPerAgent: opt.linesPerAgent };
   const waiting: number[] = [];
   let nextCall = 0;
   let placed = 0;
@@ -189,6 +193,7 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
     if (!c) return;
     setState(a, 'talk', now);
     a.call = id;
+    paced[id].bridgedAt = now;
     feed({ type: 'bridged', at: now, liveAt: c.liveAt });
     at(now + c.talkSec, 'talkEnd', agents.indexOf(a));
   };
@@ -238,33 +243,23 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
     }
     calls.set(id, c);
     dialing.set(id, now);
+    paced[id] = { grantedAt: now, placedAt: now };
     feed({ type: 'placed', at: now });
     at(resolveAt, 'resolve', id);
   };
 
+  // What the campaign workflow passes the controller: its own calls (talking agents among them) and
+  // the tier agents' documents (those in wrap-up free at a known time; epoch ms).
   const decide = (now: number) => {
     let free = 0;
     let talking = 0;
-    const busy: BusyAgent[] = [];
+    const wrapping: BusyTierAgent[] = [];
     for (const a of agents) {
       if (a.state === 'idle') free++;
-      else if (a.state === 'talk') {
-        talking++;
-        busy.push({ state: 'talk', since: a.since, wrapSec: w.wrapSec });
-      } else if (a.state === 'wrap') busy.push({ state: 'wrap', until: a.until });
+      else if (a.state === 'talk') talking++;
+      else if (a.state === 'wrap') wrapping.push({ state: 'wrap', until: a.until * 1000 });
     }
-    const logged = free + busy.length;
-    const obs: Observation = {
-      now,
-      loggedAgents: logged,
-      freeAgents: free,
-      busy,
-      dialing: [...dialing.values()],
-      waiting: waiting.length,
-      talking,
-      maxLines: opt.linesPerAgent * logged,
-      waitLimitSec: opt.waitLimitSec,
-    };
+    const obs = observe({ calls: paced }, rules, { logged: free + talking + wrapping.length, available: free, busy: wrapping }, w.wrapSec, now);
     const d = controller.decide(state, obs);
     state = d.state;
     const room = Math.max(0, obs.maxLines - dialing.size - waiting.length);
@@ -287,10 +282,12 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
         if (!c.live) {
           if (c.droppedHuman) amdDroppedHumans++;
           calls.delete(e.id);
+          delete paced[e.id];
           feed({ type: 'ended', at: now, placedAt: c.placedAt, answered: c.answered, ...(c.amdMachine ? { amdMachine: true } : {}) });
           break;
         }
         c.liveAt = now;
+        paced[e.id].liveAt = now;
         live++;
         liveByMin[Math.min(minutes - 1, Math.floor(now / 60))]++;
         feed({ type: 'live', at: now, placedAt: c.placedAt });
@@ -308,6 +305,7 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
         waiting.splice(i, 1);
         const c = calls.get(e.id);
         calls.delete(e.id);
+        delete paced[e.id];
         abandoned++;
         abByMin[Math.min(minutes - 1, Math.floor((c?.liveAt ?? now) / 60))]++;
         feed({ type: 'abandoned', at: now, liveAt: c?.liveAt ?? now });
@@ -317,6 +315,7 @@ export function simulate<S>(controller: PacingController<S>, initial: S, w: Work
         const a = agents[e.id];
         const c = calls.get(a.call);
         calls.delete(a.call);
+        delete paced[a.call];
         a.call = -1;
         setState(a, 'wrap', now);
         a.until = now + w.wrapSec;

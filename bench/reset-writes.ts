@@ -1,8 +1,9 @@
 // What a members reset (§8.7) costs per member on FerretDB v1 (SQLite), FerretDB alone: the reset as
 // the project runs it (services/members.ts: read a batch of 500 in `_id` order, one `updateOne` per
 // member, 50 per `bulkWrite`) beside two write paths it could take instead, each on its own --n ended
-// members. The figure that decides is FerretDB's CPU per member (the box's load moves the wall time).
-//   npx tsx bench/reset-writes.ts [--n 5000]
+// members. The figures that decide are the CPU per member of FerretDB and of the client (this process,
+// as the API would be), since the box's load moves the wall time.
+//   npx tsx bench/reset-writes.ts [--n 5000] [--paths update,delete+insert,staged]
 // - update: the project's reset (services/members.ts resetMembers).
 // - delete+insert: each batch deleted by `_id $in` and inserted again reset (one statement and a few
 //   100-document inserts per batch instead of one transaction per member). NOT crash-safe: a process
@@ -24,6 +25,8 @@ import { startFerret } from '../scripts/servers';
 import { arg, cpuSec, log } from './lib/stack';
 
 const N = Number(arg('--n', '5000'));
+/** Which write paths to run (their names' first word). */
+const PATHS = arg('--paths', 'update,delete+insert,staged').split(',');
 
 async function fill(campaign: string): Promise<void> {
   for (let i = 0; i < N; i += 5000) {
@@ -76,21 +79,24 @@ async function main(): Promise<void> {
       ['delete+insert (not crash-safe)', (c) => rewrite(c, false)],
       ['staged delete+insert', (c) => rewrite(c, true)],
     ];
-    for (const [name, run] of paths) {
+    for (const [name, run] of paths.filter(([name]) => PATHS.includes(name.split(' ')[0]))) {
       const campaign = new mongoose.Types.ObjectId().toString();
       await fill(campaign);
       const t0 = performance.now();
       const c0 = cpuSec(ferret.pid);
+      const self0 = process.cpuUsage();
       const n = await run(campaign);
       const ms = performance.now() - t0;
       const cpuMs = (cpuSec(ferret.pid) - c0) * 1000;
+      const selfUs = process.cpuUsage(self0);
+      const nodeMs = (selfUs.user + selfUs.system) / 1000;
       const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-      log(`${name}: ${n} members in ${(ms / 1000).toFixed(1)} s, FerretDB CPU ${(cpuMs / n).toFixed(2)} ms/member (load ${load})`);
-      rows.push(`| ${name} | ${n} | ${(ms / 1000).toFixed(1)} s | ${(ms / n).toFixed(2)} ms | ${(cpuMs / n).toFixed(2)} ms | ${load} |`);
+      log(`${name}: ${n} members in ${(ms / 1000).toFixed(1)} s, FerretDB CPU ${(cpuMs / n).toFixed(2)} ms/member, this process ${(nodeMs / n).toFixed(2)} ms/member (load ${load})`);
+      rows.push(`| ${name} | ${n} | ${(ms / 1000).toFixed(1)} s | ${(ms / n).toFixed(2)} ms | ${(cpuMs / n).toFixed(2)} ms | ${(nodeMs / n).toFixed(2)} ms | ${load} |`);
     }
     console.log(`\n=== Members reset write paths on FerretDB alone, ${N} ended members each ===`);
-    console.log('| write path | members | wall | wall / member | FerretDB CPU / member | load |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| write path | members | wall | wall / member | FerretDB CPU / member | client CPU / member | load |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
   } finally {
     await mongoose.disconnect();

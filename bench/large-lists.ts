@@ -63,6 +63,12 @@ async function target(campaign: string, prefix: string): Promise<Target> {
 
 type Row = Record<string, number | string>;
 
+const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+/** Each phase's figures as they come, so a run cut short still tells what it measured. */
+function show(phase: string, row: Row): void {
+  log(`${phase}: ${Object.entries(row).map(([k, v]) => `${k.trim()} ${typeof v === 'number' ? fmt(v) : v}`).join('; ')}`);
+}
+
 async function perRequest(s: Stack, t: Target): Promise<Row> {
   const M = `/api/v2/dialer/${t.campaign}/members`;
   const ok = async (method: string, p: string, body?: unknown, want = [200]) => {
@@ -133,12 +139,12 @@ async function resetCampaign(s: Stack, id: string): Promise<{ ms: number; n: unk
 
 async function main(): Promise<void> {
   const s = await startStack();
-  const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
   try {
     log(`phase 0: empty store (one campaign of 300 members; reset/delete of ${SMALL} with nothing else stored)`);
     const e = await s.createCampaign({ name: 'empty-store', limit: 1 });
     await fill(s, e, 300, { prefix: '38040' });
     const empty = await perRequest(s, await target(e, '38040'));
+    show('empty store, per request', empty);
     empty['new 1-member campaign: POST autoRun → first originate'] = await newCampaignToFirstOriginate(s);
     const r0 = await s.createCampaign({ name: 'reset-alone', limit: 1 });
     await fill(s, r0, SMALL, { allEnded: true, prefix: '38041' });
@@ -148,6 +154,8 @@ async function main(): Promise<void> {
     empty[`delete a ${SMALL} campaign (answer)`] = del0.ms;
     empty[`  … its members purged (background)`] = del0.purgedMs;
     await deleteCampaign(s, e);
+    show('empty store', empty);
+    log(`  reset progress seen: ${reset0.polls}`);
 
     log(`phase 1: a campaign of ${BIG} and 3 × ${SMALL} stored`);
     const big = await s.createCampaign({ name: 'big', limit: 1 });
@@ -158,13 +166,17 @@ async function main(): Promise<void> {
       log(`  stored ${n} members in ${(await fill(s, id, n, o)).toFixed(0)} s`);
     }
     const onBig = await perRequest(s, await target(big, '38060'));
+    show(`${BIG}-member campaign, per request`, onBig);
     const onSmall = await perRequest(s, await target(l, '38051'));
+    show(`${SMALL}-member campaign in the loaded store, per request`, onSmall);
     onBig['new 1-member campaign: POST autoRun → first originate'] = await newCampaignToFirstOriginate(s);
     const reset1 = await resetCampaign(s, r);
     onBig[`reset a ${SMALL} campaign`] = reset1.ms;
+    log(`  loaded store: reset a ${SMALL} campaign ${fmt(reset1.ms)}; progress seen: ${reset1.polls}`);
     const del1 = await deleteCampaign(s, d);
     onBig[`delete a ${SMALL} campaign (answer)`] = del1.ms;
     onBig[`  … its members purged (background)`] = del1.purgedMs;
+    show('loaded store', onBig);
 
     console.log(`\n=== Large lists: p95 of ${K} (lists/counts: 3-10) requests; ${BIG} + 3 × ${SMALL} members stored vs an empty store ===`);
     console.log(`| operation | empty store | ${SMALL}-member campaign, loaded store | ${BIG}-member campaign | ratio (big / empty) |`);

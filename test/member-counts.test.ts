@@ -170,6 +170,16 @@ test('number lookups follow insert, edit and delete; a search for one number is 
   assert.deepEqual(await lookups(d), []);
 });
 
+test('number lookups already stored do not stop the rest of a batch: the others are written', async () => {
+  const d = (await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody() })).body.data.insertedIds[0] as string;
+  const docs = Array.from({ length: 6 }, (_, i) => memberDocument({ name: `m${i}`, communications: [{ number: `38050444444${i}` }] }, d, 'acme'));
+  // Two of the batch's lookups exist already (as after an import retried past its lookups).
+  const id = (i: number) => `${d}:38050444444${i}:${String(docs[i]._id)}`;
+  await Member.db.collection<{ _id: string }>('dialer_member_numbers').insertMany([0, 3].map((i) => ({ _id: id(i), key: `${d}:38050444444${i}`, campaign: d, member: docs[i]._id })));
+  await MemberStore.insert(docs);
+  assert.deepEqual(await lookups(d), docs.map((m, i) => `38050444444${i}>${String(m._id)}`).sort());
+});
+
 test('two processes change one campaign at once (the API inserts, the worker ends members): the counts stay exact', async () => {
   const d = (await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody() })).body.data.insertedIds[0] as string;
   const batch = (k: number) => Array.from({ length: 30 }, (_, i) => ({ communications: [{ number: `3805${k}${String(i).padStart(6, '0')}` }] }));

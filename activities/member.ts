@@ -128,9 +128,11 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       if (!line) return { placed: false };
       const route = i.routes.find((r) => r.destinationId === line.destinationId)!;
       // Compliance (models/compliance.ts): a listed number is never dialled; a number at its
-      // domain's contact cap waits, and its line goes back. Both are `_id` lookups.
-      const listed = await DoNotCall.find(i.domain, i.number);
-      const { contactCap } = listed ? { contactCap: null } : await Compliance.settings(i.domain);
+      // domain's contact cap waits, and its line goes back. The domain's settings are a cached
+      // copy; the list is looked up (by `_id`) only in a domain that has listed numbers.
+      const domain = await Compliance.forCall(i.domain);
+      const listed = domain.dncListed ? await DoNotCall.find(i.domain, i.number) : null;
+      const contactCap = listed ? null : domain.contactCap;
       if (contactCap) {
         const place = await ContactCounts.take(i.domain, i.number, i.uuid, Date.now(), contactCap);
         if (!place.ok) {

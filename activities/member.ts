@@ -240,8 +240,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       // decides that later (countOutcome).
       const { outcome } = i.stats;
       // The campaign's line was held from the grant to now (the call's own duration when unknown).
-      const granted = (await Member.findById(i.memberId, { _grantedAt: 1 }).lean<{ _grantedAt?: number | null }>())?._grantedAt;
-      const lineSec = granted ? (Date.now() - granted) / 1000 : r.duration || 0;
+      const lineSec = i.grantedAt ? (Date.now() - i.grantedAt) / 1000 : r.duration || 0;
       await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
         'stats.callCount': 1,
         ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),

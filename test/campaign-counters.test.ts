@@ -126,3 +126,15 @@ test('a failed attempt counts in errorCall whether or not its member ends', asyn
   const s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.errorCall, s.successCall], [2, 2, 0]);
 });
+
+// The finish forecast's line time: from the grant the workflow was signalled (the claim's time) to
+// the attempt's end, with no read of the member for it.
+test('the line time counts from the grant carried in the input', async () => {
+  const { campaignId, input } = await attempt();
+  await acts.endAttempt({ ...input, grantedAt: Date.now() - 5_000 });
+  const lineSec = (await stats(campaignId)).lineSec as number;
+  assert.ok(lineSec >= 5 && lineSec < 30, `lineSec ${lineSec}`);
+  const other = await attempt();
+  await acts.endAttempt({ ...other.input, result: { ...other.input.result, duration: 7 } });
+  assert.equal((await stats(other.campaignId)).lineSec, 7, 'no grant time: the call\'s duration');
+});

@@ -2,7 +2,7 @@
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
 import { bridgeApp, buildOriginate, dialEndpointProblem, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
-import { Attempt, Campaign, loadCampaignRules, recordAttempt, setAttempt, updateAttemptIf, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
+import { Attempt, Campaign, endAttemptRecord, loadCampaignRules, recordAttempt, setAttempt, updateAttemptIf, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
@@ -231,10 +231,13 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
 
     async endAttempt(i) {
       // The first source to report a result wins; an engine-made outcome is stored if none did.
-      const r = i.result;
-      await updateAttemptIf(i.uuid, {}, { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() } });
       // Abandoned is the workflow's verdict, not the call's: added to whichever result settled first.
-      if (i.stats.abandoned) await setAttempt(i.uuid, { 'result.abandoned': true });
+      const r = i.result;
+      const attempt = await endAttemptRecord(
+        i.uuid,
+        { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() },
+        { abandoned: i.stats.abandoned },
+      );
       await MemberStore.settle({ memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil });
       // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
       // decides that later (countOutcome).
@@ -251,7 +254,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
         // The finish forecast's line time per attempt (services/forecast.ts).
         'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
-      }, { counted: true, ...(outcome ? { outcome } : {}) });
+      }, { counted: true, ...(outcome ? { outcome } : {}) }, attempt);
       await LineLeases.release(i.campaignId, i.uuid);
       // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
       if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);

@@ -138,3 +138,28 @@ test('the line time counts from the grant carried in the input', async () => {
   await acts.endAttempt({ ...other.input, result: { ...other.input.result, duration: 7 } });
   assert.equal((await stats(other.campaignId)).lineSec, 7, 'no grant time: the call\'s duration');
 });
+
+test('endAttempt reads the attempt once: the result and the abandoned verdict in one write, then the counted flag', async () => {
+  const { campaignId, input } = await attempt();
+  const seen: string[] = [];
+  const client = mongoose.connection.getClient();
+  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
+    if (e.command[e.commandName] === 'attempts') seen.push(e.commandName);
+  };
+  client.on('commandStarted', on);
+  try {
+    await acts.endAttempt({ ...input, result: { ...input.result, source: 'engine' }, stats: { ...input.stats, abandoned: true } });
+  } finally {
+    client.off('commandStarted', on);
+  }
+  assert.deepEqual(seen, ['find', 'update', 'update']);
+  const stored = await Attempt.findById(input.uuid).lean<{ result: { cause: string; source: string; abandoned: boolean }; counted: boolean }>();
+  assert.deepEqual([stored!.result.cause, stored!.result.source, stored!.result.abandoned, stored!.counted], ['USER_BUSY', 'engine', true, true]);
+  assert.deepEqual([(await stats(campaignId)).callCount, (await stats(campaignId)).predictAbandoned], [1, 1]);
+  // A result another source stored first is kept; the verdict is added to it.
+  const other = await attempt();
+  await Attempt.updateOne({ _id: other.input.uuid }, { $set: { result: { cause: 'NORMAL_CLEARING', answered: true, source: 'event' } } });
+  await acts.endAttempt({ ...other.input, stats: { ...other.input.stats, abandoned: true } });
+  const kept = await Attempt.findById(other.input.uuid).lean<{ result: { cause: string; abandoned: boolean } }>();
+  assert.deepEqual([kept!.result.cause, kept!.result.abandoned], ['NORMAL_CLEARING', true]);
+});

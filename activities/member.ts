@@ -84,6 +84,10 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
    *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
     await MemberStore.release(campaignId, memberId, leaseId, readyAt);
+    await tellReleased(campaignId, leaseId);
+  }
+
+  async function tellReleased(campaignId: string, leaseId: string) {
     await client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(releaseSignal, { leaseId }).catch((err: unknown) => {
       // The campaign's lease sweep frees it anyway (checkLease sees _dispatch cleared).
       log.warn({ campaignId, leaseId, err: String(err) }, 'release signal not delivered');
@@ -238,7 +242,12 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() },
         { abandoned: i.stats.abandoned },
       );
-      await MemberStore.settle({ memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil });
+      // The member's outcome, with its lease given back in the same write (claimable again from
+      // readyAt; a grant that comes before this activity ends is kept by the workflow).
+      await MemberStore.settle({
+        memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil,
+        release: { campaignId: i.campaignId, leaseId: i.leaseId, readyAt: i.readyAt },
+      });
       // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
       // decides that later (countOutcome).
       const { outcome } = i.stats;
@@ -258,7 +267,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       await LineLeases.release(i.campaignId, i.uuid);
       // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
       if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);
-      await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
+      await tellReleased(i.campaignId, i.leaseId);
       if (i.ended) await recordEnd(i.ended);
       attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);
     },

@@ -12,6 +12,7 @@ import type { Client } from '@temporalio/client';
 import { createMemberActivities } from '../activities/member';
 import type { EndAttemptInput } from '../activities/types';
 import { Attempt, Campaign, memberState, Member, type CampaignDoc, type MemberDoc } from '../models';
+import { timedEntries } from '../models/ready-queue';
 import { connectTestDb, createCampaign, createMember } from './support/env';
 
 before(() => connectTestDb('campaign_counters_test'));
@@ -162,4 +163,31 @@ test('endAttempt reads the attempt once: the result and the abandoned verdict in
   await acts.endAttempt({ ...other.input, stats: { ...other.input.stats, abandoned: true } });
   const kept = await Attempt.findById(other.input.uuid).lean<{ result: { cause: string; abandoned: boolean } }>();
   assert.deepEqual([kept!.result.cause, kept!.result.abandoned], ['NORMAL_CLEARING', true]);
+});
+
+test('endAttempt reads and writes the member once: its outcome and the lease given back together, then queued for its next try', async () => {
+  const { campaignId, input } = await attempt();
+  await Member.updateOne({ _id: input.memberId }, { $set: { _dispatch: 'lease-1', _lock: 'wf' } });
+  const readyAt = Date.now() + 60_000;
+  const seen: string[] = [];
+  const client = mongoose.connection.getClient();
+  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
+    if (e.command[e.commandName] === 'members') seen.push(e.commandName);
+  };
+  client.on('commandStarted', on);
+  try {
+    await acts.endAttempt({ ...input, readyAt });
+  } finally {
+    client.off('commandStarted', on);
+  }
+  assert.deepEqual(seen, ['find', 'update']);
+  const m = await Member.findById(input.memberId).lean<MemberDoc & { _readyAt: number; _log: { session: string }[] }>();
+  assert.deepEqual([m!._dispatch, m!._lock, m!._readyAt, m!._log[0].session], [null, null, readyAt, input.uuid]);
+  const timed = await timedEntries(campaignId);
+  assert.deepEqual(timed.map((t) => [String(t._id), t._readyAt]), [[input.memberId, readyAt]]);
+  // A lease taken back meanwhile (checkLease) is not cleared by the late give-back.
+  const other = await attempt();
+  await Member.updateOne({ _id: other.input.memberId }, { $set: { _dispatch: 'lease-2' } });
+  await acts.endAttempt(other.input);
+  assert.equal((await Member.findById(other.input.memberId).lean<MemberDoc>())!._dispatch, 'lease-2');
 });

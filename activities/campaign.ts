@@ -58,7 +58,7 @@ export function createCampaignActivities({ client, esl, taskQueue }: ActivityDep
     // The members claimed are granted before the activity ends, even when the claim failed part way
     // (a retry finds the claimed members by lease id and grants them).
     await mapLimit(granted, GRANTS_IN_FLIGHT, (g) =>
-      startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.ui).then(() => undefined),
+      startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.ui, now).then(() => undefined),
     );
     if (claimError) throw claimError;
     await CampaignStore.setActive(campaignId, activeLeases + granted.length);

@@ -2,7 +2,7 @@
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
 import { bridgeApp, buildOriginate, dialEndpointProblem, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
-import { Attempt, Campaign, loadCampaignRules, recordAttempt, setAttempt, updateAttemptIf, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
+import { Attempt, Campaign, endAttemptRecord, loadCampaignRules, recordAttempt, setAttempt, updateAttemptIf, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
@@ -84,6 +84,10 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
    *  ignores unknown lease ids. */
   async function giveBack(campaignId: string, memberId: string, leaseId: string, readyAt: number | null) {
     await MemberStore.release(campaignId, memberId, leaseId, readyAt);
+    await tellReleased(campaignId, leaseId);
+  }
+
+  async function tellReleased(campaignId: string, leaseId: string) {
     await client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(releaseSignal, { leaseId }).catch((err: unknown) => {
       // The campaign's lease sweep frees it anyway (checkLease sees _dispatch cleared).
       log.warn({ campaignId, leaseId, err: String(err) }, 'release signal not delivered');
@@ -128,9 +132,11 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       if (!line) return { placed: false };
       const route = i.routes.find((r) => r.destinationId === line.destinationId)!;
       // Compliance (models/compliance.ts): a listed number is never dialled; a number at its
-      // domain's contact cap waits, and its line goes back. Both are `_id` lookups.
-      const listed = await DoNotCall.find(i.domain, i.number);
-      const { contactCap } = listed ? { contactCap: null } : await Compliance.settings(i.domain);
+      // domain's contact cap waits, and its line goes back. The domain's settings are a cached
+      // copy; the list is looked up (by `_id`) only in a domain that has listed numbers.
+      const domain = await Compliance.forCall(i.domain);
+      const listed = domain.dncListed ? await DoNotCall.find(i.domain, i.number) : null;
+      const contactCap = listed ? null : domain.contactCap;
       if (contactCap) {
         const place = await ContactCounts.take(i.domain, i.number, i.uuid, Date.now(), contactCap);
         if (!place.ok) {
@@ -229,17 +235,24 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
 
     async endAttempt(i) {
       // The first source to report a result wins; an engine-made outcome is stored if none did.
-      const r = i.result;
-      await updateAttemptIf(i.uuid, {}, { result: { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() } });
       // Abandoned is the workflow's verdict, not the call's: added to whichever result settled first.
-      if (i.stats.abandoned) await setAttempt(i.uuid, { 'result.abandoned': true });
-      await MemberStore.settle({ memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil });
+      const r = i.result;
+      const attempt = await endAttemptRecord(
+        i.uuid,
+        { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() },
+        { abandoned: i.stats.abandoned },
+      );
+      // The member's outcome, with its lease given back in the same write (claimable again from
+      // readyAt; a grant that comes before this activity ends is kept by the workflow).
+      await MemberStore.settle({
+        memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil,
+        release: { campaignId: i.campaignId, leaseId: i.leaseId, readyAt: i.readyAt },
+      });
       // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
       // decides that later (countOutcome).
       const { outcome } = i.stats;
       // The campaign's line was held from the grant to now (the call's own duration when unknown).
-      const granted = (await Member.findById(i.memberId, { _grantedAt: 1 }).lean<{ _grantedAt?: number | null }>())?._grantedAt;
-      const lineSec = granted ? (Date.now() - granted) / 1000 : r.duration || 0;
+      const lineSec = i.grantedAt ? (Date.now() - i.grantedAt) / 1000 : r.duration || 0;
       await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
         'stats.callCount': 1,
         ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
@@ -251,11 +264,11 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         ...(i.stats.waitSec ? { 'stats.waitSec': i.stats.waitSec } : {}),
         // The finish forecast's line time per attempt (services/forecast.ts).
         'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
-      }, { counted: true, ...(outcome ? { outcome } : {}) });
+      }, { counted: true, ...(outcome ? { outcome } : {}) }, attempt);
       await LineLeases.release(i.campaignId, i.uuid);
       // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
       if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);
-      await giveBack(i.campaignId, i.memberId, i.leaseId, i.readyAt);
+      await tellReleased(i.campaignId, i.leaseId);
       if (i.ended) await recordEnd(i.ended);
       attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);
     },

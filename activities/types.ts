@@ -38,6 +38,8 @@ export interface EndAttemptInput {
   /** Earliest moment the campaign may grant this member again (null: not before an outside event). */
   readyAt: number | null;
   leaseId: string;
+  /** When the campaign took the attempt's line (its grant); null: unknown, the call's duration counts. */
+  grantedAt?: number | null;
   /** The member ends with this attempt: its end event, recorded here instead of by memberEnded
    *  (one history event less per member). */
   ended?: MemberEndedInput;

@@ -4,7 +4,10 @@
 // `bgapi originate` through modesl to the same simulator with at most 200 jobs in flight.
 // Also reports the simulator's peak of concurrent channels over the campaign run (benchmark 3, part 1).
 //   npx tsx bench/throughput.ts [--members 3000] [--limit 200] [--duration-s 60] [--baseline-s 10] [--id-index] [--ferret-sync normal]
-//                               [--worker-prof DIR] [--workers 2] [--ceiling-s 20] [--worker-env '{"K":"v"}']
+//                               [--worker-prof DIR] [--workers 2] [--ceiling-s 20] [--worker-env '{"K":"v"}'] [--drain]
+// --drain: after the window, waits until every member has ended and prints the worker's Mongo
+// commands per attempt over the whole campaign (every attempt complete: no share of the attempts
+// in flight at the window's end, whatever the machine's load).
 // --workers N: N worker processes on the task queue. --ceiling-s N: first the Temporal ceiling
 // (bench/temporal-ceiling.ts) for N s on the stack's own Temporal server, so its ratio to the stack
 // comes from one run on one machine state.
@@ -12,7 +15,7 @@
 // max-sessions to 5000) for both runs, so neither is throttled by it.
 import os from 'node:os';
 import type { temporal } from '@temporalio/proto';
-import { Campaign } from '../models';
+import { Campaign, Member } from '../models';
 import { campaignInfoQuery, campaignWorkflowId } from '../workflows/messages';
 import { runCeiling, type CeilingResult } from './ceiling/run';
 import { arg, cpuSec, ferretCommands, flag, log, sleep, startStack, vmMb, waitFor, type Stack } from './lib/stack';
@@ -131,6 +134,16 @@ async function main(): Promise<void> {
     const wall = (performance.now() - tStart) / 1000;
     // The campaign workflow's own work per originate (claim rounds: a workflow task, a campaign read,
     // a claim activity each; release signals).
+    let drained = '';
+    if (flag('--drain')) {
+      const ended = () => Member.countDocuments({ dialer: id, _endCause: { $ne: null } });
+      await waitFor('every member ended', async () => (await ended()) >= members, 1_200_000, 2000);
+      await sleep(1100);
+      const total = s.workerCommands();
+      const attempts = (await Campaign.findById(id, { stats: 1 }).lean<{ stats: Record<string, number> }>())?.stats.callCount ?? members;
+      const per = Object.entries(total).map(([c, x]) => [c, (x - (wcmd0[c] ?? 0)) / Math.max(1, attempts)] as const).filter(([, x]) => x >= 0.01).sort((a, b) => b[1] - a[1]);
+      drained = `Mongo commands per attempt, all ${members} members ended (${attempts} attempts, worker process(es), claims included): ${per.reduce((t, [, x]) => t + x, 0).toFixed(2)} — ${per.map(([c, x]) => `${c} ${x.toFixed(2)}`).join(', ')}`;
+    }
     const campaignHistory = (await s.client.workflow.getHandle(campaignWorkflowId(id)).fetchHistory().catch(() => null))?.events ?? [];
     const campaignEvents = campaignHistory.length;
     // Claim rounds: each is one claimAndGrant activity.
@@ -164,6 +177,7 @@ async function main(): Promise<void> {
       .filter(([, x]) => x >= 0.01)
       .sort((a, b) => b[1] - a[1]);
     console.log(`Mongo commands per originate sent by the worker process(es) (driver command monitoring): ${perWorker.reduce((t, [, x]) => t + x, 0).toFixed(2)} — ${perWorker.map(([c, x]) => `${c} ${x.toFixed(2)}`).join(', ')}`);
+    if (drained) console.log(drained);
     console.log('\n=== Benchmark 3 (part 1): limit held over this run ===');
     console.log(`simulator peak channels: ${peak} (limit ${limit}; ${peak <= limit ? 'never above' : 'ABOVE THE LIMIT'})`);
   } finally {

@@ -111,6 +111,9 @@ export const config = {
   /** Simultaneous calls per sofia gateway, whatever campaign makes them: `gw1=30` (the carrier's
    *  channels). Campaigns sharing one compete by dialer `priority` (rules/line-priority.ts). */
   gatewayLines: perGateway('GATEWAY_LINES'),
+  /** How long a worker uses its copy of a domain's compliance settings (models/compliance.ts); the
+   *  API answers a change only once this long has passed, so it binds every originate after it. */
+  complianceCacheMs: int('COMPLIANCE_CACHE_MS', 2000),
   /** `recordSession` recordings: a folder on the FreeSWITCH host (files `<dialerId>/<uuid>.<format>`). */
   recordings: {
     dir: recordingsDir(str('RECORDINGS_DIR', '/var/lib/freeswitch/recordings/dialer')),

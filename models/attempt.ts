@@ -76,6 +76,24 @@ export async function updateAttemptIf(uuid: string, o: { unsent?: boolean }, set
   });
 }
 
+/**
+ * The attempt's end as its member workflow stores it, in one turn: `result` if no source settled it
+ * first (first-wins), and the workflow's abandoned verdict on whichever result did. Returns the
+ * attempt as read (its `counted` flag), or null when no attempt is stored. One read and at most one
+ * write.
+ */
+export async function endAttemptRecord(uuid: string, result: Record<string, unknown>, o: { abandoned?: boolean } = {}): Promise<AttemptDoc | null> {
+  return exclusively(`attempt:${uuid}`, async () => {
+    const doc = await Attempt.findById(uuid).lean<AttemptDoc>();
+    if (!doc) return null;
+    const set: Record<string, unknown> = {};
+    if (!doc.result) set.result = { ...result, ...(o.abandoned ? { abandoned: true } : {}) };
+    else if (o.abandoned && !doc.result.abandoned) set['result.abandoned'] = true;
+    if (Object.keys(set).length) await Attempt.updateOne({ _id: uuid }, { $set: set });
+    return doc;
+  });
+}
+
 /** The attempt record, written once before anything is sent (a retried activity finds it). */
 export async function recordAttempt(uuid: string, fields: Record<string, unknown>): Promise<void> {
   await exclusively(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true }));

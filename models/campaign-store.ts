@@ -93,11 +93,13 @@ export const CampaignStore = {
    * or dies half-way: the increment and its marker (`stats._counting`) are ONE update of the
    * campaign document, the attempt's flag follows (with `set`, which includes `flag`), then the
    * marker goes. (Flagging the attempt first lost the increment when the activity died in between.)
+   * `attempt`: the attempt as the caller has just read it (null: not stored), which spares the read.
    */
   async countOnce(
     campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Record<string, unknown>,
+    attempt?: Record<string, unknown> | null,
   ): Promise<void> {
-    const done = await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
+    const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
     if (!done?.[flag]) {
       await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': { $ne: marker } }, { $inc: inc, $push: { 'stats._counting': marker } }));
       await setAttempt(uuid, set);

@@ -3,15 +3,23 @@
 // exact `_id` lookup (the only equality FerretDB v1 pushes down), so a list of millions costs the
 // same per call as an empty one.
 //
+// The worker reads a domain's `dialer_compliance` document (its contact cap, and whether its list
+// ever held a number) at most once per COMPLIANCE_CACHE_MS (`Compliance.forCall`), and looks a number
+// up in the list only when it did. So that a change still binds every originate after the API
+// answered it, the API answers a changed cap, and the first number of a domain's list, only once
+// that long has passed since the change was stored: every copy read before it has expired by then.
+//
 // Writers (docs/architecture.md, "Who writes what"):
 // - `dialer_dnc` and `dialer_compliance`: the API only (no workflow owns them);
 // - `dialer_contacts`: the member activities (placeCall), one update at a time per number in the
 //   worker (models/serial.ts) and conditional on the version read, so two workers on MongoDB cannot
 //   both take the last place either.
+import { isDeepStrictEqual } from 'node:util';
 import { Schema } from 'mongoose';
 import { z } from 'zod';
 import { model } from './model';
 import { exclusively } from './serial';
+import { config } from '../lib/config';
 import { contactAllowed } from '../rules/pacing/compliance';
 
 /** The number as the list keys it: digits only (v3 dials `number` with every non-digit removed). */
@@ -47,7 +55,8 @@ const Dnc = model('Dnc', new Schema(
   { collection: 'dialer_dnc', versionKey: false },
 ));
 const Settings = model('ComplianceSettings', new Schema(
-  { _id: String, contactCap: Schema.Types.Mixed, lastModified: Number },
+  // dncListed: the domain's list has held a number (set before the first one is stored; never unset).
+  { _id: String, contactCap: Schema.Types.Mixed, dncListed: Boolean, lastModified: Number },
   { collection: 'dialer_compliance', versionKey: false },
 ));
 const Contacts = model('Contacts', new Schema(
@@ -67,6 +76,7 @@ const entry = (d: { number: string; note?: string | null; addedOn: number }): Dn
 export const DoNotCall = {
   /** Adds (or re-notes) a number; true when it was not listed. */
   async add(domain: string, number: string, note?: string): Promise<boolean> {
+    await markListed(domain);
     const r = await Dnc.updateOne(
       { _id: dncId(domain, number) },
       { $set: { note: note ?? null }, $setOnInsert: { domain, number: dncNumber(number), addedOn: Date.now() } },
@@ -77,6 +87,7 @@ export const DoNotCall = {
 
   async addMany(domain: string, rows: { number: string; note?: string }[]): Promise<void> {
     if (!rows.length) return;
+    await markListed(domain);
     const now = Date.now();
     await Dnc.bulkWrite(rows.map((r) => ({
       updateOne: {
@@ -106,14 +117,50 @@ export const DoNotCall = {
   },
 };
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The domain's list holds (or is about to hold) a number; the first time, waits until every
+ *  worker's cached copy saying otherwise has expired. Stored before the entry, so a crash in between
+ *  costs a lookup, never a listed number dialled. */
+async function markListed(domain: string): Promise<void> {
+  const before = await Settings.findOneAndUpdate({ _id: domain }, { $set: { dncListed: true } }, { upsert: true }).lean<{ dncListed?: boolean }>();
+  if (!before?.dncListed) await sleep(config.complianceCacheMs);
+}
+
+/** What placeCall needs of a domain: its cap, and whether its list must be looked up. */
+export interface DomainCompliance { contactCap: ComplianceSettings['contactCap']; dncListed: boolean }
+const cached = new Map<string, { until: number; view: Promise<DomainCompliance> }>();
+
 export const Compliance = {
   async settings(domain: string): Promise<ComplianceSettings> {
     const d = await Settings.findById(domain).lean<{ contactCap?: ComplianceSettings['contactCap'] }>();
     return { contactCap: d?.contactCap ?? null };
   },
 
+  /** Stores the settings; a change of the cap is answered once no worker uses the old one. */
   async setSettings(domain: string, s: ComplianceSettings): Promise<void> {
-    await Settings.updateOne({ _id: domain }, { $set: { contactCap: s.contactCap, lastModified: Date.now() } }, { upsert: true });
+    const before = await Settings.findOneAndUpdate({ _id: domain }, { $set: { contactCap: s.contactCap, lastModified: Date.now() } }, { upsert: true })
+      .lean<{ contactCap?: ComplianceSettings['contactCap'] }>();
+    if (!isDeepStrictEqual(before?.contactCap ?? null, s.contactCap)) await sleep(config.complianceCacheMs);
+  },
+
+  /** The worker's copy of the domain's compliance, read again once COMPLIANCE_CACHE_MS has passed
+   *  since the read that made it was sent. */
+  forCall(domain: string): Promise<DomainCompliance> {
+    const now = performance.now();
+    const hit = cached.get(domain);
+    if (hit && hit.until > now) return hit.view;
+    const entry = {
+      until: now + config.complianceCacheMs,
+      view: Settings.findById(domain).lean<{ contactCap?: ComplianceSettings['contactCap']; dncListed?: boolean }>()
+        .then((d) => ({ contactCap: d?.contactCap ?? null, dncListed: !!d?.dncListed })),
+    };
+    if (cached.size >= 10_000) for (const [k, v] of cached) if (v.until <= now) cached.delete(k);
+    cached.set(domain, entry);
+    entry.view.catch(() => {
+      if (cached.get(domain) === entry) cached.delete(domain);
+    });
+    return entry.view;
   },
 };
 

@@ -62,17 +62,17 @@ export const LineLeases = {
   },
 };
 
+/** One conditional write when a line is free (the usual case); the document is read only when it
+ *  refused: this lease already held (a retried acquire), the campaign full, or no document yet. */
 async function acquire(
   campaignId: string,
   leaseId: string,
   limit: number,
   destinations: { uuid: string; limit: number }[],
 ): Promise<{ destinationId: string } | null> {
-  await ensure(campaignId);
-  const held = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
-  const mine = held?.leases.find((l) => l.id === leaseId);
-  if (mine) return { destinationId: mine.dest };
-  for (const d of destinations) {
+  let ensured = false;
+  for (let i = 0; i < destinations.length; i++) {
+    const d = destinations[i];
     const key = `dest.${d.uuid}`;
     const won = await Lines.findOneAndUpdate(
       {
@@ -84,7 +84,16 @@ async function acquire(
       { $inc: { active: 1, [key]: 1 }, $push: { leases: { id: leaseId, dest: d.uuid, at: Date.now() } } },
     );
     if (won) return { destinationId: d.uuid };
-    const now = await Lines.findById(campaignId, { active: 1 }).lean<LinesDoc>();
+    const now = await Lines.findById(campaignId, { active: 1, leases: 1 }).lean<LinesDoc>();
+    const mine = now?.leases.find((l) => l.id === leaseId);
+    if (mine) return { destinationId: mine.dest };
+    if (!now && !ensured) {
+      // The campaign's first line: create its document, then try this destination again.
+      await ensure(campaignId);
+      ensured = true;
+      i--;
+      continue;
+    }
     if (!now || now.active >= limit) return null; // campaign limit reached: no destination will do
   }
   return null;

@@ -523,25 +523,29 @@ export const MemberStore = {
   },
 
   /** The call's outcome: the member's state, the attempt's final log entry, unlocked, and the
-   *  result-status window (§6.5) if one is awaited. */
-  async settle(i: { memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null }): Promise<void> {
-    await one(i.memberId, async () => {
-      const { log: logArr, dialer, end } = await readLog(i.memberId);
-      await batchedUpdate(
-        Member,
-        { _id: i.memberId },
-        {
-          $set: {
-            ...memberStateSet(i.member),
-            _lock: null,
-            _log: [i.entry as LogEntry, ...logArr.filter((e) => e.session !== i.uuid)],
-            _waitingForResultStatus: i.waitingForStatusUntil,
-            _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
-          },
-        },
-      );
-      await countMember(dialer, end, endOf(i.member.endCause));
+   *  result-status window (§6.5) if one is awaited; with `release`, the lease given back in the same
+   *  write (as `release` below: one read and one write of the member for both). */
+  async settle(i: {
+    memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null;
+    release?: { campaignId: string; leaseId: string; readyAt: number | null };
+  }): Promise<void> {
+    const { release } = i;
+    const after = await one(i.memberId, async () => {
+      const doc = await Member.findById(i.memberId, { _log: 1, dialer: 1, ...REQUEUE_FIELDS })
+        .lean<DispatchFields & { _log?: LogEntry[]; dialer?: string; _dispatch?: string | null }>();
+      const set: Record<string, unknown> = {
+        ...memberStateSet(i.member),
+        _lock: null,
+        _log: [i.entry as LogEntry, ...(doc?._log ?? []).filter((e) => e.session !== i.uuid)],
+        _waitingForResultStatus: i.waitingForStatusUntil,
+        _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
+      };
+      if (release && doc?._dispatch === release.leaseId) Object.assign(set, { _dispatch: null, _readyAt: release.readyAt });
+      await batchedUpdate(Member, { _id: i.memberId }, { $set: set });
+      await countMember(doc?.dialer, doc ? endOf(doc._endCause) : undefined, endOf(i.member.endCause));
+      return doc ? { ...doc, ...set } : null;
     });
+    if (release) await requeue(release.campaignId, i.memberId, after as Parameters<typeof requeue>[2], release.readyAt);
   },
 
   /** The lease goes back (`_dispatch` cleared if it is still this lease) and the member into the

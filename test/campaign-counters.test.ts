@@ -12,6 +12,7 @@ import type { Client } from '@temporalio/client';
 import { createMemberActivities } from '../activities/member';
 import type { EndAttemptInput } from '../activities/types';
 import { Attempt, Campaign, memberState, Member, type CampaignDoc, type MemberDoc } from '../models';
+import { timedEntries } from '../models/ready-queue';
 import { connectTestDb, createCampaign, createMember } from './support/env';
 
 before(() => connectTestDb('campaign_counters_test'));
@@ -125,4 +126,68 @@ test('a failed attempt counts in errorCall whether or not its member ends', asyn
   await acts.endAttempt({ ...second, campaignId });
   const s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.errorCall, s.successCall], [2, 2, 0]);
+});
+
+// The finish forecast's line time: from the grant the workflow was signalled (the claim's time) to
+// the attempt's end, with no read of the member for it.
+test('the line time counts from the grant carried in the input', async () => {
+  const { campaignId, input } = await attempt();
+  await acts.endAttempt({ ...input, grantedAt: Date.now() - 5_000 });
+  const lineSec = (await stats(campaignId)).lineSec as number;
+  assert.ok(lineSec >= 5 && lineSec < 30, `lineSec ${lineSec}`);
+  const other = await attempt();
+  await acts.endAttempt({ ...other.input, result: { ...other.input.result, duration: 7 } });
+  assert.equal((await stats(other.campaignId)).lineSec, 7, 'no grant time: the call\'s duration');
+});
+
+test('endAttempt reads the attempt once: the result and the abandoned verdict in one write, then the counted flag', async () => {
+  const { campaignId, input } = await attempt();
+  const seen: string[] = [];
+  const client = mongoose.connection.getClient();
+  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
+    if (e.command[e.commandName] === 'attempts') seen.push(e.commandName);
+  };
+  client.on('commandStarted', on);
+  try {
+    await acts.endAttempt({ ...input, result: { ...input.result, source: 'engine' }, stats: { ...input.stats, abandoned: true } });
+  } finally {
+    client.off('commandStarted', on);
+  }
+  assert.deepEqual(seen, ['find', 'update', 'update']);
+  const stored = await Attempt.findById(input.uuid).lean<{ result: { cause: string; source: string; abandoned: boolean }; counted: boolean }>();
+  assert.deepEqual([stored!.result.cause, stored!.result.source, stored!.result.abandoned, stored!.counted], ['USER_BUSY', 'engine', true, true]);
+  assert.deepEqual([(await stats(campaignId)).callCount, (await stats(campaignId)).predictAbandoned], [1, 1]);
+  // A result another source stored first is kept; the verdict is added to it.
+  const other = await attempt();
+  await Attempt.updateOne({ _id: other.input.uuid }, { $set: { result: { cause: 'NORMAL_CLEARING', answered: true, source: 'event' } } });
+  await acts.endAttempt({ ...other.input, stats: { ...other.input.stats, abandoned: true } });
+  const kept = await Attempt.findById(other.input.uuid).lean<{ result: { cause: string; abandoned: boolean } }>();
+  assert.deepEqual([kept!.result.cause, kept!.result.abandoned], ['NORMAL_CLEARING', true]);
+});
+
+test('endAttempt reads and writes the member once: its outcome and the lease given back together, then queued for its next try', async () => {
+  const { campaignId, input } = await attempt();
+  await Member.updateOne({ _id: input.memberId }, { $set: { _dispatch: 'lease-1', _lock: 'wf' } });
+  const readyAt = Date.now() + 60_000;
+  const seen: string[] = [];
+  const client = mongoose.connection.getClient();
+  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
+    if (e.command[e.commandName] === 'members') seen.push(e.commandName);
+  };
+  client.on('commandStarted', on);
+  try {
+    await acts.endAttempt({ ...input, readyAt });
+  } finally {
+    client.off('commandStarted', on);
+  }
+  assert.deepEqual(seen, ['find', 'update']);
+  const m = await Member.findById(input.memberId).lean<MemberDoc & { _readyAt: number; _log: { session: string }[] }>();
+  assert.deepEqual([m!._dispatch, m!._lock, m!._readyAt, m!._log[0].session], [null, null, readyAt, input.uuid]);
+  const timed = await timedEntries(campaignId);
+  assert.deepEqual(timed.map((t) => [String(t._id), t._readyAt]), [[input.memberId, readyAt]]);
+  // A lease taken back meanwhile (checkLease) is not cleared by the late give-back.
+  const other = await attempt();
+  await Member.updateOne({ _id: other.input.memberId }, { $set: { _dispatch: 'lease-2' } });
+  await acts.endAttempt(other.input);
+  assert.equal((await Member.findById(other.input.memberId).lean<MemberDoc>())!._dispatch, 'lease-2');
 });

@@ -32,3 +32,36 @@ test('a released lease leaves the document, and a retried release does not free 
   snap = await LineLeases.snapshot('c1');
   assert.deepEqual([snap!.active, snap!.leases.length, snap!.dest.d1], [0, 0, 0]);
 });
+
+/** Commands sent to the store while fn runs, as `<command> <collection>` (turns left out: they
+ *  are the cost of sharing the document between processes, not of the lease). */
+async function commandsOf(fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const client = mongoose.connection.getClient();
+  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
+    const coll = e.command[e.commandName];
+    if (coll !== 'dialer_turns') seen.push(`${e.commandName} ${String(coll)}`);
+  };
+  client.on('commandStarted', on);
+  try {
+    await fn();
+  } finally {
+    client.off('commandStarted', on);
+  }
+  return seen;
+}
+
+test('a free line costs one write; a retried acquire gets its own line back; a full first destination passes to the next', async () => {
+  const dest = [{ uuid: 'd1', limit: 1 }, { uuid: 'd2', limit: 5 }];
+  // The campaign's first acquire creates its document.
+  assert.deepEqual(await LineLeases.acquire('c2', 'a1', 3, dest), { destinationId: 'd1' });
+  assert.deepEqual(await commandsOf(() => LineLeases.acquire('c2', 'a2', 3, dest).then((r) => assert.deepEqual(r, { destinationId: 'd2' })))
+    .then((c) => c.filter((x) => x.startsWith('findAndModify'))).then((c) => c.length), 2, 'd1 full: tried, then d2');
+  const free = await commandsOf(() => LineLeases.acquire('c2', 'a3', 3, [{ uuid: 'd2', limit: 5 }]));
+  assert.deepEqual(free, ['findAndModify dialer_lines'], 'a free line is one command');
+  const retried = await commandsOf(async () => assert.deepEqual(await LineLeases.acquire('c2', 'a2', 3, dest), { destinationId: 'd2' }));
+  assert.ok(retried.length <= 3, retried.join(', '));
+  assert.equal(await LineLeases.acquire('c2', 'a4', 3, dest), null, 'limit 3 reached');
+  const snap = await LineLeases.snapshot('c2');
+  assert.deepEqual([snap!.active, snap!.dest.d1, snap!.dest.d2, snap!.leases.length], [3, 1, 2, 3], 'the retry took no second line');
+});

@@ -128,8 +128,9 @@ interface MemberRun {
   terminateRequested: boolean;
   /** Set once the member has ended (the terminate Update waits for it). */
   endCause: string | null;
-  /** The campaign's lease for the next attempt, if granted. */
+  /** The campaign's lease for the next attempt, if granted, and when the campaign took its line. */
   grant: string | null;
+  grantedAt: number | null;
   /** `_readyAt` as last stored, so it is only written when it changes. */
   readyAtStored: number | null | undefined;
   /** The campaign as read just before: no need to read it again. */
@@ -177,6 +178,7 @@ type Run = MemberRun & { member: MemberState };
 interface Placed {
   plan: AttemptPlan;
   leaseId: string;
+  grantedAt: number | null;
   notSent?: { reason: string; cause: string };
 }
 
@@ -184,7 +186,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   const s: MemberRun = {
     domain: input.domain, campaignId: input.campaignId, memberId: input.memberId, workflowId: workflowInfo().workflowId,
     member: input.carried?.member ?? null, seq: input.carried?.seq ?? 0, endSeq: input.carried?.endSeq ?? 0,
-    phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, readyAtStored: undefined,
+    phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, grantedAt: null, readyAtStored: undefined,
     justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, resultAt: 0, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
     heldAgent: null, previewOfferId: null, previewDecision: null, parked: null, agentFree: false,
@@ -254,8 +256,9 @@ function isLoaded(s: MemberRun): s is Run {
 function setHandlers(s: MemberRun): void {
   setHandler(
     grantSignal,
-    ({ leaseId }) => {
+    ({ leaseId, grantedAt }) => {
       s.grant = leaseId;
+      s.grantedAt = grantedAt ?? null;
     },
     { description: 'The campaign grants one line (lease) for the next attempt.' },
   );
@@ -467,6 +470,7 @@ async function storeReadyAt(s: Run, readyAt: number | null): Promise<void> {
  *  busy (the attempt never happened and the grant went back). */
 async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice, agent: Reservation | null = null): Promise<Placed | null> {
   const leaseId = s.grant!;
+  const grantedAt = s.grantedAt;
   const uuid = uuid4();
   const jobUuid = uuid4();
   const plan = planAttempt({
@@ -495,7 +499,7 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice, agent
   setPhase(s, 'in-call', [{ key: SA.Attempt, value: call.attempt }]);
   // Not sent (the command could not be built): nothing to wait for, and never sent again.
   const notSent = placed.sent ? undefined : { reason: placed.notSent ?? 'not sent', cause: placed.cause ?? NOT_SENT_CAUSE };
-  return { plan, leaseId, notSent };
+  return { plan, leaseId, grantedAt, notSent };
 }
 
 /** Every line of the number's destinations is busy (held by calls of other campaigns sharing the
@@ -630,7 +634,7 @@ async function applyResult(s: Run, camp: CampaignRules, placed: Placed, result: 
     s.writeBackPending = true;
   }
   await local.endAttempt({
-    uuid: call.uuid, campaignId: s.campaignId, memberId: s.memberId, member: s.member, result, leaseId: placed.leaseId, readyAt,
+    uuid: call.uuid, campaignId: s.campaignId, memberId: s.memberId, member: s.member, result, leaseId: placed.leaseId, grantedAt: placed.grantedAt, readyAt,
     log: {
       ...call.log,
       state: 'end',

@@ -80,8 +80,9 @@ export const statusUpdate = defineUpdate<{ status: 'OK'; info: 'success' }, [Sta
 export const terminateUpdate = defineUpdate<{ _id: string; waitHangupCause?: string }, []>('terminate');
 
 /** The campaign grants the member one line (a lease) for one attempt. Sent with signal-with-start,
- *  so a member that was never dialled has no workflow until its first grant. */
-export const grantSignal = defineSignal<[{ leaseId: string }]>('grant');
+ *  so a member that was never dialled has no workflow until its first grant. `grantedAt`: when the
+ *  campaign took the line (epoch ms), for the line time counted when the attempt ends. */
+export const grantSignal = defineSignal<[{ leaseId: string; grantedAt?: number }]>('grant');
 
 export type MemberPhase = 'waiting' | 'ready' | 'dialing' | 'in-call' | 'awaiting-status' | 'ended';
 export interface MemberInfo {

@@ -105,11 +105,12 @@ export async function startMemberWorkflowWithGrant(
   leaseId: string,
   taskQueue = config.temporal.taskQueue,
   ui?: MemberUiText,
+  grantedAt = Date.now(),
 ) {
   return client.workflow.signalWithStart(memberWorkflow, {
     ...memberStartOptions(input, taskQueue, ui),
     signal: grantSignal,
-    signalArgs: [{ leaseId }],
+    signalArgs: [{ leaseId, grantedAt }],
   });
 }
 

@@ -10,7 +10,7 @@ import { Attempt } from '../models/attempt';
 import type { Pacing } from '../rules';
 import type { Simulator } from '../simulator';
 import type { ApiHarness, Cred } from './api-support';
-import { e2eFile } from './support/e2e-stack';
+import { answeringPhones, e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 import { campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
 
@@ -24,9 +24,7 @@ e2eFile('e2e_predictive', {
   simulator: {
     rules: {
       users: {
-        1000: { type: 'answer', ringSec: 0.3 },
-        1001: { type: 'answer', ringSec: 0.3 },
-        1002: { type: 'answer', ringSec: 0.3 },
+        ...answeringPhones(0.3, [1000, 1001, 1002]),
         // Rings 2.5 s: the bridge comes seconds after the member's answer, so talk time from the
         // bridge differs from talk time from the answer even in FreeSWITCH's whole-second epochs.
         1004: { type: 'answer', ringSec: 2.5 },

@@ -8,7 +8,7 @@ import { Agent, AgentEvent, type AgentDoc } from '../models/agent';
 import { Member, type MemberDoc } from '../models';
 import type { Simulator } from '../simulator';
 import type { ApiHarness, Cred } from './api-support';
-import { e2eFile } from './support/e2e-stack';
+import { answeringPhones, e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 import { memberWorkflowId } from '../workflows/messages';
 
@@ -19,7 +19,7 @@ let cred: Cred;
 
 e2eFile('e2e_preview', {
   domain: DOMAIN,
-  simulator: { rules: { users: { 1000: { type: 'answer', ringSec: 0.2 }, 1001: { type: 'answer', ringSec: 0.2 }, 1002: { type: 'answer', ringSec: 0.2 } }, rules: [{ prefix: '100', outcome: { type: 'answer', ringSec: 0.2, talkSec: 1 } }] } },
+  simulator: { rules: { users: answeringPhones(0.2, [1000, 1001, 1002]), rules: [{ prefix: '100', outcome: { type: 'answer', ringSec: 0.2, talkSec: 1 } }] } },
   worker: { cdr: false, reconcile: false },
 }, (s) => ({ api, sim, cred } = s));
 

@@ -8,7 +8,7 @@ import { Agent, AgentEvent, sentEventData, type AgentDoc } from '../models/agent
 import { Member, type MemberDoc } from '../models';
 import type { Simulator } from '../simulator';
 import type { ApiHarness, Cred } from './api-support';
-import { e2eFile } from './support/e2e-stack';
+import { answeringPhones, e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 import { agentWorkflowId, campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
 
@@ -23,8 +23,7 @@ e2eFile('e2e_progressive', {
     rules: {
       users: {
         // Agent phones.
-        1000: { type: 'answer', ringSec: 0.3 },
-        1001: { type: 'answer', ringSec: 0.3 },
+        ...answeringPhones(0.3, [1000, 1001]),
         1003: { type: 'answer', ringSec: 0.2 },
         2000: { type: 'no_answer' },
         2001: { type: 'busy', ringSec: 0.2 },

@@ -2,7 +2,7 @@
 // (the worker's real pieces) on the API's task queue dialling into a FreeSWITCH simulator of its
 // own, and a credential of the file's domain. `npm test` provides FerretDB and the Temporal dev server.
 import { after, before } from 'node:test';
-import type { Simulator, SimulatorOptions } from '../../simulator';
+import type { Outcome, Simulator, SimulatorOptions } from '../../simulator';
 import { startApi, type ApiHarness, type Cred } from '../api-support';
 import { startDevDialer, type DevDialer } from './dev-dialer';
 
@@ -42,4 +42,10 @@ export function e2eFile(db: string, o: E2eOptions, ready: (stack: E2eStack) => u
     await dev?.stop();
     await api?.close();
   });
+}
+
+/** Agent phones for the simulator's `users`: each extension answers after `ringSec` and stays up
+ *  until bridged away or hung up. */
+export function answeringPhones(ringSec: number, extensions: number[]): Record<number, Outcome> {
+  return Object.fromEntries(extensions.map((ext) => [ext, { type: 'answer', ringSec }]));
 }

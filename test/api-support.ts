@@ -1,7 +1,6 @@
 // Mounting the REST API for a test file: its own database (named after the file) on the MongoDB at
 // MONGODB_URI, a Temporal client for TEMPORAL_ADDRESS, the app on an ephemeral port, and helpers to
 // make credentials and requests. `npm test` (scripts/test.ts) sets both variables.
-import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { apiRequest } from '../scripts/api-request';
 import type { Server } from 'node:http';
@@ -12,12 +11,9 @@ import pino from 'pino';
 import { createApp, type DialerApi } from '../api/app';
 import { createCredential } from '../models/credential';
 import type { ApiDeps } from '../api/deps';
+import { requireEnv } from './support/env';
 
-export function requireEnv(name: string): string {
-  const v = process.env[name];
-  assert.ok(v, `${name} is not set: run the tests with \`npm test\` (scripts/test.ts starts FerretDB and Temporal)`);
-  return v;
-}
+export { requireEnv };
 
 /** MONGODB_URI with its database replaced by `db`. */
 export function databaseUri(db: string): string {

@@ -14,7 +14,7 @@ import { config } from '../lib/config';
 import { TemplateJob } from '../models/template';
 import { templateJobWorkflowId, templateScheduleId } from '../workflows/messages';
 import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
-import { recordHistory, workflowBundle } from './support/env';
+import { recordHistory, waitFor, workflowBundle } from './support/env';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -74,16 +74,6 @@ after(async () => {
   receiver?.close();
   await h?.close();
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const web = (over: Record<string, unknown> = {}) => ({
   name: 'export to CRM',
@@ -150,7 +140,7 @@ test('execute sends the request with v3 headers; end closes the job and chains n
   const ex = await h.req('PUT', `/api/v2/dialer/${d}/templates/${first}/execute`, { cred: acme });
   assert.equal(ex.status, 200, JSON.stringify(ex.body));
   const pid: string = ex.body.data.pid;
-  const req1 = await until('the export request', async () => received.find((r) => r.url === '/export'));
+  const req1 = await waitFor('the export request', async () => received.find((r) => r.url === '/export'), 30_000);
   assert.equal(req1.method, 'POST');
   assert.equal(req1.headers['x-action'], 'export');
   assert.equal(req1.headers['x-response-host'], 'http://dialer.test:10022');
@@ -159,7 +149,7 @@ test('execute sends the request with v3 headers; end closes the job and chains n
   assert.equal(req1.headers['x-template-id'], first);
   assert.equal(req1.headers['x-tenant'], 'acme');
   assert.deepEqual(JSON.parse(req1.body), { format: 'csv' });
-  await until('the job waiting for its end', async () => (await TemplateJob.findById(pid).lean<{ state: string }>())?.state === 'waiting');
+  await waitFor('the job waiting for its end', async () => (await TemplateJob.findById(pid).lean<{ state: string }>())?.state === 'waiting', 30_000);
 
   // The worker goes away while the receiver works; the job is the workflow's, not the process's.
   await stopWorker();
@@ -171,10 +161,10 @@ test('execute sends the request with v3 headers; end closes the job and chains n
   assert.equal(end.status, 200, JSON.stringify(end.body));
   assert.equal((await h.req('PUT', `${endPath}?success=true`, { cred: acme })).status, 409, 'a job ends once');
 
-  const req2 = await until('the chained import request', async () => received.find((r) => r.url === '/import'));
+  const req2 = await waitFor('the chained import request', async () => received.find((r) => r.url === '/import'), 30_000);
   assert.equal(req2.headers['x-action'], 'import');
   assert.deepEqual(JSON.parse(req2.body), { mode: 'merge', success_data: { file: 'members.csv' } });
-  const job1 = await until('the first job stored as ended', async () => TemplateJob.findOne({ _id: pid, state: 'success' }).lean<{ next: string; message: string }>());
+  const job1 = await waitFor('the first job stored as ended', async () => TemplateJob.findOne({ _id: pid, state: 'success' }).lean<{ next: string; message: string }>(), 30_000);
   assert.equal(job1.message, 'exported');
   assert.match(job1.next, new RegExp(`^${second}-`));
   assert.equal(req2.headers['x-response-path'], `/api/v2/dialer/${d}/templates/${second}/end/${job1.next}`);
@@ -185,7 +175,7 @@ test('execute sends the request with v3 headers; end closes the job and chains n
   // A failed end does not chain.
   const fail = await h.req('PUT', `${req2.headers['x-response-path']}?success=false&message=bad%20file`, { cred: acme });
   assert.equal(fail.status, 200);
-  const job2 = await until('the second job stored as ended', async () => TemplateJob.findOne({ _id: job1.next, state: 'error' }).lean<{ next: string | null }>());
+  const job2 = await waitFor('the second job stored as ended', async () => TemplateJob.findOne({ _id: job1.next, state: 'error' }).lean<{ next: string | null }>(), 30_000);
   assert.equal(job2.next, null);
 });
 

@@ -17,6 +17,7 @@ import { WORKFLOWS_PATH } from '../services/dialer-worker';
 import { MemberEnd } from '../models';
 import { Delivery } from '../models/webhook';
 import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
+import { waitFor } from './support/env';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -72,16 +73,6 @@ after(async () => {
   await h?.close();
 });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 test('webhooks are per domain: validation, cross-domain 404, secret shown once', async () => {
   const bad = await h.req('POST', '/api/v2/hooks', { cred: acme, body: { url: 'ftp://x' } });
   assert.equal(bad.status, 400);
@@ -110,14 +101,14 @@ test('a member-end event reaches the receiver after it recovers, exactly as reco
   // Another domain's event: must never reach acme's receiver.
   await MemberEnd.create({ _id: 'other-event-1', domain: 'other', dialer: 'x', member: 'y', event: { endCause: 'X' } });
 
-  const ok = await until('a delivered event', async () => received.find((r) => r.status === 200));
+  const ok = await waitFor('a delivered event', async () => received.find((r) => r.status === 200), 30_000);
   const stored = (await MemberEnd.findOne({ member: m }).lean()) as any;
   assert.deepEqual(JSON.parse(ok.body), stored.event);
   assert.equal(ok.headers['x-dialer-signature'], signBody(secret, ok.body));
   assert.equal(ok.headers['x-dialer-event-id'], stored._id);
   assert.equal(ok.headers['x-tenant'], 'acme');
   assert.equal(received.filter((r) => r.status === 503).length, 2, 'the first two attempts failed and were retried');
-  const delivery = await until('the delivery record', async () => Delivery.findOne({ event: stored._id, status: 'delivered' }).lean());
+  const delivery = await waitFor('the delivery record', async () => Delivery.findOne({ event: stored._id, status: 'delivered' }).lean(), 30_000);
   assert.equal(delivery.attempts, 3);
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(received.filter((r) => r.status === 200).length, 1, 'delivered once');

@@ -1,6 +1,7 @@
 // Mounting the REST API for a test file: its own database (named after the file) on the MongoDB at
 // MONGODB_URI, a Temporal client for TEMPORAL_ADDRESS, the app on an ephemeral port, and helpers to
 // make credentials and requests. `npm test` (scripts/test.ts) sets both variables.
+import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { apiRequest } from '../scripts/api-request';
 import type { Server } from 'node:http';
@@ -40,6 +41,8 @@ export interface ApiHarness {
   client: Client;
   taskQueue: string;
   credential(domain: string | null): Promise<Cred>;
+  /** Creates a dialer of `dialerBody(over)` (failing the test unless the answer is 200); its id. */
+  createDialer(cred: Cred, over?: Record<string, unknown>): Promise<string>;
   /** JSON request; `body` is JSON-encoded unless it is a string (sent as is). */
   req<T = any>(method: string, path: string, o?: { cred?: Cred; body?: unknown; headers?: Record<string, string> }): Promise<Res<T>>;
   close(): Promise<void>;
@@ -70,6 +73,11 @@ export async function startApi(db: string, opts: Partial<Omit<ApiDeps, 'client' 
     client,
     taskQueue,
     credential: (domain) => createCredential({ domain, name: `test ${domain ?? 'root'}` }),
+    async createDialer(cred, over = {}) {
+      const r = await req<{ data: { insertedIds: string[] } }>('POST', '/api/v2/dialer', { cred, body: dialerBody(over) });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.data.insertedIds[0];
+    },
     req,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));

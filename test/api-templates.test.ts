@@ -13,7 +13,7 @@ import { createTemplateActivities } from '../activities/templates';
 import { config } from '../lib/config';
 import { TemplateJob } from '../models/template';
 import { templateJobWorkflowId, templateScheduleId } from '../workflows/messages';
-import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
+import { requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
 import { recordHistory, waitFor, workflowBundle } from './support/env';
 
 let h: ApiHarness;
@@ -83,14 +83,8 @@ const web = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-async function newDialer(cred: Cred, over: Record<string, unknown> = {}): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred, body: dialerBody(over) });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data.insertedIds[0];
-}
-
 test('templates: validation names the field, SQL and untrusted targets are refused, other domains get 404', async () => {
-  const d = await newDialer(acme);
+  const d = await h.createDialer(acme);
   const post = (body: unknown, cred = acme) => h.req('POST', `/api/v2/dialer/${d}/templates`, { cred, body });
   const cases: [Record<string, unknown>, RegExp][] = [
     [web({ type: 'SQL' }), /^type: SQL jobs/],
@@ -133,7 +127,7 @@ test('templates: validation names the field, SQL and untrusted targets are refus
 });
 
 test('execute sends the request with v3 headers; end closes the job and chains next_process_id with success_data; the job survives a worker restart', { timeout: 120_000 }, async () => {
-  const d = await newDialer(acme);
+  const d = await h.createDialer(acme);
   const second = (await h.req('POST', `/api/v2/dialer/${d}/templates`, { cred: acme, body: web({ name: 'import back', action: 'import', template: { url: `${receiverUrl}/import`, body: { mode: 'merge' } } }) })).body.data.insertedIds[0];
   const first = (await h.req('POST', `/api/v2/dialer/${d}/templates`, { cred: acme, body: web({ next_process_id: second }) })).body.data.insertedIds[0];
 
@@ -180,7 +174,7 @@ test('execute sends the request with v3 headers; end closes the job and chains n
 });
 
 test('cron runs as a Temporal schedule in the calendar time zone; deleting the template deletes it', async () => {
-  const d = await newDialer(acme, { calendar: { timeZone: 'Europe/Kyiv' } });
+  const d = await h.createDialer(acme, { calendar: { timeZone: 'Europe/Kyiv' } });
   const r = await h.req('POST', `/api/v2/dialer/${d}/templates`, { cred: acme, body: web({ cron: '30 2 * * 1-5' }) });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   const id = r.body.data.insertedIds[0];

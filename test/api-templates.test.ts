@@ -6,7 +6,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createTemplateActivities } from '../activities/templates';
@@ -15,6 +14,7 @@ import { TemplateJob } from '../models/template';
 import { templateJobWorkflowId, templateScheduleId } from '../workflows/messages';
 import { requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
 import { recordHistory, waitFor, workflowBundle } from './support/env';
+import { startReceiver, type Receiver } from './support/receiver';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -30,7 +30,7 @@ interface Received {
   headers: http.IncomingHttpHeaders;
 }
 const received: Received[] = [];
-let receiver: http.Server;
+let receiver: Receiver;
 let receiverUrl: string;
 
 async function startWorker(): Promise<void> {
@@ -54,16 +54,11 @@ before(async () => {
   h = await startApi('api_templates_test');
   acme = await h.credential('acme');
   other = await h.credential('other');
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', body, headers: req.headers });
-      res.writeHead(202).end();
-    });
+  receiver = await startReceiver((req, body) => {
+    received.push({ method: req.method ?? '', url: req.url ?? '', body, headers: req.headers });
+    return 202;
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiverUrl = receiver.url;
   nativeConn = await NativeConnection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
   await startWorker();
 });

@@ -17,6 +17,7 @@ import { WORKFLOWS_PATH } from '../services/dialer-worker';
 import { MemberEnd } from '../models';
 import { Delivery } from '../models/webhook';
 import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
+import { startReceiver, type Receiver } from './support/receiver';
 import { waitFor } from './support/env';
 
 let h: ApiHarness;
@@ -33,7 +34,7 @@ interface Received {
 }
 const received: Received[] = [];
 let failFirst = 2;
-let receiver: http.Server;
+let receiver: Receiver;
 let receiverUrl: string;
 
 const ALLOW_LOCAL = '127.0.0.1/32';
@@ -43,17 +44,12 @@ before(async () => {
   h = await startApi('api_webhooks_test', { webhookDispatcher: { pollMs: 200, retry: { initialIntervalMs: 300, maximumIntervalMs: 1000 } } });
   acme = await h.credential('acme');
   other = await h.credential('other');
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const status = failFirst-- > 0 ? 503 : 200;
-      received.push({ body, headers: req.headers, status });
-      res.writeHead(status).end();
-    });
+  receiver = await startReceiver((req, body) => {
+    const status = failFirst-- > 0 ? 503 : 200;
+    received.push({ body, headers: req.headers, status });
+    return status;
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  receiverUrl = `${receiver.url}/hook`;
   nativeConn = await NativeConnection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
   worker = await Worker.create({
     connection: nativeConn,
@@ -194,7 +190,7 @@ async function hookAndEvent(domain: string, url: string): Promise<{ eventId: str
 }
 
 test('delivery resolves the name, refuses it when it points to a refused address (DNS rebinding), connects only to the checked address', async () => {
-  const port = (receiver.address() as AddressInfo).port;
+  const { port } = receiver;
   const resolved: Record<string, string[]> = {
     'rebind.example': ['127.0.0.1'],
     // One address allowed (127.0.0.2, see below) and one refused: refused. (Only loopback

@@ -1,33 +1,23 @@
 // Hunting and reserving agents (§7.3–§7.4) on the real stack: each reservation is an Update to the
 // agent's workflow, so many hunters at once (two campaigns sharing agents) never offer one agent
 // two calls; the after-offer rules (wrap-up, delays, max no answer) hold the agent in its workflow.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { huntAgent } from '../activities/agents';
 import { Agent, AgentEvent, type AgentDoc } from '../models/agent';
 import type { OfferOutcome } from '../rules/agents';
 import { agentWorkflowId, offerEventSignal, type OfferEvent, type Reservation } from '../workflows/messages';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { waitFor } from './support/env';
 import pino from 'pino';
 
 let api: ApiHarness;
-let dev: DevDialer;
 let cred: Cred;
 const DOMAIN = 'hunt.local';
 const log = pino({ level: 'silent' });
 
-before(async () => {
-  api = await startApi('agents_hunt');
-  dev = await startDevDialer({ taskQueue: api.taskQueue, simulator: { rules: { rules: [] } }, worker: { cdr: false, reconcile: false } });
-  cred = await api.credential(DOMAIN);
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+e2eFile('agents_hunt', { domain: DOMAIN, simulator: { rules: { rules: [] } }, worker: { cdr: false, reconcile: false } }, (s) => ({ api, cred } = s));
 
 async function agent(name: string, body: Record<string, unknown> = {}): Promise<void> {
   const res = await api.req('POST', '/api/v2/agents', { cred, body: { name, contact: `user/${name}`, status: 'Available', state: 'Waiting', ...body } });

@@ -1,31 +1,23 @@
 // Agents through the REST API on the real stack (dev server, a worker, FerretDB): the directory,
 // status/state by REST as Updates to each agent's workflow (the workflow stores the document), bad
 // input as 4xx naming the field, domain isolation, and the event stream.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, AgentEvent } from '../models/agent';
 import { agentWorkflowId } from '../workflows/messages';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { waitFor } from './support/env';
 
 let api: ApiHarness;
-let dev: DevDialer;
 let cred: Cred;
 let other: Cred;
 let root: Cred;
 
-before(async () => {
-  api = await startApi('api_agents');
-  dev = await startDevDialer({ taskQueue: api.taskQueue, simulator: { rules: { rules: [] } }, worker: { cdr: false, reconcile: false } });
-  cred = await api.credential('acme.local');
+e2eFile('api_agents', { domain: 'acme.local', simulator: { rules: { rules: [] } }, worker: { cdr: false, reconcile: false } }, async (s) => {
+  ({ api, cred } = s);
   other = await api.credential('other.local');
   root = await api.credential(null);
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
 });
 
 const A = '/api/v2/agents';

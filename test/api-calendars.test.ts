@@ -23,12 +23,6 @@ async function newCalendar(cred: Cred, body: Record<string, unknown>): Promise<s
   return r.body.data.insertedIds[0];
 }
 
-async function newDialer(cred: Cred, over: Record<string, unknown> = {}): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred, body: dialerBody(over) });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data.insertedIds[0];
-}
-
 async function withMember(dialer: string): Promise<void> {
   const r = await h.req('POST', `/api/v2/dialer/${dialer}/members`, { cred: acme, body: { communications: [{ number: '380501112233' }] } });
   assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -148,7 +142,7 @@ describe('calendar documents', () => {
 describe('dialers referring to a calendar', () => {
   test('calendar: {id} is stored as {id, name}; a malformed or mixed reference is a 400', async () => {
     const cal = await newCalendar(acme, { name: 'Shop hours' });
-    const d = await newDialer(acme, { calendar: { id: cal, name: 'stale name' } });
+    const d = await h.createDialer(acme, { calendar: { id: cal, name: 'stale name' } });
     assert.deepEqual((await h.req('GET', `/api/v2/dialer/${d}`, { cred: acme })).body.data.calendar, { id: cal, name: 'Shop hours' });
     const bad: [unknown, RegExp][] = [
       [{ id: 'nope' }, /^calendar\.id: must be the id of a calendar/],
@@ -171,20 +165,20 @@ describe('dialers referring to a calendar', () => {
   });
 
   test('a dialer without a calendar gets the documented default: every day, all day, UTC', async () => {
-    const d = await newDialer(acme);
+    const d = await h.createDialer(acme);
     const cal = (await h.req('GET', `/api/v2/dialer/${d}`, { cred: acme })).body.data.calendar;
     assert.deepEqual([cal.timeZone, cal.accept, cal.except], ['UTC', ALL_WEEK, []]);
   });
 
   test('start reads the referenced calendar: past its endDate → QUEUE_EXPIRE, outside its hours → QUEUE_SLEEP', async () => {
     const expired = await newCalendar(acme, { name: 'Last season', accept: ALL_WEEK, endDate: Date.now() - DAY });
-    const d1 = await newDialer(acme, { calendar: { id: expired } });
+    const d1 = await h.createDialer(acme, { calendar: { id: expired } });
     await withMember(d1);
     const r1 = await h.req('PUT', `/api/v2/dialer/${d1}/state/1`, { cred: acme });
     assert.deepEqual(r1.body.data, { state: 4, _cause: 'QUEUE_EXPIRE', active: false });
 
     const closed = await newCalendar(acme, { name: 'Never', accept: [] });
-    const d2 = await newDialer(acme, { calendar: { id: closed } });
+    const d2 = await h.createDialer(acme, { calendar: { id: closed } });
     await withMember(d2);
     const r2 = await h.req('PUT', `/api/v2/dialer/${d2}/state/1`, { cred: acme });
     assert.deepEqual(r2.body.data, { state: 2, _cause: 'QUEUE_SLEEP', active: true });
@@ -194,7 +188,7 @@ describe('dialers referring to a calendar', () => {
 
   test('an edit of the calendar wakes the running campaigns that use it', async () => {
     const cal = await newCalendar(acme, { name: 'Night shift', accept: [] });
-    const d = await newDialer(acme, { calendar: { id: cal } });
+    const d = await h.createDialer(acme, { calendar: { id: cal } });
     await withMember(d);
     assert.equal((await h.req('PUT', `/api/v2/dialer/${d}/state/1`, { cred: acme })).body.data._cause, 'QUEUE_SLEEP');
     await h.app.drain();
@@ -207,7 +201,7 @@ describe('dialers referring to a calendar', () => {
 
   test('a calendar in use cannot be deleted (409 naming the dialers); once unused it can', async () => {
     const cal = await newCalendar(acme, { name: 'Shared' });
-    const d = await newDialer(acme, { name: 'Uses shared', calendar: { id: cal } });
+    const d = await h.createDialer(acme, { name: 'Uses shared', calendar: { id: cal } });
     const r = await h.req('DELETE', `/api/v2/calendars/${cal}`, { cred: acme });
     assert.equal(r.status, 409);
     assert.match(r.body.info, new RegExp(`^calendar is used by 1 dialer\\(s\\): "Uses shared" \\(${d}\\)`));

@@ -8,7 +8,7 @@ import { escapeCell, unescapeCell } from '../api/csv';
 import { CsvRows, defaultColumns } from '../api/csv-export';
 import { memberDocument } from '../api/member-docs';
 import { Member } from '../models';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+import { startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -22,12 +22,6 @@ before(async () => {
 after(async () => {
   await h?.close();
 });
-
-async function newDialer(over: Record<string, unknown> = {}, cred = acme): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred, body: dialerBody(over) });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data.insertedIds[0];
-}
 
 async function addMembers(dialer: string, members: unknown[]): Promise<void> {
   const r = await h.req('POST', `/api/v2/dialer/${dialer}/members`, { cred: acme, body: members });
@@ -43,7 +37,7 @@ async function exportCsv(dialer: string, qs = '', cred: Cred | null = acme) {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 test('a small campaign: the exact CSV, with quoting, formula cells escaped and the state columns', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   await addMembers(d, [
     {
       name: 'Smith, John', priority: 5, expire: Date.UTC(2030, 11, 31, 18, 0),
@@ -70,7 +64,7 @@ test('a small campaign: the exact CSV, with quoting, formula cells escaped and t
 });
 
 test('columns, separator and filter; bad parameters are 400s naming them; another domain gets 404', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   await addMembers(d, [
     { name: 'a;b', variables: { name: 'shadowed', debt: '1' }, communications: [{ number: '+380501110001' }] },
     { name: 'c', communications: [{ number: '+380501110002' }] },
@@ -79,7 +73,7 @@ test('columns, separator and filter; bad parameters are 400s naming them; anothe
   assert.equal(semi.text, `Name;number_1;debt;Variable:name;_endCause\r\n"a;b";'+380501110001;1;shadowed;\r\nc;'+380501110002;;;\r\n`);
   // A variable called like a column is exported as Variable:<name>, so it imports as the variable.
   assert.match((await exportCsv(d)).text, /^Name,Priority,Expire,Timezone,number_1,priority_1,description_1,type_1,Variable:name,debt,_id,/);
-  const empty = await exportCsv(await newDialer());
+  const empty = await exportCsv(await h.createDialer(acme));
   assert.equal(empty.text, 'Name,Priority,Expire,Timezone,number_1,priority_1,description_1,type_1,_id,_endCause,_probeCount,callSuccessful,lastCall,_nextTryTime,createdOn,state_1,attempts_1\r\n');
   const refused = await exportCsv(d, `columns=Name&filter=${encodeURIComponent('{"name":{"$type":"bogus"}}')}`);
   assert.deepEqual([refused.status, refused.headers.get('content-type')], [400, 'application/json; charset=utf-8'], 'a query the database refuses is an error envelope, not a cut CSV');
@@ -104,7 +98,7 @@ test('columns, separator and filter; bad parameters are 400s naming them; anothe
 });
 
 test('round trip: an export imported into a new campaign gives the same members', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const originals = [
     {
       name: 'Ivan, "the" Petrenko', priority: 5, timezone: 'Europe/Kyiv', expire: Date.UTC(2031, 0, 2, 3, 4, 5, 678),
@@ -123,7 +117,7 @@ test('round trip: an export imported into a new campaign gives the same members'
   const exported = await exportCsv(d);
   assert.equal(exported.status, 200);
 
-  const d2 = await newDialer();
+  const d2 = await h.createDialer(acme);
   const r = await fetch(`${h.base}/api/v2/dialer/${d2}/members/import`, {
     method: 'POST', body: exported.text, headers: { 'Content-Type': 'text/csv', 'X-Key': acme.key, 'X-Access-Token': acme.secret },
   });
@@ -141,7 +135,7 @@ test('round trip: an export imported into a new campaign gives the same members'
 });
 
 test('streaming: a few thousand members arrive chunked, with every row', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const n = 3000;
   const docs = Array.from({ length: n }, (_, i) => memberDocument({ name: `m${i}`, variables: { i: String(i) }, communications: [{ number: `+38050${1000000 + i}` }] }, d, 'acme'));
   await Member.collection.insertMany(docs);

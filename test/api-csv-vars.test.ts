@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Member } from '../models';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+import { startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -17,12 +17,6 @@ after(async () => {
   await h?.close();
 });
 
-async function newDialer(): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody() });
-  assert.equal(r.status, 200);
-  return r.body.data.insertedIds[0];
-}
-
 async function upload(dialer: string, body: string, qs = '') {
   const headers = { 'Content-Type': 'text/csv', 'X-Key': acme.key, 'X-Access-Token': acme.secret };
   const r = await fetch(`${h.base}/api/v2/dialer/${dialer}/members/import${qs ? `?${qs}` : ''}`, { method: 'POST', headers, body });
@@ -30,7 +24,7 @@ async function upload(dialer: string, body: string, qs = '') {
 }
 
 test('header names: spaces become _; columns FreeSWITCH or the dialer act on reject the rows that set them', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const csv = [
     'Name,number_1,First Name,api_on_answer,DLR_QUEUE,Execute_On_Answer,debt',
     'a,+380501110001,Ivan,system touch /tmp/pwned,,,1',
@@ -52,14 +46,14 @@ test('header names: spaces become _; columns FreeSWITCH or the dialer act on rej
 });
 
 test('a mapping entry Variable:<name> is mapped the same way', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const r = await upload(d, 'x,+380501110005,Kyiv\n', 'skipHeader=false&mapping=Name,number_1,Variable:Home%20City');
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual(((await Member.findOne({ dialer: d }).lean()) as any).variables, { Home_City: 'Kyiv' });
 });
 
 test('a column name that cannot be sent even so is a 400 naming it; nothing is deleted or imported', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   assert.equal((await upload(d, 'Name,number_1\nold,+380501110009\n')).body.data.imported, 1);
   for (const [header, re] of [
     ['Имя', /^mapping: column "Имя": variable "Имя" is not a valid variable name/],

@@ -25,12 +25,6 @@ after(async () => {
   await h?.close();
 });
 
-async function newDialer(cred = acme): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred, body: dialerBody() });
-  assert.equal(r.status, 200);
-  return r.body.data.insertedIds[0];
-}
-
 async function upload(dialer: string, body: string | Buffer, qs = '', cred: Cred | null = acme, type = 'text/csv') {
   const headers: Record<string, string> = { 'Content-Type': type };
   if (cred) Object.assign(headers, { 'X-Key': cred.key, 'X-Access-Token': cred.secret });
@@ -39,7 +33,7 @@ async function upload(dialer: string, body: string | Buffer, qs = '', cred: Cred
 }
 
 test('the example file: accepted rows stored in E.164, each rejected row reported with its line and reason', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const r = await upload(d, EXAMPLE);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual(
@@ -69,7 +63,7 @@ test('the example file: accepted rows stored in E.164, each rejected row reporte
 });
 
 test('duplicates: the campaign scope rejects numbers already there; the file scope only repeats in the file', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const csv = 'Name,number_1\na,+380501112233\nb,+380501112244\n';
   assert.equal((await upload(d, csv)).body.data.imported, 2);
   const again = await upload(d, `${csv}c,+380501112255\n`);
@@ -86,7 +80,7 @@ test('duplicates: the campaign scope rejects numbers already there; the file sco
 });
 
 test('duplicates across insert batches: a repeat hundreds of rows later is reported with the first line', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const rows = Array.from({ length: 600 }, (_, i) => `m${i},+38050${String(1000000 + i)}`);
   rows[589] = 'again,+380501000000';
   const r = await upload(d, `Name,number_1\n${rows.join('\n')}\n`, 'dedupe=file');
@@ -168,7 +162,7 @@ test('separator detection: the most frequent of , ; TAB outside quotes in the fi
 });
 
 test('default region, explicit mapping without header, separator and charset', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const r = await upload(d, 'Олена;050 111 22 33;15-01-2031 10:00\nБогдан;(044) 123-45-67;\nX;123;\n', 'region=UA&separator=%3B&mapping=Name,number_1,Expire&skipHeader=false');
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.data.imported, 2);
@@ -190,7 +184,7 @@ test('default region, explicit mapping without header, separator and charset', a
 });
 
 test('the help page\'s ";" file imports with no separator parameter; a header that cannot be read names the separator and the columns', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   // The help page's member (spec §9.3 example): two numbers with priorities, its variables, a v3 Expire.
   const csv =
     'Name;Priority;number_1;priority_1;number_2;priority_2;debt;language;productID;Expire\n' +
@@ -230,7 +224,7 @@ test('Expire: DD-MM-YYYY HH:mm and DD.MM.YYYY HH:mm in the campaign calendar\'s 
 });
 
 test('a broken quote rejects only its own row; the rest of the file is imported', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const csv = 'Name,number_1\n"unterminated,+380501110001\nok1,+380501110002\nbad"close"x,+380501110003\n"bad"close,+380501110004\nok2,+380501110005\n';
   const r = await upload(d, csv);
   assert.equal(r.body.data.imported, 3, JSON.stringify(r.body));
@@ -242,7 +236,7 @@ test('a broken quote rejects only its own row; the rest of the file is imported'
 });
 
 test('deleteExisting removes the dialer\'s members first (after the header is accepted)', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   await upload(d, 'Name,number_1\nold,+380501113333\n');
   const bad = await upload(d, 'Name,Priority\nx,1\n', 'deleteExisting=true');
   assert.equal(bad.status, 400);
@@ -255,7 +249,7 @@ test('deleteExisting removes the dialer\'s members first (after the header is ac
 });
 
 test('bad requests: content type, parameters, empty file, credentials, other domain', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const cases: [string, number, RegExp][] = [
     ['region=XX', 400, /^region: /],
     ['separator=ab', 400, /^separator: /],
@@ -293,7 +287,7 @@ function run(args: string[], env: Record<string, string>): Promise<{ status: num
 }
 
 test('the CLI streams a file and prints the report', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const file = path.join(__dirname, '..', 'examples', 'members.csv');
   const r = await run(['--url', h.base, '--dialer', d, '--region', 'UA', file], { DIALER_KEY: acme.key, DIALER_SECRET: acme.secret });
   assert.equal(r.status, 0, r.stderr);

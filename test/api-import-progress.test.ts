@@ -9,7 +9,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+import { startApi, type ApiHarness, type Cred } from './api-support';
 import { waitFor } from './support/env';
 
 let h: ApiHarness;
@@ -25,12 +25,6 @@ after(async () => {
   await h?.close();
 });
 
-async function newDialer(cred = acme): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred, body: dialerBody() });
-  assert.equal(r.status, 200);
-  return r.body.data.insertedIds[0];
-}
-
 const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => `M${from + i},10055${String(from + i).padStart(5, '0')}\n`).join('');
 
 function post(dialer: string, qs: string, body: string | ReadableStream<Uint8Array>, cred: Cred = acme) {
@@ -43,7 +37,7 @@ function post(dialer: string, qs: string, body: string | ReadableStream<Uint8Arr
 }
 
 test('progress counts rows stored while the upload is still open, then holds the final report', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   let release!: () => void;
   const rest = new Promise<void>((r) => (release = r));
   // 600 rows (two batches of 250 stored), then the upload waits until the test has seen them.
@@ -79,7 +73,7 @@ test('progress counts rows stored while the upload is still open, then holds the
 });
 
 test('a failed import is state failed with the reason; ids are checked, reused ids refused, other domains see 404', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const bad = await post(d, 'importId=failed_import_1', 'Name,phone\nIvan,1\n');
   assert.equal(bad.status, 400);
   const f = (await h.req('GET', `/api/v2/dialer/${d}/members/import/failed_import_1`, { cred: acme })).body.data;
@@ -98,14 +92,14 @@ test('a failed import is state failed with the reason; ids are checked, reused i
   assert.equal((await h.req('GET', `/api/v2/dialer/${d}/members/import/${encodeURIComponent('bad id!')}`, { cred: acme })).status, 400);
 
   // Another domain: its own dialer does not show acme's import, acme's dialer is not found.
-  const od = await newDialer(other);
+  const od = await h.createDialer(other);
   assert.equal((await h.req('GET', `/api/v2/dialer/${od}/members/import/failed_import_1`, { cred: other })).status, 404);
   assert.equal((await h.req('GET', `/api/v2/dialer/${d}/members/import/failed_import_1`, { cred: other })).status, 404);
   // The same id in another domain is its own import.
   const mine = await post(od, 'importId=failed_import_1&normalize=none', 'Name,number_1\nIvan,1005550101\n', other);
   assert.equal(mine.status, 200, JSON.stringify(mine.body));
   // Another dialer of the same domain does not show it either; without an importId nothing is kept.
-  const d2 = await newDialer();
+  const d2 = await h.createDialer(acme);
   assert.equal((await h.req('GET', `/api/v2/dialer/${d2}/members/import/failed_import_1`, { cred: acme })).status, 404);
 });
 

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
 import { Member, type MemberDoc } from '../models';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+import { startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -25,11 +25,6 @@ after(async () => {
   await h?.close();
 });
 
-async function newDialer(cred: Cred): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred, body: dialerBody() });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data.insertedIds[0];
-}
 async function newMember(cred: Cred, dialer: string, name: string): Promise<string> {
   const r = await h.req('POST', `/api/v2/dialer/${dialer}/members`, { cred, body: { name, communications: [{ number: '380501112233' }] } });
   assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -44,9 +39,9 @@ const routes = (d: string, m: string): [string, string, unknown?][] => [
 ];
 
 test('a member is found by _id alone, then checked against the dialer and domain of the path', async () => {
-  const d1 = await newDialer(acme);
-  const d2 = await newDialer(acme);
-  const dOther = await newDialer(other);
+  const d1 = await h.createDialer(acme);
+  const d2 = await h.createDialer(acme);
+  const dOther = await h.createDialer(other);
   const m1 = await newMember(acme, d1, 'one');
   const mOther = await newMember(other, dOther, 'theirs');
 

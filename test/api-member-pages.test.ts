@@ -10,7 +10,7 @@ import { memberDocument } from '../api/member-docs';
 import { MAX_EMBEDDED_SKIP } from '../api/reads';
 import { isMongoDB } from '../lib/db';
 import { Member } from '../models';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+import { startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -21,12 +21,6 @@ before(async () => {
   await Member.init();
 });
 after(async () => h?.close());
-
-async function newDialer(): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody() });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data.insertedIds[0];
-}
 
 async function store(dialer: string, n: number, ended = (_i: number) => false): Promise<string[]> {
   const docs = Array.from({ length: n }, (_, i): Record<string, unknown> => ({
@@ -53,8 +47,8 @@ async function allPages(path: string, limit: number): Promise<{ ids: string[]; p
 }
 
 test('after= pages through a campaign in _id order; limit/page gives the same pages', async () => {
-  const d = await newDialer();
-  const other = await newDialer();
+  const d = await h.createDialer(acme);
+  const other = await h.createDialer(acme);
   const ids = await store(d, 120);
   await store(other, 300);
 
@@ -69,7 +63,7 @@ test('after= pages through a campaign in _id order; limit/page gives the same pa
 });
 
 test('a filter on _endCause pages the same way', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const ids = await store(d, 90, (i) => i % 3 === 0);
   const ended = (await Member.find({ dialer: d, _endCause: { $ne: null } }, { _id: 1 }).lean()).map((m) => String(m._id)).sort();
   const waiting = ids.filter((id) => !ended.includes(id));
@@ -79,7 +73,7 @@ test('a filter on _endCause pages the same way', async () => {
 });
 
 test('after is checked, and a deep page on the embedded store names after', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const bad = await h.req('GET', `/api/v2/dialer/${d}/members?after=zz`, { cred: acme });
   assert.equal(bad.status, 400);
   assert.match(bad.body.info, /^after: /);

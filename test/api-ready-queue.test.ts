@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
 import { Member } from '../models';
 import { claimReady } from '../activities/claim';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
+import { startApi, type ApiHarness, type Cred } from './api-support';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -17,12 +17,6 @@ before(async () => {
   acme = await h.credential('acme');
 });
 after(() => h?.close());
-
-async function newDialer(): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred: acme, body: dialerBody() });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data.insertedIds[0];
-}
 
 /** Claims every ready member, one at a time, and returns their names in claim order. */
 async function claimAll(dialer: string, now = Date.now()): Promise<string[]> {
@@ -38,7 +32,7 @@ const queueCollections = async (dialer: string) =>
   (await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => n.includes(dialer)).sort();
 
 test('members are claimed by priority through the queue the API writes; a priority edit moves a member', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const r = await h.req('POST', `/api/v2/dialer/${d}/members`, {
     cred: acme,
     body: [
@@ -63,7 +57,7 @@ test('members are claimed by priority through the queue the API writes; a priori
 });
 
 test('reset members are queued again; deleting the dialer drops its queue', async () => {
-  const d = await newDialer();
+  const d = await h.createDialer(acme);
   const r = await h.req('POST', `/api/v2/dialer/${d}/members`, { cred: acme, body: [{ name: 'x', communications: [{ number: '2001' }] }] });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual(await claimAll(d), ['x']);

@@ -12,12 +12,9 @@ import pino from 'pino';
 import { createApp, type DialerApi } from '../api/app';
 import { createCredential } from '../models/credential';
 import type { ApiDeps } from '../api/deps';
+import { requireEnv } from './support/env';
 
-export function requireEnv(name: string): string {
-  const v = process.env[name];
-  assert.ok(v, `${name} is not set: run the tests with \`npm test\` (scripts/test.ts starts FerretDB and Temporal)`);
-  return v;
-}
+export { requireEnv };
 
 /** MONGODB_URI with its database replaced by `db`. */
 export function databaseUri(db: string): string {
@@ -44,6 +41,8 @@ export interface ApiHarness {
   client: Client;
   taskQueue: string;
   credential(domain: string | null): Promise<Cred>;
+  /** Creates a dialer of `dialerBody(over)` (failing the test unless the answer is 200); its id. */
+  createDialer(cred: Cred, over?: Record<string, unknown>): Promise<string>;
   /** JSON request; `body` is JSON-encoded unless it is a string (sent as is). */
   req<T = any>(method: string, path: string, o?: { cred?: Cred; body?: unknown; headers?: Record<string, string> }): Promise<Res<T>>;
   close(): Promise<void>;
@@ -74,6 +73,11 @@ export async function startApi(db: string, opts: Partial<Omit<ApiDeps, 'client' 
     client,
     taskQueue,
     credential: (domain) => createCredential({ domain, name: `test ${domain ?? 'root'}` }),
+    async createDialer(cred, over = {}) {
+      const r = await req<{ data: { insertedIds: string[] } }>('POST', '/api/v2/dialer', { cred, body: dialerBody(over) });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.data.insertedIds[0];
+    },
     req,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));

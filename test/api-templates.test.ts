@@ -6,15 +6,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createTemplateActivities } from '../activities/templates';
 import { config } from '../lib/config';
 import { TemplateJob } from '../models/template';
 import { templateJobWorkflowId, templateScheduleId } from '../workflows/messages';
-import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
-import { recordHistory, workflowBundle } from './support/env';
+import { requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
+import { recordHistory, waitFor, workflowBundle } from './support/env';
+import { startReceiver, type Receiver } from './support/receiver';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -30,7 +30,7 @@ interface Received {
   headers: http.IncomingHttpHeaders;
 }
 const received: Received[] = [];
-let receiver: http.Server;
+let receiver: Receiver;
 let receiverUrl: string;
 
 async function startWorker(): Promise<void> {
@@ -54,16 +54,11 @@ before(async () => {
   h = await startApi('api_templates_test');
   acme = await h.credential('acme');
   other = await h.credential('other');
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', body, headers: req.headers });
-      res.writeHead(202).end();
-    });
+  receiver = await startReceiver((req, body) => {
+    received.push({ method: req.method ?? '', url: req.url ?? '', body, headers: req.headers });
+    return 202;
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiverUrl = receiver.url;
   nativeConn = await NativeConnection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
   await startWorker();
 });
@@ -75,16 +70,6 @@ after(async () => {
   await h?.close();
 });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 const web = (over: Record<string, unknown> = {}) => ({
   name: 'export to CRM',
   type: 'WEB',
@@ -93,14 +78,8 @@ const web = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-async function newDialer(cred: Cred, over: Record<string, unknown> = {}): Promise<string> {
-  const r = await h.req('POST', '/api/v2/dialer', { cred, body: dialerBody(over) });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.data.insertedIds[0];
-}
-
 test('templates: validation names the field, SQL and untrusted targets are refused, other domains get 404', async () => {
-  const d = await newDialer(acme);
+  const d = await h.createDialer(acme);
   const post = (body: unknown, cred = acme) => h.req('POST', `/api/v2/dialer/${d}/templates`, { cred, body });
   const cases: [Record<string, unknown>, RegExp][] = [
     [web({ type: 'SQL' }), /^type: SQL jobs/],
@@ -143,14 +122,14 @@ test('templates: validation names the field, SQL and untrusted targets are refus
 });
 
 test('execute sends the request with v3 headers; end closes the job and chains next_process_id with success_data; the job survives a worker restart', { timeout: 120_000 }, async () => {
-  const d = await newDialer(acme);
+  const d = await h.createDialer(acme);
   const second = (await h.req('POST', `/api/v2/dialer/${d}/templates`, { cred: acme, body: web({ name: 'import back', action: 'import', template: { url: `${receiverUrl}/import`, body: { mode: 'merge' } } }) })).body.data.insertedIds[0];
   const first = (await h.req('POST', `/api/v2/dialer/${d}/templates`, { cred: acme, body: web({ next_process_id: second }) })).body.data.insertedIds[0];
 
   const ex = await h.req('PUT', `/api/v2/dialer/${d}/templates/${first}/execute`, { cred: acme });
   assert.equal(ex.status, 200, JSON.stringify(ex.body));
   const pid: string = ex.body.data.pid;
-  const req1 = await until('the export request', async () => received.find((r) => r.url === '/export'));
+  const req1 = await waitFor('the export request', async () => received.find((r) => r.url === '/export'), 30_000);
   assert.equal(req1.method, 'POST');
   assert.equal(req1.headers['x-action'], 'export');
   assert.equal(req1.headers['x-response-host'], 'http://dialer.test:10022');
@@ -159,7 +138,7 @@ test('execute sends the request with v3 headers; end closes the job and chains n
   assert.equal(req1.headers['x-template-id'], first);
   assert.equal(req1.headers['x-tenant'], 'acme');
   assert.deepEqual(JSON.parse(req1.body), { format: 'csv' });
-  await until('the job waiting for its end', async () => (await TemplateJob.findById(pid).lean<{ state: string }>())?.state === 'waiting');
+  await waitFor('the job waiting for its end', async () => (await TemplateJob.findById(pid).lean<{ state: string }>())?.state === 'waiting', 30_000);
 
   // The worker goes away while the receiver works; the job is the workflow's, not the process's.
   await stopWorker();
@@ -171,10 +150,10 @@ test('execute sends the request with v3 headers; end closes the job and chains n
   assert.equal(end.status, 200, JSON.stringify(end.body));
   assert.equal((await h.req('PUT', `${endPath}?success=true`, { cred: acme })).status, 409, 'a job ends once');
 
-  const req2 = await until('the chained import request', async () => received.find((r) => r.url === '/import'));
+  const req2 = await waitFor('the chained import request', async () => received.find((r) => r.url === '/import'), 30_000);
   assert.equal(req2.headers['x-action'], 'import');
   assert.deepEqual(JSON.parse(req2.body), { mode: 'merge', success_data: { file: 'members.csv' } });
-  const job1 = await until('the first job stored as ended', async () => TemplateJob.findOne({ _id: pid, state: 'success' }).lean<{ next: string; message: string }>());
+  const job1 = await waitFor('the first job stored as ended', async () => TemplateJob.findOne({ _id: pid, state: 'success' }).lean<{ next: string; message: string }>(), 30_000);
   assert.equal(job1.message, 'exported');
   assert.match(job1.next, new RegExp(`^${second}-`));
   assert.equal(req2.headers['x-response-path'], `/api/v2/dialer/${d}/templates/${second}/end/${job1.next}`);
@@ -185,12 +164,12 @@ test('execute sends the request with v3 headers; end closes the job and chains n
   // A failed end does not chain.
   const fail = await h.req('PUT', `${req2.headers['x-response-path']}?success=false&message=bad%20file`, { cred: acme });
   assert.equal(fail.status, 200);
-  const job2 = await until('the second job stored as ended', async () => TemplateJob.findOne({ _id: job1.next, state: 'error' }).lean<{ next: string | null }>());
+  const job2 = await waitFor('the second job stored as ended', async () => TemplateJob.findOne({ _id: job1.next, state: 'error' }).lean<{ next: string | null }>(), 30_000);
   assert.equal(job2.next, null);
 });
 
 test('cron runs as a Temporal schedule in the calendar time zone; deleting the template deletes it', async () => {
-  const d = await newDialer(acme, { calendar: { timeZone: 'Europe/Kyiv' } });
+  const d = await h.createDialer(acme, { calendar: { timeZone: 'Europe/Kyiv' } });
   const r = await h.req('POST', `/api/v2/dialer/${d}/templates`, { cred: acme, body: web({ cron: '30 2 * * 1-5' }) });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   const id = r.body.data.insertedIds[0];

@@ -17,6 +17,8 @@ import { WORKFLOWS_PATH } from '../services/dialer-worker';
 import { MemberEnd } from '../models';
 import { Delivery } from '../models/webhook';
 import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
+import { startReceiver, type Receiver } from './support/receiver';
+import { waitFor } from './support/env';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -32,7 +34,7 @@ interface Received {
 }
 const received: Received[] = [];
 let failFirst = 2;
-let receiver: http.Server;
+let receiver: Receiver;
 let receiverUrl: string;
 
 const ALLOW_LOCAL = '127.0.0.1/32';
@@ -42,17 +44,12 @@ before(async () => {
   h = await startApi('api_webhooks_test', { webhookDispatcher: { pollMs: 200, retry: { initialIntervalMs: 300, maximumIntervalMs: 1000 } } });
   acme = await h.credential('acme');
   other = await h.credential('other');
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const status = failFirst-- > 0 ? 503 : 200;
-      received.push({ body, headers: req.headers, status });
-      res.writeHead(status).end();
-    });
+  receiver = await startReceiver((req, body) => {
+    const status = failFirst-- > 0 ? 503 : 200;
+    received.push({ body, headers: req.headers, status });
+    return status;
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  receiverUrl = `${receiver.url}/hook`;
   nativeConn = await NativeConnection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
   worker = await Worker.create({
     connection: nativeConn,
@@ -71,16 +68,6 @@ after(async () => {
   receiver?.close();
   await h?.close();
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('webhooks are per domain: validation, cross-domain 404, secret shown once', async () => {
   const bad = await h.req('POST', '/api/v2/hooks', { cred: acme, body: { url: 'ftp://x' } });
@@ -110,14 +97,14 @@ test('a member-end event reaches the receiver after it recovers, exactly as reco
   // Another domain's event: must never reach acme's receiver.
   await MemberEnd.create({ _id: 'other-event-1', domain: 'other', dialer: 'x', member: 'y', event: { endCause: 'X' } });
 
-  const ok = await until('a delivered event', async () => received.find((r) => r.status === 200));
+  const ok = await waitFor('a delivered event', async () => received.find((r) => r.status === 200), 30_000);
   const stored = (await MemberEnd.findOne({ member: m }).lean()) as any;
   assert.deepEqual(JSON.parse(ok.body), stored.event);
   assert.equal(ok.headers['x-dialer-signature'], signBody(secret, ok.body));
   assert.equal(ok.headers['x-dialer-event-id'], stored._id);
   assert.equal(ok.headers['x-tenant'], 'acme');
   assert.equal(received.filter((r) => r.status === 503).length, 2, 'the first two attempts failed and were retried');
-  const delivery = await until('the delivery record', async () => Delivery.findOne({ event: stored._id, status: 'delivered' }).lean());
+  const delivery = await waitFor('the delivery record', async () => Delivery.findOne({ event: stored._id, status: 'delivered' }).lean(), 30_000);
   assert.equal(delivery.attempts, 3);
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(received.filter((r) => r.status === 200).length, 1, 'delivered once');
@@ -203,7 +190,7 @@ async function hookAndEvent(domain: string, url: string): Promise<{ eventId: str
 }
 
 test('delivery resolves the name, refuses it when it points to a refused address (DNS rebinding), connects only to the checked address', async () => {
-  const port = (receiver.address() as AddressInfo).port;
+  const { port } = receiver;
   const resolved: Record<string, string[]> = {
     'rebind.example': ['127.0.0.1'],
     // One address allowed (127.0.0.2, see below) and one refused: refused. (Only loopback

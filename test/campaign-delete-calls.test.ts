@@ -4,37 +4,27 @@
 // workflows (spec §8.2: calls in progress finish); DELETE is refused with 409 while they are up;
 // DELETE ?force=true has each member workflow hang its call up (uuid_kill … MANAGER_REQUEST) and
 // only then deletes: the simulator has no channel left and the members are gone (purged).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Campaign, Member } from '../models';
 import type { Simulator } from '../simulator';
 import { memberWorkflowId, purgeWorkflowId } from '../workflows/messages';
 import { workflowRunning } from '../services/workflows';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { waitFor } from './support/env';
 
 let api: ApiHarness;
-let dev: DevDialer;
 let sim: Simulator;
 let cred: Cred;
 
-before(async () => {
-  api = await startApi('campaign_delete_calls', { updateTimeoutMs: 15_000 });
+e2eFile('campaign_delete_calls', {
+  domain: 'calls.local',
+  api: { updateTimeoutMs: 15_000 },
   // Answered at once, never hung up by the callee: a person who stays on the line.
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
-    simulator: { rules: { default: { type: 'answer', ringSec: 0, talkSec: null }, rules: [] } },
-    worker: { cdr: false, reconcile: false },
-  });
-  sim = dev.sim;
-  cred = await api.credential('calls.local');
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+  simulator: { rules: { default: { type: 'answer', ringSec: 0, talkSec: null }, rules: [] } },
+  worker: { cdr: false, reconcile: false },
+}, (s) => ({ api, sim, cred } = s));
 
 async function campaignWithAnsweredCalls(n: number) {
   const campaign = await Campaign.create({

@@ -2,24 +2,21 @@
 // workflows, the simulator deciding per number as mod_amd would (human, machine, notsure, cancel)
 // and routing through the amd_on_* variables; the result, its cause and analysis time stored, the
 // analysis excluded from talk time, MACHINE/NOTSURE routed per §2.2, and `stats.amd.<RESULT>`.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Attempt, Member } from '../models';
 import type { Simulator } from '../simulator';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { dialerBody, type ApiHarness, type Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 import { memberWorkflowId } from '../workflows/messages';
 
 let api: ApiHarness;
-let dev: DevDialer;
 let sim: Simulator;
 let cred: Cred;
 
-before(async () => {
-  api = await startApi('e2e_amd');
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
+e2eFile('e2e_amd', {
+  domain: 'acme',
     simulator: {
       timeScale: 0.2,
       rules: {
@@ -33,15 +30,7 @@ before(async () => {
         ],
       },
     },
-  });
-  sim = dev.sim;
-  cred = await api.credential('acme');
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+}, (s) => ({ api, sim, cred } = s));
 
 const CONTENT = { mode: 'callflow', play: ['ivr/hello.wav'] };
 

@@ -1,35 +1,26 @@
 // Compliance end to end (README "Compliance"): the domain's do-not-call list (REST, CSV import,
 // domain scope, bad input) checked before every originate, and the per-number contact-frequency cap
 // across campaigns; members POSTed through the API, dialled by the workflows against the simulator.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Attempt, Member } from '../models';
 import type { Simulator } from '../simulator';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { dialerBody, type ApiHarness, type Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 import { memberWorkflowId } from '../workflows/messages';
 
 let api: ApiHarness;
-let dev: DevDialer;
 let sim: Simulator;
 let acme: Cred;
 let other: Cred;
 
-before(async () => {
-  api = await startApi('e2e_compliance');
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
-    simulator: { timeScale: 0.2, rules: { default: { type: 'answer', ringSec: 0.2, talkSec: 1 }, rules: [] } },
-  });
-  sim = dev.sim;
-  acme = await api.credential('acme');
+e2eFile('e2e_compliance', {
+  domain: 'acme',
+  simulator: { timeScale: 0.2, rules: { default: { type: 'answer', ringSec: 0.2, talkSec: 1 }, rules: [] } },
+}, async (s) => {
+  ({ api, sim, cred: acme } = s);
   other = await api.credential('other');
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
 });
 
 async function createDialer(name: string, params: Record<string, unknown> = {}): Promise<string> {

@@ -2,46 +2,35 @@
 // configuring what an answered call runs, members dialled by the workflows through the ESL client,
 // and the simulator asserting the originate's application part and the applications it executed;
 // the menu digit stored on the attempt and applied; bad content refused with a 400 naming the field.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Attempt, Campaign, Member } from '../models';
 import type { Simulator } from '../simulator';
-import { dialerBody, startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import { dialerBody, type ApiHarness, type Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { waitFor } from './support/env';
 
 let api: ApiHarness;
-let dev: DevDialer;
 let sim: Simulator;
 let cred: Cred;
 
-before(async () => {
-  api = await startApi('e2e_content');
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
-    simulator: {
-      timeScale: 0.2,
-      rules: {
-        playback: { defaultSec: 1 },
-        // talkSec null: the callee never hangs up; only the content ends these calls.
-        default: { type: 'answer', ringSec: 0.2, talkSec: null, extensionSec: 1 },
-        rules: [
-          { match: '380500000001', outcome: { type: 'answer', ringSec: 0.2, talkSec: null, dtmf: '1' } },
-          { match: '380500000002', outcome: { type: 'answer', ringSec: 0.2, talkSec: null, dtmf: '2' } },
-          { match: '380500000003', outcome: { type: 'answer', ringSec: 0.2, talkSec: 3 } },
-          { prefix: '3805000001', outcome: { type: 'answer', ringSec: 0.2, talkSec: 1 } },
-        ],
-      },
+e2eFile('e2e_content', {
+  domain: 'acme',
+  simulator: {
+    timeScale: 0.2,
+    rules: {
+      playback: { defaultSec: 1 },
+      // talkSec null: the callee never hangs up; only the content ends these calls.
+      default: { type: 'answer', ringSec: 0.2, talkSec: null, extensionSec: 1 },
+      rules: [
+        { match: '380500000001', outcome: { type: 'answer', ringSec: 0.2, talkSec: null, dtmf: '1' } },
+        { match: '380500000002', outcome: { type: 'answer', ringSec: 0.2, talkSec: null, dtmf: '2' } },
+        { match: '380500000003', outcome: { type: 'answer', ringSec: 0.2, talkSec: 3 } },
+        { prefix: '3805000001', outcome: { type: 'answer', ringSec: 0.2, talkSec: 1 } },
+      ],
     },
-  });
-  sim = dev.sim;
-  cred = await api.credential('acme');
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+  },
+}, (s) => ({ api, sim, cred } = s));
 
 async function createDialer(over: Record<string, unknown>): Promise<string> {
   const res = await api.req('POST', '/api/v2/dialer', { cred, body: dialerBody({

@@ -2,35 +2,30 @@
 // campaign pacing with rules/predictive.ts, the member leg called first and parked on answer, an
 // agent located and bridged (uuid_bridge), or the member dropped (LOSE_RACE) or lost while its agent
 // rang (hupall ORIGINATOR_CANCEL); the abandon counters and the pacing mode on the dialer document.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, type AgentDoc } from '../models/agent';
 import { Campaign, Member, type MemberDoc } from '../models';
 import { Attempt } from '../models/attempt';
 import type { Pacing } from '../rules';
 import type { Simulator } from '../simulator';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { answeringPhones, e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 import { afterEachSignal } from './support/history-order';
 import { campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 
 const DOMAIN = 'pred.local';
 let api: ApiHarness;
-let dev: DevDialer;
 let sim: Simulator;
 let cred: Cred;
 
-before(async () => {
-  api = await startApi('e2e_predictive');
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
+e2eFile('e2e_predictive', {
+  domain: DOMAIN,
     simulator: {
       rules: {
         users: {
-          1000: { type: 'answer', ringSec: 0.3 },
-          1001: { type: 'answer', ringSec: 0.3 },
-          1002: { type: 'answer', ringSec: 0.3 },
+        ...answeringPhones(0.3, [1000, 1001, 1002]),
           // Rings 2.5 s: the bridge comes seconds after the member's answer, so talk time from the
           // bridge differs from talk time from the answer even in FreeSWITCH's whole-second epochs.
           1004: { type: 'answer', ringSec: 2.5 },
@@ -59,15 +54,7 @@ before(async () => {
       },
     },
     worker: { cdr: false, reconcile: false },
-  });
-  sim = dev.sim;
-  cred = await api.credential(DOMAIN);
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+}, (s) => ({ api, sim, cred } = s));
 
 async function agent(name: string, body: Record<string, unknown> = {}) {
   const r = await api.req('POST', '/api/v2/agents', { cred, body: { name, contact: `user/${name}`, status: 'Available', state: 'Waiting', ...body } });

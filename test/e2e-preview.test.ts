@@ -2,37 +2,26 @@
 // `previewTimeoutSec` offers the member to a reserved agent before the call; the agent accepts
 // (or lets the time run out) and the call proceeds as progressive, or skips / reschedules it, which
 // costs the member no attempt.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, AgentEvent, type AgentDoc } from '../models/agent';
 import { Member, type MemberDoc } from '../models';
 import type { Simulator } from '../simulator';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { answeringPhones, e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 import { memberWorkflowId } from '../workflows/messages';
 
 const DOMAIN = 'preview.local';
 let api: ApiHarness;
-let dev: DevDialer;
 let sim: Simulator;
 let cred: Cred;
 
-before(async () => {
-  api = await startApi('e2e_preview');
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
-    simulator: { rules: { users: { 1000: { type: 'answer', ringSec: 0.2 }, 1001: { type: 'answer', ringSec: 0.2 }, 1002: { type: 'answer', ringSec: 0.2 } }, rules: [{ prefix: '100', outcome: { type: 'answer', ringSec: 0.2, talkSec: 1 } }] } },
-    worker: { cdr: false, reconcile: false },
-  });
-  sim = dev.sim;
-  cred = await api.credential(DOMAIN);
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+e2eFile('e2e_preview', {
+  domain: DOMAIN,
+  simulator: { rules: { users: answeringPhones(0.2, [1000, 1001, 1002]), rules: [{ prefix: '100', outcome: { type: 'answer', ringSec: 0.2, talkSec: 1 } }] } },
+  worker: { cdr: false, reconcile: false },
+}, (s) => ({ api, sim, cred } = s));
 
 async function setup(agentName: string, previewTimeoutSec: number, number: string): Promise<{ d: string; m: string }> {
   assert.equal((await api.req('POST', '/api/v2/agents', { cred, body: { name: agentName, contact: `user/${agentName}`, status: 'Available', state: 'Waiting' } })).status, 200);

@@ -2,33 +2,29 @@
 // the campaign granting lines only while agents are free, each member workflow reserving an agent
 // (an Update to its workflow), the simulator ringing the agent's phone first (`user/<ext>`) and
 // bridging the member, and the results on the member, the agent and its event stream.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, AgentEvent, sentEventData, type AgentDoc } from '../models/agent';
 import { Member, type MemberDoc } from '../models';
 import type { Simulator } from '../simulator';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { answeringPhones, e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 import { afterEachSignal } from './support/history-order';
 import { agentWorkflowId, campaignWorkflowId, memberWorkflowId } from '../workflows/messages';
 
 const DOMAIN = 'prog.local';
 let api: ApiHarness;
-let dev: DevDialer;
 let sim: Simulator;
 let cred: Cred;
 
-before(async () => {
-  api = await startApi('e2e_progressive');
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
+e2eFile('e2e_progressive', {
+  domain: DOMAIN,
     simulator: {
       rules: {
         users: {
           // Agent phones.
-          1000: { type: 'answer', ringSec: 0.3 },
-          1001: { type: 'answer', ringSec: 0.3 },
+        ...answeringPhones(0.3, [1000, 1001]),
           1003: { type: 'answer', ringSec: 0.2 },
           1005: { type: 'answer', ringSec: 0.2 },
           2000: { type: 'no_answer' },
@@ -41,15 +37,7 @@ before(async () => {
       },
     },
     worker: { cdr: false, reconcile: false },
-  });
-  sim = dev.sim;
-  cred = await api.credential(DOMAIN);
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+}, (s) => ({ api, sim, cred } = s));
 
 async function agent(name: string, body: Record<string, unknown> = {}) {
   const r = await api.req('POST', '/api/v2/agents', { cred, body: { name, contact: `user/${name}`, status: 'Available', state: 'Waiting', ...body } });

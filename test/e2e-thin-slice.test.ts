@@ -3,44 +3,33 @@
 // granting them lines, each member workflow originating one call through the ESL client to the
 // FreeSWITCH simulator, and the outcome stored on the member documents. Temporal is the dev server
 // that `npm test` started, so the member workflows are also checked in its visibility store.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Attempt, Campaign, Member, type MemberDoc } from '../models';
 import type { Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { recordHistory, waitFor } from './support/env';
 
 let api: ApiHarness;
-let dev: DevDialer;
 let sim: Simulator;
 let cred: Cred;
 
-before(async () => {
-  api = await startApi('e2e_thin_slice');
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
-    simulator: {
-      rules: {
-        default: { type: 'answer', ringSec: 0.2, talkSec: 2 },
-        rules: [
-          { prefix: '0999', outcome: { type: 'busy' } },
-          // Long enough for a status PUT while the call is still up.
-          { prefix: '0777', outcome: { type: 'answer', ringSec: 0.2, talkSec: 4 } },
-          { prefix: '0666', outcome: { type: 'busy', ringSec: 4 } },
-        ],
-      },
+e2eFile('e2e_thin_slice', {
+  domain: 'demo.local',
+  simulator: {
+    rules: {
+      default: { type: 'answer', ringSec: 0.2, talkSec: 2 },
+      rules: [
+        { prefix: '0999', outcome: { type: 'busy' } },
+        // Long enough for a status PUT while the call is still up.
+        { prefix: '0777', outcome: { type: 'answer', ringSec: 0.2, talkSec: 4 } },
+        { prefix: '0666', outcome: { type: 'busy', ringSec: 4 } },
+      ],
     },
-  });
-  sim = dev.sim;
-  cred = await api.credential('demo.local');
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+  },
+}, (s) => ({ api, sim, cred } = s));
 
 test('three members POSTed with autoRun are each called once and their results stored', { timeout: 90_000 }, async () => {
   const campaign = await Campaign.create({

@@ -17,8 +17,8 @@ import {
   hangupFromEvent,
   type EslClientOptions,
   type EslConnectedInfo,
-  type EslEvent,
 } from '../esl';
+import { connected, nextEvent, withTimeout } from './support/esl-waits';
 
 const RULES: RulesConfig = {
   gateways: { gw1: 'up', gwdown: 'down' },
@@ -57,35 +57,6 @@ async function setup(
   const p = connected(c);
   c.start();
   return { sim, c, info: await p };
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timeout: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(t);
-  }
-}
-
-async function connected(c: EslClient, ms = 3000): Promise<EslConnectedInfo> {
-  const [info] = (await withTimeout(once(c, 'connected'), ms, 'connected')) as [EslConnectedInfo];
-  return info;
-}
-
-function nextEvent(c: EslClient, name: string, pred: (e: EslEvent) => boolean, ms = 3000): Promise<EslEvent> {
-  return withTimeout(
-    new Promise<EslEvent>((resolve) => {
-      const f = (e: EslEvent) => {
-        if (!pred(e)) return;
-        c.off(name, f);
-        resolve(e);
-      };
-      c.on(name, f);
-    }),
-    ms,
-    `${name}`,
-  );
 }
 
 /** bgapi originate; resolves with the job result and (if a channel existed) its hangup-complete. */

@@ -30,6 +30,7 @@ import {
   type EslConnectedInfo,
   type EslEvent,
 } from '../esl';
+import { connected, nextEvent, withTimeout } from './support/esl-waits';
 
 // ------------------------------------------------------------------ fake FreeSWITCH
 
@@ -288,38 +289,6 @@ function client(fs: FakeFs, o: Partial<EslClientOptions> = {}): EslClient {
   });
   started.push(c);
   return c;
-}
-
-async function connected(c: EslClient, ms = 2000): Promise<EslConnectedInfo> {
-  const [info] = (await withTimeout(once(c, 'connected'), ms, 'connected')) as [EslConnectedInfo];
-  return info;
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timeout waiting for ${what}`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(t);
-  }
-}
-
-function nextEvent(c: EslClient, name: string, pred: (e: EslEvent) => boolean = () => true, ms = 2000): Promise<EslEvent> {
-  return withTimeout(
-    new Promise<EslEvent>((resolve) => {
-      const f = (e: EslEvent) => {
-        if (!pred(e)) return;
-        c.off(name, f);
-        resolve(e);
-      };
-      c.on(name, f);
-    }),
-    ms,
-    `event ${name}`,
-  );
 }
 
 async function startConnected(o: Partial<EslClientOptions> = {}): Promise<{ fs: FakeFs; c: EslClient; info: EslConnectedInfo }> {

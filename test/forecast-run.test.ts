@@ -2,17 +2,16 @@
 // simulator (half the calls answered, half busy, 3 tries 3 s apart, 3 lines), the forecast is taken
 // part-way through the REST API, the campaign runs to its end, and the forecast's finish time and
 // contacts are compared with what happened. Also: the route's answer before any call, and domains.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Attempt, Campaign } from '../models';
 import { MemberStore } from '../models/member-store';
 import { memberDocument } from '../api/member-docs';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { waitFor } from './support/env';
 
 let api: ApiHarness;
-let dev: DevDialer;
 let cred: Cred;
 
 /** Contacts forecast within this share (plus 2). The time left within a factor: the forecast
@@ -22,31 +21,22 @@ let cred: Cred;
 const TIME_FACTOR = 2.5;
 const CONTACT_TOLERANCE = 0.2;
 
-before(async () => {
-  api = await startApi('forecast_run');
-  dev = await startDevDialer({
-    taskQueue: api.taskQueue,
-    simulator: {
-      rules: {
-        seed: 7,
-        default: {
-          type: 'mix',
-          choices: [
-            { weight: 1, outcome: { type: 'answer', ringSec: 0.3, talkSec: 1 } },
-            { weight: 1, outcome: { type: 'busy', ringSec: 0.5 } },
-          ],
-        },
-        rules: [],
+e2eFile('forecast_run', {
+  domain: 'forecast.local',
+  simulator: {
+    rules: {
+      seed: 7,
+      default: {
+        type: 'mix',
+        choices: [
+          { weight: 1, outcome: { type: 'answer', ringSec: 0.3, talkSec: 1 } },
+          { weight: 1, outcome: { type: 'busy', ringSec: 0.5 } },
+        ],
       },
+      rules: [],
     },
-  });
-  cred = await api.credential('forecast.local');
-});
-
-after(async () => {
-  await dev?.stop();
-  await api?.close();
-});
+  },
+}, (s) => ({ api, cred } = s));
 
 const dialerBody = (name: string) => ({
   name, type: 'Voice Broadcasting',

@@ -20,8 +20,8 @@ import { freshHeads } from '../models/ready-queue';
 import { claimReady } from '../activities/claim';
 import { editUpdate, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import { startMemberWorkflowWithGrant } from '../workflows/start';
-import { startApi, type ApiHarness, type Cred } from './api-support';
-import { startDevDialer, type DevDialer } from './support/dev-dialer';
+import type { ApiHarness, Cred } from './api-support';
+import { e2eFile } from './support/e2e-stack';
 import { waitFor } from './support/env';
 
 const ROOT = path.join(__dirname, '..');
@@ -207,30 +207,22 @@ describe('documents written from several places of one process, on a pool of 8 c
 
 describe('the API asks the owner of a running member', () => {
   let api: ApiHarness;
-  let dev: DevDialer;
   let cred: Cred;
 
-  before(async () => {
-    api = await startApi('single_writer_stack', { updateTimeoutMs: 15_000 });
-    dev = await startDevDialer({
-      taskQueue: api.taskQueue,
-      simulator: {
-        rules: {
-          default: { type: 'answer', ringSec: 0, talkSec: 1 },
-          rules: [
-            { name: 'busy', prefix: '200', outcome: { type: 'busy' } },
-            { name: 'long', prefix: '300', outcome: { type: 'answer', ringSec: 0, talkSec: 3 } },
-          ],
-        },
+  e2eFile('single_writer_stack', {
+    domain: 'owners.local',
+    api: { updateTimeoutMs: 15_000 },
+    simulator: {
+      rules: {
+        default: { type: 'answer', ringSec: 0, talkSec: 1 },
+        rules: [
+          { name: 'busy', prefix: '200', outcome: { type: 'busy' } },
+          { name: 'long', prefix: '300', outcome: { type: 'answer', ringSec: 0, talkSec: 3 } },
+        ],
       },
-      worker: { cdr: false, reconcile: false },
-    });
-    cred = await api.credential('owners.local');
-  });
-  after(async () => {
-    await dev?.stop();
-    await api?.close();
-  });
+    },
+    worker: { cdr: false, reconcile: false },
+  }, (s) => ({ api, cred } = s));
 
   async function campaignWith(number: string, name: string) {
     const campaign = await CampaignStore.create({

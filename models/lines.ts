@@ -62,39 +62,29 @@ export const LineLeases = {
   },
 };
 
-/** One conditional write when a line is free (the usual case); the document is read only when it
- *  refused: this lease already held (a retried acquire), the campaign full, or no document yet. */
+/** A read and a conditional write. The read decides idempotency in code: FerretDB v1 matches
+ *  `'leases.id': {$ne: id}` (and `$nin`, `$not: {$elemMatch}`) when ANY lease differs, so a filter
+ *  cannot refuse a retried acquire once two leases are held (test/line-leases.test.ts). */
 async function acquire(
   campaignId: string,
   leaseId: string,
   limit: number,
   destinations: { uuid: string; limit: number }[],
 ): Promise<{ destinationId: string } | null> {
-  let ensured = false;
-  for (let i = 0; i < destinations.length; i++) {
-    const d = destinations[i];
+  const stored = await Lines.findById(campaignId, { active: 1, leases: 1 }).lean<Pick<LinesDoc, 'active' | 'leases'>>();
+  if (!stored) await ensure(campaignId);
+  const now = stored ?? { active: 0, leases: [] };
+  const mine = now.leases.find((l) => l.id === leaseId);
+  if (mine) return { destinationId: mine.dest };
+  if (now.active >= limit) return null;
+  for (const d of destinations) {
     const key = `dest.${d.uuid}`;
+    // Inside the campaign's turn: nobody else writes the document between the read and this write.
     const won = await Lines.findOneAndUpdate(
-      {
-        _id: campaignId,
-        active: { $lt: limit },
-        'leases.id': { $ne: leaseId },
-        $or: [{ [key]: { $exists: false } }, { [key]: { $lt: d.limit } }],
-      },
+      { _id: campaignId, active: { $lt: limit }, $or: [{ [key]: { $exists: false } }, { [key]: { $lt: d.limit } }] },
       { $inc: { active: 1, [key]: 1 }, $push: { leases: { id: leaseId, dest: d.uuid, at: Date.now() } } },
     );
     if (won) return { destinationId: d.uuid };
-    const now = await Lines.findById(campaignId, { active: 1, leases: 1 }).lean<LinesDoc>();
-    const mine = now?.leases.find((l) => l.id === leaseId);
-    if (mine) return { destinationId: mine.dest };
-    if (!now && !ensured) {
-      // The campaign's first line: create its document, then try this destination again.
-      await ensure(campaignId);
-      ensured = true;
-      i--;
-      continue;
-    }
-    if (!now || now.active >= limit) return null; // campaign limit reached: no destination will do
   }
   return null;
 }

@@ -2,10 +2,18 @@
 import fs from 'node:fs';
 import mongoose from 'mongoose';
 import { config } from './config';
-import { monitorMongo } from './metrics';
+import { createLogger } from './logger';
+import { mongoDeadSocketWrites, monitorMongo } from './metrics';
+import { failWritesOnDeadSockets } from './mongo-sockets';
+
+const log = createLogger('mongo');
 
 export async function connectMongo(uri = config.mongodbUri, o: { serverSelectionTimeoutMS?: number; maxPoolSize?: number } = {}): Promise<typeof mongoose> {
   if (mongoose.connection.readyState === 1) return mongoose;
+  failWritesOnDeadSockets((connection) => {
+    mongoDeadSocketWrites.inc();
+    log.warn({ connection }, 'MongoDB command written on a closed socket: failed at once (lib/mongo-sockets.ts)');
+  });
   // No buffering by mongoose while it thinks the server is gone: a command goes to the driver, whose
   // server selection finds the server again. Buffered, a process stalled for good in 1 of 4 FerretDB
   // restarts (every command waiting for a "reconnected" that never came; 0 of 6 unbuffered).
@@ -13,9 +21,24 @@ export async function connectMongo(uri = config.mongodbUri, o: { serverSelection
     maxPoolSize: o.maxPoolSize ?? config.mongodbPoolSize, serverSelectionTimeoutMS: o.serverSelectionTimeoutMS ?? 15_000, monitorCommands: true, bufferCommands: false,
   });
   monitorMongo(m.connection.getClient(), 'main');
+  logServerState(m.connection.getClient());
   const countTo = process.env.DIALER_MONGO_COMMANDS_FILE;
   if (countTo) countCommands(m.connection.getClient(), countTo);
   return m;
+}
+
+/** One line when the server becomes unreachable (with the error) and one when it is back (after how long). */
+function logServerState(client: ReturnType<typeof mongoose.connection.getClient>): void {
+  let downSince = 0;
+  client.on('serverDescriptionChanged', (e) => {
+    if (e.newDescription.type === 'Unknown' && !downSince) {
+      downSince = Date.now();
+      log.warn({ err: String(e.newDescription.error ?? '') }, 'MongoDB server unreachable');
+    } else if (e.newDescription.type !== 'Unknown' && downSince) {
+      log.info({ downMs: Date.now() - downSince }, 'MongoDB server reachable again');
+      downSince = 0;
+    }
+  });
 }
 
 /** Benchmarks (DIALER_MONGO_COMMANDS_FILE): this process's commands sent, per `command collection`,

@@ -15,8 +15,8 @@ export async function connectMongo(uri = config.mongodbUri, o: { serverSelection
     log.warn({ connection }, 'MongoDB command written on a closed socket: failed at once (lib/mongo-sockets.ts)');
   });
   // No buffering by mongoose while it thinks the server is gone: a command goes to the driver, whose
-  // server selection finds the server again. Buffered, a process stalled for good in 1 of 4 FerretDB
-  // restarts (every command waiting for a "reconnected" that never came; 0 of 6 unbuffered).
+  // server selection finds the server again. (Buffered, commands waited for a "reconnected" that
+  // never came when the driver's monitor hung on a dead socket: see failWritesOnDeadSockets.)
   const m = await mongoose.connect(uri, {
     maxPoolSize: o.maxPoolSize ?? config.mongodbPoolSize, serverSelectionTimeoutMS: o.serverSelectionTimeoutMS ?? 15_000, monitorCommands: true, bufferCommands: false,
   });

@@ -10,10 +10,11 @@ const log = createLogger('mongo');
 
 export async function connectMongo(uri = config.mongodbUri, o: { serverSelectionTimeoutMS?: number; maxPoolSize?: number } = {}): Promise<typeof mongoose> {
   if (mongoose.connection.readyState === 1) return mongoose;
-  failWritesOnDeadSockets((connection) => {
+  const guarded = failWritesOnDeadSockets((connection) => {
     mongoDeadSocketWrites.inc();
     log.warn({ connection }, 'MongoDB command written on a closed socket: failed at once (lib/mongo-sockets.ts)');
   });
+  if (!guarded) log.error('mongodb driver without Connection.prototype.writeCommand: writes on dead sockets may hang (lib/mongo-sockets.ts)');
   // No buffering by mongoose while it thinks the server is gone: a command goes to the driver, whose
   // server selection finds the server again. (Buffered, commands waited for a "reconnected" that
   // never came when the driver's monitor hung on a dead socket: see failWritesOnDeadSockets.)

@@ -2,20 +2,44 @@
 import fs from 'node:fs';
 import mongoose from 'mongoose';
 import { config } from './config';
-import { monitorMongo } from './metrics';
+import { createLogger } from './logger';
+import { mongoDeadSocketWrites, monitorMongo } from './metrics';
+import { failWritesOnDeadSockets } from './mongo-sockets';
+
+const log = createLogger('mongo');
 
 export async function connectMongo(uri = config.mongodbUri, o: { serverSelectionTimeoutMS?: number; maxPoolSize?: number } = {}): Promise<typeof mongoose> {
   if (mongoose.connection.readyState === 1) return mongoose;
+  const guarded = failWritesOnDeadSockets((connection) => {
+    mongoDeadSocketWrites.inc();
+    log.warn({ connection }, 'MongoDB command written on a closed socket: failed at once (lib/mongo-sockets.ts)');
+  });
+  if (!guarded) log.error('mongodb driver without Connection.prototype.writeCommand: writes on dead sockets may hang (lib/mongo-sockets.ts)');
   // No buffering by mongoose while it thinks the server is gone: a command goes to the driver, whose
-  // server selection finds the server again. Buffered, a process stalled for good in 1 of 4 FerretDB
-  // restarts (every command waiting for a "reconnected" that never came; 0 of 6 unbuffered).
+  // server selection finds the server again. (Buffered, commands waited for a "reconnected" that
+  // never came when the driver's monitor hung on a dead socket: see failWritesOnDeadSockets.)
   const m = await mongoose.connect(uri, {
     maxPoolSize: o.maxPoolSize ?? config.mongodbPoolSize, serverSelectionTimeoutMS: o.serverSelectionTimeoutMS ?? 15_000, monitorCommands: true, bufferCommands: false,
   });
   monitorMongo(m.connection.getClient(), 'main');
+  logServerState(m.connection.getClient());
   const countTo = process.env.DIALER_MONGO_COMMANDS_FILE;
   if (countTo) countCommands(m.connection.getClient(), countTo);
   return m;
+}
+
+/** One line when the server becomes unreachable (with the error) and one when it is back (after how long). */
+function logServerState(client: ReturnType<typeof mongoose.connection.getClient>): void {
+  let downSince = 0;
+  client.on('serverDescriptionChanged', (e) => {
+    if (e.newDescription.type === 'Unknown' && !downSince) {
+      downSince = Date.now();
+      log.warn({ err: String(e.newDescription.error ?? '') }, 'MongoDB server unreachable');
+    } else if (e.newDescription.type !== 'Unknown' && downSince) {
+      log.info({ downMs: Date.now() - downSince }, 'MongoDB server reachable again');
+      downSince = 0;
+    }
+  });
 }
 
 /** Benchmarks (DIALER_MONGO_COMMANDS_FILE): this process's commands sent, per `command collection`,

@@ -23,7 +23,8 @@ export function withAttemptContext<T>(fields: AttemptLogFields, fn: () => T): T 
 }
 
 export function createLogger(name: string, destination?: DestinationStream) {
-  const options = { name, level: process.env.LOG_LEVEL ?? 'info', mixin: () => attemptContext.getStore() ?? {} };
+  // A copy: pino merges each line's fields into the object mixin returns.
+  const options = { name, level: process.env.LOG_LEVEL ?? 'info', mixin: () => ({ ...attemptContext.getStore() }) };
   return destination ? pino(options, destination) : pino(options);
 }
 export type { Logger } from 'pino';

@@ -91,6 +91,11 @@ export const reconcileAttempts = new Counter({
   registers: [registry],
 });
 
+export const mongoDeadSocketWrites = new Counter({
+  name: 'dialer_mongo_dead_socket_writes_total',
+  help: 'MongoDB commands written on a socket already closed, failed at once instead of waiting forever (lib/mongo-sockets.ts)',
+  registers: [registry],
+});
 export const mongoCommands = new Histogram({
   name: 'dialer_mongo_command_duration_seconds',
   help: 'MongoDB commands (driver command monitoring), by command name, connection pool and outcome',

@@ -16,8 +16,9 @@
 // member workflow runs for it; the claim re-reads the member by `_id` and sets `_dispatch` only where
 // the ready filter still matches it. A member claimed meanwhile is edited through its workflow instead
 // (services/members.ts). Writes of one member run one at a time across the processes
-// (models/serial.ts `exclusively`: a member's local activity may run again on another worker while
-// the first still runs, when its workflow task moves),
+// (models/serial.ts `exclusively`, the claim's bulk write `exclusivelyAll`: a member's local activity
+// may run again on another worker while the first still runs, when its workflow task moves, and the
+// API's edit of an unclaimed member may meet the claim),
 // and the member workflows' writes (reserve, settle, release, save) and their timed queue entries go
 // through the group commit (models/group-commit.ts): one bulkWrite for the members writing at once.
 import mongoose from 'mongoose';

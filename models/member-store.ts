@@ -16,8 +16,9 @@
 // member workflow runs for it; the claim re-reads the member by `_id` and sets `_dispatch` only where
 // the ready filter still matches it. A member claimed meanwhile is edited through its workflow instead
 // (services/members.ts). Writes of one member run one at a time across the processes
-// (models/serial.ts `exclusively`: a member's local activity may run again on another worker while
-// the first still runs, when its workflow task moves),
+// (models/serial.ts `exclusively`, the claim's bulk write `exclusivelyAll`: a member's local activity
+// may run again on another worker while the first still runs, when its workflow task moves, and the
+// API's edit of an unclaimed member may meet the claim),
 // and the member workflows' writes (reserve, settle, release, save) and their timed queue entries go
 // through the group commit (models/group-commit.ts): one bulkWrite for the members writing at once.
 import mongoose from 'mongoose';
@@ -26,7 +27,7 @@ import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { exclusively, serially, seriallyAll } from './serial';
+import { exclusively, exclusivelyAll } from './serial';
 import { batchedUpdate } from './group-commit';
 import { ExpiryIndex } from './expiry-index';
 
@@ -467,7 +468,9 @@ export const MemberStore = {
     const filter = readyFilter(o.campaignId, o.now);
     const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId, _grantedAt: o.now } } } }));
     let modified = 0;
-    await seriallyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
+    // In the members' turns: FerretDB v1 writes the whole document it read, so an API edit stored
+    // between that read and this write would be undone (the claim rule alone is not atomic there).
+    await exclusivelyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
       // At most 50 updates per command (see resetEnded).
       for (let i = 0; i < ops.length; i += 50) {
         modified += (await Member.bulkWrite(ops.slice(i, i + 50) as Parameters<typeof Member.bulkWrite>[0], { ordered: false })).modifiedCount;

@@ -123,15 +123,51 @@ export async function exclusively<T>(key: string, fn: () => Promise<T>): Promise
     try {
       return await fn();
     } finally {
-      const turn = held.get(key);
-      const othersWait = turn && Date.now() - turn.since > MAX_HOLD_MS;
-      if (!queued.get(key) || othersWait) {
-        await giveTurn(key);
-        // Let a waiting process in before this one takes the turn again.
-        if (othersWait && queued.get(key)) await sleep(5);
-      }
+      await leaveTurn(key);
     }
   });
+}
+
+/** fn in this process's turn on every key at once (the claim's one bulkWrite of many members). The
+ *  turns go out as one insertMany; if another process holds one of them, those just taken are given
+ *  back and all are taken one by one in sorted order, so two such callers never wait on each other. */
+export async function exclusivelyAll<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+  const sorted = [...new Set(keys)].sort();
+  for (const key of sorted) queued.set(key, (queued.get(key) ?? 0) + 1);
+  return seriallyAll(sorted, async () => {
+    for (const key of sorted) {
+      const more = queued.get(key)! - 1;
+      if (more) queued.set(key, more);
+      else queued.delete(key);
+    }
+    try {
+      const taken = await Promise.all(sorted.map(async (key) => {
+        if (held.has(key)) return true;
+        const won = await insertTurns(key);
+        if (won) holdTurn(key);
+        return won;
+      }));
+      if (taken.includes(false)) {
+        await Promise.all(sorted.map((key) => giveTurn(key)));
+        for (const key of sorted) await takeTurn(key);
+      }
+      return await fn();
+    } finally {
+      await Promise.all(sorted.map((key) => leaveTurn(key)));
+    }
+  });
+}
+
+/** After a write in the turn: given back unless more writes of the key are queued here (and no other
+ *  process has waited past MAX_HOLD_MS). */
+async function leaveTurn(key: string): Promise<void> {
+  const turn = held.get(key);
+  const othersWait = turn && Date.now() - turn.since > MAX_HOLD_MS;
+  if (!queued.get(key) || othersWait) {
+    await giveTurn(key);
+    // Let a waiting process in before this one takes the turn again.
+    if (othersWait && queued.get(key)) await sleep(5);
+  }
 }
 
 async function takeTurn(key: string): Promise<void> {
@@ -153,6 +189,11 @@ async function takeTurn(key: string): Promise<void> {
     await sleep(pause);
     pause = Math.min(pause * 2, 20);
   }
+  holdTurn(key);
+}
+
+/** The turn on `key` is this process's: renewed while held. */
+function holdTurn(key: string): void {
   const renew = setInterval(() => {
     turns().updateOne({ _id: key, owner: PROCESS_ID }, { $set: { until: Date.now() + TURN_TTL_MS } }).catch(() => undefined);
   }, TURN_TTL_MS / 3);

@@ -115,6 +115,30 @@ test('a batched claim skips a member changed between its read and the write, and
   assert.deepEqual(timed, members.slice(1).map((m) => String(m._id)).sort());
 });
 
+test('a claim waits for the turn another process holds on a member: an API edit stored in that turn is not undone', async () => {
+  // FerretDB v1 writes back the whole document an update read: a claim overlapping an edit made by
+  // another process (the API's editUnclaimed) would store the member as it was before the edit.
+  const id = campaign();
+  const now = Date.now();
+  const m = await createMember(id, ['380504000001'], { _probeCount: 1, _nextTryTime: now - 1000, _readyAt: now - 1000, lastCall: now - 60_000 });
+  const read = await Member.findById(m._id).lean<Record<string, unknown>>();
+  const turns = mongoose.connection.collection<{ _id: string; owner: string; until: number }>('dialer_turns');
+  const key = `member:${String(m._id)}`;
+  await turns.insertOne({ _id: key, owner: 'the-api-process', until: now + 15_000 });
+  const claim = MemberStore.claimMany<{ _id: unknown; _dispatch: string }>([{ doc: read!, leaseId: 'lease-edit' }], { campaignId: id, now });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await Member.findById(m._id).lean<MemberDoc>())!._dispatch ?? null, null, 'no claim write while the other process holds the turn');
+  // The other process's edit in its turn, then the turn given back.
+  await Member.updateOne({ _id: m._id, _dispatch: null, _lock: null }, { $set: { variables: { edited: 'yes' } } });
+  await turns.deleteOne({ _id: key });
+  const won = await claim;
+  assert.deepEqual(won.map((w) => w._dispatch), ['lease-edit']);
+  const stored = (await Member.findById(m._id).lean<MemberDoc>())!;
+  assert.equal(stored._dispatch, 'lease-edit');
+  assert.deepEqual(stored.variables, { edited: 'yes' }, 'the edit is kept');
+  assert.equal(await turns.countDocuments({ _id: key }), 0, 'the claim gave its turn back');
+});
+
 test('a member stored without a queue entry is found by the fallback, at most every FALLBACK_INTERVAL_MS while it finds none', async () => {
   const id = campaign();
   const t0 = Date.now();

@@ -158,6 +158,14 @@ describe('predictive dialing', () => {
     for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 1, 1]);
     assert.equal((await Campaign.findById(d).lean<{ _pacingState?: unknown }>())?._pacingState !== undefined, true, 'kept for the next run');
     await recordHistory(api.client.workflow.getHandle(memberWorkflowId(d, m)), 'predictive-abandoned');
+
+    // The next run of the campaign (a new workflow run: a restart) goes on from the stored pacing:
+    // its abandon windows still hold the first run's call.
+    const [m2] = await members(d, ['4005550012']);
+    assert.equal((await ended(m2))._endCause, 'ABANDONED');
+    await completed(d);
+    const again = await dialerDoc(d);
+    for (const w of again.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 2, 2], 'both runs counted');
   });
 
   test('an answered member waiting for an agent hunts as soon as one becomes free (its campaign passes the agent\'s signal on)', { timeout: 60_000 }, async () => {

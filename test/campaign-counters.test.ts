@@ -14,6 +14,7 @@ import type { EndAttemptInput } from '../activities/types';
 import { Attempt, Campaign, memberState, Member, type CampaignDoc, type MemberDoc } from '../models';
 import { timedEntries } from '../models/ready-queue';
 import { connectTestDb, createCampaign, createMember } from './support/env';
+import { commandsSent } from './support/commands';
 
 before(() => connectTestDb('campaign_counters_test'));
 after(() => mongoose.disconnect());
@@ -142,17 +143,7 @@ test('the line time counts from the grant carried in the input', async () => {
 
 test('endAttempt reads the attempt once: the result and the abandoned verdict in one write, then the counted flag', async () => {
   const { campaignId, input } = await attempt();
-  const seen: string[] = [];
-  const client = mongoose.connection.getClient();
-  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
-    if (e.command[e.commandName] === 'attempts') seen.push(e.commandName);
-  };
-  client.on('commandStarted', on);
-  try {
-    await acts.endAttempt({ ...input, result: { ...input.result, source: 'engine' }, stats: { ...input.stats, abandoned: true } });
-  } finally {
-    client.off('commandStarted', on);
-  }
+  const seen = (await commandsSent(() => acts.endAttempt({ ...input, result: { ...input.result, source: 'engine' }, stats: { ...input.stats, abandoned: true } }))).filter((c) => c.collection === 'attempts').map((c) => c.name);
   assert.deepEqual(seen, ['find', 'update', 'update']);
   const stored = await Attempt.findById(input.uuid).lean<{ result: { cause: string; source: string; abandoned: boolean }; counted: boolean }>();
   assert.deepEqual([stored!.result.cause, stored!.result.source, stored!.result.abandoned, stored!.counted], ['USER_BUSY', 'engine', true, true]);
@@ -169,17 +160,7 @@ test('endAttempt reads and writes the member once: its outcome and the lease giv
   const { campaignId, input } = await attempt();
   await Member.updateOne({ _id: input.memberId }, { $set: { _dispatch: 'lease-1', _lock: 'wf' } });
   const readyAt = Date.now() + 60_000;
-  const seen: string[] = [];
-  const client = mongoose.connection.getClient();
-  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
-    if (e.command[e.commandName] === 'members') seen.push(e.commandName);
-  };
-  client.on('commandStarted', on);
-  try {
-    await acts.endAttempt({ ...input, readyAt });
-  } finally {
-    client.off('commandStarted', on);
-  }
+  const seen = (await commandsSent(() => acts.endAttempt({ ...input, readyAt }))).filter((c) => c.collection === 'members').map((c) => c.name);
   assert.deepEqual(seen, ['find', 'update']);
   const m = await Member.findById(input.memberId).lean<MemberDoc & { _readyAt: number; _log: { session: string }[] }>();
   assert.deepEqual([m!._dispatch, m!._lock, m!._readyAt, m!._log[0].session], [null, null, readyAt, input.uuid]);

@@ -7,6 +7,7 @@ import mongoose from 'mongoose';
 import { config } from '../lib/config';
 import { Compliance, DoNotCall } from '../models/compliance';
 import { connectTestDb } from './support/env';
+import { commandsSent } from './support/commands';
 
 before(async () => {
   await connectTestDb('compliance_cache_test');
@@ -14,18 +15,7 @@ before(async () => {
 });
 after(() => mongoose.disconnect());
 
-async function commandsOf(fn: () => Promise<unknown>): Promise<number> {
-  let n = 0;
-  const client = mongoose.connection.getClient();
-  const on = () => n++;
-  client.on('commandStarted', on);
-  try {
-    await fn();
-  } finally {
-    client.off('commandStarted', on);
-  }
-  return n;
-}
+const commandsOf = async (fn: () => Promise<unknown>): Promise<number> => (await commandsSent(fn)).length;
 
 test('a domain that never listed a number needs no list lookup; its first number binds as soon as the API answered', async () => {
   assert.deepEqual(await Compliance.forCall('d1'), { contactCap: null, dncListed: false });

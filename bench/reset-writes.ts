@@ -3,7 +3,7 @@
 // member, 50 per `bulkWrite`) beside two write paths it could take instead, each on its own --n ended
 // members. The figures that decide are the CPU per member of FerretDB and of the client (this process,
 // as the API would be), since the box's load moves the wall time.
-//   npx tsx bench/reset-writes.ts [--n 5000] [--paths update,delete+insert,staged]
+//   npx tsx bench/reset-writes.ts [--n 5000] [--paths update,delete+insert,staged,uniform]
 // - update: the project's reset (services/members.ts resetMembers).
 // - delete+insert: each batch deleted by `_id $in` and inserted again reset (one statement and a few
 //   100-document inserts per batch instead of one transaction per member). NOT crash-safe: a process
@@ -11,6 +11,9 @@
 //   transactions cost.
 // - staged delete+insert: the same, with the reset documents first inserted into a side collection
 //   and removed after (what a crash-safe version would at least have to write).
+// - uniform updateMany: one `updateMany` by `_id $in` per batch with the same `$set` for all, leaving
+//   the numbers and the attempt log as they are — the floor of an update, for comparison (a reset
+//   must also reset each member's numbers and add to its log).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +29,7 @@ import { arg, cpuSec, log } from './lib/stack';
 
 const N = Number(arg('--n', '5000'));
 /** Which write paths to run (their names' first word). */
-const PATHS = arg('--paths', 'update,delete+insert,staged').split(',');
+const PATHS = arg('--paths', 'update,delete+insert,staged,uniform').split(',');
 
 async function fill(campaign: string): Promise<void> {
   for (let i = 0; i < N; i += 5000) {
@@ -67,6 +70,18 @@ async function rewrite(campaign: string, staged: boolean): Promise<number> {
   return n;
 }
 
+/** One `updateMany` per batch of 500, the same `$set` for each member. */
+async function uniform(campaign: string): Promise<number> {
+  const now = Date.now();
+  let n = 0;
+  for await (const docs of batchesById<Record<string, unknown> & { _id: mongoose.Types.ObjectId }>(Member, { dialer: campaign, _endCause: { $ne: null }, _lock: null }, { _id: 1 }, 500)) {
+    const ids = docs.map((d) => d._id);
+    const r = await Member.collection.updateMany({ _id: { $in: ids }, _endCause: { $ne: null }, _lock: null }, { $set: { _endCause: null, _probeCount: 0, callSuccessful: false, _lastMinusProbe: false, _lostRedials: 0, _nextTryTime: null, lastCall: 0, _waitingForResultStatus: null, _waitingForResultStatusCb: null, _readyAt: null, lastModified: now, _resetGen: now } });
+    n += r.modifiedCount;
+  }
+  return n;
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-bench-reset-'));
   const ferret = await startFerret({ port: Number(process.env.BENCH_FERRETDB_PORT ?? 27217), dataDir: path.join(dir, 'ferret'), logDir: path.join(dir, 'logs'), portSetting: 'BENCH_FERRETDB_PORT' });
@@ -78,6 +93,7 @@ async function main(): Promise<void> {
       ['update (the project\'s reset)', (c) => resetMembers({ waker: { wake: () => undefined } } as never, { _id: c, domain: 'bench.local', active: false } as never, { from: 0, replaceLog: false, user: 'bench' })],
       ['delete+insert (not crash-safe)', (c) => rewrite(c, false)],
       ['staged delete+insert', (c) => rewrite(c, true)],
+      ['uniform updateMany (numbers and log untouched)', (c) => uniform(c)],
     ];
     for (const [name, run] of paths.filter(([name]) => PATHS.includes(name.split(' ')[0]))) {
       const campaign = new mongoose.Types.ObjectId().toString();

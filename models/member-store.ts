@@ -362,13 +362,14 @@ export const MemberStore = {
   /** §8.7 members reset, one batch: each ended member back to never dialled (numbers not stopped by
    *  a callback), then queued again. Returns how many changed. */
   async resetEnded(
-    batch: { _id: Id; dialer: string; _endCause: string | null; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] }[],
+    batch: { _id: Id; dialer: string; _endCause: string | null; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[]; lastModified?: number }[],
     o: { step: Record<string, unknown>; replaceLog: boolean; now: number },
   ): Promise<number> {
     if (!batch.length) return 0;
     const ops = batch.map((d) => ({
       updateOne: {
-        filter: { _id: d._id, _endCause: { $ne: null }, _lock: null },
+        // Unchanged since it was read (an API edit sets lastModified): the new value is computed from that read.
+        filter: { _id: d._id, _endCause: { $ne: null }, _lock: null, lastModified: d.lastModified ?? null },
         update: {
           $set: {
             communications: d.communications.map((c) =>
@@ -381,7 +382,9 @@ export const MemberStore = {
         },
       },
     }));
-    const modified = await updateMembers(ops);
+    // In the members' turns: FerretDB v1 writes back the whole document it read, so an API edit
+    // stored meanwhile by another connection would be undone.
+    const modified = await exclusivelyAll(batch.map((d) => `member:${String(d._id)}`), () => updateMembers(ops));
     // Which were reset: all of them, or (one changed meanwhile) those now not ended.
     let reset = batch;
     if (modified !== batch.length) {

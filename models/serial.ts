@@ -57,7 +57,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  *  run one command's answer never came, and every turn of the process waited behind it. */
 const BATCH_TIMEOUT_MS = 10_000;
 
-/** Calls of one event-loop turn go out as one command (at most 50 items), each caller getting its
+/** Calls of one event-loop turn go out as one command (at most 500 items), each caller getting its
  *  item's answer. */
 function batched<T, R>(write: (items: T[]) => Promise<R[]>): (item: T) => Promise<R> {
   let queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
@@ -65,8 +65,8 @@ function batched<T, R>(write: (items: T[]) => Promise<R[]>): (item: T) => Promis
   const flush = async () => {
     flushing = true;
     while (queue.length) {
-      const batch = queue.slice(0, 50);
-      queue = queue.slice(50);
+      const batch = queue.slice(0, 500);
+      queue = queue.slice(500);
       try {
         const out = await withTimeout(write(batch.map((b) => b.item)), BATCH_TIMEOUT_MS);
         batch.forEach((b, i) => b.resolve(out[i]));

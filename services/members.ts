@@ -4,6 +4,7 @@
 // workflow owns, under the claim rule written there: members just created or imported, never-granted
 // or ended members, conditional on `_dispatch: null, _lock: null`. The routes (api/members.ts) only
 // parse, call these, and answer.
+import type { Model } from 'mongoose';
 import type { Client } from '@temporalio/client';
 import { Campaign, memberState, Member, type CampaignDoc, type MemberDoc } from '../models';
 import { addHistory } from '../models/history';
@@ -29,6 +30,9 @@ export interface MemberServiceDeps {
   client: Client;
   updateTimeoutMs: number;
   waker: { wake(campaign: { _id: unknown; domain: string }): void };
+  /** A model on another connection for the reset's batch reads, so the next batch is read while the
+   *  current one is written (the API writes on one connection). */
+  reads?: { model<T>(model: Model<T>): Model<T> };
 }
 
 const LOCKED = 'member is locked (in a call); retry after the call';
@@ -232,13 +236,17 @@ async function resetAll(deps: MemberServiceDeps, dialer: CampaignDoc, o: { from:
   };
   const now = Date.now();
   const step = { state: 'reset', time: now, steps: [{ time: now, data: `Reset by ${o.user}` }] };
-  type Row = { _id: unknown; dialer: string; _endCause: string | null; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[] };
+  type Row = { _id: unknown; dialer: string; _endCause: string | null; priority?: number; communications: Record<string, unknown>[]; _log?: unknown[]; lastModified?: number };
   await MemberStore.resetStarted(campaignId, dialer.domain, (await MemberStore.counts(campaignId)).ended, now);
   o.started?.();
   let n = 0;
+  const batches = batchesById<Row>(deps.reads?.model(Member) ?? Member, where, { communications: 1, _log: 1, priority: 1, dialer: 1, _endCause: 1, lastModified: 1 }, 500)[Symbol.asyncIterator]();
+  let next = batches.next();
   try {
-    for await (const docs of batchesById<Row>(Member, where, { communications: 1, _log: 1, priority: 1, dialer: 1, _endCause: 1 }, 500)) {
-      const batch = docs.filter((d) => (d.communications ?? []).some((c) => c.stopCommunication !== true));
+    for (let read = await next; !read.done; read = await next) {
+      next = batches.next();
+      next.catch(() => undefined); // awaited next round; a write that fails first ends the loop
+      const batch = read.value.filter((d) => (d.communications ?? []).some((c) => c.stopCommunication !== true));
       n += await MemberStore.resetEnded(batch, { step, replaceLog: o.replaceLog, now });
       await MemberStore.resetProgressed(campaignId, n);
     }

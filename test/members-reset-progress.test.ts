@@ -88,3 +88,21 @@ test('a reset cut off by a restart shows as interrupted; a new reset runs and fi
   assert.equal(done.body.data.state, 'done');
   assert.equal(done.body.data.reset, 30);
 });
+
+test('a reset does not undo an edit stored after it read the member: that member stays as edited', { timeout: 60_000 }, async () => {
+  const id = await dialerWithEnded(3, 0);
+  const { Member } = await import('../models');
+  const read = await Member.find({ dialer: id }, { communications: 1, _log: 1, priority: 1, dialer: 1, _endCause: 1, lastModified: 1 }).sort({ _id: 1 }).lean<Parameters<typeof MemberStore.resetEnded>[0]>();
+  // An edit (PUT member) of the second member lands between the reset's read and its write.
+  const edited = read[1];
+  const put = await h.req('PUT', `/api/v2/dialer/${id}/members/${String(edited._id)}`, { cred: acme, body: { name: 'Edited', communications: [{ number: '380999000111' }] } });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  const now = Date.now();
+  const n = await MemberStore.resetEnded(read, { step: { state: 'reset', time: now, steps: [] }, replaceLog: false, now });
+  assert.equal(n, 2, 'the edited member is left out of this reset');
+  const after = await Member.findById(edited._id).lean<{ name: string; communications: { number: string }[] }>();
+  assert.equal(after!.name, 'Edited');
+  assert.deepEqual(after!.communications.map((c) => c.number), ['380999000111']);
+  const counts = await MemberStore.counts(id);
+  assert.deepEqual([counts.total, counts.ended], [3, 1], 'two reset, the edited one still ended');
+});

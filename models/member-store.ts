@@ -21,13 +21,15 @@
 // API's edit of an unclaimed member may meet the claim),
 // and the member workflows' writes (reserve, settle, release, save) and their timed queue entries go
 // through the group commit (models/group-commit.ts): one bulkWrite for the members writing at once.
+import crypto from 'node:crypto';
 import mongoose from 'mongoose';
 import { mergeClientPatch, type ClientPatch, type MemberState } from '../rules';
 import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
+import { isTransientMongoError } from '../lib/db';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { exclusively, exclusivelyAll } from './serial';
+import { exclusively, exclusivelyAll, withTimeout } from './serial';
 import { batchedUpdate } from './group-commit';
 import { ExpiryIndex } from './expiry-index';
 
@@ -52,7 +54,7 @@ let countsWriter: CountsWriter = 'main';
 export function setCountsWriter(w: CountsWriter): void {
   countsWriter = w;
 }
-const countsColl = () => mongoose.connection.collection<{ _id: string; campaign: string; total?: number; endedAll?: number; ended?: Record<string, number> }>('dialer_member_counts');
+const countsColl = () => mongoose.connection.collection<{ _id: string; campaign: string; total?: number; endedAll?: number; ended?: Record<string, number>; ops?: Record<string, number> }>('dialer_member_counts');
 const countsId = (campaignId: string, w: CountsWriter = countsWriter) => `${campaignId}:${w}`;
 /** End causes kept as field names; any other is counted only in `total` (and answered by a query). */
 export const COUNTED_CAUSE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -60,7 +62,25 @@ export const COUNTED_CAUSE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 type EndState = string | null | undefined;
 const endOf = (v: unknown): EndState => (v == null ? null : String(v));
 
-/** Applies member transitions `[before, after]` of one campaign to this process's counter document. */
+/** How long a count write is retried through transient store errors (a FerretDB restart). */
+const COUNT_RETRY_MS = 60_000;
+/** One attempt of a count write with no answer by then is retried (an answer that never came held
+ *  the turn for good in a fault run: models/serial.ts). */
+const COUNT_ATTEMPT_TIMEOUT_MS = 10_000;
+/** The id of a change whose write needed more than one attempt stays in the document this long:
+ *  an earlier attempt the store still runs after its connection was cut must find it there. */
+const RETRIED_ID_KEEP_MS = 10 * 60_000;
+/** Per counter document, the ids of this process's finished count writes and from when they may be
+ *  `$unset` (by this process's next write of that document, in the same command). */
+const finishedOps = new Map<string, Map<string, number>>();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Applies member transitions `[before, after]` of one campaign to this process's counter document,
+ *  once: the change gets an id, and the update applies only where the document does not hold that id
+ *  yet and records it (`ops.<id>`) in the same write, so an attempt retried after a lost answer
+ *  changes nothing more. Retried on transient store errors for up to COUNT_RETRY_MS, each attempt in
+ *  this process's turn on the document. One command per change; ids of finished changes are removed
+ *  by the next one. */
 async function countChanges(campaignId: string, changes: [EndState, EndState][]): Promise<void> {
   const inc: Record<string, number> = {};
   const add = (k: string, n: number) => (inc[k] = (inc[k] ?? 0) + n);
@@ -79,9 +99,48 @@ async function countChanges(campaignId: string, changes: [EndState, EndState][])
   }
   for (const k of Object.keys(inc)) if (inc[k] === 0) delete inc[k];
   if (!Object.keys(inc).length) return;
-  await exclusively(`counts:${countsId(campaignId)}`, () =>
-    countsColl().updateOne({ _id: countsId(campaignId) }, { $inc: inc, $set: { campaign: campaignId } }, { upsert: true }),
-  ).catch((err: unknown) => log.warn({ campaignId, err: String(err) }, 'member counts not updated; recountCampaign repairs them'));
+  const docId = countsId(campaignId);
+  const op = `o${crypto.randomBytes(8).toString('hex')}`;
+  const started = Date.now();
+  let attempts = 0;
+  for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
+    attempts++;
+    try {
+      await exclusively(`counts:${docId}`, () => writeCountChange(docId, campaignId, op, inc));
+      if (attempts > 1) log.info({ campaignId, attempts }, 'member counts written after a store error');
+      break;
+    } catch (err) {
+      if (isTransientMongoError(err) && Date.now() - started < COUNT_RETRY_MS) {
+        await sleep(pause);
+        continue;
+      }
+      log.warn({ campaignId, attempts, err: String(err) }, 'member counts not updated; recountCampaign repairs them');
+      break;
+    }
+  }
+  const finished = finishedOps.get(docId) ?? new Map<string, number>();
+  finished.set(op, attempts > 1 ? Date.now() + RETRIED_ID_KEEP_MS : 0);
+  finishedOps.set(docId, finished);
+}
+
+/** One attempt of a count change `op` (in the turn on the document). */
+async function writeCountChange(docId: string, campaignId: string, op: string, inc: Record<string, number>): Promise<void> {
+  const finished = finishedOps.get(docId);
+  const now = Date.now();
+  const prune = [...(finished ?? [])].filter(([, from]) => from <= now).map(([id]) => id);
+  try {
+    await withTimeout(countsColl().updateOne(
+      { _id: docId, [`ops.${op}`]: { $exists: false } },
+      { $inc: inc, $set: { campaign: campaignId, [`ops.${op}`]: now }, ...(prune.length ? { $unset: Object.fromEntries(prune.map((id) => [`ops.${id}`, ''])) } : {}) },
+      { upsert: true },
+    ), COUNT_ATTEMPT_TIMEOUT_MS);
+  } catch (err) {
+    // The filter found the id: an earlier attempt applied this change (its answer was lost), and the
+    // upsert then inserts an `_id` that exists (FerretDB and MongoDB alike).
+    if ((err as { code?: unknown }).code === 11000) return;
+    throw err;
+  }
+  for (const id of prune) finished?.delete(id);
 }
 
 // ---- Exact-number lookups ----
@@ -170,7 +229,7 @@ export interface MemberCounts {
 
 /** The campaign's member counts: the sum of every writer's document (read by `_id` list). */
 async function readCounts(campaignId: string): Promise<MemberCounts> {
-  const docs = await countsColl().find({ _id: { $in: COUNTS_WRITERS.map((w) => countsId(campaignId, w)) } }).toArray();
+  const docs = await countsColl().find({ _id: { $in: COUNTS_WRITERS.map((w) => countsId(campaignId, w)) } }, { projection: { ops: 0 } }).toArray();
   const out: MemberCounts = { kept: docs.length > 0, total: 0, notEnded: 0, ended: 0, byCause: {} };
   for (const d of docs) {
     out.total += d.total ?? 0;
@@ -263,7 +322,8 @@ async function recountCampaign(campaignId: string): Promise<MemberCounts> {
       }
       const ended: Record<string, number> = {};
       for (const [k, n] of Object.entries(inc)) if (k.startsWith('ended.')) ended[k.slice(6)] = n;
-      await countsColl().replaceOne({ _id: countsId(campaignId) }, { campaign: campaignId, total: inc.total, endedAll: inc.endedAll, ended }, { upsert: true });
+      // `$set`, not a replace: the ids of count changes (`ops`) stay, so a retried change still applies once.
+      await countsColl().updateOne({ _id: countsId(campaignId) }, { $set: { campaign: campaignId, total: inc.total, endedAll: inc.endedAll, ended } }, { upsert: true });
       return;
     }
     log.warn({ campaignId }, 'member counts not recounted: the campaign kept changing');

@@ -151,9 +151,21 @@ test('a count write cut by a store error is retried and counted once, applied or
     coll.updateOne = write;
   }
   assert.equal(cuts, 3);
-  // The ids of changes written at the first attempt go with the next write; those of retried ones stay
-  // a while (an attempt the store still runs must find them): three, and the newest change's.
-  for (const id of ids.slice(2)) assert.equal((await h.req('PUT', `/api/v2/dialer/${d}/members/${id}/terminate`, { cred: acme })).status, 200);
+  // One command per change (issue 12 counts them). The ids of changes written at the first attempt
+  // go with the next write; those of retried ones stay a while (an attempt the store still runs must
+  // find them): three, and the newest change's.
+  const countCommands: string[] = [];
+  const seen = (e: { commandName: string; command: Record<string, unknown> }) => {
+    if (e.command[e.commandName] === 'dialer_member_counts') countCommands.push(e.commandName);
+  };
+  const client = mongoose.connection.getClient();
+  client.on('commandStarted', seen);
+  try {
+    for (const id of ids.slice(2)) assert.equal((await h.req('PUT', `/api/v2/dialer/${d}/members/${id}/terminate`, { cred: acme })).status, 200);
+  } finally {
+    client.off('commandStarted', seen);
+  }
+  assert.deepEqual(countCommands, ['update', 'update', 'update']);
   await assertCounts(d, 'terminated at the first attempt');
   const stored = await coll.findOne({ _id: `${d}:main` } as object);
   assert.equal(Object.keys((stored?.ops ?? {}) as object).length, 4, JSON.stringify(stored?.ops));

@@ -62,7 +62,8 @@ export const COUNTED_CAUSE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 type EndState = string | null | undefined;
 const endOf = (v: unknown): EndState => (v == null ? null : String(v));
 
-/** How long a count write is retried through transient store errors (a FerretDB restart). */
+/** How long a count write, or the read of a member whose write failed, is retried through transient
+ *  store errors (a FerretDB restart). */
 const COUNT_RETRY_MS = 60_000;
 /** One attempt of a count write with no answer by then is retried (an answer that never came held
  *  the turn for good in a fault run: models/serial.ts). */
@@ -74,6 +75,21 @@ const RETRIED_ID_KEEP_MS = 10 * 60_000;
  *  `$unset` (by this process's next write of that document, in the same command). */
 const finishedOps = new Map<string, Map<string, number>>();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** fn, tried again after transient store errors (a FerretDB restart) with backoff, for up to
+ *  COUNT_RETRY_MS; `onRetry` is told of each retry. */
+async function retryingTransient<T>(fn: () => Promise<T>, onRetry: () => void = () => undefined): Promise<T> {
+  const started = Date.now();
+  for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientMongoError(err) || Date.now() - started >= COUNT_RETRY_MS) throw err;
+      onRetry();
+      await sleep(pause);
+    }
+  }
+}
 
 /** Applies member transitions `[before, after]` of one campaign to this process's counter document,
  *  once: the change gets an id, and the update applies only where the document does not hold that id
@@ -101,22 +117,12 @@ async function countChanges(campaignId: string, changes: [EndState, EndState][])
   if (!Object.keys(inc).length) return;
   const docId = countsId(campaignId);
   const op = `o${crypto.randomBytes(8).toString('hex')}`;
-  const started = Date.now();
-  let attempts = 0;
-  for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
-    attempts++;
-    try {
-      await exclusively(`counts:${docId}`, () => writeCountChange(docId, campaignId, op, inc));
-      if (attempts > 1) log.info({ campaignId, attempts }, 'member counts written after a store error');
-      break;
-    } catch (err) {
-      if (isTransientMongoError(err) && Date.now() - started < COUNT_RETRY_MS) {
-        await sleep(pause);
-        continue;
-      }
-      log.warn({ campaignId, attempts, err: String(err) }, 'member counts not updated; recountCampaign repairs them');
-      break;
-    }
+  let attempts = 1;
+  try {
+    await retryingTransient(() => exclusively(`counts:${docId}`, () => writeCountChange(docId, campaignId, op, inc)), () => attempts++);
+    if (attempts > 1) log.info({ campaignId, attempts }, 'member counts written after a store error');
+  } catch (err) {
+    log.warn({ campaignId, attempts, err: String(err) }, 'member counts not updated; recountCampaign repairs them');
   }
   const finished = finishedOps.get(docId) ?? new Map<string, number>();
   finished.set(op, attempts > 1 ? Date.now() + RETRIED_ID_KEEP_MS : 0);
@@ -251,6 +257,26 @@ async function readLog(memberId: Id): Promise<{ log: LogEntry[]; dialer?: string
 /** One member's end state changed by its owner's write (`before` read in the same turn). */
 async function countMember(dialer: string | undefined, before: EndState, after: EndState): Promise<void> {
   if (dialer && before !== undefined && before !== after) await countChanges(dialer, [[before, after]]);
+}
+
+/** The owner's write of one member (in the member's turn), then its count. When the write fails —
+ *  the store restarting, or a group-commit batch failing after the store applied some of its writes —
+ *  the member is read again: a change the store holds is counted now, since the caller's retry reads
+ *  the member already changed and counts nothing. The error still goes to the caller. */
+async function writeAndCount(memberId: Id, count: { dialer?: string; before: EndState; after: EndState } | undefined, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    if (count?.dialer && count.before !== undefined && count.before !== count.after) {
+      const stored = await retryingTransient(() => Member.findById(memberId, { _endCause: 1 }).lean<{ _endCause?: string | null }>()).catch((readErr: unknown) => {
+        log.warn({ memberId, err: String(readErr) }, 'member counts may be off: a member write failed and the member could not be read again');
+        return undefined;
+      });
+      if (stored && endOf(stored._endCause) === count.after) await countChanges(count.dialer, [[count.before, count.after]]);
+    }
+    throw err;
+  }
+  if (count) await countMember(count.dialer, count.before, count.after);
 }
 
 const byCampaign = <T extends { dialer?: unknown }>(docs: T[]): Map<string, T[]> => {
@@ -576,12 +602,11 @@ export const MemberStore = {
   async reserve(i: { memberId: string; member: MemberState; workflowId: string; uuid: string; entry: object }): Promise<void> {
     await one(i.memberId, async () => {
       const { log: logArr, dialer, end } = await readLog(i.memberId);
-      await batchedUpdate(
+      await writeAndCount(i.memberId, { dialer, before: end, after: endOf(i.member.endCause) }, () => batchedUpdate(
         Member,
         { _id: i.memberId },
         { $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid, _log: logArr.some((e) => e.session === i.uuid) ? logArr : [i.entry as LogEntry, ...logArr] } },
-      );
-      await countMember(dialer, end, endOf(i.member.endCause));
+      ));
     });
   },
 
@@ -604,8 +629,8 @@ export const MemberStore = {
         _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
       };
       if (release && doc?._dispatch === release.leaseId) Object.assign(set, { _dispatch: null, _readyAt: release.readyAt });
-      await batchedUpdate(Member, { _id: i.memberId }, { $set: set });
-      await countMember(doc?.dialer, doc ? endOf(doc._endCause) : undefined, endOf(i.member.endCause));
+      await writeAndCount(i.memberId, { dialer: doc?.dialer, before: doc ? endOf(doc._endCause) : undefined, after: endOf(i.member.endCause) }, () =>
+        batchedUpdate(Member, { _id: i.memberId }, { $set: set }));
       return doc ? { ...doc, ...set } : null;
     });
     if (release) await requeue(release.campaignId, i.memberId, after as Parameters<typeof requeue>[2], release.readyAt);
@@ -653,8 +678,7 @@ export const MemberStore = {
           set._log = [newest, ...logArr.slice(1)];
         }
       }
-      await batchedUpdate(Member, { _id: memberId }, { $set: set });
-      if (prev) await countMember(prev.dialer, prev.end, endOf(member.endCause));
+      await writeAndCount(memberId, prev && { dialer: prev.dialer, before: prev.end, after: endOf(member.endCause) }, () => batchedUpdate(Member, { _id: memberId }, { $set: set }));
       if (prev?.dialer && edited) {
         const now = numbersOf(set);
         await keepNumbers(prev.dialer, [{ member: memberId, add: now.filter((n) => !prev.numbers.includes(n)), drop: prev.numbers.filter((n) => !now.includes(n)) }]);

@@ -171,6 +171,42 @@ test('a count write cut by a store error is retried and counted once, applied or
   assert.equal(Object.keys((stored?.ops ?? {}) as object).length, 4, JSON.stringify(stored?.ops));
 });
 
+test('a member write whose answer is lost is counted once, by it or by its retry', async () => {
+  const d = await h.createDialer(acme);
+  const ins = await h.req('POST', `/api/v2/dialer/${d}/members`, { cred: acme, body: [1, 2, 3].map((i) => ({ communications: [{ number: `38050000030${i}` }] })) });
+  const ids = ins.body.data.insertedIds as string[];
+  const bulkWrite = Member.bulkWrite;
+  // The next group-commit batch of members fails as at a FerretDB restart: after the server applied
+  // it (its answer lost) or before it reached the server. The activity fails; Temporal retries it.
+  const cutNext = (applied: boolean) => {
+    Member.bulkWrite = (async (...args: Parameters<typeof bulkWrite>) => {
+      Member.bulkWrite = bulkWrite;
+      if (applied) await bulkWrite.apply(Member, args);
+      throw new mongoose.mongo.MongoNetworkError('read ECONNRESET');
+    }) as typeof bulkWrite;
+  };
+  try {
+    const m0 = memberState(await doc(ids[0]));
+    const save = { campaignId: d, memberId: ids[0], member: { ...m0, endCause: 'MAX_TRY_COUNT' } };
+    cutNext(true);
+    await assert.rejects(MemberStore.save(save), /ECONNRESET/);
+    await assertCounts(d, 'save, answer lost');
+    await MemberStore.save(save);
+    await assertCounts(d, 'save retried');
+
+    const m1 = memberState(await doc(ids[1]));
+    await MemberStore.reserve({ memberId: ids[1], member: m1, workflowId: 'wf-1', uuid: 'call-1', entry: { session: 'call-1' } });
+    const settle = { memberId: ids[1], member: { ...m1, endCause: 'SUCCESSFUL' }, uuid: 'call-1', entry: { session: 'call-1' }, waitingForStatusUntil: null };
+    cutNext(false);
+    await assert.rejects(MemberStore.settle(settle), /ECONNRESET/);
+    await assertCounts(d, 'settle, write lost');
+    await MemberStore.settle(settle);
+    await assertCounts(d, 'settle retried');
+  } finally {
+    Member.bulkWrite = bulkWrite;
+  }
+});
+
 test('a filter the counters do not answer exactly is counted by a query', () => {
   const c = { kept: true, total: 10, notEnded: 6, ended: 4, byCause: { MAX_TRY_COUNT: 4 } };
   assert.equal(countFromCounters({ name: 'x' }, c), undefined);

@@ -63,3 +63,19 @@ export function isMongoDB(): Promise<boolean> {
     .catch(() => true);
   return mongo;
 }
+
+/** Server error codes of a server that is going away or not (yet) the primary: the retryable-writes
+ *  spec's list (HostUnreachable … NotPrimaryOrSecondary). */
+const TRANSIENT_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+
+/** An error after which the same command may succeed: the connection or the server went away
+ *  (FerretDB restarting: ECONNRESET, then server selection failing until it is back), the pool was
+ *  cleared, a server not writable for now, or no answer in time (models/serial.ts `withTimeout`).
+ *  A closed client is not: it will not come back. */
+export function isTransientMongoError(err: unknown): boolean {
+  const e = err as { name?: string; code?: unknown; message?: string; hasErrorLabel?: (l: string) => boolean };
+  if (/^Mongo(Network|NetworkTimeout|ServerSelection|PoolCleared|NotConnected)Error$|^MongooseServerSelectionError$/.test(e?.name ?? '')) return true;
+  if (typeof e?.hasErrorLabel === 'function' && (e.hasErrorLabel('RetryableWriteError') || e.hasErrorLabel('ResetPool') || e.hasErrorLabel('PoolRequstedRetry'))) return true;
+  if (/^Mongo/.test(e?.name ?? '') && typeof e.code === 'number' && TRANSIENT_CODES.has(e.code)) return true;
+  return /no answer from the database/.test(String(e?.message ?? ''));
+}

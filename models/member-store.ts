@@ -21,13 +21,15 @@
 // API's edit of an unclaimed member may meet the claim),
 // and the member workflows' writes (reserve, settle, release, save) and their timed queue entries go
 // through the group commit (models/group-commit.ts): one bulkWrite for the members writing at once.
+import crypto from 'node:crypto';
 import mongoose from 'mongoose';
 import { mergeClientPatch, type ClientPatch, type MemberState } from '../rules';
 import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
+import { isTransientMongoError } from '../lib/db';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { exclusively, exclusivelyAll } from './serial';
+import { exclusively, exclusivelyAll, withTimeout } from './serial';
 import { batchedUpdate } from './group-commit';
 import { ExpiryIndex } from './expiry-index';
 
@@ -52,7 +54,7 @@ let countsWriter: CountsWriter = 'main';
 export function setCountsWriter(w: CountsWriter): void {
   countsWriter = w;
 }
-const countsColl = () => mongoose.connection.collection<{ _id: string; campaign: string; total?: number; endedAll?: number; ended?: Record<string, number> }>('dialer_member_counts');
+const countsColl = () => mongoose.connection.collection<{ _id: string; campaign: string; total?: number; endedAll?: number; ended?: Record<string, number>; ops?: Record<string, number> }>('dialer_member_counts');
 const countsId = (campaignId: string, w: CountsWriter = countsWriter) => `${campaignId}:${w}`;
 /** End causes kept as field names; any other is counted only in `total` (and answered by a query). */
 export const COUNTED_CAUSE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -60,7 +62,41 @@ export const COUNTED_CAUSE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 type EndState = string | null | undefined;
 const endOf = (v: unknown): EndState => (v == null ? null : String(v));
 
-/** Applies member transitions `[before, after]` of one campaign to this process's counter document. */
+/** How long a count write, or the read of a member whose write failed, is retried through transient
+ *  store errors (a FerretDB restart). */
+const COUNT_RETRY_MS = 60_000;
+/** One attempt of a count write with no answer by then is retried (an answer that never came held
+ *  the turn for good in a fault run: models/serial.ts). */
+const COUNT_ATTEMPT_TIMEOUT_MS = 10_000;
+/** The id of a change whose write needed more than one attempt stays in the document this long:
+ *  an earlier attempt the store still runs after its connection was cut must find it there. */
+const RETRIED_ID_KEEP_MS = 10 * 60_000;
+/** Per counter document, the ids of this process's finished count writes and from when they may be
+ *  `$unset` (by this process's next write of that document, in the same command). */
+const finishedOps = new Map<string, Map<string, number>>();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** fn, tried again after transient store errors (a FerretDB restart) with backoff, for up to
+ *  COUNT_RETRY_MS; `onRetry` is told of each retry. */
+async function retryingTransient<T>(fn: () => Promise<T>, onRetry: () => void = () => undefined): Promise<T> {
+  const started = Date.now();
+  for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientMongoError(err) || Date.now() - started >= COUNT_RETRY_MS) throw err;
+      onRetry();
+      await sleep(pause);
+    }
+  }
+}
+
+/** Applies member transitions `[before, after]` of one campaign to this process's counter document,
+ *  once: the change gets an id, and the update applies only where the document does not hold that id
+ *  yet and records it (`ops.<id>`) in the same write, so an attempt retried after a lost answer
+ *  changes nothing more. Retried on transient store errors for up to COUNT_RETRY_MS, each attempt in
+ *  this process's turn on the document. One command per change; ids of finished changes are removed
+ *  by the next one. */
 async function countChanges(campaignId: string, changes: [EndState, EndState][]): Promise<void> {
   const inc: Record<string, number> = {};
   const add = (k: string, n: number) => (inc[k] = (inc[k] ?? 0) + n);
@@ -79,9 +115,38 @@ async function countChanges(campaignId: string, changes: [EndState, EndState][])
   }
   for (const k of Object.keys(inc)) if (inc[k] === 0) delete inc[k];
   if (!Object.keys(inc).length) return;
-  await exclusively(`counts:${countsId(campaignId)}`, () =>
-    countsColl().updateOne({ _id: countsId(campaignId) }, { $inc: inc, $set: { campaign: campaignId } }, { upsert: true }),
-  ).catch((err: unknown) => log.warn({ campaignId, err: String(err) }, 'member counts not updated; recountCampaign repairs them'));
+  const docId = countsId(campaignId);
+  const op = `o${crypto.randomBytes(8).toString('hex')}`;
+  let attempts = 1;
+  try {
+    await retryingTransient(() => exclusively(`counts:${docId}`, () => writeCountChange(docId, campaignId, op, inc)), () => attempts++);
+    if (attempts > 1) log.info({ campaignId, attempts }, 'member counts written after a store error');
+  } catch (err) {
+    log.warn({ campaignId, attempts, err: String(err) }, 'member counts not updated; recountCampaign repairs them');
+  }
+  const finished = finishedOps.get(docId) ?? new Map<string, number>();
+  finished.set(op, attempts > 1 ? Date.now() + RETRIED_ID_KEEP_MS : 0);
+  finishedOps.set(docId, finished);
+}
+
+/** One attempt of a count change `op` (in the turn on the document). */
+async function writeCountChange(docId: string, campaignId: string, op: string, inc: Record<string, number>): Promise<void> {
+  const finished = finishedOps.get(docId);
+  const now = Date.now();
+  const prune = [...(finished ?? [])].filter(([, from]) => from <= now).map(([id]) => id);
+  try {
+    await withTimeout(countsColl().updateOne(
+      { _id: docId, [`ops.${op}`]: { $exists: false } },
+      { $inc: inc, $set: { campaign: campaignId, [`ops.${op}`]: now }, ...(prune.length ? { $unset: Object.fromEntries(prune.map((id) => [`ops.${id}`, ''])) } : {}) },
+      { upsert: true },
+    ), COUNT_ATTEMPT_TIMEOUT_MS);
+  } catch (err) {
+    // The filter found the id: an earlier attempt applied this change (its answer was lost), and the
+    // upsert then inserts an `_id` that exists (FerretDB and MongoDB alike).
+    if ((err as { code?: unknown }).code === 11000) return;
+    throw err;
+  }
+  for (const id of prune) finished?.delete(id);
 }
 
 // ---- Exact-number lookups ----
@@ -170,7 +235,7 @@ export interface MemberCounts {
 
 /** The campaign's member counts: the sum of every writer's document (read by `_id` list). */
 async function readCounts(campaignId: string): Promise<MemberCounts> {
-  const docs = await countsColl().find({ _id: { $in: COUNTS_WRITERS.map((w) => countsId(campaignId, w)) } }).toArray();
+  const docs = await countsColl().find({ _id: { $in: COUNTS_WRITERS.map((w) => countsId(campaignId, w)) } }, { projection: { ops: 0 } }).toArray();
   const out: MemberCounts = { kept: docs.length > 0, total: 0, notEnded: 0, ended: 0, byCause: {} };
   for (const d of docs) {
     out.total += d.total ?? 0;
@@ -203,6 +268,26 @@ async function updateMembers(ops: { updateOne: { filter: { _id: Id }; update: Re
     modified += (await Member.collection.bulkWrite(ops.slice(i, i + 500) as mongoose.mongo.AnyBulkWriteOperation[], { ordered: false })).modifiedCount;
   }
   return modified;
+}
+
+/** The owner's write of one member (in the member's turn), then its count. When the write fails —
+ *  the store restarting, or a group-commit batch failing after the store applied some of its writes —
+ *  the member is read again: a change the store holds is counted now, since the caller's retry reads
+ *  the member already changed and counts nothing. The error still goes to the caller. */
+async function writeAndCount(memberId: Id, count: { dialer?: string; before: EndState; after: EndState } | undefined, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    if (count?.dialer && count.before !== undefined && count.before !== count.after) {
+      const stored = await retryingTransient(() => Member.findById(memberId, { _endCause: 1 }).lean<{ _endCause?: string | null }>()).catch((readErr: unknown) => {
+        log.warn({ memberId, err: String(readErr) }, 'member counts may be off: a member write failed and the member could not be read again');
+        return undefined;
+      });
+      if (stored && endOf(stored._endCause) === count.after) await countChanges(count.dialer, [[count.before, count.after]]);
+    }
+    throw err;
+  }
+  if (count) await countMember(count.dialer, count.before, count.after);
 }
 
 const byCampaign = <T extends { dialer?: unknown }>(docs: T[]): Map<string, T[]> => {
@@ -274,7 +359,8 @@ async function recountCampaign(campaignId: string): Promise<MemberCounts> {
       }
       const ended: Record<string, number> = {};
       for (const [k, n] of Object.entries(inc)) if (k.startsWith('ended.')) ended[k.slice(6)] = n;
-      await countsColl().replaceOne({ _id: countsId(campaignId) }, { campaign: campaignId, total: inc.total, endedAll: inc.endedAll, ended }, { upsert: true });
+      // `$set`, not a replace: the ids of count changes (`ops`) stay, so a retried change still applies once.
+      await countsColl().updateOne({ _id: countsId(campaignId) }, { $set: { campaign: campaignId, total: inc.total, endedAll: inc.endedAll, ended } }, { upsert: true });
       return;
     }
     log.warn({ campaignId }, 'member counts not recounted: the campaign kept changing');
@@ -522,12 +608,11 @@ export const MemberStore = {
   async reserve(i: { memberId: string; member: MemberState; workflowId: string; uuid: string; entry: object }): Promise<void> {
     await one(i.memberId, async () => {
       const { log: logArr, dialer, end } = await readLog(i.memberId);
-      await batchedUpdate(
+      await writeAndCount(i.memberId, { dialer, before: end, after: endOf(i.member.endCause) }, () => batchedUpdate(
         Member,
         { _id: i.memberId },
         { $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid, _log: logArr.some((e) => e.session === i.uuid) ? logArr : [i.entry as LogEntry, ...logArr] } },
-      );
-      await countMember(dialer, end, endOf(i.member.endCause));
+      ));
     });
   },
 
@@ -550,8 +635,8 @@ export const MemberStore = {
         _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
       };
       if (release && doc?._dispatch === release.leaseId) Object.assign(set, { _dispatch: null, _readyAt: release.readyAt });
-      await batchedUpdate(Member, { _id: i.memberId }, { $set: set });
-      await countMember(doc?.dialer, doc ? endOf(doc._endCause) : undefined, endOf(i.member.endCause));
+      await writeAndCount(i.memberId, { dialer: doc?.dialer, before: doc ? endOf(doc._endCause) : undefined, after: endOf(i.member.endCause) }, () =>
+        batchedUpdate(Member, { _id: i.memberId }, { $set: set }));
       return doc ? { ...doc, ...set } : null;
     });
     if (release) await requeue(release.campaignId, i.memberId, after as Parameters<typeof requeue>[2], release.readyAt);
@@ -599,8 +684,7 @@ export const MemberStore = {
           set._log = [newest, ...logArr.slice(1)];
         }
       }
-      await batchedUpdate(Member, { _id: memberId }, { $set: set });
-      if (prev) await countMember(prev.dialer, prev.end, endOf(member.endCause));
+      await writeAndCount(memberId, prev && { dialer: prev.dialer, before: prev.end, after: endOf(member.endCause) }, () => batchedUpdate(Member, { _id: memberId }, { $set: set }));
       if (prev?.dialer && edited) {
         const now = numbersOf(set);
         await keepNumbers(prev.dialer, [{ member: memberId, add: now.filter((n) => !prev.numbers.includes(n)), drop: prev.numbers.filter((n) => !now.includes(n)) }]);

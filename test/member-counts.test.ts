@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import mongoose from 'mongoose';
 import { memberDocument } from '../api/member-docs';
 import { countFromCounters } from '../api/members';
 import { isMongoDB } from '../lib/db';
@@ -116,6 +117,94 @@ test('recountCampaign repairs counts that drifted, and counts members stored aro
   await MemberStore.recountCampaign(d);
   await assertCounts(d, 'recount');
   assert.equal((await MemberStore.counts(d)).byCause.ABANDONED, 1);
+});
+
+test('a count write cut by a store error is retried and counted once, applied or not', async () => {
+  const d = await h.createDialer(acme);
+  const coll = mongoose.connection.collection('dialer_member_counts');
+  const write = coll.updateOne;
+  let cuts = 0;
+  let ids: string[] = [];
+  // The next count write fails as at a FerretDB restart: after the server applied it (its answer
+  // lost) or before it reached the server.
+  const cutNext = (applied: boolean) => {
+    coll.updateOne = (async (...args: Parameters<typeof write>) => {
+      coll.updateOne = write;
+      cuts++;
+      if (applied) await write.apply(coll, args);
+      throw new mongoose.mongo.MongoNetworkError('read ECONNRESET');
+    }) as typeof write;
+  };
+  try {
+    cutNext(true); // the campaign's first count write: the upsert that creates its document
+    const ins = await h.req('POST', `/api/v2/dialer/${d}/members`, { cred: acme, body: [1, 2, 3, 4, 5].map((i) => ({ communications: [{ number: `38050000020${i}` }] })) });
+    assert.equal(ins.status, 200, JSON.stringify(ins.body));
+    ids = ins.body.data.insertedIds as string[];
+    await assertCounts(d, 'insert, answer lost');
+    cutNext(true);
+    assert.equal((await h.req('PUT', `/api/v2/dialer/${d}/members/${ids[0]}/terminate`, { cred: acme })).status, 200);
+    await assertCounts(d, 'terminate, answer lost');
+    cutNext(false);
+    assert.equal((await h.req('PUT', `/api/v2/dialer/${d}/members/${ids[1]}/terminate`, { cred: acme })).status, 200);
+    await assertCounts(d, 'terminate, write lost');
+  } finally {
+    coll.updateOne = write;
+  }
+  assert.equal(cuts, 3);
+  // One command per change (issue 12 counts them). The ids of changes written at the first attempt
+  // go with the next write; those of retried ones stay a while (an attempt the store still runs must
+  // find them): three, and the newest change's.
+  const countCommands: string[] = [];
+  const seen = (e: { commandName: string; command: Record<string, unknown> }) => {
+    if (e.command[e.commandName] === 'dialer_member_counts') countCommands.push(e.commandName);
+  };
+  const client = mongoose.connection.getClient();
+  client.on('commandStarted', seen);
+  try {
+    for (const id of ids.slice(2)) assert.equal((await h.req('PUT', `/api/v2/dialer/${d}/members/${id}/terminate`, { cred: acme })).status, 200);
+  } finally {
+    client.off('commandStarted', seen);
+  }
+  assert.deepEqual(countCommands, ['update', 'update', 'update']);
+  await assertCounts(d, 'terminated at the first attempt');
+  const stored = await coll.findOne({ _id: `${d}:main` } as object);
+  assert.equal(Object.keys((stored?.ops ?? {}) as object).length, 4, JSON.stringify(stored?.ops));
+});
+
+test('a member write whose answer is lost is counted once, by it or by its retry', async () => {
+  const d = await h.createDialer(acme);
+  const ins = await h.req('POST', `/api/v2/dialer/${d}/members`, { cred: acme, body: [1, 2, 3].map((i) => ({ communications: [{ number: `38050000030${i}` }] })) });
+  const ids = ins.body.data.insertedIds as string[];
+  const bulkWrite = Member.bulkWrite;
+  // The next group-commit batch of members fails as at a FerretDB restart: after the server applied
+  // it (its answer lost) or before it reached the server. The activity fails; Temporal retries it.
+  const cutNext = (applied: boolean) => {
+    Member.bulkWrite = (async (...args: Parameters<typeof bulkWrite>) => {
+      Member.bulkWrite = bulkWrite;
+      if (applied) await bulkWrite.apply(Member, args);
+      throw new mongoose.mongo.MongoNetworkError('read ECONNRESET');
+    }) as typeof bulkWrite;
+  };
+  try {
+    const m0 = memberState(await doc(ids[0]));
+    const save = { campaignId: d, memberId: ids[0], member: { ...m0, endCause: 'MAX_TRY_COUNT' } };
+    cutNext(true);
+    await assert.rejects(MemberStore.save(save), /ECONNRESET/);
+    await assertCounts(d, 'save, answer lost');
+    await MemberStore.save(save);
+    await assertCounts(d, 'save retried');
+
+    const m1 = memberState(await doc(ids[1]));
+    await MemberStore.reserve({ memberId: ids[1], member: m1, workflowId: 'wf-1', uuid: 'call-1', entry: { session: 'call-1' } });
+    const settle = { memberId: ids[1], member: { ...m1, endCause: 'SUCCESSFUL' }, uuid: 'call-1', entry: { session: 'call-1' }, waitingForStatusUntil: null };
+    cutNext(false);
+    await assert.rejects(MemberStore.settle(settle), /ECONNRESET/);
+    await assertCounts(d, 'settle, write lost');
+    await MemberStore.settle(settle);
+    await assertCounts(d, 'settle retried');
+  } finally {
+    Member.bulkWrite = bulkWrite;
+  }
 });
 
 test('a filter the counters do not answer exactly is counted by a query', () => {

@@ -27,7 +27,7 @@ import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { exclusively, exclusivelyAll } from './serial';
+import { exclusively, exclusivelyAll, turnKey } from './serial';
 import { batchedUpdate } from './group-commit';
 import { ExpiryIndex } from './expiry-index';
 
@@ -35,7 +35,7 @@ const log = createLogger('member-store');
 type LogEntry = Record<string, unknown> & { session?: string; steps?: { time: number; data: string }[] };
 type Id = unknown;
 
-const one = <T>(memberId: Id, fn: () => Promise<T>) => exclusively(`member:${String(memberId)}`, fn);
+const one = <T>(memberId: Id, fn: () => Promise<T>) => exclusively(turnKey.member(memberId), fn);
 
 // ---- Member counts by state, kept by the transitions below ----
 //
@@ -470,7 +470,7 @@ export const MemberStore = {
     let modified = 0;
     // In the members' turns: FerretDB v1 writes the whole document it read, so an API edit stored
     // between that read and this write would be undone (the claim rule alone is not atomic there).
-    await exclusivelyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
+    await exclusivelyAll(ready.map((c) => turnKey.member(c.doc._id)), async () => {
       // At most 50 updates per command (see resetEnded).
       for (let i = 0; i < ops.length; i += 50) {
         modified += (await Member.bulkWrite(ops.slice(i, i + 50) as Parameters<typeof Member.bulkWrite>[0], { ordered: false })).modifiedCount;

@@ -1,0 +1,68 @@
+// models/serial.ts turns: re-entrant within the code holding them, so an activity writing several
+// documents of its own takes their turns once (one insertMany, one deleteMany of `dialer_turns`);
+// a callback that outlives the holder does not inherit its turns.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import mongoose from 'mongoose';
+import { exclusively, exclusivelyAll, PROCESS_ID } from '../models/serial';
+import { connectTestDb } from './support/env';
+import { commandsSent } from './support/commands';
+
+before(() => connectTestDb('serial_test'));
+after(() => mongoose.disconnect());
+
+const turns = () => mongoose.connection.collection<{ _id: string; owner: string; until: number }>('dialer_turns');
+const turnCommands = async (fn: () => Promise<unknown>) =>
+  (await commandsSent(fn)).filter((c) => c.collection === 'dialer_turns').map((c) => c.name);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+test('a nested call on a held key runs in the held turn: one insert and one delete for all the writes', { timeout: 10_000 }, async () => {
+  const order: string[] = [];
+  const seen = await turnCommands(() => exclusivelyAll(['t1:a', 't1:b'], async () => {
+    await exclusively('t1:a', async () => order.push('a'));
+    await exclusively('t1:b', async () => order.push('b'));
+    await exclusivelyAll(['t1:a', 't1:b'], async () => order.push('ab'));
+    // A key not held is taken inside (and given back) as usual.
+    await exclusively('t1:c', async () => order.push('c'));
+    await exclusively('t1:a', () => exclusively('t1:c', async () => order.push('a,c')));
+  }));
+  assert.deepEqual(order, ['a', 'b', 'ab', 'c', 'a,c']);
+  assert.deepEqual(seen, ['insert', 'insert', 'delete', 'insert', 'delete', 'delete'], 'a and b taken and given back once (c twice)');
+  assert.equal(await turns().countDocuments({ _id: { $in: ['t1:a', 't1:b', 't1:c'] } }), 0, 'every turn given back');
+});
+
+test('while the outer code holds a turn, another caller of this process still waits for it', async () => {
+  const order: string[] = [];
+  let inside!: () => void;
+  const entered = new Promise<void>((r) => (inside = r));
+  const outer = exclusively('t2:a', async () => {
+    inside();
+    await sleep(30);
+    await exclusively('t2:a', async () => order.push('outer nested'));
+    order.push('outer done');
+  });
+  await entered;
+  await exclusively('t2:a', async () => order.push('other'));
+  await outer;
+  assert.deepEqual(order, ['outer nested', 'outer done', 'other']);
+});
+
+test('a callback that runs after its creator gave the turn back takes the turn itself', async () => {
+  let later!: Promise<string | undefined>;
+  await exclusively('t3:a', async () => {
+    later = sleep(20).then(() => exclusively('t3:a', async () => (await turns().findOne({ _id: 't3:a' }))?.owner));
+  });
+  assert.equal(await later, PROCESS_ID, 'the late write ran in a turn it took (stored while it ran)');
+  assert.equal(await turns().countDocuments({ _id: 't3:a' }), 0);
+});
+
+test('a turn another process holds is waited for by a nested taker too', async () => {
+  await turns().insertOne({ _id: 't4:b', owner: 'another-process', until: Date.now() + 60_000 });
+  const order: string[] = [];
+  const run = exclusively('t4:a', () => exclusively('t4:b', async () => order.push('wrote b')));
+  await sleep(100);
+  assert.deepEqual(order, [], 'not before the other process gives it back');
+  await turns().deleteOne({ _id: 't4:b' });
+  await run;
+  assert.deepEqual(order, ['wrote b']);
+});

@@ -54,6 +54,7 @@ export const turnKey = {
   member: (memberId: unknown) => `member:${String(memberId)}`,
   attempt: (uuid: string) => `attempt:${uuid}`,
   campaign: (campaignId: string) => `campaign:${campaignId}`,
+  lines: (campaignId: string) => `lines:${campaignId}`,
 };
 /** The documents an attempt's activities write that no other attempt writes: its record and its member. */
 export const attemptTurns = (uuid: string, memberId: string) => [turnKey.attempt(uuid), turnKey.member(memberId)];

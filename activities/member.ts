@@ -156,7 +156,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       // every write of them below is one insertMany and one deleteMany of turns, not one pair each.
       return exclusivelyAll(attemptTurns(i.uuid, i.memberId), async () => {
         // 2. The attempt record, before anything is sent.
-        await recordAttempt(i.uuid, {
+        const recorded = await recordAttempt(i.uuid, {
           dialer: i.campaignId, domain: i.domain, member: i.memberId, workflowId: i.workflowId, attempt: i.attempt,
           number: i.number, dialString: route.dialString, destinationId: route.destinationId, jobUuid: i.jobUuid,
         });
@@ -200,8 +200,11 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
           ...(gateway && gatewayCps ? [[`gateway:${gateway}`, gatewayCps] as [string, number]] : []),
         ];
         if (limits.length) await paceOrigination(limits);
-        // An attempt already settled (reconciled as lost while un-claimed) is never sent.
-        const claimed = await updateAttemptIf(i.uuid, { unsent: true }, { sentOn: Date.now() });
+        // An attempt already settled (reconciled as lost while un-claimed) is never sent. One recorded
+        // above in this turn is neither (nobody writes it outside its turn): claimed without a read.
+        const claimed = recorded
+          ? await setAttempt(i.uuid, { sentOn: Date.now() }).then(() => true)
+          : await updateAttemptIf(i.uuid, { unsent: true }, { sentOn: Date.now() });
         if (!claimed) return { ...base, sent: true };
         try {
           await esl.bgapi(command, i.jobUuid);

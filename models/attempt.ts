@@ -94,9 +94,11 @@ export async function endAttemptRecord(uuid: string, result: Record<string, unkn
   });
 }
 
-/** The attempt record, written once before anything is sent (a retried activity finds it). */
-export async function recordAttempt(uuid: string, fields: Record<string, unknown>): Promise<void> {
-  await exclusively(turnKey.attempt(uuid), () => Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true }));
+/** The attempt record, written once before anything is sent (a retried activity finds it). True when
+ *  this call stored it: until its turn is given back it is then certainly unsent and unsettled. */
+export async function recordAttempt(uuid: string, fields: Record<string, unknown>): Promise<boolean> {
+  return exclusively(turnKey.attempt(uuid), async () =>
+    (await Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true })).upsertedCount === 1);
 }
 
 /** Fields of the attempt outside its result (the send claim undone, the answer seen, counted), and

@@ -1,11 +1,17 @@
 // models/serial.ts turns: re-entrant within the code holding them, so an activity writing several
 // documents of its own takes their turns once (one insertMany, one deleteMany of `dialer_turns`);
-// a callback that outlives the holder does not inherit its turns.
+// a callback that outlives the holder does not inherit its turns. placeCall takes its attempt's and
+// member's turns once.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
+import pino from 'pino';
+import type { Client } from '@temporalio/client';
+import { createMemberActivities } from '../activities/member';
+import { Attempt, memberState } from '../models';
 import { exclusively, exclusivelyAll, PROCESS_ID } from '../models/serial';
-import { connectTestDb } from './support/env';
+import type { PlaceCallInput } from '../rules';
+import { connectTestDb, createCampaign, createMember } from './support/env';
 import { commandsSent } from './support/commands';
 
 before(() => connectTestDb('serial_test'));
@@ -65,4 +71,30 @@ test('a turn another process holds is waited for by a nested taker too', async (
   await turns().deleteOne({ _id: 't4:b' });
   await run;
   assert.deepEqual(order, ['wrote b']);
+});
+
+test('placeCall: the attempt and its member in one turn; a fresh attempt is claimed without a read, a retried one is not resent', async () => {
+  const sent: string[] = [];
+  const esl = { bgapi: async (cmd: string) => void sent.push(cmd), uuidExists: async () => false, uuidKill: async () => undefined };
+  const acts = createMemberActivities({ esl: esl as never, client: {} as Client, log: pino({ level: 'silent' }), taskQueue: 'unused' });
+  const camp = await createCampaign();
+  const m = await createMember(String(camp._id), ['380501112233']);
+  const uuid = crypto.randomUUID();
+  const input: PlaceCallInput = {
+    uuid, jobUuid: `job-${uuid}`, domain: 'test.local', campaignId: String(camp._id), memberId: String(m._id), workflowId: `wf-${uuid}`,
+    attempt: 1, number: '380501112233', limit: 10, member: memberState(m.toObject()), log: { state: 'reserved', session: uuid },
+    routes: [{ destinationId: 'd1', destinationLimit: 10, dialString: 'sofia/gateway/gw1/380501112233', callerId: '15550000000' }],
+    vars: {}, timeoutSec: 30,
+  };
+  const seen = await commandsSent(async () => assert.equal((await acts.placeCall(input)).placed, true));
+  const turnDocs = seen.filter((c) => c.collection === 'dialer_turns').map((c) => c.name);
+  // The campaign's line (a turn of its own), then the attempt and its member together.
+  assert.deepEqual(turnDocs, ['insert', 'delete', 'insert', 'delete']);
+  assert.deepEqual(seen.filter((c) => c.collection === 'attempts').map((c) => c.name), ['update', 'update'], 'record, then the send claim without a read');
+  assert.equal(sent.length, 1);
+  assert.ok((await Attempt.findById(uuid).lean<{ sentOn: number | null }>())!.sentOn, 'marked sent');
+  // Retried (the activity's answer was lost): the stored attempt is read, found sent, not resent.
+  const again = await commandsSent(async () => assert.equal((await acts.placeCall(input)).placed, true));
+  assert.deepEqual(again.filter((c) => c.collection === 'attempts').map((c) => c.name), ['update', 'find']);
+  assert.equal(sent.length, 1, 'never sent twice');
 });

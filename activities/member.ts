@@ -6,7 +6,7 @@ import { Attempt, Campaign, endAttemptRecord, loadCampaignRules, recordAttempt, 
 import { CampaignStore } from '../models/campaign-store';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
-import { attemptTurns, exclusivelyAll, turnKey } from '../models/serial';
+import { attemptTurns, exclusivelyAll } from '../models/serial';
 import { LineLeases } from '../models/lines';
 import { GatewayLines } from '../models/gateway-lines';
 import { gatewayOf, paceOrigination } from '../models/rate';
@@ -242,8 +242,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
     },
 
     async endAttempt(i) {
-      // The attempt's own documents (its record, its member) in one turn, the campaign's counters and
-      // line in one turn inside it (models/serial.ts).
+      // The attempt's own documents (its record, its member) in one turn (models/serial.ts); the
+      // campaign's counters and line, which every attempt writes, each in a turn only for its writes.
       const r = i.result;
       await exclusivelyAll(attemptTurns(i.uuid, i.memberId), async () => {
         // The first source to report a result wins; an engine-made outcome is stored if none did.
@@ -264,22 +264,20 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         const { outcome } = i.stats;
         // The campaign's line was held from the grant to now (the call's own duration when unknown).
         const lineSec = i.grantedAt ? (Date.now() - i.grantedAt) / 1000 : r.duration || 0;
-        await exclusivelyAll([turnKey.campaign(i.campaignId), turnKey.lines(i.campaignId)], async () => {
-          await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
-            'stats.callCount': 1,
-            ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
-            'stats.connectedCall': i.stats.connected ? 1 : 0,
-            'stats.bridgedCall': i.stats.bridged ? 1 : 0,
-            'stats.successCall': outcome === 'success' ? 1 : 0,
-            'stats.errorCall': outcome === 'error' ? 1 : 0,
-            ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
-            ...(i.stats.waitSec ? { 'stats.waitSec': i.stats.waitSec } : {}),
-            // The finish forecast's line time per attempt (services/forecast.ts).
-            'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
-          }, { counted: true, ...(outcome ? { outcome } : {}) }, attempt);
-          await LineLeases.release(i.campaignId, i.uuid);
-        });
+        await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
+          'stats.callCount': 1,
+          ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
+          'stats.connectedCall': i.stats.connected ? 1 : 0,
+          'stats.bridgedCall': i.stats.bridged ? 1 : 0,
+          'stats.successCall': outcome === 'success' ? 1 : 0,
+          'stats.errorCall': outcome === 'error' ? 1 : 0,
+          ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
+          ...(i.stats.waitSec ? { 'stats.waitSec': i.stats.waitSec } : {}),
+          // The finish forecast's line time per attempt (services/forecast.ts).
+          'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
+        }, { counted: true, ...(outcome ? { outcome } : {}) }, attempt);
       });
+      await LineLeases.release(i.campaignId, i.uuid);
       // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
       if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);
       await tellReleased(i.campaignId, i.leaseId);

@@ -59,17 +59,17 @@ export const turnKey = {
 /** The documents an attempt's activities write that no other attempt writes: its record and its member. */
 export const attemptTurns = (uuid: string, memberId: string) => [turnKey.attempt(uuid), turnKey.member(memberId)];
 
-/** The turns the running code holds. `open` turns false when they are given back, so a callback
- *  created inside (a timer, a later promise) that runs afterwards does not think it holds them. */
-type Scope = { keys: Set<string>; open: boolean };
+/** The turns the running code holds, each scope its own keys inside the scopes around it. `open`
+ *  turns false when its turns are given back, so a callback created inside (a timer, a later
+ *  promise) that runs afterwards does not think it holds them. */
+type Scope = { keys: Set<string>; open: boolean; outer?: Scope };
 const scope = new AsyncLocalStorage<Scope>();
 const holds = (key: string) => {
-  const s = scope.getStore();
-  return !!s?.open && s.keys.has(key);
+  for (let s = scope.getStore(); s; s = s.outer) if (s.open && s.keys.has(key)) return true;
+  return false;
 };
 async function holding<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
-  const outer = scope.getStore();
-  const s: Scope = { keys: new Set([...(outer?.open ? outer.keys : []), ...keys]), open: true };
+  const s: Scope = { keys: new Set(keys), open: true, outer: scope.getStore() };
   try {
     return await scope.run(s, fn);
   } finally {

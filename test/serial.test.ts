@@ -62,6 +62,22 @@ test('a callback that runs after its creator gave the turn back takes the turn i
   assert.equal(await turns().countDocuments({ _id: 't3:a' }), 0);
 });
 
+test('work started inside a turn that outlives it does not keep the outer turn', async () => {
+  let late!: Promise<string | undefined>;
+  await exclusively('t5:a', async () => {
+    let entered!: () => void;
+    const inB = new Promise<void>((r) => (entered = r));
+    // Not awaited: it holds its own turn on b past the end of the turn on a.
+    late = exclusively('t5:b', async () => {
+      entered();
+      await sleep(30);
+      return exclusively('t5:a', async () => (await turns().findOne({ _id: 't5:a' }))?.owner);
+    });
+    await inB;
+  });
+  assert.equal(await late, PROCESS_ID, 'a taken again for the late write');
+});
+
 test('a turn another process holds is waited for by a nested taker too', async () => {
   await turns().insertOne({ _id: 't4:b', owner: 'another-process', until: Date.now() + 60_000 });
   const order: string[] = [];

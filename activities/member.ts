@@ -153,7 +153,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         return { placed: false };
       }
       // 2–3 in one turn of the attempt's own documents (its record, its member; models/serial.ts):
-      // every write of them below is one insertMany and one deleteMany of turns, not one pair each.
+      // all their writes below share one insertMany and one deleteMany of turns.
       return exclusivelyAll(attemptTurns(i.uuid, i.memberId), async () => {
         // 2. The attempt record, before anything is sent.
         const recorded = await recordAttempt(i.uuid, {

@@ -471,8 +471,8 @@ export const MemberStore = {
     // In the members' turns: FerretDB v1 writes the whole document it read, so an API edit stored
     // between that read and this write would be undone (the claim rule alone is not atomic there).
     await exclusivelyAll(ready.map((c) => turnKey.member(c.doc._id)), async () => {
-      // At most 50 updates per command (see resetEnded). Uncast (the collection's own bulkWrite: half
-      // the client CPU of Member.bulkWrite): each `_id` is as read from the store, the rest plain values.
+      // At most 50 updates per command (see resetEnded). The collection's own bulkWrite: nothing to
+      // cast, each `_id` is as read from the store and the rest plain values.
       for (let i = 0; i < ops.length; i += 50) {
         modified += (await Member.collection.bulkWrite(ops.slice(i, i + 50) as never, { ordered: false })).modifiedCount;
       }

@@ -2,7 +2,7 @@
 // origination_uuid) and settled exactly once with the first result that arrives.
 import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { exclusively } from './serial';
+import { exclusively, turnKey } from './serial';
 
 export const attemptSchema = new Schema(
   {
@@ -68,7 +68,7 @@ export const Attempt = model('Attempt', attemptSchema);
  * hears every hangup, and a member's local activity may run again on another worker).
  */
 export async function updateAttemptIf(uuid: string, o: { unsent?: boolean }, set: Record<string, unknown>): Promise<AttemptDoc | null> {
-  return exclusively(`attempt:${uuid}`, async () => {
+  return exclusively(turnKey.attempt(uuid), async () => {
     const doc = await Attempt.findById(uuid).lean<AttemptDoc>();
     if (!doc || doc.result || (o.unsent && doc.sentOn !== null && doc.sentOn !== undefined)) return null;
     await Attempt.updateOne({ _id: uuid }, { $set: set });
@@ -83,7 +83,7 @@ export async function updateAttemptIf(uuid: string, o: { unsent?: boolean }, set
  * write.
  */
 export async function endAttemptRecord(uuid: string, result: Record<string, unknown>, o: { abandoned?: boolean } = {}): Promise<AttemptDoc | null> {
-  return exclusively(`attempt:${uuid}`, async () => {
+  return exclusively(turnKey.attempt(uuid), async () => {
     const doc = await Attempt.findById(uuid).lean<AttemptDoc>();
     if (!doc) return null;
     const set: Record<string, unknown> = {};
@@ -94,13 +94,15 @@ export async function endAttemptRecord(uuid: string, result: Record<string, unkn
   });
 }
 
-/** The attempt record, written once before anything is sent (a retried activity finds it). */
-export async function recordAttempt(uuid: string, fields: Record<string, unknown>): Promise<void> {
-  await exclusively(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true }));
+/** The attempt record, written once before anything is sent (a retried activity finds it). True when
+ *  this call stored it: until its turn is given back it is then certainly unsent and unsettled. */
+export async function recordAttempt(uuid: string, fields: Record<string, unknown>): Promise<boolean> {
+  return exclusively(turnKey.attempt(uuid), async () =>
+    (await Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true })).upsertedCount === 1);
 }
 
 /** Fields of the attempt outside its result (the send claim undone, the answer seen, counted), and
  *  the workflow's abandoned verdict on it (result.abandoned). */
 export async function setAttempt(uuid: string, set: Record<string, unknown>): Promise<void> {
-  await exclusively(`attempt:${uuid}`, () => Attempt.updateOne({ _id: uuid }, { $set: set }));
+  await exclusively(turnKey.attempt(uuid), () => Attempt.updateOne({ _id: uuid }, { $set: set }));
 }

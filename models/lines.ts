@@ -8,7 +8,7 @@
 // the caller before the activity runs, so a retried acquire or release is idempotent.
 import { Schema } from 'mongoose';
 import { model } from './model';
-import { exclusively } from './serial';
+import { exclusively, turnKey } from './serial';
 
 const leaseSchema = new Schema({ id: String, dest: String, at: Number }, { _id: false });
 export const linesSchema = new Schema(
@@ -40,21 +40,21 @@ export const LineLeases = {
     limit: number,
     destinations: { uuid: string; limit: number }[],
   ): Promise<{ destinationId: string } | null> {
-    return exclusively(`lines:${campaignId}`, () => acquire(campaignId, leaseId, limit, destinations));
+    return exclusively(turnKey.lines(campaignId), () => acquire(campaignId, leaseId, limit, destinations));
   },
 
   async release(campaignId: string, leaseId: string): Promise<void> {
-    await exclusively(`lines:${campaignId}`, () => release(campaignId, leaseId));
+    await exclusively(turnKey.lines(campaignId), () => release(campaignId, leaseId));
   },
 
   /** Forgets every line and lease (dialer reset with `resetProcess`). */
   async reset(campaignId: string): Promise<void> {
-    await exclusively(`lines:${campaignId}`, () => Lines.updateOne({ _id: campaignId }, { $set: { active: 0, dest: {}, leases: [] } }));
+    await exclusively(turnKey.lines(campaignId), () => Lines.updateOne({ _id: campaignId }, { $set: { active: 0, dest: {}, leases: [] } }));
   },
 
   /** The campaign is being deleted. */
   async drop(campaignId: string): Promise<void> {
-    await exclusively(`lines:${campaignId}`, () => Lines.deleteOne({ _id: campaignId }));
+    await exclusively(turnKey.lines(campaignId), () => Lines.deleteOne({ _id: campaignId }));
   },
 
   async snapshot(campaignId: string): Promise<LinesDoc | null> {

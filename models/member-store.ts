@@ -29,7 +29,7 @@ import { createLogger } from '../lib/logger';
 import { isTransientMongoError } from '../lib/db';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
-import { exclusively, exclusivelyAll, withTimeout } from './serial';
+import { exclusively, exclusivelyAll, turnKey, withTimeout } from './serial';
 import { batchedUpdate } from './group-commit';
 import { ExpiryIndex } from './expiry-index';
 
@@ -37,7 +37,7 @@ const log = createLogger('member-store');
 type LogEntry = Record<string, unknown> & { session?: string; steps?: { time: number; data: string }[] };
 type Id = unknown;
 
-const one = <T>(memberId: Id, fn: () => Promise<T>) => exclusively(`member:${String(memberId)}`, fn);
+const one = <T>(memberId: Id, fn: () => Promise<T>) => exclusively(turnKey.member(memberId), fn);
 
 // ---- Member counts by state, kept by the transitions below ----
 //
@@ -470,7 +470,7 @@ export const MemberStore = {
     }));
     // In the members' turns: FerretDB v1 writes back the whole document it read, so an API edit
     // stored meanwhile by another connection would be undone.
-    const modified = await exclusivelyAll(batch.map((d) => `member:${String(d._id)}`), () => updateMembers(ops));
+    const modified = await exclusivelyAll(batch.map((d) => turnKey.member(d._id)), () => updateMembers(ops));
     // Which were reset: all of them, or (one changed meanwhile) those now not ended.
     let reset = batch;
     if (modified !== batch.length) {
@@ -561,11 +561,11 @@ export const MemberStore = {
     const ready = claims.filter((c) => isReady(c.doc, o.campaignId, o.now));
     if (!ready.length) return [];
     const filter = readyFilter(o.campaignId, o.now);
-    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId, _grantedAt: o.now } } } }));
+    const ops = ready.map((c) => ({ updateOne: { filter: { ...filter, _id: c.doc._id }, update: { $set: { _dispatch: c.leaseId } } } }));
     let modified = 0;
     // In the members' turns: FerretDB v1 writes the whole document it read, so an API edit stored
     // between that read and this write would be undone (the claim rule alone is not atomic there).
-    await exclusivelyAll(ready.map((c) => `member:${String(c.doc._id)}`), async () => {
+    await exclusivelyAll(ready.map((c) => turnKey.member(c.doc._id)), async () => {
       modified = await updateMembers(ops);
     });
     let won = ready;

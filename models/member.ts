@@ -57,8 +57,6 @@ export const memberSchema = new Schema(
     // may grant it again (null = now). A member never dialled is only this row (lazy workflows).
     _dispatch: { type: String, default: null },
     _readyAt: { type: Number, default: null },
-    // When the campaign last granted it a line (the finish forecast's line time per attempt).
-    _grantedAt: { type: Number, default: null },
     lastModified: { type: Number, default: () => Date.now() },
   },
   { collection: 'members', minimize: false, versionKey: false },

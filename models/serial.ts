@@ -14,6 +14,14 @@
 // queued, or has held it MAX_HOLD_MS while the other processes wait. The turns taken (and given
 // back) in one event-loop turn go out as one insertMany (one deleteMany). A turn whose process died
 // is taken over after TURN_TTL_MS (renewed while it is held).
+//
+// Turns are re-entrant: code running inside `exclusively`/`exclusivelyAll` (awaited, in sequence)
+// holds their keys, and a nested call on a held key just runs. So an activity that writes several
+// documents of its own (an attempt and its member) takes their turns once, as one insertMany, and the
+// stores' own `exclusively` calls inside it cost nothing. Order, so that no two holders wait on each
+// other: the turns of one attempt's documents (`attemptTurns`) first, the shared documents' (a
+// campaign's lines, counters, member counts) inside them; code holding a shared turn takes no other.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
 import os from 'node:os';
 import mongoose from 'mongoose';
@@ -39,6 +47,34 @@ export async function seriallyAll<T>(keys: string[], fn: () => Promise<T>): Prom
   const sorted = [...new Set(keys)].sort();
   const take = (i: number): Promise<T> => (i === sorted.length ? fn() : serially(sorted[i], () => take(i + 1)));
   return take(0);
+}
+
+/** The turn keys of the documents each store writes (one place for their names). */
+export const turnKey = {
+  member: (memberId: unknown) => `member:${String(memberId)}`,
+  attempt: (uuid: string) => `attempt:${uuid}`,
+  campaign: (campaignId: string) => `campaign:${campaignId}`,
+  lines: (campaignId: string) => `lines:${campaignId}`,
+};
+/** The documents an attempt's activities write that no other attempt writes: its record and its member. */
+export const attemptTurns = (uuid: string, memberId: string) => [turnKey.attempt(uuid), turnKey.member(memberId)];
+
+/** The turns the running code holds, each scope its own keys inside the scopes around it. `open`
+ *  turns false when its turns are given back, so a callback created inside (a timer, a later
+ *  promise) that runs afterwards does not think it holds them. */
+type Scope = { keys: Set<string>; open: boolean; outer?: Scope };
+const scope = new AsyncLocalStorage<Scope>();
+const holds = (key: string) => {
+  for (let s = scope.getStore(); s; s = s.outer) if (s.open && s.keys.has(key)) return true;
+  return false;
+};
+async function holding<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+  const s: Scope = { keys: new Set(keys), open: true, outer: scope.getStore() };
+  try {
+    return await scope.run(s, fn);
+  } finally {
+    s.open = false;
+  }
 }
 
 /** This process, as the owner of the turns it holds. */
@@ -114,6 +150,7 @@ const deleteTurns = batched<string, void>(async (keys) => {
 
 /** fn in this process's turn on `key`: alone among the processes sharing the database. */
 export async function exclusively<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  if (holds(key)) return fn();
   queued.set(key, (queued.get(key) ?? 0) + 1);
   return serially(key, async () => {
     const more = queued.get(key)! - 1;
@@ -121,7 +158,7 @@ export async function exclusively<T>(key: string, fn: () => Promise<T>): Promise
     else queued.delete(key);
     await takeTurn(key);
     try {
-      return await fn();
+      return await holding([key], fn);
     } finally {
       await leaveTurn(key);
     }
@@ -132,7 +169,8 @@ export async function exclusively<T>(key: string, fn: () => Promise<T>): Promise
  *  turns go out as one insertMany; if another process holds one of them, those just taken are given
  *  back and all are taken one by one in sorted order, so two such callers never wait on each other. */
 export async function exclusivelyAll<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
-  const sorted = [...new Set(keys)].sort();
+  const sorted = [...new Set(keys)].filter((k) => !holds(k)).sort();
+  if (!sorted.length) return fn();
   for (const key of sorted) queued.set(key, (queued.get(key) ?? 0) + 1);
   return seriallyAll(sorted, async () => {
     for (const key of sorted) {
@@ -151,7 +189,7 @@ export async function exclusivelyAll<T>(keys: string[], fn: () => Promise<T>): P
         await Promise.all(sorted.map((key) => giveTurn(key)));
         for (const key of sorted) await takeTurn(key);
       }
-      return await fn();
+      return await holding(sorted, fn);
     } finally {
       await Promise.all(sorted.map((key) => leaveTurn(key)));
     }

@@ -172,3 +172,13 @@ test('endAttempt reads and writes the member once: its outcome and the lease giv
   await acts.endAttempt(other.input);
   assert.equal((await Member.findById(other.input.memberId).lean<MemberDoc>())!._dispatch, 'lease-2');
 });
+
+test('endAttempt takes the turns of the attempt and its member once, around all its writes of them', async () => {
+  const { campaignId, input } = await attempt();
+  const seen = (await commandsSent(() => acts.endAttempt(input))).filter((c) => c.collection === 'dialer_turns').map((c) => c.name);
+  // attempt + member (one insertMany, one deleteMany); inside, the campaign's turn for the increment
+  // and for the marker's removal; after, the campaign's line.
+  assert.deepEqual(seen, ['insert', 'insert', 'delete', 'insert', 'delete', 'delete', 'insert', 'delete']);
+  assert.equal((await stats(campaignId)).callCount, 1);
+});
+

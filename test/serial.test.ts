@@ -1,0 +1,116 @@
+// models/serial.ts turns: re-entrant within the code holding them, so an activity writing several
+// documents of its own takes their turns once (one insertMany, one deleteMany of `dialer_turns`);
+// a callback that outlives the holder does not inherit its turns. placeCall takes its attempt's and
+// member's turns once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import mongoose from 'mongoose';
+import pino from 'pino';
+import type { Client } from '@temporalio/client';
+import { createMemberActivities } from '../activities/member';
+import { Attempt, memberState } from '../models';
+import { exclusively, exclusivelyAll, PROCESS_ID } from '../models/serial';
+import type { PlaceCallInput } from '../rules';
+import { connectTestDb, createCampaign, createMember } from './support/env';
+import { commandsSent } from './support/commands';
+
+before(() => connectTestDb('serial_test'));
+after(() => mongoose.disconnect());
+
+const turns = () => mongoose.connection.collection<{ _id: string; owner: string; until: number }>('dialer_turns');
+const turnCommands = async (fn: () => Promise<unknown>) =>
+  (await commandsSent(fn)).filter((c) => c.collection === 'dialer_turns').map((c) => c.name);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+test('a nested call on a held key runs in the held turn: one insert and one delete for all the writes', { timeout: 10_000 }, async () => {
+  const order: string[] = [];
+  const seen = await turnCommands(() => exclusivelyAll(['t1:a', 't1:b'], async () => {
+    await exclusively('t1:a', async () => order.push('a'));
+    await exclusively('t1:b', async () => order.push('b'));
+    await exclusivelyAll(['t1:a', 't1:b'], async () => order.push('ab'));
+    // A key not held is taken inside (and given back) as usual.
+    await exclusively('t1:c', async () => order.push('c'));
+    await exclusively('t1:a', () => exclusively('t1:c', async () => order.push('a,c')));
+  }));
+  assert.deepEqual(order, ['a', 'b', 'ab', 'c', 'a,c']);
+  assert.deepEqual(seen, ['insert', 'insert', 'delete', 'insert', 'delete', 'delete'], 'a and b taken and given back once (c twice)');
+  assert.equal(await turns().countDocuments({ _id: { $in: ['t1:a', 't1:b', 't1:c'] } }), 0, 'every turn given back');
+});
+
+test('while the outer code holds a turn, another caller of this process still waits for it', async () => {
+  const order: string[] = [];
+  let inside!: () => void;
+  const entered = new Promise<void>((r) => (inside = r));
+  const outer = exclusively('t2:a', async () => {
+    inside();
+    await sleep(30);
+    await exclusively('t2:a', async () => order.push('outer nested'));
+    order.push('outer done');
+  });
+  await entered;
+  await exclusively('t2:a', async () => order.push('other'));
+  await outer;
+  assert.deepEqual(order, ['outer nested', 'outer done', 'other']);
+});
+
+test('a callback that runs after its creator gave the turn back takes the turn itself', async () => {
+  let later!: Promise<string | undefined>;
+  await exclusively('t3:a', async () => {
+    later = sleep(20).then(() => exclusively('t3:a', async () => (await turns().findOne({ _id: 't3:a' }))?.owner));
+  });
+  assert.equal(await later, PROCESS_ID, 'the late write ran in a turn it took (stored while it ran)');
+  assert.equal(await turns().countDocuments({ _id: 't3:a' }), 0);
+});
+
+test('work started inside a turn that outlives it does not keep the outer turn', async () => {
+  let late!: Promise<string | undefined>;
+  await exclusively('t5:a', async () => {
+    let entered!: () => void;
+    const inB = new Promise<void>((r) => (entered = r));
+    // Not awaited: it holds its own turn on b past the end of the turn on a.
+    late = exclusively('t5:b', async () => {
+      entered();
+      await sleep(30);
+      return exclusively('t5:a', async () => (await turns().findOne({ _id: 't5:a' }))?.owner);
+    });
+    await inB;
+  });
+  assert.equal(await late, PROCESS_ID, 'a taken again for the late write');
+});
+
+test('a turn another process holds is waited for by a nested taker too', async () => {
+  await turns().insertOne({ _id: 't4:b', owner: 'another-process', until: Date.now() + 60_000 });
+  const order: string[] = [];
+  const run = exclusively('t4:a', () => exclusively('t4:b', async () => order.push('wrote b')));
+  await sleep(100);
+  assert.deepEqual(order, [], 'not before the other process gives it back');
+  await turns().deleteOne({ _id: 't4:b' });
+  await run;
+  assert.deepEqual(order, ['wrote b']);
+});
+
+test('placeCall: the attempt and its member in one turn; a fresh attempt is claimed without a read, a retried one is not resent', async () => {
+  const sent: string[] = [];
+  const esl = { bgapi: async (cmd: string) => void sent.push(cmd), uuidExists: async () => false, uuidKill: async () => undefined };
+  const acts = createMemberActivities({ esl: esl as never, client: {} as Client, log: pino({ level: 'silent' }), taskQueue: 'unused' });
+  const camp = await createCampaign();
+  const m = await createMember(String(camp._id), ['380501112233']);
+  const uuid = crypto.randomUUID();
+  const input: PlaceCallInput = {
+    uuid, jobUuid: `job-${uuid}`, domain: 'test.local', campaignId: String(camp._id), memberId: String(m._id), workflowId: `wf-${uuid}`,
+    attempt: 1, number: '380501112233', limit: 10, member: memberState(m.toObject()), log: { state: 'reserved', session: uuid },
+    routes: [{ destinationId: 'd1', destinationLimit: 10, dialString: 'sofia/gateway/gw1/380501112233', callerId: '15550000000' }],
+    vars: {}, timeoutSec: 30,
+  };
+  const seen = await commandsSent(async () => assert.equal((await acts.placeCall(input)).placed, true));
+  const turnDocs = seen.filter((c) => c.collection === 'dialer_turns').map((c) => c.name);
+  // The campaign's line (a turn of its own), then the attempt and its member together.
+  assert.deepEqual(turnDocs, ['insert', 'delete', 'insert', 'delete']);
+  assert.deepEqual(seen.filter((c) => c.collection === 'attempts').map((c) => c.name), ['update', 'update'], 'record, then the send claim without a read');
+  assert.equal(sent.length, 1);
+  assert.ok((await Attempt.findById(uuid).lean<{ sentOn: number | null }>())!.sentOn, 'marked sent');
+  // Retried (the activity's answer was lost): the stored attempt is read, found sent, not resent.
+  const again = await commandsSent(async () => assert.equal((await acts.placeCall(input)).placed, true));
+  assert.deepEqual(again.filter((c) => c.collection === 'attempts').map((c) => c.name), ['update', 'find']);
+  assert.equal(sent.length, 1, 'never sent twice');
+});

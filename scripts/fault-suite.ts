@@ -53,6 +53,13 @@ import {
 
 // ---- options -----------------------------------------------------------------------------------
 
+// `--help`: the usage above (this file's opening comment), instead of a run.
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  const head = fs.readFileSync(__filename, 'utf8').split('\n');
+  console.log(head.slice(0, head.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
+
 /** `--ci`: smaller, for `npm test` (scripts/test.ts) — still every fault kind, a few hundred attempts. */
 const CI_PRESET: Record<string, number> = { members: 150, faults: 9, 'timeout-min': 12 };
 const CI = process.argv.includes('--ci');

@@ -44,6 +44,9 @@ export async function deleteMatching(deps: RouteDeps, dialer: CampaignDoc, filte
   return deleteMembers(deps, dialer, scoped(filter, base(dialer)));
 }
 
+/** `{$ne: null}`: ended, as a filter value of `_endCause`. */
+const isNotNull = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && (v as { $ne?: unknown }).$ne === null;
+
 /** The count of `filter` (the client's, sanitized) from the campaign's member counts, when they
  *  answer it exactly: no filter, not ended, ended, ended with one cause. Otherwise undefined. */
 export function countFromCounters(filter: Record<string, unknown>, c: MemberCounts): number | undefined {
@@ -53,7 +56,7 @@ export function countFromCounters(filter: Record<string, unknown>, c: MemberCoun
   const v = filter._endCause;
   if (v === null) return c.notEnded;
   if (typeof v === 'string' && COUNTED_CAUSE.test(v)) return c.byCause[v] ?? 0;
-  if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && (v as { $ne?: unknown }).$ne === null) return c.ended;
+  if (isNotNull(v)) return c.ended;
   return undefined;
 }
 
@@ -69,6 +72,18 @@ async function byNumber(campaignId: string, filter: Record<string, unknown>): Pr
   return ids.length ? { _id: { $in: ids } } : {};
 }
 
+/** "Ended" (`{_endCause: {$ne: null}}`) as the end causes the campaign's counts hold, when they name
+ *  every ended member: an equality the embedded store serves from the `{_endCause, dialer, _id}`
+ *  index, where `$ne` reads the campaign's members until a page is found (5.4 s for a 20k campaign
+ *  with none ended). null: no member is ended (an empty page, no query). Any other filter as it is. */
+async function endedAsCauses(campaignId: string, filter: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+  if (Object.keys(filter).length !== 1 || !isNotNull(filter._endCause)) return filter;
+  const c = await MemberStore.counts(campaignId);
+  const causes = Object.keys(c.byCause);
+  if (!c.kept || causes.reduce((n, k) => n + c.byCause[k], 0) !== c.ended) return filter;
+  return causes.length ? { _endCause: { $in: causes } } : null;
+}
+
 export function memberRoutes(router: Router, deps: RouteDeps): void {
   const P = '/api/v2/dialer/:dialer/members';
 
@@ -80,7 +95,9 @@ export function memberRoutes(router: Router, deps: RouteDeps): void {
     const after = afterParam(queryParam(ctx, 'after'), q);
     const M = deps.reads.model(Member);
     const store = await pageStore(M);
-    const where = scoped(q.filter, { dialer: String(dialer._id), ...(await byNumber(String(dialer._id), q.filter)) });
+    const filter = await endedAsCauses(String(dialer._id), q.filter);
+    if (!filter) return sendData(ctx, []);
+    const where = scoped(filter, { dialer: String(dialer._id), ...(await byNumber(String(dialer._id), filter)) });
     const { docs, next } = await deps.reads.run(ctx, () => findPage<MemberDoc>(M, where, { ...q, after }, store, deps.queryTimeoutMs));
     if (next) ctx.set('X-Next-After', next);
     sendData(ctx, docs);

@@ -72,6 +72,33 @@ test('a filter on _endCause pages the same way', async () => {
   assert.deepEqual((await allPages(filter({ _endCause: 'MANAGER_REQUEST' }), 25)).ids, ended);
 });
 
+test('"ended" pages come from the counted end causes: every ended member in _id order, none when none ended', async () => {
+  const { MemberStore } = await import('../models/member-store');
+  const counted = async (dialer: string, causes: (i: number) => string | null) => {
+    const docs = Array.from({ length: 60 }, (_, i): Record<string, unknown> => ({
+      ...memberDocument({ name: `m${i}`, communications: [{ number: `38067${String(i).padStart(7, '0')}` }] }, dialer, 'acme'),
+      _endCause: causes(i),
+    }));
+    await MemberStore.insert(docs);
+    return docs.filter((d) => d._endCause).map((d) => String(d._id)).sort();
+  };
+  const ended = (d: string) => `/api/v2/dialer/${d}/members?filter=${encodeURIComponent(JSON.stringify({ _endCause: { $ne: null } }))}`;
+
+  const none = await h.createDialer(acme);
+  await counted(none, () => null);
+  assert.deepEqual(await allPages(ended(none), 10), { ids: [], pages: 1 });
+
+  const two = await h.createDialer(acme);
+  const want = await counted(two, (i) => (i % 3 === 0 ? 'MANAGER_REQUEST' : i % 5 === 0 ? 'NO_ANSWER' : null));
+  assert.deepEqual((await allPages(ended(two), 7)).ids, want);
+
+  // A cause the counts keep only in the total: the counts do not name every ended member, so the
+  // filter is run as it is and still finds it.
+  const odd = await h.createDialer(acme);
+  const wantOdd = await counted(odd, (i) => (i === 7 ? 'cause with spaces' : i % 4 === 0 ? 'NO_ANSWER' : null));
+  assert.deepEqual((await allPages(ended(odd), 7)).ids, wantOdd);
+});
+
 test('after is checked, and a deep page on the embedded store names after', async () => {
   const d = await h.createDialer(acme);
   const bad = await h.req('GET', `/api/v2/dialer/${d}/members?after=zz`, { cred: acme });

@@ -14,6 +14,7 @@
 // - `dialer_contacts`: the member activities (placeCall), one update at a time per number in the
 //   worker (models/serial.ts) and conditional on the version read, so two workers on MongoDB cannot
 //   both take the last place either.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { Schema } from 'mongoose';
 import { z } from 'zod';
@@ -117,7 +118,6 @@ export const DoNotCall = {
   },
 };
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The domain's list holds (or is about to hold) a number; the first time, waits until every
  *  worker's cached copy saying otherwise has expired. Stored before the entry, so a crash in between

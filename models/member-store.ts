@@ -21,6 +21,7 @@
 // API's edit of an unclaimed member may meet the claim),
 // and the member workflows' writes (reserve, settle, release, save) and their timed queue entries go
 // through the group commit (models/group-commit.ts): one bulkWrite for the members writing at once.
+import { setTimeout as sleep } from 'node:timers/promises';
 import crypto from 'node:crypto';
 import mongoose from 'mongoose';
 import { mergeClientPatch, type ClientPatch, type MemberState } from '../rules';
@@ -74,7 +75,6 @@ const RETRIED_ID_KEEP_MS = 10 * 60_000;
 /** Per counter document, the ids of this process's finished count writes and from when they may be
  *  `$unset` (by this process's next write of that document, in the same command). */
 const finishedOps = new Map<string, Map<string, number>>();
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** fn, tried again after transient store errors (a FerretDB restart) with backoff, for up to
  *  COUNT_RETRY_MS; `onRetry` is told of each retry. */

@@ -21,6 +21,7 @@
 // stores' own `exclusively` calls inside it cost nothing. Order, so that no two holders wait on each
 // other: the turns of one attempt's documents (`attemptTurns`) first, the shared documents' (a
 // campaign's lines, counters, member counts) inside them; code holding a shared turn takes no other.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
 import os from 'node:os';
@@ -87,7 +88,6 @@ type TurnDoc = { _id: string; owner: string; until: number };
 const turns = () => mongoose.connection.collection<TurnDoc>('dialer_turns');
 const held = new Map<string, { since: number; renew: NodeJS.Timeout }>();
 const queued = new Map<string, number>();
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A batch command with no answer by then fails its callers (and the next batch goes): in a fault
  *  run one command's answer never came, and every turn of the process waited behind it. */

@@ -4,10 +4,11 @@
 // `bgapi originate` through modesl to the same simulator with at most 200 jobs in flight.
 // Also reports the simulator's peak of concurrent channels over the campaign run (benchmark 3, part 1).
 //   npx tsx bench/throughput.ts [--members 3000] [--limit 200] [--duration-s 60] [--baseline-s 10] [--id-index] [--ferret-sync normal]
-//                               [--worker-prof DIR] [--workers 2] [--ceiling-s 20] [--worker-env '{"K":"v"}'] [--drain]
+//                               [--worker-prof DIR] [--workers 2] [--ceiling-s 20] [--worker-env '{"K":"v"}'] [--drain [--sites]]
 // --drain: after the window, waits until every member has ended and prints the worker's Mongo
 // commands per attempt over the whole campaign (every attempt complete: no share of the attempts
-// in flight at the window's end, whatever the machine's load).
+// in flight at the window's end, whatever the machine's load). --sites: also per call site in the
+// project's source (where each command per attempt comes from; a stack trace per command).
 // --workers N: N worker processes on the task queue. --ceiling-s N: first the Temporal ceiling
 // (bench/temporal-ceiling.ts) for N s on the stack's own Temporal server, so its ratio to the stack
 // comes from one run on one machine state.
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     ferretSync: (arg('--ferret-sync', '') || undefined) as 'normal' | 'off' | undefined,
     workers: Number(arg('--workers', '1')),
     workerEnv: JSON.parse(arg('--worker-env', '{}')) as Record<string, string>,
+    commandSites: flag('--sites'),
     sim: { rules: { default: { type: 'busy', ringSec: 0 } }, sessionsPerSecond: 5000, maxSessions: 5000 },
     ferretMetrics: METRICS,
     // --worker-prof DIR: a V8 CPU profile of the worker, written to DIR when it exits.
@@ -143,6 +145,10 @@ async function main(): Promise<void> {
       const attempts = (await Campaign.findById(id, { stats: 1 }).lean<{ stats: Record<string, number> }>())?.stats.callCount ?? members;
       const per = Object.entries(total).map(([c, x]) => [c, (x - (wcmd0[c] ?? 0)) / Math.max(1, attempts)] as const).filter(([, x]) => x >= 0.01).sort((a, b) => b[1] - a[1]);
       drained = `Mongo commands per attempt, all ${members} members ended (${attempts} attempts, worker process(es), claims included): ${per.reduce((t, [, x]) => t + x, 0).toFixed(2)} — ${per.map(([c, x]) => `${c} ${x.toFixed(2)}`).join(', ')}`;
+      if (flag('--sites')) {
+        const sites = Object.entries(s.workerCommands(true)).map(([c, x]) => [c, x / Math.max(1, attempts)] as const).filter(([, x]) => x >= 0.05).sort((a, b) => b[1] - a[1]);
+        drained += `\nper call site (from the worker's start, per attempt):\n${sites.map(([c, x]) => `  ${x.toFixed(2)}  ${c}`).join('\n')}`;
+      }
     }
     const campaignHistory = (await s.client.workflow.getHandle(campaignWorkflowId(id)).fetchHistory().catch(() => null))?.events ?? [];
     const campaignEvents = campaignHistory.length;

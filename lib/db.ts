@@ -24,7 +24,7 @@ export async function connectMongo(uri = config.mongodbUri, o: { serverSelection
   monitorMongo(m.connection.getClient(), 'main');
   logServerState(m.connection.getClient());
   const countTo = process.env.DIALER_MONGO_COMMANDS_FILE;
-  if (countTo) countCommands(m.connection.getClient(), countTo);
+  if (countTo) countCommands(m.connection.getClient(), countTo, process.env.DIALER_MONGO_SITES_FILE);
   return m;
 }
 
@@ -43,15 +43,36 @@ function logServerState(client: ReturnType<typeof mongoose.connection.getClient>
 }
 
 /** Benchmarks (DIALER_MONGO_COMMANDS_FILE): this process's commands sent, per `command collection`,
- *  written to the file as JSON every second (the driver's command monitoring). */
-function countCommands(client: ReturnType<typeof mongoose.connection.getClient>, file: string): void {
+ *  written to the file as JSON every second (the driver's command monitoring). With a sites file
+ *  (DIALER_MONGO_SITES_FILE), also per call site: the project's first source lines on the command's
+ *  (async) stack, which costs a stack trace per command. */
+function countCommands(client: ReturnType<typeof mongoose.connection.getClient>, file: string, sitesFile?: string): void {
   const counts: Record<string, number> = {};
+  const sites: Record<string, number> = {};
+  if (sitesFile) Error.stackTraceLimit = 60;
   client.on('commandStarted', (e) => {
     const coll = e.command[e.commandName];
     const key = `${e.commandName} ${typeof coll === 'string' ? coll.replace(/^dialer_queue\..*\./, 'dialer_queue.*.') : ''}`.trim();
     counts[key] = (counts[key] ?? 0) + 1;
+    if (sitesFile) {
+      const site = `${key} <= ${callSite(new Error().stack ?? '')}`;
+      sites[site] = (sites[site] ?? 0) + 1;
+    }
   });
-  setInterval(() => fs.writeFileSync(file, JSON.stringify(counts)), 1000).unref();
+  setInterval(() => {
+    fs.writeFileSync(file, JSON.stringify(counts));
+    if (sitesFile) fs.writeFileSync(sitesFile, JSON.stringify(sites));
+  }, 1000).unref();
+}
+
+const SOURCE_ROOT = `${process.cwd()}/`;
+/** The first four frames of a stack inside the project's own source (not node_modules, not this file). */
+function callSite(stack: string): string {
+  return stack.split('\n')
+    .filter((l) => l.includes(SOURCE_ROOT) && !l.includes('node_modules') && !l.includes('lib/db.ts'))
+    .slice(0, 4)
+    .map((l) => l.trim().replace(/^at /, '').replace(SOURCE_ROOT, '').replace(/^.*\(/, '').replace(/\)$/, ''))
+    .join(' < ');
 }
 
 let mongo: Promise<boolean> | undefined;

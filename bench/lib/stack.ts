@@ -79,7 +79,9 @@ export interface Stack {
   stop(campaignId: string): Promise<void>;
   /** Mongo commands the worker processes sent so far, per `command collection` (their driver's
    *  command monitoring, lib/db.ts DIALER_MONGO_COMMANDS_FILE; updated every second). */
-  workerCommands(): Record<string, number>;
+  /** The worker processes' Mongo commands so far, per `command collection` (or, with `sites`, per
+   *  call site: startStack's `commandSites`). */
+  workerCommands(sites?: boolean): Record<string, number>;
   /** Restart the worker child (for a CPU profile of one phase, or an RSS reading of a fresh process). */
   restartWorker(nodeFlags?: string[]): Promise<void>;
   close(): Promise<void>;
@@ -92,6 +94,8 @@ export interface StackOptions {
   /** Worker processes polling the task queue (default 1). */
   workers?: number;
   workerEnv?: NodeJS.ProcessEnv;
+  /** Workers count their Mongo commands per call site too (lib/db.ts DIALER_MONGO_SITES_FILE). */
+  commandSites?: boolean;
   /** Add the SQLite index an unpatched FerretDB 1.24 needs for `_id` lookups (see addIdIndexes). */
   idIndex?: boolean;
   /** SQLite `synchronous` of FerretDB (its default, FULL, syncs the WAL on every commit; NORMAL
@@ -207,11 +211,11 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     ...o.workerEnv,
   };
   const workers: Proc[] = [];
-  const commandsFile = (n: number) => path.join(dir, `mongo-commands-worker${n}.json`);
+  const commandsFile = (n: number, sites = false) => path.join(dir, `mongo-${sites ? 'sites' : 'commands'}-worker${n}.json`);
   async function launchWorker(flags: string[], n: number): Promise<void> {
     const w = startProcess({
       name: `worker${n || ''}`, command: process.execPath, args: [...flags, '--import', 'tsx', path.join(config.rootDir, 'worker.ts')],
-      env: { ...workerEnv, DIALER_MONGO_COMMANDS_FILE: commandsFile(n) }, logFile: path.join(logDir, `worker${n || ''}.log`),
+      env: { ...workerEnv, DIALER_MONGO_COMMANDS_FILE: commandsFile(n), ...(o.commandSites ? { DIALER_MONGO_SITES_FILE: commandsFile(n, true) } : {}) }, logFile: path.join(logDir, `worker${n || ''}.log`),
     });
     workers[n] = w;
     const t0 = Date.now();
@@ -268,12 +272,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       const r = await req('PUT', `/api/v2/dialer/${campaignId}/state/3`);
       if (r.status !== 200) throw new Error(`stop: ${r.status} ${JSON.stringify(r.body)}`);
     },
-    workerCommands() {
+    workerCommands(sites = false) {
       const out: Record<string, number> = {};
       for (let n = 0; n < workers.length; n++) {
         let counts: Record<string, number> = {};
         try {
-          counts = JSON.parse(fs.readFileSync(commandsFile(n), 'utf8')) as Record<string, number>;
+          counts = JSON.parse(fs.readFileSync(commandsFile(n, sites), 'utf8')) as Record<string, number>;
         } catch {
           /* not written yet */
         }

@@ -18,7 +18,8 @@
 import { Context } from '@temporalio/activity';
 import { Member } from '../models';
 import { MemberStore } from '../models/member-store';
-import { freshHeads, timedEntries, type FreshChunk } from '../models/ready-queue';
+import { freshHeads, freshView, timedEntries, type FreshChunk, type FreshView } from '../models/ready-queue';
+import { exclusivelyAll, turnKey } from '../models/serial';
 import { CLAIM_SORTS, compareBySort, isReady, neverDialledKey, readyFilter, type MembersStrategy } from '../rules/dispatch';
 
 /** Tells Temporal the claim is alive while it reads (no-op outside an activity). */
@@ -69,10 +70,11 @@ async function readWindow(campaignId: string, strategy: MembersStrategy, now: nu
   return top.map((d) => d._id);
 }
 
-/** The earliest `_readyAt` still in the future among the members waiting for a next try, or null. */
-export async function nextReadyAt(campaignId: string, now: number): Promise<number | null> {
+/** The earliest `_readyAt` still in the future among the members waiting for a next try, or null;
+ *  from the timed entries a claim just read, if given. */
+export async function nextReadyAt(campaignId: string, now: number, timed?: Record<string, unknown>[] | null): Promise<number | null> {
   let min: number | null = null;
-  for (const e of await timedEntries(campaignId)) {
+  for (const e of timed ?? (await timedEntries(campaignId))) {
     const at = e._readyAt;
     if (typeof at === 'number' && at > now && (min === null || at < min)) min = at;
   }
@@ -86,9 +88,40 @@ const fallbackRuns = new Map<string, { at: number; found: boolean }>();
  *  members missing from the queue (a full decode on FerretDB v1). */
 export const FALLBACK_INTERVAL_MS = 5 * 60_000;
 
+/** Per campaign, in this process: its fresh queue as the last claim saw it (models/ready-queue.ts
+ *  FreshView), so a round neither lists the collections nor reads a priority found empty. It is
+ *  made again when the campaign was woken since (its workflow passes a new `generation`: members
+ *  stored through the API wake it) and after VIEW_TTL_MS (chunks stored without a wake-up). */
+const views = new Map<string, { generation: string | undefined; at: number; view: FreshView }>();
+export const VIEW_TTL_MS = 10_000;
+
+async function viewOf(campaignId: string, generation: string | undefined): Promise<FreshView> {
+  const now = Date.now();
+  const known = views.get(campaignId);
+  if (known && generation !== undefined && known.generation === generation && now - known.at < VIEW_TTL_MS && now >= known.at) return known.view;
+  const view = await freshView(campaignId);
+  views.set(campaignId, { generation, at: now, view });
+  return view;
+}
+
 function fallbackDue(campaignId: string, now: number): boolean {
   const last = fallbackRuns.get(campaignId);
   return !last || last.found || now - last.at >= FALLBACK_INTERVAL_MS || now < last.at;
+}
+
+/** What one claim call read, for its caller: the timed entries, last read (nextReadyAt). */
+export interface ClaimReads {
+  timed: Record<string, unknown>[] | null;
+}
+
+interface ClaimOptions {
+  campaignId: string;
+  strategy: MembersStrategy;
+  now: number;
+  leaseIds: string[];
+  /** Changes whenever the campaign may have new fresh members (see `views`); none: read afresh. */
+  generation?: string;
+  reads?: ClaimReads;
 }
 
 /**
@@ -109,7 +142,7 @@ function fallbackDue(campaignId: string, now: number): boolean {
  * `_dispatch` only when some claim was skipped, the used queue entries.
  */
 export async function claimReady<D>(
-  o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
+  o: ClaimOptions,
   onClaim: (leaseId: string, doc: D) => void,
 ): Promise<number> {
   return heartbeating(async () => {
@@ -131,49 +164,52 @@ interface Candidate {
 }
 
 /** The first `k` candidates of the queue in the campaign's order. */
-async function queueWindow(campaignId: string, strategy: MembersStrategy, now: number, k: number): Promise<Candidate[]> {
-  const timed = (await timedEntries(campaignId))
+async function queueWindow(o: ClaimOptions, view: FreshView, k: number): Promise<Candidate[]> {
+  const { campaignId, strategy, now } = o;
+  const entries = await timedEntries(campaignId);
+  if (o.reads) o.reads.timed = entries;
+  const timed = entries
     .filter((e) => e._readyAt === null || e._readyAt === undefined || (e._readyAt as number) <= now)
     .map((e) => ({ _id: e._id, key: e }));
-  const fresh = (await freshHeads(campaignId, k)).flatMap((chunk) =>
+  const fresh = (await freshHeads(campaignId, k, view)).flatMap((chunk) =>
     chunk.ids.slice(0, k).map((_id) => ({ _id, chunk, key: neverDialledKey(_id, chunk.priority) })),
   );
   const cmp = compareBySort(CLAIM_SORTS[strategy]);
   return [...timed, ...fresh].sort((a, b) => cmp(a.key, b.key)).slice(0, k);
 }
 
-async function claimFromQueue<D>(
-  o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
-  onClaim: (leaseId: string, doc: D) => void,
-): Promise<number> {
+async function claimFromQueue<D>(o: ClaimOptions, onClaim: (leaseId: string, doc: D) => void): Promise<number> {
+  const view = await viewOf(o.campaignId, o.generation);
   const free = [...o.leaseIds]; // lease ids not given yet, in order
   const skipped = new Set<string>(); // timed entries of members not ready now: kept, not re-read
   // A candidate lost to a change is replaced by reading the window again.
   for (let round = 0; round < 5 && free.length; round++) {
     const need = free.length;
-    const window = (await queueWindow(o.campaignId, o.strategy, o.now, need + skipped.size))
+    const window = (await queueWindow(o, view, need + skipped.size))
       .filter((c) => !skipped.has(String(c._id)))
       .slice(0, need);
     if (!window.length) break;
-    const docs = await readMembers(window.map((c) => c._id));
     const taken = new Map<FreshChunk, Set<string>>();
     const gone: unknown[] = [];
     const tries: { doc: Record<string, unknown>; leaseId: string; fresh: boolean; c: Candidate }[] = [];
-    for (const c of window) {
-      const doc = docs.get(String(c._id));
-      const isGone = !doc || String(doc.dialer) !== o.campaignId || !!doc._endCause;
-      // A fresh entry is used once: claimed now, or its member was claimed, edited or ended meanwhile.
-      if (c.chunk) {
-        if (!taken.has(c.chunk)) taken.set(c.chunk, new Set());
-        taken.get(c.chunk)!.add(String(c._id));
-      } else if (isGone) {
-        gone.push(c._id);
+    const claimed = await inTurns(window.map((c) => c._id), async () => {
+      const docs = await readMembers(window.map((c) => c._id));
+      for (const c of window) {
+        const doc = docs.get(String(c._id));
+        const isGone = !doc || String(doc.dialer) !== o.campaignId || !!doc._endCause;
+        // A fresh entry is used once: claimed now, or its member was claimed, edited or ended meanwhile.
+        if (c.chunk) {
+          if (!taken.has(c.chunk)) taken.set(c.chunk, new Set());
+          taken.get(c.chunk)!.add(String(c._id));
+        } else if (isGone) {
+          gone.push(c._id);
+        }
+        const stale = isGone || (c.chunk !== undefined && (doc!.priority ?? 0) !== c.chunk.priority);
+        if (!stale && isReady(doc!, o.campaignId, o.now)) tries.push({ doc: doc!, leaseId: free[tries.length], fresh: c.chunk !== undefined, c });
+        else if (!c.chunk && !isGone) skipped.add(String(c._id));
       }
-      const stale = isGone || (c.chunk !== undefined && (doc!.priority ?? 0) !== c.chunk.priority);
-      if (!stale && isReady(doc!, o.campaignId, o.now)) tries.push({ doc: doc!, leaseId: free[tries.length], fresh: c.chunk !== undefined, c });
-      else if (!c.chunk && !isGone) skipped.add(String(c._id));
-    }
-    const claimed = await MemberStore.claimMany<D & { _id: unknown; _dispatch: string }>(tries, o);
+      return MemberStore.claimMany<D & { _id: unknown; _dispatch: string }>(tries, o);
+    });
     const won = new Set(claimed.map((d) => String(d._id)));
     for (const t of tries) if (!won.has(String(t.doc._id)) && !t.c.chunk) skipped.add(String(t.doc._id));
     const used = new Set(claimed.map((d) => d._dispatch));
@@ -186,6 +222,14 @@ async function claimFromQueue<D>(
   return o.leaseIds.length - free.length;
 }
 
+/** fn (a read of members and their claim) in the members' turns (models/serial.ts): no API edit of a
+ *  never-granted member falls between the claim's read and its write, so the document a claim
+ *  returns is the member's state when it was claimed, which the grant hands to its workflow (after
+ *  the claim the API edits the member through that workflow). */
+async function inTurns<T>(ids: unknown[], fn: () => Promise<T>): Promise<T> {
+  return exclusivelyAll(ids.map((id) => turnKey.member(id)), fn);
+}
+
 /** Members by `_id`, in one query (FerretDB serves an `_id` list from its index), without their
  *  attempt log (the grant needs the name and numbers, the claim the dispatch fields). */
 async function readMembers(ids: unknown[]): Promise<Map<string, Record<string, unknown>>> {
@@ -195,17 +239,19 @@ async function readMembers(ids: unknown[]): Promise<Map<string, Record<string, u
 
 /** The fallback: the old ready window, read from the members collection itself. */
 async function claimFromMembers<D>(
-  o: { campaignId: string; strategy: MembersStrategy; now: number; leaseIds: string[] },
+  o: ClaimOptions,
   onClaim: (leaseId: string, doc: D) => void,
 ): Promise<number> {
   const free = [...o.leaseIds];
   for (let round = 0; round < 3 && free.length; round++) {
     const ids = await readyWindow(o.campaignId, o.strategy, o.now, free.length);
     if (!ids.length) break;
-    const docs = await readMembers(ids);
-    const found = ids.map((id) => docs.get(String(id))).filter((d): d is Record<string, unknown> => !!d);
-    const tries = found.map((doc, i) => ({ doc, leaseId: free[i] }));
-    const claimed = await MemberStore.claimMany<D & { _dispatch: string }>(tries, o);
+    const claimed = await inTurns(ids, async () => {
+      const docs = await readMembers(ids);
+      const found = ids.map((id) => docs.get(String(id))).filter((d): d is Record<string, unknown> => !!d);
+      const tries = found.map((doc, i) => ({ doc, leaseId: free[i] }));
+      return MemberStore.claimMany<D & { _dispatch: string }>(tries, o);
+    });
     const used = new Set(claimed.map((d) => d._dispatch));
     free.splice(0, free.length, ...free.filter((id) => !used.has(id)));
     for (const d of claimed) onClaim(d._dispatch, d);

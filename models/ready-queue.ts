@@ -146,18 +146,35 @@ async function freshPriorities(campaignId: string): Promise<{ name: string; prio
     .sort(byPriorityDescending);
 }
 
+/** What a claim knows of a campaign's fresh queue between its rounds: the priority collections
+ *  (listed once) and those it found empty (not read again). It holds while no chunk is added: the
+ *  claim makes a new one when the campaign was woken (members stored) and after a while. */
+export interface FreshView {
+  priorities: { name: string; priority: number }[];
+  empty: Set<number>;
+}
+
+export async function freshView(campaignId: string): Promise<FreshView> {
+  return { priorities: await freshPriorities(campaignId), empty: new Set() };
+}
+
 /** The first `k` fresh ids in claim order (priority descending, then `_id`), as the head chunks
- *  holding them: a lower priority is read only while the higher ones hold fewer than `k`. */
-export async function freshHeads(campaignId: string, k: number): Promise<FreshChunk[]> {
+ *  holding them: a lower priority is read only while the higher ones hold fewer than `k`. A
+ *  priority the view knows empty is skipped; one read empty is noted in the view. */
+export async function freshHeads(campaignId: string, k: number, view?: FreshView): Promise<FreshChunk[]> {
+  const v = view ?? (await freshView(campaignId));
   const out: FreshChunk[] = [];
   let n = 0;
-  for (const { name, priority } of await freshPriorities(campaignId)) {
+  for (const { name, priority } of v.priorities) {
     if (n >= k) break;
+    if (v.empty.has(priority)) continue;
     // No filter and no sort: the one read FerretDB v1 limits in SQL. A chunk holds ≥ 1 id and
     // usually ≥ k (an import), so chunks come one at a time and reading stops early.
     const cursor = coll(name).find({}).limit(k).batchSize(1);
+    let chunks = 0;
     try {
       for await (const c of cursor) {
+        chunks++;
         const ids = (c.ids as Id[]) ?? [];
         out.push({ collection: name, chunkId: c._id, priority, ids });
         n += ids.length;
@@ -166,6 +183,7 @@ export async function freshHeads(campaignId: string, k: number): Promise<FreshCh
     } finally {
       await cursor.close();
     }
+    if (!chunks) v.empty.add(priority);
   }
   return out;
 }

@@ -139,6 +139,62 @@ test('a claim waits for the turn another process holds on a member: an API edit 
   assert.equal(await turns.countDocuments({ _id: key }), 0, 'the claim gave its turn back');
 });
 
+test('the member a claim returns is its document as claimed: an API edit waiting for the member\'s turn comes after the claim, not between its read and write', async () => {
+  // The grant hands this document to the member's workflow (it does not read the member again), so
+  // an edit stored between the claim's read and its write would be lost.
+  const id = campaign();
+  const now = Date.now();
+  const m = await createMember(id, ['380504000002'], { _probeCount: 1, _nextTryTime: now - 1000, _readyAt: now - 1000, lastCall: now - 60_000 });
+  const turns = mongoose.connection.collection<{ _id: string; owner: string; until: number }>('dialer_turns');
+  const key = `member:${String(m._id)}`;
+  await turns.insertOne({ _id: key, owner: 'the-api-process', until: now + 15_000 });
+  const claimed: Record<string, unknown>[] = [];
+  const claim = claimReady<Record<string, unknown>>({ campaignId: id, strategy: 'next-tries-circuit', now, leaseIds: ['lease-read'] }, (_l, d) => claimed.push(d));
+  await new Promise((r) => setTimeout(r, 300));
+  // The other process's edit in its turn (the claim rule's filter), then the turn given back.
+  await Member.updateOne({ _id: m._id, _dispatch: null, _lock: null }, { $set: { variables: { edited: 'yes' } } });
+  await turns.deleteOne({ _id: key });
+  assert.equal(await claim, 1);
+  const stored = (await Member.findById(m._id).lean<MemberDoc>())!;
+  assert.equal(stored._dispatch, 'lease-read');
+  assert.deepEqual(claimed[0].variables, { edited: 'yes' }, 'the claim read the member in its turn, after the edit');
+  assert.deepEqual(memberState(claimed[0] as MemberDoc), memberState(stored));
+});
+
+test('a claim lists the queue collections and reads an empty priority once per generation (a wake-up of the campaign)', async () => {
+  const id = campaign();
+  const now = Date.now();
+  const a = await createMember(id, ['380505000001'], { priority: 5 });
+  const b = await createMember(id, ['380505000002'], { priority: 1 });
+  const commands: string[] = [];
+  const client = mongoose.connection.getClient();
+  const listen = (e: { commandName: string; command: Record<string, unknown> }) => {
+    const coll = e.command[e.commandName];
+    if (e.commandName === 'listCollections' || (typeof coll === 'string' && coll.startsWith(`dialer_queue.${id}.p`))) {
+      commands.push(`${e.commandName} ${typeof coll === 'string' ? coll.slice(`dialer_queue.${id}.`.length) : ''}`.trim());
+    }
+  };
+  client.on('commandStarted', listen);
+  const round = async (generation: string) => {
+    commands.length = 0;
+    const order: string[] = [];
+    await claimReady<{ _id: unknown }>({ campaignId: id, strategy: 'next-tries-circuit', now, leaseIds: [`l-${generation}-${Math.random()}`], generation }, (_l, d) => order.push(String(d._id)));
+    return { order, reads: commands.filter((c) => !c.startsWith('delete') && !c.startsWith('update') && !c.startsWith('killCursors')) };
+  };
+  try {
+    assert.deepEqual(await round('g1'), { order: [String(a._id)], reads: ['listCollections', 'find p5'] });
+    // p5 is empty now: read once more (and noted), then never again in this generation.
+    assert.deepEqual(await round('g1'), { order: [String(b._id)], reads: ['find p5', 'find p1'] });
+    assert.deepEqual((await round('g1')).reads, ['find p1']);
+    assert.deepEqual((await round('g1')).reads, [], 'no listCollections, no read of an empty priority');
+    // Members stored in a new priority: the API wakes the campaign, whose next claim has a new generation.
+    const c = await createMember(id, ['380505000003'], { priority: 7 });
+    assert.deepEqual(await round('g2'), { order: [String(c._id)], reads: ['listCollections', 'find p7'] });
+  } finally {
+    client.off('commandStarted', listen);
+  }
+});
+
 test('a member stored without a queue entry is found by the fallback, at most every FALLBACK_INTERVAL_MS while it finds none', async () => {
   const id = campaign();
   const t0 = Date.now();

@@ -3,7 +3,7 @@
 // through the owning modules (models/member-store.ts, models/campaign-store.ts, models/lines.ts).
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { Attempt, Member } from '../models';
+import { Attempt, Member, memberState, type MemberDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { LineLeases } from '../models/lines';
 import { GatewayLines } from '../models/gateway-lines';
@@ -11,17 +11,14 @@ import { MemberStore } from '../models/member-store';
 import { hasQueued } from '../models/ready-queue';
 import { memberUiText, startMemberWorkflowWithGrant, type MemberUiText } from '../workflows/start';
 import { memberWorkflowId } from '../workflows/messages';
+import type { MemberState } from '../rules';
 import { mapLimit } from '../lib/map-limit';
-import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf } from './claim';
+import { claimReady, heartbeating, nextReadyAt as nextReadyAtOf, type ClaimReads } from './claim';
 import type { ActivityDeps } from './deps';
 import type { CampaignActivities } from './types';
 
-interface Claimed {
-  _id: unknown;
-  _dispatch?: string;
-  name?: string;
-  communications?: { number: string; priority?: number; state?: number; lastCall?: number; description?: string }[];
-}
+/** A claimed member's document, without its attempt log. */
+type Claimed = MemberDoc & { _id: unknown; _dispatch?: string };
 
 /**
  * How long before a member's `_readyAt` the campaign grants it. The member holds the grant until its
@@ -35,37 +32,45 @@ export const GRANT_LEAD_MS = 2_000;
 const GRANTS_IN_FLIGHT = 20;
 
 export function createCampaignActivities({ client, esl, taskQueue }: ActivityDeps): CampaignActivities {
-  async function claimAndGrant({ campaignId, campaignName, domain, leaseIds, membersStrategy, activeLeases, now }: Parameters<CampaignActivities['claimAndGrant']>[0]) {
-    const granted: { leaseId: string; memberId: string; ui: MemberUiText }[] = [];
-    const uiOf = (d: Claimed) =>
-      memberUiText({ memberId: String(d._id), name: d.name, campaignId, campaignName, domain, communications: d.communications });
+  async function claimAndGrant(
+    { campaignId, campaignName, domain, leaseIds, membersStrategy, activeLeases, now, campaign, generation }: Parameters<CampaignActivities['claimAndGrant']>[0],
+  ) {
+    const granted: { leaseId: string; memberId: string; ui: MemberUiText; member: MemberState }[] = [];
+    const grantOf = (d: Claimed) => ({
+      leaseId: d._dispatch!,
+      memberId: String(d._id),
+      ui: memberUiText({ memberId: String(d._id), name: d.name, campaignId, campaignName, domain, communications: d.communications }),
+      // The member's state as claimed: its workflow starts with it instead of reading it.
+      member: memberState(d),
+    });
     // A retried activity finds the members it already claimed with these lease ids (the workflow
     // made them up for this call, so on a first attempt no member can hold one: the query — a
     // scan of the whole collection on FerretDB — is skipped).
     const already = Context.current().info.attempt > 1
-      ? await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _id: 1, _dispatch: 1, name: 1, communications: 1 }).lean<Claimed[]>()
+      ? await Member.find({ dialer: campaignId, _dispatch: { $in: leaseIds } }, { _log: 0 }).lean<Claimed[]>()
       : [];
-    for (const d of already) granted.push({ leaseId: d._dispatch!, memberId: String(d._id), ui: uiOf(d) });
+    for (const d of already) granted.push(grantOf(d));
     // The ready window (activities/claim.ts): candidates read and claimed in batches; every claimed
     // member is then granted (signal-with-start), a bounded number at a time.
     const wanted = leaseIds.filter((id) => !granted.some((g) => g.leaseId === id));
     let claimError: unknown = null;
-    await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now: now + GRANT_LEAD_MS, leaseIds: wanted }, (leaseId, doc) => {
-      granted.push({ leaseId, memberId: String(doc._id), ui: uiOf(doc) });
+    const reads: ClaimReads = { timed: null };
+    await claimReady<Claimed>({ campaignId, strategy: membersStrategy, now: now + GRANT_LEAD_MS, leaseIds: wanted, generation, reads }, (_leaseId, doc) => {
+      granted.push(grantOf(doc));
     }).catch((err: unknown) => {
       claimError = err;
     });
     // The members claimed are granted before the activity ends, even when the claim failed part way
     // (a retry finds the claimed members by lease id and grants them).
     await mapLimit(granted, GRANTS_IN_FLIGHT, (g) =>
-      startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId }, g.leaseId, taskQueue, g.ui, now).then(() => undefined),
+      startMemberWorkflowWithGrant(client, { domain, campaignId, memberId: g.memberId, member: g.member }, g.leaseId, taskQueue, g.ui, now, campaign).then(() => undefined),
     );
     if (claimError) throw claimError;
     await CampaignStore.setActive(campaignId, activeLeases + granted.length);
     let nextReadyAt: number | null = null;
     let openMembers = -1;
     if (granted.length < leaseIds.length) {
-      const at = await nextReadyAtOf(campaignId, now + GRANT_LEAD_MS);
+      const at = await nextReadyAtOf(campaignId, now + GRANT_LEAD_MS, reads.timed);
       nextReadyAt = at === null ? null : at - GRANT_LEAD_MS;
       // Open members: the queue knows them (members in progress have timed entries); only when it
       // is empty is the members collection asked (a scan up to the first match on FerretDB v1).

@@ -1,5 +1,5 @@
 // The activity surface the member workflow calls. Workflow code imports only these types.
-import type { AgentView, CallResult, Reservation } from '../workflows/messages';
+import type { AgentView, CallResult, GrantedCampaign, Reservation } from '../workflows/messages';
 import type { AgentEventType } from '../models/agent';
 import type { SaveInput } from '../models/member-store';
 import type { AgentParams } from '../rules';
@@ -86,6 +86,10 @@ export interface CampaignActivities {
     activeLeases: number;
     /** The campaign workflow's clock: `_readyAt` values are written in workflow time too. */
     now: number;
+    /** The rules this round read, passed on with each grant (the member dials with them). */
+    campaign?: GrantedCampaign;
+    /** Changes whenever the campaign was woken (members stored): the claim lists its queue again. */
+    generation?: string;
   }): Promise<{ granted: { leaseId: string; memberId: string }[]; nextReadyAt: number | null; /** -1: not asked; 0: none; 1: some (not a count) */ openMembers: number }>;
   /** Is this lease still held by a live member workflow? (Lease expiry, lost signals, crashes.) */
   checkLease(i: { campaignId: string; memberId: string; leaseId: string }): Promise<{ held: boolean }>;

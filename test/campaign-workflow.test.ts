@@ -9,6 +9,7 @@ import { History } from '../models/history';
 import { campaignInfoQuery, stopSignal, wakeSignal, type CampaignInfo } from '../workflows/messages';
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
 import { closed, startStack, type Stack } from './support/stack';
+import type { WorkflowHandle } from '@temporalio/client';
 
 let stack: Stack;
 
@@ -159,6 +160,40 @@ describe('campaign workflow', () => {
     assert.deepEqual([info.limit, info.leases], [3, 3]);
     await h.signal(stopSignal);
     stack.sim.reset();
+    await closed(h);
+  });
+});
+
+/** The local activities a workflow ran, by name, from its history's markers. */
+function localActivities(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+    const m = data ? /"activityType":"([^"]+)"/.exec(Buffer.from(data).toString()) : null;
+    return m ? [m[1]] : [];
+  });
+}
+
+describe('what a grant brings', () => {
+  test('an edit of a running campaign reaches the attempts granted after it; a granted member reads neither its campaign nor itself', async () => {
+    const camp = await createCampaign({}, { limit: 1 });
+    const id = String(camp._id);
+    const members: string[] = [];
+    for (let i = 0; i < 3; i++) members.push(String((await createMember(id, [`20003${i}`]))._id));
+    const h = await stack.startCampaign(id);
+    await waitFor('first call', async () => callsOf(id).length === 1);
+    // As the API's PUT does: the stored configuration, then a wake-up of the campaign.
+    await Campaign.updateOne({ _id: id }, { $set: { 'parameters.originateTimeout': 41 } });
+    await h.signal(wakeSignal);
+    await allEnded(id, 3);
+    const timeouts = callsOf(id).map((c) => c.channelVars.originate_timeout);
+    assert.equal(timeouts.length, 3);
+    assert.equal(timeouts[0], '5', 'the first call was placed before the edit');
+    assert.equal(timeouts[2], '41', 'the last call was granted after the edit (limit 1: after the others ended)');
+    for (const memberId of members) {
+      const ran = localActivities(await stack.memberHandle(id, memberId).fetchHistory());
+      assert.ok(ran.includes('placeCall'), `member ${memberId} dialled: ${ran.join(', ')}`);
+      assert.deepEqual(ran.filter((a) => a === 'loadCampaign' || a === 'loadMember'), [], 'the grant brought the campaign\'s rules and the member\'s state');
+    }
     await closed(h);
   });
 });

@@ -76,6 +76,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let cause = 'INIT';
   let limit = 0;
   let wake = false;
+  /** Wake signals received by this run: the claim's view of the fresh queue is kept while it is unchanged. */
+  let wakes = 0;
   /** Set by the wake signal only (members added, configuration edited): a finishing campaign looks again. */
   let woken = false;
   /** autoResetStats: the calendar day the counters belong to, and when it ends. */
@@ -100,6 +102,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     () => {
       wake = true;
       woken = true;
+      wakes++;
     },
     on,
   );
@@ -185,11 +188,12 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   }
 
   /** Claims up to `n` ready members in the campaign's order and grants each a lease. */
-  async function grantFreeLines(camp: CampaignRules, n: number): Promise<{ filled: boolean; nextReadyAt: number | null; openMembers: number }> {
+  async function grantFreeLines(camp: CampaignRules, readAt: number, n: number): Promise<{ filled: boolean; nextReadyAt: number | null; openMembers: number }> {
     const leaseIds = Array.from({ length: n }, () => uuid4());
     claiming = new Set(leaseIds);
     const res = await claimActs.claimAndGrant({
       campaignId, campaignName: camp.name, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
+      campaign: { rules: camp, readAt }, generation: `${workflowInfo().runId}:${wakes}`,
     });
     claiming = null;
     const deadline = Date.now() + LEASE_TTL_MS;
@@ -273,6 +277,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     wake = false;
     woken = false;
     const camp: CampaignRules | null = await reads.loadCampaign(campaignId);
+    const readAt = Date.now();
     if (!camp) return { state: 'End', cause: 'NOT_FOUND' };
     if (stopping) {
       await enter('ProcessStop', 'QUEUE_STOP', 'Stop');
@@ -312,7 +317,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const free = limit - leases.size;
     let nextReadyAt: number | null = null;
     if (free > 0) {
-      const res = await grantFreeLines(camp, Math.min(free, CLAIM_BATCH));
+      const res = await grantFreeLines(camp, readAt, Math.min(free, CLAIM_BATCH));
       if (res.filled) continue; // maybe more ready members
       nextReadyAt = res.nextReadyAt;
       if (res.openMembers === 0 && !camp.eternalQueue) {

@@ -84,6 +84,7 @@ import {
   type MemberPhase,
   type MemberWorkflowInput,
   type MemberWorkflowResult,
+  type GrantedCampaign,
 } from './messages';
 
 /** The steps that only touch Mongo (and placeCall's one bgapi): short and idempotent, so local
@@ -107,7 +108,8 @@ const LIVE_CALL_RECHECK_MS = 5 * 60_000;
 const LINE_BUSY_MIN_MS = 1_000;
 /** `_readyAt` of a member that waits for an outside event (a status, an edit): never due by itself. */
 const FAR_FUTURE = 8.64e15;
-/** A grant that arrives this soon after the campaign was read dials without reading it again. */
+/** A grant that arrives this soon after the campaign was read dials without reading it again; the
+ *  rules a grant brings are used this long after the campaign read them. */
 const FRESH_READ_MS = 5_000;
 
 /** What one run of the member workflow knows; its handlers and steps read and change it. */
@@ -131,6 +133,8 @@ interface MemberRun {
   /** The campaign's lease for the next attempt, if granted, and when the campaign took its line. */
   grant: string | null;
   grantedAt: number | null;
+  /** The campaign's rules that came with the grant of `leaseId`. */
+  grantedCampaign: (GrantedCampaign & { leaseId: string }) | null;
   /** `_readyAt` as last stored, so it is only written when it changes. */
   readyAtStored: number | null | undefined;
   /** The campaign as read just before: no need to read it again. */
@@ -185,8 +189,8 @@ interface Placed {
 export async function memberWorkflow(input: MemberWorkflowInput): Promise<MemberWorkflowResult> {
   const s: MemberRun = {
     domain: input.domain, campaignId: input.campaignId, memberId: input.memberId, workflowId: workflowInfo().workflowId,
-    member: input.carried?.member ?? null, seq: input.carried?.seq ?? 0, endSeq: input.carried?.endSeq ?? 0,
-    phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, grantedAt: null, readyAtStored: undefined,
+    member: input.carried?.member ?? input.member ?? null, seq: input.carried?.seq ?? 0, endSeq: input.carried?.endSeq ?? 0,
+    phase: 'waiting', wake: false, terminateRequested: false, endCause: null, grant: null, grantedAt: null, grantedCampaign: null, readyAtStored: undefined,
     justRead: null, pendingPatch: null, pendingFields: null, editsAccepted: 0, editsStored: 0, waitUntil: null, waitReason: null, currentUuid: null, result: null, resultAt: 0, lastUuid: null,
     callTimer: null, statusExpected: false, earlyStatus: null, awaitingStatus: null, statusApplied: false, writeBackPending: false,
     heldAgent: null, previewOfferId: null, previewDecision: null, parked: null, agentFree: false,
@@ -201,7 +205,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
     // Cleared before looking, so a wake-up that arrives while we look is not lost.
     s.wake = false;
     await applyPatch(s);
-    const camp = s.justRead ?? (await local.loadCampaign(s.campaignId));
+    const camp = grantedRules(s) ?? s.justRead ?? (await local.loadCampaign(s.campaignId));
     s.justRead = null;
     // Campaign deleted (with its members): nothing left to do.
     if (!camp) return { endCause: 'CAMPAIGN_DELETED', attempts: s.member.probeCount };
@@ -251,14 +255,22 @@ function isLoaded(s: MemberRun): s is Run {
   return s.member !== null;
 }
 
+/** The campaign's rules that came with the grant held now, while fresh: a campaign edit reaches
+ *  the campaign's next claim at once (the API wakes it), so at most FRESH_READ_MS late here. */
+function grantedRules(s: MemberRun): CampaignRules | null {
+  const g = s.grantedCampaign;
+  return g && g.leaseId === s.grant && Date.now() - g.readAt < FRESH_READ_MS ? g.rules : null;
+}
+
 // ---- Messages ----------------------------------------------------------------------------------
 
 function setHandlers(s: MemberRun): void {
   setHandler(
     grantSignal,
-    ({ leaseId, grantedAt }) => {
+    ({ leaseId, grantedAt, campaign }) => {
       s.grant = leaseId;
       s.grantedAt = grantedAt ?? null;
+      s.grantedCampaign = campaign ? { ...campaign, leaseId } : null;
     },
     { description: 'The campaign grants one line (lease) for the next attempt.' },
   );

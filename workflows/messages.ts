@@ -11,8 +11,11 @@ export interface MemberWorkflowInput {
   domain: string;
   campaignId: string;
   memberId: string;
-  /** Carried over continue-as-new; absent on a fresh start (state is then loaded from Mongo). */
+  /** Carried over continue-as-new; absent on a fresh start. */
   carried?: { member: MemberState; seq: number; endSeq: number };
+  /** A fresh start by the campaign's grant: the member as its claim read it (in the member's turn,
+   *  so no edit came between; after the claim, edits come to the workflow). Absent: loaded from Mongo. */
+  member?: MemberState;
 }
 
 export interface MemberWorkflowResult {
@@ -82,7 +85,18 @@ export const terminateUpdate = defineUpdate<{ _id: string; waitHangupCause?: str
 /** The campaign grants the member one line (a lease) for one attempt. Sent with signal-with-start,
  *  so a member that was never dialled has no workflow until its first grant. `grantedAt`: when the
  *  campaign took the line (epoch ms), for the line time counted when the attempt ends. */
-export const grantSignal = defineSignal<[{ leaseId: string; grantedAt?: number }]>('grant');
+export const grantSignal = defineSignal<[Grant]>('grant');
+export interface Grant {
+  leaseId: string;
+  grantedAt?: number;
+  /** The campaign's rules as the campaign read them for the claim that granted this line, and when
+   *  (its workflow time): a member dialling soon after dials with them instead of reading them. */
+  campaign?: GrantedCampaign;
+}
+export interface GrantedCampaign {
+  rules: CampaignRules;
+  readAt: number;
+}
 
 export type MemberPhase = 'waiting' | 'ready' | 'dialing' | 'in-call' | 'awaiting-status' | 'ended';
 export interface MemberInfo {

@@ -18,6 +18,7 @@ import {
   wakeSignal,
   type AgentWorkflowInput,
   type CampaignWorkflowInput,
+  type GrantedCampaign,
   type MemberWorkflowInput,
   type PurgeMembersInput,
 } from './messages';
@@ -106,11 +107,12 @@ export async function startMemberWorkflowWithGrant(
   taskQueue = config.temporal.taskQueue,
   ui?: MemberUiText,
   grantedAt = Date.now(),
+  campaign?: GrantedCampaign,
 ) {
   return client.workflow.signalWithStart(memberWorkflow, {
     ...memberStartOptions(input, taskQueue, ui),
     signal: grantSignal,
-    signalArgs: [{ leaseId, grantedAt }],
+    signalArgs: [{ leaseId, grantedAt, ...(campaign ? { campaign } : {}) }],
   });
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Attempt, Campaign, Member, MemberEnd, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
-import { campaignInfoQuery, campaignWorkflowId, editUpdate, memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
+import { campaignEditedSignal, campaignInfoQuery, campaignWorkflowId, editUpdate, wakeSignal, memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
 import { createCampaign, createMember, recordHistory, waitFor } from './support/env';
 import { closed, startStack, type Stack } from './support/stack';
 
@@ -330,6 +330,26 @@ describe('edits, busy lines and terminate in wrap-up', () => {
     assert.equal(callsTo(String(m._id)).length, 1);
     assert.equal(await Attempt.countDocuments({ member: String(m._id) }), 1, 'the busy tries were no attempts');
     await recordHistory(h, 'lines-busy-then-dialled');
+  });
+
+  test('a campaign edited while a member holds its grant: the member dials with the edited rules, not those its grant brought', async () => {
+    const line = { gwProto: 'sip', gwName: 'gw1', dialString: '$1', limit: 1, callerIdNumber: '15550000000' };
+    const camp = await createCampaign({ resources: [{ dialedNumber: '^(\\d+)$', destinations: [line] }] });
+    const id = String(camp._id);
+    const dest = (camp.resources[0].destinations[0] as { uuid: string }).uuid;
+    assert.ok(await LineLeases.acquire(id, 'stale-lease', 1, [{ uuid: dest, limit: 1 }]));
+    const m = await createMember(id, ['200013']);
+    const h = await start(id, String(m._id));
+    await waitFor('the member pausing with its grant', async () => (await h.query(memberInfoQuery)).waitReason === 'every line busy');
+    // As the API's PUT does: the stored configuration, then a wake-up of the campaign.
+    await Campaign.updateOne({ _id: id }, { $set: { 'parameters.originateTimeout': 41 } });
+    await env.client.workflow.getHandle(campaignWorkflowId(id)).signal(wakeSignal);
+    await waitFor('the campaign telling its grant holder', async () =>
+      (await h.fetchHistory()).events?.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === campaignEditedSignal.name));
+    await LineLeases.release(id, 'stale-lease');
+    assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 1 });
+    assert.deepEqual(callsTo(String(m._id)).map((c) => c.channelVars.originate_timeout), ['41']);
+    await recordHistory(h, 'grant-then-campaign-edited');
   });
 
   test('terminate in wrap-up ends the member with MANAGER_REQUEST without waiting for the status', async () => {

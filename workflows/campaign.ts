@@ -21,6 +21,7 @@ import {
   CAMPAIGN_STATE,
   agentFreeSignal,
   callReportSignal,
+  campaignEditedSignal,
   memberWorkflowId,
   campaignInfoQuery,
   releaseSignal,
@@ -95,6 +96,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   let pacingShown: Pick<PacingView, 'mode' | 'reason'> | null = null;
   let pacingLatest: Pick<PacingView, 'mode' | 'reason'> | null = null;
   let pacingSavedAt = 0;
+  /** The rules the last round read (JSON), to tell the members holding a grant when they change. */
+  let rulesSeen = input.carried?.rules ?? null;
 
   const on = { description: 'Members added, configuration edited or start pressed: look again now.' };
   setHandler(
@@ -145,6 +148,18 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     { description: 'Predictive: a member reports its call (placed, live, bridged, abandoned, machine) to the pacing.' },
   );
 
+  /** The members holding a grant got the rules of the round that granted it: after an edit they
+   *  read them again before they dial (an edit wakes the campaign, so this round follows it at once). */
+  function tellIfEdited(camp: CampaignRules): void {
+    const rules = JSON.stringify(camp);
+    if (rulesSeen !== null && rules !== rulesSeen) {
+      for (const lease of leases.values()) {
+        getExternalWorkflowHandle(memberWorkflowId(campaignId, lease.memberId)).signal(campaignEditedSignal).catch(() => undefined);
+      }
+    }
+    rulesSeen = rules;
+  }
+
   /** A lease given back or found free; the pacing learns how its call ended. */
   function dropLease(leaseId: string): boolean {
     if (!leases.delete(leaseId)) return false;
@@ -188,12 +203,12 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   }
 
   /** Claims up to `n` ready members in the campaign's order and grants each a lease. */
-  async function grantFreeLines(camp: CampaignRules, readAt: number, n: number): Promise<{ filled: boolean; nextReadyAt: number | null; openMembers: number }> {
+  async function grantFreeLines(camp: CampaignRules, n: number): Promise<{ filled: boolean; nextReadyAt: number | null; openMembers: number }> {
     const leaseIds = Array.from({ length: n }, () => uuid4());
     claiming = new Set(leaseIds);
     const res = await claimActs.claimAndGrant({
       campaignId, campaignName: camp.name, domain, leaseIds, membersStrategy: camp.membersStrategy, activeLeases: leases.size, now: Date.now(),
-      campaign: { rules: camp, readAt }, generation: `${workflowInfo().runId}:${wakes}`,
+      campaign: { rules: camp }, generation: `${workflowInfo().runId}:${wakes}`,
     });
     claiming = null;
     const deadline = Date.now() + LEASE_TTL_MS;
@@ -277,8 +292,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     wake = false;
     woken = false;
     const camp: CampaignRules | null = await reads.loadCampaign(campaignId);
-    const readAt = Date.now();
     if (!camp) return { state: 'End', cause: 'NOT_FOUND' };
+    tellIfEdited(camp);
     if (stopping) {
       await enter('ProcessStop', 'QUEUE_STOP', 'Stop');
       return (await drainAndEnd('QUEUE_STOP', 'Stop'))!;
@@ -317,7 +332,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const free = limit - leases.size;
     let nextReadyAt: number | null = null;
     if (free > 0) {
-      const res = await grantFreeLines(camp, readAt, Math.min(free, CLAIM_BATCH));
+      const res = await grantFreeLines(camp, Math.min(free, CLAIM_BATCH));
       if (res.filled) continue; // maybe more ready members
       nextReadyAt = res.nextReadyAt;
       if (res.openMembers === 0 && !camp.eternalQueue) {
@@ -330,7 +345,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaignWorkflow>({
-        campaignId, domain, carried: { leases: Object.fromEntries(leases), stopping, dialled, state, statsDay, ...(pacing ? { pacing } : {}) },
+        campaignId, domain, carried: {
+          leases: Object.fromEntries(leases), stopping, dialled, state, statsDay, ...(pacing ? { pacing } : {}), ...(rulesSeen ? { rules: rulesSeen } : {}),
+        },
       });
     }
     const recheck = (progressive || camp.predictive) && free <= 0 ? AGENT_RECHECK_MS : camp.eternalQueue ? ETERNAL_RECHECK_MS : IDLE_RECHECK_MS;

@@ -66,6 +66,7 @@ import {
   memberParkedSignal,
   editUpdate,
   grantSignal,
+  campaignEditedSignal,
   previewDecisionSignal,
   memberInfoQuery,
   MEMBER_ALREADY_ENDED,
@@ -108,8 +109,7 @@ const LIVE_CALL_RECHECK_MS = 5 * 60_000;
 const LINE_BUSY_MIN_MS = 1_000;
 /** `_readyAt` of a member that waits for an outside event (a status, an edit): never due by itself. */
 const FAR_FUTURE = 8.64e15;
-/** A grant that arrives this soon after the campaign was read dials without reading it again; the
- *  rules a grant brings are used this long after the campaign read them. */
+/** A grant that arrives this soon after the campaign was read dials without reading it again. */
 const FRESH_READ_MS = 5_000;
 
 /** What one run of the member workflow knows; its handlers and steps read and change it. */
@@ -255,11 +255,11 @@ function isLoaded(s: MemberRun): s is Run {
   return s.member !== null;
 }
 
-/** The campaign's rules that came with the grant held now, while fresh: a campaign edit reaches
- *  the campaign's next claim at once (the API wakes it), so at most FRESH_READ_MS late here. */
+/** The campaign's rules that came with the grant held now: current unless the campaign was edited
+ *  since its claim read them, which the campaign tells its grant holders (campaignEdited). */
 function grantedRules(s: MemberRun): CampaignRules | null {
   const g = s.grantedCampaign;
-  return g && g.leaseId === s.grant && Date.now() - g.readAt < FRESH_READ_MS ? g.rules : null;
+  return g && g.leaseId === s.grant ? g.rules : null;
 }
 
 // ---- Messages ----------------------------------------------------------------------------------
@@ -273,6 +273,14 @@ function setHandlers(s: MemberRun): void {
       s.grantedCampaign = campaign ? { ...campaign, leaseId } : null;
     },
     { description: 'The campaign grants one line (lease) for the next attempt.' },
+  );
+  setHandler(
+    campaignEditedSignal,
+    () => {
+      s.grantedCampaign = null;
+      s.justRead = null;
+    },
+    { description: 'The campaign was edited: its rules are read again before the next attempt.' },
   );
   setHandler(
     callResultSignal,

@@ -86,16 +86,17 @@ export const terminateUpdate = defineUpdate<{ _id: string; waitHangupCause?: str
  *  so a member that was never dialled has no workflow until its first grant. `grantedAt`: when the
  *  campaign took the line (epoch ms), for the line time counted when the attempt ends. */
 export const grantSignal = defineSignal<[Grant]>('grant');
+/** The campaign's rules changed (an edit): the rules a grant brought are not used; read them again. */
+export const campaignEditedSignal = defineSignal<[]>('campaignEdited');
 export interface Grant {
   leaseId: string;
   grantedAt?: number;
-  /** The campaign's rules as the campaign read them for the claim that granted this line, and when
-   *  (its workflow time): a member dialling soon after dials with them instead of reading them. */
+  /** The campaign's rules as the campaign read them for the claim that granted this line: the member
+   *  dials with them instead of reading them (unless told of an edit since: campaignEditedSignal). */
   campaign?: GrantedCampaign;
 }
 export interface GrantedCampaign {
   rules: CampaignRules;
-  readAt: number;
 }
 
 export type MemberPhase = 'waiting' | 'ready' | 'dialing' | 'in-call' | 'awaiting-status' | 'ended';
@@ -120,7 +121,11 @@ export interface CampaignWorkflowInput {
   domain: string;
   campaignId: string;
   /** Carried over continue-as-new. */
-  carried?: { leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName; statsDay?: string | null; pacing?: Pacing };
+  carried?: {
+    leases: Record<string, Lease>; stopping: boolean; dialled: number; state: CampaignStateName; statsDay?: string | null; pacing?: Pacing;
+    /** The rules of the last round, as JSON: an edit across continue-as-new is still told. */
+    rules?: string;
+  };
 }
 
 export interface Lease {

@@ -168,7 +168,7 @@ describe('campaign workflow', () => {
 function localActivities(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>): string[] {
   return (history.events ?? []).flatMap((e) => {
     const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
-    const m = data ? /"activityType":"([^"]+)"/.exec(Buffer.from(data).toString()) : null;
+    const m = data ? /"activity_?[tT]ype":"([^"]+)"/.exec(Buffer.from(data).toString()) : null;
     return m ? [m[1]] : [];
   });
 }

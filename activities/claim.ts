@@ -93,7 +93,7 @@ export const FALLBACK_INTERVAL_MS = 5 * 60_000;
  *  made again when the campaign was woken since (its workflow passes a new `generation`: members
  *  stored through the API wake it) and after VIEW_TTL_MS (chunks stored without a wake-up). */
 const views = new Map<string, { generation: string | undefined; at: number; view: FreshView }>();
-export const VIEW_TTL_MS = 10_000;
+const VIEW_TTL_MS = 10_000;
 
 async function viewOf(campaignId: string, generation: string | undefined): Promise<FreshView> {
   const now = Date.now();

@@ -134,14 +134,26 @@ export async function recordAnswer(found: { uuid: string; answeredOn: number }):
   await storeAnswer(found.uuid, found.answeredOn);
 }
 
+/** How many calls a router remembers having settled (or lost the settle of). */
+const SETTLED_REMEMBERED = 20_000;
+
 export function routeCallResults(esl: EslClient, client: Client, log: Logger): void {
+  // A call reports its result more than once (a failed originate: its BACKGROUND_JOB -ERR, then its
+  // CHANNEL_HANGUP_COMPLETE): the first one this worker tried to store decided it — stored, or
+  // another source's came first — so a later one would only lose the insert. Forgotten on an error.
+  const tried = new Set<string>();
   const handle = (found: { workflowId: string; result: CallResult } | null, attempt?: number) => {
     if (!found) return;
-    callGone(found.result.uuid);
-    void withAttemptContext(attemptFields(found.workflowId, found.result.uuid, attempt), () =>
-      settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) =>
-        log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile'),
-      ));
+    const { uuid } = found.result;
+    callGone(uuid);
+    if (tried.has(uuid)) return;
+    tried.add(uuid);
+    if (tried.size > SETTLED_REMEMBERED) tried.delete(tried.values().next().value!);
+    void withAttemptContext(attemptFields(found.workflowId, uuid, attempt), () =>
+      settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) => {
+        tried.delete(uuid);
+        log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile');
+      }));
   };
   esl.on('BACKGROUND_JOB', (ev: EslEvent) => handle(resultFromJob(ev)));
   esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev), Number(ev.variable_dlr_current_attempt)));

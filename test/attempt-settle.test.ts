@@ -10,9 +10,11 @@ import pino from 'pino';
 import type { Client } from '@temporalio/client';
 import { Attempt, endAttemptRecord, recordAttempt, resultRecord, storedResultOf, type AttemptDoc } from '../models';
 import { settleLost } from '../activities/member';
-import { settleAndSignal } from '../services/call-results';
+import { routeCallResults, settleAndSignal } from '../services/call-results';
 import type { CallResult } from '../workflows/messages';
-import { connectTestDb } from './support/env';
+import { EventEmitter } from 'node:events';
+import { commandsSent } from './support/commands';
+import { connectTestDb, waitFor } from './support/env';
 
 before(() => connectTestDb('attempt_settle_test'));
 after(() => mongoose.disconnect());
@@ -70,4 +72,25 @@ test('an engine outcome loses to a result stored before it, and the record keeps
 test('the send claim (the record\'s insert) is made once of 20 concurrent placeCall runs', async () => {
   const claims = await Promise.all(Array.from({ length: 20 }, () => recordAttempt('sent-once', fields('sent-once'), Date.now())));
   assert.equal(claims.filter(Boolean).length, 1);
+});
+
+test('two workers\' routers hear a failed call twice each (job -ERR, hangup): one result stored and signalled, one insert per worker', async () => {
+  const uuid = 'routed-once';
+  await recordAttempt(uuid, fields(uuid), Date.now());
+  const { sent, client } = signals();
+  const workers = [new EventEmitter(), new EventEmitter()];
+  for (const esl of workers) routeCallResults(esl as never, client, pino({ level: 'silent' }));
+  const job = { 'Job-Command': 'originate', 'Job-Command-Arg': `{origination_uuid=${uuid},dlr_workflow_id=w-${uuid}}sofia/gateway/gw1/1 &park()`, _body: '-ERR USER_BUSY\n' };
+  const hangupEv = { 'Unique-ID': uuid, 'Hangup-Cause': 'USER_BUSY', variable_dlr_workflow_id: `w-${uuid}` };
+  const seen = await commandsSent(async () => {
+    for (const esl of workers) {
+      esl.emit('BACKGROUND_JOB', job);
+      esl.emit('CHANNEL_HANGUP_COMPLETE', hangupEv);
+    }
+    await waitFor('the result signalled', async () => sent.length > 0 || null);
+    await new Promise((r) => setTimeout(r, 300));
+  });
+  assert.equal(sent.length, 1, 'signalled once');
+  assert.equal((await storedResultOf(uuid))?.cause, 'USER_BUSY');
+  assert.equal(seen.filter((c) => c.collection === 'attempt_results' && c.name === 'insert').length, 2, 'one settle per worker, none for the repeated report');
 });

@@ -15,11 +15,11 @@
 // the API writes a member only with `_dispatch: null, _lock: null` in the filter and only when no
 // member workflow runs for it; the claim re-reads the member by `_id` and sets `_dispatch` only where
 // the ready filter still matches it. A member claimed meanwhile is edited through its workflow instead
-// (services/members.ts). Writes of one member run one at a time across the processes
-// (models/serial.ts `exclusively`, the claim's bulk write `exclusivelyAll`: a member's local activity
-// may run again on another worker while the first still runs, when its workflow task moves, and the
-// API's edit of an unclaimed member may meet the claim),
-// and the member workflows' writes (reserve, settle, release, save) and their timed queue entries go
+// (services/members.ts). Where two writers can meet — a member holding no lease: the claim, the API,
+// its workflow's `save`/`release` — its writes run one at a time across the processes (models/serial.ts
+// `exclusively`, the claim's bulk write `exclusivelyAll`); `reserve` and `settle` run while the member
+// holds its lease, which keeps every other writer out, and take no turn (docs/architecture.md, "Who
+// writes a member in which state"). The member workflows' writes (reserve, settle, release, save) and their timed queue entries go
 // through the group commit (models/group-commit.ts): one bulkWrite for the members writing at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import crypto from 'node:crypto';

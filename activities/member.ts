@@ -2,11 +2,10 @@
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
 import { bridgeApp, buildOriginate, dialEndpointProblem, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
-import { Attempt, Campaign, endAttemptRecord, loadCampaignRules, recordAttempt, setAttempt, updateAttemptIf, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
+import { answeredOnOf, Campaign, endAttemptRecord, loadCampaignRules, recordAttempt, resultRecord, settleResult, storedResultOf, unrecordAttempt, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
-import { attemptTurns, exclusivelyAll } from '../models/serial';
 import { LineLeases } from '../models/lines';
 import { GatewayLines } from '../models/gateway-lines';
 import { gatewayOf, paceOrigination } from '../models/rate';
@@ -53,12 +52,8 @@ export function lostResult(uuid: string, answeredOn: number | null | undefined):
 
 /** Settles an open attempt as lost, first-wins; null when another result was stored first. */
 export async function settleLost(uuid: string): Promise<CallResult | null> {
-  const doc = await Attempt.findById(uuid, { answeredOn: 1 }).lean<{ answeredOn?: number | null }>();
-  const lost = lostResult(uuid, doc?.answeredOn);
-  const won = await updateAttemptIf(uuid, {}, {
-    result: { cause: lost.cause, answered: lost.answered, billsec: lost.answered ? null : 0, duration: 0, source: lost.source, settledOn: Date.now() },
-  });
-  return won ? lost : null;
+  const lost = lostResult(uuid, await answeredOnOf(uuid));
+  return (await settleResult(uuid, resultRecord(lost))) ? lost : null;
 }
 
 /** §11.1: the success or failure of an attempt whose result status decided it (status, timeout,
@@ -152,81 +147,75 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         await LineLeases.release(i.campaignId, i.uuid);
         return { placed: false };
       }
-      // 2–3 in one turn of the attempt's own documents (its record, its member; models/serial.ts):
-      // all their writes below share one insertMany and one deleteMany of turns.
-      return exclusivelyAll(attemptTurns(i.uuid, i.memberId), async () => {
-        // 2. The attempt record, before anything is sent.
-        const recorded = await recordAttempt(i.uuid, {
-          dialer: i.campaignId, domain: i.domain, member: i.memberId, workflowId: i.workflowId, attempt: i.attempt,
-          number: i.number, dialString: route.dialString, destinationId: route.destinationId, jobUuid: i.jobUuid,
-        });
-        // Tenant variables FreeSWITCH would act on never reach it, whatever is stored (defence in depth:
-        // the API refuses them, but documents may predate that or be written straight into Mongo).
-        const checked = channelVariablesToSend(i.vars, channelVariablesAllow);
-        const refusedVariables = checked.refused.map((r) => `variable ${r.name} not sent: ${r.reason}`);
-        if (refusedVariables.length) log.warn({ uuid: i.uuid, memberId: i.memberId, refusedVariables }, 'tenant channel variables not sent');
-        const refusedSteps = refusedVariables.map((data) => ({ time: i.log.reservedTime ?? Date.now(), data }));
-        const entry = { ...i.log, destinationId: route.destinationId, ...(refusedSteps.length ? { steps: [...(i.log.steps ?? []), ...refusedSteps] } : {}) };
-        await MemberStore.reserve({ memberId: i.memberId, member: i.member, workflowId: i.workflowId, uuid: i.uuid, entry });
-        // 3. The originate — never twice: once marked sent, a retry does not resend.
-        const base = {
-          placed: true as const, destinationId: route.destinationId, dialString: route.dialString,
-          ...(refusedVariables.length ? { refusedVariables } : {}),
-        };
-        if (listed) {
-          log.info({ uuid: i.uuid, memberId: i.memberId }, 'number on the do-not-call list: not dialled');
-          return { ...base, sent: false, cause: DO_NOT_CALL_CAUSE, notSent: 'the number is on the do-not-call list' };
+      // 2. The member's reservation: its attempt counted, the attempt's log entry. The member and
+      // the attempt record are written only by this member's activities, one after the other: no turn.
+      const fields = {
+        dialer: i.campaignId, domain: i.domain, member: i.memberId, workflowId: i.workflowId, attempt: i.attempt,
+        number: i.number, dialString: route.dialString, destinationId: route.destinationId, jobUuid: i.jobUuid,
+      };
+      // Tenant variables FreeSWITCH would act on never reach it, whatever is stored (defence in depth:
+      // the API refuses them, but documents may predate that or be written straight into Mongo).
+      const checked = channelVariablesToSend(i.vars, channelVariablesAllow);
+      const refusedVariables = checked.refused.map((r) => `variable ${r.name} not sent: ${r.reason}`);
+      if (refusedVariables.length) log.warn({ uuid: i.uuid, memberId: i.memberId, refusedVariables }, 'tenant channel variables not sent');
+      const refusedSteps = refusedVariables.map((data) => ({ time: i.log.reservedTime ?? Date.now(), data }));
+      const entry = { ...i.log, destinationId: route.destinationId, ...(refusedSteps.length ? { steps: [...(i.log.steps ?? []), ...refusedSteps] } : {}) };
+      await MemberStore.reserve({ memberId: i.memberId, member: i.member, workflowId: i.workflowId, uuid: i.uuid, entry });
+      // 3. The originate — never twice: the attempt record is inserted with its send claim, and a
+      // retried (or duplicated) activity whose insert finds it stored does not resend.
+      const base = {
+        placed: true as const, destinationId: route.destinationId, dialString: route.dialString,
+        ...(refusedVariables.length ? { refusedVariables } : {}),
+      };
+      if (listed) {
+        log.info({ uuid: i.uuid, memberId: i.memberId }, 'number on the do-not-call list: not dialled');
+        await recordAttempt(i.uuid, fields, null);
+        return { ...base, sent: false, cause: DO_NOT_CALL_CAUSE, notSent: 'the number is on the do-not-call list' };
+      }
+      const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
+      let command: string;
+      try {
+        command = i.agent
+          ? buildOriginate({ uuid: i.uuid, dialString: i.agent.contact, vars: { ...vars, ...i.agent.vars }, timeoutSec: i.agent.callTimeoutSec, app: memberBridge(i, route, dialEndpointsAllow), endpoints: agentEndpointsAllow })
+          : buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app, endpoints: dialEndpointsAllow });
+      } catch (err) {
+        // It would fail the same way on every retry: not sent, an Error of this number (rules
+        // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.
+        const notSent = String(err instanceof Error ? err.message : err).replace(/^buildOriginate: /, '');
+        log.warn({ uuid: i.uuid, memberId: i.memberId, notSent }, 'originate not sent');
+        await recordAttempt(i.uuid, fields, null);
+        if (contactCap) await ContactCounts.giveBack(i.domain, i.number, i.uuid);
+        return { ...base, sent: false, cause: NOT_SENT_CAUSE, notSent };
+      }
+      // Originations per second (campaign `cps`, GATEWAY_CPS): wait for this call's place, before
+      // the send claim, so a worker dying while it waits leaves the attempt unrecorded and unsent.
+      const gateway = gatewayOf(route.dialString);
+      const gatewayCps = gateway ? gatewayCpsOf[gateway] : undefined;
+      const limits: [string, number][] = [
+        ...(i.cps ? [[`campaign:${i.campaignId}`, i.cps] as [string, number]] : []),
+        ...(gateway && gatewayCps ? [[`gateway:${gateway}`, gatewayCps] as [string, number]] : []),
+      ];
+      if (limits.length) await paceOrigination(limits);
+      if (!(await recordAttempt(i.uuid, fields, Date.now()))) return { ...base, sent: true };
+      try {
+        await esl.bgapi(command, i.jobUuid);
+        callStarted(i.campaignId, i.uuid);
+        return { ...base, sent: true };
+      } catch (err) {
+        if (err instanceof EslNotConnectedError) {
+          // Certainly not sent: the claim goes, so that the retried activity sends it.
+          await unrecordAttempt(i.uuid);
+          throw err;
         }
-        const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
-        let command: string;
-        try {
-          command = i.agent
-            ? buildOriginate({ uuid: i.uuid, dialString: i.agent.contact, vars: { ...vars, ...i.agent.vars }, timeoutSec: i.agent.callTimeoutSec, app: memberBridge(i, route, dialEndpointsAllow), endpoints: agentEndpointsAllow })
-            : buildOriginate({ uuid: i.uuid, dialString: route.dialString, vars, timeoutSec: i.timeoutSec, app: i.app, endpoints: dialEndpointsAllow });
-        } catch (err) {
-          // It would fail the same way on every retry: not sent, an Error of this number (rules
-          // applyOutcome `notSent`); the workflow stores it and frees the line with endAttempt.
-          const notSent = String(err instanceof Error ? err.message : err).replace(/^buildOriginate: /, '');
-          log.warn({ uuid: i.uuid, memberId: i.memberId, notSent }, 'originate not sent');
-          if (contactCap) await ContactCounts.giveBack(i.domain, i.number, i.uuid);
-          return { ...base, sent: false, cause: NOT_SENT_CAUSE, notSent };
-        }
-        // Originations per second (campaign `cps`, GATEWAY_CPS): wait for this call's place, before
-        // the send claim, so a worker dying while it waits leaves the attempt unsent.
-        const gateway = gatewayOf(route.dialString);
-        const gatewayCps = gateway ? gatewayCpsOf[gateway] : undefined;
-        const limits: [string, number][] = [
-          ...(i.cps ? [[`campaign:${i.campaignId}`, i.cps] as [string, number]] : []),
-          ...(gateway && gatewayCps ? [[`gateway:${gateway}`, gatewayCps] as [string, number]] : []),
-        ];
-        if (limits.length) await paceOrigination(limits);
-        // An attempt already settled (reconciled as lost while un-claimed) is never sent. One recorded
-        // above in this turn is neither (nobody writes it outside its turn): claimed without a read.
-        const claimed = recorded
-          ? await setAttempt(i.uuid, { sentOn: Date.now() }).then(() => true)
-          : await updateAttemptIf(i.uuid, { unsent: true }, { sentOn: Date.now() });
-        if (!claimed) return { ...base, sent: true };
-        try {
-          await esl.bgapi(command, i.jobUuid);
-          callStarted(i.campaignId, i.uuid);
-          return { ...base, sent: true };
-        } catch (err) {
-          if (err instanceof EslNotConnectedError) {
-            // Certainly not sent: un-claim so that the retried activity sends it.
-            await setAttempt(i.uuid, { sentOn: null });
-            throw err;
-          }
-          // Timeout or connection lost mid-command: it may have been sent. Keep the claim; the
-          // workflow reconciles the attempt (uuid_exists / stored results).
-          log.warn({ uuid: i.uuid, err: String(err) }, 'originate outcome unknown; will reconcile');
-          return { ...base, sent: true };
-        }
-      });
+        // Timeout or connection lost mid-command: it may have been sent. Keep the claim; the
+        // workflow reconciles the attempt (uuid_exists / stored results).
+        log.warn({ uuid: i.uuid, err: String(err) }, 'originate outcome unknown; will reconcile');
+        return { ...base, sent: true };
+      }
     },
 
     async checkCall(uuid, opts) {
-      const read = async () =>
-        storedResult(uuid, (await Attempt.findById(uuid, { result: 1 }).lean<{ result?: Parameters<typeof storedResult>[1] }>())?.result);
+      const read = async () => storedResult(uuid, await storedResultOf(uuid));
       const stored = await read();
       if (stored) return { exists: false, result: stored };
       const exists = await esl.uuidExists(uuid);
@@ -242,41 +231,36 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
     },
 
     async endAttempt(i) {
-      // The attempt's own documents (its record, its member) in one turn (models/serial.ts); the
-      // campaign's counters and line, which every attempt writes, each in a turn only for its writes.
+      // The attempt's own documents (its record, its member) have no writer but this member's
+      // activities: no turn. The campaign's counters and line, which every attempt writes, each take
+      // a turn only for their writes.
       const r = i.result;
-      await exclusivelyAll(attemptTurns(i.uuid, i.memberId), async () => {
-        // The first source to report a result wins; an engine-made outcome is stored if none did.
-        // Abandoned is the workflow's verdict, not the call's: added to whichever result settled first.
-        const attempt = await endAttemptRecord(
-          i.uuid,
-          { cause: r.cause, answered: r.answered, billsec: r.billsec, duration: r.duration, source: r.source, settledOn: Date.now() },
-          { abandoned: i.stats.abandoned },
-        );
-        // The member's outcome, with its lease given back in the same write (claimable again from
-        // readyAt; a grant that comes before this activity ends is kept by the workflow).
-        await MemberStore.settle({
-          memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil,
-          release: { campaignId: i.campaignId, leaseId: i.leaseId, readyAt: i.readyAt },
-        });
-        // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
-        // decides that later (countOutcome).
-        const { outcome } = i.stats;
-        // The campaign's line was held from the grant to now (the call's own duration when unknown).
-        const lineSec = i.grantedAt ? (Date.now() - i.grantedAt) / 1000 : r.duration || 0;
-        await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
-          'stats.callCount': 1,
-          ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
-          'stats.connectedCall': i.stats.connected ? 1 : 0,
-          'stats.bridgedCall': i.stats.bridged ? 1 : 0,
-          'stats.successCall': outcome === 'success' ? 1 : 0,
-          'stats.errorCall': outcome === 'error' ? 1 : 0,
-          ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
-          ...(i.stats.waitSec ? { 'stats.waitSec': i.stats.waitSec } : {}),
-          // The finish forecast's line time per attempt (services/forecast.ts).
-          'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
-        }, { counted: true, ...(outcome ? { outcome } : {}) }, attempt);
+      // The result applied, on the attempt record; abandoned is the workflow's verdict, not the
+      // call's, stored with it.
+      const first = await endAttemptRecord(i.uuid, resultRecord(r), { abandoned: i.stats.abandoned });
+      // The member's outcome, with its lease given back in the same write (claimable again from
+      // readyAt; a grant that comes before this activity ends is kept by the workflow).
+      await MemberStore.settle({
+        memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil,
+        release: { campaignId: i.campaignId, leaseId: i.leaseId, readyAt: i.readyAt },
       });
+      // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
+      // decides that later (countOutcome).
+      const { outcome } = i.stats;
+      // The campaign's line was held from the grant to now (the call's own duration when unknown).
+      const lineSec = i.grantedAt ? (Date.now() - i.grantedAt) / 1000 : r.duration || 0;
+      await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
+        'stats.callCount': 1,
+        ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
+        'stats.connectedCall': i.stats.connected ? 1 : 0,
+        'stats.bridgedCall': i.stats.bridged ? 1 : 0,
+        'stats.successCall': outcome === 'success' ? 1 : 0,
+        'stats.errorCall': outcome === 'error' ? 1 : 0,
+        ...(i.stats.abandoned ? { 'stats.predictAbandoned': 1 } : {}),
+        ...(i.stats.waitSec ? { 'stats.waitSec': i.stats.waitSec } : {}),
+        // The finish forecast's line time per attempt (services/forecast.ts).
+        'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
+      }, { counted: true, ...(outcome ? { outcome } : {}) }, first ? { counted: false } : undefined);
       await LineLeases.release(i.campaignId, i.uuid);
       // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
       if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { Attempt } from '../models/attempt';
+import { answeredOf, Attempt } from '../models/attempt';
 import { LineLeases } from '../models/lines';
 import { MemberStore } from '../models/member-store';
 import { loadCampaignRules } from '../models/campaign';
@@ -65,15 +65,17 @@ export function consoleRoutes(router: Router, deps: RouteDeps): void {
     if (hours > 0) {
       const A = deps.reads.model(Attempt);
       const rows = await deps.reads.run(ctx, () =>
-        A.find({ dialer: id, createdOn: { $gte: from } }, { _id: 0, createdOn: 1, answeredOn: 1, 'result.answered': 1, 'result.cause': 1, 'result.abandoned': 1 })
-          .limit(MAX_ATTEMPTS + 1).maxTimeMS(deps.queryTimeoutMs).lean<{ createdOn: number; answeredOn?: number | null; result?: { answered?: boolean; cause?: string; abandoned?: boolean } | null }[]>(),
+        A.find({ dialer: id, createdOn: { $gte: from } }, { _id: 1, createdOn: 1, 'result.answered': 1, 'result.cause': 1, 'result.abandoned': 1 })
+          .limit(MAX_ATTEMPTS + 1).maxTimeMS(deps.queryTimeoutMs).lean<{ _id: string; createdOn: number; result?: { answered?: boolean; cause?: string; abandoned?: boolean } | null }[]>(),
       );
       truncated = rows.length > MAX_ATTEMPTS;
+      // Calls not ended yet: answered if their CHANNEL_ANSWER was recorded.
+      const answeredNow = await answeredOf(rows.slice(0, MAX_ATTEMPTS).filter((a) => !a.result).map((a) => a._id));
       for (const a of rows.slice(0, MAX_ATTEMPTS)) {
         const t = Math.floor(a.createdOn / MINUTE) * MINUTE;
         const m = minutes.get(t) ?? { t, calls: 0, answered: 0, abandoned: 0 };
         m.calls++;
-        if (a.answeredOn || a.result?.answered) m.answered++;
+        if (a.result ? a.result.answered : answeredNow.has(a._id)) m.answered++;
         // Predictive: answered and never bridged to an agent (the member may still be retried).
         if (a.result?.abandoned) m.abandoned++;
         minutes.set(t, m);

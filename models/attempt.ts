@@ -1,8 +1,17 @@
-// One document per call attempt, written before the originate is sent (keyed by its
-// origination_uuid) and settled exactly once with the first result that arrives.
+// One document per call attempt (keyed by its origination_uuid), written only by its member
+// workflow's activities: inserted when the originate is sent (the insert is the send claim), and
+// given the attempt's result when the workflow has applied it (endAttempt).
+//
+// The result sources that race — the worker's result router (every worker hears every hangup), a
+// CDR, the reconciler, the member's own LOST_CALL or engine outcome — never write the attempt: each
+// inserts the result it saw into `attempt_results` with the attempt's uuid as `_id`. An insert of an
+// `_id` that exists fails atomically (FerretDB v1 too, where an update is a read and a whole-document
+// write), so the first source wins with one command, no read and no turn. A CHANNEL_ANSWER goes the
+// same way into `attempt_answers`. docs/architecture.md, "Who writes what".
 import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { exclusively, turnKey } from './serial';
+import { LOST_CALL } from '../rules';
+import type { CallResult } from '../workflows/messages';
 
 export const attemptSchema = new Schema(
   {
@@ -17,15 +26,14 @@ export const attemptSchema = new Schema(
     destinationId: { type: String, default: null },
     jobUuid: { type: String, required: true },
     createdOn: { type: Number, default: () => Date.now() },
+    /** When the originate was sent; null: never sent (not built, a listed number). */
     sentOn: { type: Number, default: null },
-    /** When the call was answered (its CHANNEL_ANSWER, services/call-results.ts): such a call is never
-     *  redialled as lost. */
-    answeredOn: { type: Number, default: null },
     /** Campaign counters were incremented for this attempt (so a retried activity counts once). */
     counted: { type: Boolean, default: false },
     /** Counted in `successCall` or `errorCall` (§11.1); null while its result status is awaited. */
     outcome: { type: String, enum: ['success', 'error', null], default: null },
-    // Settled result (null until one arrives).
+    // The result the member workflow applied (null until then): the winner in `attempt_results`,
+    // with the workflow's abandoned verdict.
     result: {
       type: new Schema(
         {
@@ -59,50 +67,113 @@ attemptSchema.index({ member: 1 });
 export type AttemptDoc = InferSchemaType<typeof attemptSchema>;
 export const Attempt = model('Attempt', attemptSchema);
 
-/**
- * Sets `set` on the attempt only while it is unsettled (`result` null) and, with `unsent`, not yet
- * sent; returns the attempt as it was before, or null when the condition failed. This is the
- * first-wins settle of every result source and the once-only send claim. A read and a write by
- * `_id` (FerretDB v1 decodes the whole attempts collection for any other filter), one at a time per
- * attempt across the worker processes (models/serial.ts `exclusively`: every worker's result router
- * hears every hangup, and a member's local activity may run again on another worker).
- */
-export async function updateAttemptIf(uuid: string, o: { unsent?: boolean }, set: Record<string, unknown>): Promise<AttemptDoc | null> {
-  return exclusively(turnKey.attempt(uuid), async () => {
-    const doc = await Attempt.findById(uuid).lean<AttemptDoc>();
-    if (!doc || doc.result || (o.unsent && doc.sentOn !== null && doc.sentOn !== undefined)) return null;
-    await Attempt.updateOne({ _id: uuid }, { $set: set });
-    return doc;
-  });
+/** A stored result of a call: the first source's (`_id`: the attempt's uuid). */
+export type AttemptResult = {
+  cause: string; q850?: number; answered: boolean; billsec: number | null; duration: number;
+  source: 'job' | 'event' | 'cdr' | 'reconcile' | 'engine'; bridged?: boolean; digit?: string; agentAnswered?: boolean;
+  amd?: CallResult['amd']; abandoned?: boolean; settledOn: number;
+};
+/** A call result as stored: what its source reported (an answered call whose result was lost has
+ *  an unknown talk time: billsec null). */
+export function resultRecord(r: CallResult, settledOn = Date.now()): AttemptResult {
+  return {
+    cause: r.cause, answered: r.answered, billsec: r.cause === LOST_CALL && r.answered ? null : r.billsec, duration: r.duration, source: r.source, settledOn,
+    ...(r.bridged !== undefined ? { bridged: r.bridged } : {}), ...(r.digit ? { digit: r.digit } : {}),
+    ...(r.agentAnswered !== undefined ? { agentAnswered: r.agentAnswered } : {}),
+    ...(r.amd ? { amd: r.amd } : {}),
+  };
+}
+
+type ResultDoc = AttemptResult & { _id: string };
+const results = () => mongoose.connection.collection<ResultDoc>('attempt_results');
+const answers = () => mongoose.connection.collection<{ _id: string; answeredOn: number }>('attempt_answers');
+
+const isDuplicateKey = (err: unknown) => (err as { code?: number }).code === 11000;
+/** An insert that may find its `_id` taken: true when this one stored it. */
+async function insertFirst(insert: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await insert();
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
+}
+
+/** The first-wins settle of every result source: true when `result` is the attempt's result (stored
+ *  by this call), false when another source's came first. One insert; no read, no turn. A retry
+ *  after a lost answer finds its own result stored and gets false (its caller then does not
+ *  signal; the workflow finds the stored result when it checks the overdue call). */
+export async function settleResult(uuid: string, result: AttemptResult): Promise<boolean> {
+  return insertFirst(() => results().insertOne({ ...result, _id: uuid }));
+}
+
+/** The stored result of an attempt, if any source settled it. */
+export async function storedResultOf(uuid: string): Promise<AttemptResult | null> {
+  const doc = await results().findOne({ _id: uuid });
+  if (!doc) return null;
+  const { _id, ...r } = doc;
+  return r;
+}
+
+/** The stored results of some attempts, by uuid (reconcile). */
+export async function storedResultsOf(uuids: string[]): Promise<Map<string, AttemptResult>> {
+  if (!uuids.length) return new Map();
+  const docs = await results().find({ _id: { $in: uuids } }).toArray();
+  return new Map(docs.map(({ _id, ...r }) => [_id, r]));
+}
+
+/** The call was answered (its CHANNEL_ANSWER, or the switch's channel list): such a call is never
+ *  redialled as lost. The first answer stays. */
+export async function recordAnswer(uuid: string, answeredOn: number): Promise<boolean> {
+  return insertFirst(() => answers().insertOne({ _id: uuid, answeredOn }));
+}
+
+/** When the attempt's call was answered, or null. */
+export async function answeredOnOf(uuid: string): Promise<number | null> {
+  return (await answers().findOne({ _id: uuid }))?.answeredOn ?? null;
+}
+
+/** Which of these attempts were answered, by uuid (the console). */
+export async function answeredOf(uuids: string[]): Promise<Set<string>> {
+  if (!uuids.length) return new Set();
+  return new Set((await answers().find({ _id: { $in: uuids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
 }
 
 /**
- * The attempt's end as its member workflow stores it, in one turn: `result` if no source settled it
- * first (first-wins), and the workflow's abandoned verdict on whichever result did. Returns the
- * attempt as read (its `counted` flag), or null when no attempt is stored. One read and at most one
- * write.
+ * The attempt record with its send claim, in one insert: true when this call stored it, so the
+ * originate is sent now; false when it is stored already (a retried or duplicated placeCall: it was
+ * sent, or decided unsent, by the first; never sent twice). `sentOn: null` records an attempt that
+ * is not sent (its command could not be built, a listed number). Written after the wait for an
+ * originations-per-second place: a worker dying in that wait leaves no record, and the retried
+ * activity sends it.
  */
-export async function endAttemptRecord(uuid: string, result: Record<string, unknown>, o: { abandoned?: boolean } = {}): Promise<AttemptDoc | null> {
-  return exclusively(turnKey.attempt(uuid), async () => {
-    const doc = await Attempt.findById(uuid).lean<AttemptDoc>();
-    if (!doc) return null;
-    const set: Record<string, unknown> = {};
-    if (!doc.result) set.result = { ...result, ...(o.abandoned ? { abandoned: true } : {}) };
-    else if (o.abandoned && !doc.result.abandoned) set['result.abandoned'] = true;
-    if (Object.keys(set).length) await Attempt.updateOne({ _id: uuid }, { $set: set });
-    return doc;
-  });
+export async function recordAttempt(uuid: string, fields: Record<string, unknown>, sentOn: number | null): Promise<boolean> {
+  return insertFirst(() => Attempt.create({ ...fields, _id: uuid, createdOn: Date.now(), sentOn }));
 }
 
-/** The attempt record, written once before anything is sent (a retried activity finds it). True when
- *  this call stored it: until its turn is given back it is then certainly unsent and unsettled. */
-export async function recordAttempt(uuid: string, fields: Record<string, unknown>): Promise<boolean> {
-  return exclusively(turnKey.attempt(uuid), async () =>
-    (await Attempt.updateOne({ _id: uuid }, { $setOnInsert: { ...fields, createdOn: Date.now() } }, { upsert: true })).upsertedCount === 1);
+/** The send claim undone (the originate certainly did not reach the switch): the retried placeCall
+ *  records and sends it again. */
+export async function unrecordAttempt(uuid: string): Promise<void> {
+  await Attempt.deleteOne({ _id: uuid, result: null });
 }
 
-/** Fields of the attempt outside its result (the send claim undone, the answer seen, counted), and
- *  the workflow's abandoned verdict on it (result.abandoned). */
+/**
+ * The result the member workflow applied, stored on its attempt (with its abandoned verdict); true
+ * when the attempt had none yet (this is the first endAttempt to get here, so nothing of its
+ * counting has happened). A result the workflow heard from a source (`job`, `event`, `cdr`) or read
+ * from the store (`reconcile`: settleLost, the reconciler) is the stored winner: copied, no read.
+ * One the workflow made itself (`engine`: not sent) first goes through the first-wins settle, and if
+ * a source's result won meanwhile the record keeps that one.
+ */
+export async function endAttemptRecord(uuid: string, result: AttemptResult, o: { abandoned?: boolean }): Promise<boolean> {
+  let stored = result;
+  if (result.source === 'engine' && !(await settleResult(uuid, result))) stored = (await storedResultOf(uuid)) ?? result;
+  const res = await Attempt.updateOne({ _id: uuid, result: null }, { $set: { result: { ...stored, ...(o.abandoned ? { abandoned: true } : {}) } } });
+  return res.matchedCount === 1;
+}
+
+/** Fields of the attempt outside its result (counted, outcome), written by its member's activities. */
 export async function setAttempt(uuid: string, set: Record<string, unknown>): Promise<void> {
-  await exclusively(turnKey.attempt(uuid), () => Attempt.updateOne({ _id: uuid }, { $set: set }));
+  await Attempt.updateOne({ _id: uuid }, { $set: set });
 }

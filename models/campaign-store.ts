@@ -93,8 +93,8 @@ export const CampaignStore = {
    * or dies half-way: the increment and its marker (`stats._counting`) are ONE update of the
    * campaign document, the attempt's flag follows (with `set`, which includes `flag`), then the
    * marker goes. (Flagging the attempt first lost the increment when the activity died in between.)
-   * `attempt`: the attempt as the caller has just read it in the attempt's turn (null: not stored),
-   * which spares the read. In the attempt's turn; the campaign's turn only for each of its writes
+   * `attempt`: what the caller knows of the attempt's flags (null: not stored), which spares the
+   * read. The attempt has one writer, its member's activities (no turn); the campaign's turn only for each of its writes
    * (every attempt of the campaign and its claim wait for that turn in this process: holding it
    * over the attempt's write as well made bench/throughput.ts's claim rounds 7–10× longer).
    */
@@ -102,14 +102,12 @@ export const CampaignStore = {
     campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Record<string, unknown>,
     attempt?: Record<string, unknown> | null,
   ): Promise<void> {
-    await exclusively(turnKey.attempt(uuid), async () => {
-      const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
-      if (!done?.[flag]) {
-        await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': { $ne: marker } }, { $inc: inc, $push: { 'stats._counting': marker } }));
-        await setAttempt(uuid, set);
-      }
-      // Exact-value $pull (FerretDB v1 ignores $pull conditions).
-      await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': marker }, { $pull: { 'stats._counting': marker } }));
-    });
+    const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
+    if (!done?.[flag]) {
+      await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': { $ne: marker } }, { $inc: inc, $push: { 'stats._counting': marker } }));
+      await setAttempt(uuid, set);
+    }
+    // Exact-value $pull (FerretDB v1 ignores $pull conditions).
+    await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': marker }, { $pull: { 'stats._counting': marker } }));
   },
 };

@@ -15,11 +15,11 @@
 // the API writes a member only with `_dispatch: null, _lock: null` in the filter and only when no
 // member workflow runs for it; the claim re-reads the member by `_id` and sets `_dispatch` only where
 // the ready filter still matches it. A member claimed meanwhile is edited through its workflow instead
-// (services/members.ts). Writes of one member run one at a time across the processes
-// (models/serial.ts `exclusively`, the claim's bulk write `exclusivelyAll`: a member's local activity
-// may run again on another worker while the first still runs, when its workflow task moves, and the
-// API's edit of an unclaimed member may meet the claim),
-// and the member workflows' writes (reserve, settle, release, save) and their timed queue entries go
+// (services/members.ts). Where two writers can meet — a member holding no lease: the claim, the API,
+// its workflow's `save`/`release` — its writes run one at a time across the processes (models/serial.ts
+// `exclusively`, the claim's bulk write `exclusivelyAll`); `reserve` and `settle` run while the member
+// holds its lease, which keeps every other writer out, and take no turn (docs/architecture.md, "Who
+// writes a member in which state"). The member workflows' writes (reserve, settle, release, save) and their timed queue entries go
 // through the group commit (models/group-commit.ts): one bulkWrite for the members writing at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import crypto from 'node:crypto';
@@ -604,41 +604,40 @@ export const MemberStore = {
   // ---- The member's own workflow ----
 
   /** A call is being placed: the member's state with the attempt counted, the call's session and
-   *  its attempt-log entry (once per session, so a retried activity adds it once). */
+   *  its attempt-log entry (once per session, so a retried activity adds it once). No turn: the
+   *  member holds its campaign's lease (`_dispatch`), so neither the claim nor the API writes it
+   *  (their filters require `_dispatch: null`), and its workflow's activities run one at a time. */
   async reserve(i: { memberId: string; member: MemberState; workflowId: string; uuid: string; entry: object }): Promise<void> {
-    await one(i.memberId, async () => {
-      const { log: logArr, dialer, end } = await readLog(i.memberId);
-      await writeAndCount(i.memberId, { dialer, before: end, after: endOf(i.member.endCause) }, () => batchedUpdate(
-        Member,
-        { _id: i.memberId },
-        { $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid, _log: logArr.some((e) => e.session === i.uuid) ? logArr : [i.entry as LogEntry, ...logArr] } },
-      ));
-    });
+    const { log: logArr, dialer, end } = await readLog(i.memberId);
+    await writeAndCount(i.memberId, { dialer, before: end, after: endOf(i.member.endCause) }, () => batchedUpdate(
+      Member,
+      { _id: i.memberId },
+      { $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid, _log: logArr.some((e) => e.session === i.uuid) ? logArr : [i.entry as LogEntry, ...logArr] } },
+    ));
   },
 
   /** The call's outcome: the member's state, the attempt's final log entry, unlocked, and the
    *  result-status window (§6.5) if one is awaited; with `release`, the lease given back in the same
-   *  write (as `release` below: one read and one write of the member for both). */
+   *  write (as `release` below: one read and one write of the member for both). No turn, as
+   *  `reserve`: until this write gives the lease back, only the member's workflow writes it. */
   async settle(i: {
     memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null;
     release?: { campaignId: string; leaseId: string; readyAt: number | null };
   }): Promise<void> {
     const { release } = i;
-    const after = await one(i.memberId, async () => {
-      const doc = await Member.findById(i.memberId, { _log: 1, dialer: 1, ...REQUEUE_FIELDS })
-        .lean<DispatchFields & { _log?: LogEntry[]; dialer?: string; _dispatch?: string | null }>();
-      const set: Record<string, unknown> = {
-        ...memberStateSet(i.member),
-        _lock: null,
-        _log: [i.entry as LogEntry, ...(doc?._log ?? []).filter((e) => e.session !== i.uuid)],
-        _waitingForResultStatus: i.waitingForStatusUntil,
-        _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
-      };
-      if (release && doc?._dispatch === release.leaseId) Object.assign(set, { _dispatch: null, _readyAt: release.readyAt });
-      await writeAndCount(i.memberId, { dialer: doc?.dialer, before: doc ? endOf(doc._endCause) : undefined, after: endOf(i.member.endCause) }, () =>
-        batchedUpdate(Member, { _id: i.memberId }, { $set: set }));
-      return doc ? { ...doc, ...set } : null;
-    });
+    const doc = await Member.findById(i.memberId, { _log: 1, dialer: 1, ...REQUEUE_FIELDS })
+      .lean<DispatchFields & { _log?: LogEntry[]; dialer?: string; _dispatch?: string | null }>();
+    const set: Record<string, unknown> = {
+      ...memberStateSet(i.member),
+      _lock: null,
+      _log: [i.entry as LogEntry, ...(doc?._log ?? []).filter((e) => e.session !== i.uuid)],
+      _waitingForResultStatus: i.waitingForStatusUntil,
+      _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
+    };
+    if (release && doc?._dispatch === release.leaseId) Object.assign(set, { _dispatch: null, _readyAt: release.readyAt });
+    await writeAndCount(i.memberId, { dialer: doc?.dialer, before: doc ? endOf(doc._endCause) : undefined, after: endOf(i.member.endCause) }, () =>
+      batchedUpdate(Member, { _id: i.memberId }, { $set: set }));
+    const after = doc ? { ...doc, ...set } : null;
     if (release) await requeue(release.campaignId, i.memberId, after as Parameters<typeof requeue>[2], release.readyAt);
   },
 

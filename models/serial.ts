@@ -7,7 +7,8 @@
 // pool (docs/architecture.md, "FerretDB and atomicity").
 //
 // Across processes (`exclusively`): a document that several processes write (a campaign's lines and
-// counters: the member activities of every worker; the campaign document: the API too) is written
+// counters: the member activities of every worker; the campaign document: the API too; a member the
+// claim, the API and its workflow may each write while it holds no lease) is written
 // only in this process's *turn* on it: a document `{_id: <key>, owner, until}` in `dialer_turns`,
 // taken by inserting it — an insert of an `_id` that exists fails on FerretDB too, where an
 // update's condition is no lock — and deleted when this process has no more writes of that key
@@ -16,11 +17,10 @@
 // is taken over after TURN_TTL_MS (renewed while it is held).
 //
 // Turns are re-entrant: code running inside `exclusively`/`exclusivelyAll` (awaited, in sequence)
-// holds their keys, and a nested call on a held key just runs. So an activity that writes several
-// documents of its own (an attempt and its member) takes their turns once, as one insertMany, and the
-// stores' own `exclusively` calls inside it cost nothing. Order, so that no two holders wait on each
-// other: the turns of one attempt's documents (`attemptTurns`) first, the shared documents' (a
-// campaign's lines, counters, member counts) inside them; code holding a shared turn takes no other.
+// holds their keys, and a nested call on a held key just runs. Order, so that no two holders wait on
+// each other: a member's turn first, the shared documents' (a campaign's lines, counters, member
+// counts) inside it; code holding a shared turn takes no other. An attempt's record and a leased
+// member's writes need no turn: one writer (docs/architecture.md, "Who writes what").
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
@@ -53,12 +53,9 @@ export async function seriallyAll<T>(keys: string[], fn: () => Promise<T>): Prom
 /** The turn keys of the documents each store writes (one place for their names). */
 export const turnKey = {
   member: (memberId: unknown) => `member:${String(memberId)}`,
-  attempt: (uuid: string) => `attempt:${uuid}`,
   campaign: (campaignId: string) => `campaign:${campaignId}`,
   lines: (campaignId: string) => `lines:${campaignId}`,
 };
-/** The documents an attempt's activities write that no other attempt writes: its record and its member. */
-export const attemptTurns = (uuid: string, memberId: string) => [turnKey.attempt(uuid), turnKey.member(memberId)];
 
 /** The turns the running code holds, each scope its own keys inside the scopes around it. `open`
  *  turns false when its turns are given back, so a callback created inside (a timer, a later

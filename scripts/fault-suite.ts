@@ -39,7 +39,7 @@ import mongoose from 'mongoose';
 import { Client, Connection } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { connectMongo } from '../lib/db';
-import { Attempt, Campaign, Member, type CampaignDoc, type MemberDoc } from '../models';
+import { Attempt, Campaign, Member, storedResultsOf, type CampaignDoc, type MemberDoc } from '../models';
 import { createCredential } from '../models/credential';
 import { LineLeases } from '../models/lines';
 import { readCallLog } from '../simulator';
@@ -432,9 +432,14 @@ async function check(campaignId: string, client: Client) {
   const camp = await Campaign.findById(campaignId).lean<CampaignDoc>();
   const byMember = new Map(members.map((m) => [String(m._id), m]));
 
-  // 1. Exactly one outcome per attempt: stored, applied by the workflow (same cause in the member's
-  //    log, one log entry), counted once.
+  // 1. Exactly one outcome per attempt: stored (the first-wins record in attempt_results), applied by
+  //    the workflow (same cause in the member's log, one log entry, the same result on its record),
+  //    counted once.
   const noOutcome = attempts.filter((a) => !a.result);
+  const winners = await storedResultsOf(attempts.map((a) => a._id));
+  const notWinner = attempts.filter((a) => a.result && winners.get(a._id)?.cause !== a.result.cause)
+    .map((a) => `${a._id}: record ${a.result!.cause}, stored ${winners.get(a._id)?.cause ?? 'none'}`);
+  if (notWinner.length) violations.push(`${notWinner.length} attempt(s) whose record differs from the first stored result: ${notWinner.slice(0, 5).join('; ')}`);
   const mismatched: string[] = [];
   const notApplied: string[] = [];
   for (const a of attempts) {

@@ -1,13 +1,13 @@
 // Routes call results from FreeSWITCH events to the member workflows: a failed originate's
 // BACKGROUND_JOB (-ERR <cause>) and every CHANNEL_HANGUP_COMPLETE carrying our dlr_workflow_id;
-// a CHANNEL_ANSWER of ours is recorded on its attempt (answeredOn).
-// The first source for an attempt settles it in Mongo (atomically) and signals the workflow;
+// a CHANNEL_ANSWER of ours is recorded (models/attempt.ts recordAnswer).
+// The first source for an attempt settles it in Mongo (an insert: atomic) and signals the workflow;
 // later sources are ignored. If the signal fails, the workflow finds the stored result when it
 // reconciles an overdue attempt, so a result is never lost.
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
-import { setAttempt, updateAttemptIf } from '../models';
+import { recordAnswer as storeAnswer, resultRecord, settleResult } from '../models';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, MENU_DIGIT_VAR } from '../rules/content';
 import { PREDICTIVE_VAR } from '../rules/predictive';
 import { AMD_CANCEL_CAUSE, amdFromVars, amdRoute } from '../rules/amd';
@@ -24,14 +24,7 @@ export function originateArg(arg: string): { uuid?: string; workflowId?: string;
 }
 
 export async function settleAndSignal(client: Client, workflowId: string, result: CallResult, log: Logger): Promise<boolean> {
-  const won = await updateAttemptIf(result.uuid, {}, {
-    result: {
-      cause: result.cause, answered: result.answered, billsec: result.billsec, duration: result.duration, source: result.source, settledOn: Date.now(),
-      ...(result.bridged !== undefined ? { bridged: result.bridged } : {}), ...(result.digit ? { digit: result.digit } : {}),
-      ...(result.agentAnswered !== undefined ? { agentAnswered: result.agentAnswered } : {}),
-      ...(result.amd ? { amd: result.amd } : {}),
-    },
-  });
+  const won = await settleResult(result.uuid, resultRecord(result));
   if (!won) return false;
   await client.workflow.getHandle(workflowId).signal(callResultSignal, result);
   log.info({ workflowId, ...result }, 'call result');
@@ -135,21 +128,32 @@ export function answerFromEvent(ev: EslEvent): { uuid: string; answeredOn: numbe
   return { uuid, answeredOn: us > 0 ? Math.floor(us / 1000) : Date.now() };
 }
 
-/** Records the answer on the attempt (one `_id`-keyed write; the attempt exists: it is recorded
- *  before the originate is sent, and the answer can come before the job's +OK). An attempt known
- *  to be answered is never redialled as lost (services/reconcile.ts, activities checkCall). */
+/** Records the answer (one insert into `attempt_answers`; the attempt record is its member's). An
+ *  attempt known to be answered is never redialled as lost (services/reconcile.ts, activities checkCall). */
 export async function recordAnswer(found: { uuid: string; answeredOn: number }): Promise<void> {
-  await setAttempt(found.uuid, { answeredOn: found.answeredOn });
+  await storeAnswer(found.uuid, found.answeredOn);
 }
 
+/** How many calls a router remembers having settled (or lost the settle of). */
+const SETTLED_REMEMBERED = 20_000;
+
 export function routeCallResults(esl: EslClient, client: Client, log: Logger): void {
+  // A call reports its result more than once (a failed originate: its BACKGROUND_JOB -ERR, then its
+  // CHANNEL_HANGUP_COMPLETE): the first one this worker tried to store decided it — stored, or
+  // another source's came first — so a later one would only lose the insert. Forgotten on an error.
+  const tried = new Set<string>();
   const handle = (found: { workflowId: string; result: CallResult } | null, attempt?: number) => {
     if (!found) return;
-    callGone(found.result.uuid);
-    void withAttemptContext(attemptFields(found.workflowId, found.result.uuid, attempt), () =>
-      settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) =>
-        log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile'),
-      ));
+    const { uuid } = found.result;
+    callGone(uuid);
+    if (tried.has(uuid)) return;
+    tried.add(uuid);
+    if (tried.size > SETTLED_REMEMBERED) tried.delete(tried.values().next().value!);
+    void withAttemptContext(attemptFields(found.workflowId, uuid, attempt), () =>
+      settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) => {
+        tried.delete(uuid);
+        log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile');
+      }));
   };
   esl.on('BACKGROUND_JOB', (ev: EslEvent) => handle(resultFromJob(ev)));
   esl.on('CHANNEL_HANGUP_COMPLETE', (ev: EslEvent) => handle(resultFromHangup(ev), Number(ev.variable_dlr_current_attempt)));

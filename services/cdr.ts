@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { EslEvent } from '../esl';
-import { Attempt } from '../models';
+import { Attempt, storedResultOf } from '../models';
 import type { CallResult } from '../workflows/messages';
 import { resultFromHangup, settleAndSignal } from './call-results';
 
@@ -135,19 +135,20 @@ export type CdrOutcome = 'settled' | 'duplicate' | 'unknown' | 'ignored';
 export async function applyCdr(client: Client, log: Logger, cdr: Record<string, unknown>, uuid?: string): Promise<CdrOutcome> {
   const found = resultFromCdr(cdr, uuid);
   if (!found) return 'ignored';
+  // A result is stored only for an attempt of ours (the record exists from its send on).
+  if (!(await Attempt.exists({ _id: found.result.uuid }))) return 'unknown';
   let settled: boolean;
   try {
     settled = await settleAndSignal(client, found.workflowId, found.result, log);
   } catch (err) {
-    const doc = await Attempt.findById(found.result.uuid, { result: 1 }).lean<{ result?: { source?: string } | null }>();
-    if (doc?.result) {
+    const stored = await storedResultOf(found.result.uuid);
+    if (stored) {
       log.warn({ err: String(err), uuid: found.result.uuid }, 'CDR result stored, signal not delivered; the workflow will reconcile');
-      return doc.result.source === 'cdr' ? 'settled' : 'duplicate';
+      return stored.source === 'cdr' ? 'settled' : 'duplicate';
     }
     throw err;
   }
-  if (settled) return 'settled';
-  return (await Attempt.exists({ _id: found.result.uuid })) ? 'duplicate' : 'unknown';
+  return settled ? 'settled' : 'duplicate';
 }
 
 /** `user:password` as mod_json_cdr's `cred` sends it with `auth-scheme=basic` (curl sends it on the first request). */

@@ -18,7 +18,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { EslClient, EslConnectedInfo } from '../esl';
 import { settleLost, storedResult } from '../activities/member';
-import { Attempt, setAttempt } from '../models';
+import { Attempt, recordAnswer, storedResultsOf, type AttemptResult } from '../models';
 import { callResultSignal } from '../workflows/messages';
 import { reconciled } from '../lib/metrics';
 import { attemptFields } from './attempt-context';
@@ -131,7 +131,10 @@ export class Reconciler {
   async runOnce(reason: string): Promise<ReconcileReport> {
     const { esl, client, log } = this.o;
     const report: ReconcileReport = { reason, open: 0, alive: 0, answeredFound: 0, lost: 0, answeredLost: 0, settledMeanwhile: 0, resignalled: 0 };
-    const open = await Attempt.find({ sentOn: { $ne: null }, result: null }, { _id: 1, workflowId: 1 }).lean<OpenAttempt[]>();
+    // Sent and not yet ended by their workflow; those with a stored result only wait for it to apply it.
+    const notEnded = await Attempt.find({ sentOn: { $ne: null }, result: null }, { _id: 1, workflowId: 1 }).lean<OpenAttempt[]>();
+    const stored = await storedResultsOf(notEnded.map((a) => a._id));
+    const open = notEnded.filter((a) => !stored.has(a._id));
     report.open = open.length;
     const gone: OpenAttempt[] = [];
     const alive: OpenAttempt[] = [];
@@ -155,8 +158,8 @@ export class Reconciler {
     }
     for (const a of gone) {
       if (this.stopped) break;
-      const doc = await Attempt.findById(a._id, { result: 1, sentOn: 1 }).lean<{ result: unknown; sentOn: number | null }>();
-      if (!doc || doc.result || doc.sentOn === null) {
+      // Its send claim undone meanwhile (not sent: its retry records it again).
+      if (!(await Attempt.exists({ _id: a._id }))) {
         report.settledMeanwhile++;
         continue;
       }
@@ -182,7 +185,7 @@ export class Reconciler {
         log.child(attemptFields(a.workflowId, a._id)).warn({ uuid: a._id, err: String(err) }, 'reconcile: LOST_CALL not signalled');
       }
     }
-    report.resignalled = await this.resignal();
+    report.resignalled = await this.resignal(notEnded, stored);
     this.totals.passes++;
     this.totals.lost += report.lost;
     this.totals.resignalled += report.resignalled;
@@ -191,31 +194,22 @@ export class Reconciler {
     return report;
   }
 
-  /** Records `answeredOn` on the live attempts the switch lists as answered and the store does not. */
+  /** Records the answer of the live attempts the switch lists as answered (the first answer stays). */
   private async recordAnswered(alive: OpenAttempt[]): Promise<number> {
     const answered = await this.o.esl.answeredChannels();
     let n = 0;
-    for (const a of alive) {
-      if (!answered.has(a._id)) continue;
-      // By `_id` (FerretDB v1 pushes down nothing else); a CHANNEL_ANSWER written meanwhile says the same.
-      const doc = await Attempt.findById(a._id, { answeredOn: 1 }).lean<{ answeredOn?: number | null }>();
-      if (!doc || doc.answeredOn) continue;
-      await setAttempt(a._id, { answeredOn: Date.now() });
-      n++;
-    }
+    for (const a of alive) if (answered.has(a._id) && (await recordAnswer(a._id, Date.now()))) n++;
     return n;
   }
 
   /** Results stored a while ago that their workflow has not applied yet (signal lost): again. */
-  private async resignal(): Promise<number> {
+  private async resignal(notEnded: OpenAttempt[], stored: Map<string, AttemptResult>): Promise<number> {
     const now = Date.now();
-    const stale = await Attempt.find(
-      { result: { $ne: null }, counted: { $ne: true }, 'result.settledOn': { $lt: now - this.resignalAfterMs, $gt: now - 3_600_000 } },
-      { _id: 1, workflowId: 1, result: 1 },
-    ).lean<(OpenAttempt & { result: Parameters<typeof storedResult>[1] })[]>();
     let n = 0;
-    for (const a of stale) {
-      const r = storedResult(a._id, a.result);
+    for (const a of notEnded) {
+      const settled = stored.get(a._id);
+      if (!settled || settled.settledOn >= now - this.resignalAfterMs || settled.settledOn <= now - 3_600_000) continue;
+      const r = storedResult(a._id, settled);
       if (!r) continue;
       try {
         // Idempotent: the workflow ignores a result for another attempt or when it already has one.

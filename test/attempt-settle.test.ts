@@ -1,40 +1,96 @@
-// The first-wins settle of an attempt (models/attempt.ts updateAttemptIf) on FerretDB: of many
-// concurrent settles in one process exactly one wins, a send claim happens once, and the attempts
-// collection is only ever asked by `_id` (any other filter decodes every attempt ever made on
-// FerretDB v1, which made each settle slower with every call: bench/throughput.ts profile).
+// The first-wins settle of an attempt's result (models/attempt.ts settleResult) on FerretDB, where an
+// update is a read and a whole-document write and so no lock: the result router on two workers (two
+// settles of the same hangup at once), a CDR and the member workflow's own LOST_CALL (checkCall's
+// settleLost) race on a pool of several connections, and exactly one result is stored, signalled
+// and applied. The attempt record's send claim is an insert too: made once.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
-import { Attempt, updateAttemptIf, type AttemptDoc } from '../models';
-import { connectTestDb } from './support/env';
+import pino from 'pino';
+import type { Client } from '@temporalio/client';
+import { Attempt, endAttemptRecord, recordAttempt, resultRecord, storedResultOf, type AttemptDoc } from '../models';
+import { settleLost } from '../activities/member';
+import { routeCallResults, settleAndSignal } from '../services/call-results';
+import type { CallResult } from '../workflows/messages';
+import { EventEmitter } from 'node:events';
+import { commandsSent } from './support/commands';
+import { connectTestDb, waitFor } from './support/env';
 
 before(() => connectTestDb('attempt_settle_test'));
 after(() => mongoose.disconnect());
 
-const attempt = (id: string) => Attempt.create({
-  _id: id, dialer: 'd1', domain: 'x', member: 'm1', workflowId: 'w1', attempt: 1, number: '1', dialString: '1', jobUuid: `j-${id}`,
+const fields = (id: string) => ({ dialer: 'd1', domain: 'x', member: 'm1', workflowId: `w-${id}`, attempt: 1, number: '1', dialString: '1', jobUuid: `j-${id}` });
+const hangup = (uuid: string, cause: string): CallResult => ({ uuid, cause, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'event' });
+
+/** A Temporal client that records the call results signalled to each workflow. */
+function signals() {
+  const sent: CallResult[] = [];
+  const client = { workflow: { getHandle: () => ({ signal: async (_s: unknown, r: CallResult) => void sent.push(r) }) } } as unknown as Client;
+  return { sent, client };
+}
+
+test('two routers, a CDR and the workflow\'s own LOST_CALL racing: exactly one result is stored, signalled and applied', async () => {
+  const log = pino({ level: 'silent' });
+  for (let round = 0; round < 5; round++) {
+    const uuid = `race-${round}`;
+    assert.equal(await recordAttempt(uuid, fields(uuid), Date.now()), true);
+    const { sent, client } = signals();
+    // Worker 1's and worker 2's router hear the same hangup (10 events each), a CDR arrives, and the
+    // member's overdue check settles the call as lost — all at once, on the pool's connections.
+    const racers = [
+      ...Array.from({ length: 10 }, (_, i) => () => settleAndSignal(client, `w-${uuid}`, hangup(uuid, `W1_${i}`), log)),
+      ...Array.from({ length: 10 }, (_, i) => () => settleAndSignal(client, `w-${uuid}`, hangup(uuid, `W2_${i}`), log)),
+      () => settleAndSignal(client, `w-${uuid}`, { ...hangup(uuid, 'CDR'), source: 'cdr' }, log),
+      async () => (await settleLost(uuid)) !== null,
+    ];
+    const won = await Promise.all(racers.map((r) => r()));
+    assert.equal(won.filter(Boolean).length, 1, `round ${round}: one winner, got ${won.filter(Boolean).length}`);
+    const stored = await storedResultOf(uuid);
+    const winner = won.indexOf(true);
+    const want = winner === racers.length - 1 ? 'LOST_CALL' : winner === racers.length - 2 ? 'CDR' : `W${winner < 10 ? 1 : 2}_${winner % 10}`;
+    assert.equal(stored?.cause, want, 'the stored result is the winner\'s');
+    assert.deepEqual(sent.map((r) => r.cause), winner === racers.length - 1 ? [] : [want], 'only the winner signals (settleLost returns its result instead)');
+    // The workflow applies what it heard (the stored result) and its endAttempt copies it.
+    const applied = winner === racers.length - 1 ? { ...hangup(uuid, 'LOST_CALL'), source: 'reconcile' as const } : sent[0];
+    assert.equal(await endAttemptRecord(uuid, resultRecord(applied), {}), true);
+    assert.equal(await endAttemptRecord(uuid, resultRecord(applied), {}), false, 'a retried endAttempt finds it done');
+    assert.equal((await Attempt.findById(uuid).lean<AttemptDoc>())!.result!.cause, want);
+  }
 });
 
-test('of 20 concurrent settles exactly one wins; the attempts collection is read and written by _id only', async () => {
-  await attempt('a1');
-  const filters: unknown[] = [];
-  mongoose.set('debug', (coll: string, method: string, query: unknown) => {
-    if (coll === 'attempts' && method !== 'createIndex') filters.push(query);
+test('an engine outcome loses to a result stored before it, and the record keeps the stored one', async () => {
+  const uuid = 'engine-late';
+  await recordAttempt(uuid, fields(uuid), Date.now());
+  const { client } = signals();
+  assert.equal(await settleAndSignal(client, `w-${uuid}`, hangup(uuid, 'USER_BUSY'), pino({ level: 'silent' })), true);
+  await endAttemptRecord(uuid, resultRecord({ ...hangup(uuid, 'NOT_SENT'), source: 'engine' }), { abandoned: true });
+  const doc = (await Attempt.findById(uuid).lean<AttemptDoc>())!;
+  assert.equal(doc.result!.cause, 'USER_BUSY');
+  assert.equal(doc.result!.abandoned, true, 'with the workflow\'s verdict');
+});
+
+test('the send claim (the record\'s insert) is made once of 20 concurrent placeCall runs', async () => {
+  const claims = await Promise.all(Array.from({ length: 20 }, () => recordAttempt('sent-once', fields('sent-once'), Date.now())));
+  assert.equal(claims.filter(Boolean).length, 1);
+});
+
+test('two workers\' routers hear a failed call twice each (job -ERR, hangup): one result stored and signalled, one insert per worker', async () => {
+  const uuid = 'routed-once';
+  await recordAttempt(uuid, fields(uuid), Date.now());
+  const { sent, client } = signals();
+  const workers = [new EventEmitter(), new EventEmitter()];
+  for (const esl of workers) routeCallResults(esl as never, client, pino({ level: 'silent' }));
+  const job = { 'Job-Command': 'originate', 'Job-Command-Arg': `{origination_uuid=${uuid},dlr_workflow_id=w-${uuid}}sofia/gateway/gw1/1 &park()`, _body: '-ERR USER_BUSY\n' };
+  const hangupEv = { 'Unique-ID': uuid, 'Hangup-Cause': 'USER_BUSY', variable_dlr_workflow_id: `w-${uuid}` };
+  const seen = await commandsSent(async () => {
+    for (const esl of workers) {
+      esl.emit('BACKGROUND_JOB', job);
+      esl.emit('CHANNEL_HANGUP_COMPLETE', hangupEv);
+    }
+    await waitFor('the result signalled', async () => sent.length > 0 || null);
+    await new Promise((r) => setTimeout(r, 300));
   });
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-    updateAttemptIf('a1', {}, { result: { cause: `C${i}`, answered: false, billsec: 0, duration: 0, source: 'event', settledOn: i } })));
-  mongoose.set('debug', false);
-  assert.equal(results.filter((r) => r !== null).length, 1, 'one winner');
-  const winner = results.findIndex((r) => r !== null);
-  assert.equal((await Attempt.findById('a1').lean<AttemptDoc>())!.result!.cause, `C${winner}`, 'the stored result is the winner\'s');
-  assert.ok(filters.every((q) => JSON.stringify(Object.keys(q as object)) === '["_id"]'), `filters: ${JSON.stringify(filters)}`);
-});
-
-test('the send claim succeeds once, and never on a settled attempt', async () => {
-  await attempt('a2');
-  assert.ok(await updateAttemptIf('a2', { unsent: true }, { sentOn: 1 }));
-  assert.equal(await updateAttemptIf('a2', { unsent: true }, { sentOn: 2 }), null);
-  await attempt('a3');
-  await updateAttemptIf('a3', {}, { result: { cause: 'LOST_CALL', answered: false, billsec: 0, duration: 0, source: 'reconcile', settledOn: 1 } });
-  assert.equal(await updateAttemptIf('a3', { unsent: true }, { sentOn: 3 }), null, 'settled as lost before it was sent: never sent');
+  assert.equal(sent.length, 1, 'signalled once');
+  assert.equal((await storedResultOf(uuid))?.cause, 'USER_BUSY');
+  assert.equal(seen.filter((c) => c.collection === 'attempt_results' && c.name === 'insert').length, 2, 'one settle per worker, none for the repeated report');
 });

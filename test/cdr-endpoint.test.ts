@@ -14,7 +14,7 @@ import pino from 'pino';
 import { startCdrServer, type CdrServer } from '../services/cdr';
 import { createDialerWorker } from '../services/dialer-worker';
 import { applyByPost, applyInProcess, importCdrDir } from '../services/cdr-import';
-import { Attempt } from '../models';
+import { Attempt, settleResult, storedResultOf } from '../models';
 import { connectTestDb, requireEnv, workflowBundle } from './support/env';
 
 const GOLDEN = path.join(__dirname, '..', '..', 'shared', 'golden', 'esl-dialer');
@@ -31,13 +31,14 @@ const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 async function unsettledAttempt(uuid: string, workflowId = `member-x-${uuid}`): Promise<void> {
   await Attempt.deleteOne({ _id: uuid });
+  await mongoose.connection.collection('attempt_results').deleteOne({ _id: uuid as never });
   await Attempt.create({
     _id: uuid, dialer: 'd1', domain: 'test.local', member: 'm1', workflowId, attempt: 1,
     number: '17770001', dialString: 'sofia/gateway/gw1/17770001', jobUuid: `job-${uuid}`,
   });
 }
 type Result = { cause: string; answered: boolean; billsec: number; source: string } | null;
-const resultOf = async (uuid: string) => (await Attempt.findById(uuid).lean<{ result: Result }>())?.result ?? null;
+const resultOf = async (uuid: string) => (await storedResultOf(uuid)) as Result;
 
 /** A CDR of one of our attempts, shaped like the golden ones (variables URL-encoded as encode-values=true does). */
 function cdrFor(uuid: string, cause = 'NORMAL_CLEARING', billsec = 3) {
@@ -197,7 +198,7 @@ describe('CDR endpoint and error-directory import', () => {
   async function checkImport(apply: Parameters<typeof importCdrDir>[1]) {
     const { files, uuids } = errorFiles();
     for (const u of Object.values(uuids)) await unsettledAttempt(u);
-    await Attempt.updateOne({ _id: uuids.settledBefore }, { $set: { result: { cause: 'NORMAL_CLEARING', answered: true, billsec: 30, source: 'event', settledOn: 1 } } });
+    await settleResult(uuids.settledBefore, { cause: 'NORMAL_CLEARING', answered: true, billsec: 30, duration: 31, source: 'event', settledOn: 1 });
 
     const report = await importCdrDir(tmp, apply, log);
     assert.deepEqual(report.settled.sort(), [files.raw, files.urlenc, files.b64].sort());

@@ -44,7 +44,7 @@ before(async () => {
   const now = Date.now();
   await Attempt.insertMany([0, 1, 2, 3, 4].map((i) => ({
     _id: `att-${i}`, dialer: dialerId, domain: 'acme', member: String(first!._id), workflowId: 'w', attempt: i + 1, number: '5550001', dialString: 'x', jobUuid: `j-${i}`,
-    createdOn: now - (i < 3 ? 2 : 90) * 60_000, answeredOn: i % 2 ? now : null, result: { cause: i === 1 ? 'LOSE_RACE' : 'NORMAL_CLEARING', answered: i % 2 === 1, ...(i === 1 ? { abandoned: true } : {}) },
+    createdOn: now - (i < 3 ? 2 : 90) * 60_000, result: { cause: i === 1 ? 'LOSE_RACE' : 'NORMAL_CLEARING', answered: i % 2 === 1, ...(i === 1 ? { abandoned: true } : {}) },
   })));
   await Agent.insertMany([
     { _id: 'a1000@acme', domain: 'acme', name: 'a1000', contact: 'user/1000', status: 'Available', state: 'Waiting', stats: { [dialerId]: { callCount: 3, missedCall: 1, callTimeSec: 125 } } },

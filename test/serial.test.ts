@@ -1,7 +1,7 @@
 // models/serial.ts turns: re-entrant within the code holding them, so an activity writing several
 // documents of its own takes their turns once (one insertMany, one deleteMany of `dialer_turns`);
-// a callback that outlives the holder does not inherit its turns. placeCall takes its attempt's and
-// member's turns once.
+// a callback that outlives the holder does not inherit its turns. placeCall takes no turn for its
+// attempt and its member (one writer each): only its campaign's line has one.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
@@ -89,7 +89,7 @@ test('a turn another process holds is waited for by a nested taker too', async (
   assert.deepEqual(order, ['wrote b']);
 });
 
-test('placeCall: the attempt and its member in one turn; a fresh attempt is claimed without a read, a retried one is not resent', async () => {
+test('placeCall: no turn for the attempt and its member; the record and its send claim are one insert, a retried call is not resent', async () => {
   const sent: string[] = [];
   const esl = { bgapi: async (cmd: string) => void sent.push(cmd), uuidExists: async () => false, uuidKill: async () => undefined };
   const acts = createMemberActivities({ esl: esl as never, client: {} as Client, log: pino({ level: 'silent' }), taskQueue: 'unused' });
@@ -104,13 +104,13 @@ test('placeCall: the attempt and its member in one turn; a fresh attempt is clai
   };
   const seen = await commandsSent(async () => assert.equal((await acts.placeCall(input)).placed, true));
   const turnDocs = seen.filter((c) => c.collection === 'dialer_turns').map((c) => c.name);
-  // The campaign's line (a turn of its own), then the attempt and its member together.
-  assert.deepEqual(turnDocs, ['insert', 'delete', 'insert', 'delete']);
-  assert.deepEqual(seen.filter((c) => c.collection === 'attempts').map((c) => c.name), ['update', 'update'], 'record, then the send claim without a read');
+  // The campaign's line only (a turn of its own).
+  assert.deepEqual(turnDocs, ['insert', 'delete']);
+  assert.deepEqual(seen.filter((c) => c.collection === 'attempts').map((c) => c.name), ['insert'], 'the record with its send claim, no read');
   assert.equal(sent.length, 1);
   assert.ok((await Attempt.findById(uuid).lean<{ sentOn: number | null }>())!.sentOn, 'marked sent');
-  // Retried (the activity's answer was lost): the stored attempt is read, found sent, not resent.
+  // Retried (the activity's answer was lost): the record's insert finds it stored: not resent.
   const again = await commandsSent(async () => assert.equal((await acts.placeCall(input)).placed, true));
-  assert.deepEqual(again.filter((c) => c.collection === 'attempts').map((c) => c.name), ['update', 'find']);
+  assert.deepEqual(again.filter((c) => c.collection === 'attempts').map((c) => c.name), ['insert']);
   assert.equal(sent.length, 1, 'never sent twice');
 });

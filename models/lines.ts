@@ -9,6 +9,7 @@
 import { Schema } from 'mongoose';
 import { model } from './model';
 import { exclusively, turnHeld, turnKey } from './serial';
+import { perTick } from './group-commit';
 
 const leaseSchema = new Schema({ id: String, dest: String, at: Number }, { _id: false });
 export const linesSchema = new Schema(
@@ -43,27 +44,7 @@ const copies = new Map<string, { taking: number; doc: LinesState }>();
 
 /** The acquires and releases of one event-loop turn per campaign: applied to the document together,
  *  in the campaign's turn, as one write. */
-type Queued = { op: LineOp; resolve: (r: Result) => void; reject: (err: unknown) => void };
-const pending = new Map<string, Queued[]>();
-
-function queue(campaignId: string, op: LineOp): Promise<Result> {
-  return new Promise<Result>((resolve, reject) => {
-    let list = pending.get(campaignId);
-    if (!list) {
-      const ops: Queued[] = [];
-      list = ops;
-      pending.set(campaignId, ops);
-      setImmediate(() => {
-        pending.delete(campaignId);
-        exclusively(turnKey.lines(campaignId), () => apply(campaignId, ops.map((o) => o.op))).then(
-          (results) => ops.forEach((o, i) => o.resolve(results[i])),
-          (err: unknown) => ops.forEach((o) => o.reject(err)),
-        );
-      });
-    }
-    list.push({ op, resolve, reject });
-  });
-}
+const queue = perTick<LineOp, Result>((campaignId, ops) => exclusively(turnKey.lines(campaignId), () => apply(campaignId, ops)));
 
 export const LineLeases = {
   /** A line for the attempt `leaseId` (idempotent: a retried acquire gets its own line back). */

@@ -31,7 +31,7 @@ import { isTransientMongoError } from '../lib/db';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
 import { exclusively, exclusivelyAll, turnKey, withTimeout } from './serial';
-import { batchedUpdate } from './group-commit';
+import { batchedUpdate, perTick } from './group-commit';
 import { ExpiryIndex } from './expiry-index';
 
 const log = createLogger('member-store');
@@ -91,29 +91,16 @@ async function retryingTransient<T>(fn: () => Promise<T>, onRetry: () => void = 
   }
 }
 
-/** The count changes of this event-loop turn per counter document, not written yet. */
-const pendingCounts = new Map<string, { campaignId: string; inc: Record<string, number>; written: Promise<void> }>();
-
 /** Applies member transitions `[before, after]` of one campaign to this process's counter document,
- *  once. The changes of one event-loop turn (every member written at that moment) are summed into
- *  one change, written as one command that every caller awaits; the change gets an id, and the
- *  update applies only where the document does not hold that id yet and records it (`ops.<id>`) in
- *  the same write, so an attempt retried after a lost answer changes nothing more. Retried on
- *  transient store errors for up to COUNT_RETRY_MS, each attempt in this process's turn on the
- *  document; ids of finished changes are removed by the next one. */
+ *  once. The changes of one event-loop turn (and those made while the document's previous write was
+ *  in flight: `perTick`) are summed into one change, written as one command that every caller
+ *  awaits; the change gets an id, and the update applies only where the document does not hold that
+ *  id yet and records it (`ops.<id>`) in the same write, so an attempt retried after a lost answer
+ *  changes nothing more. Retried on transient store errors for up to COUNT_RETRY_MS, each attempt in
+ *  this process's turn on the document; ids of finished changes are removed by the next one. */
 async function countChanges(campaignId: string, changes: [EndState, EndState][]): Promise<void> {
-  const docId = countsId(campaignId);
-  let batch = pendingCounts.get(docId);
-  if (!batch) {
-    const b = { campaignId, inc: {} as Record<string, number>, written: Promise.resolve() };
-    b.written = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      pendingCounts.delete(docId);
-      return writeCounts(docId, b.campaignId, b.inc);
-    });
-    pendingCounts.set(docId, b);
-    batch = b;
-  }
-  const add = (k: string, n: number) => (batch.inc[k] = (batch.inc[k] ?? 0) + n);
+  const inc: Record<string, number> = {};
+  const add = (k: string, n: number) => (inc[k] = (inc[k] ?? 0) + n);
   for (const [before, after] of changes) {
     if (before === after) continue;
     if (before !== undefined) {
@@ -127,8 +114,15 @@ async function countChanges(campaignId: string, changes: [EndState, EndState][])
       if (after && COUNTED_CAUSE.test(after)) add(`ended.${after}`, 1);
     }
   }
-  await batch.written;
+  if (Object.values(inc).some((n) => n !== 0)) await addCounts(countsId(campaignId), { campaignId, inc });
 }
+
+const addCounts = perTick<{ campaignId: string; inc: Record<string, number> }, void>(async (docId, changes) => {
+  const inc: Record<string, number> = {};
+  for (const c of changes) for (const [k, n] of Object.entries(c.inc)) inc[k] = (inc[k] ?? 0) + n;
+  await writeCounts(docId, changes[0].campaignId, inc);
+  return changes.map(() => undefined);
+});
 
 async function writeCounts(docId: string, campaignId: string, inc: Record<string, number>): Promise<void> {
   for (const k of Object.keys(inc)) if (inc[k] === 0) delete inc[k];

@@ -285,6 +285,12 @@ function holdTurn(key: string): void {
   held.set(key, { since: Date.now(), renew, taking: ++takings });
 }
 
+/** Gives back every turn this process keeps (before it disconnects: another process would wait
+ *  TURN_TTL_MS for them). */
+export async function giveBackTurns(): Promise<void> {
+  await Promise.all([...held.keys()].map((key) => serially(key, () => giveTurn(key))));
+}
+
 async function giveTurn(key: string): Promise<void> {
   const turn = held.get(key);
   if (!turn) return;

@@ -96,8 +96,11 @@ const MAX_HOLD_MS = 50;
 /** A kept turn: given back after KEEP_MS without a write, or at its first write after HOLD_MS. */
 export const KEEP_MS = 200;
 export const HOLD_MS = 1000;
-/** The longest pause between two tries of a turn another process holds. */
-const MAX_POLL_MS = 50;
+/** The longest pause between two tries of a turn another process holds (of a kept turn: longer, as
+ *  it is held longer). A process giving back a turn that others may wait for pauses longer than
+ *  that before taking it again, so that a waiting process gets in. */
+const MAX_POLL_MS = 20;
+const MAX_POLL_KEPT_MS = 50;
 
 type TurnDoc = { _id: string; owner: string; until: number };
 const turns = () => mongoose.connection.collection<TurnDoc>('dialer_turns');
@@ -241,7 +244,7 @@ async function leaveTurn(key: string): Promise<void> {
   if (!queued.get(key) || othersWait) {
     await giveTurn(key);
     // Let a waiting process in before this one takes the turn again.
-    if (othersWait && queued.get(key)) await sleep(5);
+    if (othersWait && queued.get(key)) await sleep(kept ? MAX_POLL_KEPT_MS + 10 : 5);
   }
 }
 
@@ -271,7 +274,7 @@ async function takeTurn(key: string): Promise<void> {
       knownUntil = cur?.until ?? 0;
     }
     await sleep(pause);
-    pause = Math.min(pause * 2, MAX_POLL_MS);
+    pause = Math.min(pause * 2, keptTurn(key) ? MAX_POLL_KEPT_MS : MAX_POLL_MS);
   }
   holdTurn(key);
 }

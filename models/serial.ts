@@ -260,7 +260,8 @@ function reuse(key: string): boolean {
 async function takeTurn(key: string): Promise<void> {
   if (reuse(key)) return;
   let pause = 1;
-  let knownUntil = 0;
+  // Who holds it is read when the wait gets long: a kept turn is normally given back within HOLD_MS.
+  let knownUntil = keptTurn(key) ? Date.now() + 2 * HOLD_MS : 0;
   while (!(await insertTurns(key))) {
     if (Date.now() >= knownUntil) {
       // Who holds it, and until when (read again only once that time has passed).

@@ -132,6 +132,7 @@ test('placeCall: the attempt and its member in one turn; a fresh attempt is clai
     routes: [{ destinationId: 'd1', destinationLimit: 10, dialString: 'sofia/gateway/gw1/380501112233', callerId: '15550000000' }],
     vars: {}, timeoutSec: 30,
   };
+  await sleep(KEEP_MS + 100); // the turns the tests above kept are given back
   const seen = await commandsSent(async () => assert.equal((await acts.placeCall(input)).placed, true));
   const turnDocs = seen.filter((c) => c.collection === 'dialer_turns').map((c) => c.name);
   // The campaign's line (a turn of its own, kept for the next write of the lines), then the attempt

@@ -5,6 +5,7 @@ import { createDialerWorker, installTemporalMetrics } from './services/dialer-wo
 import { writeWorkerStatus } from './lib/readiness';
 import { config } from './lib/config';
 import { setCountsWriter } from './models/member-store';
+import { giveBackTurns } from './models/serial';
 import { ensureMemberExpirySweep } from './workflows/start';
 
 async function main(): Promise<void> {
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
   // Worker.run() installs its own SIGINT/SIGTERM handlers (graceful shutdown).
   await worker.run();
   await close();
+  await giveBackTurns();
   await mongoose.disconnect();
   log.info('worker stopped');
 }

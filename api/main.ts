@@ -9,6 +9,7 @@ import { createApiServer } from './limits';
 import { ensureWebhookDispatcher } from '../workflows/start';
 import { connectMongo } from '../lib/db';
 import { setCountsWriter } from '../models/member-store';
+import { giveBackTurns } from '../models/serial';
 import { serveMetrics } from '../lib/metrics';
 
 async function main(): Promise<void> {
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     await metrics?.close();
     await app.close();
     await connection.close();
+    await giveBackTurns();
     await mongoose.disconnect();
     process.exit(0);
   };

@@ -8,6 +8,7 @@ import { Campaign, STATS_COUNTERS_ZERO, type CampaignDoc } from './campaign';
 import { setAttempt, Attempt } from './attempt';
 import { addHistory } from './history';
 import { exclusively, turnKey } from './serial';
+import { perTick } from './group-commit';
 
 const one = <T>(campaignId: string, fn: () => Promise<T>) => exclusively(turnKey.campaign(campaignId), fn);
 
@@ -90,13 +91,13 @@ export const CampaignStore = {
 
   /**
    * Adds `inc` to the counters exactly once per attempt and `flag`, even if the activity is retried
-   * or dies half-way: the increment and its marker (`stats._counting`) are ONE update of the
+   * or dies half-way: the increment and its marker (`stats._counting.<marker>`) are ONE update of the
    * campaign document, the attempt's flag follows (with `set`, which includes `flag`), then the
    * marker goes. (Flagging the attempt first lost the increment when the activity died in between.)
-   * `attempt`: what the caller knows of the attempt's flags (null: not stored), which spares the
-   * read. The attempt has one writer, its member's activities (no turn); the campaign's turn only for each of its writes
-   * (every attempt of the campaign and its claim wait for that turn in this process: holding it
-   * over the attempt's write as well made bench/throughput.ts's claim rounds 7–10× longer).
+   * The counts and the marker removals of one event-loop turn go to the campaign as one update each
+   * (`addCounts`, `unmark`). `attempt`: what the caller knows of the attempt's flags (null: not
+   * stored), which spares the read. The attempt has one writer, its member's activities (no turn);
+   * the campaign's turn only for each of its writes (kept between them: models/serial.ts).
    */
   async countOnce(
     campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Record<string, unknown>,
@@ -104,10 +105,36 @@ export const CampaignStore = {
   ): Promise<void> {
     const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
     if (!done?.[flag]) {
-      await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': { $ne: marker } }, { $inc: inc, $push: { 'stats._counting': marker } }));
+      await addCounts(campaignId, { marker, inc });
       await setAttempt(uuid, set);
     }
-    // Exact-value $pull (FerretDB v1 ignores $pull conditions).
-    await one(campaignId, () => Campaign.updateOne({ _id: campaignId, 'stats._counting': marker }, { $pull: { 'stats._counting': marker } }));
+    await unmark(campaignId, marker);
   },
 };
+
+/** Where a counted attempt's marker is kept until its flag is stored (field names: the markers are
+ *  attempt uuids, with `:outcome` for the outcome's count). */
+const MARKERS = 'stats._counting';
+type Count = { marker: string; inc: Record<string, number> };
+
+/** The counts of one event-loop turn of a campaign, added by one update that also sets their markers,
+ *  where none of the markers is stored yet; where one is (an earlier try of its attempt whose answer
+ *  was lost), one update per count, each where its own marker is not stored. */
+const addCounts = perTick<Count, void>(async (campaignId, counts) => {
+  const unique = [...new Map(counts.map((c) => [c.marker, c])).values()];
+  const add = (cs: Count[]) => {
+    const inc: Record<string, number> = {};
+    for (const c of cs) for (const [k, n] of Object.entries(c.inc)) inc[k] = (inc[k] ?? 0) + n;
+    const filter = Object.fromEntries(cs.map((c) => [`${MARKERS}.${c.marker}`, { $exists: false }]));
+    const marks = Object.fromEntries(cs.map((c) => [`${MARKERS}.${c.marker}`, 1]));
+    return one(campaignId, () => Campaign.updateOne({ _id: campaignId, ...filter }, { $inc: inc, $set: marks }));
+  };
+  if ((await add(unique)).matchedCount === 0 && unique.length > 1) for (const c of unique) await add([c]);
+  return counts.map(() => undefined);
+});
+
+/** The markers of one event-loop turn of a campaign, removed by one update. */
+const unmark = perTick<string, void>(async (campaignId, markers) => {
+  await one(campaignId, () => Campaign.updateOne({ _id: campaignId }, { $unset: Object.fromEntries(markers.map((m) => [`${MARKERS}.${m}`, ''])) }));
+  return markers.map(() => undefined);
+});

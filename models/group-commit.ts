@@ -110,3 +110,36 @@ export function batchedUpdate(target: AnyModel | string, filter: Document, updat
 export function groupCommitStats(): Record<string, { batches: number; items: number }> {
   return Object.fromEntries([...writers].map(([name, w]) => [name, { ...w.stats }]));
 }
+
+/** Group commit per key: the calls of one event-loop turn with the same key, and those made while a
+ *  write of that key is in flight, go to `write(key, items)` together (one command, or a few), each
+ *  caller getting its item's answer; a failed write fails every caller in it. One write per key at a
+ *  time, in call order. Used for the documents every attempt of a campaign shares (its lines, its
+ *  counters). */
+export function perTick<T, R>(write: (key: string, items: T[]) => Promise<R[]>): (key: string, item: T) => Promise<R> {
+  type Queued = { item: T; resolve: (r: R) => void; reject: (err: unknown) => void };
+  const pending = new Map<string, Queued[]>();
+  const flushing = new Set<string>();
+  const flush = async (key: string) => {
+    flushing.add(key);
+    try {
+      for (let batch = pending.get(key); batch?.length; batch = pending.get(key)) {
+        pending.delete(key);
+        try {
+          const out = await write(key, batch.map((b) => b.item));
+          batch.forEach((b, i) => b.resolve(out[i]));
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      flushing.delete(key);
+    }
+  };
+  return (key, item) => new Promise<R>((resolve, reject) => {
+    let list = pending.get(key);
+    if (!list) pending.set(key, (list = []));
+    list.push({ item, resolve, reject });
+    if (list.length === 1 && !flushing.has(key)) setImmediate(() => void flush(key));
+  });
+}

@@ -8,7 +8,8 @@
 // the caller before the activity runs, so a retried acquire or release is idempotent.
 import { Schema } from 'mongoose';
 import { model } from './model';
-import { exclusively, turnKey } from './serial';
+import { exclusively, turnHeld, turnKey } from './serial';
+import { perTick } from './group-commit';
 
 const leaseSchema = new Schema({ id: String, dest: String, at: Number }, { _id: false });
 export const linesSchema = new Schema(
@@ -17,6 +18,7 @@ export const linesSchema = new Schema(
     active: { type: Number, default: 0 },
     dest: { type: Schema.Types.Mixed, default: () => ({}) },
     leases: { type: [leaseSchema], default: [] },
+    v: Number,
   },
   { collection: 'dialer_lines', versionKey: false, minimize: false },
 );
@@ -27,34 +29,53 @@ interface LinesDoc {
   active: number;
   dest: Record<string, number>;
   leases: { id: string; dest: string; at: number }[];
+  /** Bumped by every write: a write applies only to the version it was computed from. */
+  v?: number;
 }
+type LinesState = Omit<LinesDoc, '_id'>;
 
-async function ensure(campaignId: string): Promise<void> {
-  await Lines.updateOne({ _id: campaignId }, { $setOnInsert: { active: 0, dest: {}, leases: [] } }, { upsert: true });
-}
+type Acquire = { leaseId: string; limit: number; destinations: { uuid: string; limit: number }[] };
+type LineOp = { acquire: Acquire } | { release: string };
+type Result = { destinationId: string } | null;
+
+/** The campaign's document as this process last wrote or read it, with the taking of the turn it
+ *  was seen in (models/serial.ts `turnHeld`): current as long as that turn is still held. */
+const copies = new Map<string, { taking: number; doc: LinesState }>();
+
+/** The acquires and releases of one event-loop turn per campaign: applied to the document together,
+ *  in the campaign's turn, as one write. */
+const queue = perTick<LineOp, Result>((campaignId, ops) => exclusively(turnKey.lines(campaignId), () => apply(campaignId, ops)));
 
 export const LineLeases = {
+  /** A line for the attempt `leaseId` (idempotent: a retried acquire gets its own line back). */
   async acquire(
     campaignId: string,
     leaseId: string,
     limit: number,
     destinations: { uuid: string; limit: number }[],
   ): Promise<{ destinationId: string } | null> {
-    return exclusively(turnKey.lines(campaignId), () => acquire(campaignId, leaseId, limit, destinations));
+    return queue(campaignId, { acquire: { leaseId, limit, destinations } });
   },
 
+  /** Gives the attempt's line back (idempotent). */
   async release(campaignId: string, leaseId: string): Promise<void> {
-    await exclusively(turnKey.lines(campaignId), () => release(campaignId, leaseId));
+    await queue(campaignId, { release: leaseId });
   },
 
   /** Forgets every line and lease (dialer reset with `resetProcess`). */
   async reset(campaignId: string): Promise<void> {
-    await exclusively(turnKey.lines(campaignId), () => Lines.updateOne({ _id: campaignId }, { $set: { active: 0, dest: {}, leases: [] } }));
+    await exclusively(turnKey.lines(campaignId), async () => {
+      copies.delete(campaignId);
+      await Lines.updateOne({ _id: campaignId }, { $set: { active: 0, dest: {}, leases: [] }, $inc: { v: 1 } });
+    });
   },
 
   /** The campaign is being deleted. */
   async drop(campaignId: string): Promise<void> {
-    await exclusively(turnKey.lines(campaignId), () => Lines.deleteOne({ _id: campaignId }));
+    await exclusively(turnKey.lines(campaignId), async () => {
+      copies.delete(campaignId);
+      await Lines.deleteOne({ _id: campaignId });
+    });
   },
 
   async snapshot(campaignId: string): Promise<LinesDoc | null> {
@@ -62,41 +83,59 @@ export const LineLeases = {
   },
 };
 
-/** A read and a conditional write. The read decides idempotency in code: FerretDB v1 matches
- *  `'leases.id': {$ne: id}` (and `$nin`, `$not: {$elemMatch}`) when ANY lease differs, so a filter
- *  cannot refuse a retried acquire once two leases are held (test/line-leases.test.ts). */
-async function acquire(
-  campaignId: string,
-  leaseId: string,
-  limit: number,
-  destinations: { uuid: string; limit: number }[],
-): Promise<{ destinationId: string } | null> {
-  const stored = await Lines.findById(campaignId, { active: 1, leases: 1 }).lean<Pick<LinesDoc, 'active' | 'leases'>>();
-  if (!stored) await ensure(campaignId);
-  const now = stored ?? { active: 0, leases: [] };
-  const mine = now.leases.find((l) => l.id === leaseId);
-  if (mine) return { destinationId: mine.dest };
-  if (now.active >= limit) return null;
-  for (const d of destinations) {
-    const key = `dest.${d.uuid}`;
-    // Inside the campaign's turn: nobody else writes the document between the read and this write.
-    const won = await Lines.findOneAndUpdate(
-      { _id: campaignId, active: { $lt: limit }, $or: [{ [key]: { $exists: false } }, { [key]: { $lt: d.limit } }] },
-      { $inc: { active: 1, [key]: 1 }, $push: { leases: { id: leaseId, dest: d.uuid, at: Date.now() } } },
-    );
-    if (won) return { destinationId: d.uuid };
+/** Applies `ops` in order to the campaign's document, in its turn: read only when this process has
+ *  no current copy, then one write of the new state, conditional on the version it was computed
+ *  from (a copy gone stale, after this process lost its turn without knowing, is read again). The
+ *  limits are checked here in code, on the whole document: FerretDB v1 matches `'leases.id': {$ne: id}`
+ *  when ANY lease differs, and ignores a `$pull` condition (test/line-leases.test.ts). */
+async function apply(campaignId: string, ops: LineOp[]): Promise<Result[]> {
+  const key = turnKey.lines(campaignId);
+  for (let tries = 1; ; tries++) {
+    const taking = turnHeld(key)!;
+    const copy = copies.get(campaignId);
+    const stored = copy?.taking === taking
+      ? copy.doc
+      : await Lines.findById(campaignId, { active: 1, dest: 1, leases: 1, v: 1 }).lean<LinesDoc>();
+    copies.delete(campaignId);
+    const before: LinesState = stored ? { active: stored.active, dest: stored.dest ?? {}, leases: stored.leases ?? [], v: stored.v } : { active: 0, dest: {}, leases: [] };
+    const next: LinesState = { active: before.active, dest: { ...before.dest }, leases: [...before.leases], v: (before.v ?? 0) + 1 };
+    const results = ops.map((op) => ('acquire' in op ? acquireIn(next, op.acquire) : releaseIn(next, op.release)));
+    if (next.active === before.active && next.leases.length === before.leases.length && next.leases.every((l, i) => l === before.leases[i])) {
+      if (stored) copies.set(campaignId, { taking, doc: before });
+      return results;
+    }
+    const { v, ...state } = next;
+    const won = stored
+      ? (await Lines.updateOne({ _id: campaignId, v: before.v ?? { $exists: false } }, { $set: { ...state, v } })).matchedCount === 1
+      : await Lines.collection.insertOne({ _id: campaignId, ...next } as never).then(() => true, (err: unknown) => {
+        if ((err as { code?: unknown }).code === 11000) return false;
+        throw err;
+      });
+    if (won) {
+      copies.set(campaignId, { taking, doc: next });
+      return results;
+    }
+    if (tries === 3) throw new Error(`lines of campaign ${campaignId}: written by another process in this process's turn`);
   }
-  return null;
 }
 
-async function release(campaignId: string, leaseId: string): Promise<void> {
-  const doc = await Lines.findOne({ _id: campaignId, 'leases.id': leaseId }, { leases: 1 }).lean<LinesDoc>();
-  const lease = doc?.leases.find((l) => l.id === leaseId);
-  if (!lease) return; // already released
-  // $pull of the exact element as read: FerretDB v1 silently ignores a $pull condition
-  // ({ id: leaseId }), which left the lease in place — and a retried release decremented again.
-  await Lines.updateOne(
-    { _id: campaignId, 'leases.id': leaseId },
-    { $inc: { active: -1, [`dest.${lease.dest}`]: -1 }, $pull: { leases: lease } },
-  );
+function acquireIn(doc: LinesState, a: Acquire): Result {
+  const mine = doc.leases.find((l) => l.id === a.leaseId);
+  if (mine) return { destinationId: mine.dest };
+  if (doc.active >= a.limit) return null;
+  const d = a.destinations.find((x) => (doc.dest[x.uuid] ?? 0) < x.limit);
+  if (!d) return null;
+  doc.active++;
+  doc.dest[d.uuid] = (doc.dest[d.uuid] ?? 0) + 1;
+  doc.leases.push({ id: a.leaseId, dest: d.uuid, at: Date.now() });
+  return { destinationId: d.uuid };
+}
+
+function releaseIn(doc: LinesState, leaseId: string): null {
+  const i = doc.leases.findIndex((l) => l.id === leaseId);
+  if (i < 0) return null; // already released
+  const [lease] = doc.leases.splice(i, 1);
+  doc.active--;
+  doc.dest[lease.dest] = (doc.dest[lease.dest] ?? 0) - 1;
+  return null;
 }

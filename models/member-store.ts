@@ -31,7 +31,7 @@ import { isTransientMongoError } from '../lib/db';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
 import { exclusively, exclusivelyAll, turnKey, withTimeout } from './serial';
-import { batchedUpdate } from './group-commit';
+import { batchedUpdate, perTick } from './group-commit';
 import { ExpiryIndex } from './expiry-index';
 
 const log = createLogger('member-store');
@@ -92,11 +92,12 @@ async function retryingTransient<T>(fn: () => Promise<T>, onRetry: () => void = 
 }
 
 /** Applies member transitions `[before, after]` of one campaign to this process's counter document,
- *  once: the change gets an id, and the update applies only where the document does not hold that id
- *  yet and records it (`ops.<id>`) in the same write, so an attempt retried after a lost answer
+ *  once. The changes of one event-loop turn (and those made while the document's previous write was
+ *  in flight: `perTick`) are summed into one change, written as one command that every caller
+ *  awaits; the change gets an id, and the update applies only where the document does not hold that
+ *  id yet and records it (`ops.<id>`) in the same write, so an attempt retried after a lost answer
  *  changes nothing more. Retried on transient store errors for up to COUNT_RETRY_MS, each attempt in
- *  this process's turn on the document. One command per change; ids of finished changes are removed
- *  by the next one. */
+ *  this process's turn on the document; ids of finished changes are removed by the next one. */
 async function countChanges(campaignId: string, changes: [EndState, EndState][]): Promise<void> {
   const inc: Record<string, number> = {};
   const add = (k: string, n: number) => (inc[k] = (inc[k] ?? 0) + n);
@@ -113,13 +114,23 @@ async function countChanges(campaignId: string, changes: [EndState, EndState][])
       if (after && COUNTED_CAUSE.test(after)) add(`ended.${after}`, 1);
     }
   }
+  if (Object.values(inc).some((n) => n !== 0)) await addCounts(countsId(campaignId), { campaignId, inc });
+}
+
+const addCounts = perTick<{ campaignId: string; inc: Record<string, number> }, void>(async (docId, changes) => {
+  const inc: Record<string, number> = {};
+  for (const c of changes) for (const [k, n] of Object.entries(c.inc)) inc[k] = (inc[k] ?? 0) + n;
+  await writeCounts(docId, changes[0].campaignId, inc);
+  return changes.map(() => undefined);
+});
+
+async function writeCounts(docId: string, campaignId: string, inc: Record<string, number>): Promise<void> {
   for (const k of Object.keys(inc)) if (inc[k] === 0) delete inc[k];
   if (!Object.keys(inc).length) return;
-  const docId = countsId(campaignId);
   const op = `o${crypto.randomBytes(8).toString('hex')}`;
   let attempts = 1;
   try {
-    await retryingTransient(() => exclusively(`counts:${docId}`, () => writeCountChange(docId, campaignId, op, inc)), () => attempts++);
+    await retryingTransient(() => exclusively(turnKey.counts(docId), () => writeCountChange(docId, campaignId, op, inc)), () => attempts++);
     if (attempts > 1) log.info({ campaignId, attempts }, 'member counts written after a store error');
   } catch (err) {
     log.warn({ campaignId, attempts, err: String(err) }, 'member counts not updated; recountCampaign repairs them');
@@ -340,7 +351,7 @@ export interface SaveInput {
 async function recountCampaign(campaignId: string): Promise<MemberCounts> {
   const others = async () =>
     JSON.stringify(await countsColl().find({ _id: { $in: COUNTS_WRITERS.filter((w) => w !== countsWriter).map((w) => countsId(campaignId, w)) } }).sort({ _id: 1 }).toArray());
-  await exclusively(`counts:${countsId(campaignId)}`, async () => {
+  await exclusively(turnKey.counts(countsId(campaignId)), async () => {
     for (let i = 0; i < 5; i++) {
       const before = await others();
       const rows = await Member.aggregate<{ _id: string | null; n: number }>([{ $match: { dialer: campaignId } }, { $group: { _id: '$_endCause', n: { $sum: 1 } } }]);

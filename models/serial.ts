@@ -16,6 +16,13 @@
 // back) in one event-loop turn go out as one insertMany (one deleteMany). A turn whose process died
 // is taken over after TURN_TTL_MS (renewed while it is held).
 //
+// The turns of the hot shared documents (`keptTurn`: a campaign's lines, counters, member counts),
+// written many times a second by every attempt, are kept after their last write for KEEP_MS in case
+// another comes, up to HOLD_MS from their taking (then given back, so the other processes get in):
+// a busy process takes and gives back such a turn about once per HOLD_MS instead of once per write.
+// While it holds one, nobody else writes the document, so a copy read in the turn stays current
+// (`turnHeld` tells which taking of the turn the code runs in; models/lines.ts keeps its copy so).
+//
 // Turns are re-entrant: code running inside `exclusively`/`exclusivelyAll` (awaited, in sequence)
 // holds their keys, and a nested call on a held key just runs. Order, so that no two holders wait on
 // each other: a member's turn first, the shared documents' (a campaign's lines, counters, member
@@ -55,7 +62,10 @@ export const turnKey = {
   member: (memberId: unknown) => `member:${String(memberId)}`,
   campaign: (campaignId: string) => `campaign:${campaignId}`,
   lines: (campaignId: string) => `lines:${campaignId}`,
+  counts: (countsDocId: string) => `counts:${countsDocId}`,
 };
+/** The turns kept between writes (see the top of this file). */
+const keptTurn = (key: string) => /^(lines|campaign|counts):/.test(key);
 
 /** The turns the running code holds, each scope its own keys inside the scopes around it. `open`
  *  turns false when its turns are given back, so a callback created inside (a timer, a later
@@ -80,10 +90,25 @@ export const PROCESS_ID = `${os.hostname()}:${process.pid}:${crypto.randomBytes(
 export const TURN_TTL_MS = 15_000;
 /** How long a process keeps a turn while it has more writes of the key queued. */
 const MAX_HOLD_MS = 50;
+/** A kept turn: given back after KEEP_MS without a write, or at its first write after HOLD_MS. */
+export const KEEP_MS = 200;
+export const HOLD_MS = 1000;
+/** The longest pause between two tries of a turn another process holds (of a kept turn: longer, as
+ *  it is held longer). A process giving back a turn that others may wait for pauses longer than
+ *  that before taking it again, so that a waiting process gets in. */
+const MAX_POLL_MS = 20;
+const MAX_POLL_KEPT_MS = 50;
 
 type TurnDoc = { _id: string; owner: string; until: number };
 const turns = () => mongoose.connection.collection<TurnDoc>('dialer_turns');
-const held = new Map<string, { since: number; renew: NodeJS.Timeout }>();
+const held = new Map<string, { since: number; renew: NodeJS.Timeout; taking: number; idle?: NodeJS.Timeout }>();
+let takings = 0;
+
+/** Which taking of the turn on `key` the calling code runs in (undefined: this process does not hold
+ *  it). The same number means nobody else wrote the document since the caller last saw it. */
+export function turnHeld(key: string): number | undefined {
+  return holds(key) ? held.get(key)?.taking : undefined;
+}
 const queued = new Map<string, number>();
 
 /** A batch command with no answer by then fails its callers (and the next batch goes): in a fault
@@ -92,7 +117,7 @@ const BATCH_TIMEOUT_MS = 10_000;
 
 /** Calls of one event-loop turn go out as one command (at most 500 items), each caller getting its
  *  item's answer. */
-function batched<T, R>(write: (items: T[]) => Promise<R[]>): (item: T) => Promise<R> {
+export function batched<T, R>(write: (items: T[]) => Promise<R[]>): (item: T) => Promise<R> {
   let queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   let flushing = false;
   const flush = async () => {
@@ -124,19 +149,25 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-/** Inserts turns; true for each this process now holds, false for each another holds. */
-const insertTurns = batched<string, boolean>(async (keys) => {
-  const until = Date.now() + TURN_TTL_MS;
+/** Inserts documents as one unordered insertMany: true for each inserted, false for each whose
+ *  `_id` exists already. */
+export async function insertNew<D extends { _id: string }>(coll: mongoose.mongo.Collection<D>, docs: D[]): Promise<boolean[]> {
   try {
-    await turns().insertMany(keys.map((k) => ({ _id: k, owner: PROCESS_ID, until })), { ordered: false });
-    return keys.map(() => true);
+    await coll.insertMany(docs as never, { ordered: false });
+    return docs.map(() => true);
   } catch (err) {
     const errors = (err as { writeErrors?: { index: number; code: number } | { index: number; code: number }[] }).writeErrors;
     const list = errors === undefined ? undefined : Array.isArray(errors) ? errors : [errors];
     if (!list || list.some((e) => e.code !== 11000)) throw err;
     const taken = new Set(list.map((e) => e.index));
-    return keys.map((_, i) => !taken.has(i));
+    return docs.map((_, i) => !taken.has(i));
   }
+}
+
+/** Inserts turns; true for each this process now holds, false for each another holds. */
+const insertTurns = batched<string, boolean>(async (keys) => {
+  const until = Date.now() + TURN_TTL_MS;
+  return insertNew(turns(), keys.map((k) => ({ _id: k, owner: PROCESS_ID, until })));
 });
 
 /** Deletes turns this process holds. */
@@ -177,7 +208,7 @@ export async function exclusivelyAll<T>(keys: string[], fn: () => Promise<T>): P
     }
     try {
       const taken = await Promise.all(sorted.map(async (key) => {
-        if (held.has(key)) return true;
+        if (reuse(key)) return true;
         const won = await insertTurns(key);
         if (won) holdTurn(key);
         return won;
@@ -197,18 +228,37 @@ export async function exclusivelyAll<T>(keys: string[], fn: () => Promise<T>): P
  *  process has waited past MAX_HOLD_MS). */
 async function leaveTurn(key: string): Promise<void> {
   const turn = held.get(key);
-  const othersWait = turn && Date.now() - turn.since > MAX_HOLD_MS;
+  const kept = keptTurn(key);
+  const othersWait = turn && Date.now() - turn.since > (kept ? HOLD_MS : MAX_HOLD_MS);
+  if (turn && kept && !othersWait && !queued.get(key)) {
+    // Kept for the next write; given back in the key's order of writes, after any queued meanwhile.
+    turn.idle = setTimeout(() => void serially(key, async () => {
+      if (held.get(key) === turn && turn.idle && !queued.get(key)) await giveTurn(key);
+    }), KEEP_MS);
+    turn.idle.unref();
+    return;
+  }
   if (!queued.get(key) || othersWait) {
     await giveTurn(key);
     // Let a waiting process in before this one takes the turn again.
-    if (othersWait && queued.get(key)) await sleep(5);
+    if (othersWait && queued.get(key)) await sleep(kept ? MAX_POLL_KEPT_MS + 10 : 5);
   }
 }
 
+/** True when this process holds the turn on `key` (kept from an earlier write): used again. */
+function reuse(key: string): boolean {
+  const turn = held.get(key);
+  if (!turn) return false;
+  clearTimeout(turn.idle);
+  turn.idle = undefined;
+  return true;
+}
+
 async function takeTurn(key: string): Promise<void> {
-  if (held.has(key)) return;
+  if (reuse(key)) return;
   let pause = 1;
-  let knownUntil = 0;
+  // Who holds it is read when the wait gets long: a kept turn is normally given back within HOLD_MS.
+  let knownUntil = keptTurn(key) ? Date.now() + 2 * HOLD_MS : 0;
   while (!(await insertTurns(key))) {
     if (Date.now() >= knownUntil) {
       // Who holds it, and until when (read again only once that time has passed).
@@ -222,7 +272,7 @@ async function takeTurn(key: string): Promise<void> {
       knownUntil = cur?.until ?? 0;
     }
     await sleep(pause);
-    pause = Math.min(pause * 2, 20);
+    pause = Math.min(pause * 2, keptTurn(key) ? MAX_POLL_KEPT_MS : MAX_POLL_MS);
   }
   holdTurn(key);
 }
@@ -233,13 +283,20 @@ function holdTurn(key: string): void {
     turns().updateOne({ _id: key, owner: PROCESS_ID }, { $set: { until: Date.now() + TURN_TTL_MS } }).catch(() => undefined);
   }, TURN_TTL_MS / 3);
   renew.unref();
-  held.set(key, { since: Date.now(), renew });
+  held.set(key, { since: Date.now(), renew, taking: ++takings });
+}
+
+/** Gives back every turn this process keeps (before it disconnects: another process would wait
+ *  TURN_TTL_MS for them). */
+export async function giveBackTurns(): Promise<void> {
+  await Promise.all([...held.keys()].map((key) => serially(key, () => giveTurn(key))));
 }
 
 async function giveTurn(key: string): Promise<void> {
   const turn = held.get(key);
   if (!turn) return;
   clearInterval(turn.renew);
+  clearTimeout(turn.idle);
   held.delete(key);
   // If this fails the turn stays ours in the database: our next takeTurn finds it as ours, another
   // process takes it over after TURN_TTL_MS.

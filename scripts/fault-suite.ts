@@ -487,7 +487,7 @@ async function check(campaignId: string, client: Client) {
     if (!a || a.counted) dead.push(`line lease ${l.id} held by a finished attempt`);
   }
   if (lines && lines.active !== (lines.leases ?? []).length) dead.push(`line counter ${lines.active} ≠ ${lines.leases.length} leases`);
-  const counting = ((camp?.stats ?? {}) as { _counting?: string[] })._counting ?? [];
+  const counting = Object.keys(((camp?.stats ?? {}) as { _counting?: object })._counting ?? {});
   if (counting.length) dead.push(`${counting.length} campaign counter marker(s) left by an interrupted endAttempt`);
   if (dead.length) violations.push(`${dead.length} lease(s) held by a dead owner: ${dead.slice(0, 5).join('; ')}`);
   let campaignState = 'unknown';

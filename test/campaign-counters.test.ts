@@ -12,6 +12,9 @@ import type { Client } from '@temporalio/client';
 import { createMemberActivities } from '../activities/member';
 import type { EndAttemptInput } from '../activities/types';
 import { Attempt, Campaign, memberState, Member, settleResult, type CampaignDoc, type MemberDoc } from '../models';
+import { CampaignStore } from '../models/campaign-store';
+import { KEEP_MS } from '../models/serial';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { timedEntries } from '../models/ready-queue';
 import { connectTestDb, createCampaign, createMember } from './support/env';
 import { commandsSent } from './support/commands';
@@ -75,7 +78,7 @@ test('the attempt is counted once when endAttempt dies right before the campaign
   await acts.endAttempt(input); // Temporal retries the activity
   const s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.errorCall], [1, 1]);
-  assert.deepEqual(s._counting ?? [], []);
+  assert.deepEqual(Object.keys(s._counting ?? {}), []);
 });
 
 test('the attempt is counted once when endAttempt dies right after the campaign increment', async () => {
@@ -90,7 +93,7 @@ test('the attempt is counted once when endAttempt dies right after the campaign 
   await acts.endAttempt(input); // and once more: still one
   const s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.errorCall], [1, 1]);
-  assert.deepEqual(s._counting ?? [], []);
+  assert.deepEqual(Object.keys(s._counting ?? {}), []);
   assert.equal((await Attempt.findById(input.uuid).lean<{ counted: boolean }>())!.counted, true);
 });
 
@@ -115,7 +118,7 @@ test('an attempt awaiting its status counts in callCount only; the status decide
   await acts.saveMember(decided);
   s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.successCall, s.errorCall], [1, 1, 0]);
-  assert.deepEqual(s._counting ?? [], []);
+  assert.deepEqual(Object.keys(s._counting ?? {}), []);
   assert.equal((await Attempt.findById(input.uuid).lean<{ outcome: string }>())!.outcome, 'success');
 });
 
@@ -179,6 +182,7 @@ test('endAttempt reads and writes the member once: its outcome and the lease giv
 
 test('endAttempt takes no turn for the attempt and its member (one writer each), only for the campaign\'s counters and line', async () => {
   const { campaignId, input } = await attempt();
+  await sleep(KEEP_MS + 100); // the turns the tests above kept are given back
   const taken: string[] = [];
   const client = mongoose.connection.getClient();
   const on = (e: { commandName: string; command: Record<string, unknown> }) => {
@@ -194,3 +198,30 @@ test('endAttempt takes no turn for the attempt and its member (one writer each),
   assert.equal((await stats(campaignId)).callCount, 1);
 });
 
+
+test('attempts counted together are one update of the campaign (and one for their markers); a retry among them counts nothing twice', async () => {
+  const camp = await createCampaign();
+  const id = String(camp._id);
+  const uuids = Array.from({ length: 8 }, () => crypto.randomUUID());
+  await Attempt.insertMany(uuids.map((uuid, i) => ({
+    _id: uuid, dialer: id, domain: 'test.local', member: 'm', workflowId: 'wf', attempt: 1, number: '1', dialString: '1', jobUuid: `j${i}`,
+  })));
+  // As endAttempt calls it: with the attempt it has just read (not counted yet).
+  const count = (uuid: string) => CampaignStore.countOnce(id, uuid, 'counted', uuid, { 'stats.callCount': 1, 'stats.errorCall': 1 }, { counted: true }, {});
+  const countRead = (uuid: string) => Attempt.findById(uuid).lean<Record<string, unknown>>()
+    .then((a) => CampaignStore.countOnce(id, uuid, 'counted', uuid, { 'stats.callCount': 1, 'stats.errorCall': 1 }, { counted: true }, a));
+  const updates = (await commandsSent(() => Promise.all(uuids.slice(0, 4).map(count)))).filter((c) => c.collection === 'dialer')
+    .map((c) => Object.keys((c.command.updates as { u: object }[])[0].u).sort().join());
+  // One increment; the markers go as the attempts' flags are stored (one removal for those stored together).
+  assert.deepEqual(updates.filter((u) => u === '$inc,$set'), ['$inc,$set'], updates.join(' '));
+  assert.ok(updates.length <= 4 && updates.slice(1).every((u) => u === '$unset'), updates.join(' '));
+  assert.deepEqual([(await stats(id)).callCount, (await stats(id)).errorCall], [4, 4]);
+  // Retried together with fresh ones: u0 (flagged), u4 whose increment was stored but not its flag
+  // (the answer was lost), u5–u7 fresh.
+  await Campaign.updateOne({ _id: id }, { $inc: { 'stats.callCount': 1, 'stats.errorCall': 1 }, $set: { [`stats._counting.${uuids[4]}`]: 1 } });
+  await Promise.all([uuids[0], ...uuids.slice(4)].map(countRead));
+  const s = await stats(id);
+  assert.deepEqual([s.callCount, s.errorCall], [8, 8], 'each attempt once');
+  assert.deepEqual(Object.keys(s._counting ?? {}), [], 'no marker left');
+  assert.equal(await Attempt.countDocuments({ _id: { $in: uuids }, counted: true }), 8);
+});

@@ -39,20 +39,52 @@ test('a released lease leaves the document, and a retried release does not free 
 const commandsOf = async (fn: () => Promise<unknown>): Promise<string[]> =>
   (await commandsSent(fn)).filter((c) => c.collection !== 'dialer_turns').map((c) => `${c.name} ${c.collection}`);
 
-test('a free line costs a read and one write; a retried acquire gets its own line back; a full first destination passes to the next', async () => {
+test('a full first destination passes to the next; a retried acquire gets its own line back and takes no second', async () => {
   const dest = [{ uuid: 'd1', limit: 1 }, { uuid: 'd2', limit: 5 }];
-  // The campaign's first acquire creates its document.
   assert.deepEqual(await LineLeases.acquire('c2', 'a1', 3, dest), { destinationId: 'd1' });
-  assert.deepEqual(await commandsOf(() => LineLeases.acquire('c2', 'a2', 3, dest).then((r) => assert.deepEqual(r, { destinationId: 'd2' })))
-    .then((c) => c.filter((x) => x.startsWith('findAndModify'))).then((c) => c.length), 2, 'd1 full: tried, then d2');
+  assert.deepEqual(await LineLeases.acquire('c2', 'a2', 3, dest), { destinationId: 'd2' }, 'd1 full: d2');
   // Retried while lines are free and two leases are held (FerretDB's `$ne` on `leases.id` would let it in).
   assert.deepEqual(await LineLeases.acquire('c2', 'a2', 3, dest), { destinationId: 'd2' });
   assert.deepEqual((await LineLeases.snapshot('c2'))!.active, 2, 'a retried acquire takes no second line');
-  const free = await commandsOf(() => LineLeases.acquire('c2', 'a3', 3, [{ uuid: 'd2', limit: 5 }]));
-  assert.deepEqual(free, ['find dialer_lines', 'findAndModify dialer_lines'], 'a free line is a read and a write');
-  const retried = await commandsOf(async () => assert.deepEqual(await LineLeases.acquire('c2', 'a2', 3, dest), { destinationId: 'd2' }));
-  assert.deepEqual(retried, ['find dialer_lines'], retried.join(', '));
+  assert.deepEqual(await LineLeases.acquire('c2', 'a3', 3, [{ uuid: 'd2', limit: 5 }]), { destinationId: 'd2' });
   assert.equal(await LineLeases.acquire('c2', 'a4', 3, dest), null, 'limit 3 reached');
   const snap = await LineLeases.snapshot('c2');
   assert.deepEqual([snap!.active, snap!.dest.d1, snap!.dest.d2, snap!.leases.length], [3, 1, 2, 3], 'the retry took no second line');
+});
+
+test('while this process holds the turn, the lines are read once; the acquires and releases of one tick are one write', async () => {
+  const dest = [{ uuid: 'd1', limit: 10 }];
+  // A new campaign: read (nothing there), then one insert for the first two lines.
+  const first = await commandsOf(() => Promise.all([LineLeases.acquire('c3', 'a1', 4, dest), LineLeases.acquire('c3', 'a2', 4, dest)]));
+  assert.deepEqual(first, ['find dialer_lines', 'insert dialer_lines']);
+  // The turn is kept: no read; three acquires and a release of one tick are one update.
+  const tick = await commandsOf(async () => {
+    const got = await Promise.all([
+      LineLeases.acquire('c3', 'a3', 4, dest), LineLeases.acquire('c3', 'a4', 4, dest), LineLeases.release('c3', 'a1'),
+      LineLeases.acquire('c3', 'a5', 4, dest), LineLeases.acquire('c3', 'a6', 4, dest),
+    ]);
+    assert.deepEqual(got.map((g) => g?.destinationId ?? null), ['d1', 'd1', null, 'd1', null], 'a1 gone: a5 fits, a6 does not (limit 4)');
+  });
+  assert.deepEqual(tick, ['update dialer_lines']);
+  // A retried acquire and a retried release cost nothing.
+  assert.deepEqual(await commandsOf(async () => {
+    assert.deepEqual(await LineLeases.acquire('c3', 'a3', 4, dest), { destinationId: 'd1' });
+    await LineLeases.release('c3', 'a1');
+  }), []);
+  const snap = await LineLeases.snapshot('c3');
+  assert.deepEqual([snap!.active, snap!.dest.d1, snap!.leases.map((l) => l.id).join()], [4, 4, 'a2,a3,a4,a5']);
+});
+
+test('a copy gone stale (the document written by another process) is read again: the limit stays exact', async () => {
+  const dest = [{ uuid: 'd1', limit: 10 }];
+  assert.deepEqual(await LineLeases.acquire('c4', 'a1', 2, dest), { destinationId: 'd1' });
+  // Another process took a line meanwhile (it held the turn after this one's lapsed).
+  await mongoose.connection.collection<{ _id: string }>('dialer_lines').updateOne(
+    { _id: 'c4' }, { $inc: { active: 1, 'dest.d1': 1, v: 1 }, $push: { leases: { id: 'x', dest: 'd1', at: Date.now() } } } as never,
+  );
+  assert.equal(await LineLeases.acquire('c4', 'a2', 2, dest), null, 'a1 and x hold the 2 lines');
+  await LineLeases.release('c4', 'x');
+  assert.deepEqual(await LineLeases.acquire('c4', 'a2', 2, dest), { destinationId: 'd1' });
+  const snap = await LineLeases.snapshot('c4');
+  assert.deepEqual([snap!.active, snap!.dest.d1, snap!.leases.map((l) => l.id).join()], [2, 2, 'a1,a2']);
 });

@@ -9,7 +9,7 @@ import pino from 'pino';
 import type { Client } from '@temporalio/client';
 import { createMemberActivities } from '../activities/member';
 import { Attempt, memberState } from '../models';
-import { exclusively, exclusivelyAll, PROCESS_ID } from '../models/serial';
+import { exclusively, exclusivelyAll, HOLD_MS, KEEP_MS, PROCESS_ID, turnHeld } from '../models/serial';
 import type { PlaceCallInput } from '../rules';
 import { connectTestDb, createCampaign, createMember } from './support/env';
 import { commandsSent } from './support/commands';
@@ -89,6 +89,36 @@ test('a turn another process holds is waited for by a nested taker too', async (
   assert.deepEqual(order, ['wrote b']);
 });
 
+test('the turn of a hot shared document is kept between writes, and given back KEEP_MS after the last', async () => {
+  const takings = new Set<number | undefined>();
+  const seen = await turnCommands(async () => {
+    for (let i = 0; i < 5; i++) await exclusively('lines:k1', async () => void takings.add(turnHeld('lines:k1')));
+  });
+  assert.deepEqual(seen, ['insert'], 'five writes, one taking');
+  assert.equal(takings.size, 1);
+  assert.equal(turnHeld('lines:k1'), undefined, 'held only by the code inside the turn');
+  assert.equal(await turns().countDocuments({ _id: 'lines:k1' }), 1, 'kept');
+  await sleep(KEEP_MS + 150);
+  assert.equal(await turns().countDocuments({ _id: 'lines:k1' }), 0, 'given back');
+  await exclusively('lines:k1', async () => void takings.add(turnHeld('lines:k1')));
+  assert.equal(takings.size, 2, 'a new taking after it was given back');
+  // Other turns are given back at once.
+  assert.deepEqual(await turnCommands(() => exclusively('member:k1', async () => undefined)), ['insert', 'delete']);
+});
+
+test('a kept turn is given back at its first write after HOLD_MS, so another process gets in', { timeout: 10_000 }, async () => {
+  await sleep(KEEP_MS + 100); // the turns kept by the tests above given back
+  const seen = await turnCommands(async () => {
+    const end = Date.now() + HOLD_MS + 300;
+    while (Date.now() < end) {
+      await exclusively('counts:k2', async () => undefined);
+      await sleep(20);
+    }
+  });
+  assert.deepEqual(seen.slice(0, 3), ['insert', 'delete', 'insert'], seen.join());
+  assert.ok(seen.length <= 4, seen.join());
+});
+
 test('placeCall: no turn for the attempt and its member; the record and its send claim are one insert, a retried call is not resent', async () => {
   const sent: string[] = [];
   const esl = { bgapi: async (cmd: string) => void sent.push(cmd), uuidExists: async () => false, uuidKill: async () => undefined };
@@ -102,10 +132,12 @@ test('placeCall: no turn for the attempt and its member; the record and its send
     routes: [{ destinationId: 'd1', destinationLimit: 10, dialString: 'sofia/gateway/gw1/380501112233', callerId: '15550000000' }],
     vars: {}, timeoutSec: 30,
   };
+  await sleep(KEEP_MS + 100); // the turns the tests above kept are given back
   const seen = await commandsSent(async () => assert.equal((await acts.placeCall(input)).placed, true));
   const turnDocs = seen.filter((c) => c.collection === 'dialer_turns').map((c) => c.name);
-  // The campaign's line only (a turn of its own).
-  assert.deepEqual(turnDocs, ['insert', 'delete']);
+  // The campaign's line only (a turn of its own, kept for the next write of the lines): no turn for
+  // the attempt or its member.
+  assert.deepEqual(turnDocs, ['insert']);
   assert.deepEqual(seen.filter((c) => c.collection === 'attempts').map((c) => c.name), ['insert'], 'the record with its send claim, no read');
   assert.equal(sent.length, 1);
   assert.ok((await Attempt.findById(uuid).lean<{ sentOn: number | null }>())!.sentOn, 'marked sent');

@@ -40,8 +40,8 @@ test('two processes acquiring lines, counting attempts and inserting members at 
   assert.equal(a.won + b.won, 10, `lines won: ${a.won} + ${b.won}; the limit is 10`);
   const lines = await LineLeases.snapshot(id);
   assert.deepEqual([lines!.active, lines!.dest.d1, lines!.leases.length], [0, 0, 0], 'every line released');
-  const doc = await Campaign.findById(id).lean<{ stats: { callCount: number; _counting: string[] } }>();
+  const doc = await Campaign.findById(id).lean<{ stats: { callCount: number; _counting: object } }>();
   assert.equal(doc!.stats.callCount, 80, 'every attempt counted once');
-  assert.deepEqual(doc!.stats._counting, [], 'no counter marker left');
+  assert.deepEqual(Object.keys(doc!.stats._counting), [], 'no counter marker left');
   assert.equal((await MemberStore.counts(id)).total, 80, 'every member counted');
 });

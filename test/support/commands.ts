@@ -5,6 +5,7 @@ import mongoose from 'mongoose';
 export interface SentCommand {
   name: string;
   collection: string;
+  command: Record<string, unknown>;
 }
 
 /** Every command sent on the default connection while `fn` runs, in order. */
@@ -12,7 +13,7 @@ export async function commandsSent(fn: () => Promise<unknown>): Promise<SentComm
   const seen: SentCommand[] = [];
   const client = mongoose.connection.getClient();
   const on = (e: { commandName: string; command: Record<string, unknown> }) => {
-    seen.push({ name: e.commandName, collection: String(e.command[e.commandName]) });
+    seen.push({ name: e.commandName, collection: String(e.command[e.commandName]), command: e.command });
   };
   client.on('commandStarted', on);
   try {

@@ -6,6 +6,7 @@ import mongoose from 'mongoose';
 import { CampaignStore } from '../../models/campaign-store';
 import { LineLeases } from '../../models/lines';
 import { MemberStore, setCountsWriter } from '../../models/member-store';
+import { giveBackTurns } from '../../models/serial';
 
 async function main(): Promise<void> {
   const [uri, campaignId, tag, startAt] = process.argv.slice(2);
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) + 8_000 - Date.now())));
   await Promise.all(mine.map((id) => LineLeases.release(campaignId, id)));
   process.stdout.write(`${JSON.stringify({ won: mine.length })}\n`);
+  await giveBackTurns();
   await mongoose.disconnect();
 }
 

@@ -9,7 +9,7 @@ import { Schema } from 'mongoose';
 import type { Logger } from 'pino';
 import { mapLimit } from '../lib/map-limit';
 import { Campaign, Member, memberState, type MemberDoc } from '../models';
-import { ExpiryIndex, lastSweepableSlot } from '../models/expiry-index';
+import { ExpiryIndex, lastSweepableSlot, slotDir } from '../models/expiry-index';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
 import { model } from '../models/model';
@@ -71,16 +71,22 @@ export function createExpiryActivities(deps: { client: Client; log: Logger }): E
       const first = cursor ? cursor.slot + 1 : last - FIRST_SWEEP_SLOTS;
       if (first > last) return out;
       const campaigns = await Campaign.find({}, { _id: 1, name: 1, domain: 1 }).lean<{ _id: unknown; name: string; domain: string }[]>();
-      for (let slot = first; slot <= last; slot++) {
+      // Only the directories there are are read (the first sweep looks back a day: 288 slots).
+      const slots = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+      const dirs = await ExpiryIndex.existing(slots.flatMap((slot) => campaigns.map((c) => slotDir(String(c._id), slot))));
+      for (const slot of slots) {
         for (const c of campaigns) {
-          const ids = await ExpiryIndex.idsIn(String(c._id), slot);
+          const dir = slotDir(String(c._id), slot);
+          const parts = dirs.get(dir);
+          if (!parts) continue;
+          const ids = await ExpiryIndex.idsIn(parts);
           if (ids.length) await endExpired(c, ids, now, out);
-          await ExpiryIndex.drop(String(c._id), slot);
+          await ExpiryIndex.drop(dir, parts);
+          heartbeat();
         }
-        await SweepCursor.updateOne({ _id: CURSOR_ID }, { $set: { slot } }, { upsert: true });
         out.slots++;
-        heartbeat();
       }
+      await SweepCursor.updateOne({ _id: CURSOR_ID }, { $set: { slot: last } }, { upsert: true });
       if (out.ended || out.owned) deps.log.info(out, 'expiry sweep');
       return out;
     },

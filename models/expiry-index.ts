@@ -18,6 +18,8 @@ export const SWEEP_GRACE_MS = 60_000;
 const PART_SIZE = 1000;
 
 export const slotOf = (ms: number): number => Math.floor(ms / EXPIRY_SLOT_MS);
+/** A campaign's slot directory. */
+export const slotDir = (campaignId: string, slot: number): string => `${campaignId}:${slot}`;
 /** The last slot the sweep may read at `now`. */
 export const lastSweepableSlot = (now: number): number => slotOf(now - SWEEP_GRACE_MS) - 1;
 
@@ -32,7 +34,7 @@ export const ExpiryIndex = {
     const groups = new Map<string, unknown[]>();
     for (const d of docs) {
       if (typeof d.expire !== 'number' || d.expire <= 0 || d._id === undefined) continue;
-      const key = `${String(d.dialer)}:${Math.max(slotOf(d.expire), slotOf(now))}`;
+      const key = slotDir(String(d.dialer), Math.max(slotOf(d.expire), slotOf(now)));
       groups.set(key, [...(groups.get(key) ?? []), d._id]);
     }
     for (const [dir, ids] of groups) {
@@ -44,18 +46,28 @@ export const ExpiryIndex = {
     }
   },
 
-  /** The member ids indexed in a campaign's slot (the sweep). */
-  async idsIn(campaignId: string, slot: number): Promise<unknown[]> {
-    const dir = await ExpiryEntry.findById(`${campaignId}:${slot}`).lean<{ parts?: string[] }>();
+  /** The slot directories that exist among `dirs` (`<campaign>:<slot>`), with their parts: one
+   *  `_id` list query per 500 (served from the `_id` index), so a sweep over many slots and
+   *  campaigns reads only the directories there are. */
+  async existing(dirs: string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    for (let i = 0; i < dirs.length; i += 500) {
+      const docs = await ExpiryEntry.find({ _id: { $in: dirs.slice(i, i + 500) } }).lean<{ _id: string; parts?: string[] }[]>();
+      for (const d of docs) found.set(d._id, d.parts ?? []);
+    }
+    return found;
+  },
+
+  /** The member ids of a slot directory's parts. */
+  async idsIn(parts: string[]): Promise<unknown[]> {
     const ids: unknown[] = [];
-    for (const part of dir?.parts ?? []) ids.push(...((await ExpiryEntry.findById(part).lean<{ ids?: unknown[] }>())?.ids ?? []));
+    for (const part of parts) ids.push(...((await ExpiryEntry.findById(part).lean<{ ids?: unknown[] }>())?.ids ?? []));
     return ids;
   },
 
-  /** Forgets a swept slot. */
-  async drop(campaignId: string, slot: number): Promise<void> {
-    const dir = await ExpiryEntry.findById(`${campaignId}:${slot}`).lean<{ parts?: string[] }>();
-    for (const part of dir?.parts ?? []) await ExpiryEntry.deleteOne({ _id: part });
-    if (dir) await ExpiryEntry.deleteOne({ _id: `${campaignId}:${slot}` });
+  /** Forgets a swept slot directory and its parts. */
+  async drop(dir: string, parts: string[]): Promise<void> {
+    for (const part of parts) await ExpiryEntry.deleteOne({ _id: part });
+    await ExpiryEntry.deleteOne({ _id: dir });
   },
 };

@@ -16,6 +16,7 @@ import { ExpiryIndex } from '../models/expiry-index';
 import { ensureMemberExpirySweep, MEMBER_EXPIRY_SWEEP_ID } from '../workflows/start';
 import { dialerBody, requireEnv, startApi, type ApiHarness, type Cred } from './api-support';
 import { recordHistory, workflowBundle } from './support/env';
+import { commandsSent } from './support/commands';
 
 let h: ApiHarness;
 let acme: Cred;
@@ -86,9 +87,16 @@ test('the sweep ends the expired members of a stopped campaign, reads members by
   const env = new MockActivityEnvironment();
   const sweep = (now: number): Promise<SweepResult> => env.run(acts.sweepExpiredMembers, { now });
 
+  await mongoose.connection.collection('dialer_sweeps').deleteMany({}); // this sweep is the store's first
   const watch = watchMemberQueries();
-  const first = await sweep(now + 7 * 60_000);
+  let first!: SweepResult;
+  const sent = await commandsSent(async () => void (first = await sweep(now + 7 * 60_000)));
   watch.stop();
+  // The first sweep looks back a day (288 slots) but reads only the slot directories there are: one
+  // `_id` list query per 500 of them, not a read per slot and campaign.
+  const index = sent.filter((c) => c.collection === 'dialer_member_expiry');
+  assert.ok(first.slots >= 288, `slots ${first.slots}`);
+  assert.ok(index.length <= 12, `index commands: ${index.length}`);
   assert.equal(first.ended, 2, JSON.stringify(first));
   assert.ok(watch.filters.length > 0, 'the watch saw the sweep read members');
   for (const f of watch.filters) {

@@ -18,25 +18,29 @@ const DUPLICATE_KEY = 11000;
  *  fails and is retried with the same offerId, which the agent that took it answers again. */
 const RESERVE_WAIT_MS = 10_000;
 
+/** The agent's events, once each (a retry after a crash leaves those already stored as they were). */
+async function recordAgentEvents(domain: string, name: string, events: Parameters<AgentActivities['saveAgent']>[0]['events']): Promise<void> {
+  // The stream's cursor: insertion order (ms, then position in the batch).
+  const base = Date.now() * 1000;
+  try {
+    await AgentEvent.insertMany(
+      events.map((e, i) => ({ _id: e.id, domain, agent: agentId(domain, name), type: e.type, at: e.at, seq: base + i, data: storedEventData(e.data) })),
+      { ordered: false },
+    );
+  } catch (err) {
+    const codes = ((err as { writeErrors?: { code?: number }[] }).writeErrors ?? []).map((w) => w.code);
+    const duplicates = (err as { code?: number }).code === DUPLICATE_KEY || (codes.length > 0 && codes.every((c) => c === DUPLICATE_KEY));
+    if (!duplicates) throw err;
+  }
+}
+
 export function createAgentActivities(deps: ActivityDeps): AgentActivities {
   return {
     async saveAgent({ domain, name, agent, events }) {
       const { id: _id, ...fields } = agent;
+      // The events first: whoever reads the agent's new state finds the events that led to it.
+      if (events.length) await recordAgentEvents(domain, name, events);
       await Agent.replaceOne({ _id: agentId(domain, name) }, { ...fields, _id: agentId(domain, name), domain, name, updatedAt: Date.now() }, { upsert: true });
-      if (!events.length) return;
-      // The stream's cursor: insertion order (ms, then position in the batch).
-      const base = Date.now() * 1000;
-      try {
-        await AgentEvent.insertMany(
-          events.map((e, i) => ({ _id: e.id, domain, agent: agentId(domain, name), type: e.type, at: e.at, seq: base + i, data: storedEventData(e.data) })),
-          { ordered: false },
-        );
-      } catch (err) {
-        // A retry after a crash: the events already stored stay as they were.
-        const codes = ((err as { writeErrors?: { code?: number }[] }).writeErrors ?? []).map((w) => w.code);
-        const duplicates = (err as { code?: number }).code === DUPLICATE_KEY || (codes.length > 0 && codes.every((c) => c === DUPLICATE_KEY));
-        if (!duplicates) throw err;
-      }
     },
 
     async removeAgent({ id }) {

@@ -2,7 +2,7 @@
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
 import { bridgeApp, buildOriginate, dialEndpointProblem, EslNotConnectedError } from '../esl';
 import { coalescer } from '../lib/coalesce';
-import { answeredOnOf, Campaign, endAttemptRecord, loadCampaignRules, recordAttempt, resultRecord, settleResult, storedResultOf, unrecordAttempt, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
+import { answeredOnOf, appliedResult, Campaign, loadCampaignRules, recordAttempt, resultRecord, settleResult, storedResultOf, unrecordAttempt, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { recordMemberEnd } from '../models/member-end';
 import { MemberStore } from '../models/member-store';
@@ -235,18 +235,18 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       // activities: no turn. The campaign's counters and line, which every attempt writes, each take
       // a turn only for their writes.
       const r = i.result;
-      // The result applied, on the attempt record; abandoned is the workflow's verdict, not the
-      // call's, stored with it.
-      const first = await endAttemptRecord(i.uuid, resultRecord(r), { abandoned: i.stats.abandoned });
       // The member's outcome, with its lease given back in the same write (claimable again from
-      // readyAt; a grant that comes before this activity ends is kept by the workflow).
-      await MemberStore.settle({
+      // readyAt; a grant that comes before this activity ends is kept by the workflow). When no
+      // earlier try got this far, nothing of the attempt's counting has happened either.
+      const first = await MemberStore.settle({
         memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil,
         release: { campaignId: i.campaignId, leaseId: i.leaseId, readyAt: i.readyAt },
       });
       // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
-      // decides that later (countOutcome).
+      // decides that later (countOutcome). The attempt's `counted` flag goes with the result applied
+      // (abandoned is the workflow's verdict, not the call's, stored with it): one write.
       const { outcome } = i.stats;
+      const result = await appliedResult(i.uuid, resultRecord(r), { abandoned: i.stats.abandoned });
       // The campaign's line was held from the grant to now (the call's own duration when unknown).
       const lineSec = i.grantedAt ? (Date.now() - i.grantedAt) / 1000 : r.duration || 0;
       await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
@@ -260,7 +260,7 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         ...(i.stats.waitSec ? { 'stats.waitSec': i.stats.waitSec } : {}),
         // The finish forecast's line time per attempt (services/forecast.ts).
         'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
-      }, { counted: true, ...(outcome ? { outcome } : {}) }, first ? { counted: false } : undefined);
+      }, { counted: true, ...(outcome ? { outcome } : {}), result }, first ? { counted: false } : undefined);
       await LineLeases.release(i.campaignId, i.uuid);
       // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
       if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);

@@ -1,6 +1,6 @@
 // One document per call attempt (keyed by its origination_uuid), written only by its member
 // workflow's activities: inserted when the originate is sent (the insert is the send claim), and
-// given the attempt's result when the workflow has applied it (endAttempt).
+// given the attempt's result when the workflow has applied it (endAttempt, with its `counted` flag).
 //
 // The result sources that race — the worker's result router (every worker hears every hangup), a
 // CDR, the reconciler, the member's own LOST_CALL or engine outcome — never write the attempt: each
@@ -159,21 +159,20 @@ export async function unrecordAttempt(uuid: string): Promise<void> {
 }
 
 /**
- * The result the member workflow applied, stored on its attempt (with its abandoned verdict); true
- * when the attempt had none yet (this is the first endAttempt to get here, so nothing of its
- * counting has happened). A result the workflow heard from a source (`job`, `event`, `cdr`) or read
- * from the store (`reconcile`: settleLost, the reconciler) is the stored winner: copied, no read.
- * One the workflow made itself (`engine`: not sent) first goes through the first-wins settle, and if
- * a source's result won meanwhile the record keeps that one.
+ * The result the member workflow applied, as its attempt record keeps it (with its abandoned
+ * verdict); endAttempt stores it with the attempt's `counted` flag, in one write (countOnce). A
+ * result the workflow heard from a source (`job`, `event`, `cdr`) or read from the store
+ * (`reconcile`: settleLost, the reconciler) is the stored winner: kept as is, no read. One the
+ * workflow made itself (`engine`: not sent) first goes through the first-wins settle, and if a
+ * source's result won meanwhile the record keeps that one.
  */
-export async function endAttemptRecord(uuid: string, result: AttemptResult, o: { abandoned?: boolean }): Promise<boolean> {
+export async function appliedResult(uuid: string, result: AttemptResult, o: { abandoned?: boolean }): Promise<AttemptResult> {
   let stored = result;
   if (result.source === 'engine' && !(await settleResult(uuid, result))) stored = (await storedResultOf(uuid)) ?? result;
-  const res = await Attempt.updateOne({ _id: uuid, result: null }, { $set: { result: { ...stored, ...(o.abandoned ? { abandoned: true } : {}) } } });
-  return res.matchedCount === 1;
+  return { ...stored, ...(o.abandoned ? { abandoned: true } : {}) };
 }
 
-/** Fields of the attempt outside its result (counted, outcome), written by its member's activities. */
+/** Fields of the attempt (counted, outcome, the applied result), written by its member's activities. */
 export async function setAttempt(uuid: string, set: Record<string, unknown>): Promise<void> {
   await Attempt.updateOne({ _id: uuid }, { $set: set });
 }

@@ -630,11 +630,13 @@ export const MemberStore = {
   /** The call's outcome: the member's state, the attempt's final log entry, unlocked, and the
    *  result-status window (§6.5) if one is awaited; with `release`, the lease given back in the same
    *  write (as `release` below: one read and one write of the member for both). No turn, as
-   *  `reserve`: until this write gives the lease back, only the member's workflow writes it. */
+   *  `reserve`: until this write gives the lease back, only the member's workflow writes it.
+   *  Returns false when an earlier try of this settle was stored (the attempt's final entry is in
+   *  the log) or the member is gone: then what endAttempt does after it may have been done. */
   async settle(i: {
     memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null;
     release?: { campaignId: string; leaseId: string; readyAt: number | null };
-  }): Promise<void> {
+  }): Promise<boolean> {
     const { release } = i;
     const doc = await Member.findById(i.memberId, { _log: 1, dialer: 1, ...REQUEUE_FIELDS })
       .lean<DispatchFields & { _log?: LogEntry[]; dialer?: string; _dispatch?: string | null }>();
@@ -650,6 +652,7 @@ export const MemberStore = {
       batchedUpdate(Member, { _id: i.memberId }, { $set: set }));
     const after = doc ? { ...doc, ...set } : null;
     if (release) await requeue(release.campaignId, i.memberId, after as Parameters<typeof requeue>[2], release.readyAt);
+    return !!doc && !(doc._log ?? []).some((e) => e.session === i.uuid && e.state === 'end');
   },
 
   /** The lease goes back (`_dispatch` cleared if it is still this lease) and the member into the

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import type { Client } from '@temporalio/client';
-import { Attempt, endAttemptRecord, recordAttempt, resultRecord, storedResultOf, type AttemptDoc } from '../models';
+import { appliedResult, Attempt, recordAttempt, resultRecord, setAttempt, storedResultOf, type AttemptDoc } from '../models';
 import { settleLost } from '../activities/member';
 import { routeCallResults, settleAndSignal } from '../services/call-results';
 import type { CallResult } from '../workflows/messages';
@@ -52,8 +52,7 @@ test('two routers, a CDR and the workflow\'s own LOST_CALL racing: exactly one r
     assert.deepEqual(sent.map((r) => r.cause), winner === racers.length - 1 ? [] : [want], 'only the winner signals (settleLost returns its result instead)');
     // The workflow applies what it heard (the stored result) and its endAttempt copies it.
     const applied = winner === racers.length - 1 ? { ...hangup(uuid, 'LOST_CALL'), source: 'reconcile' as const } : sent[0];
-    assert.equal(await endAttemptRecord(uuid, resultRecord(applied), {}), true);
-    assert.equal(await endAttemptRecord(uuid, resultRecord(applied), {}), false, 'a retried endAttempt finds it done');
+    await setAttempt(uuid, { result: await appliedResult(uuid, resultRecord(applied), {}) });
     assert.equal((await Attempt.findById(uuid).lean<AttemptDoc>())!.result!.cause, want);
   }
 });
@@ -63,7 +62,7 @@ test('an engine outcome loses to a result stored before it, and the record keeps
   await recordAttempt(uuid, fields(uuid), Date.now());
   const { client } = signals();
   assert.equal(await settleAndSignal(client, `w-${uuid}`, hangup(uuid, 'USER_BUSY'), pino({ level: 'silent' })), true);
-  await endAttemptRecord(uuid, resultRecord({ ...hangup(uuid, 'NOT_SENT'), source: 'engine' }), { abandoned: true });
+  await setAttempt(uuid, { result: await appliedResult(uuid, resultRecord({ ...hangup(uuid, 'NOT_SENT'), source: 'engine' }), { abandoned: true }) });
   const doc = (await Attempt.findById(uuid).lean<AttemptDoc>())!;
   assert.equal(doc.result!.cause, 'USER_BUSY');
   assert.equal(doc.result!.abandoned, true, 'with the workflow\'s verdict');

@@ -97,6 +97,22 @@ test('the attempt is counted once when endAttempt dies right after the campaign 
   assert.equal((await Attempt.findById(input.uuid).lean<{ counted: boolean }>())!.counted, true);
 });
 
+test('the attempt is counted once when endAttempt dies after its counted flag, before the marker goes', async () => {
+  const { campaignId, input } = await attempt();
+  const restore = failOnce(Campaign, 'updateOne', (_f, u) => !!(u as { $unset?: object }).$unset);
+  try {
+    await assert.rejects(acts.endAttempt(input), /simulated crash/);
+  } finally {
+    restore();
+  }
+  await acts.endAttempt(input);
+  const s = await stats(campaignId);
+  assert.deepEqual([s.callCount, s.errorCall], [1, 1]);
+  assert.deepEqual(Object.keys(s._counting ?? {}), []);
+  const stored = await Attempt.findById(input.uuid).lean<{ counted: boolean; result: { cause: string } }>();
+  assert.deepEqual([stored!.counted, stored!.result.cause], [true, 'USER_BUSY']);
+});
+
 // §11.1: successCall/errorCall count attempts. One awaiting its result status is counted in neither
 // until the status decides (before, a success by status never reached successCall and errorCall
 // counted ended members).
@@ -144,16 +160,16 @@ test('the line time counts from the grant carried in the input', async () => {
   assert.equal((await stats(other.campaignId)).lineSec, 7, 'no grant time: the call\'s duration');
 });
 
-test('endAttempt does not read the attempt: the result applied and the abandoned verdict in one write, then the counted flag', async () => {
+test('endAttempt does not read the attempt: the result applied, the abandoned verdict and the counted flag in one write', async () => {
   const { campaignId, input } = await attempt();
   const seen = (await commandsSent(() => acts.endAttempt({ ...input, stats: { ...input.stats, abandoned: true } }))).filter((c) => c.collection === 'attempts').map((c) => c.name);
-  assert.deepEqual(seen, ['update', 'update']);
+  assert.deepEqual(seen, ['update']);
   const stored = await Attempt.findById(input.uuid).lean<{ result: { cause: string; source: string; abandoned: boolean }; counted: boolean }>();
   assert.deepEqual([stored!.result.cause, stored!.result.source, stored!.result.abandoned, stored!.counted], ['USER_BUSY', 'event', true, true]);
   assert.deepEqual([(await stats(campaignId)).callCount, (await stats(campaignId)).predictAbandoned], [1, 1]);
-  // A retried endAttempt finds the result stored: it reads the counted flag, counts nothing again.
+  // A retried endAttempt finds its member settled: it reads the counted flag, counts nothing again.
   const again = (await commandsSent(() => acts.endAttempt({ ...input, stats: { ...input.stats, abandoned: true } }))).filter((c) => c.collection === 'attempts').map((c) => c.name);
-  assert.deepEqual(again, ['update', 'find']);
+  assert.deepEqual(again, ['find']);
   assert.equal((await stats(campaignId)).callCount, 1);
   // An outcome the engine made loses to a result a source stored first; the verdict is added to it.
   const other = await attempt();

@@ -4,7 +4,7 @@ import mongoose from 'mongoose';
 import { createDialerWorker, installTemporalMetrics } from './services/dialer-worker';
 import { writeWorkerStatus } from './lib/readiness';
 import { config } from './lib/config';
-import { setCountsWriter } from './models/member-store';
+import { checkPushPosition, setCountsWriter } from './models/member-store';
 import { giveBackTurns } from './models/serial';
 import { ensureMemberExpirySweep } from './workflows/start';
 
@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   // Its member counts go to a document of its own (the API keeps another): models/member-store.ts.
   setCountsWriter('worker');
   const { worker, esl, log, client, close } = await createDialerWorker({ metrics });
+  await checkPushPosition();
   // The five-minute member-expiry sweep (spec §5.6) runs as a Temporal schedule on this task queue.
   await ensureMemberExpirySweep(client);
   log.info('worker started');

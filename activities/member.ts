@@ -239,8 +239,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       // readyAt; a grant that comes before this activity ends is kept by the workflow). When no
       // earlier try got this far, nothing of the attempt's counting has happened either.
       const first = await MemberStore.settle({
-        memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil,
-        release: { campaignId: i.campaignId, leaseId: i.leaseId, readyAt: i.readyAt },
+        campaignId: i.campaignId, memberId: i.memberId, member: i.member, uuid: i.uuid, entry: i.log, waitingForStatusUntil: i.waitingForStatusUntil,
+        release: { leaseId: i.leaseId, readyAt: i.readyAt },
       });
       // Campaign counters (§11.1): the attempt, and whether it succeeded unless its result status
       // decides that later (countOutcome). The attempt's `counted` flag goes with the result applied

@@ -16,6 +16,10 @@
 // A failed batch fails every write in it, even those the server applied before the failing one:
 // writes queued here must be idempotent (`$set`, upserts with `$setOnInsert`, marker-guarded
 // `$inc`), so the caller's retry (Temporal retries the activity) is safe.
+//
+// A stored batch tells each caller whether every write in it found the documents it expected (one
+// each, unless said otherwise): the server counts matches per command, not per write, so a write with
+// a condition learns that it applied only when the whole batch did (models/member-store.ts `settle`).
 import mongoose, { type Model } from 'mongoose';
 import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import { config } from '../lib/config';
@@ -32,22 +36,25 @@ export const MAX_BATCH = 50;
 
 /** Batches items and writes each batch with `write`, one batch in flight at a time. */
 export class GroupCommit<T> {
-  private queued: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private queued: { item: T; expect: number; resolve: (allFound: boolean) => void; reject: (err: unknown) => void }[] = [];
   private flushing = false;
   private scheduled = false;
   /** Batches written and items in them, for the benchmarks. */
   readonly stats = { batches: 0, items: 0 };
 
+  /** `write` may return how many documents the batch's writes found (matched, upserted, deleted). */
   constructor(
-    private readonly write: (items: T[]) => Promise<unknown>,
+    private readonly write: (items: T[]) => Promise<number | void>,
     private readonly maxBatch = MAX_BATCH,
     private readonly tickMs = 0,
   ) {}
 
-  /** Queues `item`; resolves once the batch holding it is stored, rejects with that batch's error. */
-  add(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queued.push({ item, resolve, reject });
+  /** Queues `item`, which expects to find `expect` documents; resolves once the batch holding it is
+   *  stored — true unless the batch's writes found fewer or more documents than they expected —
+   *  and rejects with that batch's error. */
+  add(item: T, expect = 1): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.queued.push({ item, expect, resolve, reject });
       if (!this.flushing && !this.scheduled) {
         this.scheduled = true;
         const go = () => {
@@ -69,8 +76,9 @@ export class GroupCommit<T> {
         this.stats.batches++;
         this.stats.items += batch.length;
         try {
-          await withTimeout(this.write(batch.map((b) => b.item)), BATCH_TIMEOUT_MS);
-          for (const b of batch) b.resolve();
+          const found = await withTimeout(this.write(batch.map((b) => b.item)), BATCH_TIMEOUT_MS);
+          const allFound = found === undefined || found === batch.reduce((n, b) => n + b.expect, 0);
+          for (const b of batch) b.resolve(allFound);
         } catch (err) {
           if (String(err).includes('no answer from the database')) log.warn({ items: batch.length, err: String(err) }, 'group commit unanswered');
           for (const b of batch) b.reject(err);
@@ -93,16 +101,18 @@ export function batchedWrites(target: AnyModel | string): GroupCommit<Op> {
   const name = typeof target === 'string' ? target : target.collection.collectionName;
   let w = writers.get(name);
   if (!w) {
+    const found = (r: { matchedCount: number; upsertedCount: number; deletedCount: number }) => r.matchedCount + r.upsertedCount + r.deletedCount;
     w = new GroupCommit<Op>(typeof target === 'string'
-      ? (ops) => mongoose.connection.collection(target).bulkWrite(ops, { ordered: true })
-      : (ops) => target.bulkWrite(ops as Parameters<typeof target.bulkWrite>[0], { ordered: true }), MAX_BATCH, config.groupCommitTickMs);
+      ? async (ops) => found(await mongoose.connection.collection(target).bulkWrite(ops, { ordered: true }))
+      : async (ops) => found(await target.bulkWrite(ops as Parameters<typeof target.bulkWrite>[0], { ordered: true })), MAX_BATCH, config.groupCommitTickMs);
     writers.set(name, w);
   }
   return w;
 }
 
-/** `updateOne` through the group commit (as Model.updateOne / Collection.updateOne, without its result). */
-export function batchedUpdate(target: AnyModel | string, filter: Document, update: Document, o: { upsert?: boolean } = {}): Promise<void> {
+/** `updateOne` through the group commit (as Model.updateOne / Collection.updateOne); true when every
+ *  write of its batch found its document, so this one did. */
+export function batchedUpdate(target: AnyModel | string, filter: Document, update: Document, o: { upsert?: boolean } = {}): Promise<boolean> {
   return batchedWrites(target).add({ updateOne: { filter, update, ...(o.upsert ? { upsert: true } : {}) } });
 }
 

@@ -285,7 +285,7 @@ async function updateMembers(ops: { updateOne: { filter: { _id: Id }; update: Re
  *  the store restarting, or a group-commit batch failing after the store applied some of its writes —
  *  the member is read again: a change the store holds is counted now, since the caller's retry reads
  *  the member already changed and counts nothing. The error still goes to the caller. */
-async function writeAndCount(memberId: Id, count: { dialer?: string; before: EndState; after: EndState } | undefined, write: () => Promise<void>): Promise<void> {
+async function writeAndCount(memberId: Id, count: { dialer?: string; before: EndState; after: EndState } | undefined, write: () => Promise<unknown>): Promise<void> {
   try {
     await write();
   } catch (err) {
@@ -377,6 +377,49 @@ async function recountCampaign(campaignId: string): Promise<MemberCounts> {
     log.warn({ campaignId }, 'member counts not recounted: the campaign kept changing');
   });
   return readCounts(campaignId);
+}
+
+/** Checks that the store puts a `$push` where `$position` says, as `reserve` needs: MongoDB does,
+ *  FerretDB only as our build (scripts/ferretdb/push-position.patch; an older one appends, and the
+ *  attempt logs would come out of order). The worker checks once at its start. */
+export async function checkPushPosition(): Promise<void> {
+  const coll = mongoose.connection.collection<{ _id: string; a: number[] }>('dialer_store_checks');
+  const _id = `push-position:${crypto.randomUUID()}`;
+  await coll.insertOne({ _id, a: [1] });
+  try {
+    await coll.updateOne({ _id }, { $push: { a: { $each: [0], $position: 0 } } });
+    if ((await coll.findOne({ _id }))?.a[0] !== 0) {
+      throw new Error('the store ignores $position in $push: FerretDB was built without scripts/ferretdb/push-position.patch (run npm run setup)');
+    }
+  } finally {
+    await coll.deleteOne({ _id });
+  }
+}
+
+export interface SettleInput {
+  campaignId: string; memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null;
+  release?: { leaseId: string; readyAt: number | null };
+}
+
+/** `settle` with the member read first: the session's entry replaced wherever it is, the lease given
+ *  back only if still this one, the end counted from the stored state. */
+async function settleRead(i: SettleInput): Promise<boolean> {
+  const { release } = i;
+  const doc = await Member.findById(i.memberId, { _log: 1, dialer: 1, ...REQUEUE_FIELDS })
+    .lean<DispatchFields & { _log?: LogEntry[]; dialer?: string; _dispatch?: string | null }>();
+  const set: Record<string, unknown> = {
+    ...memberStateSet(i.member),
+    _lock: null,
+    _log: [i.entry as LogEntry, ...(doc?._log ?? []).filter((e) => e.session !== i.uuid)],
+    _waitingForResultStatus: i.waitingForStatusUntil,
+    _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
+  };
+  if (release && doc?._dispatch === release.leaseId) Object.assign(set, { _dispatch: null, _readyAt: release.readyAt });
+  await writeAndCount(i.memberId, { dialer: doc?.dialer, before: doc ? endOf(doc._endCause) : undefined, after: endOf(i.member.endCause) }, () =>
+    batchedUpdate(Member, { _id: i.memberId }, { $set: set }));
+  const after = doc ? { ...doc, ...set } : null;
+  if (release) await requeue(i.campaignId, i.memberId, after as Parameters<typeof requeue>[2], release.readyAt);
+  return !!doc && !(doc._log ?? []).some((e) => e.session === i.uuid && e.state === 'end');
 }
 
 export const MemberStore = {
@@ -615,44 +658,57 @@ export const MemberStore = {
   // ---- The member's own workflow ----
 
   /** A call is being placed: the member's state with the attempt counted, the call's session and
-   *  its attempt-log entry (once per session, so a retried activity adds it once). No turn: the
-   *  member holds its campaign's lease (`_dispatch`), so neither the claim nor the API writes it
-   *  (their filters require `_dispatch: null`), and its workflow's activities run one at a time. */
+   *  its attempt-log entry put first (`_log` is newest-first, v3), once per session: a retried
+   *  activity finds `_lastSession` set and writes nothing. No read, and no count: a member being
+   *  dialled is not ended, before or after. No turn: the member holds its campaign's lease
+   *  (`_dispatch`), so neither the claim nor the API writes it (their filters require `_dispatch:
+   *  null`), and its workflow's activities run one at a time. (`$position` needs MongoDB or our
+   *  FerretDB build: scripts/ferretdb/push-position.patch.) */
   async reserve(i: { memberId: string; member: MemberState; workflowId: string; uuid: string; entry: object }): Promise<void> {
-    const { log: logArr, dialer, end } = await readLog(i.memberId);
-    await writeAndCount(i.memberId, { dialer, before: end, after: endOf(i.member.endCause) }, () => batchedUpdate(
-      Member,
-      { _id: i.memberId },
-      { $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid, _log: logArr.some((e) => e.session === i.uuid) ? logArr : [i.entry as LogEntry, ...logArr] } },
-    ));
+    await batchedUpdate(Member, { _id: i.memberId, _lastSession: { $ne: i.uuid } }, {
+      $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid },
+      $push: { _log: { $each: [i.entry], $position: 0 } },
+    });
   },
 
   /** The call's outcome: the member's state, the attempt's final log entry, unlocked, and the
    *  result-status window (§6.5) if one is awaited; with `release`, the lease given back in the same
-   *  write (as `release` below: one read and one write of the member for both). No turn, as
-   *  `reserve`: until this write gives the lease back, only the member's workflow writes it.
-   *  Returns false when an earlier try of this settle was stored (the attempt's final entry is in
-   *  the log) or the member is gone: then what endAttempt does after it may have been done. */
-  async settle(i: {
-    memberId: string; member: MemberState; uuid: string; entry: object; waitingForStatusUntil: number | null;
-    release?: { campaignId: string; leaseId: string; readyAt: number | null };
-  }): Promise<boolean> {
+   *  write. No turn, as `reserve`: until this write gives the lease back, only the member's workflow
+   *  writes it. Returns false when an earlier try of this settle was stored (the attempt's final
+   *  entry is in the log) or the member is gone: then what endAttempt does after it may have been done.
+   *
+   *  No read when the member is as `reserve` left it: locked, not ended, this session's entry first
+   *  and (`release`) this lease held. The write is conditional on that, and its group-commit batch
+   *  says whether every write in it found its document; when one did not, or the write failed, the
+   *  member is read, and `lastModified` (this try's own value) tells whether this write is the one
+   *  stored. Otherwise (an earlier try's write stored, or a member not as expected) `settleRead`. */
+  async settle(i: SettleInput): Promise<boolean> {
     const { release } = i;
-    const doc = await Member.findById(i.memberId, { _log: 1, dialer: 1, ...REQUEUE_FIELDS })
-      .lean<DispatchFields & { _log?: LogEntry[]; dialer?: string; _dispatch?: string | null }>();
+    const lastModified = Date.now();
     const set: Record<string, unknown> = {
-      ...memberStateSet(i.member),
-      _lock: null,
-      _log: [i.entry as LogEntry, ...(doc?._log ?? []).filter((e) => e.session !== i.uuid)],
-      _waitingForResultStatus: i.waitingForStatusUntil,
-      _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
+      ...memberStateSet(i.member), lastModified, _lock: null, '_log.0': i.entry,
+      _waitingForResultStatus: i.waitingForStatusUntil, _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
+      ...(release ? { _dispatch: null, _readyAt: release.readyAt } : {}),
     };
-    if (release && doc?._dispatch === release.leaseId) Object.assign(set, { _dispatch: null, _readyAt: release.readyAt });
-    await writeAndCount(i.memberId, { dialer: doc?.dialer, before: doc ? endOf(doc._endCause) : undefined, after: endOf(i.member.endCause) }, () =>
-      batchedUpdate(Member, { _id: i.memberId }, { $set: set }));
-    const after = doc ? { ...doc, ...set } : null;
-    if (release) await requeue(release.campaignId, i.memberId, after as Parameters<typeof requeue>[2], release.readyAt);
-    return !!doc && !(doc._log ?? []).some((e) => e.session === i.uuid && e.state === 'end');
+    const reserved = { _id: i.memberId, _lock: { $ne: null }, _endCause: null, '_log.0.session': i.uuid, ...(release ? { _dispatch: release.leaseId } : {}) };
+    const after = endOf(i.member.endCause);
+    const mine = () => retryingTransient(() => Member.findById(i.memberId, { lastModified: 1 }).lean<{ lastModified?: number }>())
+      .then((d) => d?.lastModified === lastModified, (err: unknown) => {
+        log.warn({ memberId: i.memberId, err: String(err) }, 'member counts may be off: a member write was not confirmed and the member could not be read');
+        throw err;
+      });
+    let stored: boolean;
+    try {
+      stored = await batchedUpdate(Member, reserved, { $set: set });
+    } catch (err) {
+      // Stored though the batch failed: counted now, as the retry finds it stored and counts nothing.
+      if (after !== null && (await mine().catch(() => false))) await countChanges(i.campaignId, [[null, after]]);
+      throw err;
+    }
+    if (!stored && !(await mine())) return settleRead(i);
+    await countMember(i.campaignId, null, after);
+    if (release) await requeue(i.campaignId, i.memberId, { ...set, priority: i.member.priority } as Parameters<typeof requeue>[2], release.readyAt);
+    return true;
   },
 
   /** The lease goes back (`_dispatch` cleared if it is still this lease) and the member into the

@@ -22,7 +22,7 @@ TEST_SERVER_BIN_FALLBACK=1.39.0
 FERRETDB=v1.24.2              # github.com/FerretDB/FerretDB, SQLite backend
 # Source patches applied to the FerretDB copy before it is built (docs/setup.md). The id is part of
 # the stamp, so a binary built without (or with other) patches is rebuilt.
-FERRETDB_PATCHES=sqlite-id-index,sqlite-pushdown,sqlite-update-batch
+FERRETDB_PATCHES=sqlite-id-index,sqlite-pushdown,sqlite-update-batch,push-position
 
 STAMP=$TOOLS/stamp
 LOG=$TOOLS/setup.log
@@ -172,6 +172,10 @@ if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferret
   # transaction per 1,000 (not one each), and each statement's read ends with the statement.
   patch -p1 --forward --quiet -d "$src" <"$ROOT/scripts/ferretdb/sqlite-update-batch.patch" >>"$LOG" 2>&1 ||
     fail "patch sqlite-update-batch did not apply to $src" "the FerretDB pin changed? check scripts/ferretdb/sqlite-update-batch.patch against docs/setup.md"
+  # Patch push-position: `$push` with `$each` honours `$position` (FerretDB appended), as MongoDB
+  # does: the member store prepends an attempt's log entry (v3's `_log` is newest-first) without a read.
+  patch -p1 --forward --quiet -d "$src" <"$ROOT/scripts/ferretdb/push-position.patch" >>"$LOG" 2>&1 ||
+    fail "patch push-position did not apply to $src" "the FerretDB pin changed? check scripts/ferretdb/push-position.patch against docs/setup.md"
   ferret_build() ( cd "$src" && GOBIN="$TOOLS/bin" go install -trimpath -buildvcs=false ./cmd/ferretdb )
   with_progress "downloading FerretDB's dependencies and compiling it" "3-6 min on a first run on 2 cores; seconds when Go's caches are warm" ferret_build ||
     fail "go install of FerretDB $FERRETDB (source copy in $src)" "read $LOG; a Go toolchain >= the one in FerretDB's go.mod is needed"

@@ -72,7 +72,7 @@ test('counts by state stay equal to countDocuments through every member transiti
   const m2 = memberState(await doc(ids[2]));
   await MemberStore.reserve({ memberId: ids[2], member: m2, workflowId: 'wf-2', uuid: 'call-2', entry: { session: 'call-2' } });
   await assertCounts(d, 'reserve');
-  const settle = { memberId: ids[2], member: { ...m2, endCause: 'MAX_TRY_COUNT' }, uuid: 'call-2', entry: { session: 'call-2' }, waitingForStatusUntil: null };
+  const settle = { campaignId: d, memberId: ids[2], member: { ...m2, endCause: 'MAX_TRY_COUNT' }, uuid: 'call-2', entry: { session: 'call-2' }, waitingForStatusUntil: null };
   await MemberStore.settle(settle);
   await MemberStore.settle(settle);
   await assertCounts(d, 'settle ends');
@@ -196,7 +196,7 @@ test('a member write whose answer is lost is counted once, by it or by its retry
 
     const m1 = memberState(await doc(ids[1]));
     await MemberStore.reserve({ memberId: ids[1], member: m1, workflowId: 'wf-1', uuid: 'call-1', entry: { session: 'call-1' } });
-    const settle = { memberId: ids[1], member: { ...m1, endCause: 'SUCCESSFUL' }, uuid: 'call-1', entry: { session: 'call-1' }, waitingForStatusUntil: null };
+    const settle = { campaignId: d, memberId: ids[1], member: { ...m1, endCause: 'SUCCESSFUL' }, uuid: 'call-1', entry: { session: 'call-1' }, waitingForStatusUntil: null };
     cutNext(false);
     await assert.rejects(MemberStore.settle(settle), /ECONNRESET/);
     await assertCounts(d, 'settle, write lost');

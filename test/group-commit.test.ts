@@ -102,6 +102,25 @@ test('against FerretDB: one bulkWrite per tick, writes of one document applied i
   ]));
 });
 
+test('against FerretDB: each caller learns whether every write of its batch found its document', async (t) => {
+  await connectTestDb('group_commit_found');
+  t.after(() => mongoose.disconnect());
+  const coll = mongoose.connection.collection<{ _id: string; v?: number }>('gc_found');
+  await coll.insertMany([{ _id: 'a' }, { _id: 'b' }]);
+  // All found (an upsert that inserts counts as found).
+  assert.deepEqual(await Promise.all([
+    batchedUpdate('gc_found', { _id: 'a' }, { $set: { v: 1 } }),
+    batchedUpdate('gc_found', { _id: 'c' }, { $set: { v: 1 } }, { upsert: true }),
+  ]), [true, true]);
+  // A conditional write that matches nothing: every caller of that batch hears it, its own write
+  // stored or not; a later batch is judged on its own.
+  assert.deepEqual(await Promise.all([
+    batchedUpdate('gc_found', { _id: 'a', v: 2 }, { $set: { v: 3 } }),
+    batchedUpdate('gc_found', { _id: 'b' }, { $set: { v: 1 } }),
+  ]), [false, false]);
+  assert.equal(await batchedUpdate('gc_found', { _id: 'b', v: 1 }, { $set: { v: 2 } }), true);
+});
+
 
 test('against FerretDB: 120 writes queued at once go as bulkWrites of at most 50', async (t) => {
   await connectTestDb('group_commit_many');

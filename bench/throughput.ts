@@ -137,12 +137,18 @@ async function main(): Promise<void> {
     // The campaign workflow's own work per originate (claim rounds: a workflow task, a campaign read,
     // a claim activity each; release signals).
     let drained = '';
+    let drainedCpu = '';
     if (flag('--drain')) {
       const ended = () => Member.countDocuments({ dialer: id, _endCause: { $ne: null } });
       await waitFor('every member ended', async () => (await ended()) >= members, 1_200_000, 2000);
       await sleep(1100);
+      const cpu2 = { worker: workersCpu(), ferret: cpuSec(s.ferret.pid), temporal: cpuSec(s.temporal.pid) };
       const total = s.workerCommands();
       const attempts = (await Campaign.findById(id, { stats: 1 }).lean<{ stats: Record<string, number> }>())?.stats.callCount ?? members;
+      // Every attempt complete, as for the commands: what the window's share of attempts in flight
+      // and the machine's load change less.
+      const perAttemptMs = (k: keyof typeof cpu2) => `${(((cpu2[k] - cpu0[k]) * 1000) / Math.max(1, attempts)).toFixed(1)} ms`;
+      drainedCpu = `CPU per attempt, all ${members} members ended (from the start): worker ${perAttemptMs('worker')}, ferret ${perAttemptMs('ferret')}, temporal ${perAttemptMs('temporal')}`;
       const per = Object.entries(total).map(([c, x]) => [c, (x - (wcmd0[c] ?? 0)) / Math.max(1, attempts)] as const).filter(([, x]) => x >= 0.01).sort((a, b) => b[1] - a[1]);
       drained = `Mongo commands per attempt, all ${members} members ended (${attempts} attempts, worker process(es), claims included): ${per.reduce((t, [, x]) => t + x, 0).toFixed(2)} — ${per.map(([c, x]) => `${c} ${x.toFixed(2)}`).join(', ')}`;
       if (flag('--sites')) {
@@ -184,6 +190,7 @@ async function main(): Promise<void> {
       .sort((a, b) => b[1] - a[1]);
     console.log(`Mongo commands per originate sent by the worker process(es) (driver command monitoring): ${perWorker.reduce((t, [, x]) => t + x, 0).toFixed(2)} — ${perWorker.map(([c, x]) => `${c} ${x.toFixed(2)}`).join(', ')}`);
     if (drained) console.log(drained);
+    if (drainedCpu) console.log(drainedCpu);
     console.log('\n=== Benchmark 3 (part 1): limit held over this run ===');
     console.log(`simulator peak channels: ${peak} (limit ${limit}; ${peak <= limit ? 'never above' : 'ABOVE THE LIMIT'})`);
   } finally {

@@ -34,8 +34,14 @@ export function historyFileName(workflowId: string): string {
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never;
 
+/** Modules the workflow sandbox evaluates once per worker thread instead of once per workflow
+ *  (the SDK's `bundlerOptions.preloadModules`; they are shared, and frozen, across workflows): the
+ *  Webitel rules, pure functions and constants with no state of a workflow's (and luxon under them).
+ *  Each member workflow otherwise re-ran their module code, ~1 ms of the worker per member. */
+export const PRELOADED_WORKFLOW_MODULES = [path.join(__dirname, '..', 'rules', 'index.ts')];
+
 export function bundleWorkflows(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quiet });
+  return bundleWorkflowCode({ workflowsPath, logger: quiet, preloadModules: PRELOADED_WORKFLOW_MODULES });
 }
 
 export interface ReplayOutcome {

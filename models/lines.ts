@@ -105,8 +105,10 @@ async function apply(campaignId: string, ops: LineOp[]): Promise<Result[]> {
       return results;
     }
     const { v, ...state } = next;
+    // Through the driver, as the insert: the state is built here from the stored one, and mongoose
+    // casting every lease of a $set costs ~4 µs each (0.7 ms a write with 170 leases held).
     const won = stored
-      ? (await Lines.updateOne({ _id: campaignId, v: before.v ?? { $exists: false } }, { $set: { ...state, v } })).matchedCount === 1
+      ? (await Lines.collection.updateOne({ _id: campaignId as never, v: before.v ?? { $exists: false } }, { $set: { ...state, v } })).matchedCount === 1
       : await Lines.collection.insertOne({ _id: campaignId, ...next } as never).then(() => true, (err: unknown) => {
         if ((err as { code?: unknown }).code === 11000) return false;
         throw err;

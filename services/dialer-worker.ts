@@ -17,6 +17,7 @@ import { config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { freeLoopbackPort, serveMetrics, watchEsl, type MetricsServer } from '../lib/metrics';
 import { attemptLogInterceptor } from './attempt-context';
+import { PRELOADED_WORKFLOW_MODULES } from '../lib/histories';
 
 export interface DialerWorkerOptions {
   temporalAddress?: string;
@@ -91,7 +92,7 @@ export async function createDialerWorker(o: DialerWorkerOptions = {}) {
     connection,
     namespace,
     taskQueue,
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: PRELOADED_WORKFLOW_MODULES } }),
     activities: { ...createActivities({ esl, log, client, taskQueue }), ...createWebhookActivities({ log }), ...createTemplateActivities({ log }), ...createExpiryActivities({ client, log }) },
     interceptors: { activity: [attemptLogInterceptor] },
     shutdownGraceTime: '30 seconds',

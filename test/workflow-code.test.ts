@@ -17,6 +17,18 @@ test('the workflows bundle for the sandbox', async () => {
   assert.ok(!/require\("(mongoose|modesl|koa)"\)/.test(code), 'no server library is bundled into workflow code');
 });
 
+test('the rules are preloaded once per sandbox and hold nothing of a workflow', async () => {
+  const { code } = await workflowBundle();
+  const preload = /preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
+  assert.match(preload, /"\.\/rules\/index\.ts"/, 'rules/index.ts is evaluated once, not per workflow');
+  // Preloaded modules are shared by every workflow of the thread: the workflow API (a workflow's
+  // own state) must not be among what they import.
+  const rules = path.join(__dirname, '..', 'rules');
+  for (const f of fs.readdirSync(rules, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
+    assert.doesNotMatch(fs.readFileSync(path.join(rules, f), 'utf8'), /from '@temporalio\//, `rules/${f} imports the Temporal SDK`);
+  }
+});
+
 test('the bundler rejects a Node built-in imported into workflow code', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wf-'));
   const file = path.join(dir, 'bad-workflow.ts');

@@ -1,13 +1,15 @@
 // isDuplicateKeyError over the error shapes the store really gives: Mongoose's insertMany (items
 // `{index, err: {code}}`), the driver's bulk writes (`{index, code}`), a single insert, and a
 // failure that is not (only) a duplicate.
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import mongoose from 'mongoose';
 import { AgentEvent } from '../models/agent';
 import { isDuplicateKeyError, writeErrorsOf } from '../lib/db';
 import { connectTestDb } from './support/env';
 
 before(() => connectTestDb('duplicate_key_test'));
+after(() => mongoose.disconnect());
 
 const doc = (id: string) => ({ _id: id, domain: 'd', agent: 'a@d', type: 'x', at: 1, seq: 1, data: {} });
 const errorOf = (write: () => Promise<unknown>) => write().then(() => assert.fail('the write succeeded'), (err: unknown) => err);

@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Agent, AgentEvent, agentId, storedEventData, type AgentDoc } from '../models/agent';
+import { isDuplicateKeyError } from '../lib/db';
 import { Campaign } from '../models/campaign';
 import { busyTierAgent, huntOrder, isLogged, notOfferable, statsOfDay, tierList, type BusyTierAgent, type TierEntry } from '../rules';
 import {
@@ -12,7 +13,6 @@ import {
 import type { ActivityDeps } from './deps';
 import type { AgentActivities, HuntInput } from './types';
 
-const DUPLICATE_KEY = 11000;
 /** One reservation Update waits this long at most: an agent workflow nobody can run now (its worker
  *  draining, the server slow) must not hold the hunt, nor a worker's graceful shutdown. The activity
  *  fails and is retried with the same offerId, which the agent that took it answers again. */
@@ -28,9 +28,7 @@ async function recordAgentEvents(domain: string, name: string, events: Parameter
       { ordered: false },
     );
   } catch (err) {
-    const codes = ((err as { writeErrors?: { code?: number }[] }).writeErrors ?? []).map((w) => w.code);
-    const duplicates = (err as { code?: number }).code === DUPLICATE_KEY || (codes.length > 0 && codes.every((c) => c === DUPLICATE_KEY));
-    if (!duplicates) throw err;
+    if (!isDuplicateKeyError(err)) throw err;
   }
 }
 

@@ -75,6 +75,23 @@ function callSite(stack: string): string {
     .join(' < ');
 }
 
+type WriteError = { index: number; code?: number; err?: { code?: number } };
+
+/** The per-item errors of a failed bulk write or insertMany, each with its code: the driver gives
+ *  `{index, code}` (one as an object), Mongoose's insertMany `{index, err: {code}}`. */
+export function writeErrorsOf(err: unknown): { index: number; code: number | undefined }[] {
+  const errors = (err as { writeErrors?: WriteError | WriteError[] } | undefined)?.writeErrors;
+  const list = errors === undefined ? [] : Array.isArray(errors) ? errors : [errors];
+  return list.map((w) => ({ index: w.index, code: w.code ?? w.err?.code }));
+}
+
+/** A write that failed only because `_id`s (or a unique key) already exist: a single write's error,
+ *  or a bulk write's whose every failed item was a duplicate. */
+export function isDuplicateKeyError(err: unknown): boolean {
+  const items = writeErrorsOf(err);
+  return items.length > 0 ? items.every((w) => w.code === 11000) : (err as { code?: number } | undefined)?.code === 11000;
+}
+
 let mongo: Promise<boolean> | undefined;
 /** True on MongoDB; false on FerretDB (its buildInfo carries `ferretdbVersion`). Asked once. Only
  *  benchmarks report it: the dialer's code runs one path on both servers. */

@@ -8,6 +8,7 @@
 // `_id` that exists fails atomically (FerretDB v1 too, where an update is a read and a whole-document
 // write), so the first source wins with one command, no read and no turn. A CHANNEL_ANSWER goes the
 // same way into `attempt_answers`. docs/architecture.md, "Who writes what".
+import { isDuplicateKeyError } from '../lib/db';
 import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { LOST_CALL } from '../rules';
@@ -88,14 +89,13 @@ type ResultDoc = AttemptResult & { _id: string };
 const results = () => mongoose.connection.collection<ResultDoc>('attempt_results');
 const answers = () => mongoose.connection.collection<{ _id: string; answeredOn: number }>('attempt_answers');
 
-const isDuplicateKey = (err: unknown) => (err as { code?: number }).code === 11000;
 /** An insert that may find its `_id` taken: true when this one stored it. */
 async function insertFirst(insert: () => Promise<unknown>): Promise<boolean> {
   try {
     await insert();
     return true;
   } catch (err) {
-    if (isDuplicateKey(err)) return false;
+    if (isDuplicateKeyError(err)) return false;
     throw err;
   }
 }

@@ -14,6 +14,7 @@
 // - `dialer_contacts`: the member activities (placeCall), one update at a time per number in the
 //   worker (models/serial.ts) and conditional on the version read, so two workers on MongoDB cannot
 //   both take the last place either.
+import { isDuplicateKeyError } from '../lib/db';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { Schema } from 'mongoose';
@@ -189,7 +190,7 @@ export const ContactCounts = {
             : await Contacts.create({ _id, ...next }).then(() => ({ matchedCount: 1 }));
           if (r.matchedCount === 1) return { ok: true };
         } catch (err) {
-          if ((err as { code?: number }).code !== 11000) throw err; // another worker created it first
+          if (!isDuplicateKeyError(err)) throw err; // another worker created it first
         }
       }
     });

@@ -1,6 +1,7 @@
 // A CSV import's progress (collection `dialer_imports`), so a client can poll rows stored while
 // its upload runs. One document per import, `_id` = `<domain>:<importId>`, written only by the
 // request doing the import (docs/architecture.md, "Who writes what"); read by domain and dialer.
+import { isDuplicateKeyError } from '../lib/db';
 import mongoose from 'mongoose';
 
 export const IMPORT_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -45,7 +46,7 @@ export class ImportProgress {
         rowsRead: 0, rowsStored: 0, rowsRejected: 0, errors: [], startedAt: o.now,
       });
     } catch (err) {
-      if ((err as { code?: number }).code === 11000) return null;
+      if (isDuplicateKeyError(err)) return null;
       throw err;
     }
     return new ImportProgress(id);

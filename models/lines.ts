@@ -7,6 +7,7 @@
 // `reset`/`drop`. A lease id is chosen by
 // the caller before the activity runs, so a retried acquire or release is idempotent.
 import { Schema } from 'mongoose';
+import { isDuplicateKeyError } from '../lib/db';
 import { model } from './model';
 import { exclusively, turnHeld, turnKey } from './serial';
 import { perTick } from './group-commit';
@@ -110,7 +111,7 @@ async function apply(campaignId: string, ops: LineOp[]): Promise<Result[]> {
     const won = stored
       ? (await Lines.collection.updateOne({ _id: campaignId as never, v: before.v ?? { $exists: false } }, { $set: { ...state, v } })).matchedCount === 1
       : await Lines.collection.insertOne({ _id: campaignId, ...next } as never).then(() => true, (err: unknown) => {
-        if ((err as { code?: unknown }).code === 11000) return false;
+        if (isDuplicateKeyError(err)) return false;
         throw err;
       });
     if (won) {

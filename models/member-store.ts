@@ -27,7 +27,7 @@ import mongoose from 'mongoose';
 import { mergeClientPatch, type ClientPatch, type MemberState } from '../rules';
 import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
-import { isTransientMongoError } from '../lib/db';
+import { isDuplicateKeyError, isTransientMongoError } from '../lib/db';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
 import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
 import { exclusively, exclusivelyAll, turnKey, withTimeout } from './serial';
@@ -154,7 +154,7 @@ async function writeCountChange(docId: string, campaignId: string, op: string, i
   } catch (err) {
     // The filter found the id: an earlier attempt applied this change (its answer was lost), and the
     // upsert then inserts an `_id` that exists (FerretDB and MongoDB alike).
-    if ((err as { code?: unknown }).code === 11000) return;
+    if (isDuplicateKeyError(err)) return;
     throw err;
   }
   for (const id of prune) finished?.delete(id);
@@ -179,13 +179,6 @@ function numbers() {
 const numbersOf = (d: { communications?: unknown }): string[] =>
   [...new Set(((d.communications as { number?: unknown }[] | undefined) ?? []).map((c) => c?.number).filter((n): n is string => typeof n === 'string' && n !== ''))];
 
-/** An insertMany error whose every failed document was a duplicate `_id`. */
-function onlyDuplicateKeys(err: unknown): boolean {
-  const e = err as { code?: number; writeErrors?: { code: number } | { code: number }[] };
-  const list = e.writeErrors === undefined ? undefined : Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
-  return list ? list.length > 0 && list.every((w) => w.code === 11000) : e.code === 11000;
-}
-
 /** Puts and drops lookups of members' numbers (`add`/`drop` per member). A failure is logged: a
  *  missing lookup makes a search fall back to reading the members (api/members.ts). */
 async function keepNumbers(campaignId: string, changes: { member: unknown; add?: string[]; drop?: string[] }[]): Promise<void> {
@@ -200,7 +193,7 @@ async function keepNumbers(campaignId: string, changes: { member: unknown; add?:
     // (a duplicate key) is already right.
     for (let i = 0; i < put.length; i += 1000) {
       await coll.insertMany(put.slice(i, i + 1000), { ordered: false }).catch((err: unknown) => {
-        if (!onlyDuplicateKeys(err)) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
       });
     }
   } catch (err) {

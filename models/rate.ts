@@ -5,6 +5,7 @@
 // non-atomically). The n-th place of a second goes at
 // `second + (n-1)/cps`, so originations are evenly spaced and no sliding second ever holds more
 // than `cps` of them.
+import { isDuplicateKeyError } from '../lib/db';
 import { Schema } from 'mongoose';
 import { model } from './model';
 import { exclusively } from './serial';
@@ -40,7 +41,7 @@ async function reserve(key: string, perSec: number, now: number): Promise<number
       n = doc?.n ?? 1;
     } catch (err) {
       // Two workers upserting the same new second: one wins, the other tries it again.
-      if ((err as { code?: number }).code === 11000) { s--; continue; }
+      if (isDuplicateKeyError(err)) { s--; continue; }
       throw err;
     }
     if (n === 1 && s === first) void RateSlot.deleteMany({ _id: { $regex: `^${escapeRegex(key)}:` }, at: { $lt: now - 60_000 } }).catch(() => undefined);

@@ -34,6 +34,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import mongoose from 'mongoose';
 import { createLogger } from '../lib/logger';
+import { isDuplicateKeyError, writeErrorsOf } from '../lib/db';
 
 const log = createLogger('serial');
 
@@ -156,10 +157,8 @@ export async function insertNew<D extends { _id: string }>(coll: mongoose.mongo.
     await coll.insertMany(docs as never, { ordered: false });
     return docs.map(() => true);
   } catch (err) {
-    const errors = (err as { writeErrors?: { index: number; code: number } | { index: number; code: number }[] }).writeErrors;
-    const list = errors === undefined ? undefined : Array.isArray(errors) ? errors : [errors];
-    if (!list || list.some((e) => e.code !== 11000)) throw err;
-    const taken = new Set(list.map((e) => e.index));
+    if (writeErrorsOf(err).length === 0 || !isDuplicateKeyError(err)) throw err;
+    const taken = new Set(writeErrorsOf(err).map((e) => e.index));
     return docs.map((_, i) => !taken.has(i));
   }
 }

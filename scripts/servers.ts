@@ -252,6 +252,8 @@ export interface TemporalDevOptions {
   /** Settings named in "port in use" errors; default TEMPORAL_PORT / TEMPORAL_UI_PORT. */
   portSetting?: string;
   uiPortSetting?: string;
+  /** Set on the one restart that loads search attributes added after the server started. */
+  restarted?: boolean;
 }
 export interface TemporalServer extends Proc {
   port: number;
@@ -306,6 +308,7 @@ export async function startTemporalDev(o: TemporalDevOptions): Promise<TemporalS
   });
   const health = async () => (await temporalCli(['operator', 'cluster', 'health', '--address', address])).ok;
   await waitReady(proc, `Temporal health on ${address}`, health, 90_000);
+  let added = false;
   try {
     for (const sa of SEARCH_ATTRIBUTES) {
       const r = await temporalCli([
@@ -316,10 +319,18 @@ export async function startTemporalDev(o: TemporalDevOptions): Promise<TemporalS
       if (!r.ok && !(/already exists/i.test(r.out) && !/different type/i.test(r.out))) {
         throw new Error(`Registering search attribute ${sa.name}=${sa.type} failed: ${r.out.trim()}`);
       }
+      added ||= r.ok && /have been added/i.test(r.out);
     }
   } catch (err) {
     await proc.stop();
     throw err;
+  }
+  // One added now (an existing database, which ignores `--search-attribute`, and a new attribute in
+  // lib/search-attributes.ts) is not in the server's cache yet, which is no longer refreshed on every
+  // read: a restart loads it.
+  if (added && !o.restarted) {
+    await proc.stop();
+    return startTemporalDev({ ...o, restarted: true });
   }
   return {
     ...proc,

@@ -8,11 +8,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { searchAttributes } from '../lib/search-attributes';
-import { startFerret, startTemporalDev } from '../scripts/servers';
+import { SA, searchAttributes } from '../lib/search-attributes';
+import { freePort, startFerret, startProcess, startTemporalDev, toolPath } from '../scripts/servers';
+import { waitFor } from './support/env';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -117,6 +118,40 @@ test('a busy port fails with a message naming the port and the setting to change
     );
   } finally {
     blocker.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a database made before our search attributes existed: they are registered and usable as soon as startTemporalDev resolves', { timeout: 120_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialer-sa-'));
+  const dbFile = path.join(dir, 'temporal.db');
+  try {
+    // A server that knew none of them (as a database from before an attribute was added).
+    const port = await freePort();
+    const bare = startProcess({
+      name: 'temporal-bare', command: toolPath('temporal'), logFile: path.join(dir, 'bare.log'),
+      args: ['server', 'start-dev', '--db-filename', dbFile, '--ip', '127.0.0.1', '--port', String(port), '--headless', '--log-level', 'warn'],
+    });
+    await waitFor('the bare server', async () => {
+      const c = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 }).catch(() => null);
+      await c?.close();
+      return c ? true : null;
+    }, 60_000);
+    await bare.stop();
+    const server = await startTemporalDev({ port: await freePort(), dbFile, logDir: dir });
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      // The server checks a start's search attributes against its cache, which it no longer refreshes
+      // on every read: without the restart this fails ("no mapping defined for search attribute").
+      await new Client({ connection }).workflow.start('anything', {
+        taskQueue: 'nobody', workflowId: `sa-${process.pid}`,
+        typedSearchAttributes: [{ key: SA.MemberState, value: 'idle' }],
+      });
+    } finally {
+      await connection.close();
+      await server.stop();
+    }
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

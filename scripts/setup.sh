@@ -140,7 +140,7 @@ FERRETDB_STAMP="$FERRETDB+$FERRETDB_PATCHES"
 if [ "$(stamp_get ferretdb)" != "$FERRETDB_STAMP" ] || [ ! -x "$TOOLS/bin/ferretdb" ]; then
   need go "install Go >= 1.22 (https://go.dev/dl/) and put it on PATH, then rerun"
   need patch "install patch (e.g. apt-get install patch), then rerun"
-  say "FerretDB $FERRETDB is built from source once (patch: $FERRETDB_PATCHES): download, then compile; later runs skip this"
+  say "FerretDB $FERRETDB is built from source once (patches: $FERRETDB_PATCHES): download, then compile; later runs skip this"
   # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds a binary that panics at
   # start: the module zip lacks build/version/version.txt (a generated, git-ignored file). So take
   # the module source from the module cache, add that file, and go install from the copy.

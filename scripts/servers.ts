@@ -310,16 +310,19 @@ export async function startTemporalDev(o: TemporalDevOptions): Promise<TemporalS
   await waitReady(proc, `Temporal health on ${address}`, health, 90_000);
   let added = false;
   try {
+    const listed = await temporalCli(['operator', 'search-attribute', 'list', '--address', address, '--namespace', namespace, '-o', 'json']);
+    if (!listed.ok) throw new Error(`Listing search attributes failed: ${listed.out.trim()}`);
+    const have = (JSON.parse(listed.out.slice(listed.out.indexOf('{'), listed.out.lastIndexOf('}') + 1)) as { customAttributes?: Record<string, string> }).customAttributes ?? {};
     for (const sa of SEARCH_ATTRIBUTES) {
+      const indexed = `INDEXED_VALUE_TYPE_${sa.type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
+      if (have[sa.name] === indexed) continue;
+      if (have[sa.name]) throw new Error(`Search attribute ${sa.name} is ${have[sa.name]} in this database, the code needs ${sa.type}`);
       const r = await temporalCli([
         'operator', 'search-attribute', 'create',
         '--address', address, '--namespace', namespace, '--name', sa.name, '--type', sa.type,
       ]);
-      // The CLI accepts an existing attribute of the same type; a type clash is an error.
-      if (!r.ok && !(/already exists/i.test(r.out) && !/different type/i.test(r.out))) {
-        throw new Error(`Registering search attribute ${sa.name}=${sa.type} failed: ${r.out.trim()}`);
-      }
-      added ||= r.ok && /have been added/i.test(r.out);
+      if (!r.ok) throw new Error(`Registering search attribute ${sa.name}=${sa.type} failed: ${r.out.trim()}`);
+      added = true;
     }
   } catch (err) {
     await proc.stop();

@@ -8,7 +8,7 @@ import { Attempt, Member } from '../models';
 import type { Simulator } from '../simulator';
 import { dialerBody, type ApiHarness, type Cred } from './api-support';
 import { e2eFile } from './support/e2e-stack';
-import { recordHistory, waitFor } from './support/env';
+import { appliedAttempt, recordHistory, waitFor } from './support/env';
 import { memberWorkflowId } from '../workflows/messages';
 
 let api: ApiHarness;
@@ -55,7 +55,7 @@ async function dial(dialer: string, number: string) {
     return doc?._endCause ? doc : null;
   }, 60_000);
   const log = m._log![0];
-  const attempt = await Attempt.findById(log.callUUID).lean<{ result: { cause: string; answered: boolean; bridged?: boolean; billsec: number; amd?: { result: string } } }>();
+  const attempt = await appliedAttempt<{ result: { cause: string; answered: boolean; bridged?: boolean; billsec: number; amd?: { result: string } } }>(log.callUUID);
   return { id, endCause: m._endCause, log, call: sim.call(log.callUUID)!, result: attempt!.result };
 }
 

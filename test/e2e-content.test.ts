@@ -8,7 +8,7 @@ import { Attempt, Campaign, Member } from '../models';
 import type { Simulator } from '../simulator';
 import { dialerBody, type ApiHarness, type Cred } from './api-support';
 import { e2eFile } from './support/e2e-stack';
-import { waitFor } from './support/env';
+import { appliedAttempt, waitFor } from './support/env';
 
 let api: ApiHarness;
 let sim: Simulator;
@@ -52,7 +52,7 @@ async function dialOne(dialer: string, number: string) {
   }, 60_000);
   const call = sim.call(log.callUUID);
   assert.ok(call, 'the simulator saw the call');
-  const attempt = await Attempt.findById(log.callUUID).lean<{ result: { cause: string; bridged?: boolean; digit?: string; billsec: number } }>();
+  const attempt = await appliedAttempt<{ result: { cause: string; bridged?: boolean; digit?: string; billsec: number } }>(log.callUUID);
   const member = await Member.findById(memberId).lean<{ _endCause: string | null; _nextTryTime: number | null; callSuccessful?: boolean }>();
   return { log, call, attempt: attempt!, member: member! };
 }

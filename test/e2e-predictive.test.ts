@@ -11,7 +11,7 @@ import type { Pacing } from '../rules';
 import type { Simulator } from '../simulator';
 import type { ApiHarness, Cred } from './api-support';
 import { answeringPhones, e2eFile } from './support/e2e-stack';
-import { recordHistory, waitFor } from './support/env';
+import { appliedAttempt, recordHistory, waitFor } from './support/env';
 import { afterEachSignal } from './support/history-order';
 import { campaignWorkflowId, memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 
@@ -153,7 +153,7 @@ describe('predictive dialing', () => {
     const wait = doc._log[0].waitSec as number;
     assert.ok(wait >= 2 && wait <= 4, `the dropped member waited maxLocateAgentSec: ${wait}`);
     assert.equal(dialer.stats.waitSec, wait);
-    const attempt = await Attempt.findById(leg.originationUuid).lean<{ result?: { abandoned?: boolean } }>();
+    const attempt = await appliedAttempt<{ result?: { abandoned?: boolean } }>(leg.originationUuid!);
     assert.equal(attempt?.result?.abandoned, true, 'the attempt says abandoned (the console counts it)');
     for (const w of dialer.pacing.abandon) assert.deepEqual([w.window, w.abandoned, w.live], [w.window, 1, 1]);
     assert.equal((await Campaign.findById(d).lean<{ _pacingState?: unknown }>())?._pacingState !== undefined, true, 'kept for the next run');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Attempt, MemberEnd } from '../models';
 import { terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
-import { createCampaign, createMember, recordHistory } from './support/env';
+import { appliedAttempt, createCampaign, createMember, recordHistory } from './support/env';
 import { scenarioFile, steps } from './support/scenarios';
 import { closed } from './support/stack';
 import type { Rule } from '../simulator';
@@ -59,7 +59,7 @@ describe('§4.1 cause categories through the member workflow', () => {
 
     const [call] = f.sc.callsTo(String(m._id));
     assert.equal(call.result, '-ERR NORMAL_TEMPORARY_FAILURE', 'the simulator refused the originate with 503');
-    const attempt = await Attempt.findById(call.originationUuid).lean<{ result?: { cause?: string } }>();
+    const attempt = await appliedAttempt<{ result?: { cause?: string } }>(call.originationUuid!);
     assert.equal(attempt!.result?.cause, 'NORMAL_TEMPORARY_FAILURE');
     // §11.1: every attempt is a success or an error, refunded or not.
     assert.deepEqual([(await f.sc.stats(camp._id)).callCount, (await f.sc.stats(camp._id)).errorCall], [1, 1]);

@@ -21,7 +21,7 @@ import { startSimulator, type CdrEncoding, type Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
 import { freePort } from '../scripts/servers';
 import { startDevDialer, type DevDialer } from './support/dev-dialer';
-import { connectTestDb, createCampaign, createMember, recordHistory, waitFor } from './support/env';
+import { appliedAttempt, connectTestDb, createCampaign, createMember, recordHistory, waitFor } from './support/env';
 
 async function callResultSignals(h: WorkflowHandle): Promise<number> {
   const history = await h.fetchHistory();
@@ -165,14 +165,6 @@ describe('result paths through the worker', () => {
       const d = await Member.findById(memberId).lean<MemberDoc>();
       return d?._endCause ? d : null;
     }, timeoutMs);
-  // The applied result goes onto the attempt record after the member's write (endAttempt: settle,
-  // then the counted flag with the result): wait for it rather than read it once.
-  const applied = <T>(uuid: string) =>
-    waitFor(`the result applied to attempt ${uuid}`, async () => {
-      const a = await Attempt.findById(uuid).lean<T & { counted?: boolean }>();
-      return a?.counted ? a : null;
-    });
-
   test('a CDR post settles the attempt and signals the workflow once; the later hangup event and CDR are ignored', async () => {
     const { memberId, h } = await startMember(['7201001']);
     const call = await waitFor('answered call', async () => callsOf(memberId).find((c) => c.answeredAt));
@@ -191,7 +183,7 @@ describe('result paths through the worker', () => {
     const doc = await ended(memberId);
     assert.equal(doc._endCause, 'NORMAL_CLEARING');
     assert.equal((doc._log as { talkSec: number }[])[0].talkSec, 7, 'the CDR values were applied');
-    const attempt = await applied<{ result: { source: string; cause: string; billsec: number } }>(uuid);
+    const attempt = await appliedAttempt<{ result: { source: string; cause: string; billsec: number } }>(uuid);
     assert.deepEqual([attempt!.result.source, attempt!.result.cause, attempt!.result.billsec], ['cdr', 'NORMAL_CLEARING', 7]);
 
     // The call itself still runs: hang it up; its CHANNEL_HANGUP_COMPLETE and the simulator's own
@@ -209,7 +201,7 @@ describe('result paths through the worker', () => {
     const doc = await ended(memberId);
     assert.equal(doc._endCause, 'NORMAL_CLEARING');
     const uuid = callsOf(memberId)[0].originationUuid!;
-    const attempt = await applied<{ result: { source: string; billsec: number } }>(uuid);
+    const attempt = await appliedAttempt<{ result: { source: string; billsec: number } }>(uuid);
     assert.equal(attempt!.result.source, 'cdr', 'mod_json_cdr posts before the hangup event is sent');
     const after = dialer.cdr!.stats();
     assert.equal(after.settled - before.settled, 1);
@@ -275,7 +267,7 @@ describe('result paths through the worker', () => {
     const [entry] = doc._log as { cause: string; talkSec: number | null; steps: { data: string }[] }[];
     assert.equal(entry.talkSec, null, 'talk time unknown');
     assert.ok(entry.steps.some((st) => st.data === 'Answered, then lost without a result: not dialled again (talk time unknown)'), JSON.stringify(entry.steps));
-    const attempt = await applied<{ result: { cause: string; answered: boolean; billsec: number | null; source: string } }>(uuid);
+    const attempt = await appliedAttempt<{ result: { cause: string; answered: boolean; billsec: number | null; source: string } }>(uuid);
     assert.deepEqual(attempt!.result && [attempt!.result.cause, attempt!.result.answered, attempt!.result.billsec, attempt!.result.source], ['LOST_CALL', true, null, 'reconcile']);
     const stats = await waitFor('the attempt counted', async () => {
       const s = (await Campaign.findById(campaignId).lean<CampaignDoc>())!.stats as { connectedCall: number; successCall: number; callCount: number };
@@ -326,7 +318,7 @@ describe('result paths through the worker', () => {
     const call = await waitFor('answered call', async () => callsOf(memberId).find((c) => c.answeredAt));
     await sim.restart({ graceful: true });
     const doc = await ended(memberId);
-    const attempt = await applied<{ result: { cause: string; source: string } }>(call.originationUuid!);
+    const attempt = await appliedAttempt<{ result: { cause: string; source: string } }>(call.originationUuid!);
     assert.equal(attempt!.result.cause, 'SYSTEM_SHUTDOWN');
     assert.ok(['event', 'cdr'].includes(attempt!.result.source));
     assert.equal((doc._log as { cause: string }[])[0].cause, 'SYSTEM_SHUTDOWN');

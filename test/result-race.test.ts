@@ -21,7 +21,7 @@ import { wakeCampaignWorkflow } from '../workflows/start';
 import { Attempt, Member, type MemberDoc } from '../models';
 import { startSimulator, type Simulator } from '../simulator';
 import { memberInfoQuery, memberWorkflowId } from '../workflows/messages';
-import { connectTestDb, createCampaign, createMember, recordHistory, registerSearchAttributes, requireEnv, waitFor, workflowBundle } from './support/env';
+import { appliedAttempt, connectTestDb, createCampaign, createMember, recordHistory, registerSearchAttributes, requireEnv, waitFor, workflowBundle } from './support/env';
 
 let env: TestWorkflowEnvironment;
 let sim: Simulator;
@@ -93,7 +93,7 @@ test('a CDR arriving after the final overdue check does not give the attempt a s
     const i = await h.query(memberInfoQuery);
     return i.phase === 'waiting' ? i : null;
   }, 30_000);
-  const attempt = await Attempt.findById(call.originationUuid).lean<{ result: { cause: string; source: string } }>();
+  const attempt = await appliedAttempt<{ result: { cause: string; source: string } }>(call.originationUuid!);
   const doc = await Member.findById(m._id).lean<MemberDoc>();
   const applied = (doc!._log as { session: string; cause: string }[]).find((l) => l.session === call.originationUuid);
   assert.equal(applied?.cause, attempt!.result.cause, 'the outcome the workflow applied is the one stored for the attempt');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
 import { connectMongo } from '../../lib/db';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { Campaign, Member } from '../../models';
+import { Attempt, Campaign, Member } from '../../models';
 import { enqueueMembers } from '../../models/ready-queue';
 import { WORKFLOWS_PATH } from '../../services/dialer-worker';
 import { bundleWorkflows, saveHistory } from '../../lib/histories';
@@ -84,4 +84,14 @@ export async function registerSearchAttributes(connection: { operatorService: { 
   const map: Record<string, number> = {};
   for (const k of Object.values(searchAttributes)) map[k.name] = encodeSearchAttributeIndexedValueType(k.type) as unknown as number;
   await connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: map });
+}
+
+/** The attempt record once its result is applied. endAttempt stores the member's outcome and gives
+ *  its lease back first, then the result with the attempt's `counted` flag: a test that saw the member
+ *  end (or wait) waits for the record rather than reading it once. */
+export function appliedAttempt<T>(uuid: string, timeoutMs = 20_000): Promise<T> {
+  return waitFor(`the result applied to attempt ${uuid}`, async () => {
+    const a = await Attempt.findById(uuid).lean<T & { counted?: boolean }>();
+    return a?.counted ? a : null;
+  }, timeoutMs);
 }

@@ -1,11 +1,14 @@
-// The writes on every call's path skip Mongoose's casting (models/attempt.ts `recordAttempt`, the
-// member's `reserve` and `settle` through models/group-commit.ts with `stored`): each must store
-// exactly what the Mongoose way stores (`Attempt.create`, `Member.bulkWrite`), read back raw.
+// The writes on every call's path skip Mongoose's casting (models/attempt.ts `recordAttempt` and
+// `setAttempt`, the member's `reserve` and `settle` through models/group-commit.ts with `stored`):
+// each must store exactly what the Mongoose way stores (`Attempt.create`, `Attempt.updateOne`,
+// `Member.bulkWrite`), read back raw.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import mongoose from 'mongoose';
-import { Attempt, Member, memberState, memberStateSet, recordAttempt, type AttemptFields, type MemberDoc } from '../models';
+import { Attempt, Member, memberState, memberStateSet, recordAttempt, resultRecord, setAttempt, type AttemptFields, type MemberDoc } from '../models';
+import { LOST_CALL } from '../rules';
+import type { CallResult } from '../workflows/messages';
 import { batchedUpdate } from '../models/group-commit';
 import { MemberStore } from '../models/member-store';
 import { connectTestDb, createCampaign, createMember } from './support/env';
@@ -35,6 +38,17 @@ test('an attempt recorded without Mongoose is stored as Attempt.create stores it
     await Attempt.create({ ...fields, _id: theirs, createdOn: Date.now(), sentOn });
     assert.deepEqual(await raw('attempts', mine), await raw('attempts', theirs));
     assert.equal(await recordAttempt(mine, fields, sentOn), false, 'a second record of one attempt finds it stored');
+    // Then its result (endAttempt, countOutcome), as Attempt.updateOne casts it into its subschema.
+    const results = [
+      { counted: true, result: { ...resultRecord({ uuid: mine, cause: 'USER_BUSY', answered: false, billsec: 0, answersec: 0, duration: 3, source: 'event' }, 42) } },
+      { counted: true, outcome: 'success' as const, result: { ...resultRecord({ uuid: mine, cause: LOST_CALL, answered: true, billsec: 9, answersec: 1, duration: 20, source: 'reconcile', bridged: true, digit: '1', agentAnswered: false, amd: { result: 'HUMAN', cause: 'x', sec: 2 } } as CallResult, 43), abandoned: true } },
+      { outcome: 'error' as const },
+    ];
+    for (const set of results) {
+      await setAttempt(mine, set);
+      await Attempt.updateOne({ _id: theirs }, { $set: set });
+      assert.deepEqual(await raw('attempts', mine), await raw('attempts', theirs));
+    }
   }
 });
 

@@ -148,9 +148,30 @@ export async function answeredOf(uuids: string[]): Promise<Set<string>> {
  * originations-per-second place: a worker dying in that wait leaves no record, and the retried
  * activity sends it.
  */
-export async function recordAttempt(uuid: string, fields: Record<string, unknown>, sentOn: number | null): Promise<boolean> {
-  return insertFirst(() => Attempt.create({ ...fields, _id: uuid, createdOn: Date.now(), sentOn }));
+export async function recordAttempt(uuid: string, fields: AttemptFields, sentOn: number | null): Promise<boolean> {
+  return insertFirst(() => attempts().insertOne(newAttempt(uuid, fields, sentOn)));
 }
+
+/** What placeCall knows of an attempt when it records it. */
+export interface AttemptFields {
+  dialer: string; domain: string; member: string; workflowId: string; attempt: number;
+  number: string; dialString: string; destinationId?: string | null; jobUuid: string;
+}
+
+/** The attempt record as `Attempt.create` would store it (every schema default filled in), built
+ *  without a Mongoose document: this insert is on every call's path (test/attempt-record.test.ts
+ *  compares the two). */
+export function newAttempt(uuid: string, f: AttemptFields, sentOn: number | null): StoredAttempt {
+  return {
+    _id: uuid, dialer: f.dialer, domain: f.domain, member: f.member, workflowId: f.workflowId, attempt: f.attempt,
+    number: f.number, dialString: f.dialString, destinationId: f.destinationId ?? null, jobUuid: f.jobUuid,
+    createdOn: Date.now(), sentOn, counted: false, outcome: null, result: null,
+  };
+}
+type StoredAttempt = Required<AttemptFields> & {
+  _id: string; createdOn: number; sentOn: number | null; counted: boolean; outcome: 'success' | 'error' | null; result: AttemptResult | null;
+};
+const attempts = () => Attempt.collection as unknown as mongoose.mongo.Collection<StoredAttempt>;
 
 /** The send claim undone (the originate certainly did not reach the switch): the retried placeCall
  *  records and sends it again. */
@@ -172,7 +193,8 @@ export async function appliedResult(uuid: string, result: AttemptResult, o: { ab
   return { ...stored, ...(o.abandoned ? { abandoned: true } : {}) };
 }
 
-/** Fields of the attempt (counted, outcome, the applied result), written by its member's activities. */
-export async function setAttempt(uuid: string, set: Record<string, unknown>): Promise<void> {
-  await Attempt.updateOne({ _id: uuid }, { $set: set });
+/** Fields of the attempt (counted, outcome, the applied result: an AttemptResult, as the schema
+ *  stores it), written by its member's activities; no Mongoose casting, as `recordAttempt`. */
+export async function setAttempt(uuid: string, set: { counted?: boolean; outcome?: 'success' | 'error'; result?: AttemptResult }): Promise<void> {
+  await attempts().updateOne({ _id: uuid }, { $set: set });
 }

@@ -100,7 +100,7 @@ export const CampaignStore = {
    * the campaign's turn only for each of its writes (kept between them: models/serial.ts).
    */
   async countOnce(
-    campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Record<string, unknown>,
+    campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Parameters<typeof setAttempt>[1],
     attempt?: Record<string, unknown> | null,
   ): Promise<void> {
     const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();

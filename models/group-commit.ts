@@ -91,29 +91,44 @@ export class GroupCommit<T> {
 }
 
 type Op = AnyBulkWriteOperation<Document>;
+/** A write, and whether it is already as the model's schema would store it (`stored`: ObjectId
+ *  `_id`s, whole values; no casting needed). */
+type Queued = { op: Op; stored: boolean };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModel = Model<any>;
-const writers = new Map<string, GroupCommit<Op>>();
+const writers = new Map<string, GroupCommit<Queued>>();
 
-/** The group-commit writer of a model (its bulkWrite casts each write as updateOne would) or of a
- *  raw collection, one per name in this process. */
-export function batchedWrites(target: AnyModel | string): GroupCommit<Op> {
+/** The group-commit writer of a model or of a raw collection, one per name in this process. A
+ *  model's batch goes through its bulkWrite, which casts each write as updateOne would, unless every
+ *  write in it is `stored`: then straight to the collection (Mongoose's casting is a good part of
+ *  the worker's CPU per call, and a stored write needs none). */
+export function batchedWrites(target: AnyModel | string): GroupCommit<Queued> {
   const name = typeof target === 'string' ? target : target.collection.collectionName;
   let w = writers.get(name);
   if (!w) {
     const found = (r: { matchedCount: number; upsertedCount: number; deletedCount: number }) => r.matchedCount + r.upsertedCount + r.deletedCount;
-    w = new GroupCommit<Op>(typeof target === 'string'
-      ? async (ops) => found(await mongoose.connection.collection(target).bulkWrite(ops, { ordered: true }))
-      : async (ops) => found(await target.bulkWrite(ops as Parameters<typeof target.bulkWrite>[0], { ordered: true })), MAX_BATCH, config.groupCommitTickMs);
+    const coll = typeof target === 'string' ? mongoose.connection.collection(target) : target.collection;
+    const raw = (ops: Op[]) => coll.bulkWrite(ops, { ordered: true });
+    w = new GroupCommit<Queued>(typeof target === 'string'
+      ? async (items) => found(await raw(items.map((i) => i.op)))
+      : async (items) => found(items.every((i) => i.stored)
+        ? await raw(items.map((i) => i.op))
+        : await (target as AnyModel).bulkWrite(items.map((i) => i.op) as Parameters<AnyModel['bulkWrite']>[0], { ordered: true })), MAX_BATCH, config.groupCommitTickMs);
     writers.set(name, w);
   }
   return w;
 }
 
+/** A write through the group commit of `target`'s collection; `stored`: see `batchedWrites`. */
+export function batchedWrite(target: AnyModel | string, op: Op, o: { stored?: boolean; expect?: number } = {}): Promise<boolean> {
+  return batchedWrites(target).add({ op, stored: typeof target === 'string' || !!o.stored }, o.expect);
+}
+
 /** `updateOne` through the group commit (as Model.updateOne / Collection.updateOne); true when every
- *  write of its batch found its document, so this one did. */
-export function batchedUpdate(target: AnyModel | string, filter: Document, update: Document, o: { upsert?: boolean } = {}): Promise<boolean> {
-  return batchedWrites(target).add({ updateOne: { filter, update, ...(o.upsert ? { upsert: true } : {}) } });
+ *  write of its batch found its document, so this one did. `stored`: the filter and update are
+ *  already as the schema stores them (see `batchedWrites`). */
+export function batchedUpdate(target: AnyModel | string, filter: Document, update: Document, o: { upsert?: boolean; stored?: boolean } = {}): Promise<boolean> {
+  return batchedWrite(target, { updateOne: { filter, update, ...(o.upsert ? { upsert: true } : {}) } }, o);
 }
 
 /** Per collection: batches and writes so far (bench/throughput.ts prints them). */

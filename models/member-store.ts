@@ -29,7 +29,7 @@ import { isReady, readyFilter, type DispatchFields } from '../rules/dispatch';
 import { createLogger } from '../lib/logger';
 import { isDuplicateKeyError, isTransientMongoError } from '../lib/db';
 import { Member, memberState, memberStateSet, type MemberDoc } from './member';
-import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
+import { consumeFresh, dropQueues, dropTimed, dropTimedMany, enqueueMembers, notBeforeStatus, putTimed, requeue, asId, REQUEUE_FIELDS, type FreshChunk, type QueueWriter } from './ready-queue';
 import { exclusively, exclusivelyAll, turnKey, withTimeout } from './serial';
 import { batchedUpdate, perTick } from './group-commit';
 import { ExpiryIndex } from './expiry-index';
@@ -658,10 +658,10 @@ export const MemberStore = {
    *  null`), and its workflow's activities run one at a time. (`$position` needs MongoDB or our
    *  FerretDB build: scripts/ferretdb/push-position.patch.) */
   async reserve(i: { memberId: string; member: MemberState; workflowId: string; uuid: string; entry: object }): Promise<void> {
-    await batchedUpdate(Member, { _id: i.memberId, _lastSession: { $ne: i.uuid } }, {
+    await batchedUpdate(Member, { _id: asId(i.memberId), _lastSession: { $ne: i.uuid } }, {
       $set: { ...memberStateSet(i.member), _lock: i.workflowId, _lastSession: i.uuid },
       $push: { _log: { $each: [i.entry], $position: 0 } },
-    });
+    }, { stored: true });
   },
 
   /** The call's outcome: the member's state, the attempt's final log entry, unlocked, and the
@@ -683,7 +683,7 @@ export const MemberStore = {
       _waitingForResultStatus: i.waitingForStatusUntil, _waitingForResultStatusCb: i.waitingForStatusUntil ? 1 : null,
       ...(release ? { _dispatch: null, _readyAt: release.readyAt } : {}),
     };
-    const reserved = { _id: i.memberId, _lock: { $ne: null }, _endCause: null, '_log.0.session': i.uuid, ...(release ? { _dispatch: release.leaseId } : {}) };
+    const reserved = { _id: asId(i.memberId), _lock: { $ne: null }, _endCause: null, '_log.0.session': i.uuid, ...(release ? { _dispatch: release.leaseId } : {}) };
     const after = endOf(i.member.endCause);
     const mine = () => retryingTransient(() => Member.findById(i.memberId, { lastModified: 1 }).lean<{ lastModified?: number }>())
       .then((d) => d?.lastModified === lastModified, (err: unknown) => {
@@ -692,7 +692,7 @@ export const MemberStore = {
       });
     let stored: boolean;
     try {
-      stored = await batchedUpdate(Member, reserved, { $set: set });
+      stored = await batchedUpdate(Member, reserved, { $set: set }, { stored: true });
     } catch (err) {
       // Stored though the batch failed: counted now, as the retry finds it stored and counts nothing.
       if (after !== null && (await mine().catch(() => false))) await countChanges(i.campaignId, [[null, after]]);

@@ -16,12 +16,12 @@
 // the queue misses (inserted straight into the collection, stored before this queue existed) is
 // found by the claim's fallback read of the members collection (activities/claim.ts).
 import mongoose from 'mongoose';
-import { batchedWrites } from './group-commit';
+import { batchedWrite } from './group-commit';
 import { byPriorityDescending, isNeverDialled, type DispatchFields } from '../rules/dispatch';
 
 type Id = unknown;
 /** Member ids arrive as ObjectIds (documents) or their hex strings (workflow inputs): store ObjectIds. */
-const asId = (id: Id) => (typeof id === 'string' && /^[0-9a-f]{24}$/i.test(id) ? new mongoose.Types.ObjectId(id) : id) as mongoose.Types.ObjectId;
+export const asId = (id: Id) => (typeof id === 'string' && /^[0-9a-f]{24}$/i.test(id) ? new mongoose.Types.ObjectId(id) : id) as mongoose.Types.ObjectId;
 const PREFIX = 'dialer_queue.';
 /** Ids per chunk: a bulk POST or an import batch becomes a few chunks, each a small document. */
 const CHUNK = 1000;
@@ -83,9 +83,9 @@ export async function enqueueMembers(campaignId: string, members: DispatchFields
 export async function putTimed(campaignId: string, m: DispatchFields): Promise<void> {
   const keys = { _nextTryTime: m._nextTryTime ?? null, priority: m.priority ?? 0, lastCall: m.lastCall ?? 0 };
   // Group commit (models/group-commit.ts): the entries of many members go out in one write.
-  const w = batchedWrites(timedName(campaignId));
-  if (m._readyAt === undefined) await w.add({ updateOne: { filter: { _id: asId(m._id) }, update: { $set: keys } } });
-  else await w.add({ replaceOne: { filter: { _id: asId(m._id) }, replacement: { _readyAt: m._readyAt, ...keys }, upsert: true } });
+  const name = timedName(campaignId);
+  if (m._readyAt === undefined) await batchedWrite(name, { updateOne: { filter: { _id: asId(m._id) }, update: { $set: keys } } });
+  else await batchedWrite(name, { replaceOne: { filter: { _id: asId(m._id) }, replacement: { _readyAt: m._readyAt, ...keys }, upsert: true } });
 }
 
 /** A member waiting for a result status is not claimable before the status or its deadline. */
@@ -109,7 +109,7 @@ export async function requeue(
 }
 
 export async function dropTimed(campaignId: string, memberId: Id): Promise<void> {
-  await batchedWrites(timedName(campaignId)).add({ deleteOne: { filter: { _id: asId(memberId) } } });
+  await batchedWrite(timedName(campaignId), { deleteOne: { filter: { _id: asId(memberId) } } });
 }
 
 /** The timed entries of members just claimed, in one command. */

@@ -84,7 +84,7 @@ test('the attempt is counted once when endAttempt dies right before the campaign
 
 test('the attempt is counted once when endAttempt dies right after the campaign increment', async () => {
   const { campaignId, input } = await attempt();
-  const restore = failOnce(Attempt, 'updateOne', (_f, u) => (u as { $set?: { counted?: boolean } }).$set?.counted === true);
+  const restore = failOnce(Attempt.collection, 'updateOne', (_f, u) => (u as { $set?: { counted?: boolean } }).$set?.counted === true);
   try {
     await assert.rejects(acts.endAttempt(input), /simulated crash/);
   } finally {
@@ -125,7 +125,7 @@ test('an attempt awaiting its status counts in callCount only; the status decide
   let s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.connectedCall, s.successCall, s.errorCall], [1, 1, 0, 0]);
   const decided = { campaignId, memberId: input.memberId, member: input.member, decided: { uuid: input.uuid, outcome: 'success' as const } };
-  const restore = failOnce(Attempt, 'updateOne', (_f, u) => (u as { $set?: { outcome?: string } }).$set?.outcome === 'success');
+  const restore = failOnce(Attempt.collection, 'updateOne', (_f, u) => (u as { $set?: { outcome?: string } }).$set?.outcome === 'success');
   try {
     await assert.rejects(acts.saveMember(decided), /simulated crash/);
   } finally {

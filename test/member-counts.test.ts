@@ -175,13 +175,13 @@ test('a member write whose answer is lost is counted once, by it or by its retry
   const d = await h.createDialer(acme);
   const ins = await h.req('POST', `/api/v2/dialer/${d}/members`, { cred: acme, body: [1, 2, 3].map((i) => ({ communications: [{ number: `38050000030${i}` }] })) });
   const ids = ins.body.data.insertedIds as string[];
-  const bulkWrite = Member.bulkWrite;
+  const bulkWrite = Member.collection.bulkWrite;
   // The next group-commit batch of members fails as at a FerretDB restart: after the server applied
   // it (its answer lost) or before it reached the server. The activity fails; Temporal retries it.
   const cutNext = (applied: boolean) => {
-    Member.bulkWrite = (async (...args: Parameters<typeof bulkWrite>) => {
-      Member.bulkWrite = bulkWrite;
-      if (applied) await bulkWrite.apply(Member, args);
+    Member.collection.bulkWrite = (async (...args: Parameters<typeof bulkWrite>) => {
+      Member.collection.bulkWrite = bulkWrite;
+      if (applied) await bulkWrite.apply(Member.collection, args);
       throw new mongoose.mongo.MongoNetworkError('read ECONNRESET');
     }) as typeof bulkWrite;
   };
@@ -203,7 +203,7 @@ test('a member write whose answer is lost is counted once, by it or by its retry
     await MemberStore.settle(settle);
     await assertCounts(d, 'settle retried');
   } finally {
-    Member.bulkWrite = bulkWrite;
+    Member.collection.bulkWrite = bulkWrite;
   }
 });
 

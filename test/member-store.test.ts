@@ -105,16 +105,17 @@ test('settle whose write was stored but its answer lost counts the end once, wit
   const g = await granted();
   await MemberStore.reserve({ memberId: g.memberId, member: g.member, workflowId: 'wf', uuid: 's1', entry: { session: 's1' } });
   const before = await MemberStore.counts(g.campaignId);
-  const bulkWrite = Member.bulkWrite;
-  Member.bulkWrite = (async (...args: Parameters<typeof bulkWrite>) => {
-    Member.bulkWrite = bulkWrite;
-    await bulkWrite.apply(Member, args);
+  // settle's write is as stored (no casting): it goes to the collection's bulkWrite.
+  const bulkWrite = Member.collection.bulkWrite;
+  Member.collection.bulkWrite = (async (...args: Parameters<typeof bulkWrite>) => {
+    Member.collection.bulkWrite = bulkWrite;
+    await bulkWrite.apply(Member.collection, args);
     throw new mongoose.mongo.MongoNetworkError('read ECONNRESET');
   }) as typeof bulkWrite;
   try {
     await assert.rejects(MemberStore.settle(settleInput(g, 's1')), /ECONNRESET/);
   } finally {
-    Member.bulkWrite = bulkWrite;
+    Member.collection.bulkWrite = bulkWrite;
   }
   assert.equal(await MemberStore.settle(settleInput(g, 's1')), false);
   assert.equal((await MemberStore.counts(g.campaignId)).byCause.MAX_TRY_COUNT ?? 0, (before.byCause.MAX_TRY_COUNT ?? 0) + 1);

@@ -113,8 +113,8 @@ test('releases of one campaign within a window go as one signal; other campaigns
     return { campaignId, memberId: String(m._id), leaseId: `lease-${n}`, readyAt: null };
   }));
   await Promise.all(grants.map((g) => acts.releaseGrant(g)));
-  const byCampaign = new Map(sent.map(([id, arg]) => [id, [...(arg as { leaseIds: string[] }).leaseIds].sort()]));
   assert.equal(sent.length, 2, 'one signal per campaign');
+  const byCampaign = new Map(sent.map(([id, arg]) => [id, [...(arg as { leaseIds: string[] }).leaseIds].sort()]));
   assert.deepEqual(byCampaign, new Map([[campaignWorkflowId(a), ['lease-0', 'lease-1', 'lease-2']], [campaignWorkflowId(b), ['lease-3']]]));
   for (const g of grants) assert.equal((await Member.findById(g.memberId).lean<{ _dispatch: string | null }>())?._dispatch, null);
 });

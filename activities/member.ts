@@ -1,7 +1,7 @@
 // Activities of the member workflow: Mongo reads and writes, the ESL commands, and giving the
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
 import { bridgeApp, buildOriginate, dialEndpointProblem, EslNotConnectedError } from '../esl';
-import { coalescer } from '../lib/coalesce';
+import { batcher, coalescer } from '../lib/coalesce';
 import { answeredOnOf, appliedResult, Campaign, loadCampaignRules, recordAttempt, resultRecord, settleResult, storedResultOf, unrecordAttempt, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
 import { CampaignStore } from '../models/campaign-store';
 import { recordMemberEnd } from '../models/member-end';
@@ -75,6 +75,9 @@ async function takeGatewayLine(campaignId: string, uuid: string, dialString: str
   return GatewayLines.acquire(gateway, uuid, { campaign: campaignId, priority: doc?.priority ?? DEFAULT_CAMPAIGN_PRIORITY }, limit);
 }
 
+/** How long a worker collects lease releases of one campaign before it signals them together. */
+export const RELEASE_WINDOW_MS = 50;
+
 export function createMemberActivities({ esl, log, client, channelVariablesAllow = config.channelVariablesAllow, dialEndpointsAllow = config.dialEndpointsAllow, agentEndpointsAllow = config.agentEndpointsAllow, gatewayCps: gatewayCpsOf = config.gatewayCps, gatewayLines = config.gatewayLines }: ActivityDeps): MemberActivities {
   /** Clears the member's claim, re-queues it for its next try and tells the campaign; the campaign
    *  ignores unknown lease ids. */
@@ -83,11 +86,17 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
     await tellReleased(campaignId, leaseId);
   }
 
+  /** The releases of one campaign within RELEASE_WINDOW_MS go as one signal (each signal is a
+   *  campaign workflow task). The activity waits for it: if this process dies first, the activity
+   *  runs again elsewhere and releases again. */
+  const release = batcher<string>(RELEASE_WINDOW_MS, (campaignId, leaseIds) =>
+    client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(releaseSignal, { leaseIds }).catch((err: unknown) => {
+      // The campaign's lease sweep frees them anyway (checkLease sees _dispatch cleared).
+      log.warn({ campaignId, leaseIds, err: String(err) }, 'release signal not delivered');
+    }));
+
   async function tellReleased(campaignId: string, leaseId: string) {
-    await client.workflow.getHandle(campaignWorkflowId(campaignId)).signal(releaseSignal, { leaseId }).catch((err: unknown) => {
-      // The campaign's lease sweep frees it anyway (checkLease sees _dispatch cleared).
-      log.warn({ campaignId, leaseId, err: String(err) }, 'release signal not delivered');
-    });
+    await release(campaignId, leaseId);
   }
 
   /** The member's end: its dialer_member_end event, once per eventId. (Its queue entry went when

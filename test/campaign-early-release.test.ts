@@ -14,7 +14,8 @@ import { createActivities } from '../activities';
 import type { CampaignActivities } from '../activities/types';
 import { wakeCampaignWorkflow } from '../workflows/start';
 import { releaseSignal, campaignWorkflowId } from '../workflows/messages';
-import { connectTestDb, createCampaign, recordHistory, registerSearchAttributes, requireEnv, workflowBundle } from './support/env';
+import { Member } from '../models';
+import { connectTestDb, createCampaign, createMember, recordHistory, registerSearchAttributes, requireEnv, workflowBundle } from './support/env';
 
 let env: TestWorkflowEnvironment;
 
@@ -39,7 +40,7 @@ test('a lease given back before its claim returned is not held: the campaign com
     claims += 1;
     if (claims > 1) return { granted: [], nextReadyAt: null, openMembers: 0 };
     // The member's call ended at once and its lease came back while the claim was still running.
-    await env.client.workflow.getHandle(campaignWorkflowId(i.campaignId)).signal(releaseSignal, { leaseId: i.leaseIds[0] });
+    await env.client.workflow.getHandle(campaignWorkflowId(i.campaignId)).signal(releaseSignal, { leaseIds: [i.leaseIds[0]] });
     return { granted: [{ leaseId: i.leaseIds[0], memberId: 'm1' }], nextReadyAt: null, openMembers: -1 };
   };
   const checkLease: CampaignActivities['checkLease'] = async (i) => {
@@ -91,9 +92,29 @@ test('members posted while the last calls finish are claimed: a wake-up cancels 
     // The API posts a member (autoRun) while the first call is still up.
     await wakeCampaignWorkflow(env.client, input, taskQueue);
     await until('a claim after the wake-up', () => leases.length === 2);
-    for (const leaseId of leases) await handle.signal(releaseSignal, { leaseId });
+    await handle.signal(releaseSignal, { leaseIds: leases });
     const out = await handle.result();
     assert.equal((out as { cause: string }).cause, 'QUEUE_COMPLETE');
   });
   assert.equal(leases.length, 2);
+});
+
+// Each release signal is a campaign workflow task: the releases of one campaign that a worker sees
+// within a short window go out as one signal carrying them all, and each give-back returns only once
+// that signal went (a worker dying before it leaves the activity to run again elsewhere).
+test('releases of one campaign within a window go as one signal; other campaigns get their own', async () => {
+  const sent: [string, unknown][] = [];
+  const client = { workflow: { getHandle: (id: string) => ({ signal: async (_s: unknown, arg: unknown) => void sent.push([id, arg]) }) } };
+  const acts = createActivities({ esl: {} as never, log: pino({ level: 'silent' }), client: client as never, taskQueue: 'unused' });
+  const [a, b] = [String((await createCampaign())._id), String((await createCampaign())._id)];
+  const grants = await Promise.all([a, a, a, b].map(async (campaignId, n) => {
+    const m = await createMember(campaignId, ['+15550100']);
+    await Member.updateOne({ _id: m._id }, { $set: { _dispatch: `lease-${n}` } });
+    return { campaignId, memberId: String(m._id), leaseId: `lease-${n}`, readyAt: null };
+  }));
+  await Promise.all(grants.map((g) => acts.releaseGrant(g)));
+  assert.equal(sent.length, 2, 'one signal per campaign');
+  const byCampaign = new Map(sent.map(([id, arg]) => [id, [...(arg as { leaseIds: string[] }).leaseIds].sort()]));
+  assert.deepEqual(byCampaign, new Map([[campaignWorkflowId(a), ['lease-0', 'lease-1', 'lease-2']], [campaignWorkflowId(b), ['lease-3']]]));
+  for (const g of grants) assert.equal((await Member.findById(g.memberId).lean<{ _dispatch: string | null }>())?._dispatch, null);
 });

@@ -132,11 +132,13 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   );
   setHandler(
     releaseSignal,
-    ({ leaseId }) => {
-      if (dropLease(leaseId)) wake = true;
-      else if (claiming?.has(leaseId)) earlyReleases.add(leaseId);
+    ({ leaseIds }) => {
+      for (const leaseId of leaseIds) {
+        if (dropLease(leaseId)) wake = true;
+        else if (claiming?.has(leaseId)) earlyReleases.add(leaseId);
+      }
     },
-    { description: 'A member gives its line back; unknown lease ids are ignored.' },
+    { description: 'Members give their lines back; unknown lease ids are ignored.' },
   );
   setHandler(
     callReportSignal,

@@ -152,8 +152,9 @@ export function purgeWorkflowId(campaignId: string): string {
 export const wakeSignal = defineSignal<[]>('wake');
 /** §8.2 stop: no new calls; calls in progress finish; then End with QUEUE_STOP. */
 export const stopSignal = defineSignal<[]>('stop');
-/** A member gives its lease back (attempt over, or nothing to dial). Unknown lease ids are ignored. */
-export const releaseSignal = defineSignal<[{ leaseId: string }]>('release');
+/** Members give their leases back (attempt over, or nothing to dial); a worker sends the releases
+ *  of one campaign within a short window together. Unknown lease ids are ignored. */
+export const releaseSignal = defineSignal<[{ leaseIds: string[] }]>('release');
 /** An agent of the campaign's tiers became free to take a call (its workflow stored it so): the
  *  campaign looks again now, and passes it on to its members waiting for an agent. Unlike `wake`,
  *  it does not reopen a campaign that found no member left (a free agent adds no member). */

@@ -22,7 +22,8 @@ const typeName: Record<SearchAttributeType, string> = {
   KEYWORD_LIST: 'KeywordList',
 };
 
-/** Name/type pairs for `temporal operator search-attribute create`, e.g. { name: 'Attempt', type: 'Int' }. */
-export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: string }> = Object.values(searchAttributes).map(
-  (k) => ({ name: k.name, type: typeName[k.type] }),
+/** Name/type pairs for `temporal operator search-attribute create`, e.g. { name: 'Attempt', type: 'Int' },
+ *  and the type as `temporal operator search-attribute list` reports it (`INDEXED_VALUE_TYPE_INT`). */
+export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: string; listedType: string }> = Object.values(searchAttributes).map(
+  (k) => ({ name: k.name, type: typeName[k.type], listedType: `INDEXED_VALUE_TYPE_${k.type}` }),
 );

@@ -159,7 +159,7 @@ export interface AttemptFields {
 }
 
 /** The attempt record as `Attempt.create` would store it (every schema default filled in), built
- *  without a Mongoose document: this insert is on every call's path (test/attempt-record.test.ts
+ *  without a Mongoose document: this insert is on every call's path (test/stored-writes.test.ts
  *  compares the two). */
 export function newAttempt(uuid: string, f: AttemptFields, sentOn: number | null): StoredAttempt {
   return {

@@ -157,8 +157,9 @@ export async function insertNew<D extends { _id: string }>(coll: mongoose.mongo.
     await coll.insertMany(docs as never, { ordered: false });
     return docs.map(() => true);
   } catch (err) {
-    if (writeErrorsOf(err).length === 0 || !isDuplicateKeyError(err)) throw err;
-    const taken = new Set(writeErrorsOf(err).map((e) => e.index));
+    const failed = writeErrorsOf(err);
+    if (failed.length === 0 || !isDuplicateKeyError(err)) throw err;
+    const taken = new Set(failed.map((e) => e.index));
     return docs.map((_, i) => !taken.has(i));
   }
 }

@@ -314,8 +314,7 @@ export async function startTemporalDev(o: TemporalDevOptions): Promise<TemporalS
     if (!listed.ok) throw new Error(`Listing search attributes failed: ${listed.out.trim()}`);
     const have = (JSON.parse(listed.out.slice(listed.out.indexOf('{'), listed.out.lastIndexOf('}') + 1)) as { customAttributes?: Record<string, string> }).customAttributes ?? {};
     for (const sa of SEARCH_ATTRIBUTES) {
-      const indexed = `INDEXED_VALUE_TYPE_${sa.type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
-      if (have[sa.name] === indexed) continue;
+      if (have[sa.name] === sa.listedType) continue;
       if (have[sa.name]) throw new Error(`Search attribute ${sa.name} is ${have[sa.name]} in this database, the code needs ${sa.type}`);
       const r = await temporalCli([
         'operator', 'search-attribute', 'create',

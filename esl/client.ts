@@ -2,12 +2,13 @@
 // Wraps modesl 1.2.1 and adds what it lacks (spec §5.3/§5.4): reconnection with capped
 // backoff and re-subscription, liveness (silence => dead), timeouts on every command, prompt
 // rejection of in-flight commands when the socket dies, Core-UUID change detection, and
-// JSON-only events. See esl/README.md for the guarantees.
+// JSON-only events, parsed by our own frame parser (esl/frames.ts). See esl/README.md.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { Connection, type Event as ModeslEvent, type FrameHeaders } from 'modesl';
+import { Connection, Event as ModeslEvent, type FrameHeaders } from 'modesl';
 import type { EslEvent } from './format';
+import { FrameParser, eventFromJson, type Frame } from './frames';
 
 export interface EslLogger {
   info(o: object, msg?: string): void;
@@ -99,7 +100,7 @@ interface Pending {
 /** One TCP connection attempt and everything tied to it. Never reused after it dies. */
 interface Link {
   id: number;
-  conn: Connection;
+  conn: EventSocket;
   socket: Socket;
   ready: boolean;
   dead: boolean;
@@ -107,6 +108,55 @@ interface Link {
   idleTimer: NodeJS.Timeout;
   handshakeTimer: NodeJS.Timeout;
   handshakeJob?: { jobUuid: string; resolve(coreUuid: string): void };
+}
+
+const EVENT_TYPES = new Set(['text/event-json', 'text/event-plain', 'text/event-xml']);
+
+/**
+ * modesl's inbound Connection with esl/frames.ts in place of modesl's Parser. Event frames go
+ * straight to onEventFrame (no modesl Event, no wildcard emit); every other frame (auth/request,
+ * command/reply, api/response, notices) is dispatched by modesl as before, so its auth and FIFO
+ * reply matching are untouched. Relies on modesl 1.2.1 internals (_onConnect, _onEvent).
+ */
+class EventSocket extends Connection {
+  onEventFrame: (frame: Frame) => void = () => {};
+
+  constructor(host: string, port: number, password: string) {
+    super(host, port, password);
+    // modesl adds CHANNEL_EXECUTE_COMPLETE after auth for its execute(), which we never use:
+    // it would be one more large event per answered call to parse for nothing.
+    this.reqEvents = ['BACKGROUND_JOB'];
+  }
+
+  /** modesl's _onConnect, with our parser on the socket. */
+  override _onConnect(): void {
+    const parser = new FrameParser((f) => this.dispatch(f));
+    this.socket?.on('data', (chunk: Buffer) => parser.push(chunk));
+    this.emit('esl::connect');
+    this.connecting = false;
+    this.on('esl::event::auth::request', () => this.auth());
+  }
+
+  private dispatch(f: Frame): void {
+    const type = f.headers['Content-Type'];
+    try {
+      if (type !== undefined && EVENT_TYPES.has(type)) return this.onEventFrame(f);
+      // What modesl's Parser does with a non-event frame.
+      const headers: FrameHeaders = { ...f.headers };
+      if (headers['Content-Length'] !== undefined) headers['Content-Length'] = parseInt(String(headers['Content-Length']), 10);
+      const ev = new ModeslEvent(headers, f.body);
+      const reply = ev.getHeader('Reply-Text');
+      if (typeof reply === 'string' && reply.startsWith('-ERR')) ev.addHeader('Modesl-Reply-ERR', reply.substring(5));
+      else if (typeof reply === 'string' && reply.startsWith('+OK')) ev.addHeader('Modesl-Reply-OK', reply.substring(4));
+      this._onEvent(ev, headers, f.body);
+    } catch (err) {
+      // The parser must go on; a throw here means this connection's state is unknown: retire it.
+      this.emit('error', err);
+    }
+  }
+}
+if (typeof (Connection.prototype as { _onEvent?: unknown })._onEvent !== 'function') {
+  throw new Error('esl/client.ts: modesl without Connection.prototype._onEvent (written for modesl 1.2.1)');
 }
 
 const ANSWERED_CALLSTATES = new Set(['ACTIVE', 'HELD', 'UNHELD']);
@@ -328,7 +378,8 @@ export class EslClient extends EventEmitter {
     if (this.stopped) return;
     const id = ++this.linkSeq;
     const { host, port, password, heartbeatTimeoutMs, commandTimeoutMs } = this.opts;
-    const conn = new Connection(host, port, password);
+    const conn = new EventSocket(host, port, password);
+    conn.onEventFrame = (frame) => this.onEventFrame(link, frame);
     const socket = conn.socket;
     if (!socket) throw new Error('modesl did not create a socket'); // cannot happen for inbound
     const link: Link = {
@@ -360,7 +411,6 @@ export class EslClient extends EventEmitter {
     );
     conn.on('esl::event::auth::fail', () => this.kill(link, 'authentication failed (wrong password?)'));
     conn.on('esl::event::raw::text/rude-rejection', () => this.kill(link, 'rejected by FreeSWITCH ACL'));
-    conn.on('esl::event::**', (ev, headers) => this.onFrame(link, ev as ModeslEvent, headers as FrameHeaders));
     conn.once('esl::ready', () => void this.handshake(link));
   }
 
@@ -405,35 +455,33 @@ export class EslClient extends EventEmitter {
     }
   }
 
-  private onFrame(link: Link, ev: ModeslEvent, headers: FrameHeaders): void {
+  private onEventFrame(link: Link, frame: Frame): void {
     if (link.dead) return;
-    const type = headers?.['Content-Type'];
-    if (type !== 'text/event-json') {
-      if (type === 'text/event-plain' || type === 'text/event-xml') {
-        this.log.warn({ link: link.id, type }, 'ESL: ignoring non-JSON event');
-      }
-      return; // replies, auth, notices are handled elsewhere
+    if (frame.headers['Content-Type'] !== 'text/event-json') {
+      this.log.warn({ link: link.id, type: frame.headers['Content-Type'] }, 'ESL: ignoring non-JSON event');
+      return;
     }
-    const event = toEslEvent(ev);
-    if (!event) return; // unparsable JSON (already reported through `error`)
+    let event: EslEvent | undefined;
+    try {
+      event = eventFromJson(frame.body ?? '');
+    } catch (err) {
+      // One unparsable body: framing is intact, so keep the connection. FreeSWITCH's cJSON
+      // output should never trigger this.
+      this.log.warn({ link: link.id, err: (err as Error).message }, 'ESL: unparsable JSON event dropped');
+      return;
+    }
+    if (!event) return;
     const job = link.handshakeJob;
     if (job && event['Event-Name'] === 'BACKGROUND_JOB' && event['Job-UUID'] === job.jobUuid) {
       job.resolve(event['Core-UUID'] ?? '');
       return;
     }
-    // A throwing listener must not propagate: we run inside modesl's socket `data` handler and
-    // an exception there would crash the process and leave the parser mid-buffer.
+    // A throwing listener must not propagate: we run inside the socket's `data` handler.
     this.safeEmit('event', event);
     this.safeEmit(event['Event-Name'], event);
   }
 
   private onError(link: Link, err: unknown): void {
-    if (err instanceof SyntaxError) {
-      // JSON.parse failed on one event body (modesl emits it as `error`); framing is intact,
-      // so keep the connection. FreeSWITCH's cJSON output should never trigger this.
-      this.log.warn({ link: link.id, err: err.message }, 'ESL: unparsable JSON event dropped');
-      return;
-    }
     const e = err as NodeJS.ErrnoException;
     this.kill(link, `socket error: ${e?.code ?? ''} ${e?.message ?? String(err)}`.trim());
   }
@@ -475,21 +523,6 @@ export class EslClient extends EventEmitter {
       this.log.warn({ event: name, err: (err as Error)?.message ?? String(err) }, 'ESL: listener threw');
     }
   }
-}
-
-/** modesl Event (from a text/event-json frame) -> plain record of strings. */
-function toEslEvent(ev: ModeslEvent): EslEvent | undefined {
-  const out: Record<string, string> = {};
-  for (const h of ev.headers ?? []) {
-    const v = h.value;
-    // FreeSWITCH JSON values are strings; modesl turns Content-Length into a number and
-    // ARRAY:: headers arrive as JSON arrays (rendered here the way plain format prints them).
-    out[h.name] = Array.isArray(v) ? `ARRAY::${v.map(String).join('|:')}` : v == null ? '' : String(v);
-  }
-  const body = ev.getBody?.();
-  if (body) out._body = body;
-  if (!out['Event-Name']) return undefined;
-  return out as EslEvent;
 }
 
 function bodyOf(ev: unknown): string {

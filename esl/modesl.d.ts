@@ -17,6 +17,7 @@ declare module 'modesl' {
     type: string;
     body: string;
     getHeader(name: string): unknown;
+    addHeader(name: string, value: unknown): unknown;
     getBody(): string;
     getType(): string;
     serialize(format?: 'plain' | 'json' | 'xml'): string;
@@ -47,6 +48,17 @@ declare module 'modesl' {
     api(command: string, cb?: ReplyCallback): void;
     api(command: string, args: string | string[], cb?: ReplyCallback): void;
     disconnect(): void;
+    /** Sends `auth <password>`; emits `esl::ready` or `esl::event::auth::fail`. */
+    auth(cb?: (err: Error | null, ev: Event) => void): void;
+
+    // Internals of 1.2.1 that esl/client.ts overrides or calls (its own frame parser).
+    /** Events subscribed by modesl itself right after auth. */
+    reqEvents: string[];
+    connecting: boolean;
+    /** Socket connected: creates the parser and waits for auth/request. */
+    _onConnect(): void;
+    /** Dispatches one parsed frame (command/api FIFO callbacks, `esl::event::…` emits). */
+    _onEvent(event: Event, headers: FrameHeaders, body?: string): void;
 
     on(event: string, listener: (...args: unknown[]) => void): this;
     once(event: string, listener: (...args: unknown[]) => void): this;

@@ -711,6 +711,17 @@ describe('EslClient against the fake server', () => {
     assert.equal(await c.api('status'), STATUS_BODY);
   });
 
+  test('a plain event with a malformed %-escape is ignored, not fatal (modesl URI-decoded it and threw, §5.3)', async () => {
+    const { fs, c } = await startConnected();
+    const ok = nextEvent(c, 'CHANNEL_HANGUP_COMPLETE');
+    const plain = 'Event-Name: CHANNEL_ANSWER\nCaller-Caller-ID-Name: 100%%20off\n\n';
+    fs.last.write(`Content-Length: ${plain.length}\nContent-Type: text/event-plain\n\n${plain}`);
+    fs.broadcast('CHANNEL_HANGUP_COMPLETE', { 'Unique-ID': 'u2' });
+    assert.equal((await ok)['Unique-ID'], 'u2');
+    assert.equal(c.isConnected(), true);
+    assert.equal(await c.api('status'), STATUS_BODY);
+  });
+
   test('stop(): sends exit, rejects later commands, never reconnects', async () => {
     const { fs, c } = await startConnected();
     const disc = once(c, 'disconnected');

@@ -208,6 +208,8 @@ export interface FerretOptions {
   portSetting?: string;
   /** host:port of FerretDB's metrics/pprof HTTP handler (`/debug/metrics`); default none. */
   debugAddr?: string;
+  /** SQLite's `synchronous` pragma (FerretDB's default: full, an fsync of the WAL per commit). */
+  synchronous?: 'full' | 'normal' | 'off';
 }
 export interface FerretServer extends Proc {
   port: number;
@@ -226,7 +228,7 @@ export async function startFerret(o: FerretOptions): Promise<FerretServer> {
     command: bin,
     args: [
       '--handler=sqlite',
-      `--sqlite-url=file:${dataDir}/`,
+      `--sqlite-url=file:${dataDir}/${o.synchronous ? `?_pragma=synchronous(${o.synchronous})` : ''}`,
       `--listen-addr=127.0.0.1:${o.port}`,
       `--state-dir=${dataDir}`,
       `--debug-addr=${o.debugAddr ?? '-'}`, // by default no metrics/pprof port (one more to collide)

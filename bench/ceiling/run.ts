@@ -1,6 +1,6 @@
 // Runs the ceiling workload (workflow.ts) on a Temporal server: an in-process worker on its own task
 // queue and a starter keeping `window` workflows in flight. Used by bench/temporal-ceiling.ts (its
-// own server) and bench/throughput.ts (the stack's server, in the same run as the stack).
+// own server) and bench/throughput.ts (a fresh server after the stack's run, in the same run).
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { searchAttributes as SA } from '../../lib/search-attributes';

@@ -152,22 +152,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const logDir = path.join(dir, 'logs');
   const procs: Proc[] = [];
   const ferretPort = Number(process.env.BENCH_FERRETDB_PORT ?? 27217);
-  let ferret: Proc & { uri: string };
-  if (o.ferretSync) {
-    // startFerret with one more URL parameter (it takes none).
-    await assertPortFree(ferretPort, 'FerretDB', 'BENCH_FERRETDB_PORT');
-    fs.mkdirSync(path.join(dir, 'ferret'), { recursive: true });
-    const p = startProcess({
-      name: 'ferretdb', command: toolPath('ferretdb'),
-      args: ['--handler=sqlite', `--sqlite-url=file:${dir}/ferret/?_pragma=synchronous(${o.ferretSync})`, `--listen-addr=127.0.0.1:${ferretPort}`,
-        `--state-dir=${dir}/ferret`, '--debug-addr=-', '--telemetry=disable', '--log-level=warn'],
-      logFile: path.join(logDir, 'ferretdb.log'), env: { ...process.env, DO_NOT_TRACK: '1' },
-    });
-    await waitReady(p, `FerretDB on ${ferretPort}`, portOpen(ferretPort), 30_000);
-    ferret = { ...p, uri: `mongodb://127.0.0.1:${ferretPort}/` };
-  } else {
-    ferret = await startFerret({ port: ferretPort, dataDir: path.join(dir, 'ferret'), logDir, portSetting: 'BENCH_FERRETDB_PORT', debugAddr: o.ferretMetrics });
-  }
+  const ferret = await startFerret({ port: ferretPort, dataDir: path.join(dir, 'ferret'), logDir, portSetting: 'BENCH_FERRETDB_PORT', debugAddr: o.ferretMetrics, synchronous: o.ferretSync });
   procs.push(ferret);
   const temporalSrv = await startTemporalDev({
     port: Number(process.env.BENCH_TEMPORAL_PORT ?? 7433), dbFile: path.join(dir, 'temporal.db'), logDir, portSetting: 'BENCH_TEMPORAL_PORT',

@@ -1023,9 +1023,9 @@ function endEvent(s: Run, camp: CampaignRules, cause: string, reason?: MemberEnd
 
 /** Changes the phase shown in the UI; `also` are search attributes upserted with it. */
 function setPhase(s: MemberRun, p: MemberPhase, also: SearchAttributeUpdatePair[] = []): void {
-  // Only what changes: each upsert is a history event and a visibility write on the server.
+  // Only what changes: each upsert is a history event (and a visibility write while the workflow runs).
   const changed = [{ key: SA.MemberState, value: p }, ...also].filter((pair) => !shown(pair));
-  if (changed.length) upsertSearchAttributes(changed as SearchAttributeUpdatePair[]);
+  if (changed.length) upsertSearchAttributes(changed);
   s.phase = p;
   setCurrentDetails(details(s));
 }

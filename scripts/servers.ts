@@ -300,6 +300,11 @@ export async function startTemporalDev(o: TemporalDevOptions): Promise<TemporalS
     // default, which cost the server CPU on every search-attribute upsert).
     ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', `${sa.name}=${sa.type}`]),
     '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false',
+    // One partition per task queue (default 4): one dev server and its workers gain nothing from a
+    // spread queue, and with four, tasks and polls are forwarded between partitions (benchmark 2:
+    // half the matching AddWorkflowTask calls and task writes per attempt).
+    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
     '--log-level', 'warn',
   ];
   const proc = startProcess({

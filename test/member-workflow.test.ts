@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { Attempt, Campaign, Member, MemberEnd, type CampaignDoc, type MemberDoc } from '../models';
 import { LineLeases } from '../models/lines';
 import { campaignEditedSignal, campaignInfoQuery, campaignWorkflowId, editUpdate, wakeSignal, memberInfoQuery, rescheduleSignal, statusUpdate, terminateUpdate, type MemberWorkflowResult } from '../workflows/messages';
@@ -50,6 +51,14 @@ function callsTo(memberId: string) {
 
 const ended = (h: WorkflowHandle) => closed<MemberWorkflowResult>(h);
 
+/** The search attributes the member started with, then those of each upsert, in history order. */
+async function shownStates(h: WorkflowHandle) {
+  const events = (await h.fetchHistory()).events ?? [];
+  const started = decodeSearchAttributes(events[0]?.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields);
+  const upserts = events.flatMap((e) => e.upsertWorkflowSearchAttributesEventAttributes ? [decodeSearchAttributes(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields)] : []);
+  return { started: { MemberState: started.MemberState, Attempt: started.Attempt }, upserts };
+}
+
 /** §11.1 [callCount, successCall, errorCall] of a campaign. */
 async function counters(campaignId: unknown): Promise<number[]> {
   const s = (await Campaign.findById(campaignId).lean<CampaignDoc>())!.stats as Record<string, number>;
@@ -66,6 +75,11 @@ describe('member workflow (spec §6.2)', () => {
     await env.sleep('61s');
     const res = await ended(h);
     assert.deepEqual(res, { endCause: 'NORMAL_CLEARING', attempts: 2 }, JSON.stringify(callsTo(String(m._id)).map((c) => [c.destination, c.hangupCause, c.result, c.startedAt, c.endedAt])) + JSON.stringify((await Member.findById(m._id).lean<MemberDoc>())!._log));
+    // Started by its grant, shown in its first call from the start; the retry is shown waiting, then
+    // in its second call.
+    const shown = await shownStates(h);
+    assert.deepEqual(shown.started, { MemberState: ['in-call'], Attempt: [1] });
+    assert.deepEqual(shown.upserts.map((u) => [u.MemberState?.[0], u.Attempt?.[0]]), [['waiting', undefined], ['in-call', 2], ['ended', undefined]]);
 
     const calls = callsTo(String(m._id));
     assert.deepEqual(calls.map((c) => c.destination), ['100001', '200001']);
@@ -110,6 +124,10 @@ describe('member workflow (spec §6.2)', () => {
     const m = await createMember(String(camp._id), ['300001']);
     const h = await start(String(camp._id), String(m._id));
     assert.deepEqual(await ended(h), { endCause: 'UNALLOCATED_NUMBER', attempts: 1 });
+    // One attempt, one search-attribute upsert (its end): the start already showed the call.
+    const shown = await shownStates(h);
+    assert.deepEqual(shown.started, { MemberState: ['in-call'], Attempt: [1] });
+    assert.deepEqual(shown.upserts, [{ MemberState: ['ended'], EndCause: ['UNALLOCATED_NUMBER'] }]);
     await recordHistory(h, 'error-last-number');
   });
 
@@ -329,6 +347,8 @@ describe('edits, busy lines and terminate in wrap-up', () => {
     assert.deepEqual(await ended(h), { endCause: 'NORMAL_CLEARING', attempts: 1 });
     assert.equal(callsTo(String(m._id)).length, 1);
     assert.equal(await Attempt.countDocuments({ member: String(m._id) }), 1, 'the busy tries were no attempts');
+    // Started shown in the call it expected; shown ready (once) while the lines were busy.
+    assert.deepEqual((await shownStates(h)).upserts.map((u) => u.MemberState?.[0]), ['ready', 'in-call', 'ended']);
     await recordHistory(h, 'lines-busy-then-dialled');
   });
 

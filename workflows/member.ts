@@ -528,9 +528,9 @@ async function dialOnce(s: Run, camp: CampaignRules, choice: NumberChoice, agent
  *  grant it again at once: placeCall in a tight loop.) */
 async function lineBusyPause(s: Run): Promise<void> {
   const pauseMs = LINE_BUSY_MIN_MS + Math.floor(Math.random() * 2000);
-  s.phase = 'ready'; // shown by the query and details, like 'dialing'
   s.waitReason = 'every line busy';
-  setCurrentDetails(details(s));
+  // Shown 'ready' (an upsert only when the start showed the call it expected: startMemberWorkflowWithGrant).
+  setPhase(s, 'ready');
   await condition(() => s.wake || s.terminateRequested, pauseMs, { summary: 'every line busy: trying again' });
   s.waitReason = null;
 }
@@ -1023,9 +1023,20 @@ function endEvent(s: Run, camp: CampaignRules, cause: string, reason?: MemberEnd
 
 /** Changes the phase shown in the UI; `also` are search attributes upserted with it. */
 function setPhase(s: MemberRun, p: MemberPhase, also: SearchAttributeUpdatePair[] = []): void {
-  if (p !== s.phase || also.length) upsertSearchAttributes([{ key: SA.MemberState, value: p }, ...also]);
+  // Only what changes: each upsert is a history event (and a visibility write while the workflow runs).
+  const changed = [{ key: SA.MemberState, value: p }, ...also].filter((pair) => !shown(pair));
+  if (changed.length) upsertSearchAttributes(changed);
   s.phase = p;
   setCurrentDetails(details(s));
+}
+
+/** Whether the Web UI already shows this value (set at start or by an earlier upsert). */
+function shown(pair: SearchAttributeUpdatePair): boolean {
+  const now: unknown = workflowInfo().typedSearchAttributes.get(pair.key);
+  const want: unknown = pair.value;
+  if (want === null || want === undefined) return now === undefined;
+  if (want instanceof Date) return now instanceof Date && now.getTime() === want.getTime();
+  return now === want;
 }
 
 /** Markdown for the Web UI's "current details": what the member is doing and why. */

@@ -75,7 +75,7 @@ export function memberUiText(m: MemberForUi): MemberUiText {
   return { summary, details };
 }
 
-function memberStartOptions(input: MemberWorkflowInput, taskQueue: string, ui?: MemberUiText) {
+function memberStartOptions(input: MemberWorkflowInput, taskQueue: string, ui?: MemberUiText, granted?: GrantedCampaign) {
   return {
     workflowId: memberWorkflowId(input.campaignId, input.memberId),
     taskQueue,
@@ -84,11 +84,25 @@ function memberStartOptions(input: MemberWorkflowInput, taskQueue: string, ui?: 
       { key: SA.CampaignId, value: input.campaignId },
       { key: SA.DomainId, value: input.domain },
       { key: SA.MemberId, value: input.memberId },
-      { key: SA.MemberState, value: 'waiting' },
+      ...startState(input, granted),
     ],
     staticSummary: ui?.summary ?? `member ${input.memberId} of campaign ${input.campaignId}`,
     ...(ui ? { staticDetails: ui.details } : {}),
   };
+}
+
+/**
+ * What the Web UI shows of a member from its start. A member started by its grant, with the member
+ * and the campaign's rules as claimed, places its call in its first workflow task: it is shown in
+ * that call (the attempt `probeCount + 1`, as the workflow counts it) from the start, so its first
+ * attempt needs no upsert. Progressive campaigns hunt an agent first (and preview waits for the
+ * agent): shown waiting until the call. The workflow corrects what differs (member.ts setPhase).
+ */
+function startState(input: MemberWorkflowInput, granted?: GrantedCampaign) {
+  if (input.member && granted && granted.rules.type !== 'Progressive Dialer') {
+    return [{ key: SA.MemberState, value: 'in-call' }, { key: SA.Attempt, value: input.member.probeCount + 1 }] as const;
+  }
+  return [{ key: SA.MemberState, value: 'waiting' }] as const;
 }
 
 /** Starts the member's workflow unless it is already running (idempotent). */
@@ -110,7 +124,7 @@ export async function startMemberWorkflowWithGrant(
   campaign?: GrantedCampaign,
 ) {
   return client.workflow.signalWithStart(memberWorkflow, {
-    ...memberStartOptions(input, taskQueue, ui),
+    ...memberStartOptions(input, taskQueue, ui, campaign),
     signal: grantSignal,
     signalArgs: [{ leaseId, grantedAt, ...(campaign ? { campaign } : {}) }],
   });

@@ -66,6 +66,9 @@ function failOnce<T extends object>(model: T, method: keyof T, when: (...args: u
   };
 }
 
+/** The `$set`s of a bulkWrite's updates (setAttempt goes through the group commit). */
+const setsOf = (ops: unknown) => (ops as { updateOne?: { update: { $set?: Record<string, unknown> } } }[]).map((o) => o.updateOne?.update.$set ?? {});
+
 const stats = async (id: string) => (await Campaign.findById(id).lean<CampaignDoc>())!.stats as Record<string, unknown>;
 
 test('the attempt is counted once when endAttempt dies right before the campaign increment', async () => {
@@ -84,7 +87,7 @@ test('the attempt is counted once when endAttempt dies right before the campaign
 
 test('the attempt is counted once when endAttempt dies right after the campaign increment', async () => {
   const { campaignId, input } = await attempt();
-  const restore = failOnce(Attempt.collection, 'updateOne', (_f, u) => (u as { $set?: { counted?: boolean } }).$set?.counted === true);
+  const restore = failOnce(Attempt.collection, 'bulkWrite', (ops) => setsOf(ops).some((s) => s.counted === true));
   try {
     await assert.rejects(acts.endAttempt(input), /simulated crash/);
   } finally {
@@ -125,7 +128,7 @@ test('an attempt awaiting its status counts in callCount only; the status decide
   let s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.connectedCall, s.successCall, s.errorCall], [1, 1, 0, 0]);
   const decided = { campaignId, memberId: input.memberId, member: input.member, decided: { uuid: input.uuid, outcome: 'success' as const } };
-  const restore = failOnce(Attempt.collection, 'updateOne', (_f, u) => (u as { $set?: { outcome?: string } }).$set?.outcome === 'success');
+  const restore = failOnce(Attempt.collection, 'bulkWrite', (ops) => setsOf(ops).some((s) => s.outcome === 'success'));
   try {
     await assert.rejects(acts.saveMember(decided), /simulated crash/);
   } finally {

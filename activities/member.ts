@@ -258,9 +258,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       const result = await appliedResult(i.uuid, resultRecord(r), { abandoned: i.stats.abandoned });
       // The campaign's line was held from the grant to now (the call's own duration when unknown).
       const lineSec = i.grantedAt ? (Date.now() - i.grantedAt) / 1000 : r.duration || 0;
-      // The count and the line's release each wait a little for others to share a write with
-      // (models/campaign-store.ts, models/lines.ts): side by side, as neither needs the other.
-      const counted = CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
+      // The marker's removal waits for a later count to ride on: awaited last (models/campaign-store.ts).
+      const { unmarked } = await CampaignStore.count(i.campaignId, i.uuid, 'counted', i.uuid, {
         'stats.callCount': 1,
         ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
         'stats.connectedCall': i.stats.connected ? 1 : 0,
@@ -272,12 +271,13 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         // The finish forecast's line time per attempt (services/forecast.ts).
         'stats.lineSec': Math.max(0, Math.round(lineSec * 1000) / 1000),
       }, { counted: true, ...(outcome ? { outcome } : {}), result }, first ? { counted: false } : undefined);
-      await Promise.all([counted, LineLeases.release(i.campaignId, i.uuid)]);
+      await LineLeases.release(i.campaignId, i.uuid);
       // Only a gateway with GATEWAY_LINES holds lines (its release is a search of the gateway documents).
       if (Object.keys(gatewayLines).length) await GatewayLines.release(i.uuid);
       await tellReleased(i.campaignId, i.leaseId);
       if (i.ended) await recordEnd(i.ended);
       attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);
+      await unmarked;
     },
 
     async saveMember({ campaignId, memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step, decided, edited }) {

@@ -94,35 +94,47 @@ export const CampaignStore = {
    * or dies half-way: the increment and its marker (`stats._counting.<marker>`) are ONE update of the
    * campaign document, the attempt's flag follows (with `set`, which includes `flag`), then the
    * marker goes. (Flagging the attempt first lost the increment when the activity died in between.)
-   * The counts of one event-loop turn of a campaign go to it as one update (`counting`); the marker
-   * removals wait up to MARKER_WINDOW_MS for the next count and ride on its update. `attempt`: what
-   * the caller knows of the attempt's flags (null: not stored), which spares the read. The attempt has one writer, its member's activities (no turn);
-   * the campaign's turn only for each of its writes (kept between them: models/serial.ts).
+   * The counts queued together go to the campaign as one update (`counting`); a marker's removal
+   * waits up to MARKER_WINDOW_MS for the next count and rides on its update. `attempt`: what the
+   * caller knows of the attempt's flags (null: not stored), which spares the read. The attempt has
+   * one writer, its member's activities (no turn); the campaign's turn only for each of its writes
+   * (kept between them: models/serial.ts).
    */
-  async countOnce(
-    campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Parameters<typeof setAttempt>[1],
-    attempt?: Record<string, unknown> | null,
-  ): Promise<void> {
-    const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
-    if (!done?.[flag]) {
-      await counting(campaignId, { count: { marker, inc } });
-      await setAttempt(uuid, set);
-    }
-    await counting(campaignId, { unmark: marker }, true);
+  async countOnce(...args: Parameters<typeof count>): Promise<void> {
+    await (await count(...args)).unmarked;
   },
+
+  /** `countOnce`, resolved once the attempt is counted and flagged: `unmarked` is the marker's
+   *  removal, which the caller awaits before it returns (else the marker may stay: harmless, as its
+   *  attempt is flagged, but never removed). */
+  count,
 };
+
+/** CampaignStore.count (see countOnce). */
+async function count(
+  campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Parameters<typeof setAttempt>[1],
+  attempt?: Record<string, unknown> | null,
+): Promise<{ unmarked: Promise<void> }> {
+  const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
+  if (!done?.[flag]) {
+    await counting(campaignId, { count: { marker, inc } });
+    await setAttempt(uuid, set);
+  }
+  const unmarked = counting(campaignId, { unmark: marker }, true);
+  unmarked.catch(() => undefined); // the caller's await gets the error, later
+  return { unmarked };
+}
 
 /** Where a counted attempt's marker is kept until its flag is stored (field names: the markers are
  *  attempt uuids, with `:outcome` for the outcome's count). */
 const MARKERS = 'stats._counting';
 type Count = { marker: string; inc: Record<string, number> };
 
-/** How long a marker's removal waits for the next count of its campaign to ride on. At 25–30
- *  attempts a second in a worker, the counts of a campaign come every 30–40 ms, and most of them
- *  alone in their event-loop turn: a removal sent at once cost one update of the campaign per
- *  attempt. Its attempt's activity waits that long more at most (endAttempt releases its line
- *  meanwhile). */
-export const MARKER_WINDOW_MS = 25;
+/** How long a marker's removal waits for the next count of its campaign to ride on. At 10–30
+ *  attempts a second in a worker, the counts of a campaign (those queued while one is written go
+ *  together) are written every 50–150 ms: a removal sent at once cost one more update of the
+ *  campaign per count. Only the end of its attempt's activity waits for it, after the rest. */
+export const MARKER_WINDOW_MS = 150;
 
 type CountOp = { count: Count } | { unmark: string };
 

@@ -49,7 +49,7 @@ const copies = new Map<string, { taking: number; doc: LinesState }>();
  *  by as much (the campaign hears of releases in windows of RELEASE_WINDOW_MS, activities/member.ts,
  *  longer still). At 25–30 attempts a second, most acquires and releases came alone in their
  *  event-loop turn: one write each. */
-export const LINE_RELEASE_WINDOW_MS = 20;
+export const LINE_RELEASE_WINDOW_MS = 40;
 
 /** The acquires and releases of one event-loop turn per campaign (releases: of LINE_RELEASE_WINDOW_MS):
  *  applied to the document together, in call order, in the campaign's turn, as one write. */

@@ -247,3 +247,21 @@ test('attempts counted together are one update of the campaign (and one for thei
   assert.deepEqual(Object.keys(s._counting ?? {}), [], 'no marker left');
   assert.equal(await Attempt.countDocuments({ _id: { $in: uuids }, counted: true }), 8);
 });
+
+test('attempts ending 30 ms apart: each marker removal rides on the next count\'s update (one update of the campaign per attempt, not two)', async () => {
+  const camp = await createCampaign();
+  const id = String(camp._id);
+  const uuids = Array.from({ length: 6 }, () => crypto.randomUUID());
+  await Attempt.insertMany(uuids.map((uuid, i) => ({
+    _id: uuid, dialer: id, domain: 'test.local', member: 'm', workflowId: 'wf', attempt: 1, number: '1', dialString: '1', jobUuid: `j${i}`,
+  })));
+  const updates = (await commandsSent(() => Promise.all(uuids.map((uuid, i) => sleep(30 * i).then(() =>
+    CampaignStore.countOnce(id, uuid, 'counted', uuid, { 'stats.callCount': 1 }, { counted: true }, {}))))))
+    .filter((c) => c.collection === 'dialer').map((c) => Object.keys((c.command.updates as { u: object }[])[0].u).sort().join());
+  assert.ok(updates.length <= uuids.length + 1, `${updates.length} updates: ${updates.join(' ')}`);
+  assert.ok(updates.filter((u) => u === '$inc,$set,$unset').length >= uuids.length - 2, updates.join(' '));
+  const s = await stats(id);
+  assert.equal(s.callCount, 6);
+  assert.deepEqual(Object.keys(s._counting ?? {}), [], 'every marker removed');
+  assert.equal(await Attempt.countDocuments({ _id: { $in: uuids }, counted: true }), 6);
+});

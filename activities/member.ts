@@ -57,9 +57,9 @@ export async function settleLost(uuid: string): Promise<CallResult | null> {
 }
 
 /** §11.1: the success or failure of an attempt whose result status decided it (status, timeout,
- *  terminate), once. */
-async function countOutcome(campaignId: string, uuid: string, outcome: 'success' | 'error'): Promise<void> {
-  await CampaignStore.countOnce(campaignId, uuid, 'outcome', `${uuid}:outcome`, {
+ *  terminate), once; its marker's removal (`unmarked`) still to await (models/campaign-store.ts). */
+function countOutcome(campaignId: string, uuid: string, outcome: 'success' | 'error'): Promise<{ unmarked: Promise<void> }> {
+  return CampaignStore.count(campaignId, uuid, 'outcome', `${uuid}:outcome`, {
     'stats.successCall': outcome === 'success' ? 1 : 0,
     'stats.errorCall': outcome === 'error' ? 1 : 0,
   }, { outcome });
@@ -281,12 +281,13 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
     },
 
     async saveMember({ campaignId, memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step, decided, edited }) {
-      if (decided && campaignId) await countOutcome(campaignId, decided.uuid, decided.outcome);
+      const counted = decided && campaignId ? await countOutcome(campaignId, decided.uuid, decided.outcome) : undefined;
       await MemberStore.save({ campaignId: campaignId ?? wakeCampaign, memberId, member, waitingForStatusUntil, readyAt, edited, callback, step });
       // The campaign may be asleep with no other cue to claim it: the member became due earlier, or
       // a status window closed without ending it.
       const statusClosed = waitingForStatusUntil === null && !member.endCause;
       if (wakeCampaign ?? (statusClosed ? campaignId : undefined)) wake((wakeCampaign ?? campaignId)!);
+      await counted?.unmarked;
     },
 
     async releaseGrant({ campaignId, memberId, leaseId, readyAt }) {

@@ -102,7 +102,7 @@ const writers = new Map<string, GroupCommit<Queued>>();
  *  model's batch goes through its bulkWrite, which casts each write as updateOne would, unless every
  *  write in it is `stored`: then straight to the collection (Mongoose's casting is a good part of
  *  the worker's CPU per call, and a stored write needs none). */
-export function batchedWrites(target: AnyModel | string, tickMs = config.groupCommitTickMs): GroupCommit<Queued> {
+export function batchedWrites(target: AnyModel | string): GroupCommit<Queued> {
   const name = typeof target === 'string' ? target : target.collection.collectionName;
   let w = writers.get(name);
   if (!w) {
@@ -113,16 +113,15 @@ export function batchedWrites(target: AnyModel | string, tickMs = config.groupCo
       ? async (items) => found(await raw(items.map((i) => i.op)))
       : async (items) => found(items.every((i) => i.stored)
         ? await raw(items.map((i) => i.op))
-        : await (target as AnyModel).bulkWrite(items.map((i) => i.op) as Parameters<AnyModel['bulkWrite']>[0], { ordered: true })), MAX_BATCH, Math.max(tickMs, config.groupCommitTickMs));
+        : await (target as AnyModel).bulkWrite(items.map((i) => i.op) as Parameters<AnyModel['bulkWrite']>[0], { ordered: true })), MAX_BATCH, config.groupCommitTickMs);
     writers.set(name, w);
   }
   return w;
 }
 
-/** A write through the group commit of `target`'s collection; `stored`: see `batchedWrites`;
- *  `tickMs`: how long the collection's batches collect writes (its first caller's sets it). */
-export function batchedWrite(target: AnyModel | string, op: Op, o: { stored?: boolean; expect?: number; tickMs?: number } = {}): Promise<boolean> {
-  return batchedWrites(target, o.tickMs).add({ op, stored: typeof target === 'string' || !!o.stored }, o.expect);
+/** A write through the group commit of `target`'s collection; `stored`: see `batchedWrites`. */
+export function batchedWrite(target: AnyModel | string, op: Op, o: { stored?: boolean; expect?: number } = {}): Promise<boolean> {
+  return batchedWrites(target).add({ op, stored: typeof target === 'string' || !!o.stored }, o.expect);
 }
 
 /** `updateOne` through the group commit (as Model.updateOne / Collection.updateOne); true when every

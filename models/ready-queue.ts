@@ -78,20 +78,14 @@ export async function enqueueMembers(campaignId: string, members: DispatchFields
   await w.flush();
 }
 
-/** The timed entries' writes (a member's next try, its end) collect for TIMED_WINDOW_MS: at 25–30
- *  attempts a second, most came alone in their event-loop turn, one command each. A member is
- *  claimable that much later at most. */
-const TIMED_WINDOW_MS = 25;
-const TIMED_BATCH = { tickMs: TIMED_WINDOW_MS };
-
 /** Records a member waiting for its next try; without `_readyAt`, only refreshes the order keys of
  *  an entry that exists (a member edited while it is not waiting). */
 export async function putTimed(campaignId: string, m: DispatchFields): Promise<void> {
   const keys = { _nextTryTime: m._nextTryTime ?? null, priority: m.priority ?? 0, lastCall: m.lastCall ?? 0 };
   // Group commit (models/group-commit.ts): the entries of many members go out in one write.
   const name = timedName(campaignId);
-  if (m._readyAt === undefined) await batchedWrite(name, { updateOne: { filter: { _id: asId(m._id) }, update: { $set: keys } } }, TIMED_BATCH);
-  else await batchedWrite(name, { replaceOne: { filter: { _id: asId(m._id) }, replacement: { _readyAt: m._readyAt, ...keys }, upsert: true } }, TIMED_BATCH);
+  if (m._readyAt === undefined) await batchedWrite(name, { updateOne: { filter: { _id: asId(m._id) }, update: { $set: keys } } });
+  else await batchedWrite(name, { replaceOne: { filter: { _id: asId(m._id) }, replacement: { _readyAt: m._readyAt, ...keys }, upsert: true } });
 }
 
 /** A member waiting for a result status is not claimable before the status or its deadline. */
@@ -115,7 +109,7 @@ export async function requeue(
 }
 
 export async function dropTimed(campaignId: string, memberId: Id): Promise<void> {
-  await batchedWrite(timedName(campaignId), { deleteOne: { filter: { _id: asId(memberId) } } }, TIMED_BATCH);
+  await batchedWrite(timedName(campaignId), { deleteOne: { filter: { _id: asId(memberId) } } });
 }
 
 /** The timed entries of members just claimed, in one command. */

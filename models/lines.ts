@@ -44,11 +44,11 @@ type Result = { destinationId: string } | null;
 const copies = new Map<string, { taking: number; doc: LinesState }>();
 
 /** How long a release waits for the campaign's next acquire (or release) to go with. An acquire
- *  goes at once, taking the releases queued before it (applied before it: a line just given back is
- *  free for it); a release alone waits at most this long, which delays the next grant of a full campaign
- *  by as much (the campaign hears of releases in windows of RELEASE_WINDOW_MS, activities/member.ts,
- *  longer still). At 25–30 attempts a second, most acquires and releases came alone in their
- *  event-loop turn: one write each. */
+ *  goes at once, taking the releases queued before it (applied before it: a line just given back
+ *  is free for it); a release alone waits at most this long (its caller awaits it), which delays
+ *  the next grant of a full campaign by as much (the campaign hears of releases in windows of
+ *  RELEASE_WINDOW_MS, activities/member.ts, longer still). At 25–30 attempts a second, most
+ *  acquires and releases came alone in their event-loop turn: one write each. */
 export const LINE_RELEASE_WINDOW_MS = 40;
 
 /** The acquires and releases of one event-loop turn per campaign (releases: of LINE_RELEASE_WINDOW_MS):

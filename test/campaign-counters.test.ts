@@ -233,8 +233,8 @@ test('attempts counted together are one update of the campaign (and one for thei
     .then((a) => CampaignStore.countOnce(id, uuid, 'counted', uuid, { 'stats.callCount': 1, 'stats.errorCall': 1 }, { counted: true }, a));
   const updates = (await commandsSent(() => Promise.all(uuids.slice(0, 4).map(count)))).filter((c) => c.collection === 'dialer')
     .map((c) => Object.keys((c.command.updates as { u: object }[])[0].u).sort().join());
-  // One increment; the markers go as the attempts' flags are stored: one removal for the flags stored
-  // in one event-loop turn, so at most one per attempt (how many share a turn depends on the box's load).
+  // One increment; the markers go once the attempts' flags are stored, with no count after them to
+  // ride on: removals alone, at most one per attempt (how many share one depends on the box's load).
   assert.deepEqual(updates.filter((u) => u === '$inc,$set'), ['$inc,$set'], updates.join(' '));
   assert.ok(updates.length <= 5 && updates.slice(1).every((u) => u === '$unset'), updates.join(' '));
   assert.deepEqual([(await stats(id)).callCount, (await stats(id)).errorCall], [4, 4]);

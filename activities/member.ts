@@ -57,9 +57,9 @@ export async function settleLost(uuid: string): Promise<CallResult | null> {
 }
 
 /** §11.1: the success or failure of an attempt whose result status decided it (status, timeout,
- *  terminate), once. */
-async function countOutcome(campaignId: string, uuid: string, outcome: 'success' | 'error'): Promise<void> {
-  await CampaignStore.countOnce(campaignId, uuid, 'outcome', `${uuid}:outcome`, {
+ *  terminate), once; its marker's removal (`unmarked`) still to await (models/campaign-store.ts). */
+function countOutcome(campaignId: string, uuid: string, outcome: 'success' | 'error'): Promise<{ unmarked: Promise<void> }> {
+  return CampaignStore.count(campaignId, uuid, 'outcome', `${uuid}:outcome`, {
     'stats.successCall': outcome === 'success' ? 1 : 0,
     'stats.errorCall': outcome === 'error' ? 1 : 0,
   }, { outcome });
@@ -258,7 +258,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       const result = await appliedResult(i.uuid, resultRecord(r), { abandoned: i.stats.abandoned });
       // The campaign's line was held from the grant to now (the call's own duration when unknown).
       const lineSec = i.grantedAt ? (Date.now() - i.grantedAt) / 1000 : r.duration || 0;
-      await CampaignStore.countOnce(i.campaignId, i.uuid, 'counted', i.uuid, {
+      // The marker's removal waits for a later count to ride on: awaited last (models/campaign-store.ts).
+      const { unmarked } = await CampaignStore.count(i.campaignId, i.uuid, 'counted', i.uuid, {
         'stats.callCount': 1,
         ...(i.stats.amd ? { [`stats.amd.${i.stats.amd}`]: 1 } : {}),
         'stats.connectedCall': i.stats.connected ? 1 : 0,
@@ -276,15 +277,17 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
       await tellReleased(i.campaignId, i.leaseId);
       if (i.ended) await recordEnd(i.ended);
       attemptEnded(i.campaignId, i.uuid, r.cause, i.stats);
+      await unmarked;
     },
 
     async saveMember({ campaignId, memberId, member, waitingForStatusUntil, readyAt, wakeCampaign, callback, step, decided, edited }) {
-      if (decided && campaignId) await countOutcome(campaignId, decided.uuid, decided.outcome);
+      const counted = decided && campaignId ? await countOutcome(campaignId, decided.uuid, decided.outcome) : undefined;
       await MemberStore.save({ campaignId: campaignId ?? wakeCampaign, memberId, member, waitingForStatusUntil, readyAt, edited, callback, step });
       // The campaign may be asleep with no other cue to claim it: the member became due earlier, or
       // a status window closed without ending it.
       const statusClosed = waitingForStatusUntil === null && !member.endCause;
       if (wakeCampaign ?? (statusClosed ? campaignId : undefined)) wake((wakeCampaign ?? campaignId)!);
+      await counted?.unmarked;
     },
 
     async releaseGrant({ campaignId, memberId, leaseId, readyAt }) {

@@ -10,6 +10,7 @@
 // same way into `attempt_answers`. docs/architecture.md, "Who writes what".
 import { isDuplicateKeyError } from '../lib/db';
 import { model } from './model';
+import { batchedUpdate } from './group-commit';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { LOST_CALL } from '../rules';
 import type { CallResult } from '../workflows/messages';
@@ -194,7 +195,8 @@ export async function appliedResult(uuid: string, result: AttemptResult, o: { ab
 }
 
 /** Fields of the attempt (counted, outcome, the applied result: an AttemptResult, as the schema
- *  stores it), written by its member's activities; no Mongoose casting, as `recordAttempt`. */
+ *  stores it), written by its member's activities; no Mongoose casting, as `recordAttempt`. Through
+ *  the group commit: the attempts counted by one write of their campaign come here together. */
 export async function setAttempt(uuid: string, set: { counted?: boolean; outcome?: 'success' | 'error'; result?: AttemptResult }): Promise<void> {
-  await attempts().updateOne({ _id: uuid }, { $set: set });
+  await batchedUpdate(Attempt, { _id: uuid }, { $set: set }, { stored: true });
 }

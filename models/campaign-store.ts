@@ -94,47 +94,79 @@ export const CampaignStore = {
    * or dies half-way: the increment and its marker (`stats._counting.<marker>`) are ONE update of the
    * campaign document, the attempt's flag follows (with `set`, which includes `flag`), then the
    * marker goes. (Flagging the attempt first lost the increment when the activity died in between.)
-   * The counts and the marker removals of one event-loop turn go to the campaign as one update each
-   * (`addCounts`, `unmark`). `attempt`: what the caller knows of the attempt's flags (null: not
-   * stored), which spares the read. The attempt has one writer, its member's activities (no turn);
-   * the campaign's turn only for each of its writes (kept between them: models/serial.ts).
+   * The counts queued together go to the campaign as one update (`counting`); a marker's removal
+   * waits up to MARKER_WINDOW_MS for the next count and rides on its update. `attempt`: what the
+   * caller knows of the attempt's flags (null: not stored), which spares the read. The attempt has
+   * one writer, its member's activities (no turn); the campaign's turn only for each of its writes
+   * (kept between them: models/serial.ts).
    */
-  async countOnce(
-    campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Parameters<typeof setAttempt>[1],
-    attempt?: Record<string, unknown> | null,
-  ): Promise<void> {
-    const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
-    if (!done?.[flag]) {
-      await addCounts(campaignId, { marker, inc });
-      await setAttempt(uuid, set);
-    }
-    await unmark(campaignId, marker);
+  async countOnce(...args: Parameters<typeof count>): Promise<void> {
+    await (await count(...args)).unmarked;
   },
+
+  /** `countOnce`, resolved once the attempt is counted and flagged: `unmarked` is the marker's
+   *  removal, which the caller awaits before it returns (else the marker may stay: harmless, as its
+   *  attempt is flagged, but never removed). */
+  count,
 };
+
+/** CampaignStore.count (see countOnce). */
+async function count(
+  campaignId: string, uuid: string, flag: 'counted' | 'outcome', marker: string, inc: Record<string, number>, set: Parameters<typeof setAttempt>[1],
+  attempt?: Record<string, unknown> | null,
+): Promise<{ unmarked: Promise<void> }> {
+  const done = attempt !== undefined ? attempt : await Attempt.findById(uuid, { [flag]: 1 }).lean<Record<string, unknown>>();
+  if (!done?.[flag]) {
+    await counting(campaignId, { count: { marker, inc } });
+    await setAttempt(uuid, set);
+  }
+  const unmarked = counting(campaignId, { unmark: marker }, true);
+  unmarked.catch(() => undefined); // the caller's await gets the error, later
+  return { unmarked };
+}
 
 /** Where a counted attempt's marker is kept until its flag is stored (field names: the markers are
  *  attempt uuids, with `:outcome` for the outcome's count). */
 const MARKERS = 'stats._counting';
 type Count = { marker: string; inc: Record<string, number> };
 
-/** The counts of one event-loop turn of a campaign, added by one update that also sets their markers,
- *  where none of the markers is stored yet; where one is (an earlier try of its attempt whose answer
- *  was lost), one update per count, each where its own marker is not stored. */
-const addCounts = perTick<Count, void>(async (campaignId, counts) => {
-  const unique = [...new Map(counts.map((c) => [c.marker, c])).values()];
-  const add = (cs: Count[]) => {
+/** How long a marker's removal waits for the next count of its campaign to ride on. At 10–30
+ *  attempts a second in a worker, the counts of a campaign (those queued while one is written go
+ *  together) are written every 50–150 ms: a removal sent at once cost one more update of the
+ *  campaign per count. Only the end of its attempt's activity waits for it, after the rest. */
+export const MARKER_WINDOW_MS = 150;
+
+type CountOp = { count: Count } | { unmark: string };
+
+/** The counts and marker removals of a campaign queued together, as one update: it `$inc`s the
+ *  counts and `$set`s their markers where none of those markers is stored yet, and `$unset`s the
+ *  removed markers. Where a count's marker is stored (an earlier try of its attempt whose answer was
+ *  lost), one update per count, each where its own marker is not stored, and the removals alone. A
+ *  marker both counted and removed in one batch (a retry meeting its own earlier try): one update
+ *  per call, in call order. */
+const counting = perTick<CountOp, void>(async (campaignId, ops) => {
+  const counts = [...new Map(ops.flatMap((o) => ('count' in o ? [[o.count.marker, o.count] as const] : []))).values()];
+  const unmarks = [...new Set(ops.flatMap((o) => ('unmark' in o ? [o.unmark] : [])))];
+  if (unmarks.some((m) => counts.some((c) => c.marker === m))) {
+    for (const o of ops) await write(campaignId, 'count' in o ? [o.count] : [], 'unmark' in o ? [o.unmark] : []);
+  } else await write(campaignId, counts, unmarks);
+  return ops.map(() => undefined);
+}, MARKER_WINDOW_MS);
+
+async function write(campaignId: string, counts: Count[], unmarks: string[]): Promise<void> {
+  const unset = unmarks.length ? { $unset: Object.fromEntries(unmarks.map((m) => [`${MARKERS}.${m}`, ''])) } : {};
+  if (!counts.length) {
+    await one(campaignId, () => Campaign.updateOne({ _id: campaignId }, unset));
+    return;
+  }
+  const add = (cs: Count[], also: object) => {
     const inc: Record<string, number> = {};
     for (const c of cs) for (const [k, n] of Object.entries(c.inc)) inc[k] = (inc[k] ?? 0) + n;
     const filter = Object.fromEntries(cs.map((c) => [`${MARKERS}.${c.marker}`, { $exists: false }]));
     const marks = Object.fromEntries(cs.map((c) => [`${MARKERS}.${c.marker}`, 1]));
-    return one(campaignId, () => Campaign.updateOne({ _id: campaignId, ...filter }, { $inc: inc, $set: marks }));
+    return one(campaignId, () => Campaign.updateOne({ _id: campaignId, ...filter }, { $inc: inc, $set: marks, ...also }));
   };
-  if ((await add(unique)).matchedCount === 0 && unique.length > 1) for (const c of unique) await add([c]);
-  return counts.map(() => undefined);
-});
-
-/** The markers of one event-loop turn of a campaign, removed by one update. */
-const unmark = perTick<string, void>(async (campaignId, markers) => {
-  await one(campaignId, () => Campaign.updateOne({ _id: campaignId }, { $unset: Object.fromEntries(markers.map((m) => [`${MARKERS}.${m}`, ''])) }));
-  return markers.map(() => undefined);
-});
+  if ((await add(counts, unset)).matchedCount > 0) return;
+  if (counts.length > 1) for (const c of counts) await add([c], {});
+  if (unmarks.length) await write(campaignId, [], unmarks);
+}

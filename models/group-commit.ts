@@ -140,31 +140,49 @@ export function groupCommitStats(): Record<string, { batches: number; items: num
  *  write of that key is in flight, go to `write(key, items)` together (one command, or a few), each
  *  caller getting its item's answer; a failed write fails every caller in it. One write per key at a
  *  time, in call order. Used for the documents every attempt of a campaign shares (its lines, its
- *  counters). */
-export function perTick<T, R>(write: (key: string, items: T[]) => Promise<R[]>): (key: string, item: T) => Promise<R> {
+ *  counters). A `lazy` call (one nobody waits on to go on: a release, a marker's removal) waits up
+ *  to `lazyMs` for another call of its key and goes with it, so that at a few attempts a second,
+ *  when two rarely share an event-loop turn, each write still carries more than one. */
+export function perTick<T, R>(write: (key: string, items: T[]) => Promise<R[]>, lazyMs = 0): (key: string, item: T, lazy?: boolean) => Promise<R> {
   type Queued = { item: T; resolve: (r: R) => void; reject: (err: unknown) => void };
-  const pending = new Map<string, Queued[]>();
+  type Pending = { items: Queued[]; eager: boolean; due?: 'now' | 'later' };
+  const pending = new Map<string, Pending>();
   const flushing = new Set<string>();
+  const schedule = (key: string) => {
+    const p = pending.get(key);
+    if (!p || flushing.has(key) || p.due === 'now' || (p.due === 'later' && !p.eager)) return;
+    p.due = p.eager ? 'now' : 'later';
+    const go = () => {
+      if (pending.get(key) === p && !flushing.has(key)) void flush(key);
+    };
+    if (p.eager) setImmediate(go);
+    else setTimeout(go, lazyMs);
+  };
   const flush = async (key: string) => {
     flushing.add(key);
     try {
-      for (let batch = pending.get(key); batch?.length; batch = pending.get(key)) {
+      // Calls made while a write is in flight go next, unless all of them are lazy (then they wait).
+      for (let p = pending.get(key); p?.items.length; p = pending.get(key)) {
         pending.delete(key);
+        const batch = p.items;
         try {
           const out = await write(key, batch.map((b) => b.item));
           batch.forEach((b, i) => b.resolve(out[i]));
         } catch (err) {
           for (const b of batch) b.reject(err);
         }
+        if (!pending.get(key)?.eager) break;
       }
     } finally {
       flushing.delete(key);
+      schedule(key);
     }
   };
-  return (key, item) => new Promise<R>((resolve, reject) => {
-    let list = pending.get(key);
-    if (!list) pending.set(key, (list = []));
-    list.push({ item, resolve, reject });
-    if (list.length === 1 && !flushing.has(key)) setImmediate(() => void flush(key));
+  return (key, item, lazy = false) => new Promise<R>((resolve, reject) => {
+    let p = pending.get(key);
+    if (!p) pending.set(key, (p = { items: [], eager: false }));
+    p.items.push({ item, resolve, reject });
+    if (!lazy || lazyMs <= 0) p.eager = true;
+    schedule(key);
   });
 }

@@ -43,9 +43,17 @@ type Result = { destinationId: string } | null;
  *  was seen in (models/serial.ts `turnHeld`): current as long as that turn is still held. */
 const copies = new Map<string, { taking: number; doc: LinesState }>();
 
-/** The acquires and releases of one event-loop turn per campaign: applied to the document together,
- *  in the campaign's turn, as one write. */
-const queue = perTick<LineOp, Result>((campaignId, ops) => exclusively(turnKey.lines(campaignId), () => apply(campaignId, ops)));
+/** How long a release waits for the campaign's next acquire (or release) to go with. An acquire
+ *  goes at once, taking the releases queued before it (applied before it: a line just given back
+ *  is free for it); a release alone waits at most this long (its caller awaits it), which delays
+ *  the next grant of a full campaign by as much (the campaign hears of releases in windows of
+ *  RELEASE_WINDOW_MS, activities/member.ts, longer still). At 25–30 attempts a second, most
+ *  acquires and releases came alone in their event-loop turn: one write each. */
+export const LINE_RELEASE_WINDOW_MS = 40;
+
+/** The acquires and releases of one event-loop turn per campaign (releases: of LINE_RELEASE_WINDOW_MS):
+ *  applied to the document together, in call order, in the campaign's turn, as one write. */
+const queue = perTick<LineOp, Result>((campaignId, ops) => exclusively(turnKey.lines(campaignId), () => apply(campaignId, ops)), LINE_RELEASE_WINDOW_MS);
 
 export const LineLeases = {
   /** A line for the attempt `leaseId` (idempotent: a retried acquire gets its own line back). */
@@ -60,7 +68,7 @@ export const LineLeases = {
 
   /** Gives the attempt's line back (idempotent). */
   async release(campaignId: string, leaseId: string): Promise<void> {
-    await queue(campaignId, { release: leaseId });
+    await queue(campaignId, { release: leaseId }, true);
   },
 
   /** Forgets every line and lease (dialer reset with `resetProcess`). */

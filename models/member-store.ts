@@ -92,7 +92,7 @@ async function retryingTransient<T>(fn: () => Promise<T>, onRetry: () => void = 
 }
 
 /** Applies member transitions `[before, after]` of one campaign to this process's counter document,
- *  once. The changes of one event-loop turn (and those made while the document's previous write was
+ *  once. The changes of COUNTS_WINDOW_MS (and those made while the document's previous write was
  *  in flight: `perTick`) are summed into one change, written as one command that every caller
  *  awaits; the change gets an id, and the update applies only where the document does not hold that
  *  id yet and records it (`ops.<id>`) in the same write, so an attempt retried after a lost answer
@@ -114,15 +114,19 @@ async function countChanges(campaignId: string, changes: [EndState, EndState][])
       if (after && COUNTED_CAUSE.test(after)) add(`ended.${after}`, 1);
     }
   }
-  if (Object.values(inc).some((n) => n !== 0)) await addCounts(countsId(campaignId), { campaignId, inc });
+  if (Object.values(inc).some((n) => n !== 0)) await addCounts(countsId(campaignId), { campaignId, inc }, true);
 }
+
+/** How long a count change waits for others of its document to be summed with: at 25–30 member
+ *  transitions a second, most came alone in their event-loop turn (one update each). */
+const COUNTS_WINDOW_MS = 25;
 
 const addCounts = perTick<{ campaignId: string; inc: Record<string, number> }, void>(async (docId, changes) => {
   const inc: Record<string, number> = {};
   for (const c of changes) for (const [k, n] of Object.entries(c.inc)) inc[k] = (inc[k] ?? 0) + n;
   await writeCounts(docId, changes[0].campaignId, inc);
   return changes.map(() => undefined);
-});
+}, COUNTS_WINDOW_MS);
 
 async function writeCounts(docId: string, campaignId: string, inc: Record<string, number>): Promise<void> {
   for (const k of Object.keys(inc)) if (inc[k] === 0) delete inc[k];

@@ -66,6 +66,9 @@ function failOnce<T extends object>(model: T, method: keyof T, when: (...args: u
   };
 }
 
+/** The `$set`s of a bulkWrite's updates (setAttempt goes through the group commit). */
+const setsOf = (ops: unknown) => (ops as { updateOne?: { update: { $set?: Record<string, unknown> } } }[]).map((o) => o.updateOne?.update.$set ?? {});
+
 const stats = async (id: string) => (await Campaign.findById(id).lean<CampaignDoc>())!.stats as Record<string, unknown>;
 
 test('the attempt is counted once when endAttempt dies right before the campaign increment', async () => {
@@ -84,7 +87,7 @@ test('the attempt is counted once when endAttempt dies right before the campaign
 
 test('the attempt is counted once when endAttempt dies right after the campaign increment', async () => {
   const { campaignId, input } = await attempt();
-  const restore = failOnce(Attempt.collection, 'updateOne', (_f, u) => (u as { $set?: { counted?: boolean } }).$set?.counted === true);
+  const restore = failOnce(Attempt.collection, 'bulkWrite', (ops) => setsOf(ops).some((s) => s.counted === true));
   try {
     await assert.rejects(acts.endAttempt(input), /simulated crash/);
   } finally {
@@ -125,7 +128,7 @@ test('an attempt awaiting its status counts in callCount only; the status decide
   let s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.connectedCall, s.successCall, s.errorCall], [1, 1, 0, 0]);
   const decided = { campaignId, memberId: input.memberId, member: input.member, decided: { uuid: input.uuid, outcome: 'success' as const } };
-  const restore = failOnce(Attempt.collection, 'updateOne', (_f, u) => (u as { $set?: { outcome?: string } }).$set?.outcome === 'success');
+  const restore = failOnce(Attempt.collection, 'bulkWrite', (ops) => setsOf(ops).some((s) => s.outcome === 'success'));
   try {
     await assert.rejects(acts.saveMember(decided), /simulated crash/);
   } finally {
@@ -230,8 +233,8 @@ test('attempts counted together are one update of the campaign (and one for thei
     .then((a) => CampaignStore.countOnce(id, uuid, 'counted', uuid, { 'stats.callCount': 1, 'stats.errorCall': 1 }, { counted: true }, a));
   const updates = (await commandsSent(() => Promise.all(uuids.slice(0, 4).map(count)))).filter((c) => c.collection === 'dialer')
     .map((c) => Object.keys((c.command.updates as { u: object }[])[0].u).sort().join());
-  // One increment; the markers go as the attempts' flags are stored: one removal for the flags stored
-  // in one event-loop turn, so at most one per attempt (how many share a turn depends on the box's load).
+  // One increment; the markers go once the attempts' flags are stored, with no count after them to
+  // ride on: removals alone, at most one per attempt (how many share one depends on the box's load).
   assert.deepEqual(updates.filter((u) => u === '$inc,$set'), ['$inc,$set'], updates.join(' '));
   assert.ok(updates.length <= 5 && updates.slice(1).every((u) => u === '$unset'), updates.join(' '));
   assert.deepEqual([(await stats(id)).callCount, (await stats(id)).errorCall], [4, 4]);
@@ -243,4 +246,22 @@ test('attempts counted together are one update of the campaign (and one for thei
   assert.deepEqual([s.callCount, s.errorCall], [8, 8], 'each attempt once');
   assert.deepEqual(Object.keys(s._counting ?? {}), [], 'no marker left');
   assert.equal(await Attempt.countDocuments({ _id: { $in: uuids }, counted: true }), 8);
+});
+
+test('attempts ending 30 ms apart: each marker removal rides on the next count\'s update (one update of the campaign per attempt, not two)', async () => {
+  const camp = await createCampaign();
+  const id = String(camp._id);
+  const uuids = Array.from({ length: 6 }, () => crypto.randomUUID());
+  await Attempt.insertMany(uuids.map((uuid, i) => ({
+    _id: uuid, dialer: id, domain: 'test.local', member: 'm', workflowId: 'wf', attempt: 1, number: '1', dialString: '1', jobUuid: `j${i}`,
+  })));
+  const updates = (await commandsSent(() => Promise.all(uuids.map((uuid, i) => sleep(30 * i).then(() =>
+    CampaignStore.countOnce(id, uuid, 'counted', uuid, { 'stats.callCount': 1 }, { counted: true }, {}))))))
+    .filter((c) => c.collection === 'dialer').map((c) => Object.keys((c.command.updates as { u: object }[])[0].u).sort().join());
+  assert.ok(updates.length <= uuids.length + 1, `${updates.length} updates: ${updates.join(' ')}`);
+  assert.ok(updates.filter((u) => u === '$inc,$set,$unset').length >= uuids.length - 2, updates.join(' '));
+  const s = await stats(id);
+  assert.equal(s.callCount, 6);
+  assert.deepEqual(Object.keys(s._counting ?? {}), [], 'every marker removed');
+  assert.equal(await Attempt.countDocuments({ _id: { $in: uuids }, counted: true }), 6);
 });

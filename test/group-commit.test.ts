@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mongoose from 'mongoose';
-import { batchedUpdate, batchedWrites, GroupCommit } from '../models/group-commit';
+import { batchedUpdate, batchedWrites, GroupCommit, perTick } from '../models/group-commit';
 import { connectTestDb } from './support/env';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
@@ -129,4 +129,28 @@ test('against FerretDB: 120 writes queued at once go as bulkWrites of at most 50
   await Promise.all(Array.from({ length: 120 }, (_, i) => batchedUpdate('gc_many', { _id: `m${i}` }, { $set: { i } }, { upsert: true })));
   assert.deepEqual(w.stats, { batches: 3, items: 120 });
   assert.equal(await mongoose.connection.collection('gc_many').countDocuments({}), 120);
+});
+
+test('perTick: a lazy call waits up to lazyMs for another of its key and goes with it; a call that is not lazy goes at once', async () => {
+  const writes: string[][] = [];
+  const writer = (lazyMs: number) => perTick<string, string>(async (key, items) => {
+    writes.push([key, ...items]);
+    return items.map((i) => `${i}!`);
+  }, lazyMs);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // A release-like call, then (another event-loop turn) one that is not lazy: one write, at once
+  // (the lazy call alone would wait 10 s).
+  let write = writer(10_000);
+  const lazy = write('k', 'r1', true);
+  await sleep(10);
+  assert.deepEqual(writes, [], 'the lazy call waits');
+  const [a, b] = await Promise.all([write('k', 'a1'), lazy]);
+  assert.deepEqual([a, b], ['a1!', 'r1!']);
+  assert.deepEqual(writes, [['k', 'r1', 'a1']], 'both in one write, in call order');
+  // Lazy calls alone go once lazyMs has passed since the first, together; other keys apart.
+  write = writer(60);
+  const started = Date.now();
+  await Promise.all([write('k', 'r2', true), sleep(5).then(() => write('k', 'r3', true)), write('j', 'x', true)]);
+  assert.ok(Date.now() - started >= 55, `waited ${Date.now() - started} ms`);
+  assert.deepEqual(writes.slice(1).sort(), [['j', 'x'], ['k', 'r2', 'r3']]);
 });

@@ -75,6 +75,24 @@ test('while this process holds the turn, the lines are read once; the acquires a
   assert.deepEqual([snap!.active, snap!.dest.d1, snap!.leases.map((l) => l.id).join()], [4, 4, 'a2,a3,a4,a5']);
 });
 
+test('a release waits for the next acquire and goes in its write, before it: the line it frees is the acquire\'s', async () => {
+  const dest = [{ uuid: 'd1', limit: 5 }];
+  assert.deepEqual(await LineLeases.acquire('c5', 'a1', 1, dest), { destinationId: 'd1' });
+  const seen = await commandsOf(async () => {
+    const released = LineLeases.release('c5', 'a1');
+    await new Promise((r) => setTimeout(r, 5)); // another event-loop turn, within LINE_RELEASE_WINDOW_MS
+    assert.deepEqual(await LineLeases.acquire('c5', 'a2', 1, dest), { destinationId: 'd1' }, 'limit 1: a1\'s line, freed first');
+    await released;
+  });
+  assert.deepEqual(seen, ['update dialer_lines'], 'one write for the release and the acquire');
+  const snap = await LineLeases.snapshot('c5');
+  assert.deepEqual([snap!.active, snap!.dest.d1, snap!.leases.map((l) => l.id).join()], [1, 1, 'a2']);
+  // A release with no acquire after it still goes, alone, within the window.
+  const alone = await commandsOf(() => LineLeases.release('c5', 'a2'));
+  assert.deepEqual(alone, ['update dialer_lines']);
+  assert.equal((await LineLeases.snapshot('c5'))!.active, 0);
+});
+
 test('a copy gone stale (the document written by another process) is read again: the limit stays exact', async () => {
   const dest = [{ uuid: 'd1', limit: 10 }];
   assert.deepEqual(await LineLeases.acquire('c4', 'a1', 2, dest), { destinationId: 'd1' });

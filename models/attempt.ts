@@ -8,7 +8,8 @@
 // `_id` that exists fails atomically (FerretDB v1 too, where an update is a read and a whole-document
 // write), so the first source wins with one command, no read and no turn. A CHANNEL_ANSWER goes the
 // same way into `attempt_answers`. docs/architecture.md, "Who writes what".
-import { isDuplicateKeyError } from '../lib/db';
+import { firstInserts } from './first-insert';
+import { batchedUpdate } from './group-commit';
 import { model } from './model';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { LOST_CALL } from '../rules';
@@ -88,24 +89,16 @@ export function resultRecord(r: CallResult, settledOn = Date.now()): AttemptResu
 type ResultDoc = AttemptResult & { _id: string };
 const results = () => mongoose.connection.collection<ResultDoc>('attempt_results');
 const answers = () => mongoose.connection.collection<{ _id: string; answeredOn: number }>('attempt_answers');
-
-/** An insert that may find its `_id` taken: true when this one stored it. */
-async function insertFirst(insert: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await insert();
-    return true;
-  } catch (err) {
-    if (isDuplicateKeyError(err)) return false;
-    throw err;
-  }
-}
+// Every call inserts into these once (models/first-insert.ts: the inserts of a moment go as one command).
+const insertResult = firstInserts(results);
+const insertAnswer = firstInserts(answers);
 
 /** The first-wins settle of every result source: true when `result` is the attempt's result (stored
  *  by this call), false when another source's came first. One insert; no read, no turn. A retry
  *  after a lost answer finds its own result stored and gets false (its caller then does not
  *  signal; the workflow finds the stored result when it checks the overdue call). */
 export async function settleResult(uuid: string, result: AttemptResult): Promise<boolean> {
-  return insertFirst(() => results().insertOne({ ...result, _id: uuid }));
+  return insertResult({ ...result, _id: uuid });
 }
 
 /** The stored result of an attempt, if any source settled it. */
@@ -126,7 +119,7 @@ export async function storedResultsOf(uuids: string[]): Promise<Map<string, Atte
 /** The call was answered (its CHANNEL_ANSWER, or the switch's channel list): such a call is never
  *  redialled as lost. The first answer stays. */
 export async function recordAnswer(uuid: string, answeredOn: number): Promise<boolean> {
-  return insertFirst(() => answers().insertOne({ _id: uuid, answeredOn }));
+  return insertAnswer({ _id: uuid, answeredOn });
 }
 
 /** When the attempt's call was answered, or null. */
@@ -149,7 +142,7 @@ export async function answeredOf(uuids: string[]): Promise<Set<string>> {
  * activity sends it.
  */
 export async function recordAttempt(uuid: string, fields: AttemptFields, sentOn: number | null): Promise<boolean> {
-  return insertFirst(() => attempts().insertOne(newAttempt(uuid, fields, sentOn)));
+  return insertAttempt(newAttempt(uuid, fields, sentOn));
 }
 
 /** What placeCall knows of an attempt when it records it. */
@@ -172,6 +165,7 @@ type StoredAttempt = Required<AttemptFields> & {
   _id: string; createdOn: number; sentOn: number | null; counted: boolean; outcome: 'success' | 'error' | null; result: AttemptResult | null;
 };
 const attempts = () => Attempt.collection as unknown as mongoose.mongo.Collection<StoredAttempt>;
+const insertAttempt = firstInserts(attempts);
 
 /** The send claim undone (the originate certainly did not reach the switch): the retried placeCall
  *  records and sends it again. */
@@ -194,7 +188,8 @@ export async function appliedResult(uuid: string, result: AttemptResult, o: { ab
 }
 
 /** Fields of the attempt (counted, outcome, the applied result: an AttemptResult, as the schema
- *  stores it), written by its member's activities; no Mongoose casting, as `recordAttempt`. */
+ *  stores it), written by its member's activities; no Mongoose casting, as `recordAttempt`, and
+ *  through the group commit (models/group-commit.ts): one command for the attempts ending at once. */
 export async function setAttempt(uuid: string, set: { counted?: boolean; outcome?: 'success' | 'error'; result?: AttemptResult }): Promise<void> {
-  await attempts().updateOne({ _id: uuid }, { $set: set });
+  await batchedUpdate(Attempt.collection.collectionName, { _id: uuid }, { $set: set });
 }

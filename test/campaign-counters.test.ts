@@ -50,6 +50,11 @@ async function attempt() {
   return { campaignId: String(camp._id), input };
 }
 
+/** The attempts collection as the group commit writes it (models/attempt.ts setAttempt), and the
+ *  `$set`s of a bulk write's updates. */
+const attemptsColl = () => mongoose.connection.collection(Attempt.collection.collectionName);
+const setsOf = (ops: unknown) => (ops as { updateOne?: { update: { $set?: Record<string, unknown> } } }[]).map((o) => o.updateOne?.update.$set ?? {});
+
 /** Makes the next matching call of a model method throw once, as a crash at that point would. */
 function failOnce<T extends object>(model: T, method: keyof T, when: (...args: unknown[]) => boolean): () => void {
   const original = model[method] as (...args: unknown[]) => unknown;
@@ -84,7 +89,7 @@ test('the attempt is counted once when endAttempt dies right before the campaign
 
 test('the attempt is counted once when endAttempt dies right after the campaign increment', async () => {
   const { campaignId, input } = await attempt();
-  const restore = failOnce(Attempt.collection, 'updateOne', (_f, u) => (u as { $set?: { counted?: boolean } }).$set?.counted === true);
+  const restore = failOnce(attemptsColl(), 'bulkWrite', (ops) => setsOf(ops).some((set) => set.counted === true));
   try {
     await assert.rejects(acts.endAttempt(input), /simulated crash/);
   } finally {
@@ -125,7 +130,7 @@ test('an attempt awaiting its status counts in callCount only; the status decide
   let s = await stats(campaignId);
   assert.deepEqual([s.callCount, s.connectedCall, s.successCall, s.errorCall], [1, 1, 0, 0]);
   const decided = { campaignId, memberId: input.memberId, member: input.member, decided: { uuid: input.uuid, outcome: 'success' as const } };
-  const restore = failOnce(Attempt.collection, 'updateOne', (_f, u) => (u as { $set?: { outcome?: string } }).$set?.outcome === 'success');
+  const restore = failOnce(attemptsColl(), 'bulkWrite', (ops) => setsOf(ops).some((set) => set.outcome === 'success'));
   try {
     await assert.rejects(acts.saveMember(decided), /simulated crash/);
   } finally {

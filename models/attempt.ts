@@ -8,9 +8,9 @@
 // `_id` that exists fails atomically (FerretDB v1 too, where an update is a read and a whole-document
 // write), so the first source wins with one command, no read and no turn. A CHANNEL_ANSWER goes the
 // same way into `attempt_answers`. docs/architecture.md, "Who writes what".
-import { firstInserts } from './first-insert';
 import { batchedUpdate } from './group-commit';
 import { model } from './model';
+import { batched, insertNew } from './serial';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { LOST_CALL } from '../rules';
 import type { CallResult } from '../workflows/messages';
@@ -89,7 +89,10 @@ export function resultRecord(r: CallResult, settledOn = Date.now()): AttemptResu
 type ResultDoc = AttemptResult & { _id: string };
 const results = () => mongoose.connection.collection<ResultDoc>('attempt_results');
 const answers = () => mongoose.connection.collection<{ _id: string; answeredOn: number }>('attempt_answers');
-// Every call inserts into these once (models/first-insert.ts: the inserts of a moment go as one command).
+/** First-wins inserts into `coll`, those of one moment as one unordered insertMany (models/serial.ts
+ *  `batched`): true for the caller whose insert stored its document, false when its `_id` was taken
+ *  (by another writer, or an earlier item of the same batch): the same answer as one insert each. */
+const firstInserts = <D extends { _id: string }>(coll: () => mongoose.mongo.Collection<D>) => batched<D, boolean>((docs) => insertNew(coll(), docs));
 const insertResult = firstInserts(results);
 const insertAnswer = firstInserts(answers);
 

@@ -1,13 +1,11 @@
-// First-wins inserts of a moment go as one command (models/first-insert.ts), and each caller still
+// First-wins inserts of a moment go as one command (models/attempt.ts `firstInserts`), and each caller still
 // learns whether its own insert won: the call results of the result router, the attempt records
 // with their send claim, the answers (models/attempt.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import mongoose from 'mongoose';
-import type { Collection } from 'mongodb';
 import { recordAnswer, recordAttempt, resultRecord, settleResult, storedResultOf, type AttemptFields } from '../models';
-import { firstInserts } from '../models/first-insert';
 import { connectTestDb } from './support/env';
 
 before(() => connectTestDb('first_insert_test'));
@@ -61,17 +59,4 @@ test('attempt records (the send claim) and answers of one moment are one insert 
   const answered = await inserts('attempt_answers', () => Promise.all([recordAnswer(ids[0], 5), recordAnswer(ids[1], 6)]));
   assert.deepEqual(answered, [2]);
   assert.equal(await recordAnswer(ids[0], 7), false, 'the first answer stays');
-});
-
-test('an item\'s own error fails only its caller; a failed command fails every caller of its batch', async () => {
-  let fail: unknown = null;
-  const fake = { insertMany: async () => { if (fail) throw fail; return {}; } } as unknown as Collection<{ _id: string }>;
-  const insert = firstInserts(() => fake);
-  const settled = (ps: Promise<boolean>[]) => Promise.allSettled(ps).then((rs) => rs.map((r) => (r.status === 'fulfilled' ? r.value : 'error')));
-  fail = Object.assign(new Error('bulk'), { writeErrors: [{ index: 1, code: 11000 }, { index: 2, code: 121 }] });
-  assert.deepEqual(await settled([insert({ _id: 'a' }), insert({ _id: 'b' }), insert({ _id: 'c' }), insert({ _id: 'd' })]), [true, false, 'error', true]);
-  fail = new Error('connection reset');
-  assert.deepEqual(await settled([insert({ _id: 'e' }), insert({ _id: 'f' })]), ['error', 'error']);
-  fail = null;
-  assert.deepEqual(await settled([insert({ _id: 'g' })]), [true], 'the next batch goes');
 });

@@ -8,9 +8,9 @@
 // `_id` that exists fails atomically (FerretDB v1 too, where an update is a read and a whole-document
 // write), so the first source wins with one command, no read and no turn. A CHANNEL_ANSWER goes the
 // same way into `attempt_answers`. docs/architecture.md, "Who writes what".
-import { isDuplicateKeyError } from '../lib/db';
-import { model } from './model';
 import { batchedUpdate } from './group-commit';
+import { model } from './model';
+import { batched, insertNew } from './serial';
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { LOST_CALL } from '../rules';
 import type { CallResult } from '../workflows/messages';
@@ -89,24 +89,19 @@ export function resultRecord(r: CallResult, settledOn = Date.now()): AttemptResu
 type ResultDoc = AttemptResult & { _id: string };
 const results = () => mongoose.connection.collection<ResultDoc>('attempt_results');
 const answers = () => mongoose.connection.collection<{ _id: string; answeredOn: number }>('attempt_answers');
-
-/** An insert that may find its `_id` taken: true when this one stored it. */
-async function insertFirst(insert: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await insert();
-    return true;
-  } catch (err) {
-    if (isDuplicateKeyError(err)) return false;
-    throw err;
-  }
-}
+/** First-wins inserts into `coll`, those of one moment as one unordered insertMany (models/serial.ts
+ *  `batched`): true for the caller whose insert stored its document, false when its `_id` was taken
+ *  (by another writer, or an earlier item of the same batch): the same answer as one insert each. */
+const firstInserts = <D extends { _id: string }>(coll: () => mongoose.mongo.Collection<D>) => batched<D, boolean>((docs) => insertNew(coll(), docs));
+const insertResult = firstInserts(results);
+const insertAnswer = firstInserts(answers);
 
 /** The first-wins settle of every result source: true when `result` is the attempt's result (stored
  *  by this call), false when another source's came first. One insert; no read, no turn. A retry
  *  after a lost answer finds its own result stored and gets false (its caller then does not
  *  signal; the workflow finds the stored result when it checks the overdue call). */
 export async function settleResult(uuid: string, result: AttemptResult): Promise<boolean> {
-  return insertFirst(() => results().insertOne({ ...result, _id: uuid }));
+  return insertResult({ ...result, _id: uuid });
 }
 
 /** The stored result of an attempt, if any source settled it. */
@@ -127,7 +122,7 @@ export async function storedResultsOf(uuids: string[]): Promise<Map<string, Atte
 /** The call was answered (its CHANNEL_ANSWER, or the switch's channel list): such a call is never
  *  redialled as lost. The first answer stays. */
 export async function recordAnswer(uuid: string, answeredOn: number): Promise<boolean> {
-  return insertFirst(() => answers().insertOne({ _id: uuid, answeredOn }));
+  return insertAnswer({ _id: uuid, answeredOn });
 }
 
 /** When the attempt's call was answered, or null. */
@@ -150,7 +145,7 @@ export async function answeredOf(uuids: string[]): Promise<Set<string>> {
  * activity sends it.
  */
 export async function recordAttempt(uuid: string, fields: AttemptFields, sentOn: number | null): Promise<boolean> {
-  return insertFirst(() => attempts().insertOne(newAttempt(uuid, fields, sentOn)));
+  return insertAttempt(newAttempt(uuid, fields, sentOn));
 }
 
 /** What placeCall knows of an attempt when it records it. */
@@ -173,6 +168,7 @@ type StoredAttempt = Required<AttemptFields> & {
   _id: string; createdOn: number; sentOn: number | null; counted: boolean; outcome: 'success' | 'error' | null; result: AttemptResult | null;
 };
 const attempts = () => Attempt.collection as unknown as mongoose.mongo.Collection<StoredAttempt>;
+const insertAttempt = firstInserts(attempts);
 
 /** The send claim undone (the originate certainly did not reach the switch): the retried placeCall
  *  records and sends it again. */

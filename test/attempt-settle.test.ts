@@ -73,7 +73,7 @@ test('the send claim (the record\'s insert) is made once of 20 concurrent placeC
   assert.equal(claims.filter(Boolean).length, 1);
 });
 
-test('two workers\' routers hear a failed call twice each (job -ERR, hangup): one result stored and signalled, one insert per worker', async () => {
+test('two workers\' routers hear a failed call twice each (job -ERR, hangup): one result stored and signalled, one settle per worker', async () => {
   const uuid = 'routed-once';
   await recordAttempt(uuid, fields(uuid), Date.now());
   const { sent, client } = signals();
@@ -91,5 +91,7 @@ test('two workers\' routers hear a failed call twice each (job -ERR, hangup): on
   });
   assert.equal(sent.length, 1, 'signalled once');
   assert.equal((await storedResultOf(uuid))?.cause, 'USER_BUSY');
-  assert.equal(seen.filter((c) => c.collection === 'attempt_results' && c.name === 'insert').length, 2, 'one settle per worker, none for the repeated report');
+  // (Both routers are in this process: their settles may share one insert command.)
+  const settles = seen.filter((c) => c.collection === 'attempt_results' && c.name === 'insert').flatMap((c) => c.command.documents as unknown[]);
+  assert.equal(settles.length, 2, 'one settle per worker, none for the repeated report');
 });

@@ -4,6 +4,7 @@
 // this workflow no more than one of a thousand; members that were never dialled have no workflow.
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
@@ -11,6 +12,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -90,6 +92,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   const earlyReleases = new Set<string>();
   /** Lease ids of the claim in progress. */
   let claiming: Set<string> | null = null;
+  /** The pending re-check timer of the pauses (recheckBy). */
+  let recheck: { at: number; fired: boolean; scope: CancellationScope } | null = null;
   /** Predictive: the pacing state (null until read or made), and what was last shown and stored. */
   let pacing: Pacing | null = input.carried?.pacing ?? null;
   let pacingRead = pacing !== null;
@@ -186,22 +190,32 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     });
   }
 
-  /** Waits until `ms` passes, something wakes the campaign, or the earliest lease deadline. */
+  /** Waits until `ms` passes, something wakes the campaign, or the earliest lease deadline; then
+   *  checks the leases past their deadline: freed if their member no longer holds them, else extended. */
   async function pause(ms: number, summary: string): Promise<void> {
-    const earliest = Math.min(...[...leases.values()].map((l) => l.deadline), Date.now() + ms, dayChangeAt);
-    await condition(() => wake, Math.max(earliest - Date.now(), 1), { summary });
-    await sweepLeases();
-  }
-
-  /** Leases past their deadline: freed if their member no longer holds them, else extended. */
-  async function sweepLeases(): Promise<void> {
     const now = Date.now();
-    for (const [leaseId, lease] of [...leases]) {
-      if (lease.deadline > now) continue;
+    const at = Math.max(Math.min(...[...leases.values()].map((l) => l.deadline), now + ms, dayChangeAt), now + 1);
+    const timer = recheckBy(at, summary);
+    await condition(() => wake || timer.fired);
+    const due = [...leases].filter(([, lease]) => lease.deadline <= Date.now());
+    for (const [leaseId, lease] of due) {
       const { held } = await acts.checkLease({ campaignId, memberId: lease.memberId, leaseId });
       if (!held) dropLease(leaseId);
       else if (leases.has(leaseId)) lease.deadline = Date.now() + LEASE_TTL_MS;
     }
+  }
+
+  /** The re-check timer of the pauses: one due by `at`. A pending one due no later is kept (a
+   *  campaign woken before it looks again once more when it fires, which costs one round) instead
+   *  of a timer started and cancelled every round: two history events, and a condition with a
+   *  timeout is ~15 promises, each a stack trace in the SDK's promise hook. */
+  function recheckBy(at: number, summary: string): { at: number; fired: boolean } {
+    if (recheck && !recheck.fired && recheck.at <= at) return recheck;
+    recheck?.scope.cancel();
+    const timer = { at, fired: false, scope: new CancellationScope() };
+    void timer.scope.run(() => sleep(at - Date.now(), { summary })).then(() => void (timer.fired = true), () => undefined);
+    recheck = timer;
+    return timer;
   }
 
   /** Claims up to `n` ready members in the campaign's order and grants each a lease. */
@@ -227,16 +241,18 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
   }
 
   /** §8.3 `autoResetStats`: at the calendar's day change the counters start again from zero (the
-   *  pause wakes the campaign then, working or sleeping). */
-  async function startStatsDay(camp: CampaignRules, now: number): Promise<void> {
+   *  pause wakes the campaign then, working or sleeping). The day whose counters start now, if any
+   *  (sync: most rounds have nothing to store, and an async call costs promises all the same). */
+  function statsDayToStart(camp: CampaignRules, now: number): string | null {
     if (!camp.autoResetStats) {
       dayChangeAt = Infinity;
-      return;
+      return null;
     }
     const day = localTime(now, camp.calendar.timeZone).day;
-    if (day !== statsDay) await acts.startStatsDay({ campaignId, day });
-    statsDay = day;
     dayChangeAt = nextDayStart(camp.calendar.timeZone, now);
+    if (day === statsDay) return null;
+    statsDay = day;
+    return day;
   }
 
   /** Predictive (§7.5, rules/predictive.ts): how many calls to place ahead of the free agents;
@@ -305,7 +321,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
     const unbuilt = typeNotImplemented(camp.type);
     if (unbuilt) return (await drainAndEnd('QUEUE_ERROR', unbuilt, 'Error'))!;
     const now = Date.now();
-    await startStatsDay(camp, now);
+    const day = statsDayToStart(camp, now);
+    if (day) await acts.startStatsDay({ campaignId, day });
     const cal = calendarState(camp.calendar, now);
     if (cal === 'expired') {
       await enter('ProcessStop', 'QUEUE_EXPIRE', 'Expired');
@@ -318,7 +335,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<{ 
       await pause((opens ?? now + 24 * 3600_000) - now, opens ? `outside working hours until ${new Date(opens).toISOString()}` : 'outside working hours');
       continue;
     }
-    await enter('Work', 'QUEUE_HUNTING', 'Start');
+    // Most rounds are working already: no call (an async call costs promises even when it returns at once).
+    if (state !== 'Work' || cause !== 'QUEUE_HUNTING') await enter('Work', 'QUEUE_HUNTING', 'Start');
 
     limit = Math.min(camp.limit, maxResources(camp.resources));
     const progressive = camp.type === 'Progressive Dialer';

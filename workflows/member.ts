@@ -204,7 +204,7 @@ export async function memberWorkflow(input: MemberWorkflowInput): Promise<Member
   for (;;) {
     // Cleared before looking, so a wake-up that arrives while we look is not lost.
     s.wake = false;
-    await applyPatch(s);
+    if (s.pendingPatch) await applyPatch(s, s.pendingPatch);
     const camp = grantedRules(s) ?? s.justRead ?? (await local.loadCampaign(s.campaignId));
     s.justRead = null;
     // Campaign deleted (with its members): nothing left to do.
@@ -410,11 +410,12 @@ function setHandlers(s: MemberRun): void {
   );
 }
 
-/** Applies the client edits received through the API and stores them (the workflow owns the doc). */
-async function applyPatch(s: Run): Promise<void> {
-  if (!s.pendingPatch) return;
+/** Applies the client edits received through the API and stores them (the workflow owns the doc).
+ *  Callers check `s.pendingPatch` first: an async call that has nothing to do still costs promises
+ *  (each one a stack trace in the SDK's promise hook). */
+async function applyPatch(s: Run, patch: NonNullable<MemberRun['pendingPatch']>): Promise<void> {
   const n = s.editsAccepted;
-  s.member = mergeClientPatch(s.member, s.pendingPatch);
+  s.member = mergeClientPatch(s.member, patch);
   const edited = s.pendingFields ?? undefined;
   s.pendingPatch = null;
   s.pendingFields = null;
@@ -457,8 +458,8 @@ async function awaitGrant(s: Run, camp: CampaignRules, now: number): Promise<voi
 /** Long histories continue as new, carrying the member's state; the grant goes back first. */
 async function carryOver(s: Run, now: number): Promise<never> {
   await returnGrant(s, now);
-  await applyPatch(s);
-  await condition(allHandlersFinished);
+  if (s.pendingPatch) await applyPatch(s, s.pendingPatch);
+  if (!allHandlersFinished()) await condition(allHandlersFinished);
   return continueAsNew<typeof memberWorkflow>({
     domain: s.domain, campaignId: s.campaignId, memberId: s.memberId, carried: { member: s.member, seq: s.seq, endSeq: s.endSeq },
   });
@@ -712,7 +713,7 @@ async function wrapUp(s: Run, camp: CampaignRules, numberIndex: number, deadline
     const terminated = terminateIdle(s.member);
     return finish(s, camp, terminated, 'terminate', decidedBy(s, terminated));
   }
-  await condition(allHandlersFinished);
+  if (!allHandlersFinished()) await condition(allHandlersFinished);
   return s.member.endCause ? ended(s, s.member.endCause) : null;
 }
 
@@ -992,8 +993,8 @@ async function ended(s: Run, cause: string): Promise<MemberWorkflowResult> {
   // Not announced yet when it ended with an attempt (its end event went with endAttempt).
   if (s.endCause === null) markEnded(s, cause);
   // An edit accepted during the last call or wrap-up is stored before the workflow completes.
-  await applyPatch(s);
-  await condition(allHandlersFinished);
+  if (s.pendingPatch) await applyPatch(s, s.pendingPatch);
+  if (!allHandlersFinished()) await condition(allHandlersFinished);
   return { endCause: cause, attempts: s.member.probeCount };
 }
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { EslEvent } from '../esl';
 import { resultFromHangup, resultFromJob, signalResult } from '../services/call-results';
+import { resultFromCdr } from '../services/cdr';
 import type { CallResult } from '../workflows/messages';
 
 const RUN = '0191c7a2-5b7e-7c3e-9d7a-3f1b2c4d5e6f';
@@ -27,11 +28,13 @@ function client(ended: string[] = []) {
   return { sent, client: c };
 }
 
-test('the hangup and the failed originate\'s job name the run that placed the call', () => {
+test('the hangup, the failed originate\'s job and the CDR name the run that placed the call', () => {
   const hangup = { 'Event-Name': 'CHANNEL_HANGUP_COMPLETE', 'Unique-ID': 'u1', 'Hangup-Cause': 'USER_BUSY', variable_dlr_workflow_id: 'w1', variable_dlr_run_id: RUN } as EslEvent;
   assert.deepEqual([resultFromHangup(hangup)?.workflowId, resultFromHangup(hangup)?.runId], ['w1', RUN]);
   const job = { 'Event-Name': 'BACKGROUND_JOB', 'Job-Command': 'originate', 'Job-Command-Arg': `{origination_uuid=u1,dlr_workflow_id=w1,dlr_run_id=${RUN}}sofia/gateway/gw1/1 &park()`, _body: '-ERR USER_BUSY\n' } as EslEvent;
   assert.deepEqual([resultFromJob(job)?.workflowId, resultFromJob(job)?.runId], ['w1', RUN]);
+  const cdr = { variables: { uuid: 'u1', dlr_workflow_id: 'w1', dlr_run_id: RUN, hangup_cause: 'USER_BUSY', billsec: '0', answersec: '0', duration: '0' } };
+  assert.deepEqual([resultFromCdr(cdr)?.workflowId, resultFromCdr(cdr)?.runId, resultFromCdr(cdr)?.result.source], ['w1', RUN, 'cdr']);
   // A call placed before the run was known (or by another engine version): the current run.
   const { variable_dlr_run_id: _, ...old } = hangup;
   assert.equal(resultFromHangup(old as EslEvent)?.runId, undefined);

@@ -1,5 +1,6 @@
 // Activities of the member workflow: Mongo reads and writes, the ESL commands, and giving the
 // campaign's lease back. Each is idempotent, because Temporal may run an activity more than once.
+import { Context } from '@temporalio/activity';
 import { bridgeApp, buildOriginate, dialEndpointProblem, EslNotConnectedError } from '../esl';
 import { batcher, coalescer } from '../lib/coalesce';
 import { answeredOnOf, appliedResult, Campaign, loadCampaignRules, recordAttempt, resultRecord, settleResult, storedResultOf, unrecordAttempt, Member, memberState, type CampaignDoc, type MemberDoc } from '../models';
@@ -10,7 +11,7 @@ import { LineLeases } from '../models/lines';
 import { GatewayLines } from '../models/gateway-lines';
 import { gatewayOf, paceOrigination } from '../models/rate';
 import { Compliance, ContactCounts, DoNotCall } from '../models/compliance';
-import { channelVariablesToSend, DEFAULT_CAMPAIGN_PRIORITY, DO_NOT_CALL_CAUSE, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
+import { channelVariablesToSend, DEFAULT_CAMPAIGN_PRIORITY, RUN_ID_VAR, DO_NOT_CALL_CAUSE, LOST_CALL, NOT_SENT_CAUSE } from '../rules';
 import { config } from '../lib/config';
 import { campaignWorkflowId, releaseSignal, wakeSignal, type CallResult } from '../workflows/messages';
 import { attemptEnded, callStarted } from '../lib/metrics';
@@ -181,7 +182,8 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
         await recordAttempt(i.uuid, fields, null);
         return { ...base, sent: false, cause: DO_NOT_CALL_CAUSE, notSent: 'the number is on the do-not-call list' };
       }
-      const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId };
+      const runId = currentRunId();
+      const vars = { ...checked.vars, ...i.engineVars, origination_caller_id_number: route.callerId, ...(runId ? { [RUN_ID_VAR]: runId } : {}) };
       let command: string;
       try {
         command = i.agent
@@ -296,4 +298,13 @@ export function createMemberActivities({ esl, log, client, channelVariablesAllow
 
     memberEnded: recordEnd,
   };
+}
+
+/** The run of the workflow this activity works for; none when called outside a worker (tests). */
+function currentRunId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.runId;
+  } catch {
+    return undefined;
+  }
 }

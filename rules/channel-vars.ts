@@ -46,6 +46,11 @@ export const ENGINE_VARIABLES: readonly string[] = [
   'origination_callee_id_name', 'webitel_direction', 'cc_side',
 ];
 
+/** The member workflow's run, set by placeCall (activities/member.ts) from its activity context, so
+ *  the result router signals that run without the server looking up the current one. In the
+ *  engine's `dlr_` namespace: no tenant value reaches FreeSWITCH under it. */
+export const RUN_ID_VAR = 'dlr_run_id';
+
 /** Set by esl/format.ts buildOriginate itself (it refuses them in its `vars`). */
 export const ORIGINATE_VARIABLES: readonly string[] = ['origination_uuid', 'ignore_early_media', 'originate_timeout'];
 

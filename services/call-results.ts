@@ -4,41 +4,60 @@
 // The first source for an attempt settles it in Mongo (an insert: atomic) and signals the workflow;
 // later sources are ignored. If the signal fails, the workflow finds the stored result when it
 // reconciles an overdue attempt, so a result is never lost.
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hangupFromEvent, parseJobResult, type EslClient, type EslEvent } from '../esl';
 import { recordAnswer as storeAnswer, resultRecord, settleResult } from '../models';
 import { CONTENT_CONTEXT_VAR, CONTENT_VAR, MENU_DIGIT_VAR } from '../rules/content';
 import { PREDICTIVE_VAR } from '../rules/predictive';
+import { RUN_ID_VAR } from '../rules/channel-vars';
 import { AMD_CANCEL_CAUSE, amdFromVars, amdRoute } from '../rules/amd';
 import { callResultSignal, memberParkedSignal, offerEventSignal, type CallResult } from '../workflows/messages';
 import { callGone } from '../lib/metrics';
 import { withAttemptContext } from '../lib/logger';
 import { attemptFields } from './attempt-context';
 
-/** `origination_uuid=…` and `dlr_workflow_id=…` out of a BACKGROUND_JOB's Job-Command-Arg. */
-export function originateArg(arg: string): { uuid?: string; workflowId?: string; side?: string } {
+/** `origination_uuid=…`, `dlr_workflow_id=…` and `dlr_run_id=…` out of a BACKGROUND_JOB's Job-Command-Arg. */
+export function originateArg(arg: string): { uuid?: string; workflowId?: string; runId?: string; side?: string } {
   const block = /^\{([^}]*)\}/.exec(arg)?.[1] ?? '';
   const get = (name: string) => new RegExp(`(?:^|,)${name}=([^,]*)`).exec(block)?.[1];
-  return { uuid: get('origination_uuid'), workflowId: get('dlr_workflow_id'), side: get('cc_side') };
+  return { uuid: get('origination_uuid'), workflowId: get('dlr_workflow_id'), runId: get(RUN_ID_VAR) || undefined, side: get('cc_side') };
 }
 
-export async function settleAndSignal(client: Client, workflowId: string, result: CallResult, log: Logger): Promise<boolean> {
+/** A call's result for its member workflow: the run that placed the call when known (the server
+ *  then skips looking up the current run), else the workflow's current run. */
+export interface FoundResult { workflowId: string; runId?: string; result: CallResult }
+
+/** Signals the result to the run that placed the call; a run that has ended since (continue-as-new,
+ *  reset) hands over to the workflow's current run, as a signal by workflow id alone does. */
+export async function signalResult(client: Client, workflowId: string, runId: string | undefined, result: CallResult): Promise<void> {
+  if (runId) {
+    try {
+      await client.workflow.getHandle(workflowId, runId).signal(callResultSignal, result);
+      return;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  await client.workflow.getHandle(workflowId).signal(callResultSignal, result);
+}
+
+export async function settleAndSignal(client: Client, workflowId: string, result: CallResult, log: Logger, runId?: string): Promise<boolean> {
   const won = await settleResult(result.uuid, resultRecord(result));
   if (!won) return false;
-  await client.workflow.getHandle(workflowId).signal(callResultSignal, result);
+  await signalResult(client, workflowId, runId, result);
   log.info({ workflowId, ...result }, 'call result');
   return true;
 }
 
-export function resultFromJob(ev: EslEvent): { workflowId: string; result: CallResult } | null {
+export function resultFromJob(ev: EslEvent): FoundResult | null {
   if ((ev['Job-Command'] ?? '') !== 'originate') return null;
   const job = parseJobResult(ev._body ?? '');
   if (job.ok) return null; // answered: the hangup event will carry the result
-  const { uuid, workflowId, side } = originateArg(ev['Job-Command-Arg'] ?? '');
+  const { uuid, workflowId, runId, side } = originateArg(ev['Job-Command-Arg'] ?? '');
   if (!uuid || !workflowId) return null;
   return {
-    workflowId,
+    workflowId, ...(runId ? { runId } : {}),
     result: { uuid, cause: job.cause, answered: false, billsec: 0, answersec: 0, duration: 0, source: 'job', ...(side === 'agent' ? { agentAnswered: false } : {}) },
   };
 }
@@ -95,12 +114,13 @@ export function parkedFromEvent(ev: EslEvent): { workflowId: string; uuid: strin
   return uuid && workflowId && ev[`variable_${PREDICTIVE_VAR}`] === 'true' ? { workflowId, uuid } : null;
 }
 
-export function resultFromHangup(ev: EslEvent): { workflowId: string; result: CallResult } | null {
+export function resultFromHangup(ev: EslEvent): FoundResult | null {
   const workflowId = ev.variable_dlr_workflow_id;
   if (!workflowId) return null;
   const h = hangupFromEvent(ev);
-  if (h.vars.cc_side === 'agent') return { workflowId, result: agentLegResult(h) };
-  if (h.vars[PREDICTIVE_VAR] === 'true') return { workflowId, result: predictiveMemberResult(h) };
+  const runId = h.vars[RUN_ID_VAR] ? { runId: h.vars[RUN_ID_VAR] } : {};
+  if (h.vars.cc_side === 'agent') return { workflowId, ...runId, result: agentLegResult(h) };
+  if (h.vars[PREDICTIVE_VAR] === 'true') return { workflowId, ...runId, result: predictiveMemberResult(h) };
   const minCount = Number(h.vars.cc_min_count);
   const digit = h.answered && /^[0-9*]$/.test(h.vars[MENU_DIGIT_VAR] ?? '') ? h.vars[MENU_DIGIT_VAR] : undefined;
   const recordSec = /^\d+$/.test(h.vars.record_seconds ?? '') ? Number(h.vars.record_seconds) : undefined;
@@ -110,7 +130,7 @@ export function resultFromHangup(ev: EslEvent): { workflowId: string; result: Ca
   const reached = contentReached(ev, h.vars, h.answered);
   const bridged = route && route !== 'connect' ? false : route ? (reached ?? true) : reached;
   return {
-    workflowId,
+    workflowId, ...runId,
     result: {
       uuid: h.uuid, cause: route === 'cancelled' ? AMD_CANCEL_CAUSE : h.cause, answered: h.answered,
       billsec: h.billsec - (amd?.sec ?? 0), answersec: h.answersec, duration: h.duration,
@@ -142,7 +162,7 @@ export function routeCallResults(esl: EslClient, client: Client, log: Logger): v
   // CHANNEL_HANGUP_COMPLETE): the first one this worker tried to store decided it — stored, or
   // another source's came first — so a later one would only lose the insert. Forgotten on an error.
   const tried = new Set<string>();
-  const handle = (found: { workflowId: string; result: CallResult } | null, attempt?: number) => {
+  const handle = (found: FoundResult | null, attempt?: number) => {
     if (!found) return;
     const { uuid } = found.result;
     callGone(uuid);
@@ -150,7 +170,7 @@ export function routeCallResults(esl: EslClient, client: Client, log: Logger): v
     tried.add(uuid);
     if (tried.size > SETTLED_REMEMBERED) tried.delete(tried.values().next().value!);
     void withAttemptContext(attemptFields(found.workflowId, uuid, attempt), () =>
-      settleAndSignal(client, found.workflowId, found.result, log).catch((err: unknown) => {
+      settleAndSignal(client, found.workflowId, found.result, log, found.runId).catch((err: unknown) => {
         tried.delete(uuid);
         log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile');
       }));

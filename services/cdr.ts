@@ -24,8 +24,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { EslEvent } from '../esl';
 import { Attempt, storedResultOf } from '../models';
-import type { CallResult } from '../workflows/messages';
-import { resultFromHangup, settleAndSignal } from './call-results';
+import { resultFromHangup, settleAndSignal, type FoundResult } from './call-results';
 
 export interface CdrStats {
   received: number;
@@ -116,11 +115,11 @@ export function cdrAsEvent(cdr: Record<string, unknown>, uuid?: string): EslEven
 }
 
 /** The call result a CDR carries, if it belongs to one of our attempts. */
-export function resultFromCdr(cdr: Record<string, unknown>, uuid?: string): { workflowId: string; result: CallResult } | null {
+export function resultFromCdr(cdr: Record<string, unknown>, uuid?: string): FoundResult | null {
   const ev = cdrAsEvent(cdr, uuid);
   if (!ev) return null;
   const found = resultFromHangup(ev);
-  return found ? { workflowId: found.workflowId, result: { ...found.result, source: 'cdr' } } : null;
+  return found ? { ...found, result: { ...found.result, source: 'cdr' } } : null;
 }
 
 /** settled: this CDR was the attempt's first result; duplicate: it already had one; unknown: a
@@ -139,7 +138,7 @@ export async function applyCdr(client: Client, log: Logger, cdr: Record<string, 
   if (!(await Attempt.exists({ _id: found.result.uuid }))) return 'unknown';
   let settled: boolean;
   try {
-    settled = await settleAndSignal(client, found.workflowId, found.result, log);
+    settled = await settleAndSignal(client, found.workflowId, found.result, log, found.runId);
   } catch (err) {
     const stored = await storedResultOf(found.result.uuid);
     if (stored) {

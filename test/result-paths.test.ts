@@ -195,6 +195,18 @@ describe('result paths through the worker', () => {
     assert.equal((await Attempt.findById(uuid).lean<{ result: { source: string } }>())!.result.source, 'cdr');
   });
 
+  test('the result is signalled to the run that placed the call: the call carries that run\'s id', async () => {
+    const { memberId, h } = await startMember(['7203009'], { maxTryCount: 1 });
+    await ended(memberId);
+    const [call] = callsOf(memberId);
+    const attempt = await appliedAttempt<{ result: { cause: string } }>(call.originationUuid!);
+    assert.equal(attempt!.result.cause, 'NO_ANSWER', 'the result was applied');
+    const runId = call.channelVars.dlr_run_id;
+    assert.match(runId ?? '', /^[0-9a-f-]{36}$/, 'placeCall set dlr_run_id');
+    assert.equal((await dialer.client.workflow.getHandle(h.workflowId, runId).describe()).runId, runId, 'a run of the member workflow');
+    assert.equal(await callResultSignals(dialer.client.workflow.getHandle(h.workflowId, runId)), 1, 'that run heard the result');
+  });
+
   test('the CDR first, the hangup event second (FreeSWITCH sends CHANNEL_HANGUP_COMPLETE after the post): the workflow hears once', async () => {
     const before = dialer.cdr!.stats();
     const { memberId, h } = await startMember(['7202001']);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import mongoose from 'mongoose';
 import { recordAnswer, recordAttempt, resultRecord, settleResult, storedResultOf, type AttemptFields } from '../models';
+import { commandsSent } from './support/commands';
 import { connectTestDb } from './support/env';
 
 before(() => connectTestDb('first_insert_test'));
@@ -13,18 +14,8 @@ after(() => mongoose.disconnect());
 
 /** The insert commands sent to `collection` while fn runs, with their document count each. */
 async function inserts(collection: string, fn: () => Promise<unknown>): Promise<number[]> {
-  const seen: number[] = [];
-  const client = mongoose.connection.getClient();
-  const on = (e: { commandName: string; command: Record<string, unknown> }) => {
-    if (e.commandName === 'insert' && e.command.insert === collection) seen.push((e.command.documents as unknown[]).length);
-  };
-  client.on('commandStarted', on);
-  try {
-    await fn();
-  } finally {
-    client.off('commandStarted', on);
-  }
-  return seen;
+  const sent = await commandsSent(fn);
+  return sent.filter((c) => c.name === 'insert' && c.collection === collection).map((c) => (c.command.documents as unknown[]).length);
 }
 
 const busy = (uuid: string, source: 'job' | 'event' = 'job') =>

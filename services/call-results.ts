@@ -42,7 +42,7 @@ export async function signalResult(client: Client, workflowId: string, runId: st
   await client.workflow.getHandle(workflowId).signal(callResultSignal, result);
 }
 
-export async function settleAndSignal(client: Client, workflowId: string, result: CallResult, log: Logger, runId?: string): Promise<boolean> {
+export async function settleAndSignal(client: Client, { workflowId, runId, result }: FoundResult, log: Logger): Promise<boolean> {
   const won = await settleResult(result.uuid, resultRecord(result));
   if (!won) return false;
   await signalResult(client, workflowId, runId, result);
@@ -170,7 +170,7 @@ export function routeCallResults(esl: EslClient, client: Client, log: Logger): v
     tried.add(uuid);
     if (tried.size > SETTLED_REMEMBERED) tried.delete(tried.values().next().value!);
     void withAttemptContext(attemptFields(found.workflowId, uuid, attempt), () =>
-      settleAndSignal(client, found.workflowId, found.result, log, found.runId).catch((err: unknown) => {
+      settleAndSignal(client, found, log).catch((err: unknown) => {
         tried.delete(uuid);
         log.warn({ err: String(err), ...found }, 'could not deliver call result; the workflow will reconcile');
       }));

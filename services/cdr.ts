@@ -138,7 +138,7 @@ export async function applyCdr(client: Client, log: Logger, cdr: Record<string, 
   if (!(await Attempt.exists({ _id: found.result.uuid }))) return 'unknown';
   let settled: boolean;
   try {
-    settled = await settleAndSignal(client, found.workflowId, found.result, log, found.runId);
+    settled = await settleAndSignal(client, found, log);
   } catch (err) {
     const stored = await storedResultOf(found.result.uuid);
     if (stored) {

@@ -38,9 +38,9 @@ test('two routers, a CDR and the workflow\'s own LOST_CALL racing: exactly one r
     // Worker 1's and worker 2's router hear the same hangup (10 events each), a CDR arrives, and the
     // member's overdue check settles the call as lost — all at once, on the pool's connections.
     const racers = [
-      ...Array.from({ length: 10 }, (_, i) => () => settleAndSignal(client, `w-${uuid}`, hangup(uuid, `W1_${i}`), log)),
-      ...Array.from({ length: 10 }, (_, i) => () => settleAndSignal(client, `w-${uuid}`, hangup(uuid, `W2_${i}`), log)),
-      () => settleAndSignal(client, `w-${uuid}`, { ...hangup(uuid, 'CDR'), source: 'cdr' }, log),
+      ...Array.from({ length: 10 }, (_, i) => () => settleAndSignal(client, { workflowId: `w-${uuid}`, result: hangup(uuid, `W1_${i}`) }, log)),
+      ...Array.from({ length: 10 }, (_, i) => () => settleAndSignal(client, { workflowId: `w-${uuid}`, result: hangup(uuid, `W2_${i}`) }, log)),
+      () => settleAndSignal(client, { workflowId: `w-${uuid}`, result: { ...hangup(uuid, 'CDR'), source: 'cdr' } }, log),
       async () => (await settleLost(uuid)) !== null,
     ];
     const won = await Promise.all(racers.map((r) => r()));
@@ -61,7 +61,7 @@ test('an engine outcome loses to a result stored before it, and the record keeps
   const uuid = 'engine-late';
   await recordAttempt(uuid, fields(uuid), Date.now());
   const { client } = signals();
-  assert.equal(await settleAndSignal(client, `w-${uuid}`, hangup(uuid, 'USER_BUSY'), pino({ level: 'silent' })), true);
+  assert.equal(await settleAndSignal(client, { workflowId: `w-${uuid}`, result: hangup(uuid, 'USER_BUSY') }, pino({ level: 'silent' })), true);
   await setAttempt(uuid, { result: await appliedResult(uuid, resultRecord({ ...hangup(uuid, 'NOT_SENT'), source: 'engine' }), { abandoned: true }) });
   const doc = (await Attempt.findById(uuid).lean<AttemptDoc>())!;
   assert.equal(doc.result!.cause, 'USER_BUSY');
